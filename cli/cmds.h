@@ -1,0 +1,35 @@
+/*
+ * cmds.h - vaultctl's command table and the helpers commands share.
+ *
+ * Exit codes (documented in README and vaultctl(1)): 0 ok, 1 failed, 2 usage,
+ * 3 permission denied, 4 not found.
+ */
+#ifndef VD_CLI_CMDS_H
+#define VD_CLI_CMDS_H
+
+enum {
+	VC_EXIT_OK = 0,
+	VC_EXIT_FAIL = 1,
+	VC_EXIT_USAGE = 2,
+	VC_EXIT_PERM = 3,
+	VC_EXIT_NOTFOUND = 4,
+};
+
+/* One command group: argv[0] is the group's name ("init", "policy" …). */
+struct vc_cmd {
+	const char	*name;	/* first word on the command line */
+	int		(*fn)(int argc, char **argv);	/* returns an exit code */
+	const char	*help;	/* one line for `vaultctl --help` */
+};
+
+/* Prints "vaultctl: " msg (and the error's detail for err < 0) to stderr. */
+void vc_err(int err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Maps a VD_E* / -errno code to an exit code. */
+int vc_exit_code(int err);
+
+int cmd_init(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+
+#endif

@@ -1,0 +1,2 @@
+/* policy.c - password policies (issue 3; placeholder). */
+#include "policy.h"

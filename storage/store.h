@@ -1,0 +1,254 @@
+/*
+ * store.h - the encrypted vault store (LMDB + libsodium).
+ *
+ * One LMDB environment in a data directory (0700, files 0600), fully synced:
+ * a commit that returned is on disk.  Named databases hold targets, secret
+ * versions, version metadata, escrow envelopes, history, audit and schedule
+ * state.  Every record except escrow envelopes (which are sealed to the
+ * escrow parties and must open without the vault's key) is sealed with
+ * XChaCha20-Poly1305 under a sub-key of the vault's data key, with associated
+ * data naming its database and key, so a ciphertext copied or swapped to
+ * another place fails to open.
+ *
+ * Keys: a root key (32 bytes from a key file, or Argon2id of a passphrase)
+ * wraps a random data key in the meta record.
+ *
+ * Life cycle: vd_store_open() opens the environment and reads the meta record
+ * (the vault is then "sealed": only raw escrow access works);
+ * vd_store_unlock() derives the keys.  All record access goes through a
+ * transaction.  Only one thread at a time may use a write transaction;
+ * read transactions may run on any thread (MDB_NOTLS).
+ *
+ * Non-secret records (targets, version metadata, history, audit, schedule)
+ * are JSON objects (jansson); secrets come and go only in struct vd_secret.
+ *
+ * Every function returns 0 on success or a negative VD_E* / -errno code,
+ * with a detail set through vd_err_set() where one helps.
+ */
+#ifndef VD_STORE_H
+#define VD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mem.h"
+
+#define VD_KEYBYTES		32	/* root key, data key, sub-keys */
+#define VD_FORMAT_VERSION	1	/* on-disk format written by this code */
+#define VD_MAP_SIZE_DEFAULT	((size_t)1 << 30)	/* 1 GiB, grows */
+#define VD_HASHBYTES		32	/* BLAKE2b-256 audit chain hash */
+
+struct vd_store;
+struct vd_txn;
+
+/* How the root key is obtained (stored in the meta record). */
+enum vd_kdf {
+	VD_KDF_KEYFILE = 0,	/* 32 random bytes in a key file */
+	VD_KDF_ARGON2ID = 1,	/* crypto_pwhash of a passphrase */
+};
+
+/* Flags for vd_store_open(). */
+#define VD_STORE_RDONLY	0x1	/* offline tools: never write */
+
+/* Argon2id strength for vd_store_create() with a passphrase. */
+struct vd_kdf_params {
+	unsigned long long	opslimit;	/* crypto_pwhash opslimit */
+	size_t			memlimit;	/* crypto_pwhash memlimit, bytes */
+};
+
+/*
+ * Creates a key file at path holding 32 fresh random bytes, mode 0600,
+ * fsynced.  Returns VD_EEXIST when path exists (it is left alone).
+ */
+int vd_keyfile_create(const char *path);
+
+/*
+ * Loads a key file into *key (secure memory).  Refuses a file that is not a
+ * regular file, is readable or writable by group or others (VD_EKEYPERM), or
+ * is not exactly VD_KEYBYTES long (VD_EKEYFILE).
+ */
+int vd_keyfile_load(const char *path, struct vd_secret **key);
+
+/*
+ * Creates a new vault in dir (created 0700 when missing).  With kdf
+ * VD_KDF_KEYFILE, secret is the 32-byte root key; with VD_KDF_ARGON2ID it
+ * is the passphrase and params (NULL: moderate) set the Argon2id cost.
+ * Refuses a dir that already holds a vault (VD_EEXIST).  The new store is
+ * open, unlocked and read-write; close it with vd_store_close().
+ */
+int vd_store_create(const char *dir, enum vd_kdf kdf,
+    const struct vd_secret *secret, const struct vd_kdf_params *params,
+    struct vd_store **out);
+
+/*
+ * Opens the vault in dir, sealed.  flags: VD_STORE_RDONLY.  Refuses a dir
+ * without a vault (VD_ENOTVAULT), a vault of a newer format (VD_EFORMAT), a
+ * data dir writable by group or others (VD_EKEYPERM).
+ */
+int vd_store_open(const char *dir, unsigned flags, struct vd_store **out);
+
+/* Returns how the vault's root key is obtained. */
+enum vd_kdf vd_store_kdf(const struct vd_store *st);
+
+/*
+ * Unlocks an open store with the root key (key file vaults) or the
+ * passphrase (Argon2id vaults).  Returns VD_EBADKEY when it does not open
+ * the data key.  Idempotent once unlocked.
+ */
+int vd_store_unlock(struct vd_store *st, const struct vd_secret *secret);
+
+/* Returns 1 when the store is unlocked. */
+int vd_store_unlocked(const struct vd_store *st);
+
+/* Returns the 16-byte vault id as 32 hex characters (static per store). */
+const char *vd_store_id(const struct vd_store *st);
+
+/* Closes the store, wiping keys; NULL-safe.  No transaction may be open. */
+void vd_store_close(struct vd_store *st);
+
+/*
+ * Begins a transaction (write != 0: read-write).  Before a write
+ * transaction, the map grows when it is more than 3/4 used.
+ */
+int vd_txn_begin(struct vd_store *st, int write, struct vd_txn **out);
+
+/* Commits and frees t (on failure too).  Durable once it returns 0. */
+int vd_txn_commit(struct vd_txn *t);
+
+/* Aborts and frees t; NULL-safe. */
+void vd_txn_abort(struct vd_txn *t);
+
+/* --- targets: name -> JSON object ------------------------------------ */
+
+/* Stores obj under name; with create, VD_EEXIST when name exists. */
+int vd_target_put(struct vd_txn *t, const char *name, const json_t *obj,
+    int create);
+/* Loads target name into *obj (caller json_decref()s); VD_ENOTFOUND. */
+int vd_target_get(struct vd_txn *t, const char *name, json_t **obj);
+/* Deletes target name (VD_ENOTFOUND); versions and history are kept. */
+int vd_target_del(struct vd_txn *t, const char *name);
+/*
+ * Calls cb for each target in name order; a non-zero return from cb stops
+ * the walk and is returned.  obj is borrowed for the call.
+ */
+int vd_target_each(struct vd_txn *t,
+    int (*cb)(const char *name, json_t *obj, void *arg), void *arg);
+
+/* --- secret versions -------------------------------------------------- */
+
+/*
+ * Stores password pw as version v of target (immutable: VD_EEXIST when
+ * that version exists).  Versions start at 1.
+ */
+int vd_secret_put(struct vd_txn *t, const char *target, uint64_t v,
+    const struct vd_secret *pw);
+/* Loads version v's password into *pw (secure memory); VD_ENOTFOUND. */
+int vd_secret_get(struct vd_txn *t, const char *target, uint64_t v,
+    struct vd_secret **pw);
+/* Deletes version v's password (retention); its metadata stays. */
+int vd_secret_del(struct vd_txn *t, const char *target, uint64_t v);
+
+/*
+ * Version metadata (state, times, trigger …) of target's version v: a JSON
+ * object, rewritten as the version moves pending -> current -> previous ->
+ * retired (or failed).
+ */
+int vd_version_put(struct vd_txn *t, const char *target, uint64_t v,
+    const json_t *meta);
+int vd_version_get(struct vd_txn *t, const char *target, uint64_t v,
+    json_t **meta);
+/* Sets *v to target's highest version number, 0 when it has none. */
+int vd_version_last(struct vd_txn *t, const char *target, uint64_t *v);
+/*
+ * Calls cb for target's versions, newest first, at most limit (0: all);
+ * a non-zero return from cb stops the walk and is returned.
+ */
+int vd_version_each(struct vd_txn *t, const char *target, size_t limit,
+    int (*cb)(uint64_t v, json_t *meta, void *arg), void *arg);
+
+/* --- escrow envelopes: raw bytes, readable without the vault's key ---- */
+
+/*
+ * Stores an escrow envelope for (target, v, party).  The envelope must
+ * already be sealed to the party and bound to its place by the caller; it is
+ * stored as is.  Works on a sealed store.
+ */
+int vd_escrow_put(struct vd_txn *t, const char *target, uint64_t v,
+    const char *party, const void *env, size_t len);
+/* Copies the envelope into a malloc'd *env (caller frees) of *len bytes. */
+int vd_escrow_get(struct vd_txn *t, const char *target, uint64_t v,
+    const char *party, unsigned char **env, size_t *len);
+/*
+ * Calls cb for every envelope (target == NULL) or target's envelopes, in key
+ * order (target, version ascending, party).  Buffers are borrowed.
+ */
+int vd_escrow_each(struct vd_txn *t, const char *target,
+    int (*cb)(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg), void *arg);
+/* Deletes every envelope of (target, v). */
+int vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v);
+
+/* --- history: per target, append-only, newest first ------------------- */
+
+/* Appends entry to target's history; *seq (may be NULL) gets its number. */
+int vd_history_append(struct vd_txn *t, const char *target,
+    const json_t *entry, uint64_t *seq);
+/* Rewrites entry seq of target's history (e.g. to record its outcome). */
+int vd_history_update(struct vd_txn *t, const char *target, uint64_t seq,
+    const json_t *entry);
+/*
+ * Calls cb for target's history newest first, starting below before (0:
+ * from the newest), at most limit entries (0: all).  Uses a cursor: cost is
+ * proportional to the entries returned, not the history's length.
+ */
+int vd_history_each(struct vd_txn *t, const char *target, uint64_t before,
+    size_t limit, int (*cb)(uint64_t seq, json_t *entry, void *arg),
+    void *arg);
+
+/* --- audit: global, append-only, hash-chained ------------------------- */
+
+/*
+ * Appends entry to the audit log, adding "seq", "time" (if absent) and
+ * "prev" (hex BLAKE2b-256 of the previous entry's stored form).  *seq may
+ * be NULL.  The chain head (count and hash) is kept in the meta database,
+ * so dropping the newest entries is detected too.
+ */
+int vd_audit_append(struct vd_txn *t, const json_t *entry, uint64_t *seq);
+/* Calls cb for audit entries newest first, at most limit (0: all). */
+int vd_audit_each(struct vd_txn *t, size_t limit,
+    int (*cb)(uint64_t seq, json_t *entry, void *arg), void *arg);
+/*
+ * Walks the whole audit log oldest first and checks every entry opens, the
+ * sequence has no gap, each "prev" matches the previous entry, and the head
+ * matches.  Returns 0 with *count entries, or VD_ECHAIN/VD_ECORRUPT with
+ * *bad the first bad sequence number and a detail saying what is wrong.
+ */
+int vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad);
+
+/* --- schedule state: target -> JSON ----------------------------------- */
+
+int vd_sched_put(struct vd_txn *t, const char *target, const json_t *obj);
+int vd_sched_get(struct vd_txn *t, const char *target, json_t **obj);
+int vd_sched_del(struct vd_txn *t, const char *target);
+int vd_sched_each(struct vd_txn *t,
+    int (*cb)(const char *target, json_t *obj, void *arg), void *arg);
+
+/* --- test and tooling hooks ------------------------------------------- */
+
+/*
+ * Calls cb with every stored record's database name, key and value (the
+ * raw ciphertext), for tamper tests and tools.  Read transaction.
+ */
+int vd_store_raw_each(struct vd_txn *t,
+    int (*cb)(const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen, void *arg), void *arg);
+/* Overwrites one raw value (tamper tests only); write transaction. */
+int vd_store_raw_put(struct vd_txn *t, const char *db, const void *key,
+    size_t klen, const void *val, size_t vlen);
+/* Deletes one raw value (tamper tests only); write transaction. */
+int vd_store_raw_del(struct vd_txn *t, const char *db, const void *key,
+    size_t klen);
+
+#endif

@@ -1,0 +1,4 @@
+/* driver.c - the MariaDB driver (placeholder). */
+#include <mysql.h>
+
+#include "driver.h"
