@@ -29,12 +29,18 @@ struct vd_secret *
 vd_secret_new(size_t cap)
 {
 	struct vd_secret *s;
+	size_t size;
 
 	if (cap > ((size_t)1 << 30))
 		return NULL;
-	if ((s = sodium_malloc(sizeof(*s) + cap + 1)) == NULL)
+	/*
+	 * sodium_malloc() puts the block against its guard page, so its
+	 * address is only aligned when the size is a multiple of 16.
+	 */
+	size = (sizeof(*s) + cap + 1 + 15) & ~(size_t)15;
+	if ((s = sodium_malloc(size)) == NULL)
 		return NULL;
-	memset(s, 0, sizeof(*s) + cap + 1);
+	memset(s, 0, size);
 	s->cap = cap;
 	return s;
 }

@@ -1,243 +1,1677 @@
-/* store.c - placeholder stubs; the real store is being written. */
+/*
+ * store.c - the encrypted vault store on LMDB.
+ *
+ * Layout: one environment, named databases:
+ *   meta      "meta"        the meta record (binary, below)
+ *             "audit-head"  sealed JSON {count, hash} of the audit chain
+ *   targets   name                    sealed JSON
+ *   secrets   name \0 be64(version)   sealed password bytes
+ *   versions  name \0 be64(version)   sealed JSON
+ *   escrow    name \0 be64(v) \0 party   raw envelope (sealed by escrow)
+ *   history   name \0 be64(seq)       sealed JSON
+ *   audit     be64(seq)               sealed JSON (hash-chained)
+ *   schedule  name                    sealed JSON
+ *
+ * A sealed value is nonce(24) || XChaCha20-Poly1305 ciphertext+tag, with
+ * associated data "vaultd/rec/1" || db name || \0 || key, under the
+ * "records" sub-key of the data key.
+ *
+ * The meta record (all integers big-endian):
+ *   magic[8] "VDVAULT\0" | u32 format | u32 kdf | u64 opslimit |
+ *   u64 memlimit | salt[16] | vault id[16] | u64 created |
+ *   nonce[24] | wrapped data key[32 + 16]
+ * The wrap's associated data is every byte before the nonce, so the KDF
+ * parameters and id cannot be altered without the unwrap failing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
 #include "err.h"
+#include "log.h"
 #include "store.h"
+#include "util.h"
+
+#define NONCEBYTES	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAGBYTES	crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define SALTBYTES	crypto_pwhash_SALTBYTES
+#define IDBYTES		16
+#define META_MAGIC	"VDVAULT"	/* 7 chars + NUL = 8 bytes */
+#define META_HDRBYTES	(8 + 4 + 4 + 8 + 8 + SALTBYTES + IDBYTES + 8)
+#define META_BYTES	(META_HDRBYTES + NONCEBYTES + VD_KEYBYTES + TAGBYTES)
+#define KEYMAX		(VD_NAME_MAX + 1 + 8 + 1 + VD_NAME_MAX + 1)
+#define AD_PREFIX	"vaultd/rec/1"
+#define SUBKEY_RECORDS	1
+#define SUBKEY_CTX	"vaultd01"	/* crypto_kdf context, 8 bytes */
+#define RECMAX		(16u << 20)	/* largest record we will open */
+
+enum {
+	DB_META,
+	DB_TARGETS,
+	DB_SECRETS,
+	DB_VERSIONS,
+	DB_ESCROW,
+	DB_HISTORY,
+	DB_AUDIT,
+	DB_SCHEDULE,
+	DB_COUNT
+};
+
+static const char *const db_names[DB_COUNT] = {
+	"meta", "targets", "secrets", "versions", "escrow", "history", "audit",
+	"schedule",
+};
+
+struct vd_store {
+	MDB_env		*env;		/* the LMDB environment */
+	MDB_dbi		 dbi[DB_COUNT];	/* named databases */
+	unsigned	 flags;		/* VD_STORE_* */
+	enum vd_kdf	 kdf;		/* how the root key is obtained */
+	unsigned long long opslimit;	/* Argon2id cost (kdf == ARGON2ID) */
+	size_t		 memlimit;	/* Argon2id memory (kdf == ARGON2ID) */
+	unsigned char	 meta[META_BYTES];	/* the meta record as read */
+	char		 id[2 * IDBYTES + 1];	/* vault id in hex */
+	struct vd_secret *reckey;	/* records sub-key; NULL while sealed */
+	size_t		 mapsize;	/* current map size */
+	int		 active;	/* open transactions in this process */
+};
+
+struct vd_txn {
+	struct vd_store	*st;		/* owning store */
+	MDB_txn		*txn;		/* the LMDB transaction */
+	int		 write;		/* read-write? */
+};
+
+/* Maps an LMDB return code to a vaultd error, with a detail. */
+static int
+mdb_err(int rc, const char *what)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case MDB_NOTFOUND:
+		return VD_ENOTFOUND;
+	case MDB_KEYEXIST:
+		return VD_EEXIST;
+	case MDB_MAP_FULL:
+		return vd_err_set(VD_EMAPFULL, "%s: the vault's map is full; "
+		    "retry (the map grows on the next write) or free disk space",
+		    what);
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return vd_err_set(VD_ENOTVAULT, "%s: %s", what,
+		    mdb_strerror(rc));
+	default:
+		if (rc > 0)
+			return vd_err_set(-rc, "%s: %s", what, strerror(rc));
+		return vd_err_set(VD_ESTORE, "%s: %s", what, mdb_strerror(rc));
+	}
+}
+
+static void
+put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void
+put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	    ((uint32_t)p[2] << 8) | p[3];
+}
+
+/*
+ * Builds a key: name [\0 be64(num) [\0 party]].  with_num selects the
+ * numeric part.  Returns the key's length, or 0 for an invalid name.
+ */
+static size_t
+make_key(unsigned char *buf, const char *name, int with_num, uint64_t num,
+    const char *party)
+{
+	size_t n, p = 0;
+
+	if (!vd_name_valid(name))
+		return 0;
+	n = strlen(name);
+	memcpy(buf, name, n);
+	p = n;
+	if (with_num) {
+		buf[p++] = '\0';
+		put_be64(buf + p, num);
+		p += 8;
+	}
+	if (party != NULL) {
+		if (!vd_name_valid(party))
+			return 0;
+		n = strlen(party);
+		buf[p++] = '\0';
+		memcpy(buf + p, party, n);
+		p += n;
+	}
+	return p;
+}
+
+static int
+bad_name(const char *what, const char *name)
+{
+	(void)name;	/* may be user input: do not echo an invalid one */
+	return vd_err_set(VD_EINVAL, "invalid %s name (1-%d of A-Z a-z 0-9 . _ -,"
+	    " not starting with . or -)", what, VD_NAME_MAX);
+}
+
+/* Fills ad with the associated data for (db, key); returns its length. */
+static size_t
+make_ad(unsigned char *ad, int db, const void *key, size_t klen)
+{
+	size_t p = 0, n;
+
+	memcpy(ad, AD_PREFIX, sizeof(AD_PREFIX) - 1);
+	p += sizeof(AD_PREFIX) - 1;
+	n = strlen(db_names[db]);
+	memcpy(ad + p, db_names[db], n);
+	p += n;
+	ad[p++] = '\0';
+	memcpy(ad + p, key, klen);
+	return p + klen;
+}
+
+/*
+ * Seals pt into a fresh LMDB value under (db, key) and stores it.  The
+ * value is reserved in the map (MDB_RESERVE) so no plaintext copy is made.
+ */
+static int
+seal_put(struct vd_txn *t, int db, const unsigned char *key, size_t klen,
+    const void *pt, size_t ptlen, unsigned flags)
+{
+	unsigned char ad[sizeof(AD_PREFIX) + 16 + KEYMAX];
+	MDB_val k = { klen, (void *)key }, v;
+	size_t adlen;
+	int rc;
+
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if (!t->write)
+		return VD_ERDONLY;
+	adlen = make_ad(ad, db, key, klen);
+	v.mv_size = NONCEBYTES + ptlen + TAGBYTES;
+	v.mv_data = NULL;
+	if ((rc = mdb_put(t->txn, t->st->dbi[db], &k, &v,
+	    MDB_RESERVE | flags)) != 0)
+		return mdb_err(rc, "store");
+	randombytes_buf(v.mv_data, NONCEBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    (unsigned char *)v.mv_data + NONCEBYTES, NULL, pt, ptlen, ad, adlen,
+	    NULL, v.mv_data, t->st->reckey->data);
+	return 0;
+}
+
+/*
+ * Opens a sealed value v stored under (db, key) into out, which must hold
+ * v->mv_size - NONCEBYTES - TAGBYTES bytes.
+ */
+static int
+open_val(struct vd_store *st, int db, const void *key, size_t klen,
+    const MDB_val *v, unsigned char *out)
+{
+	unsigned char ad[sizeof(AD_PREFIX) + 16 + KEYMAX];
+	size_t adlen;
+
+	if (klen > KEYMAX || v->mv_size < NONCEBYTES + TAGBYTES)
+		return vd_err_set(VD_ECORRUPT, "record in %s is malformed",
+		    db_names[db]);
+	adlen = make_ad(ad, db, key, klen);
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL,
+	    (const unsigned char *)v->mv_data + NONCEBYTES,
+	    v->mv_size - NONCEBYTES, ad, adlen, v->mv_data, st->reckey->data)
+	    != 0)
+		return vd_err_set(VD_ECORRUPT,
+		    "record in %s failed authentication (tampered or moved)",
+		    db_names[db]);
+	return 0;
+}
+
+/* Opens a sealed value as a JSON object into *obj. */
+static int
+open_json(struct vd_store *st, int db, const void *key, size_t klen,
+    const MDB_val *v, json_t **obj)
+{
+	unsigned char stackbuf[1024], *buf = stackbuf;
+	json_error_t jerr;
+	size_t n;
+	int r;
+
+	*obj = NULL;
+	if (st->reckey == NULL)
+		return VD_ESEALED;
+	if (v->mv_size < NONCEBYTES + TAGBYTES || v->mv_size > RECMAX)
+		return vd_err_set(VD_ECORRUPT, "record in %s is malformed",
+		    db_names[db]);
+	n = v->mv_size - NONCEBYTES - TAGBYTES;
+	if (n > sizeof(stackbuf) && (buf = malloc(n)) == NULL)
+		return VD_ENOMEM;
+	if ((r = open_val(st, db, key, klen, v, buf)) != 0)
+		goto out;
+	if ((*obj = json_loadb((const char *)buf, n, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL || !json_is_object(*obj)) {
+		json_decref(*obj);
+		*obj = NULL;
+		r = vd_err_set(VD_ECORRUPT, "record in %s is not a JSON object",
+		    db_names[db]);
+		goto out;
+	}
+	r = 0;
+ out:
+	sodium_memzero(buf, n);
+	if (buf != stackbuf)
+		free(buf);
+	return r;
+}
+
+/* Serialises obj compactly and seals it under (db, key). */
+static int
+put_json(struct vd_txn *t, int db, const unsigned char *key, size_t klen,
+    const json_t *obj, unsigned flags)
+{
+	char *s;
+	int r;
+
+	if (!json_is_object(obj))
+		return vd_err_set(VD_EINVAL, "record must be a JSON object");
+	if ((s = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return VD_ENOMEM;
+	r = seal_put(t, db, key, klen, s, strlen(s), flags);
+	free(s);
+	return r;
+}
+
+static int
+get_json(struct vd_txn *t, int db, const unsigned char *key, size_t klen,
+    json_t **obj)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	int rc;
+
+	*obj = NULL;
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if ((rc = mdb_get(t->txn, t->st->dbi[db], &k, &v)) != 0)
+		return mdb_err(rc, "load");
+	return open_json(t->st, db, key, klen, &v, obj);
+}
+
+static int
+del_key(struct vd_txn *t, int db, const unsigned char *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc;
+
+	if (!t->write)
+		return VD_ERDONLY;
+	if ((rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL)) != 0)
+		return mdb_err(rc, "delete");
+	return 0;
+}
+
+/* ---- key files ------------------------------------------------------ */
 
 int
 vd_keyfile_create(const char *path)
 {
-	(void)0; return VD_EINVAL;
+	unsigned char key[VD_KEYBYTES];
+	ssize_t n;
+	int fd, r;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) < 0) {
+		if (errno == EEXIST)
+			return VD_EEXIST;
+		return vd_err_set(-errno, "cannot create key file %s: %s", path,
+		    strerror(errno));
+	}
+	randombytes_buf(key, sizeof(key));
+	n = write(fd, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	if (n != (ssize_t)sizeof(key) || fsync(fd) != 0) {
+		r = vd_err_set(n < 0 ? -errno : -EIO,
+		    "cannot write key file %s", path);
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	if (close(fd) != 0)
+		return vd_err_set(-errno, "cannot write key file %s", path);
+	return 0;
 }
 
 int
 vd_keyfile_load(const char *path, struct vd_secret **key)
 {
-	(void)0; return VD_EINVAL;
+	struct vd_secret *k = NULL;
+	struct stat sb;
+	ssize_t n;
+	int fd, r;
+
+	*key = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return vd_err_set(-errno, "cannot open key file %s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		r = vd_err_set(-errno, "cannot stat key file %s", path);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = vd_err_set(VD_EKEYFILE, "key file %s is not a regular file",
+		    path);
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		r = vd_err_set(VD_EKEYPERM, "key file %s has mode %04o; it must "
+		    "not be accessible by group or others (chmod 600)", path,
+		    (unsigned)(sb.st_mode & 07777));
+		goto out;
+	}
+	if (sb.st_size != VD_KEYBYTES) {
+		r = vd_err_set(VD_EKEYFILE, "key file %s is %lld bytes; a vault "
+		    "key file holds exactly %d", path, (long long)sb.st_size,
+		    VD_KEYBYTES);
+		goto out;
+	}
+	if ((k = vd_secret_new(VD_KEYBYTES)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((n = read(fd, k->data, VD_KEYBYTES)) != VD_KEYBYTES) {
+		r = vd_err_set(n < 0 ? -errno : VD_EKEYFILE,
+		    "cannot read key file %s", path);
+		goto out;
+	}
+	k->len = VD_KEYBYTES;
+	*key = k;
+	k = NULL;
+	r = 0;
+ out:
+	vd_secret_free(k);
+	close(fd);
+	return r;
 }
 
-int
-vd_store_create(const char *dir, enum vd_kdf kdf, const struct vd_secret *secret, const struct vd_kdf_params *params, struct vd_store **out)
+/* ---- open / create -------------------------------------------------- */
+
+/* Refuses a data dir that others could write into (or swap files in). */
+static int
+check_dir(const char *dir, int must_exist)
 {
-	(void)0; return VD_EINVAL;
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		if (errno == ENOENT)
+			return vd_err_set(VD_ENOTVAULT, "%s does not exist", dir);
+		return vd_err_set(-errno, "cannot stat %s: %s", dir,
+		    strerror(errno));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return vd_err_set(VD_ENOTVAULT, "%s is not a directory", dir);
+	if ((sb.st_mode & 022) != 0)
+		return vd_err_set(VD_EKEYPERM, "data directory %s has mode %04o; "
+		    "it must not be writable by group or others (chmod 700)", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+static int
+env_open(struct vd_store *st, const char *dir, int create)
+{
+	unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD;
+	MDB_txn *txn = NULL;
+	int rc, r;
+
+	if ((rc = mdb_env_create(&st->env)) != 0)
+		return mdb_err(rc, "create environment");
+	st->mapsize = VD_MAP_SIZE_DEFAULT;
+	if ((rc = mdb_env_set_mapsize(st->env, st->mapsize)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, DB_COUNT + 2)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, 256)) != 0)
+		return mdb_err(rc, "configure environment");
+	if (st->flags & VD_STORE_RDONLY)
+		eflags |= MDB_RDONLY;
+	rc = mdb_env_open(st->env, dir, eflags, 0600);
+	if ((rc == EACCES || rc == EROFS) && (st->flags & VD_STORE_RDONLY)) {
+		/*
+		 * A read-only copy (another machine, a read-only mount) cannot
+		 * take the lock file; without a writer there is nothing to
+		 * lock against.
+		 */
+		mdb_env_close(st->env);
+		if ((rc = mdb_env_create(&st->env)) != 0)
+			return mdb_err(rc, "create environment");
+		mdb_env_set_mapsize(st->env, st->mapsize);
+		mdb_env_set_maxdbs(st->env, DB_COUNT + 2);
+		rc = mdb_env_open(st->env, dir, eflags | MDB_NOLOCK, 0600);
+	}
+	if (rc != 0)
+		return mdb_err(rc, dir);
+	{
+		MDB_envinfo info;
+
+		/* Another process may have grown the map already. */
+		if (mdb_env_info(st->env, &info) == 0 &&
+		    info.me_mapsize > st->mapsize)
+			st->mapsize = info.me_mapsize;
+	}
+	if ((rc = mdb_txn_begin(st->env, NULL,
+	    (st->flags & VD_STORE_RDONLY) ? MDB_RDONLY : 0, &txn)) != 0)
+		return mdb_err(rc, "begin");
+	for (int i = 0; i < DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0,
+		    &st->dbi[i]);
+		if (rc == MDB_NOTFOUND) {
+			r = vd_err_set(VD_ENOTVAULT, "%s holds no vault (create "
+			    "one with `vaultctl init`)", dir);
+			goto fail;
+		}
+		if (rc != 0) {
+			r = mdb_err(rc, "open database");
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return mdb_err(rc, "commit");
+	return 0;
+ fail:
+	mdb_txn_abort(txn);
+	return r;
+}
+
+static void
+hex(char *out, const unsigned char *p, size_t n)
+{
+	sodium_bin2hex(out, 2 * n + 1, p, n);
+}
+
+/* Parses and checks the meta record bytes (not the wrapped key). */
+static int
+parse_meta(struct vd_store *st, const MDB_val *v, const char *dir)
+{
+	const unsigned char *p = v->mv_data;
+	uint32_t format, kdf;
+
+	if (v->mv_size < 12 || memcmp(p, META_MAGIC, 8) != 0)
+		return vd_err_set(VD_ENOTVAULT, "%s holds no vault (bad meta "
+		    "record)", dir);
+	format = get_be32(p + 8);
+	if (format > VD_FORMAT_VERSION)
+		return vd_err_set(VD_EFORMAT, "the vault in %s has format %u; "
+		    "this vaultd supports up to %d: upgrade vaultd", dir,
+		    format, VD_FORMAT_VERSION);
+	if (format < 1 || v->mv_size != META_BYTES)
+		return vd_err_set(VD_ENOTVAULT, "%s: meta record is malformed",
+		    dir);
+	kdf = get_be32(p + 12);
+	if (kdf != VD_KDF_KEYFILE && kdf != VD_KDF_ARGON2ID)
+		return vd_err_set(VD_ENOTVAULT, "%s: unknown key type %u", dir,
+		    kdf);
+	st->kdf = (enum vd_kdf)kdf;
+	st->opslimit = get_be64(p + 16);
+	st->memlimit = (size_t)get_be64(p + 24);
+	/* Bounds keep a damaged record from asking for absurd work. */
+	if (kdf == VD_KDF_ARGON2ID &&
+	    (st->opslimit < crypto_pwhash_OPSLIMIT_MIN ||
+	    st->opslimit > 4ULL * crypto_pwhash_OPSLIMIT_SENSITIVE ||
+	    st->memlimit < crypto_pwhash_MEMLIMIT_MIN ||
+	    st->memlimit > (size_t)4 * crypto_pwhash_MEMLIMIT_SENSITIVE))
+		return vd_err_set(VD_ENOTVAULT, "%s: meta record has "
+		    "implausible Argon2id parameters", dir);
+	memcpy(st->meta, p, META_BYTES);
+	hex(st->id, p + 32 + SALTBYTES, IDBYTES);
+	return 0;
+}
+
+static struct vd_store *
+store_alloc(unsigned flags)
+{
+	struct vd_store *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return NULL;
+	st->flags = flags;
+	return st;
 }
 
 int
 vd_store_open(const char *dir, unsigned flags, struct vd_store **out)
 {
-	(void)0; return VD_EINVAL;
+	struct vd_store *st = NULL;
+	char path[PATH_MAX];
+	MDB_txn *txn = NULL;
+	MDB_val k = { 4, "meta" }, v;
+	int n, r, rc;
+
+	*out = NULL;
+	if ((r = check_dir(dir, 1)) != 0)
+		return r;
+	n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return vd_err_set(VD_EINVAL, "data directory path too long");
+	if (access(path, F_OK) != 0)
+		return vd_err_set(VD_ENOTVAULT, "%s holds no vault (no data.mdb; "
+		    "create one with `vaultctl init`)", dir);
+	if ((st = store_alloc(flags)) == NULL)
+		return VD_ENOMEM;
+	if ((r = env_open(st, dir, 0)) != 0)
+		goto out;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		r = mdb_err(rc, "begin");
+		goto out;
+	}
+	if ((rc = mdb_get(txn, st->dbi[DB_META], &k, &v)) != 0) {
+		r = rc == MDB_NOTFOUND ? vd_err_set(VD_ENOTVAULT,
+		    "%s holds no vault (no meta record)", dir) :
+		    mdb_err(rc, "read meta");
+		goto out;
+	}
+	if ((r = parse_meta(st, &v, dir)) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+	r = 0;
+ out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	vd_store_close(st);
+	return r;
 }
 
-enum vd_kdf
-vd_store_kdf(const struct vd_store *st)
+/* Derives the root key for this vault's KDF from secret into rk. */
+static int
+root_key(const struct vd_store *st, const struct vd_secret *secret,
+    unsigned char *rk)
 {
-	(void)0; return VD_KDF_KEYFILE;
+	const unsigned char *salt = st->meta + 32;
+
+	if (st->kdf == VD_KDF_KEYFILE) {
+		if (secret->len != VD_KEYBYTES)
+			return vd_err_set(VD_EKEYFILE, "a key file vault needs "
+			    "a %d-byte key", VD_KEYBYTES);
+		memcpy(rk, secret->data, VD_KEYBYTES);
+		return 0;
+	}
+	if (crypto_pwhash(rk, VD_KEYBYTES, (const char *)secret->data,
+	    secret->len, salt, st->opslimit, st->memlimit,
+	    crypto_pwhash_ALG_ARGON2ID13) != 0)
+		return vd_err_set(VD_ENOMEM, "Argon2id ran out of memory");
+	return 0;
 }
 
 int
 vd_store_unlock(struct vd_store *st, const struct vd_secret *secret)
 {
-	(void)0; return VD_EINVAL;
+	struct vd_secret *rk = NULL, *dk = NULL, *sub = NULL;
+	const unsigned char *nonce = st->meta + META_HDRBYTES;
+	int r;
+
+	if (st->reckey != NULL)
+		return 0;
+	if ((rk = vd_secret_new(VD_KEYBYTES)) == NULL ||
+	    (dk = vd_secret_new(VD_KEYBYTES)) == NULL ||
+	    (sub = vd_secret_new(VD_KEYBYTES)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = root_key(st, secret, rk->data)) != 0)
+		goto out;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dk->data, NULL, NULL,
+	    nonce + NONCEBYTES, VD_KEYBYTES + TAGBYTES, st->meta,
+	    META_HDRBYTES, nonce, rk->data) != 0) {
+		r = vd_err_set(VD_EBADKEY, "%s", st->kdf == VD_KDF_KEYFILE ?
+		    "the key file does not open this vault" :
+		    "the passphrase does not open this vault");
+		goto out;
+	}
+	crypto_kdf_derive_from_key(sub->data, VD_KEYBYTES, SUBKEY_RECORDS,
+	    SUBKEY_CTX, dk->data);
+	sub->len = VD_KEYBYTES;
+	st->reckey = sub;
+	sub = NULL;
+	r = 0;
+ out:
+	vd_secret_free(rk);
+	vd_secret_free(dk);
+	vd_secret_free(sub);
+	return r;
+}
+
+int
+vd_store_create(const char *dir, enum vd_kdf kdf,
+    const struct vd_secret *secret, const struct vd_kdf_params *params,
+    struct vd_store **out)
+{
+	struct vd_store *st = NULL;
+	struct vd_secret *rk = NULL, *dk = NULL;
+	unsigned char *p;
+	char path[PATH_MAX];
+	MDB_txn *txn = NULL;
+	MDB_val k = { 4, "meta" }, v;
+	int n, r, rc;
+
+	*out = NULL;
+	if (kdf != VD_KDF_KEYFILE && kdf != VD_KDF_ARGON2ID)
+		return VD_EINVAL;
+	if (kdf == VD_KDF_ARGON2ID && secret->len == 0)
+		return vd_err_set(VD_EINVAL, "empty passphrase");
+	if ((r = check_dir(dir, 0)) != 0)
+		return r;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return vd_err_set(-errno, "cannot create %s: %s", dir,
+		    strerror(errno));
+	n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return vd_err_set(VD_EINVAL, "data directory path too long");
+	if (access(path, F_OK) == 0)
+		return vd_err_set(VD_EEXIST, "%s already holds a vault; "
+		    "refusing to overwrite it", dir);
+	if ((st = store_alloc(0)) == NULL)
+		return VD_ENOMEM;
+	if ((r = env_open(st, dir, 1)) != 0)
+		goto out;
+
+	/* The meta header. */
+	p = st->meta;
+	memcpy(p, META_MAGIC, 8);
+	put_be32(p + 8, VD_FORMAT_VERSION);
+	put_be32(p + 12, (uint32_t)kdf);
+	st->kdf = kdf;
+	if (kdf == VD_KDF_ARGON2ID) {
+		st->opslimit = params ? params->opslimit :
+		    crypto_pwhash_OPSLIMIT_MODERATE;
+		st->memlimit = params ? params->memlimit :
+		    crypto_pwhash_MEMLIMIT_MODERATE;
+	}
+	put_be64(p + 16, st->opslimit);
+	put_be64(p + 24, st->memlimit);
+	randombytes_buf(p + 32, SALTBYTES);
+	randombytes_buf(p + 32 + SALTBYTES, IDBYTES);
+	put_be64(p + 32 + SALTBYTES + IDBYTES, (uint64_t)vd_now());
+	hex(st->id, p + 32 + SALTBYTES, IDBYTES);
+
+	/* A fresh data key, wrapped by the root key. */
+	if ((rk = vd_secret_new(VD_KEYBYTES)) == NULL ||
+	    (dk = vd_secret_new(VD_KEYBYTES)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = root_key(st, secret, rk->data)) != 0)
+		goto out;
+	crypto_aead_xchacha20poly1305_ietf_keygen(dk->data);
+	randombytes_buf(p + META_HDRBYTES, NONCEBYTES);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(
+	    p + META_HDRBYTES + NONCEBYTES, NULL, dk->data, VD_KEYBYTES, p,
+	    META_HDRBYTES, NULL, p + META_HDRBYTES, rk->data);
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0) {
+		r = mdb_err(rc, "begin");
+		goto out;
+	}
+	v.mv_size = META_BYTES;
+	v.mv_data = st->meta;
+	if ((rc = mdb_put(txn, st->dbi[DB_META], &k, &v, MDB_NOOVERWRITE))
+	    != 0) {
+		r = rc == MDB_KEYEXIST ? vd_err_set(VD_EEXIST, "%s already "
+		    "holds a vault; refusing to overwrite it", dir) :
+		    mdb_err(rc, "write meta");
+		goto out;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0) {
+		r = mdb_err(rc, "commit");
+		goto out;
+	}
+	if ((r = vd_store_unlock(st, secret)) != 0)
+		goto out;
+	*out = st;
+	st = NULL;
+	r = 0;
+ out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	vd_secret_free(rk);
+	vd_secret_free(dk);
+	vd_store_close(st);
+	return r;
+}
+
+enum vd_kdf
+vd_store_kdf(const struct vd_store *st)
+{
+	return st->kdf;
 }
 
 int
 vd_store_unlocked(const struct vd_store *st)
 {
-	(void)0; return VD_EINVAL;
+	return st->reckey != NULL;
 }
 
 const char *
 vd_store_id(const struct vd_store *st)
 {
-	(void)0; return "";
+	return st->id;
 }
 
 void
 vd_store_close(struct vd_store *st)
 {
-	(void)0; 
+	if (st == NULL)
+		return;
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	vd_secret_free(st->reckey);
+	sodium_memzero(st, sizeof(*st));
+	free(st);
+}
+
+/* ---- transactions --------------------------------------------------- */
+
+/* Doubles the map when it is more than 3/4 used (no txn may be open). */
+static void
+maybe_grow(struct vd_store *st)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	size_t used;
+
+	if (st->active != 0 || mdb_env_info(st->env, &info) != 0 ||
+	    mdb_env_stat(st->env, &ms) != 0)
+		return;
+	used = (info.me_last_pgno + 1) * (size_t)ms.ms_psize;
+	if (info.me_mapsize > st->mapsize)
+		st->mapsize = info.me_mapsize;
+	if (used < st->mapsize / 4 * 3)
+		return;
+	if (mdb_env_set_mapsize(st->env, st->mapsize * 2) == 0) {
+		vd_log(LOG_NOTICE, "vault map grown to %zu MiB",
+		    st->mapsize * 2 >> 20);
+		st->mapsize *= 2;
+	}
 }
 
 int
 vd_txn_begin(struct vd_store *st, int write, struct vd_txn **out)
 {
-	(void)0; return VD_EINVAL;
+	struct vd_txn *t;
+	int rc;
+
+	*out = NULL;
+	if (write && (st->flags & VD_STORE_RDONLY))
+		return vd_err_set(VD_ERDONLY, "the vault is open read-only");
+	if (write)
+		maybe_grow(st);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return VD_ENOMEM;
+	t->st = st;
+	t->write = write;
+	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* Another process grew the map: adopt its size and retry. */
+		if (st->active == 0 && mdb_env_set_mapsize(st->env, 0) == 0)
+			rc = mdb_txn_begin(st->env, NULL,
+			    write ? 0 : MDB_RDONLY, &t->txn);
+	}
+	if (rc != 0) {
+		free(t);
+		return mdb_err(rc, "begin");
+	}
+	st->active++;
+	*out = t;
+	return 0;
 }
 
 int
 vd_txn_commit(struct vd_txn *t)
 {
-	(void)0; return VD_EINVAL;
+	int rc;
+
+	if (t == NULL)
+		return VD_EINVAL;
+	rc = mdb_txn_commit(t->txn);
+	t->st->active--;
+	free(t);
+	return rc ? mdb_err(rc, "commit") : 0;
 }
 
 void
 vd_txn_abort(struct vd_txn *t)
 {
-	(void)0; 
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	t->st->active--;
+	free(t);
+}
+
+/* ---- targets and schedule ------------------------------------------ */
+
+static int
+named_put(struct vd_txn *t, int db, const char *name, const json_t *obj,
+    unsigned flags)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if ((klen = make_key(key, name, 0, 0, NULL)) == 0)
+		return bad_name("target", name);
+	return put_json(t, db, key, klen, obj, flags);
+}
+
+static int
+named_get(struct vd_txn *t, int db, const char *name, json_t **obj)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	*obj = NULL;
+	if ((klen = make_key(key, name, 0, 0, NULL)) == 0)
+		return bad_name("target", name);
+	return get_json(t, db, key, klen, obj);
+}
+
+static int
+named_del(struct vd_txn *t, int db, const char *name)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if ((klen = make_key(key, name, 0, 0, NULL)) == 0)
+		return bad_name("target", name);
+	return del_key(t, db, key, klen);
+}
+
+static int
+named_each(struct vd_txn *t, int db,
+    int (*cb)(const char *name, json_t *obj, void *arg), void *arg)
+{
+	char name[VD_NAME_MAX + 1];
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	json_t *obj;
+	int r = 0, rc;
+
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 0 || k.mv_size > VD_NAME_MAX) {
+			r = vd_err_set(VD_ECORRUPT, "bad key in %s",
+			    db_names[db]);
+			break;
+		}
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		if ((r = open_json(t->st, db, k.mv_data, k.mv_size, &v,
+		    &obj)) != 0)
+			break;
+		r = cb(name, obj, arg);
+		json_decref(obj);
+		if (r != 0)
+			break;
+	}
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_err(rc, "cursor");
+	mdb_cursor_close(c);
+	return r;
 }
 
 int
-vd_target_put(struct vd_txn *t, const char *name, const json_t *obj, int create)
+vd_target_put(struct vd_txn *t, const char *name, const json_t *obj,
+    int create)
 {
-	(void)0; return VD_EINVAL;
+	int r = named_put(t, DB_TARGETS, name, obj,
+	    create ? MDB_NOOVERWRITE : 0);
+
+	if (r == VD_EEXIST)
+		return vd_err_set(VD_EEXIST, "target %s already exists", name);
+	return r;
 }
 
 int
 vd_target_get(struct vd_txn *t, const char *name, json_t **obj)
 {
-	(void)0; return VD_EINVAL;
+	return named_get(t, DB_TARGETS, name, obj);
 }
 
 int
 vd_target_del(struct vd_txn *t, const char *name)
 {
-	(void)0; return VD_EINVAL;
+	return named_del(t, DB_TARGETS, name);
 }
 
 int
-vd_target_each(struct vd_txn *t, int (*cb)(const char *name, json_t *obj, void *arg), void *arg)
+vd_target_each(struct vd_txn *t,
+    int (*cb)(const char *name, json_t *obj, void *arg), void *arg)
 {
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_secret_put(struct vd_txn *t, const char *target, uint64_t v, const struct vd_secret *pw)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_secret_get(struct vd_txn *t, const char *target, uint64_t v, struct vd_secret **pw)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_secret_del(struct vd_txn *t, const char *target, uint64_t v)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_version_put(struct vd_txn *t, const char *target, uint64_t v, const json_t *meta)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_version_get(struct vd_txn *t, const char *target, uint64_t v, json_t **meta)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_version_last(struct vd_txn *t, const char *target, uint64_t *v)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_version_each(struct vd_txn *t, const char *target, size_t limit, int (*cb)(uint64_t v, json_t *meta, void *arg), void *arg)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_escrow_put(struct vd_txn *t, const char *target, uint64_t v, const char *party, const void *env, size_t len)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_escrow_get(struct vd_txn *t, const char *target, uint64_t v, const char *party, unsigned char **env, size_t *len)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_escrow_each(struct vd_txn *t, const char *target, int (*cb)(const char *target, uint64_t v, const char *party, const unsigned char *env, size_t len, void *arg), void *arg)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_history_append(struct vd_txn *t, const char *target, const json_t *entry, uint64_t *seq)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_history_update(struct vd_txn *t, const char *target, uint64_t seq, const json_t *entry)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_history_each(struct vd_txn *t, const char *target, uint64_t before, size_t limit, int (*cb)(uint64_t seq, json_t *entry, void *arg), void *arg)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_audit_append(struct vd_txn *t, const json_t *entry, uint64_t *seq)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_audit_each(struct vd_txn *t, size_t limit, int (*cb)(uint64_t seq, json_t *entry, void *arg), void *arg)
-{
-	(void)0; return VD_EINVAL;
-}
-
-int
-vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad)
-{
-	(void)0; return VD_EINVAL;
+	return named_each(t, DB_TARGETS, cb, arg);
 }
 
 int
 vd_sched_put(struct vd_txn *t, const char *target, const json_t *obj)
 {
-	(void)0; return VD_EINVAL;
+	return named_put(t, DB_SCHEDULE, target, obj, 0);
 }
 
 int
 vd_sched_get(struct vd_txn *t, const char *target, json_t **obj)
 {
-	(void)0; return VD_EINVAL;
+	return named_get(t, DB_SCHEDULE, target, obj);
 }
 
 int
 vd_sched_del(struct vd_txn *t, const char *target)
 {
-	(void)0; return VD_EINVAL;
+	return named_del(t, DB_SCHEDULE, target);
 }
 
 int
-vd_sched_each(struct vd_txn *t, int (*cb)(const char *target, json_t *obj, void *arg), void *arg)
+vd_sched_each(struct vd_txn *t,
+    int (*cb)(const char *target, json_t *obj, void *arg), void *arg)
 {
-	(void)0; return VD_EINVAL;
+	return named_each(t, DB_SCHEDULE, cb, arg);
+}
+
+/* ---- secret versions ------------------------------------------------ */
+
+int
+vd_secret_put(struct vd_txn *t, const char *target, uint64_t v,
+    const struct vd_secret *pw)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+	int r;
+
+	if (v == 0)
+		return vd_err_set(VD_EINVAL, "versions start at 1");
+	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
+		return bad_name("target", target);
+	r = seal_put(t, DB_SECRETS, key, klen, pw->data, pw->len,
+	    MDB_NOOVERWRITE);
+	if (r == VD_EEXIST)
+		return vd_err_set(VD_EEXIST, "version %llu of %s already exists",
+		    (unsigned long long)v, target);
+	return r;
 }
 
 int
-vd_store_raw_each(struct vd_txn *t, int (*cb)(const char *db, const void *key, size_t klen, const void *val, size_t vlen, void *arg), void *arg)
+vd_secret_get(struct vd_txn *t, const char *target, uint64_t v,
+    struct vd_secret **pw)
 {
-	(void)0; return VD_EINVAL;
+	struct vd_secret *s = NULL;
+	unsigned char key[KEYMAX];
+	MDB_val k, val;
+	size_t klen;
+	int r, rc;
+
+	*pw = NULL;
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
+		return bad_name("target", target);
+	k.mv_size = klen;
+	k.mv_data = key;
+	if ((rc = mdb_get(t->txn, t->st->dbi[DB_SECRETS], &k, &val)) != 0)
+		return mdb_err(rc, "load");
+	if (val.mv_size < NONCEBYTES + TAGBYTES ||
+	    val.mv_size > NONCEBYTES + TAGBYTES + VD_SECRET_MAX)
+		return vd_err_set(VD_ECORRUPT, "secret record is malformed");
+	if ((s = vd_secret_new(val.mv_size - NONCEBYTES - TAGBYTES)) == NULL)
+		return VD_ENOMEM;
+	if ((r = open_val(t->st, DB_SECRETS, key, klen, &val, s->data)) != 0) {
+		vd_secret_free(s);
+		return r;
+	}
+	s->len = s->cap;
+	*pw = s;
+	return 0;
 }
 
 int
-vd_store_raw_put(struct vd_txn *t, const char *db, const void *key, size_t klen, const void *val, size_t vlen)
+vd_secret_del(struct vd_txn *t, const char *target, uint64_t v)
 {
-	(void)0; return VD_EINVAL;
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
+		return bad_name("target", target);
+	return del_key(t, DB_SECRETS, key, klen);
 }
 
 int
-vd_store_raw_del(struct vd_txn *t, const char *db, const void *key, size_t klen)
+vd_version_put(struct vd_txn *t, const char *target, uint64_t v,
+    const json_t *meta)
 {
-	(void)0; return VD_EINVAL;
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if (v == 0)
+		return vd_err_set(VD_EINVAL, "versions start at 1");
+	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
+		return bad_name("target", target);
+	return put_json(t, DB_VERSIONS, key, klen, meta, 0);
+}
+
+int
+vd_version_get(struct vd_txn *t, const char *target, uint64_t v,
+    json_t **meta)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	*meta = NULL;
+	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
+		return bad_name("target", target);
+	return get_json(t, DB_VERSIONS, key, klen, meta);
+}
+
+/*
+ * Walks the keys "prefix \0 be64(n)" of db newest first, starting below
+ * before (0: from the newest), calling cb with the opened JSON, at most
+ * limit entries (0: all).  Positions the cursor with MDB_SET_RANGE just
+ * past the wanted range, then walks backwards: no full scan.
+ */
+static int
+seq_each_desc(struct vd_txn *t, int db, const char *prefix, uint64_t before,
+    size_t limit, int (*cb)(uint64_t n, json_t *obj, void *arg), void *arg)
+{
+	unsigned char key[KEYMAX];
+	size_t plen, klen, count = 0;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	json_t *obj;
+	int r = 0, rc;
+
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if ((klen = make_key(key, prefix, 1, before ? before : UINT64_MAX,
+	    NULL)) == 0)
+		return bad_name("target", prefix);
+	plen = klen - 8;	/* name \0 */
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	k.mv_size = klen;
+	k.mv_data = key;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && (before != 0 || k.mv_size != klen ||
+	    memcmp(k.mv_data, key, klen) != 0))
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		uint64_t n;
+
+		if (k.mv_size != plen + 8 || memcmp(k.mv_data, key, plen) != 0)
+			break;	/* left this prefix */
+		n = get_be64((const unsigned char *)k.mv_data + plen);
+		if (before != 0 && n >= before)
+			continue;
+		if ((r = open_json(t->st, db, k.mv_data, k.mv_size, &v,
+		    &obj)) != 0)
+			break;
+		r = cb(n, obj, arg);
+		json_decref(obj);
+		if (r != 0 || (limit != 0 && ++count >= limit))
+			break;
+	}
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_err(rc, "cursor");
+	mdb_cursor_close(c);
+	return r;
+}
+
+/* Finds the highest number under "prefix \0 be64(n)" in db (0: none). */
+static int
+seq_last(struct vd_txn *t, int db, const char *prefix, uint64_t *last)
+{
+	unsigned char key[KEYMAX];
+	size_t plen, klen;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	*last = 0;
+	if ((klen = make_key(key, prefix, 1, UINT64_MAX, NULL)) == 0)
+		return bad_name("target", prefix);
+	plen = klen - 8;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	k.mv_size = klen;
+	k.mv_data = key;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && !(k.mv_size == klen && memcmp(k.mv_data, key, klen) ==
+	    0))
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == plen + 8 &&
+	    memcmp(k.mv_data, key, plen) == 0)
+		*last = get_be64((const unsigned char *)k.mv_data + plen);
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return mdb_err(rc, "cursor");
+	return 0;
+}
+
+int
+vd_version_last(struct vd_txn *t, const char *target, uint64_t *v)
+{
+	return seq_last(t, DB_VERSIONS, target, v);
+}
+
+int
+vd_version_each(struct vd_txn *t, const char *target, size_t limit,
+    int (*cb)(uint64_t v, json_t *meta, void *arg), void *arg)
+{
+	return seq_each_desc(t, DB_VERSIONS, target, 0, limit, cb, arg);
+}
+
+/* ---- escrow --------------------------------------------------------- */
+
+int
+vd_escrow_put(struct vd_txn *t, const char *target, uint64_t v,
+    const char *party, const void *env, size_t len)
+{
+	unsigned char key[KEYMAX];
+	MDB_val k, val = { len, (void *)env };
+	size_t klen;
+	int rc;
+
+	if (!t->write)
+		return VD_ERDONLY;
+	if ((klen = make_key(key, target, 1, v, party)) == 0)
+		return bad_name("target or party", target);
+	k.mv_size = klen;
+	k.mv_data = key;
+	if ((rc = mdb_put(t->txn, t->st->dbi[DB_ESCROW], &k, &val, 0)) != 0)
+		return mdb_err(rc, "store envelope");
+	return 0;
+}
+
+int
+vd_escrow_get(struct vd_txn *t, const char *target, uint64_t v,
+    const char *party, unsigned char **env, size_t *len)
+{
+	unsigned char key[KEYMAX];
+	MDB_val k, val;
+	size_t klen;
+	int rc;
+
+	*env = NULL;
+	*len = 0;
+	if ((klen = make_key(key, target, 1, v, party)) == 0)
+		return bad_name("target or party", target);
+	k.mv_size = klen;
+	k.mv_data = key;
+	if ((rc = mdb_get(t->txn, t->st->dbi[DB_ESCROW], &k, &val)) != 0)
+		return mdb_err(rc, "load envelope");
+	if ((*env = malloc(val.mv_size ? val.mv_size : 1)) == NULL)
+		return VD_ENOMEM;
+	memcpy(*env, val.mv_data, val.mv_size);
+	*len = val.mv_size;
+	return 0;
+}
+
+/* Splits an escrow key into its parts; returns 0 or VD_ECORRUPT. */
+static int
+split_escrow_key(const MDB_val *k, char *target, uint64_t *v, char *party)
+{
+	const unsigned char *p = k->mv_data, *z;
+	size_t tlen, plen;
+
+	if ((z = memchr(p, '\0', k->mv_size)) == NULL)
+		return VD_ECORRUPT;
+	tlen = (size_t)(z - p);
+	if (tlen == 0 || tlen > VD_NAME_MAX || k->mv_size < tlen + 1 + 8 + 2)
+		return VD_ECORRUPT;
+	plen = k->mv_size - tlen - 1 - 8 - 1;
+	if (plen == 0 || plen > VD_NAME_MAX || p[tlen + 9] != '\0')
+		return VD_ECORRUPT;
+	memcpy(target, p, tlen);
+	target[tlen] = '\0';
+	*v = get_be64(p + tlen + 1);
+	memcpy(party, p + tlen + 10, plen);
+	party[plen] = '\0';
+	return 0;
+}
+
+int
+vd_escrow_each(struct vd_txn *t, const char *target,
+    int (*cb)(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg), void *arg)
+{
+	char tname[VD_NAME_MAX + 1], party[VD_NAME_MAX + 1];
+	unsigned char key[KEYMAX];
+	size_t plen = 0;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	uint64_t ver;
+	int r = 0, rc;
+
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_ESCROW], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	if (target != NULL) {
+		if ((plen = make_key(key, target, 0, 0, NULL)) == 0) {
+			mdb_cursor_close(c);
+			return bad_name("target", target);
+		}
+		key[plen++] = '\0';
+		k.mv_size = plen;
+		k.mv_data = key;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	} else
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (target != NULL && (k.mv_size < plen ||
+		    memcmp(k.mv_data, key, plen) != 0))
+			break;
+		if (split_escrow_key(&k, tname, &ver, party) != 0) {
+			r = vd_err_set(VD_ECORRUPT, "bad key in escrow");
+			break;
+		}
+		if ((r = cb(tname, ver, party, v.mv_data, v.mv_size, arg)) != 0)
+			break;
+	}
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_err(rc, "cursor");
+	mdb_cursor_close(c);
+	return r;
+}
+
+int
+vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v)
+{
+	unsigned char key[KEYMAX];
+	size_t plen;
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int r = 0, rc;
+
+	if (!t->write)
+		return VD_ERDONLY;
+	if ((plen = make_key(key, target, 1, v, NULL)) == 0)
+		return bad_name("target", target);
+	key[plen++] = '\0';
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_ESCROW], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	k.mv_size = plen;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
+		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_err(rc, "delete envelope");
+	mdb_cursor_close(c);
+	return r;
+}
+
+/* ---- history -------------------------------------------------------- */
+
+int
+vd_history_append(struct vd_txn *t, const char *target, const json_t *entry,
+    uint64_t *seq)
+{
+	unsigned char key[KEYMAX];
+	uint64_t last;
+	size_t klen;
+	int r;
+
+	if ((r = seq_last(t, DB_HISTORY, target, &last)) != 0)
+		return r;
+	if ((klen = make_key(key, target, 1, last + 1, NULL)) == 0)
+		return bad_name("target", target);
+	if ((r = put_json(t, DB_HISTORY, key, klen, entry, MDB_NOOVERWRITE))
+	    != 0)
+		return r;
+	if (seq != NULL)
+		*seq = last + 1;
+	return 0;
+}
+
+int
+vd_history_update(struct vd_txn *t, const char *target, uint64_t seq,
+    const json_t *entry)
+{
+	unsigned char key[KEYMAX];
+	MDB_val k, v;
+	size_t klen;
+	int rc;
+
+	if ((klen = make_key(key, target, 1, seq, NULL)) == 0)
+		return bad_name("target", target);
+	k.mv_size = klen;
+	k.mv_data = key;
+	if ((rc = mdb_get(t->txn, t->st->dbi[DB_HISTORY], &k, &v)) != 0)
+		return mdb_err(rc, "history entry");
+	return put_json(t, DB_HISTORY, key, klen, entry, 0);
+}
+
+int
+vd_history_each(struct vd_txn *t, const char *target, uint64_t before,
+    size_t limit, int (*cb)(uint64_t seq, json_t *entry, void *arg),
+    void *arg)
+{
+	return seq_each_desc(t, DB_HISTORY, target, before, limit, cb, arg);
+}
+
+/* ---- audit ---------------------------------------------------------- */
+
+#define AUDIT_HEAD_KEY	"audit-head"
+
+/* Hash of a stored audit entry: BLAKE2b-256 over its canonical JSON. */
+static int
+audit_hash(const json_t *entry, unsigned char *h)
+{
+	char *s;
+
+	if ((s = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return VD_ENOMEM;
+	crypto_generichash(h, VD_HASHBYTES, (const unsigned char *)s,
+	    strlen(s), NULL, 0);
+	free(s);
+	return 0;
+}
+
+/*
+ * The chain head lives in the meta database as a sealed JSON record, so
+ * truncating the newest entries (or the whole log) is detected.
+ */
+static int
+audit_head(struct vd_txn *t, uint64_t *count, char *hash_hex)
+{
+	const unsigned char *k = (const unsigned char *)AUDIT_HEAD_KEY;
+	json_t *obj = NULL;
+	const char *h;
+	json_int_t n;
+	int r;
+
+	*count = 0;
+	memset(hash_hex, '0', 2 * VD_HASHBYTES);
+	hash_hex[2 * VD_HASHBYTES] = '\0';
+	r = get_json(t, DB_META, k, strlen(AUDIT_HEAD_KEY), &obj);
+	if (r == VD_ENOTFOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	n = json_integer_value(json_object_get(obj, "count"));
+	h = json_string_value(json_object_get(obj, "hash"));
+	if (n < 0 || h == NULL || strlen(h) != 2 * VD_HASHBYTES) {
+		json_decref(obj);
+		return vd_err_set(VD_ECORRUPT, "audit head record is malformed");
+	}
+	*count = (uint64_t)n;
+	memcpy(hash_hex, h, 2 * VD_HASHBYTES + 1);
+	json_decref(obj);
+	return 0;
+}
+
+int
+vd_audit_append(struct vd_txn *t, const json_t *entry, uint64_t *seq)
+{
+	unsigned char key[8], h[VD_HASHBYTES];
+	char prev[2 * VD_HASHBYTES + 1], cur[2 * VD_HASHBYTES + 1];
+	json_t *e = NULL, *head = NULL;
+	uint64_t count;
+	int r;
+
+	if (!json_is_object(entry))
+		return vd_err_set(VD_EINVAL, "audit entry must be an object");
+	if ((r = audit_head(t, &count, prev)) != 0)
+		return r;
+	if ((e = json_deep_copy(entry)) == NULL)
+		return VD_ENOMEM;
+	if (json_object_set_new(e, "seq", json_integer((json_int_t)count + 1))
+	    || json_object_set_new(e, "prev", json_string(prev))) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if (json_object_get(e, "time") == NULL) {
+		char ts[VD_TIME_STRLEN];
+
+		json_object_set_new(e, "time",
+		    json_string(vd_time_rfc3339(vd_now(), ts, sizeof(ts))));
+	}
+	put_be64(key, count + 1);
+	if ((r = put_json(t, DB_AUDIT, key, 8, e, MDB_NOOVERWRITE)) != 0)
+		goto out;
+	if ((r = audit_hash(e, h)) != 0)
+		goto out;
+	hex(cur, h, VD_HASHBYTES);
+	if ((head = json_pack("{s:I,s:s}", "count", (json_int_t)count + 1,
+	    "hash", cur)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = put_json(t, DB_META, (const unsigned char *)AUDIT_HEAD_KEY,
+	    strlen(AUDIT_HEAD_KEY), head, 0)) != 0)
+		goto out;
+	if (seq != NULL)
+		*seq = count + 1;
+	r = 0;
+ out:
+	json_decref(e);
+	json_decref(head);
+	return r;
+}
+
+int
+vd_audit_each(struct vd_txn *t, size_t limit,
+    int (*cb)(uint64_t seq, json_t *entry, void *arg), void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	json_t *obj;
+	size_t count = 0;
+	int r = 0, rc;
+
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_AUDIT], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		if (k.mv_size != 8) {
+			r = vd_err_set(VD_ECORRUPT, "bad key in audit");
+			break;
+		}
+		if ((r = open_json(t->st, DB_AUDIT, k.mv_data, 8, &v, &obj))
+		    != 0)
+			break;
+		r = cb(get_be64(k.mv_data), obj, arg);
+		json_decref(obj);
+		if (r != 0 || (limit != 0 && ++count >= limit))
+			break;
+	}
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		r = mdb_err(rc, "cursor");
+	mdb_cursor_close(c);
+	return r;
+}
+
+int
+vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad)
+{
+	char prev[2 * VD_HASHBYTES + 1], head[2 * VD_HASHBYTES + 1];
+	unsigned char h[VD_HASHBYTES];
+	uint64_t expect = 1, headcount;
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	json_t *obj = NULL;
+	const char *p;
+	int r = 0, rc;
+
+	*count = 0;
+	*bad = 0;
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if ((r = audit_head(t, &headcount, head)) != 0) {
+		*bad = 1;
+		return r;
+	}
+	memset(prev, '0', 2 * VD_HASHBYTES);
+	prev[2 * VD_HASHBYTES] = '\0';
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_AUDIT], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), expect++) {
+		uint64_t seq;
+
+		if (k.mv_size != 8) {
+			r = vd_err_set(VD_ECHAIN, "audit entry %llu: bad key",
+			    (unsigned long long)expect);
+			*bad = expect;
+			goto out;
+		}
+		seq = get_be64(k.mv_data);
+		if (seq != expect) {
+			*bad = expect;
+			r = vd_err_set(VD_ECHAIN, "audit entry %llu is missing "
+			    "(next found: %llu)", (unsigned long long)expect,
+			    (unsigned long long)seq);
+			goto out;
+		}
+		if ((r = open_json(t->st, DB_AUDIT, k.mv_data, 8, &v, &obj))
+		    != 0) {
+			*bad = seq;
+			r = vd_err_set(VD_ECORRUPT, "audit entry %llu failed "
+			    "authentication (edited or moved)",
+			    (unsigned long long)seq);
+			goto out;
+		}
+		p = json_string_value(json_object_get(obj, "prev"));
+		if (p == NULL || strcmp(p, prev) != 0 ||
+		    json_integer_value(json_object_get(obj, "seq")) !=
+		    (json_int_t)seq) {
+			*bad = seq;
+			r = vd_err_set(VD_ECHAIN, "audit entry %llu does not "
+			    "follow entry %llu (chain broken: re-ordered or "
+			    "replaced)", (unsigned long long)seq,
+			    (unsigned long long)seq - 1);
+			goto out;
+		}
+		if ((r = audit_hash(obj, h)) != 0)
+			goto out;
+		hex(prev, h, VD_HASHBYTES);
+		json_decref(obj);
+		obj = NULL;
+		(*count)++;
+	}
+	if (rc != MDB_NOTFOUND) {
+		r = mdb_err(rc, "cursor");
+		goto out;
+	}
+	if (*count != headcount || strcmp(prev, head) != 0) {
+		*bad = *count + 1 <= headcount ? *count + 1 : headcount;
+		r = vd_err_set(VD_ECHAIN, "audit log ends at entry %llu but its "
+		    "head records %llu entries (entries dropped from the end)",
+		    (unsigned long long)*count, (unsigned long long)headcount);
+		goto out;
+	}
+	r = 0;
+ out:
+	json_decref(obj);
+	mdb_cursor_close(c);
+	return r;
+}
+
+/* ---- raw access for tamper tests ------------------------------------ */
+
+static int
+db_index(const char *db)
+{
+	for (int i = 0; i < DB_COUNT; i++)
+		if (strcmp(db, db_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+vd_store_raw_each(struct vd_txn *t,
+    int (*cb)(const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen, void *arg), void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int r = 0, rc;
+
+	for (int i = 0; i < DB_COUNT && r == 0; i++) {
+		if ((rc = mdb_cursor_open(t->txn, t->st->dbi[i], &c)) != 0)
+			return mdb_err(rc, "cursor");
+		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+			if ((r = cb(db_names[i], k.mv_data, k.mv_size,
+			    v.mv_data, v.mv_size, arg)) != 0)
+				break;
+		mdb_cursor_close(c);
+	}
+	return r;
+}
+
+int
+vd_store_raw_put(struct vd_txn *t, const char *db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	int i = db_index(db), rc;
+
+	if (i < 0)
+		return VD_EINVAL;
+	if ((rc = mdb_put(t->txn, t->st->dbi[i], &k, &v, 0)) != 0)
+		return mdb_err(rc, "raw put");
+	return 0;
+}
+
+int
+vd_store_raw_del(struct vd_txn *t, const char *db, const void *key,
+    size_t klen)
+{
+	int i = db_index(db);
+
+	if (i < 0)
+		return VD_EINVAL;
+	return del_key(t, i, key, klen);
 }

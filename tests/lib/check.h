@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
+
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
 		fprintf(stderr, "%s:%d: CHECK failed: %s\n",		\
@@ -41,8 +43,8 @@
 #define CHECK_OK(expr) do {						\
 	int r_ = (expr);						\
 	if (r_ != 0) {							\
-		fprintf(stderr, "%s:%d: %s returned %d\n",		\
-		    __FILE__, __LINE__, #expr, r_);			\
+		fprintf(stderr, "%s:%d: %s returned %d (%s)\n",	\
+		    __FILE__, __LINE__, #expr, r_, vd_err_detail());	\
 		exit(1);						\
 	}								\
 } while (0)

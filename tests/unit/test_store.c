@@ -1,2 +1,854 @@
+/*
+ * test_store.c - the encrypted LMDB store: round trips, tamper detection,
+ * wrong keys, read-only access beside a writer, durability, the audit chain,
+ * and history paging over 100,000 entries.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
 #include "check.h"
-int main(void) { return 0; }
+#include "err.h"
+#include "mem.h"
+#include "store.h"
+#include "util.h"
+
+static char tmproot[] = "/tmp/vd-test-store.XXXXXX";
+
+static void
+path_in(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", tmproot, name);
+
+	CHECK(n > 0 && (size_t)n < len);
+}
+
+/* Creates a key-file vault in tmproot/name; returns it open, unlocked. */
+static struct vd_store *
+new_vault(const char *name, struct vd_secret **keyp)
+{
+	char dir[256], kf[256];
+	struct vd_secret *key;
+	struct vd_store *st;
+
+	path_in(dir, sizeof(dir), name);
+	CHECK(snprintf(kf, sizeof(kf), "%.200s.key", dir) > 0);
+	CHECK_OK(vd_keyfile_create(kf));
+	CHECK_OK(vd_keyfile_load(kf, &key));
+	CHECK_OK(vd_store_create(dir, VD_KDF_KEYFILE, key, NULL, &st));
+	if (keyp)
+		*keyp = key;
+	else
+		vd_secret_free(key);
+	return st;
+}
+
+static struct vd_secret *
+pw(const char *s)
+{
+	struct vd_secret *p = vd_secret_from(s, strlen(s));
+
+	CHECK(p != NULL);
+	return p;
+}
+
+/* ---- round trips of every record type ------------------------------- */
+
+static int
+count_cb(const char *name, json_t *obj, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+ver_cb(uint64_t v, json_t *meta, void *arg)
+{
+	uint64_t *last = arg;
+
+	CHECK(*last == 0 || v < *last);	/* newest first */
+	*last = v;
+	return 0;
+}
+
+static int
+esc_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	(*(int *)arg)++;
+	CHECK_STR_EQ(target, "db1");
+	CHECK(v == 1 || v == 2);
+	CHECK(strcmp(party, "customer") == 0 || strcmp(party, "vendor") == 0);
+	return 0;
+}
+
+static void
+test_roundtrip(void)
+{
+	struct vd_store *st = new_vault("rt", NULL);
+	struct vd_txn *t;
+	struct vd_secret *p1 = pw("Str0ng!pass-word#1"), *p2 = pw("x"), *out;
+	json_t *obj, *got;
+	unsigned char *env;
+	size_t envlen;
+	uint64_t last = 0, seq;
+	int n = 0;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	obj = json_pack("{s:s,s:i,s:s}", "host", "127.0.0.1", "port", 3306,
+	    "user", "root");
+	CHECK_OK(vd_target_put(t, "db1", obj, 1));
+	CHECK_INT_EQ(vd_target_put(t, "db1", obj, 1), VD_EEXIST);
+	CHECK_OK(vd_target_put(t, "db2", obj, 1));
+	CHECK_INT_EQ(vd_target_put(t, "../bad", obj, 1), VD_EINVAL);
+	json_decref(obj);
+	CHECK_OK(vd_secret_put(t, "db1", 1, p1));
+	CHECK_OK(vd_secret_put(t, "db1", 2, p2));
+	CHECK_INT_EQ(vd_secret_put(t, "db1", 2, p1), VD_EEXIST);
+	CHECK_INT_EQ(vd_secret_put(t, "db1", 0, p1), VD_EINVAL);
+	obj = json_pack("{s:s}", "state", "current");
+	CHECK_OK(vd_version_put(t, "db1", 1, obj));
+	CHECK_OK(vd_version_put(t, "db1", 2, obj));
+	CHECK_OK(vd_version_put(t, "db10", 7, obj));	/* a name sharing a prefix */
+	json_decref(obj);
+	CHECK_OK(vd_escrow_put(t, "db1", 1, "customer", "env-c1", 6));
+	CHECK_OK(vd_escrow_put(t, "db1", 1, "vendor", "env-v1", 6));
+	CHECK_OK(vd_escrow_put(t, "db1", 2, "vendor", "env-v2", 6));
+	CHECK_OK(vd_escrow_put(t, "db2", 1, "vendor", "other", 5));
+	obj = json_pack("{s:s}", "result", "ok");
+	CHECK_OK(vd_history_append(t, "db1", obj, &seq));
+	CHECK_INT_EQ(seq, 1);
+	CHECK_OK(vd_history_append(t, "db1", obj, &seq));
+	CHECK_INT_EQ(seq, 2);
+	CHECK_OK(vd_audit_append(t, obj, &seq));
+	CHECK_INT_EQ(seq, 1);
+	CHECK_OK(vd_sched_put(t, "db1", obj));
+	json_decref(obj);
+	CHECK_OK(vd_txn_commit(t));
+
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_target_get(t, "db1", &got));
+	CHECK_STR_EQ(json_string_value(json_object_get(got, "host")),
+	    "127.0.0.1");
+	CHECK_INT_EQ(json_integer_value(json_object_get(got, "port")), 3306);
+	json_decref(got);
+	CHECK_INT_EQ(vd_target_get(t, "nope", &got), VD_ENOTFOUND);
+	CHECK_OK(vd_target_each(t, count_cb, &n));
+	CHECK_INT_EQ(n, 2);
+	CHECK_OK(vd_secret_get(t, "db1", 1, &out));
+	CHECK(vd_secret_eq(out, p1));
+	CHECK_INT_EQ(out->data[out->len], 0);
+	vd_secret_free(out);
+	CHECK_OK(vd_secret_get(t, "db1", 2, &out));
+	CHECK(vd_secret_eq(out, p2));
+	vd_secret_free(out);
+	CHECK_INT_EQ(vd_secret_get(t, "db1", 3, &out), VD_ENOTFOUND);
+	CHECK_OK(vd_version_last(t, "db1", &last));
+	CHECK_INT_EQ(last, 2);
+	CHECK_OK(vd_version_last(t, "db10", &last));
+	CHECK_INT_EQ(last, 7);
+	CHECK_OK(vd_version_last(t, "db2", &last));
+	CHECK_INT_EQ(last, 0);
+	last = 0;
+	CHECK_OK(vd_version_each(t, "db1", 0, ver_cb, &last));
+	CHECK_INT_EQ(last, 1);
+	CHECK_OK(vd_escrow_get(t, "db1", 2, "vendor", &env, &envlen));
+	CHECK(envlen == 6 && memcmp(env, "env-v2", 6) == 0);
+	free(env);
+	n = 0;
+	CHECK_OK(vd_escrow_each(t, "db1", esc_cb, &n));
+	CHECK_INT_EQ(n, 3);
+	CHECK_OK(vd_sched_get(t, "db1", &got));
+	CHECK_STR_EQ(json_string_value(json_object_get(got, "result")), "ok");
+	json_decref(got);
+	vd_txn_abort(t);
+
+	/* Deletes and escrow pruning. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_del(t, "db1", 1));
+	CHECK_OK(vd_secret_del(t, "db1", 1));
+	CHECK_OK(vd_target_del(t, "db2"));
+	CHECK_INT_EQ(vd_target_del(t, "db2"), VD_ENOTFOUND);
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	n = 0;
+	CHECK_OK(vd_escrow_each(t, "db1", esc_cb, &n));
+	CHECK_INT_EQ(n, 1);
+	CHECK_INT_EQ(vd_secret_get(t, "db1", 1, &out), VD_ENOTFOUND);
+	vd_txn_abort(t);
+
+	vd_secret_free(p1);
+	vd_secret_free(p2);
+	vd_store_close(st);
+}
+
+/* ---- swapped ciphertexts and byte flips ----------------------------- */
+
+struct rawrec {
+	char		 db[16];
+	unsigned char	 key[160];
+	size_t		 klen;
+	unsigned char	*val;
+	size_t		 vlen;
+};
+
+struct rawset {
+	struct rawrec	 r[64];
+	int		 n;
+};
+
+static int
+collect_cb(const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen, void *arg)
+{
+	struct rawset *rs = arg;
+	struct rawrec *r;
+
+	CHECK(rs->n < 64 && klen <= sizeof(r->key));
+	r = &rs->r[rs->n++];
+	snprintf(r->db, sizeof(r->db), "%s", db);
+	memcpy(r->key, key, klen);
+	r->klen = klen;
+	CHECK((r->val = malloc(vlen)) != NULL);
+	memcpy(r->val, val, vlen);
+	r->vlen = vlen;
+	return 0;
+}
+
+static int
+hist_nop(uint64_t seq, json_t *e, void *arg)
+{
+	return 0;
+}
+
+/*
+ * Tries to open the record rr as its type; returns 0 when it opened (and,
+ * for secrets, sets *opened).
+ */
+static int
+open_rec(struct vd_txn *t, const struct rawrec *rr, struct vd_secret **opened)
+{
+	char name[VD_NAME_MAX + 1];
+	json_t *obj = NULL;
+	uint64_t v = 0, cnt, bad;
+	size_t nl = strnlen((const char *)rr->key, rr->klen);
+	int r;
+
+	*opened = NULL;
+	memcpy(name, rr->key, nl);
+	name[nl] = '\0';
+	if (nl + 9 == rr->klen)
+		for (int i = 0; i < 8; i++)
+			v = (v << 8) | rr->key[nl + 1 + i];
+	if (strcmp(rr->db, "targets") == 0)
+		r = vd_target_get(t, name, &obj);
+	else if (strcmp(rr->db, "schedule") == 0)
+		r = vd_sched_get(t, name, &obj);
+	else if (strcmp(rr->db, "secrets") == 0)
+		r = vd_secret_get(t, name, v, opened);
+	else if (strcmp(rr->db, "versions") == 0)
+		r = vd_version_get(t, name, v, &obj);
+	else if (strcmp(rr->db, "history") == 0) {
+		/* history_each opens every entry of the target */
+		r = vd_history_each(t, name, 0, 0, hist_nop, NULL);
+	} else if (strcmp(rr->db, "audit") == 0 || strcmp(rr->db, "meta") == 0)
+		r = vd_audit_verify(t, &cnt, &bad);
+	else
+		r = -1;
+	json_decref(obj);
+	return r;
+}
+
+static void
+test_tamper(void)
+{
+	struct vd_secret *key, *a = pw("alpha-secret-1"), *b = pw("beta-secret-2");
+	struct vd_store *st = new_vault("tamper", &key);
+	struct rawset rs = { .n = 0 };
+	struct vd_txn *t;
+	json_t *obj;
+	int flips = 0;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	obj = json_pack("{s:s}", "host", "h");
+	CHECK_OK(vd_target_put(t, "t1", obj, 1));
+	CHECK_OK(vd_target_put(t, "t2", obj, 1));
+	CHECK_OK(vd_secret_put(t, "t1", 1, a));
+	CHECK_OK(vd_secret_put(t, "t1", 2, b));
+	CHECK_OK(vd_secret_put(t, "t2", 1, b));
+	CHECK_OK(vd_version_put(t, "t1", 1, obj));
+	CHECK_OK(vd_history_append(t, "t1", obj, NULL));
+	CHECK_OK(vd_audit_append(t, obj, NULL));
+	CHECK_OK(vd_sched_put(t, "t1", obj));
+	json_decref(obj);
+	CHECK_OK(vd_txn_commit(t));
+
+	/* Swap: version 1's ciphertext placed at version 2 must not open. */
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_store_raw_each(t, collect_cb, &rs));
+	vd_txn_abort(t);
+	{
+		struct rawrec *s1 = NULL, *s2 = NULL, *s3 = NULL;
+		struct vd_secret *out;
+
+		for (int i = 0; i < rs.n; i++) {
+			if (strcmp(rs.r[i].db, "secrets") != 0)
+				continue;
+			if (rs.r[i].key[1] == '1' && rs.r[i].key[10] == 1)
+				s1 = &rs.r[i];
+			else if (rs.r[i].key[1] == '1')
+				s2 = &rs.r[i];
+			else
+				s3 = &rs.r[i];
+		}
+		CHECK(s1 && s2 && s3);
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		/* t1 v1 -> t1 v2 (another version) and t1 v1 -> t2 v1. */
+		CHECK_OK(vd_store_raw_put(t, "secrets", s2->key, s2->klen,
+		    s1->val, s1->vlen));
+		CHECK_OK(vd_store_raw_put(t, "secrets", s3->key, s3->klen,
+		    s1->val, s1->vlen));
+		CHECK_INT_EQ(vd_secret_get(t, "t1", 2, &out), VD_ECORRUPT);
+		CHECK(out == NULL);
+		CHECK_INT_EQ(vd_secret_get(t, "t2", 1, &out), VD_ECORRUPT);
+		CHECK_OK(vd_secret_get(t, "t1", 1, &out));
+		CHECK(vd_secret_eq(out, a));
+		vd_secret_free(out);
+		vd_txn_abort(t);
+	}
+
+	/* Every single-byte flip of every sealed record fails to open. */
+	for (int i = 0; i < rs.n; i++) {
+		struct rawrec *rr = &rs.r[i];
+
+		if (strcmp(rr->db, "escrow") == 0)
+			continue;	/* stored raw; escrow authenticates */
+		if (strcmp(rr->db, "meta") == 0 && rr->klen == 4)
+			continue;	/* the meta record: checked below */
+		for (size_t off = 0; off < rr->vlen; off++) {
+			struct vd_secret *opened = NULL;
+			unsigned char *mod = malloc(rr->vlen);
+			int r;
+
+			CHECK(mod != NULL);
+			memcpy(mod, rr->val, rr->vlen);
+			mod[off] ^= (unsigned char)(1u << (off % 8));
+			CHECK_OK(vd_txn_begin(st, 1, &t));
+			CHECK_OK(vd_store_raw_put(t, rr->db, rr->key, rr->klen,
+			    mod, rr->vlen));
+			r = open_rec(t, rr, &opened);
+			if (r == 0)
+				fprintf(stderr, "flip %s off %zu opened\n",
+				    rr->db, off);
+			CHECK(r == VD_ECORRUPT || r == VD_ECHAIN);
+			CHECK(opened == NULL);
+			vd_txn_abort(t);
+			free(mod);
+			flips++;
+		}
+	}
+	CHECK(flips > 300);
+
+	/* Every flip of the meta record: the key no longer opens it. */
+	for (int i = 0; i < rs.n; i++) {
+		struct rawrec *rr = &rs.r[i];
+		char dir[256];
+
+		if (strcmp(rr->db, "meta") != 0 || rr->klen != 4)
+			continue;
+		path_in(dir, sizeof(dir), "tamper");
+		for (size_t off = 0; off < rr->vlen; off++) {
+			unsigned char *mod = malloc(rr->vlen);
+			struct vd_store *st2;
+			int r;
+
+			CHECK(mod != NULL);
+			memcpy(mod, rr->val, rr->vlen);
+			mod[off] ^= 0x01;
+			CHECK_OK(vd_txn_begin(st, 1, &t));
+			CHECK_OK(vd_store_raw_put(t, "meta", rr->key, 4, mod,
+			    rr->vlen));
+			CHECK_OK(vd_txn_commit(t));
+			r = vd_store_open(dir, VD_STORE_RDONLY, &st2);
+			if (r == 0) {
+				r = vd_store_unlock(st2, key);
+				vd_store_close(st2);
+			}
+			CHECK(r == VD_EBADKEY || r == VD_ENOTVAULT ||
+			    r == VD_EFORMAT);
+			free(mod);
+		}
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		CHECK_OK(vd_store_raw_put(t, "meta", rr->key, 4, rr->val,
+		    rr->vlen));
+		CHECK_OK(vd_txn_commit(t));
+	}
+	for (int i = 0; i < rs.n; i++)
+		free(rs.r[i].val);
+	vd_store_close(st);
+	vd_secret_free(key);
+	vd_secret_free(a);
+	vd_secret_free(b);
+}
+
+/* ---- keys, passphrases, bad directories ----------------------------- */
+
+static void
+test_keys(void)
+{
+	struct vd_secret *key, *other, *pass, *wrong;
+	struct vd_kdf_params fast = { crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE };
+	struct vd_store *st = new_vault("keys", &key);
+	char dir[256], kf[256], pdir[256], empty[256];
+	struct vd_txn *t;
+	int fd;
+
+	vd_store_close(st);
+	path_in(dir, sizeof(dir), "keys");
+	path_in(kf, sizeof(kf), "other.key");
+	CHECK_OK(vd_keyfile_create(kf));
+	CHECK_INT_EQ(vd_keyfile_create(kf), VD_EEXIST);
+	CHECK_OK(vd_keyfile_load(kf, &other));
+
+	/* Wrong key. */
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	CHECK(!vd_store_unlocked(st));
+	CHECK_INT_EQ(vd_txn_begin(st, 0, &t), 0);
+	{
+		json_t *o;
+
+		CHECK_INT_EQ(vd_target_get(t, "x", &o), VD_ESEALED);
+	}
+	vd_txn_abort(t);
+	CHECK_INT_EQ(vd_store_unlock(st, other), VD_EBADKEY);
+	CHECK_OK(vd_store_unlock(st, key));
+	CHECK(vd_store_unlocked(st));
+	vd_store_close(st);
+
+	/* A vault already there is never overwritten. */
+	CHECK_INT_EQ(vd_store_create(dir, VD_KDF_KEYFILE, other, NULL, &st),
+	    VD_EEXIST);
+
+	/* Key file: loose permissions, wrong size. */
+	CHECK_OK(chmod(kf, 0640));
+	CHECK_INT_EQ(vd_keyfile_load(kf, &wrong), VD_EKEYPERM);
+	CHECK_OK(chmod(kf, 0600));
+	CHECK(truncate(kf, 31) == 0);
+	CHECK_INT_EQ(vd_keyfile_load(kf, &wrong), VD_EKEYFILE);
+
+	/* Not a vault: empty dir, missing dir, dir writable by others. */
+	path_in(empty, sizeof(empty), "empty");
+	CHECK_OK(mkdir(empty, 0700));
+	CHECK_INT_EQ(vd_store_open(empty, 0, &st), VD_ENOTVAULT);
+	path_in(empty, sizeof(empty), "missing");
+	CHECK_INT_EQ(vd_store_open(empty, 0, &st), VD_ENOTVAULT);
+	path_in(empty, sizeof(empty), "garbage");
+	CHECK_OK(mkdir(empty, 0700));
+	{
+		char f[300];
+
+		snprintf(f, sizeof(f), "%s/data.mdb", empty);
+		CHECK((fd = open(f, O_WRONLY | O_CREAT, 0600)) >= 0);
+		CHECK(write(fd, "not an lmdb file at all, not even close....",
+		    40) == 40);
+		close(fd);
+		CHECK(vd_store_open(empty, 0, &st) == VD_ENOTVAULT);
+	}
+	CHECK_OK(chmod(dir, 0777));
+	CHECK_INT_EQ(vd_store_open(dir, 0, &st), VD_EKEYPERM);
+	CHECK_OK(chmod(dir, 0700));
+
+	/* Passphrase vault: right and wrong passphrase. */
+	path_in(pdir, sizeof(pdir), "pass");
+	pass = pw("correct horse battery staple");
+	wrong = pw("correct horse battery stapler");
+	CHECK_OK(vd_store_create(pdir, VD_KDF_ARGON2ID, pass, &fast, &st));
+	vd_store_close(st);
+	CHECK_OK(vd_store_open(pdir, 0, &st));
+	CHECK_INT_EQ(vd_store_kdf(st), VD_KDF_ARGON2ID);
+	CHECK_INT_EQ(vd_store_unlock(st, wrong), VD_EBADKEY);
+	CHECK_INT_EQ(vd_store_unlock(st, key), VD_EBADKEY);
+	CHECK_OK(vd_store_unlock(st, pass));
+	vd_store_close(st);
+
+	/* A newer format is refused before any key is tried. */
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	CHECK_OK(vd_store_unlock(st, key));
+	{
+		struct rawset rs = { .n = 0 };
+
+		CHECK_OK(vd_txn_begin(st, 0, &t));
+		CHECK_OK(vd_store_raw_each(t, collect_cb, &rs));
+		vd_txn_abort(t);
+		for (int i = 0; i < rs.n; i++) {
+			if (strcmp(rs.r[i].db, "meta") == 0 &&
+			    rs.r[i].klen == 4) {
+				rs.r[i].val[11] = VD_FORMAT_VERSION + 1;
+				CHECK_OK(vd_txn_begin(st, 1, &t));
+				CHECK_OK(vd_store_raw_put(t, "meta", "meta", 4,
+				    rs.r[i].val, rs.r[i].vlen));
+				CHECK_OK(vd_txn_commit(t));
+			}
+			free(rs.r[i].val);
+		}
+	}
+	vd_store_close(st);
+	CHECK_INT_EQ(vd_store_open(dir, 0, &st), VD_EFORMAT);
+	CHECK(strstr(vd_err_detail(), "upgrade") != NULL);
+
+	vd_secret_free(key);
+	vd_secret_free(other);
+	vd_secret_free(pass);
+	vd_secret_free(wrong);
+}
+
+/* ---- a reader beside a writer; durability --------------------------- */
+
+static void
+test_processes(void)
+{
+	struct vd_secret *key, *p = pw("durable-password-42"), *out;
+	struct vd_store *st = new_vault("proc", &key);
+	struct vd_txn *t;
+	char dir[256];
+	json_t *obj;
+	pid_t pid;
+	int status, pfd[2];
+
+	path_in(dir, sizeof(dir), "proc");
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	obj = json_pack("{s:s}", "host", "h");
+	CHECK_OK(vd_target_put(t, "committed", obj, 1));
+	CHECK_OK(vd_txn_commit(t));
+
+	/*
+	 * The parent holds a write transaction open (uncommitted target
+	 * "pending"); a child opens the vault read-only and must see the
+	 * committed target and not the pending one.
+	 */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_target_put(t, "pending", obj, 1));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct vd_store *ro;
+		struct vd_txn *rt;
+		json_t *o;
+
+		if (vd_store_open(dir, VD_STORE_RDONLY, &ro) != 0 ||
+		    vd_store_unlock(ro, key) != 0 ||
+		    vd_txn_begin(ro, 0, &rt) != 0)
+			_exit(10);
+		if (vd_target_get(rt, "committed", &o) != 0)
+			_exit(11);
+		json_decref(o);
+		if (vd_target_get(rt, "pending", &o) != VD_ENOTFOUND)
+			_exit(12);
+		vd_txn_abort(rt);
+		{
+			struct vd_txn *wt;
+
+			if (vd_txn_begin(ro, 1, &wt) != VD_ERDONLY)
+				_exit(13);
+		}
+		vd_store_close(ro);
+		_exit(0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_INT_EQ(WEXITSTATUS(status), 0);
+	CHECK_OK(vd_txn_commit(t));
+	vd_store_close(st);
+
+	/*
+	 * Durability: a child commits a secret, reports back, then dies
+	 * with _exit (no close, no atexit); the parent finds it.
+	 */
+	CHECK(pipe(pfd) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct vd_store *w;
+		struct vd_txn *wt;
+
+		close(pfd[0]);
+		if (vd_store_open(dir, 0, &w) != 0 ||
+		    vd_store_unlock(w, key) != 0 ||
+		    vd_txn_begin(w, 1, &wt) != 0 ||
+		    vd_secret_put(wt, "committed", 1, p) != 0 ||
+		    vd_txn_commit(wt) != 0)
+			_exit(20);
+		if (write(pfd[1], "k", 1) != 1)
+			_exit(21);
+		_exit(0);
+	}
+	close(pfd[1]);
+	{
+		char c;
+
+		CHECK(read(pfd[0], &c, 1) == 1);
+		close(pfd[0]);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	CHECK_OK(vd_store_unlock(st, key));
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_secret_get(t, "committed", 1, &out));
+	CHECK(vd_secret_eq(out, p));
+	vd_secret_free(out);
+	vd_txn_abort(t);
+	vd_store_close(st);
+	json_decref(obj);
+	vd_secret_free(p);
+	vd_secret_free(key);
+}
+
+/* ---- audit chain ---------------------------------------------------- */
+
+static void
+audit_raw(struct vd_store *st, uint64_t seq, struct rawrec *out)
+{
+	struct rawset rs = { .n = 0 };
+	struct vd_txn *t;
+	int found = 0;
+
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_store_raw_each(t, collect_cb, &rs));
+	vd_txn_abort(t);
+	for (int i = 0; i < rs.n; i++) {
+		struct rawrec *r = &rs.r[i];
+		uint64_t s = 0;
+
+		if (!found && strcmp(r->db, "audit") == 0 && r->klen == 8) {
+			for (int j = 0; j < 8; j++)
+				s = (s << 8) | r->key[j];
+			if (s == seq) {
+				*out = *r;
+				found = 1;
+				continue;
+			}
+		}
+		free(r->val);
+	}
+	CHECK(found);
+}
+
+static void
+verify_expect(struct vd_store *st, int want_r, uint64_t want_bad)
+{
+	struct vd_txn *t;
+	uint64_t count, bad;
+	int r;
+
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	r = vd_audit_verify(t, &count, &bad);
+	vd_txn_abort(t);
+	if (r != want_r || bad != want_bad)
+		fprintf(stderr, "verify: r=%d bad=%llu (%s)\n", r,
+		    (unsigned long long)bad, vd_err_detail());
+	CHECK_INT_EQ(r, want_r);
+	CHECK_INT_EQ(bad, want_bad);
+}
+
+static int
+audit_list_cb(uint64_t seq, json_t *e, void *arg)
+{
+	uint64_t *expect = arg;
+
+	CHECK_INT_EQ(seq, *expect);
+	CHECK_INT_EQ(json_integer_value(json_object_get(e, "n")), seq);
+	(*expect)--;
+	return 0;
+}
+
+static void
+test_audit(void)
+{
+	struct vd_store *st = new_vault("audit", NULL);
+	struct rawrec r3, r4, r10;
+	struct vd_txn *t;
+	uint64_t count, bad, expect = 10;
+	unsigned char k[8] = { 0 };
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	for (int i = 1; i <= 10; i++) {
+		json_t *e = json_pack("{s:i,s:s}", "n", i, "method", "get");
+
+		CHECK_OK(vd_audit_append(t, e, NULL));
+		json_decref(e);
+	}
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_audit_verify(t, &count, &bad));
+	CHECK_INT_EQ(count, 10);
+	CHECK_OK(vd_audit_each(t, 0, audit_list_cb, &expect));
+	CHECK_INT_EQ(expect, 0);
+	vd_txn_abort(t);
+
+	/* Edited: a flipped byte in entry 4. */
+	audit_raw(st, 4, &r4);
+	r4.val[30] ^= 0x20;
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", r4.key, 8, r4.val, r4.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, VD_ECORRUPT, 4);
+	r4.val[30] ^= 0x20;
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", r4.key, 8, r4.val, r4.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, 0, 0);
+
+	/* Re-ordered: entries 3 and 4 swapped. */
+	audit_raw(st, 3, &r3);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", r3.key, 8, r4.val, r4.vlen));
+	CHECK_OK(vd_store_raw_put(t, "audit", r4.key, 8, r3.val, r3.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, VD_ECORRUPT, 3);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", r3.key, 8, r3.val, r3.vlen));
+	CHECK_OK(vd_store_raw_put(t, "audit", r4.key, 8, r4.val, r4.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, 0, 0);
+
+	/* Dropped: entry 4 deleted. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_del(t, "audit", r4.key, 8));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, VD_ECHAIN, 4);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", r4.key, 8, r4.val, r4.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, 0, 0);
+
+	/* Dropped from the end: entry 10 deleted; the head notices. */
+	audit_raw(st, 10, &r10);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_del(t, "audit", r10.key, 8));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, VD_ECHAIN, 10);
+
+	/* An entry replaced by a well-formed one with a stale chain. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", r10.key, 8, r10.val, r10.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, 0, 0);
+	(void)k;
+
+	free(r3.val);
+	free(r4.val);
+	free(r10.val);
+	vd_store_close(st);
+}
+
+/* ---- history: newest first, limit, paging, 100,000 entries ---------- */
+
+struct hist_walk {
+	uint64_t	 next;	/* expected next seq */
+	int		 n;	/* entries seen */
+};
+
+static int
+hist_cb(uint64_t seq, json_t *e, void *arg)
+{
+	struct hist_walk *w = arg;
+
+	CHECK_INT_EQ(seq, w->next);
+	CHECK_INT_EQ(json_integer_value(json_object_get(e, "version")), seq);
+	w->next--;
+	w->n++;
+	return 0;
+}
+
+static void
+test_history(void)
+{
+	struct vd_store *st = new_vault("hist", NULL);
+	struct hist_walk w;
+	struct vd_txn *t;
+	const int total = 100000, batch = 10000;
+
+	for (int b = 0; b < total / batch; b++) {
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		for (int i = 1; i <= batch; i++) {
+			int v = b * batch + i;
+			json_t *e = json_pack("{s:i,s:s,s:s}", "version", v,
+			    "trigger", "schedule", "result", "ok");
+			uint64_t seq;
+
+			CHECK_OK(vd_history_append(t, "big", e, &seq));
+			CHECK_INT_EQ(seq, v);
+			/* Neighbours on both sides of the key space. */
+			if (i % 1000 == 0) {
+				CHECK_OK(vd_history_append(t, "bia", e, NULL));
+				CHECK_OK(vd_history_append(t, "bigger", e,
+				    NULL));
+			}
+			json_decref(e);
+		}
+		CHECK_OK(vd_txn_commit(t));
+	}
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	w.next = total;
+	w.n = 0;
+	CHECK_OK(vd_history_each(t, "big", 0, 20, hist_cb, &w));
+	CHECK_INT_EQ(w.n, 20);
+	CHECK_INT_EQ(w.next, total - 20);
+	/* The next page starts below the last seq seen. */
+	w.n = 0;
+	CHECK_OK(vd_history_each(t, "big", total - 19, 20, hist_cb, &w));
+	CHECK_INT_EQ(w.n, 20);
+	CHECK_INT_EQ(w.next, total - 40);
+	/* The tail: fewer than the limit. */
+	w.next = 5;
+	w.n = 0;
+	CHECK_OK(vd_history_each(t, "big", 6, 20, hist_cb, &w));
+	CHECK_INT_EQ(w.n, 5);
+	/* All of it, newest first. */
+	w.next = total;
+	w.n = 0;
+	CHECK_OK(vd_history_each(t, "big", 0, 0, hist_cb, &w));
+	CHECK_INT_EQ(w.n, total);
+	/* An unknown target has no history. */
+	w.n = 0;
+	CHECK_OK(vd_history_each(t, "bif", 0, 20, hist_cb, &w));
+	CHECK_INT_EQ(w.n, 0);
+	vd_txn_abort(t);
+	vd_store_close(st);
+}
+
+static void
+rm_rf(const char *dir)
+{
+	char cmd[512];
+	int n = snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+
+	CHECK(n > 0 && (size_t)n < sizeof(cmd));
+	CHECK(system(cmd) == 0);
+}
+
+int
+main(void)
+{
+	CHECK_OK(vd_mem_init());
+	CHECK(mkdtemp(tmproot) != NULL);
+	umask(077);
+	test_roundtrip();
+	test_tamper();
+	test_keys();
+	test_processes();
+	test_audit();
+	test_history();
+	if (!getenv("VD_KEEP")) rm_rf(tmproot);
+	printf("test_store: ok\n");
+	return 0;
+}
