@@ -208,10 +208,6 @@ vd_read_secret(int fd, const char *prompt, int confirm, int allow_empty,
 		}
 	} else if ((r = read_line(fd, a)) != 0)
 		goto out;
-	if (r == 1) {
-		r = vd_err_set(VD_EINVAL, "no input: expected a line on stdin");
-		goto out;
-	}
 	if (a->len == 0 && !allow_empty) {
 		r = vd_err_set(VD_EINVAL, "empty input");
 		goto out;

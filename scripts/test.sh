@@ -1,0 +1,38 @@
+#!/bin/sh
+# The whole test suite: installs what is missing, builds a release build and
+# an ASan+UBSan build (warnings are errors in both), and runs every test in
+# each.  The integration tests start and stop their own throwaway MariaDB
+# servers; nothing outside the build trees and /tmp is touched.
+set -eu
+cd "$(dirname "$0")/.."
+
+sh scripts/deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+status=0
+
+run_suite() {
+	name=$1
+	shift
+	echo "==> $name: configure and build"
+	cmake -S . -B "build/$name" -DVD_WERROR=ON "$@" >"build-$name.log" 2>&1 ||
+	    { cat "build-$name.log"; return 1; }
+	cmake --build "build/$name" -j"$jobs" >>"build-$name.log" 2>&1 ||
+	    { tail -60 "build-$name.log"; return 1; }
+	rm -f "build-$name.log"
+	echo "==> $name: ctest"
+	ctest --test-dir "build/$name" --output-on-failure -j2 --timeout 1200
+}
+
+mkdir -p build
+run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+run_suite asan -DCMAKE_BUILD_TYPE=Debug -DVD_SANITIZE=ON || status=1
+
+if [ "$status" -eq 0 ]; then
+	echo "==> all suites passed"
+else
+	echo "==> FAILED" >&2
+fi
+exit "$status"
