@@ -1034,8 +1034,53 @@ vd_secret_put(struct vd_txn *t, const char *target, uint64_t v,
 	return r;
 }
 
+static int
+secret_get(struct vd_txn *t, const char *target, uint64_t v,
+    struct vd_secret **pw);
+
 int
 vd_secret_get(struct vd_txn *t, const char *target, uint64_t v,
+    struct vd_secret **pw)
+{
+	*pw = NULL;
+	if (v == 0)
+		return VD_ENOTFOUND;
+	return secret_get(t, target, v, pw);
+}
+
+int
+vd_admin_secret_put(struct vd_txn *t, const char *target,
+    const struct vd_secret *pw)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if ((klen = make_key(key, target, 1, 0, NULL)) == 0)
+		return bad_name("target", target);
+	return seal_put(t, DB_SECRETS, key, klen, pw->data, pw->len, 0);
+}
+
+int
+vd_admin_secret_get(struct vd_txn *t, const char *target,
+    struct vd_secret **pw)
+{
+	return secret_get(t, target, 0, pw);
+}
+
+int
+vd_admin_secret_del(struct vd_txn *t, const char *target)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if ((klen = make_key(key, target, 1, 0, NULL)) == 0)
+		return bad_name("target", target);
+	return del_key(t, DB_SECRETS, key, klen);
+}
+
+/* Opens slot v (0: the admin account's password) of target's secrets. */
+static int
+secret_get(struct vd_txn *t, const char *target, uint64_t v,
     struct vd_secret **pw)
 {
 	struct vd_secret *s = NULL;
@@ -1073,6 +1118,8 @@ vd_secret_del(struct vd_txn *t, const char *target, uint64_t v)
 	unsigned char key[KEYMAX];
 	size_t klen;
 
+	if (v == 0)
+		return VD_ENOTFOUND;
 	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
 		return bad_name("target", target);
 	return del_key(t, DB_SECRETS, key, klen);

@@ -151,6 +151,17 @@ int vd_secret_get(struct vd_txn *t, const char *target, uint64_t v,
 int vd_secret_del(struct vd_txn *t, const char *target, uint64_t v);
 
 /*
+ * The password of a target's separate admin (rotation/reconcile) account,
+ * kept beside its versions (in the secrets database, slot 0).  put replaces
+ * it; get gives VD_ENOTFOUND when the target has none.
+ */
+int vd_admin_secret_put(struct vd_txn *t, const char *target,
+    const struct vd_secret *pw);
+int vd_admin_secret_get(struct vd_txn *t, const char *target,
+    struct vd_secret **pw);
+int vd_admin_secret_del(struct vd_txn *t, const char *target);
+
+/*
  * Version metadata (state, times, trigger …) of target's version v: a JSON
  * object, rewritten as the version moves pending -> current -> previous ->
  * retired (or failed).

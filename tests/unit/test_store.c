@@ -150,6 +150,8 @@ test_roundtrip(void)
 	CHECK(vd_secret_eq(out, p2));
 	vd_secret_free(out);
 	CHECK_INT_EQ(vd_secret_get(t, "db1", 3, &out), VD_ENOTFOUND);
+	CHECK_INT_EQ(vd_secret_get(t, "db1", 0, &out), VD_ENOTFOUND);
+	CHECK_INT_EQ(vd_admin_secret_get(t, "db1", &out), VD_ENOTFOUND);
 	CHECK_OK(vd_version_last(t, "db1", &last));
 	CHECK_INT_EQ(last, 2);
 	CHECK_OK(vd_version_last(t, "db10", &last));
@@ -174,6 +176,13 @@ test_roundtrip(void)
 	CHECK_OK(vd_txn_begin(st, 1, &t));
 	CHECK_OK(vd_escrow_del(t, "db1", 1));
 	CHECK_OK(vd_secret_del(t, "db1", 1));
+	CHECK_OK(vd_admin_secret_put(t, "db1", p2));
+	CHECK_OK(vd_admin_secret_put(t, "db1", p1));	/* replaces */
+	CHECK_OK(vd_admin_secret_get(t, "db1", &out));
+	CHECK(vd_secret_eq(out, p1));
+	vd_secret_free(out);
+	CHECK_OK(vd_version_last(t, "db1", &last));
+	CHECK_INT_EQ(last, 2);	/* the admin slot is not a version */
 	CHECK_OK(vd_target_del(t, "db2"));
 	CHECK_INT_EQ(vd_target_del(t, "db2"), VD_ENOTFOUND);
 	CHECK_OK(vd_txn_commit(t));
