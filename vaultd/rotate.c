@@ -1,0 +1,1330 @@
+/*
+ * rotate.c - the rotation engine and scheduler (rotate.h says what and why).
+ *
+ * Jobs: JOB_ROTATE (a fresh version), JOB_RESOLVE (finish a pending one),
+ * JOB_CHECK (drift check: does the current password still log in?).  A
+ * job is prepared on the loop thread (reads, and for JOB_ROTATE the durable
+ * pending commit), runs its MariaDB work on the thread pool with copies of
+ * everything it needs (no json_t, no store access there), and records its
+ * outcome back on the loop thread.
+ *
+ * Scheduler entries (one per target, sorted by name) mirror the schedule
+ * records in the store; the store is the truth, memory is the index.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "daemon.h"
+#include "driver.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "policy.h"
+#include "rotate.h"
+#include "sched.h"
+#include "store.h"
+#include "util.h"
+
+#define TICK_MS			1000	/* scheduler period */
+#define KEEP_VERSIONS		5	/* versions whose password is kept */
+#define EVERY_DEFAULT		(90 * 86400)	/* cadence without --every */
+#define CHECK_EVERY_DEFAULT	86400	/* drift check period */
+#define JITTER_MAX		3600	/* jitter cap, seconds */
+#define RESOLVE_DELAY		5	/* first retry of an uncertain apply */
+#define MAX_HOSTS		64	/* account hosts per target */
+
+enum job_mode {
+	JOB_ROTATE,	/* generate, pend, apply, verify, promote */
+	JOB_RESOLVE,	/* a pending version exists: apply it forward */
+	JOB_CHECK,	/* probe the current password on every host */
+};
+
+enum outcome {
+	OUT_OK,		/* applied (or checked) and verified everywhere */
+	OUT_REFUSED,	/* nothing applied: the server refused the change */
+	OUT_UNREACHABLE,	/* could not connect: nothing known changed */
+	OUT_UNCERTAIN,	/* maybe partly applied: the pending version stays */
+	OUT_DRIFT,	/* the vault's password no longer logs in */
+};
+
+static const char *const outcome_names[] = {
+	"ok", "failed", "unreachable", "partial", "drift",
+};
+
+/* Someone waiting for a rotation's end (vaultctl rotate --wait). */
+struct waiter {
+	vd_rotate_cb	 cb;	/* called once with the outcome */
+	void		*arg;	/* its argument */
+	struct waiter	*next;
+};
+
+/* One rotation, resolution or check in flight. */
+struct job {
+	struct rot	*rot;		/* the engine */
+	uv_work_t	 work;		/* thread-pool request */
+	enum job_mode	 mode;
+	char		 name[VD_NAME_MAX + 1];	/* target */
+	char		 trigger[16];	/* schedule, manual, recovery … */
+	/* Copies of the target record, for the worker thread. */
+	char		*host;		/* TCP host, or NULL */
+	unsigned	 port;		/* TCP port */
+	char		*sock;		/* Unix socket, or NULL */
+	char		*user;		/* rotated account */
+	char		*admin_user;	/* separate admin account, or NULL */
+	char		*hosts[MAX_HOSTS];	/* configured account hosts */
+	size_t		 nhosts;	/* 0: auto (discover on the server) */
+	unsigned	 timeout;	/* connect timeout, seconds */
+	struct vd_secret *cur_pw;	/* current version's password */
+	struct vd_secret *new_pw;	/* pending version's password */
+	struct vd_secret *admin_pw;	/* admin account's password */
+	uint64_t	 cur_v;		/* current version (0: none) */
+	uint64_t	 new_v;		/* pending version (ROTATE/RESOLVE) */
+	uint64_t	 hist_seq;	/* history entry of this job */
+	int64_t		 started;	/* when it started */
+	/* Results, written by the worker. */
+	enum outcome	 out;
+	char		 err[VD_DRV_ERRLEN];	/* the server's reason */
+	char		 summary[512];	/* per-host results */
+	struct waiter	*waiters;	/* who to tell */
+	struct job	*next;		/* running list */
+};
+
+/* The scheduler's view of one target. */
+struct ent {
+	char		 name[VD_NAME_MAX + 1];
+	int64_t		 due;		/* next rotation (0: none) */
+	int64_t		 check_due;	/* next drift check (0: none) */
+	char		 trigger[16];	/* trigger of the due rotation */
+	int		 busy;		/* a job runs for it */
+	int		 queued;	/* waiting for a concurrency slot */
+	int		 gone;		/* removed while busy */
+	struct vd_window win;		/* rotation window */
+};
+
+/* A request waiting for a free slot. */
+struct qreq {
+	char		 name[VD_NAME_MAX + 1];
+	char		 trigger[16];
+	enum job_mode	 mode;
+	struct waiter	*waiters;
+	struct qreq	*next;
+};
+
+struct rot {
+	struct vd_daemon *d;		/* the daemon */
+	uv_timer_t	 timer;		/* the scheduler tick */
+	struct ent	*ents;		/* sorted by name */
+	size_t		 nents, cap;
+	struct job	*running;	/* jobs in flight */
+	unsigned	 nrunning;
+	struct qreq	*qhead, *qtail;	/* FIFO of waiting requests */
+	int		 stopping;	/* no new jobs */
+	char		 crash[32];	/* test-only crash point */
+};
+
+/*
+ * One engine per daemon; vaultd runs one daemon per process, so the
+ * pointer lives here rather than in struct vd_daemon.
+ */
+static struct rot *engine;
+
+static void pump(struct rot *rot);
+static int start_job(struct rot *rot, const char *name, const char *trigger,
+    enum job_mode mode, struct waiter **wp);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static const char *
+now_str(char *buf, size_t len)
+{
+	return vd_time_rfc3339(vd_now(), buf, len);
+}
+
+static void
+crash_point(struct rot *rot, const char *step)
+{
+	if (rot->crash[0] != '\0' && strcmp(rot->crash, step) == 0) {
+		vd_log(LOG_WARNING, "test crash point %s reached: exiting",
+		    step);
+		_exit(99);
+	}
+}
+
+static long long
+cfg_ll(long long v, long long dflt)
+{
+	return v > 0 ? v : dflt;
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ent *)a)->name,
+	    ((const struct ent *)b)->name);
+}
+
+static struct ent *
+ent_find(struct rot *rot, const char *name)
+{
+	struct ent key;
+
+	if (strlen(name) > VD_NAME_MAX)
+		return NULL;
+	snprintf(key.name, sizeof(key.name), "%s", name);
+	return bsearch(&key, rot->ents, rot->nents, sizeof(*rot->ents),
+	    ent_cmp);
+}
+
+/* Inserts (or finds) name's entry, keeping the array sorted. */
+static struct ent *
+ent_add(struct rot *rot, const char *name)
+{
+	struct ent *e;
+	size_t lo = 0, hi = rot->nents;
+
+	if ((e = ent_find(rot, name)) != NULL)
+		return e;
+	if (rot->nents == rot->cap) {
+		size_t ncap = rot->cap ? rot->cap * 2 : 64;
+		struct ent *n = realloc(rot->ents, ncap * sizeof(*n));
+
+		if (n == NULL)
+			return NULL;
+		rot->ents = n;
+		rot->cap = ncap;
+	}
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(rot->ents[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&rot->ents[lo + 1], &rot->ents[lo],
+	    (rot->nents - lo) * sizeof(*rot->ents));
+	rot->nents++;
+	e = &rot->ents[lo];
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	return e;
+}
+
+static void
+ent_del(struct rot *rot, struct ent *e)
+{
+	size_t i = (size_t)(e - rot->ents);
+
+	memmove(e, e + 1, (rot->nents - i - 1) * sizeof(*e));
+	rot->nents--;
+}
+
+static int64_t
+jint(const json_t *o, const char *k, int64_t dflt)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+struct vers {
+	uint64_t	 cur;		/* current version (0: none) */
+	uint64_t	 pending;	/* newest pending version (0: none) */
+};
+
+static int
+vers_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct vers *vs = arg;
+	const char *s = jstr(meta, "state");
+
+	if (s == NULL)
+		return 0;
+	if (strcmp(s, "pending") == 0 && vs->pending == 0 && vs->cur == 0)
+		vs->pending = v;
+	else if (strcmp(s, "current") == 0) {
+		vs->cur = v;
+		return 1;	/* older versions do not matter */
+	}
+	return 0;
+}
+
+/* Finds target's current and pending versions (newest first walk). */
+static int
+find_versions(struct vd_txn *t, const char *name, struct vers *vs)
+{
+	int r;
+
+	vs->cur = vs->pending = 0;
+	r = vd_version_each(t, name, 0, vers_cb, vs);
+	return r < 0 ? r : 0;
+}
+
+/* Rewrites version v's state (keeping its other fields). */
+static int
+set_state(struct vd_txn *t, const char *name, uint64_t v, const char *state,
+    const char *ts)
+{
+	json_t *m = NULL;
+	int r;
+
+	if ((r = vd_version_get(t, name, v, &m)) != 0)
+		return r;
+	json_object_set_new(m, "state", json_string(state));
+	json_object_set_new(m, "updated_at", json_string(ts));
+	r = vd_version_put(t, name, v, m);
+	json_decref(m);
+	return r;
+}
+
+/* ---- schedule computation -------------------------------------------- */
+
+/* Loads the entry's schedule from the target and schedule records. */
+static void
+ent_load(struct rot *rot, struct ent *e, const json_t *target,
+    const json_t *sched)
+{
+	int64_t now = vd_now(), every, after_due;
+	const char *w = jstr(target, "window");
+
+	if (vd_window_parse(w, &e->win) != 0)
+		memset(&e->win, 0, sizeof(e->win));
+	every = jint(target, "every", EVERY_DEFAULT);
+	e->due = jint(sched, "next_due", 0);
+	snprintf(e->trigger, sizeof(e->trigger), "%s",
+	    jstr(sched, "trigger") ? jstr(sched, "trigger") : "schedule");
+	if (e->due == 0) {
+		/* Never scheduled: one cadence after it was registered. */
+		e->due = jint(sched, "last_ok", 0);
+		e->due = (e->due ? e->due : now) + every;
+	}
+	after_due = jint(sched, "after_reveal_due", 0);
+	if (after_due > 0 && after_due > jint(sched, "last_ok", 0) &&
+	    after_due < e->due) {
+		e->due = after_due;
+		snprintf(e->trigger, sizeof(e->trigger), "after-reveal");
+	}
+	e->check_due = jint(sched, "check_due", 0);
+	if (e->check_due == 0)
+		e->check_due = now + CHECK_EVERY_DEFAULT +
+		    vd_jitter(JITTER_MAX);
+	(void)rot;
+}
+
+/* Writes the schedule record fields given (NULL values are removed). */
+static int
+sched_update(struct vd_txn *t, const char *name, json_t *fields)
+{
+	json_t *s = NULL;
+	const char *k;
+	json_t *v;
+	int r;
+
+	if ((r = vd_sched_get(t, name, &s)) == VD_ENOTFOUND)
+		s = json_object();
+	else if (r != 0)
+		return r;
+	if (s == NULL)
+		return VD_ENOMEM;
+	json_object_foreach(fields, k, v) {
+		if (json_is_null(v))
+			json_object_del(s, k);
+		else
+			json_object_set(s, k, v);
+	}
+	r = vd_sched_put(t, name, s);
+	json_decref(s);
+	return r;
+}
+
+/* The next due time after a success: cadence plus jitter, in window. */
+static int64_t
+next_due(const struct ent *e, int64_t every)
+{
+	int64_t span = every / 10;
+	int64_t due;
+
+	if (span > JITTER_MAX)
+		span = JITTER_MAX;
+	due = vd_now() + every + vd_jitter(span);
+	return vd_window_next(&e->win, due);
+}
+
+/* ---- the worker (thread pool) ----------------------------------------- */
+
+static void
+add_summary(struct job *j, const char *host, const char *what)
+{
+	size_t n = strlen(j->summary);
+
+	snprintf(j->summary + n, sizeof(j->summary) - n, "%s%s=%s",
+	    n ? " " : "", host, what);
+}
+
+static void
+worker(uv_work_t *w)
+{
+	struct job *j = container_of(w, struct job, work);
+	struct vd_dbtarget t = {
+		.host = j->host, .port = j->port, .unix_socket = j->sock,
+		.user = j->user, .connect_timeout_s = j->timeout,
+	};
+	struct vd_drv_conn *c = NULL;
+	char **found = NULL, **hosts = j->hosts;
+	size_t nfound = 0, n = j->nhosts;
+	int r, applied = 0, verified = 0;
+	struct vd_secret *probe_pw = j->mode == JOB_CHECK ? j->cur_pw :
+	    j->new_pw;
+
+	j->err[0] = '\0';
+	j->summary[0] = '\0';
+
+	/* 1. Connect: the admin account, or the target itself. */
+	if (j->admin_user != NULL)
+		r = vd_drv_connect(&t, j->admin_user, j->admin_pw, &c, j->err,
+		    sizeof(j->err));
+	else {
+		r = vd_drv_connect(&t, NULL, j->cur_pw, &c, j->err,
+		    sizeof(j->err));
+		/* A pending version may already be in force on this path. */
+		if (r == VD_EAUTH && j->mode == JOB_RESOLVE)
+			r = vd_drv_connect(&t, NULL, j->new_pw, &c, j->err,
+			    sizeof(j->err));
+	}
+	if (r == VD_EAUTH) {
+		j->out = OUT_DRIFT;
+		if (j->admin_user != NULL)
+			snprintf(j->err, sizeof(j->err), "the admin account "
+			    "%s is refused by the server", j->admin_user);
+		else
+			snprintf(j->err, sizeof(j->err), "the vault's "
+			    "password for %s is refused by the server "
+			    "(changed outside vaultd?)", j->user);
+		goto out;
+	}
+	if (r != 0) {
+		j->out = OUT_UNREACHABLE;
+		goto out;
+	}
+
+	/* 2. The account's hosts: configured, or discovered. */
+	if (n == 0) {
+		r = vd_drv_account_hosts(c, j->user, &found, &nfound, j->err,
+		    sizeof(j->err));
+		if (r != 0) {
+			j->out = OUT_UNREACHABLE;
+			goto out;
+		}
+		if (nfound == 0) {
+			j->out = OUT_REFUSED;
+			snprintf(j->err, sizeof(j->err), "no account named %s "
+			    "on the server", j->user);
+			goto out;
+		}
+		hosts = found;
+		n = nfound;
+	}
+
+	/* 3. Apply (not for a check). */
+	for (size_t i = 0; j->mode != JOB_CHECK && i < n; i++) {
+		if (j->mode == JOB_RESOLVE && vd_drv_probe(&t, hosts[i],
+		    j->new_pw, NULL, 0) == 0) {
+			applied = 1;	/* already in force there */
+			continue;
+		}
+		r = vd_drv_set_password(c, j->user, hosts[i], j->new_pw,
+		    j->err, sizeof(j->err));
+		if (r != 0) {
+			char reason[VD_DRV_ERRLEN];
+
+			snprintf(reason, sizeof(reason), "%s", j->err);
+			snprintf(j->err, sizeof(j->err), "%.64s@%.60s: %.300s", j->user,
+			    hosts[i], reason);
+			/*
+			 * A refused statement changed nothing; a timeout may
+			 * have; earlier hosts did change.
+			 */
+			j->out = (applied || j->mode == JOB_RESOLVE ||
+			    r == VD_ETIMEDOUT) ? OUT_UNCERTAIN : OUT_REFUSED;
+			goto out;
+		}
+		applied = 1;
+	}
+
+	/* 4. Verify with fresh logins, host by host. */
+	for (size_t i = 0; i < n; i++) {
+		char perr[VD_DRV_ERRLEN];
+
+		r = vd_drv_probe(&t, hosts[i], probe_pw, perr, sizeof(perr));
+		if (r == 0) {
+			verified++;
+			add_summary(j, hosts[i], "ok");
+		} else if (r == VD_DRV_UNREACHABLE)
+			add_summary(j, hosts[i], "unverified");
+		else {
+			add_summary(j, hosts[i], r == VD_EAUTH ? "refused" :
+			    "error");
+			snprintf(j->err, sizeof(j->err), "verify %.64s@%.60s: %.300s",
+			    j->user, hosts[i], perr);
+			j->out = j->mode == JOB_CHECK && r == VD_EAUTH ?
+			    OUT_DRIFT : OUT_UNCERTAIN;
+			goto out;
+		}
+	}
+	/* The path vault users take must work too. */
+	if ((r = vd_drv_login(&t, NULL, probe_pw, j->err, sizeof(j->err)))
+	    != 0) {
+		j->out = j->mode == JOB_CHECK && r == VD_EAUTH ? OUT_DRIFT :
+		    OUT_UNCERTAIN;
+		goto out;
+	}
+	(void)verified;
+	j->out = OUT_OK;
+	j->err[0] = '\0';
+ out:
+	vd_drv_hosts_free(found, nfound);
+	vd_drv_close(c);
+}
+
+/* ---- recording outcomes (loop thread) --------------------------------- */
+
+static void
+notify(struct job *j, int err, json_t *res)
+{
+	struct waiter *w, *next;
+
+	for (w = j->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (err != 0)
+			vd_err_set(err, "%s", j->err[0] ? j->err :
+			    outcome_names[j->out]);
+		w->cb(w->arg, err, res);
+		free(w);
+	}
+	j->waiters = NULL;
+}
+
+/* Retires passwords of versions older than the KEEP_VERSIONS newest. */
+struct prune {
+	struct vd_txn	*t;
+	const char	*name;
+	const char	*ts;
+	unsigned	 seen;
+	int		 r;
+};
+
+static int
+prune_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct prune *p = arg;
+	const char *s = jstr(meta, "state");
+	int r;
+
+	if (++p->seen <= KEEP_VERSIONS || s == NULL)
+		return 0;
+	if (strcmp(s, "retired") == 0)
+		return 1;	/* older ones were retired before */
+	if (strcmp(s, "pending") == 0 || strcmp(s, "current") == 0)
+		return 0;
+	r = vd_secret_del(p->t, p->name, v);
+	if (r != 0 && r != VD_ENOTFOUND)
+		return p->r = r;
+	if (strcmp(s, "previous") == 0 &&
+	    (r = set_state(p->t, p->name, v, "retired", p->ts)) != 0)
+		return p->r = r;
+	return 0;
+}
+
+static int
+record(struct rot *rot, struct job *j, const json_t *target)
+{
+	struct vd_daemon *d = rot->d;
+	struct ent *e = ent_find(rot, j->name);
+	struct vd_txn *t = NULL;
+	json_t *h = NULL, *sf = NULL;
+	char ts[VD_TIME_STRLEN];
+	const char *res = outcome_names[j->out];
+	int64_t every = jint(target, "every", EVERY_DEFAULT), now = vd_now();
+	long long retries;
+	int r;
+
+	now_str(ts, sizeof(ts));
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
+		return r;
+	{
+		json_t *s = NULL;
+
+		if (vd_sched_get(t, j->name, &s) == 0) {
+			retries = jint(s, "retries", 0);
+			json_decref(s);
+		} else
+			retries = 0;
+	}
+	sf = json_object();
+	if (j->mode == JOB_CHECK) {
+		json_object_set_new(sf, "check_due", json_integer(now +
+		    CHECK_EVERY_DEFAULT + vd_jitter(JITTER_MAX)));
+		if (e)
+			e->check_due = jint(sf, "check_due", 0);
+		if (j->out == OUT_OK) {
+			json_object_set_new(sf, "last_check", json_integer(now));
+			goto commit;
+		}
+		if (j->out != OUT_DRIFT) {
+			json_object_set_new(sf, "last_error",
+			    json_string(j->err));
+			goto commit;
+		}
+		h = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "version",
+		    (json_int_t)j->cur_v, "trigger", "check", "result", "drift",
+		    "started_at", ts, "finished_at", ts, "error", j->err);
+		if (h == NULL || (r = vd_history_append(t, j->name, h, NULL)))
+			goto fail;
+		json_object_set_new(sf, "state", json_string("drift"));
+		json_object_set_new(sf, "last_error", json_string(j->err));
+		goto commit;
+	}
+
+	/* The history entry of this run, opened by launch(). */
+	{
+		char st[VD_TIME_STRLEN];
+
+		h = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "version",
+		    (json_int_t)j->new_v, "trigger", j->trigger, "result",
+		    res, "started_at", vd_time_rfc3339(j->started, st,
+		    sizeof(st)), "finished_at", ts, "hosts", j->summary);
+	}
+	if (h == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if (j->err[0])
+		json_object_set_new(h, "error", json_string(j->err));
+
+	switch (j->out) {
+	case OUT_OK: {
+		struct prune p = { t, j->name, ts, 0, 0 };
+
+		crash_point(rot, "before-promote");
+		if ((r = set_state(t, j->name, j->new_v, "current", ts)) != 0)
+			goto fail;
+		if (j->cur_v != 0 && j->cur_v != j->new_v &&
+		    (r = set_state(t, j->name, j->cur_v, "previous", ts)) != 0)
+			goto fail;
+		if ((r = vd_version_each(t, j->name, 0, prune_cb, &p)) < 0 ||
+		    (r = p.r) != 0)
+			goto fail;
+		json_object_set_new(sf, "state", json_string("ok"));
+		json_object_set_new(sf, "retries", json_integer(0));
+		json_object_set_new(sf, "last_ok", json_integer(now));
+		json_object_set_new(sf, "last_error", json_null());
+		json_object_set_new(sf, "after_reveal_due", json_null());
+		json_object_set_new(sf, "trigger", json_null());
+		json_object_set_new(sf, "next_due", json_integer(e ?
+		    next_due(e, every) : now + every));
+		break;
+	}
+	case OUT_REFUSED:
+	case OUT_UNREACHABLE:
+	case OUT_DRIFT:
+		/*
+		 * Nothing was applied when a fresh rotation could not connect
+		 * or its first statement was refused: that version is spent.
+		 * A pending version being resolved stays pending.
+		 */
+		if (j->mode == JOB_ROTATE &&
+		    (r = set_state(t, j->name, j->new_v, "failed", ts)) != 0)
+			goto fail;
+		/* FALLTHROUGH */
+	case OUT_UNCERTAIN: {
+		long long limit = cfg_ll(d->cfg->retry_limit, 10);
+		int64_t delay;
+
+		retries++;
+		delay = vd_backoff(cfg_ll(d->cfg->retry_min, 30),
+		    cfg_ll(d->cfg->retry_max, 3600), (unsigned)retries);
+		if (j->out == OUT_UNCERTAIN && retries == 1)
+			delay = RESOLVE_DELAY;
+		json_object_set_new(sf, "retries", json_integer(retries));
+		json_object_set_new(sf, "last_error", json_string(j->err));
+		json_object_set_new(sf, "trigger", json_string(
+		    strcmp(j->trigger, "manual") == 0 ? "retry" : j->trigger));
+		if (j->out == OUT_DRIFT)
+			json_object_set_new(sf, "state", json_string("drift"));
+		else if (j->out == OUT_UNCERTAIN)
+			json_object_set_new(sf, "state", json_string("pending"));
+		else
+			json_object_set_new(sf, "state", json_string(
+			    retries > limit ? "failed" : "retrying"));
+		if (j->out == OUT_DRIFT && j->admin_user == NULL)
+			/* Nothing to retry with: wait for a person (or the
+			 * next cadence). */
+			json_object_set_new(sf, "next_due", json_integer(now +
+			    every));
+		else if (retries > limit && j->out != OUT_UNCERTAIN)
+			json_object_set_new(sf, "next_due", json_integer(now +
+			    every));
+		else
+			json_object_set_new(sf, "next_due", json_integer(now +
+			    delay));
+		break;
+	}
+	}
+	if ((r = vd_history_update(t, j->name, j->hist_seq, h)) != 0)
+		goto fail;
+ commit:
+	if ((r = sched_update(t, j->name, sf)) != 0)
+		goto fail;
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r == 0 && e != NULL && j->mode != JOB_CHECK) {
+		e->due = jint(sf, "next_due", e->due);
+		snprintf(e->trigger, sizeof(e->trigger), "%s",
+		    jstr(sf, "trigger") ? jstr(sf, "trigger") : "schedule");
+	}
+ fail:
+	vd_txn_abort(t);
+	json_decref(h);
+	json_decref(sf);
+	return r;
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->host);
+	free(j->sock);
+	free(j->user);
+	free(j->admin_user);
+	for (size_t i = 0; i < j->nhosts; i++)
+		free(j->hosts[i]);
+	vd_secret_free(j->cur_pw);
+	vd_secret_free(j->new_pw);
+	vd_secret_free(j->admin_pw);
+	free(j);
+}
+
+static void
+after_work(uv_work_t *w, int status)
+{
+	struct job *j = container_of(w, struct job, work), **pp;
+	struct rot *rot = j->rot;
+	struct vd_txn *t = NULL;
+	json_t *target = NULL, *res;
+	struct ent *e;
+	int r = 0, reconcile = 0;
+
+	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	rot->nrunning--;
+	rot->d->inflight--;
+	if (status == UV_ECANCELED) {
+		j->out = OUT_UNREACHABLE;
+		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
+	}
+	if (j->mode != JOB_CHECK)
+		crash_point(rot, "after-apply");
+	/* The target record as it is now (it may have been removed). */
+	if (vd_txn_begin(rot->d->st, 0, &t) == 0) {
+		if (vd_target_get(t, j->name, &target) != 0)
+			target = json_object();
+		vd_txn_abort(t);
+	}
+	if (target == NULL)
+		target = json_object();
+	if ((r = record(rot, j, target)) != 0) {
+		char buf[256];
+
+		vd_log(LOG_ERR, "%s: cannot record the outcome of version "
+		    "%llu: %s", j->name, (unsigned long long)j->new_v,
+		    vd_err_format(r, buf, sizeof(buf)));
+	}
+	if (j->out == OUT_OK)
+		vd_log(LOG_NOTICE, "%s: %s version %llu (%s): %s", j->name,
+		    j->mode == JOB_CHECK ? "checked" : "rotated to",
+		    (unsigned long long)(j->mode == JOB_CHECK ? j->cur_v :
+		    j->new_v), j->trigger, j->summary);
+	else
+		vd_log(j->out == OUT_DRIFT ? LOG_ALERT : LOG_WARNING,
+		    "%s: %s %s (%s): %s", j->name, j->mode == JOB_CHECK ?
+		    "check" : "rotation", outcome_names[j->out], j->trigger,
+		    j->err);
+	res = json_pack("{s:s,s:I,s:s,s:s}", "name", j->name, "version",
+	    (json_int_t)(j->mode == JOB_CHECK ? j->cur_v : j->new_v),
+	    "result", outcome_names[j->out], "hosts", j->summary);
+	if (r == 0 && j->out == OUT_OK)
+		notify(j, 0, res);
+	else
+		notify(j, r != 0 ? r : j->out == OUT_DRIFT ? VD_EAUTH :
+		    j->out == OUT_REFUSED ? VD_EDB : VD_EDB, res);
+	json_decref(res);
+	/* Drift with an admin account: reset through it, once. */
+	reconcile = j->out == OUT_DRIFT && j->admin_user != NULL &&
+	    strcmp(j->trigger, "reconcile") != 0;
+	if ((e = ent_find(rot, j->name)) != NULL) {
+		e->busy = 0;
+		if (e->gone) {
+			ent_del(rot, e);
+			reconcile = 0;
+		}
+	} else
+		reconcile = 0;
+	if (reconcile && !rot->stopping)
+		(void)start_job(rot, j->name, "reconcile", JOB_ROTATE, NULL);
+	json_decref(target);
+	job_free(j);
+	pump(rot);
+}
+
+/* ---- starting jobs (loop thread) -------------------------------------- */
+
+/* Copies what the worker needs from the target record into j. */
+static int
+copy_target(struct rot *rot, struct job *j, const json_t *target)
+{
+	const json_t *ah = json_object_get(target, "account_hosts");
+	const char *s;
+
+	if ((s = jstr(target, "host")) != NULL && (j->host = strdup(s)) ==
+	    NULL)
+		return VD_ENOMEM;
+	if ((s = jstr(target, "unix_socket")) != NULL &&
+	    (j->sock = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	if ((s = jstr(target, "user")) == NULL)
+		return vd_err_set(VD_EINVAL, "target %s has no user", j->name);
+	if ((j->user = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	if ((s = jstr(target, "admin_user")) != NULL &&
+	    (j->admin_user = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	j->port = (unsigned)jint(target, "port", 0);
+	j->timeout = (unsigned)cfg_ll(rot->d->cfg->connect_timeout, 10);
+	if (json_is_array(ah)) {
+		size_t i;
+		json_t *h;
+
+		json_array_foreach(ah, i, h) {
+			if (j->nhosts == MAX_HOSTS || !json_is_string(h))
+				break;
+			if ((j->hosts[j->nhosts] = strdup(json_string_value(h)))
+			    == NULL)
+				return VD_ENOMEM;
+			j->nhosts++;
+		}
+	}
+	return 0;
+}
+
+/* Tells every waiter of list w that its request failed with err. */
+static void
+fail_waiters(struct waiter *w, int err, const char *why)
+{
+	struct waiter *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		vd_err_set(err, "%s", why);
+		w->cb(w->arg, err, NULL);
+		free(w);
+	}
+}
+
+static void
+free_waiters(struct waiter *w)
+{
+	struct waiter *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		free(w);
+	}
+}
+
+/*
+ * Prepares and queues one job for target name.  For JOB_ROTATE without a
+ * pending version, generates the new password and commits it pending
+ * (durable) first.  On success takes the waiters *wp (sets it NULL); on
+ * failure leaves them to the caller.
+ */
+static int
+launch(struct rot *rot, const char *name, const char *trigger,
+    enum job_mode mode, struct waiter **wp)
+{
+	struct vd_daemon *d = rot->d;
+	struct vd_txn *t = NULL;
+	struct job *j = NULL;
+	struct ent *e;
+	json_t *target = NULL, *meta = NULL, *hist = NULL;
+	char ts[VD_TIME_STRLEN];
+	struct vers vs;
+	const struct vd_policy *pol;
+	int r;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	j->rot = rot;
+	j->mode = mode;
+	j->started = vd_now();
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	snprintf(j->trigger, sizeof(j->trigger), "%s", trigger);
+	now_str(ts, sizeof(ts));
+
+	if ((r = vd_txn_begin(d->st, mode != JOB_CHECK, &t)) != 0 ||
+	    (r = vd_target_get(t, name, &target)) != 0 ||
+	    (r = copy_target(rot, j, target)) != 0 ||
+	    (r = find_versions(t, name, &vs)) != 0)
+		goto fail;
+	if (vs.cur == 0) {
+		r = vd_err_set(VD_ENOTFOUND, "target %s has no current "
+		    "version", name);
+		goto fail;
+	}
+	j->cur_v = vs.cur;
+	if ((r = vd_secret_get(t, name, vs.cur, &j->cur_pw)) != 0)
+		goto fail;
+	if (j->admin_user != NULL &&
+	    (r = vd_admin_secret_get(t, name, &j->admin_pw)) != 0) {
+		vd_err_set(r, "target %s: no password stored for its admin "
+		    "account", name);
+		goto fail;
+	}
+	if (mode == JOB_CHECK) {
+		if (vs.pending != 0) {
+			r = vd_err_set(VD_EBUSY, "pending version");
+			goto fail;
+		}
+		vd_txn_abort(t);
+		t = NULL;
+		goto queue;
+	}
+	if (vs.pending != 0) {
+		/* Never generate anew for a version that may be in force. */
+		j->mode = JOB_RESOLVE;
+		j->new_v = vs.pending;
+		if ((r = vd_secret_get(t, name, vs.pending, &j->new_pw)) != 0)
+			goto fail;
+	} else {
+		if (d->cfg->policies == NULL || (pol = vd_policyset_get(
+		    d->cfg->policies, jstr(target, "policy") ?
+		    jstr(target, "policy") : "default")) == NULL) {
+			r = vd_err_set(VD_EPOLICY, "target %s: policy %s is not "
+			    "configured", name, jstr(target, "policy") ?
+			    jstr(target, "policy") : "default");
+			goto fail;
+		}
+		if ((r = vd_policy_generate(pol, &j->new_pw)) != 0 ||
+		    (r = vd_version_last(t, name, &j->new_v)) != 0)
+			goto fail;
+		j->new_v++;
+		meta = json_pack("{s:s,s:s,s:s,s:s}", "state", "pending",
+		    "trigger", trigger, "created_at", ts, "policy",
+		    jstr(target, "policy") ? jstr(target, "policy") :
+		    "default");
+		if (meta == NULL) {
+			r = VD_ENOMEM;
+			goto fail;
+		}
+		if ((r = vd_secret_put(t, name, j->new_v, j->new_pw)) != 0 ||
+		    (r = vd_version_put(t, name, j->new_v, meta)) != 0)
+			goto fail;
+		/* Escrow envelopes join this transaction (escrow issue). */
+	}
+	hist = json_pack("{s:I,s:s,s:s,s:s}", "version", (json_int_t)j->new_v,
+	    "trigger", j->mode == JOB_RESOLVE && strcmp(trigger, "manual") != 0
+	    && strcmp(trigger, "reconcile") != 0 ? "recovery" : trigger,
+	    "result", "running", "started_at", ts);
+	if (hist == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if (j->mode == JOB_RESOLVE)
+		snprintf(j->trigger, sizeof(j->trigger), "%s",
+		    jstr(hist, "trigger"));
+	if ((r = vd_history_append(t, name, hist, &j->hist_seq)) != 0)
+		goto fail;
+	/* Durable before anything touches the server. */
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r != 0)
+		goto fail;
+	crash_point(rot, "after-pending");
+ queue:
+	if ((e = ent_find(rot, name)) != NULL)
+		e->busy = 1;
+	j->next = rot->running;
+	rot->running = j;
+	rot->nrunning++;
+	d->inflight++;
+	if ((r = uv_queue_work(d->loop, &j->work, worker, after_work)) != 0) {
+		/* Never queued: unwind (after_work will not run). */
+		rot->running = j->next;
+		rot->nrunning--;
+		d->inflight--;
+		if (e != NULL)
+			e->busy = 0;
+		r = vd_err_set(VD_ENOMEM, "cannot queue work: %s",
+		    uv_strerror(r));
+		goto fail;
+	}
+	j->waiters = *wp;
+	*wp = NULL;
+	json_decref(target);
+	json_decref(meta);
+	json_decref(hist);
+	return 0;
+ fail:
+	vd_txn_abort(t);
+	json_decref(target);
+	json_decref(meta);
+	json_decref(hist);
+	if (j != NULL) {
+		char buf[300];
+
+		vd_err_format(r, buf, sizeof(buf));
+		vd_log(LOG_WARNING, "%s: %s not started: %s", name,
+		    mode == JOB_CHECK ? "check" : "rotation", buf);
+		job_free(j);
+	}
+	return r;
+}
+
+/*
+ * Starts a job now, joins one running for the same target, or queues it
+ * behind the concurrency limit.  On success takes the waiters *wp (sets it
+ * NULL); on failure leaves them to the caller.
+ */
+static int
+start_job(struct rot *rot, const char *name, const char *trigger,
+    enum job_mode mode, struct waiter **wp)
+{
+	struct ent *e = ent_find(rot, name);
+	struct waiter *w = wp ? *wp : NULL;
+	struct qreq *q;
+	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
+
+	if (rot->stopping)
+		return vd_err_set(VD_EBUSY, "vaultd is shutting down");
+	if (e != NULL && (e->busy || e->queued)) {
+		/* Join: the running (or queued) job's outcome answers. */
+		struct job *j;
+
+		for (j = rot->running; j != NULL; j = j->next)
+			if (strcmp(j->name, name) == 0 && j->mode != JOB_CHECK)
+				break;
+		if (j != NULL) {
+			if (w != NULL) {
+				w->next = j->waiters;
+				j->waiters = w;
+				*wp = NULL;
+			}
+			return 0;
+		}
+		for (q = rot->qhead; q != NULL; q = q->next)
+			if (strcmp(q->name, name) == 0) {
+				if (q->mode == JOB_CHECK) {
+					q->mode = mode;	/* upgrade */
+					snprintf(q->trigger,
+					    sizeof(q->trigger), "%s", trigger);
+				}
+				if (w != NULL) {
+					w->next = q->waiters;
+					q->waiters = w;
+					*wp = NULL;
+				}
+				return 0;
+			}
+		/* A check is running: queue behind it. */
+		goto enqueue;
+	}
+	if (rot->nrunning < limit)
+		return launch(rot, name, trigger, mode, wp);
+ enqueue:
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return VD_ENOMEM;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	snprintf(q->trigger, sizeof(q->trigger), "%s", trigger);
+	q->mode = mode;
+	q->waiters = w;
+	if (wp != NULL)
+		*wp = NULL;
+	if (rot->qtail)
+		rot->qtail->next = q;
+	else
+		rot->qhead = q;
+	rot->qtail = q;
+	if (e != NULL)
+		e->queued = 1;
+	return 0;
+}
+
+/* Starts queued requests while slots are free. */
+static void
+pump(struct rot *rot)
+{
+	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
+	struct qreq *q, **pp = &rot->qhead, *prev = NULL;
+
+	while ((q = *pp) != NULL && rot->nrunning < limit && !rot->stopping) {
+		struct ent *e = ent_find(rot, q->name);
+
+		if (e != NULL && e->busy) {
+			prev = q;
+			pp = &q->next;
+			continue;	/* its target is still busy */
+		}
+		*pp = q->next;
+		if (rot->qtail == q)
+			rot->qtail = prev;
+		if (e != NULL)
+			e->queued = 0;
+		if (launch(rot, q->name, q->trigger, q->mode, &q->waiters) != 0)
+			fail_waiters(q->waiters, VD_EBUSY, vd_err_detail());
+		free(q);
+	}
+}
+
+/*
+ * The scheduler tick, every TICK_MS.  Jobs:
+ *   - start rotations that are due (cadence, after-reveal, retries),
+ *     inside their window, up to the concurrency limit;
+ *   - start drift checks that are due, when a slot is free;
+ *   - start queued requests (pump).
+ * Bounded: one pass over the targets, at most `concurrency` starts.
+ */
+static void
+tick(uv_timer_t *h)
+{
+	struct rot *rot = h->data;
+	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
+	int64_t now = vd_now();
+
+	if (rot->stopping || !vd_store_unlocked(rot->d->st))
+		return;
+	pump(rot);
+	for (size_t i = 0; i < rot->nents && rot->nrunning < limit; i++) {
+		struct ent *e = &rot->ents[i];
+		char name[VD_NAME_MAX + 1];
+
+		if (e->busy || e->queued || e->gone)
+			continue;
+		snprintf(name, sizeof(name), "%s", e->name);
+		if (e->due != 0 && e->due <= now) {
+			if (!vd_window_open(&e->win, now)) {
+				e->due = vd_window_next(&e->win, now);
+				continue;
+			}
+			e->due = now + 60;	/* until recorded */
+			(void)start_job(rot, name, e->trigger, JOB_ROTATE,
+			    NULL);
+			/* start_job may have moved the array: re-find. */
+			if ((e = ent_find(rot, name)) == NULL)
+				break;
+			i = (size_t)(e - rot->ents);
+		} else if (e->check_due != 0 && e->check_due <= now) {
+			e->check_due = now + CHECK_EVERY_DEFAULT;
+			(void)start_job(rot, name, "check", JOB_CHECK, NULL);
+			if ((e = ent_find(rot, name)) == NULL)
+				break;
+			i = (size_t)(e - rot->ents);
+		}
+	}
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+struct load_ctx {
+	struct rot	*rot;
+	struct vd_txn	*t;
+	size_t		 overdue;
+	int64_t		 now;
+	int		 r;
+};
+
+static int
+load_cb(const char *name, json_t *target, void *arg)
+{
+	struct load_ctx *lc = arg;
+	json_t *sched = NULL;
+	struct vers vs;
+	struct ent *e;
+	int r;
+
+	if ((e = ent_add(lc->rot, name)) == NULL)
+		return VD_ENOMEM;
+	if ((r = vd_sched_get(lc->t, name, &sched)) != 0 && r != VD_ENOTFOUND)
+		return r;
+	ent_load(lc->rot, e, target, sched);
+	json_decref(sched);
+	if ((r = find_versions(lc->t, name, &vs)) != 0)
+		return r;
+	if (vs.pending != 0) {
+		/* Resolve first, whatever the schedule says. */
+		e->due = lc->now;
+		snprintf(e->trigger, sizeof(e->trigger), "recovery");
+	} else if (e->due < lc->now) {
+		/* Overdue after downtime: spread them out. */
+		lc->overdue++;
+		e->due = lc->now + 1 + vd_jitter((int64_t)lc->overdue / 4);
+	}
+	return 0;
+}
+
+int
+vd_rotate_start(struct vd_daemon *d)
+{
+	struct rot *rot = engine;
+	struct load_ctx lc;
+	const char *crash;
+	int r;
+
+	if (rot != NULL)
+		return 0;
+	if ((rot = calloc(1, sizeof(*rot))) == NULL)
+		return VD_ENOMEM;
+	rot->d = d;
+	if ((crash = getenv(VD_ROTATE_CRASH_ENV)) != NULL)
+		snprintf(rot->crash, sizeof(rot->crash), "%s", crash);
+	if ((r = vd_drv_init()) != 0)
+		goto fail;
+	memset(&lc, 0, sizeof(lc));
+	lc.rot = rot;
+	lc.now = vd_now();
+	if ((r = vd_txn_begin(d->st, 0, &lc.t)) != 0)
+		goto fail;
+	r = vd_target_each(lc.t, load_cb, &lc);
+	vd_txn_abort(lc.t);
+	if (r != 0)
+		goto fail;
+	uv_timer_init(d->loop, &rot->timer);
+	rot->timer.data = rot;
+	uv_timer_start(&rot->timer, tick, 0, TICK_MS);
+	engine = rot;
+	vd_log(LOG_INFO, "scheduler started: %zu targets, %zu overdue",
+	    rot->nents, lc.overdue);
+	return 0;
+ fail:
+	free(rot->ents);
+	free(rot);
+	return r;
+}
+
+static void
+timer_closed(uv_handle_t *h)
+{
+	struct rot *rot = h->data;
+
+	/* Jobs still running hold rot; the last one frees nothing more. */
+	(void)rot;
+}
+
+void
+vd_rotate_stop(struct vd_daemon *d)
+{
+	struct rot *rot = engine;
+	struct qreq *q, *next;
+	struct ent *e;
+
+	if (rot == NULL || rot->stopping)
+		return;
+	rot->stopping = 1;
+	uv_timer_stop(&rot->timer);
+	uv_close((uv_handle_t *)&rot->timer, timer_closed);
+	for (q = rot->qhead; q != NULL; q = next) {
+		next = q->next;
+		fail_waiters(q->waiters, VD_EBUSY, "vaultd is shutting down");
+		if ((e = ent_find(rot, q->name)) != NULL)
+			e->queued = 0;
+		free(q);
+	}
+	rot->qhead = rot->qtail = NULL;
+	vd_log(LOG_INFO, "scheduler stopped; %u rotations finishing",
+	    rot->nrunning);
+}
+
+void
+vd_rotate_notify(struct vd_daemon *d, const char *target)
+{
+	struct rot *rot = engine;
+	struct vd_txn *t = NULL;
+	json_t *tr = NULL, *sched = NULL;
+	struct ent *e;
+	int r;
+
+	if (rot == NULL || !vd_name_valid(target))
+		return;
+	if (vd_txn_begin(d->st, 0, &t) != 0)
+		return;
+	r = vd_target_get(t, target, &tr);
+	if (r == VD_ENOTFOUND) {
+		if ((e = ent_find(rot, target)) != NULL) {
+			if (e->busy)
+				e->gone = 1;
+			else
+				ent_del(rot, e);
+		}
+		goto out;
+	}
+	if (r != 0)
+		goto out;
+	if ((e = ent_add(rot, target)) == NULL)
+		goto out;
+	e->gone = 0;
+	if (vd_sched_get(t, target, &sched) != 0)
+		sched = NULL;
+	ent_load(rot, e, tr, sched);
+ out:
+	vd_txn_abort(t);
+	json_decref(tr);
+	json_decref(sched);
+}
+
+unsigned
+vd_rotate_running(const struct vd_daemon *d)
+{
+	return engine != NULL ? engine->nrunning : 0;
+}
+
+int
+vd_rotate_request(struct vd_daemon *d, const char *target,
+    const char *trigger, vd_rotate_cb cb, void *arg)
+{
+	struct rot *rot = engine;
+	struct waiter *w = NULL;
+	int r;
+
+	if (rot == NULL)
+		return vd_err_set(VD_ESEALED, "the rotation engine starts once "
+		    "the vault is unsealed");
+	if (!vd_name_valid(target))
+		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if (ent_find(rot, target) == NULL)
+		vd_rotate_notify(d, target);	/* added a moment ago? */
+	if (ent_find(rot, target) == NULL)
+		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if (cb != NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL)
+			return VD_ENOMEM;
+		w->cb = cb;
+		w->arg = arg;
+	}
+	r = start_job(rot, target, trigger, JOB_ROTATE, &w);
+	free_waiters(w);	/* not taken: the caller answers from r */
+	return r;
+}

@@ -1,0 +1,61 @@
+/*
+ * rotate.h - the rotation engine and scheduler.
+ *
+ * The invariant: at every instant the vault holds a password that logs in.
+ * A rotation (DESIGN.md "Rotation, crash-safe"):
+ *
+ *   1. generate a password to the target's policy (loop thread);
+ *   2. commit it as version v+1 "pending", with a history entry, durable
+ *      before anything touches the server (loop thread);
+ *   3. apply it to every host of the account, then verify each host with a
+ *      fresh login (thread pool: MariaDB calls never run on the loop);
+ *   4. one transaction: v+1 "current", v "previous", history, schedule
+ *      (loop thread).
+ *
+ * A pending version found at start-up or on a retry is resolved forward:
+ * hosts that already take it are left alone, the others get it, all are
+ * verified.  A pending password is never replaced by a new one, because it
+ * may already be in force on some host.
+ *
+ * Scheduling state (next due time, retries, state, last error) lives in the
+ * store's schedule records, so a restart neither skips nor repeats work.
+ * Everything here runs on the loop thread except the work callbacks.
+ */
+#ifndef VD_ROTATE_H
+#define VD_ROTATE_H
+
+#include "daemon.h"
+
+/*
+ * Starts the engine once the vault is unlocked: loads every target's
+ * schedule, queues the resolution of pending versions (trigger
+ * "recovery"), and starts the scheduler's timer.  Idempotent.  Returns 0
+ * or a negative error.
+ */
+int vd_rotate_start(struct vd_daemon *d);
+
+/*
+ * Stops the engine: no new rotations start; queued requests fail with
+ * VD_EBUSY; rotations in flight finish and record their outcome.  The
+ * timer is closed, so the loop can end once they are done.
+ */
+void vd_rotate_stop(struct vd_daemon *d);
+
+/*
+ * Tells the engine that target's record or schedule changed in the store
+ * (added, removed, revealed, edited): it reloads that target's schedule.
+ */
+void vd_rotate_notify(struct vd_daemon *d, const char *target);
+
+/* Returns the number of rotations running now (for status). */
+unsigned vd_rotate_running(const struct vd_daemon *d);
+
+/*
+ * Test-only crash points: when the environment variable VAULTD_TEST_CRASH
+ * names a step ("after-pending", "after-apply", "before-promote"), the
+ * daemon _exit()s there on the first rotation, as a SIGKILL would.  Read
+ * once at start; never set in production.
+ */
+#define VD_ROTATE_CRASH_ENV	"VAULTD_TEST_CRASH"
+
+#endif
