@@ -1,4 +1,206 @@
-/* driver.h - the MariaDB driver (placeholder). */
+/*
+ * driver.h - the MariaDB/MySQL driver: connect, discover an account's
+ * hosts, change its password per host, verify with fresh logins.
+ *
+ * The only module that includes <mysql.h> (Connector/C 3.3).  Every call
+ * blocks, bounded by the target's connect and read/write timeouts; the
+ * daemon runs them on libuv's thread pool (uv_queue_work), never on the
+ * loop thread.  The driver keeps no global mutable state beyond the
+ * library's one-time initialisation, so different threads may use
+ * different connections at the same time; one connection must not be used
+ * by two threads at once.
+ *
+ * Secrets: passwords arrive as struct vd_secret.  The SQL text that
+ * carries one is built in secure memory and wiped after the query; the
+ * copy Connector/C keeps of a login password is wiped once the connection
+ * is up (on a failed login the library frees its copy unwiped: nothing
+ * here can reach it).  Error text (the err/errlen out-parameters) holds
+ * the server's reason, never a secret: a server message that quotes the
+ * statement (syntax errors) or contains the password is withheld.
+ *
+ * Errors: 0 on success, or a negative code from err.h:
+ *   VD_EAUTH	  the server refused the login (1045, 1698): wrong password,
+ *		  or no such account for this user and client host
+ *   VD_EPOLICY	  a password validation plugin refused the new password
+ *		  (1819, also behind 1396 via SHOW WARNINGS)
+ *   VD_ENOTFOUND SET PASSWORD named an account that does not exist (1133)
+ *   VD_ETIMEDOUT a connect/read/write timeout passed
+ *   VD_EDB	  anything else from the client library or the server
+ *		  (unreachable, refused connection, TLS unavailable …)
+ *   VD_EINVAL	  a bad argument (missing user, NUL byte in a password …)
+ *   VD_ENOMEM	  out of (secure) memory
+ * plus the positive VD_DRV_UNREACHABLE from vd_drv_probe().
+ */
 #ifndef VD_DRIVER_H
 #define VD_DRIVER_H
+
+#include <stddef.h>
+
+#include "mem.h"
+
+/*
+ * vd_drv_probe(): the account host cannot be verified from here (e.g. '%',
+ * another machine's name, or the login matched a different account).
+ * Positive, so it never looks like success nor like a failure code.
+ */
+#define VD_DRV_UNREACHABLE	1
+
+#define VD_DRV_PORT_DEFAULT	3306	/* when vd_dbtarget.port is 0 */
+#define VD_DRV_CONNECT_TIMEOUT	10	/* s, when connect_timeout_s is 0 */
+#define VD_DRV_RW_TIMEOUT	30	/* s, when rw_timeout_s is 0 */
+#define VD_DRV_ERRLEN		512	/* a good size for err buffers */
+
+/*
+ * How to reach a server, and the account being rotated.  Plain strings
+ * the caller owns; nothing here is copied beyond a call.
+ */
+struct vd_dbtarget {
+	const char	*host;		/* TCP host or address; NULL: none */
+	unsigned	 port;		/* TCP port; 0: 3306 */
+	const char	*unix_socket;	/* socket path; NULL: none */
+	const char	*user;		/* the rotated account's User name */
+	int		 tls_required;	/* TCP only with TLS, cert verified */
+	const char	*tls_ca;	/* CA file; NULL: the system's CAs */
+	unsigned	 connect_timeout_s; /* 0: VD_DRV_CONNECT_TIMEOUT */
+	unsigned	 rw_timeout_s;	/* per read/write; 0: VD_DRV_RW_TIMEOUT */
+};
+
+/* An open connection (opaque); one thread at a time. */
+struct vd_drv_conn;
+
+/*
+ * Initialises Connector/C once per process (thread-safe, idempotent).
+ * The daemon calls it at start-up; vd_drv_connect() calls it too.
+ * Returns 0 or VD_EDB.
+ */
+int vd_drv_init(void);
+
+/*
+ * Releases Connector/C's global resources at exit, after every connection
+ * is closed (keeps leak checkers quiet).  No driver call may follow.
+ */
+void vd_drv_end(void);
+
+/*
+ * Connects to t as user (NULL: t->user) with password pw (may be empty).
+ * Transport: the Unix socket when t->unix_socket is set, else TCP to
+ * t->host:t->port.  With t->tls_required a TCP connection must use TLS
+ * with a server certificate that verifies (against t->tls_ca, else the
+ * system's CAs, host name included), or the connect fails with VD_EDB.
+ * A Unix socket never leaves the host, so tls_required does not apply to
+ * it.  Without TLS, a password sent by vd_drv_set_password() crosses the
+ * network in plaintext: use tls_required for remote targets.  Connect, read
+ * and write timeouts are always set; no option file is read, LOAD DATA
+ * LOCAL is off, the character set is utf8mb4.  On success *out owns the
+ * connection (vd_drv_close()).  On failure *out is NULL, err (errlen > 0,
+ * may be NULL) holds the reason, and the return is VD_EAUTH, VD_ETIMEDOUT,
+ * VD_EDB, VD_EINVAL or VD_ENOMEM.
+ */
+int vd_drv_connect(const struct vd_dbtarget *t, const char *user,
+    const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
+    size_t errlen);
+
+/* Closes c; NULL-safe. */
+void vd_drv_close(struct vd_drv_conn *c);
+
+/*
+ * Connects as user (NULL: t->user) with pw and closes again: "does this
+ * password log in?".  Returns as vd_drv_connect().
+ */
+int vd_drv_login(const struct vd_dbtarget *t, const char *user,
+    const struct vd_secret *pw, char *err, size_t errlen);
+
+/*
+ * Returns the server's version string (e.g. "10.11.19-MariaDB-0+deb12u1"),
+ * valid while c is open.
+ */
+const char *vd_drv_server_version(struct vd_drv_conn *c);
+
+/* Returns the server's version as a number (10.11.19 -> 101119). */
+unsigned long vd_drv_server_version_num(struct vd_drv_conn *c);
+
+/* Returns 1 when the server is MariaDB, 0 when it is MySQL. */
+int vd_drv_is_mariadb(struct vd_drv_conn *c);
+
+/*
+ * Writes CURRENT_USER() (the account the server matched, "user@host") to
+ * buf.  Returns 0, VD_ETOOBIG when it does not fit, or VD_EDB.
+ */
+int vd_drv_current_user(struct vd_drv_conn *c, char *buf, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * Lists every Host of user in mysql.user, sorted.  On success *hosts is
+ * a malloc'd array of *n malloc'd strings (free with vd_drv_hosts_free());
+ * an unknown user gives *n == 0 and *hosts NULL.  Needs SELECT on
+ * mysql.user.  Returns 0, VD_EDB (reason in err) or VD_ENOMEM.
+ */
+int vd_drv_account_hosts(struct vd_drv_conn *c, const char *user,
+    char ***hosts, size_t *n, char *err, size_t errlen);
+
+/* Frees what vd_drv_account_hosts() returned; NULL-safe. */
+void vd_drv_hosts_free(char **hosts, size_t n);
+
+/*
+ * Sets the password of the account 'user'@'host' to newpw with
+ * SET PASSWORD FOR 'user'@'host' = PASSWORD('…') on MariaDB (= '…' on
+ * MySQL), which keeps the account's other authentication methods (an
+ * "OR unix_socket" alternative), unlike ALTER USER … IDENTIFIED BY.  The
+ * account is always named, never CURRENT_USER() (ALTER USER CURRENT_USER()
+ * succeeds and changes nothing on MariaDB); it may be c's own account
+ * (self-rotation: c stays open).  user, host and password are escaped with
+ * mysql_real_escape_string() on c; the statement is built in secure memory
+ * and wiped.  The session's general log is switched off first where the
+ * privilege allows (the general log records the statement in plaintext).
+ * One account per call: a multi-account statement is not atomic.  Always
+ * verify with vd_drv_probe() afterwards.  Returns 0, VD_EPOLICY (a
+ * validation plugin refused newpw; its reason, from SHOW WARNINGS after
+ * 1396/1819, in err), VD_ENOTFOUND (no such account: 1133), VD_EDB (other
+ * server errors, e.g. no privilege), VD_ETIMEDOUT, VD_EINVAL (newpw empty
+ * or holding a NUL byte) or VD_ENOMEM.
+ */
+int vd_drv_set_password(struct vd_drv_conn *c, const char *user,
+    const char *host, const struct vd_secret *newpw, char *err,
+    size_t errlen);
+
+/*
+ * Verifies with a fresh connection that t->user@account_host logs in with
+ * pw, and that the server matched exactly that account (CURRENT_USER()).
+ * Route per account host:
+ *   'localhost'	the Unix socket t->unix_socket; without one, the
+ *			library's default socket when t->host is NULL or
+ *			"localhost"; otherwise unreachable
+ *   '127.0.0.1'	TCP 127.0.0.1:port, when the server is on this host
+ *   '::1'		TCP [::1]:port, when the server is on this host
+ *   == t->host		TCP t->host:port
+ *   anything else	('%', other names, masks) unreachable
+ * "On this host" means t->unix_socket is set or t->host is NULL,
+ * "localhost", "127.0.0.1" or "::1"; a loopback login to a remote target's
+ * account would otherwise test some other server.
+ * Returns 0 when the login works as that account, VD_DRV_UNREACHABLE
+ * (positive) when it cannot be verified from here (including a login that
+ * matched a different account, reason in err), VD_EAUTH when the server
+ * refused the password (for the account it matched: on a server without
+ * skip-name-resolve a TCP loopback login may match 'localhost'), or
+ * VD_ETIMEDOUT / VD_EDB / VD_EINVAL / VD_ENOMEM.
+ */
+int vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
+    const struct vd_secret *pw, char *err, size_t errlen);
+
+/*
+ * Runs one statement and discards any result: for set-up and tests.  sql
+ * must not carry a secret (it is plain memory, and the server's error may
+ * quote it).  Returns 0, VD_EAUTH, VD_EPOLICY, VD_ETIMEDOUT or VD_EDB.
+ */
+int vd_drv_exec(struct vd_drv_conn *c, const char *sql, char *err,
+    size_t errlen);
+
+/*
+ * Runs a query (no secret in sql) and writes the first column of its first
+ * row to out (NULL becomes "").  Returns 0, VD_ENOTFOUND when there is no
+ * row, VD_ETOOBIG when the value does not fit, or as vd_drv_exec().
+ */
+int vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
+    size_t outlen, char *err, size_t errlen);
+
 #endif

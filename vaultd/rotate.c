@@ -26,7 +26,7 @@
 #include "mem.h"
 #include "policy.h"
 #include "rotate.h"
-#include "sched.h"
+#include "timing.h"
 #include "store.h"
 #include "util.h"
 

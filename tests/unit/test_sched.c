@@ -1,12 +1,12 @@
 /*
- * test_sched.c - windows, backoff, jitter (vaultd/sched.c).
+ * test_timing.c - windows, backoff, jitter (vaultd/timing.c).
  */
 #include <stdlib.h>
 #include <time.h>
 
 #include "check.h"
 #include "mem.h"
-#include "sched.h"
+#include "timing.h"
 #include "util.h"
 
 /* 2026-11-25 is a Wednesday; times are UTC (TZ set in main). */

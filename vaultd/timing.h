@@ -1,10 +1,10 @@
 /*
- * sched.h - pure scheduling arithmetic: rotation windows, backoff, jitter.
+ * timing.h - pure scheduling arithmetic: rotation windows, backoff, jitter.
  * No I/O and no state, so every rule is unit-tested on its own
  * (tests/unit/test_sched.c) and fuzzed (the window parser).
  */
-#ifndef VD_SCHED_H
-#define VD_SCHED_H
+#ifndef VD_TIMING_H
+#define VD_TIMING_H
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /*
- * sched.c - rotation windows, backoff and jitter.
+ * timing.c - rotation windows, backoff and jitter.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "err.h"
-#include "sched.h"
+#include "timing.h"
 
 static const char *const day_names[7] = {
 	"sun", "mon", "tue", "wed", "thu", "fri", "sat",

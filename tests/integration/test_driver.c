@@ -1,0 +1,655 @@
+/*
+ * test_driver.c - the MariaDB driver against a real server.
+ *
+ *   test_driver		on the shared "main" fixture: connect, errors,
+ *				hosts, set_password + probe, escaping, threads
+ *   test_driver plugin		on the driver's own "drv" fixture: installs
+ *				simple_password_check (server-wide state)
+ *
+ * Accounts are named vdt<pid>_* so concurrent tests on the same server do
+ * not collide; they are dropped at exit, also after a failed check.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <threads.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "driver.h"
+#include "err.h"
+#include "mdbenv.h"
+#include "mem.h"
+#include "util.h"
+
+#define MAXUSERS	32
+
+static struct vd_mdbenv env;
+static struct vd_drv_conn *admin;	/* root over the socket */
+static char created[MAXUSERS][160];	/* accounts to drop, as SQL */
+static int ncreated;
+
+/* A NUL-terminated secret from a C string; exits on failure. */
+static struct vd_secret *
+S(const char *s)
+{
+	struct vd_secret *p = vd_secret_from(s, strlen(s));
+
+	CHECK(p != NULL);
+	return p;
+}
+
+/* A target for user: the fixture's socket and TCP 127.0.0.1. */
+static struct vd_dbtarget
+target(const char *user)
+{
+	struct vd_dbtarget t;
+
+	memset(&t, 0, sizeof(t));
+	t.host = "127.0.0.1";
+	t.port = env.port;
+	t.unix_socket = env.socket;
+	t.user = user;
+	t.connect_timeout_s = 5;
+	t.rw_timeout_s = 10;
+	return t;
+}
+
+/* Runs a statement as root (no secrets); exits on failure. */
+static void __attribute__((format(printf, 1, 2)))
+admin_exec(const char *fmt, ...)
+{
+	char sql[2048], err[VD_DRV_ERRLEN];
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	CHECK(n > 0 && (size_t)n < sizeof(sql));
+	if ((r = vd_drv_exec(admin, sql, err, sizeof(err))) != 0) {
+		fprintf(stderr, "admin: %s: %s (%d)\n", sql, err, r);
+		exit(1);
+	}
+}
+
+/* Creates 'user'@'host' (names without quotes) identified by pw. */
+static void
+create_user(const char *user, const char *host, const char *pw)
+{
+	int n;
+
+	CHECK(ncreated < MAXUSERS);
+	n = snprintf(created[ncreated], sizeof(created[0]), "'%s'@'%s'",
+	    user, host);
+	CHECK(n > 0 && (size_t)n < sizeof(created[0]));
+	ncreated++;
+	admin_exec("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", user, host, pw);
+}
+
+/* Drops every account this test created (atexit: also after a failure). */
+static void
+drop_users(void)
+{
+	char sql[256], err[VD_DRV_ERRLEN];
+	int i;
+
+	if (admin == NULL)
+		return;
+	for (i = 0; i < ncreated; i++) {
+		int n = snprintf(sql, sizeof(sql), "DROP USER IF EXISTS %s",
+		    created[i]);
+
+		if (n < 0 || (size_t)n >= sizeof(sql))
+			continue;
+		if (vd_drv_exec(admin, sql, err, sizeof(err)) != 0)
+			fprintf(stderr, "cleanup: %s: %s\n", sql, err);
+	}
+	ncreated = 0;
+	vd_drv_close(admin);
+	admin = NULL;
+	vd_drv_end();
+}
+
+/* Names an account of this run: "vdt<pid>_<what>". */
+static const char *
+uname_(char *buf, size_t len, const char *what)
+{
+	int n = snprintf(buf, len, "vdt%ld_%s", (long)getpid(), what);
+
+	CHECK(n > 0 && (size_t)n < len);
+	return buf;
+}
+
+/* Probes user@host with password s and checks the result. */
+static void
+expect_probe(const struct vd_dbtarget *t, const char *host, const char *pw,
+    int want, int line)
+{
+	struct vd_secret *p = S(pw);
+	char err[VD_DRV_ERRLEN];
+	int r = vd_drv_probe(t, host, p, err, sizeof(err));
+
+	if (r != want) {
+		fprintf(stderr, "line %d: probe %s@%s: got %d (%s), want %d: "
+		    "%s\n", line, t->user, host, r, vd_strerror(r), want, err);
+		exit(1);
+	}
+	/* No password in error text, ever. */
+	if (*pw != '\0' && strstr(err, pw) != NULL) {
+		fprintf(stderr, "line %d: err quotes the password: %s\n",
+		    line, err);
+		exit(1);
+	}
+	vd_secret_free(p);
+}
+
+#define PROBE(t, h, pw, want)	expect_probe((t), (h), (pw), (want), __LINE__)
+
+/* Sets user@host's password as admin and checks the result. */
+static void
+set_pw(struct vd_drv_conn *c, const char *user, const char *host,
+    const char *pw, int want, char *err, size_t errlen, int line)
+{
+	struct vd_secret *p = S(pw);
+	int r = vd_drv_set_password(c, user, host, p, err, errlen);
+
+	if (r != want) {
+		fprintf(stderr, "line %d: set_password %s@%s: got %d (%s), "
+		    "want %d: %s\n", line, user, host, r, vd_strerror(r), want,
+		    err);
+		exit(1);
+	}
+	if (strstr(err, pw) != NULL) {
+		fprintf(stderr, "line %d: err quotes the password: %s\n",
+		    line, err);
+		exit(1);
+	}
+	vd_secret_free(p);
+}
+
+#define SETPW(c, u, h, pw, want) do {					\
+	char e_[VD_DRV_ERRLEN];						\
+	set_pw((c), (u), (h), (pw), (want), e_, sizeof(e_), __LINE__);	\
+} while (0)
+
+static void
+t_connect(void)
+{
+	struct vd_dbtarget t = target("root");
+	char cu[256], err[VD_DRV_ERRLEN];
+
+	CHECK(strstr(vd_drv_server_version(admin), "MariaDB") != NULL);
+	CHECK_INT_EQ(vd_drv_is_mariadb(admin), 1);
+	CHECK(vd_drv_server_version_num(admin) >= 100400);
+	CHECK_OK(vd_drv_current_user(admin, cu, sizeof(cu), err, sizeof(err)));
+	CHECK_STR_EQ(cu, "root@localhost");
+	/* A value that does not fit is refused, not truncated. */
+	CHECK_INT_EQ(vd_drv_current_user(admin, cu, 5, err, sizeof(err)),
+	    VD_ETOOBIG);
+	CHECK_INT_EQ(vd_drv_query1(admin, "SELECT 1 FROM DUAL WHERE 0", cu,
+	    sizeof(cu), err, sizeof(err)), VD_ENOTFOUND);
+
+	/* TCP, root@127.0.0.1 (empty password). */
+	t.unix_socket = NULL;
+	PROBE(&t, "127.0.0.1", "", 0);
+	if (env.ipv6)
+		PROBE(&t, "::1", "", 0);
+	else
+		printf("note: the fixture has no ::1; IPv6 probes not run\n");
+}
+
+static void
+t_wrong_password(void)
+{
+	char u[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_secret *bad = S("Wrong-pw-Q7x"), *good = S("Right-pw-1");
+	struct vd_drv_conn *c = NULL;
+
+	uname_(u, sizeof(u), "wrong");
+	create_user(u, "localhost", "Right-pw-1");
+	t = target(u);
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, bad, &c, err, sizeof(err)),
+	    VD_EAUTH);
+	CHECK(c == NULL);
+	CHECK(strstr(err, "Access denied") != NULL);
+	CHECK(strstr(err, "1045") != NULL);
+	CHECK(strstr(err, "Wrong-pw-Q7x") == NULL);
+	CHECK_OK(vd_drv_login(&t, NULL, good, err, sizeof(err)));
+	/* Over TCP 127.0.0.1 the account is u@127.0.0.1, which does not exist. */
+	t.unix_socket = NULL;
+	CHECK_INT_EQ(vd_drv_login(&t, NULL, good, err, sizeof(err)), VD_EAUTH);
+	vd_secret_free(bad);
+	vd_secret_free(good);
+}
+
+static void
+t_hosts(void)
+{
+	static const char *const want[] = {
+		"%", "10.0.0.%", "127.0.0.1", "::1", "db.example", "localhost"
+	};
+	char u[64], q[64], err[VD_DRV_ERRLEN];
+	char **h = NULL;
+	size_t n = 99, i;
+
+	uname_(u, sizeof(u), "hosts");
+	for (i = 0; i < VD_NELEM(want); i++)
+		create_user(u, want[i], "Hosts-pw-1");
+	CHECK_OK(vd_drv_account_hosts(admin, u, &h, &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, VD_NELEM(want));
+	for (i = 0; i < n; i++)
+		CHECK_STR_EQ(h[i], want[i]);
+	vd_drv_hosts_free(h, n);
+
+	/* No such user: nothing, not an error. */
+	uname_(q, sizeof(q), "nosuchuser");
+	CHECK_OK(vd_drv_account_hosts(admin, q, &h, &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, 0);
+	CHECK(h == NULL);
+
+	/* A name that needs escaping, and one that would match by LIKE. */
+	uname_(q, sizeof(q), "q''\\\\x");	/* SQL for vdtN_q'\x */
+	create_user(q, "localhost", "Hosts-pw-1");
+	uname_(q, sizeof(q), "q'\\x");
+	CHECK_OK(vd_drv_account_hosts(admin, q, &h, &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, 1);
+	CHECK_STR_EQ(h[0], "localhost");
+	vd_drv_hosts_free(h, n);
+	uname_(q, sizeof(q), "host%");
+	CHECK_OK(vd_drv_account_hosts(admin, q, &h, &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, 0);
+}
+
+static void
+t_rotate_hosts(void)
+{
+	const char *hosts[] = { "localhost", "127.0.0.1", "::1" };
+	size_t nh = env.ipv6 ? 3 : 2, i;
+	char u[64], any[64];
+	struct vd_dbtarget t, remote;
+
+	uname_(u, sizeof(u), "rot");
+	for (i = 0; i < nh; i++)
+		create_user(u, hosts[i], "Old-pw-1");
+	t = target(u);
+	for (i = 0; i < nh; i++)
+		PROBE(&t, hosts[i], "Old-pw-1", 0);
+	for (i = 0; i < nh; i++)
+		SETPW(admin, u, hosts[i], "New-pw-2", 0);
+	for (i = 0; i < nh; i++) {
+		PROBE(&t, hosts[i], "New-pw-2", 0);
+		PROBE(&t, hosts[i], "Old-pw-1", VD_EAUTH);
+	}
+	/* Hosts this machine cannot log in from. */
+	PROBE(&t, "%", "New-pw-2", VD_DRV_UNREACHABLE);
+	PROBE(&t, "db.example", "New-pw-2", VD_DRV_UNREACHABLE);
+	PROBE(&t, "10.0.0.%", "New-pw-2", VD_DRV_UNREACHABLE);
+
+	/* A remote target: loopback and socket would reach another server. */
+	remote = t;
+	remote.unix_socket = NULL;
+	remote.host = "db.example";
+	PROBE(&remote, "localhost", "New-pw-2", VD_DRV_UNREACHABLE);
+	PROBE(&remote, "127.0.0.1", "New-pw-2", VD_DRV_UNREACHABLE);
+	PROBE(&remote, "::1", "New-pw-2", VD_DRV_UNREACHABLE);
+
+	/*
+	 * A login that works but matches another account ('%') does not
+	 * verify the requested one.
+	 */
+	uname_(any, sizeof(any), "any");
+	create_user(any, "%", "Any-pw-1");
+	t = target(any);
+	PROBE(&t, "127.0.0.1", "Any-pw-1", VD_DRV_UNREACHABLE);
+
+	/* Without a socket, a local target still verifies over TCP. */
+	t = target(u);
+	t.unix_socket = NULL;
+	PROBE(&t, "127.0.0.1", "New-pw-2", 0);
+}
+
+static void
+t_unix_socket_kept(void)
+{
+	char u[64], sql[512], out[1024], hash[128], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+
+	uname_(u, sizeof(u), "sock");
+	CHECK(ncreated < MAXUSERS);
+	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
+	    u);
+	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA "
+	    "mysql_native_password USING PASSWORD('Init-pw-1') OR unix_socket",
+	    u);
+	SETPW(admin, u, "localhost", "After-pw-2", 0);
+
+	snprintf(sql, sizeof(sql), "SHOW CREATE USER '%s'@'localhost'", u);
+	CHECK_OK(vd_drv_query1(admin, sql, out, sizeof(out), err, sizeof(err)));
+	CHECK(strstr(out, "OR unix_socket") != NULL);
+	CHECK_OK(vd_drv_query1(admin, "SELECT PASSWORD('After-pw-2')", hash,
+	    sizeof(hash), err, sizeof(err)));
+	CHECK(hash[0] == '*');
+	if (strstr(out, hash) == NULL) {
+		fprintf(stderr, "SHOW CREATE USER lacks the new hash %s: %s\n",
+		    hash, out);
+		exit(1);
+	}
+	/* And in mysql.global_priv, the alternative is still there. */
+	snprintf(sql, sizeof(sql), "SELECT JSON_LENGTH(Priv, '$.auth_or') "
+	    "FROM mysql.global_priv WHERE User = '%s' AND Host = 'localhost'",
+	    u);
+	CHECK_OK(vd_drv_query1(admin, sql, out, sizeof(out), err, sizeof(err)));
+	CHECK_STR_EQ(out, "2");
+	t = target(u);
+	PROBE(&t, "localhost", "After-pw-2", 0);
+	PROBE(&t, "localhost", "Init-pw-1", VD_EAUTH);
+}
+
+static void
+t_special_passwords(void)
+{
+	static const char *const pws[] = {
+		"it's-a-quote",
+		"double\"quote",
+		"back\\slash\\",
+		"hash#tag # comment",
+		"semi;colon; DROP USER root;",
+		"  spaces around  ",
+		"'; SET PASSWORD FOR root@localhost = PASSWORD('x'); -- ",
+		"\\'\\\"\\\\%_",
+		"back`tick$(id)",
+		"p\xc3\xa4ssw\xc3\xb6rd\xe2\x82\xac\xf0\x9f\x98\x80",	/* UTF-8 */
+		"x",
+	};
+	const char *hosts[] = { "localhost", "127.0.0.1" };
+	const char *prev = "Start-pw-1";
+	char u[64];
+	struct vd_dbtarget t;
+	size_t i, j;
+
+	uname_(u, sizeof(u), "spec");
+	for (j = 0; j < VD_NELEM(hosts); j++)
+		create_user(u, hosts[j], "Start-pw-1");
+	t = target(u);
+	for (i = 0; i < VD_NELEM(pws); i++) {
+		for (j = 0; j < VD_NELEM(hosts); j++)
+			SETPW(admin, u, hosts[j], pws[i], 0);
+		for (j = 0; j < VD_NELEM(hosts); j++) {
+			PROBE(&t, hosts[j], pws[i], 0);
+			PROBE(&t, hosts[j], prev, VD_EAUTH);
+		}
+		prev = pws[i];
+	}
+	/* root's password was not touched by the injection attempt. */
+	t = target("root");
+	PROBE(&t, "localhost", "", 0);
+}
+
+static void
+t_special_user(void)
+{
+	char u[64], sqlu[80], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	char **h = NULL;
+	size_t n = 0;
+
+	uname_(u, sizeof(u), "a'b\\c #;d");
+	uname_(sqlu, sizeof(sqlu), "a''b\\\\c #;d");
+	create_user(sqlu, "localhost", "User-pw-1");
+	CHECK_OK(vd_drv_account_hosts(admin, u, &h, &n, err, sizeof(err)));
+	CHECK_INT_EQ(n, 1);
+	vd_drv_hosts_free(h, n);
+	SETPW(admin, u, "localhost", "User-pw-2", 0);
+	t = target(u);
+	PROBE(&t, "localhost", "User-pw-2", 0);
+	PROBE(&t, "localhost", "User-pw-1", VD_EAUTH);
+}
+
+static void
+t_self_rotation(void)
+{
+	char u[64], out[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_secret *old = S("Self-pw-1");
+	struct vd_drv_conn *c = NULL;
+
+	uname_(u, sizeof(u), "self");
+	create_user(u, "localhost", "Self-pw-1");
+	t = target(u);
+	CHECK_OK(vd_drv_connect(&t, NULL, old, &c, err, sizeof(err)));
+	SETPW(c, u, "localhost", "Self-pw-2", 0);
+	/* The open connection survives its own password change. */
+	CHECK_OK(vd_drv_query1(c, "SELECT 1", out, sizeof(out), err,
+	    sizeof(err)));
+	CHECK_STR_EQ(out, "1");
+	vd_drv_close(c);
+	PROBE(&t, "localhost", "Self-pw-2", 0);
+	PROBE(&t, "localhost", "Self-pw-1", VD_EAUTH);
+	vd_secret_free(old);
+}
+
+static void
+t_errors(void)
+{
+	char u[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t = target("root");
+	struct vd_secret *empty = S(""), *nul, *p = S("Some-pw-1");
+	struct vd_drv_conn *c = NULL;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd, r;
+
+	/* No such account: 1133, the server's reason in err. */
+	uname_(u, sizeof(u), "ghost");
+	SETPW(admin, u, "nohost.example", "Ghost-pw-1", VD_ENOTFOUND);
+	CHECK_INT_EQ(vd_drv_set_password(admin, u, "nohost.example", p, err,
+	    sizeof(err)), VD_ENOTFOUND);
+	CHECK(strstr(err, "1133") != NULL);
+	CHECK(strstr(err, "matching row") != NULL);
+
+	/* A syntax error quotes the statement: its text is withheld. */
+	CHECK_INT_EQ(vd_drv_exec(admin, "SELEC 'Marker-pw-9'", err,
+	    sizeof(err)), VD_EDB);
+	CHECK(strstr(err, "1064") != NULL);
+	CHECK(strstr(err, "Marker-pw-9") == NULL);
+
+	/* Bad arguments. */
+	nul = vd_secret_from("a\0b", 3);
+	CHECK(nul != NULL);
+	CHECK_INT_EQ(vd_drv_set_password(admin, "root", "localhost", nul, err,
+	    sizeof(err)), VD_EINVAL);
+	CHECK_INT_EQ(vd_drv_set_password(admin, "root", "localhost", empty,
+	    err, sizeof(err)), VD_EINVAL);
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, nul, &c, err, sizeof(err)),
+	    VD_EINVAL);
+	t.unix_socket = NULL;
+	t.host = "replication://127.0.0.1";
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err)),
+	    VD_EINVAL);
+	t.host = NULL;
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err)),
+	    VD_EINVAL);
+
+	/* TLS required, but the server has none: refused, not downgraded. */
+	t = target("root");
+	t.unix_socket = NULL;
+	t.tls_required = 1;
+	r = vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err));
+	if (r != VD_EDB) {
+		fprintf(stderr, "TLS-required connect: %d (%s): %s\n", r,
+		    vd_strerror(r), err);
+		exit(1);
+	}
+	CHECK(c == NULL);
+	/* Over the socket TLS does not apply. */
+	t.unix_socket = env.socket;
+	CHECK_OK(vd_drv_login(&t, NULL, empty, err, sizeof(err)));
+
+	/* A port where nothing listens. */
+	CHECK((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_OK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)));
+	CHECK_OK(getsockname(fd, (struct sockaddr *)&sa, &sl));
+	close(fd);	/* bound, never listened: now free */
+	t = target("root");
+	t.unix_socket = NULL;
+	t.port = ntohs(sa.sin_port);
+	t.connect_timeout_s = 2;
+	r = vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err));
+	if (r != VD_EDB && r != VD_ETIMEDOUT) {
+		fprintf(stderr, "closed port: %d (%s): %s\n", r,
+		    vd_strerror(r), err);
+		exit(1);
+	}
+	CHECK(err[0] != '\0');
+
+	/* A socket path where nothing listens. */
+	t = target("root");
+	t.unix_socket = "/nonexistent/vaultd-test.sock";
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err)),
+	    VD_EDB);
+	CHECK(err[0] != '\0');
+
+	vd_secret_free(empty);
+	vd_secret_free(nul);
+	vd_secret_free(p);
+}
+
+struct thr {
+	const char	*user;	/* account to probe */
+	int		 fails;	/* probes that did not return 0 */
+};
+
+static int
+thr_main(void *arg)
+{
+	struct thr *a = arg;
+	struct vd_dbtarget t = target(a->user);
+	struct vd_secret *p = vd_secret_from("Thr-pw-1", 8);
+	char err[VD_DRV_ERRLEN];
+	int i;
+
+	if (p == NULL) {
+		a->fails = -1;
+		return 0;
+	}
+	for (i = 0; i < 25; i++) {
+		if (vd_drv_probe(&t, "localhost", p, err, sizeof(err)) != 0)
+			a->fails++;
+		if (vd_drv_probe(&t, "127.0.0.1", p, err, sizeof(err)) != 0)
+			a->fails++;
+	}
+	vd_secret_free(p);
+	return 0;
+}
+
+static void
+t_threads(void)
+{
+	thrd_t th[4];
+	struct thr a[4];
+	char u[64];
+	int i;
+
+	uname_(u, sizeof(u), "thr");
+	create_user(u, "localhost", "Thr-pw-1");
+	create_user(u, "127.0.0.1", "Thr-pw-1");
+	for (i = 0; i < 4; i++) {
+		a[i].user = u;
+		a[i].fails = 0;
+		CHECK_INT_EQ(thrd_create(&th[i], thr_main, &a[i]), thrd_success);
+	}
+	for (i = 0; i < 4; i++) {
+		CHECK_INT_EQ(thrd_join(th[i], NULL), thrd_success);
+		CHECK_INT_EQ(a[i].fails, 0);
+	}
+}
+
+static void
+t_plugin(void)
+{
+	char u[64], out[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_secret *weak;
+
+	admin_exec("INSTALL SONAME 'simple_password_check'");
+	if (vd_drv_query1(admin, "SELECT PLUGIN_STATUS FROM "
+	    "information_schema.PLUGINS WHERE PLUGIN_NAME = "
+	    "'simple_password_check'", out, sizeof(out), err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "plugin status: %s\n", err);
+		exit(1);
+	}
+	CHECK_STR_EQ(out, "ACTIVE");
+
+	uname_(u, sizeof(u), "plug");
+	create_user(u, "localhost", "Strong-pw-1234");
+	t = target(u);
+
+	/* Too weak: no digit, no upper case, no special. */
+	weak = S("weakweakweak");
+	CHECK_INT_EQ(vd_drv_set_password(admin, u, "localhost", weak, err,
+	    sizeof(err)), VD_EPOLICY);
+	vd_secret_free(weak);
+	printf("plugin refusal: %s\n", err);
+	CHECK(strstr(err, "1819") != NULL);
+	CHECK(strstr(err, "weakweakweak") == NULL);
+	/* The plugin's own reason, from SHOW WARNINGS. */
+	CHECK(strstr(err, "simple_password_check: Not enough") != NULL);
+	/* Nothing changed. */
+	PROBE(&t, "localhost", "Strong-pw-1234", 0);
+
+	SETPW(admin, u, "localhost", "Another-Strong-pw-5678", 0);
+	PROBE(&t, "localhost", "Another-Strong-pw-5678", 0);
+	PROBE(&t, "localhost", "Strong-pw-1234", VD_EAUTH);
+
+	admin_exec("UNINSTALL SONAME 'simple_password_check'");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct vd_dbtarget t;
+	struct vd_secret *empty;
+	char err[VD_DRV_ERRLEN];
+	int plugin = argc > 1 && strcmp(argv[1], "plugin") == 0;
+
+	CHECK_OK(vd_mem_init());
+	CHECK_OK(vd_drv_init());
+	vd_mdbenv_load(&env);
+	t = target("root");
+	empty = S("");
+	if (vd_drv_connect(&t, NULL, empty, &admin, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cannot connect as root to %s: %s\n",
+		    env.socket, err);
+		return 1;
+	}
+	vd_secret_free(empty);
+	atexit(drop_users);
+
+	if (plugin) {
+		t_plugin();
+		printf("test_driver plugin: ok\n");
+		return 0;
+	}
+	t_connect();
+	t_wrong_password();
+	t_hosts();
+	t_rotate_hosts();
+	t_unix_socket_kept();
+	t_special_passwords();
+	t_special_user();
+	t_self_rotation();
+	t_errors();
+	t_threads();
+	printf("test_driver: ok (server %s, ipv6 %d)\n", env.socket, env.ipv6);
+	return 0;
+}
