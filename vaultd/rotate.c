@@ -101,6 +101,7 @@ struct ent {
 	int64_t		 check_due;	/* next drift check (0: none) */
 	char		 trigger[16];	/* trigger of the due rotation */
 	int		 busy;		/* a job runs for it */
+	int		 pending;	/* it has a pending version */
 	int		 queued;	/* waiting for a concurrency slot */
 	int		 gone;		/* removed while busy */
 	struct vd_window win;		/* rotation window */
@@ -159,6 +160,22 @@ static long long
 cfg_ll(long long v, long long dflt)
 {
 	return v > 0 ? v : dflt;
+}
+
+/* The drift check period, and the next check time from now. */
+static int64_t
+check_every(const struct rot *rot)
+{
+	return cfg_ll(rot->d->cfg->check_interval, CHECK_EVERY_DEFAULT);
+}
+
+static int64_t
+next_check(const struct rot *rot)
+{
+	int64_t every = check_every(rot), span = every / 10;
+
+	return vd_now() + every + vd_jitter(span < JITTER_MAX ? span :
+	    JITTER_MAX);
 }
 
 static int
@@ -316,10 +333,8 @@ ent_load(struct rot *rot, struct ent *e, const json_t *target,
 		snprintf(e->trigger, sizeof(e->trigger), "after-reveal");
 	}
 	e->check_due = jint(sched, "check_due", 0);
-	if (e->check_due == 0)
-		e->check_due = now + CHECK_EVERY_DEFAULT +
-		    vd_jitter(JITTER_MAX);
-	(void)rot;
+	if (e->check_due == 0 || e->check_due > now + check_every(rot))
+		e->check_due = next_check(rot);
 }
 
 /* Writes the schedule record fields given (NULL values are removed). */
@@ -557,7 +572,7 @@ record(struct rot *rot, struct job *j, const json_t *target)
 	const char *res = outcome_names[j->out];
 	int64_t every = jint(target, "every", EVERY_DEFAULT), now = vd_now();
 	long long retries;
-	int r;
+	int r, was_drift = 0;
 
 	now_str(ts, sizeof(ts));
 	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
@@ -567,18 +582,23 @@ record(struct rot *rot, struct job *j, const json_t *target)
 
 		if (vd_sched_get(t, j->name, &s) == 0) {
 			retries = jint(s, "retries", 0);
+			was_drift = jstr(s, "state") != NULL &&
+			    strcmp(jstr(s, "state"), "drift") == 0;
 			json_decref(s);
 		} else
 			retries = 0;
 	}
 	sf = json_object();
 	if (j->mode == JOB_CHECK) {
-		json_object_set_new(sf, "check_due", json_integer(now +
-		    CHECK_EVERY_DEFAULT + vd_jitter(JITTER_MAX)));
+		json_object_set_new(sf, "check_due", json_integer(
+		    next_check(rot)));
 		if (e)
 			e->check_due = jint(sf, "check_due", 0);
 		if (j->out == OUT_OK) {
 			json_object_set_new(sf, "last_check", json_integer(now));
+			if (was_drift)
+				json_object_set_new(sf, "state",
+				    json_string("ok"));
 			goto commit;
 		}
 		if (j->out != OUT_DRIFT) {
@@ -586,6 +606,9 @@ record(struct rot *rot, struct job *j, const json_t *target)
 			    json_string(j->err));
 			goto commit;
 		}
+		if (was_drift)
+			goto commit;	/* known already: one entry, not one a
+					 * check */
 		h = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "version",
 		    (json_int_t)j->cur_v, "trigger", "check", "result", "drift",
 		    "started_at", ts, "finished_at", ts, "error", j->err);
@@ -689,6 +712,8 @@ record(struct rot *rot, struct job *j, const json_t *target)
 	r = vd_txn_commit(t);
 	t = NULL;
 	if (r == 0 && e != NULL && j->mode != JOB_CHECK) {
+		e->pending = j->out == OUT_UNCERTAIN ||
+		    (j->mode == JOB_RESOLVE && j->out != OUT_OK);
 		e->due = jint(sf, "next_due", e->due);
 		snprintf(e->trigger, sizeof(e->trigger), "%s",
 		    jstr(sf, "trigger") ? jstr(sf, "trigger") : "schedule");
@@ -966,8 +991,11 @@ launch(struct rot *rot, const char *name, const char *trigger,
 		goto fail;
 	crash_point(rot, "after-pending");
  queue:
-	if ((e = ent_find(rot, name)) != NULL)
+	if ((e = ent_find(rot, name)) != NULL) {
 		e->busy = 1;
+		if (j->mode != JOB_CHECK)
+			e->pending = 1;
+	}
 	j->next = rot->running;
 	rot->running = j;
 	rot->nrunning++;
@@ -1102,10 +1130,11 @@ pump(struct rot *rot)
 
 /*
  * The scheduler tick, every TICK_MS.  Jobs:
- *   - start rotations that are due (cadence, after-reveal, retries),
- *     inside their window, up to the concurrency limit;
- *   - start drift checks that are due, when a slot is free;
- *   - start queued requests (pump).
+ *   - start queued requests (pump);
+ *   - start rotations that are due (cadence, after-reveal, retries,
+ *     recovery of pending versions), inside their window, up to the
+ *     concurrency limit; with [rotation] paused, only recoveries;
+ *   - start drift checks that are due, when a slot is free (not paused).
  * Bounded: one pass over the targets, at most `concurrency` starts.
  */
 static void
@@ -1126,6 +1155,9 @@ tick(uv_timer_t *h)
 			continue;
 		snprintf(name, sizeof(name), "%s", e->name);
 		if (e->due != 0 && e->due <= now) {
+			/* Paused: only pending versions are resolved. */
+			if (rot->d->cfg->paused && !e->pending)
+				continue;
 			if (!vd_window_open(&e->win, now)) {
 				e->due = vd_window_next(&e->win, now);
 				continue;
@@ -1137,8 +1169,9 @@ tick(uv_timer_t *h)
 			if ((e = ent_find(rot, name)) == NULL)
 				break;
 			i = (size_t)(e - rot->ents);
-		} else if (e->check_due != 0 && e->check_due <= now) {
-			e->check_due = now + CHECK_EVERY_DEFAULT;
+		} else if (e->check_due != 0 && e->check_due <= now &&
+		    !rot->d->cfg->paused) {
+			e->check_due = next_check(rot);
 			(void)start_job(rot, name, "check", JOB_CHECK, NULL);
 			if ((e = ent_find(rot, name)) == NULL)
 				break;
@@ -1174,6 +1207,7 @@ load_cb(const char *name, json_t *target, void *arg)
 	json_decref(sched);
 	if ((r = find_versions(lc->t, name, &vs)) != 0)
 		return r;
+	e->pending = vs.pending != 0;
 	if (vs.pending != 0) {
 		/* Resolve first, whatever the schedule says. */
 		e->due = lc->now;

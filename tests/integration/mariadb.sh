@@ -3,6 +3,9 @@
 #
 #   mariadb.sh start NAME ENVFILE   start a server, write ENVFILE
 #   mariadb.sh stop NAME ENVFILE    stop it, remove its temp dir and ENVFILE
+#   mariadb.sh crash NAME ENVFILE   kill it with SIGKILL, keeping its data
+#   mariadb.sh restart NAME ENVFILE start it again on the same data dir,
+#                                   socket and port (after crash or not)
 #
 # The server runs per /work/shared/MARIADB.md: --no-defaults (Debian's
 # plugin packages add plugin-load-add lines under /etc/mysql), a fresh
@@ -34,7 +37,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $PROG start|stop NAME ENVFILE" >&2
+	echo "usage: $PROG start|stop|crash|restart NAME ENVFILE" >&2
 	exit 2
 }
 
@@ -230,9 +233,53 @@ do_start() {
 	echo "$PROG: '$name' up: pid $pid port $port socket $dir/sock ipv6 $ipv6"
 }
 
+# Kills the server of env file $1 with SIGKILL (a crash); keeps its data.
+do_crash() {
+	envf=$1
+	[ -f "$envf" ] || die "no env file $envf"
+	dir=$(envget "$envf" MDB_DIR)
+	pid=$(envget "$envf" MDB_PID)
+	is_our_server "$pid" "$dir" || return 0
+	kill -KILL "$pid" 2>/dev/null
+	n=0
+	while is_our_server "$pid" "$dir" && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	is_our_server "$pid" "$dir" && die "server $pid survived KILL"
+	return 0
+}
+
+# Starts the server of env file $1 again on its data dir, socket and port.
+do_restart() {
+	envf=$1
+	[ -f "$envf" ] || die "no env file $envf"
+	dir=$(envget "$envf" MDB_DIR)
+	port=$(envget "$envf" MDB_PORT)
+	ipv6=$(envget "$envf" MDB_IPV6)
+	case "$dir" in
+	/tmp/vdmdb.??????) ;;
+	*) die "refusing to use '$dir' named in $envf" ;;
+	esac
+	do_crash "$envf"
+	USEROPT=
+	[ "$(id -u)" -eq 0 ] && USEROPT=--user=root
+	bind=127.0.0.1
+	[ "$ipv6" = 1 ] && bind=127.0.0.1,::1
+	rm -f "$dir/sock" "$dir/sock.lock" "$dir/pid"
+	pid=$(try_start "$dir" "$port" "$bind") || {
+		log_tail "$dir"
+		die "mariadbd '$2' failed to restart"
+	}
+	sed -i "s/^MDB_PID=.*/MDB_PID=$pid/" "$envf"
+	echo "$PROG: '$2' restarted: pid $pid port $port"
+}
+
 [ $# -eq 3 ] || usage
 case "$1" in
 start) do_start "$2" "$3" ;;
 stop) do_stop "$3" && echo "$PROG: '$2' stopped" ;;
+crash) do_crash "$3" && echo "$PROG: '$2' killed" ;;
+restart) do_restart "$3" "$2" ;;
 *) usage ;;
 esac
