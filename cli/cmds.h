@@ -31,5 +31,14 @@ int vc_exit_code(int err);
 
 int cmd_init(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_target(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_unseal(int argc, char **argv);
+int cmd_escrow(int argc, char **argv);
+int cmd_breakglass(int argc, char **argv);
 
 #endif

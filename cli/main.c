@@ -6,15 +6,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client.h"
 #include "cmds.h"
 #include "err.h"
 #include "log.h"
 #include "mem.h"
+#include "proto.h"
 #include "util.h"
 
 static const struct vc_cmd commands[] = {
 	{ "init", cmd_init, "create a new vault (offline)" },
 	{ "policy", cmd_policy, "show, check and generate passwords to a policy" },
+	{ "target", cmd_target, "add, list, show and remove targets" },
+	{ "get", cmd_get, "print a target's password (audited)" },
+	{ "rotate", cmd_rotate, "ask vaultd to rotate a target now" },
+	{ "history", cmd_history, "a target's rotation history" },
+	{ "status", cmd_status, "vaultd's state and each target's" },
+	{ "audit", cmd_audit, "list the audit log; verify it (offline)" },
+	{ "unseal", cmd_unseal, "give vaultd the vault's passphrase" },
+	{ "escrow", cmd_escrow, "escrow party keys; export a bundle (offline)" },
+	{ "breakglass", cmd_breakglass, "open an escrowed password (offline)" },
 };
 
 void
@@ -68,9 +79,15 @@ main(int argc, char **argv)
 	int r;
 
 	vd_log_init("vaultctl", LOG_WARNING);
-	if ((r = vd_mem_init()) != 0) {
+	if ((r = vd_mem_init()) != 0 || (r = vd_proto_init()) != 0) {
 		vc_err(r, "cannot initialise");
 		return VC_EXIT_FAIL;
+	}
+	/* Global --socket PATH (commands accept it too). */
+	while (argc > 2 && strcmp(argv[1], "--socket") == 0) {
+		vc_set_socket(argv[2]);
+		argc -= 2;
+		argv += 2;
 	}
 	if (argc < 2) {
 		usage(stderr);

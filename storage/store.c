@@ -80,6 +80,7 @@ struct vd_store {
 	unsigned char	 meta[META_BYTES];	/* the meta record as read */
 	char		 id[2 * IDBYTES + 1];	/* vault id in hex */
 	struct vd_secret *reckey;	/* records sub-key; NULL while sealed */
+	struct vd_secret *datakey;	/* data key, for vd_store_derive() */
 	size_t		 mapsize;	/* current map size */
 	int		 active;	/* open transactions in this process */
 };
@@ -663,8 +664,11 @@ vd_store_unlock(struct vd_store *st, const struct vd_secret *secret)
 	crypto_kdf_derive_from_key(sub->data, VD_KEYBYTES, SUBKEY_RECORDS,
 	    SUBKEY_CTX, dk->data);
 	sub->len = VD_KEYBYTES;
+	dk->len = VD_KEYBYTES;
 	st->reckey = sub;
 	sub = NULL;
+	st->datakey = dk;
+	dk = NULL;
 	r = 0;
  out:
 	vd_secret_free(rk);
@@ -791,6 +795,21 @@ vd_store_id(const struct vd_store *st)
 	return st->id;
 }
 
+int
+vd_store_derive(struct vd_store *st, uint64_t id, const char ctx[8],
+    unsigned char *out, size_t len)
+{
+	if (st->datakey == NULL)
+		return VD_ESEALED;
+	if (len < crypto_kdf_BYTES_MIN || len > crypto_kdf_BYTES_MAX)
+		return vd_err_set(VD_EINVAL, "sub-key length out of range");
+	/* The records key stays inside this file. */
+	if (memcmp(ctx, SUBKEY_CTX, crypto_kdf_CONTEXTBYTES) == 0)
+		return vd_err_set(VD_EINVAL, "sub-key context is reserved");
+	crypto_kdf_derive_from_key(out, len, id, ctx, st->datakey->data);
+	return 0;
+}
+
 void
 vd_store_close(struct vd_store *st)
 {
@@ -799,6 +818,7 @@ vd_store_close(struct vd_store *st)
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	vd_secret_free(st->reckey);
+	vd_secret_free(st->datakey);
 	sodium_memzero(st, sizeof(*st));
 	free(st);
 }
@@ -1394,6 +1414,18 @@ vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v)
 		r = mdb_err(rc, "delete envelope");
 	mdb_cursor_close(c);
 	return r;
+}
+
+int
+vd_escrow_del_party(struct vd_txn *t, const char *target, uint64_t v,
+    const char *party)
+{
+	unsigned char key[KEYMAX];
+	size_t klen;
+
+	if ((klen = make_key(key, target, 1, v, party)) == 0)
+		return bad_name("target or party", target);
+	return del_key(t, DB_ESCROW, key, klen);
 }
 
 /* ---- history -------------------------------------------------------- */

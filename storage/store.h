@@ -105,6 +105,15 @@ int vd_store_unlocked(const struct vd_store *st);
 /* Returns the 16-byte vault id as 32 hex characters (static per store). */
 const char *vd_store_id(const struct vd_store *st);
 
+/*
+ * Derives a purpose sub-key of len bytes (crypto_kdf_BYTES_MIN..MAX) from
+ * the vault's data key into out: crypto_kdf_derive_from_key(id, ctx).  ctx
+ * is 8 bytes, not NUL-terminated; the records key's context "vaultd01" is
+ * refused.  Returns 0, VD_ESEALED while the store is sealed, or VD_EINVAL.
+ */
+int vd_store_derive(struct vd_store *st, uint64_t id, const char ctx[8],
+    unsigned char *out, size_t len);
+
 /* Closes the store, wiping keys; NULL-safe.  No transaction may be open. */
 void vd_store_close(struct vd_store *st);
 
@@ -200,6 +209,9 @@ int vd_escrow_each(struct vd_txn *t, const char *target,
     const unsigned char *env, size_t len, void *arg), void *arg);
 /* Deletes every envelope of (target, v). */
 int vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v);
+/* Deletes party's envelope of (target, v); VD_ENOTFOUND when absent. */
+int vd_escrow_del_party(struct vd_txn *t, const char *target, uint64_t v,
+    const char *party);
 
 /* --- history: per target, append-only, newest first ------------------- */
 

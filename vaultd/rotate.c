@@ -102,6 +102,7 @@ struct ent {
 	char		 trigger[16];	/* trigger of the due rotation */
 	int		 busy;		/* a job runs for it */
 	int		 pending;	/* it has a pending version */
+	int		 unsaved;	/* due computed, not yet stored */
 	int		 queued;	/* waiting for a concurrency slot */
 	int		 gone;		/* removed while busy */
 	struct vd_window win;		/* rotation window */
@@ -321,10 +322,15 @@ ent_load(struct rot *rot, struct ent *e, const json_t *target,
 	e->due = jint(sched, "next_due", 0);
 	snprintf(e->trigger, sizeof(e->trigger), "%s",
 	    jstr(sched, "trigger") ? jstr(sched, "trigger") : "schedule");
+	e->unsaved = 0;
 	if (e->due == 0) {
-		/* Never scheduled: one cadence after it was registered. */
+		/*
+		 * Never scheduled: one cadence from now, stored at once so
+		 * that restarts do not keep pushing it back.
+		 */
 		e->due = jint(sched, "last_ok", 0);
 		e->due = (e->due ? e->due : now) + every;
+		e->unsaved = 1;
 	}
 	after_due = jint(sched, "after_reveal_due", 0);
 	if (after_due > 0 && after_due > jint(sched, "last_ok", 0) &&
@@ -1182,6 +1188,44 @@ tick(uv_timer_t *h)
 
 /* ---- public ----------------------------------------------------------- */
 
+/* Stores the due times computed for targets that had none. */
+static void
+persist_new(struct rot *rot)
+{
+	struct vd_txn *t = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < rot->nents; i++)
+		n += rot->ents[i].unsaved;
+	if (n == 0 || vd_txn_begin(rot->d->st, 1, &t) != 0)
+		return;
+	for (size_t i = 0; i < rot->nents && r == 0; i++) {
+		struct ent *e = &rot->ents[i];
+		json_t *f;
+
+		if (!e->unsaved)
+			continue;
+		if ((f = json_pack("{s:I}", "next_due", (json_int_t)e->due))
+		    == NULL)
+			r = VD_ENOMEM;
+		else
+			r = sched_update(t, e->name, f);
+		json_decref(f);
+	}
+	if (r == 0)
+		r = vd_txn_commit(t);	/* frees t */
+	else
+		vd_txn_abort(t);
+	if (r != 0) {
+		vd_log(LOG_WARNING, "cannot store %zu new schedules: %s", n,
+		    vd_strerror(r));
+		return;
+	}
+	for (size_t i = 0; i < rot->nents; i++)
+		rot->ents[i].unsaved = 0;
+}
+
 struct load_ctx {
 	struct rot	*rot;
 	struct vd_txn	*t;
@@ -1246,6 +1290,7 @@ vd_rotate_start(struct vd_daemon *d)
 	vd_txn_abort(lc.t);
 	if (r != 0)
 		goto fail;
+	persist_new(rot);
 	uv_timer_init(d->loop, &rot->timer);
 	rot->timer.data = rot;
 	uv_timer_start(&rot->timer, tick, 0, TICK_MS);
@@ -1327,6 +1372,7 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	vd_txn_abort(t);
 	json_decref(tr);
 	json_decref(sched);
+	persist_new(rot);
 }
 
 unsigned

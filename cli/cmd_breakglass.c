@@ -1,0 +1,698 @@
+/*
+ * cmd_breakglass.c - vaultctl breakglass: open escrowed passwords offline.
+ *
+ *   vaultctl breakglass (--data-dir DIR | --bundle FILE) --escrow-key FILE
+ *       [--escrow-key FILE2 ...] [--version N] [--vault-key FP] NAME
+ *   vaultctl breakglass share (--data-dir DIR | --bundle FILE)
+ *       --escrow-key FILE --to COMBINER.pub [--version N] [--vault-key FP]
+ *       --out SHAREFILE NAME
+ *   vaultctl breakglass combine --escrow-key COMBINER_KEY [--vault-key FP]
+ *       SHAREFILE...
+ *   vaultctl breakglass report --data-dir DIR --file REPORT
+ *
+ * The vault is opened read-only and never unlocked: envelopes are sealed to
+ * the parties, not to the vault's key.  The password and a newline are the
+ * only output on stdout; everything else goes to stderr.  After printing,
+ * the opening is recorded in the data directory when it is writable, or
+ * printed as a one-line JSON report to import later with `report`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cmds.h"
+#include "err.h"
+#include "escrow.h"
+#include "store.h"
+#include "util.h"
+
+#define FILE_MAX	(256u << 20)	/* largest bundle or share file read */
+
+static void
+bg_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vaultctl breakglass (--data-dir DIR | --bundle FILE) "
+	    "--escrow-key FILE\n"
+	    "           [--escrow-key FILE2 ...] [--version N] "
+	    "[--vault-key FP] NAME\n"
+	    "       vaultctl breakglass share (--data-dir DIR | --bundle FILE) "
+	    "--escrow-key FILE\n"
+	    "           --to COMBINER.pub [--version N] [--vault-key FP] "
+	    "--out SHAREFILE NAME\n"
+	    "       vaultctl breakglass combine --escrow-key COMBINER_KEY "
+	    "[--vault-key FP]\n"
+	    "           SHAREFILE...\n"
+	    "       vaultctl breakglass report --data-dir DIR --file REPORT\n\n"
+	    "Prints target NAME's escrowed password on stdout, opened with "
+	    "escrow party\n"
+	    "keys, from a data directory (read-only; vaultd may be running "
+	    "or gone) or an\n"
+	    "exported bundle.  Needs no vault key.  --version picks a version"
+	    " (default:\n"
+	    "the newest escrowed); --vault-key pins the vault's signing key "
+	    "fingerprint.\n"
+	    "Passphrases of protected keys are read from the terminal, or one "
+	    "line each\n"
+	    "from stdin.  share/combine: for parties who cannot meet; report:"
+	    " import a\n"
+	    "break-glass report printed where the data directory was not "
+	    "writable.\n");
+}
+
+/* Reads a whole (non-secret) file into a malloc'd buffer. */
+static int
+read_file(const char *path, unsigned char **out, size_t *len)
+{
+	unsigned char *buf = NULL;
+	struct stat sb;
+	size_t got = 0;
+	int fd, r;
+
+	*out = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return vd_err_set(-errno, "cannot open %s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 0 ||
+	    (uint64_t)sb.st_size > FILE_MAX) {
+		r = vd_err_set(VD_EINVAL, "%s is not a regular file of at most "
+		    "%u MiB", path, FILE_MAX >> 20);
+		goto out;
+	}
+	if ((buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = vd_err_set(n < 0 ? -errno : -EIO, "cannot read %s",
+			    path);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	r = 0;
+ out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+/* Loads and opens one party key file, asking for its passphrase. */
+static int
+load_key(const char *path, struct vd_escrow_key **out)
+{
+	struct vd_secret *text = NULL, *pass = NULL;
+	char prompt[512];
+	int r, prot;
+
+	*out = NULL;
+	if ((r = vd_escrow_key_read(path, &text)) != 0)
+		goto out;
+	if ((prot = vd_escrow_key_protected((const char *)text->data,
+	    text->len)) < 0) {
+		r = vd_err_set(prot, "%s is not an escrow private key file",
+		    path);
+		goto out;
+	}
+	if (prot) {
+		snprintf(prompt, sizeof(prompt), "Passphrase of escrow key %s: ",
+		    path);
+		if ((r = vd_read_secret(STDIN_FILENO, prompt, 0, 0, &pass))
+		    != 0)
+			goto out;
+	}
+	if ((r = vd_escrow_key_parse((const char *)text->data, text->len,
+	    pass, out)) != 0) {
+		char d[512];
+
+		snprintf(d, sizeof(d), "%s", vd_err_detail());
+		r = vd_err_set(r, "escrow key %s: %s", path, d);
+	}
+ out:
+	vd_secret_free(text);
+	vd_secret_free(pass);
+	return r;
+}
+
+/* Loads target's envelopes (NULL: all) from a data dir or a bundle. */
+static int
+load_set(const char *dir, const char *bundle, const char *target,
+    struct vd_escrow_set *set)
+{
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	size_t len;
+	int r;
+
+	if (bundle != NULL) {
+		if ((r = read_file(bundle, &buf, &len)) == 0)
+			r = vd_escrow_set_parse_bundle(buf, len, set);
+		free(buf);
+		return r;
+	}
+	if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) == 0 &&
+	    (r = vd_txn_begin(st, 0, &t)) == 0)
+		r = vd_escrow_set_load(t, target, set);
+	vd_txn_abort(t);
+	vd_store_close(st);
+	return r;
+}
+
+/* Tells which version is opened and which others exist (stderr). */
+static void
+say_versions(const struct vd_escrow_set *set, const char *target,
+    const struct vd_escrow_result *res, int chosen)
+{
+	uint64_t vs[16], opened = res->version;
+	size_t n;
+	char list[256], ts[VD_TIME_STRLEN];
+	size_t off = 0;
+
+	vd_escrow_set_versions(set, target, vs, VD_NELEM(vs), &n);
+	list[0] = '\0';
+	for (size_t i = 0; i < n && i < VD_NELEM(vs); i++) {
+		int w = snprintf(list + off, sizeof(list) - off, "%s%llu",
+		    i ? ", " : "", (unsigned long long)vs[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(list) - off)
+			break;
+		off += (size_t)w;
+	}
+	fprintf(stderr, "vaultctl: %s: opening version %llu%s, escrowed at %s;"
+	    " escrowed versions: %s%s\n", target, (unsigned long long)opened,
+	    chosen ? "" : " (the newest escrowed)",
+	    vd_time_rfc3339(res->created, ts, sizeof(ts)), list,
+	    n > VD_NELEM(vs) ? ", ..." : "");
+	if (!chosen && n > 1)
+		fprintf(stderr, "vaultctl: the newest version may be a "
+		    "\"pending\" one not yet in force on the server; if it "
+		    "does not log in, try --version %llu\n",
+		    (unsigned long long)vs[1]);
+	else if (!chosen)
+		fprintf(stderr, "vaultctl: the newest version may be a "
+		    "\"pending\" one not yet in force on the server\n");
+}
+
+/* Prints the password and a newline on stdout. */
+static int
+print_pw(const struct vd_secret *pw)
+{
+	if (fwrite(pw->data, 1, pw->len, stdout) != pw->len ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		return vd_err_set(-EIO, "cannot write the password to stdout");
+	return 0;
+}
+
+/* Builds the report of one opening (never a secret). */
+static json_t *
+make_report(const char *target, const struct vd_escrow_result *res,
+    const char *source)
+{
+	char ts[VD_TIME_STRLEN], host[256], pwbuf[1024];
+	struct passwd pwd, *pw = NULL;
+	json_t *o, *keys;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "?");
+	host[sizeof(host) - 1] = '\0';
+	if (getpwuid_r(getuid(), &pwd, pwbuf, sizeof(pwbuf), &pw) != 0)
+		pw = NULL;
+	if ((keys = json_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < res->nkeyids; i++)
+		json_array_append_new(keys, json_string(res->keyids[i]));
+	o = json_pack("{s:s,s:s,s:I,s:s,s:I,s:s,s:o,s:s,s:s}",
+	    "event", "breakglass",
+	    "time", vd_time_rfc3339(vd_now(), ts, sizeof(ts)),
+	    "uid", (json_int_t)getuid(),
+	    "user", pw != NULL ? pw->pw_name : "?",
+	    "version", (json_int_t)res->version,
+	    "host", host, "keys", keys,
+	    "target", target, "vault_key", res->vault_fp);
+	if (o != NULL)
+		json_object_set_new(o, "source", json_string(source));
+	return o;
+}
+
+/*
+ * Records an opening: in dir when it is writable, else prints the report
+ * line and how to import it.  Never fails the command: the password is
+ * already out.
+ */
+static void
+record(const char *dir, const char *target,
+    const struct vd_escrow_result *res, const char *source)
+{
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
+	json_t *o;
+	char *line = NULL, ebuf[768];
+	int r = -EROFS;
+
+	if ((o = make_report(target, res, source)) == NULL) {
+		fprintf(stderr, "vaultctl: out of memory building the "
+		    "break-glass report: report this opening by hand\n");
+		return;
+	}
+	if (dir != NULL && access(dir, W_OK) == 0) {
+		if ((r = vd_store_open(dir, 0, &st)) == 0 &&
+		    (r = vd_txn_begin(st, 1, &t)) == 0 &&
+		    (r = vd_escrow_report_add(t, target, res->version, o)) ==
+		    0) {
+			r = vd_txn_commit(t);
+			t = NULL;
+		}
+		vd_txn_abort(t);
+		vd_store_close(st);
+		if (r == 0) {
+			fprintf(stderr, "vaultctl: this opening is recorded in "
+			    "%s; vaultd will audit it and rotate %s\n", dir,
+			    target);
+			goto out;
+		}
+		fprintf(stderr, "vaultctl: cannot record this opening in %s: "
+		    "%s\n", dir, vd_err_format(r, ebuf, sizeof(ebuf)));
+	}
+	if ((line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		fprintf(stderr, "vaultctl: report this opening by hand\n");
+		goto out;
+	}
+	fprintf(stderr, "vaultctl: break-glass report (save the next line to a"
+	    " file):\n%s\n", line);
+	fprintf(stderr, "vaultctl: import it where the vault lives, so vaultd "
+	    "audits it and rotates %s:\n  vaultctl breakglass report "
+	    "--data-dir DIR --file REPORT\n", target);
+ out:
+	free(line);
+	json_decref(o);
+}
+
+/* Prints the password, or the "need more" message; returns exit code. */
+static int
+finish(const struct vd_escrow_result *res, const char *target)
+{
+	int r;
+
+	fprintf(stderr, "vaultctl: envelopes signed by vault key %s (pin it "
+	    "with --vault-key)\n", res->vault_fp);
+	if (res->pw == NULL) {
+		fprintf(stderr, "vaultctl: need %u more key(s) (have %u of %u)"
+		    " to open %s version %llu\n", res->m - res->have, res->have,
+		    res->m, target, (unsigned long long)res->version);
+		return VC_EXIT_FAIL;
+	}
+	if ((r = print_pw(res->pw)) != 0) {
+		vc_err(r, "breakglass");
+		return VC_EXIT_FAIL;
+	}
+	return VC_EXIT_OK;
+}
+
+static void
+free_keys(struct vd_escrow_key **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		vd_escrow_key_free(keys[i]);
+}
+
+static int
+parse_version(const char *s, uint64_t *v)
+{
+	long long n;
+
+	if (vd_parse_int(s, 1, INT64_MAX, &n) != 0)
+		return -1;
+	*v = (uint64_t)n;
+	return 0;
+}
+
+static int
+bg_open(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "escrow-key", required_argument, NULL, 'k' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "vault-key", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *bundle = NULL, *pin = NULL, *target;
+	const char *keypaths[VD_ESCROW_MAXPARTIES];
+	struct vd_escrow_key *keys[VD_ESCROW_MAXPARTIES];
+	struct vd_escrow_set set = { NULL, 0, 0 };
+	struct vd_escrow_result res;
+	size_t nk = 0, nloaded = 0;
+	uint64_t version = 0;
+	int c, r, rc = VC_EXIT_FAIL;
+
+	memset(&res, 0, sizeof(res));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'b':
+			bundle = optarg;
+			break;
+		case 'k':
+			if (nk >= VD_ESCROW_MAXPARTIES) {
+				fprintf(stderr, "vaultctl breakglass: at most "
+				    "%d --escrow-key\n", VD_ESCROW_MAXPARTIES);
+				return VC_EXIT_USAGE;
+			}
+			keypaths[nk++] = optarg;
+			break;
+		case 'v':
+			if (parse_version(optarg, &version) != 0) {
+				fprintf(stderr, "vaultctl breakglass: --version "
+				    "takes a number >= 1\n");
+				return VC_EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			pin = optarg;
+			break;
+		case 'h':
+			bg_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			bg_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || (dir == NULL) == (bundle == NULL) ||
+	    nk == 0) {
+		fprintf(stderr, "vaultctl breakglass: give one of --data-dir or "
+		    "--bundle, at least one --escrow-key, and the target "
+		    "NAME\n");
+		bg_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	target = argv[optind];
+	if (!vd_name_valid(target)) {
+		fprintf(stderr, "vaultctl breakglass: invalid target name\n");
+		return VC_EXIT_USAGE;
+	}
+	for (; nloaded < nk; nloaded++)
+		if ((r = load_key(keypaths[nloaded], &keys[nloaded])) != 0) {
+			vc_err(r, "breakglass");
+			goto out;
+		}
+	if ((r = load_set(dir, bundle, target, &set)) != 0) {
+		vc_err(r, "breakglass: cannot read the escrow envelopes");
+		goto out;
+	}
+	if ((r = vd_escrow_recover(&set, target, version, keys, nk, pin,
+	    &res)) != 0) {
+		vc_err(r, "breakglass: refused");
+		goto out;
+	}
+	say_versions(&set, target, &res, version != 0);
+	if ((rc = finish(&res, target)) == VC_EXIT_OK)
+		record(dir, target, &res, bundle ? "bundle" : "data-dir");
+ out:
+	vd_escrow_result_clear(&res);
+	vd_escrow_set_clear(&set);
+	free_keys(keys, nloaded);
+	return rc;
+}
+
+/* Creates path (0600, never overwriting) holding n bytes of p. */
+static int
+write_new(const char *path, const void *p, size_t n)
+{
+	int fd, r = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600)) < 0)
+		return vd_err_set(-errno, "cannot create %s: %s", path,
+		    strerror(errno));
+	if (write(fd, p, n) != (ssize_t)n || fsync(fd) != 0)
+		r = vd_err_set(-EIO, "cannot write %s", path);
+	if (close(fd) != 0 && r == 0)
+		r = vd_err_set(-errno, "cannot write %s", path);
+	if (r != 0)
+		unlink(path);
+	return r;
+}
+
+static int
+bg_share(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "bundle", required_argument, NULL, 'b' },
+		{ "escrow-key", required_argument, NULL, 'k' },
+		{ "to", required_argument, NULL, 't' },
+		{ "version", required_argument, NULL, 'v' },
+		{ "vault-key", required_argument, NULL, 'f' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *bundle = NULL, *pin = NULL, *keypath = NULL;
+	const char *to = NULL, *out = NULL, *target;
+	struct vd_escrow_key *key = NULL;
+	struct vd_escrow_set set = { NULL, 0, 0 };
+	struct vd_escrow_pub pub;
+	unsigned char *buf = NULL;
+	uint64_t version = 0, v = 0;
+	size_t len = 0;
+	int c, r, rc = VC_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'b':
+			bundle = optarg;
+			break;
+		case 'k':
+			keypath = optarg;
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'v':
+			if (parse_version(optarg, &version) != 0) {
+				fprintf(stderr, "vaultctl breakglass share: "
+				    "--version takes a number >= 1\n");
+				return VC_EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			pin = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			bg_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			bg_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || (dir == NULL) == (bundle == NULL) ||
+	    keypath == NULL || to == NULL || out == NULL ||
+	    !vd_name_valid(argv[optind])) {
+		fprintf(stderr, "vaultctl breakglass share: give one of "
+		    "--data-dir or --bundle, --escrow-key, --to, --out and the "
+		    "target NAME\n");
+		return VC_EXIT_USAGE;
+	}
+	target = argv[optind];
+	if ((r = vd_escrow_pub_load(to, &pub)) != 0 ||
+	    (r = load_key(keypath, &key)) != 0 ||
+	    (r = load_set(dir, bundle, target, &set)) != 0 ||
+	    (r = vd_escrow_share_make(&set, target, version, key, &pub, pin,
+	    &buf, &len, &v)) != 0 ||
+	    (r = write_new(out, buf, len)) != 0) {
+		vc_err(r, "breakglass share");
+		goto out;
+	}
+	fprintf(stderr, "vaultctl: party %s's share of %s version %llu is "
+	    "sealed to %s (key id %s) in %s\n", key->pub.party, target,
+	    (unsigned long long)v, pub.party, pub.keyid, out);
+	rc = VC_EXIT_OK;
+ out:
+	free(buf);
+	vd_escrow_set_clear(&set);
+	vd_escrow_key_free(key);
+	return rc;
+}
+
+static int
+bg_combine(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "escrow-key", required_argument, NULL, 'k' },
+		{ "vault-key", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *keypath = NULL, *pin = NULL;
+	unsigned char *files[VD_ESCROW_MAXPARTIES];
+	size_t lens[VD_ESCROW_MAXPARTIES], nf = 0;
+	struct vd_escrow_key *key = NULL;
+	struct vd_escrow_result res;
+	char target[VD_NAME_MAX + 1], ts[VD_TIME_STRLEN];
+	int c, r, rc = VC_EXIT_FAIL;
+
+	memset(&res, 0, sizeof(res));
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			keypath = optarg;
+			break;
+		case 'f':
+			pin = optarg;
+			break;
+		case 'h':
+			bg_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			bg_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (keypath == NULL || optind >= argc ||
+	    argc - optind > VD_ESCROW_MAXPARTIES) {
+		fprintf(stderr, "vaultctl breakglass combine: give --escrow-key "
+		    "and 1..%d share files\n", VD_ESCROW_MAXPARTIES);
+		return VC_EXIT_USAGE;
+	}
+	if ((r = load_key(keypath, &key)) != 0) {
+		vc_err(r, "breakglass combine");
+		goto out;
+	}
+	for (; optind < argc; optind++, nf++)
+		if ((r = read_file(argv[optind], &files[nf], &lens[nf])) != 0) {
+			vc_err(r, "breakglass combine");
+			goto out;
+		}
+	if ((r = vd_escrow_combine((const unsigned char *const *)files, lens,
+	    nf, key, pin, target, &res)) != 0) {
+		vc_err(r, "breakglass combine: refused");
+		goto out;
+	}
+	fprintf(stderr, "vaultctl: %s: combining version %llu, escrowed at "
+	    "%s\n", target, (unsigned long long)res.version,
+	    vd_time_rfc3339(res.created, ts, sizeof(ts)));
+	if ((rc = finish(&res, target)) == VC_EXIT_OK)
+		record(NULL, target, &res, "combine");
+ out:
+	for (size_t i = 0; i < nf; i++)
+		free(files[i]);
+	vd_escrow_result_clear(&res);
+	vd_escrow_key_free(key);
+	return rc;
+}
+
+static int
+bg_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *file = NULL, *target;
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	json_t *o = NULL;
+	json_error_t jerr;
+	uint64_t v;
+	size_t len;
+	int c, r, rc = VC_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'h':
+			bg_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			bg_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || dir == NULL || file == NULL) {
+		fprintf(stderr, "vaultctl breakglass report: give --data-dir "
+		    "and --file\n");
+		return VC_EXIT_USAGE;
+	}
+	if ((r = read_file(file, &buf, &len)) != 0) {
+		vc_err(r, "breakglass report");
+		goto out;
+	}
+	if (len > 65536 || (o = json_loadb((const char *)buf, len, 0, &jerr))
+	    == NULL) {
+		fprintf(stderr, "vaultctl breakglass report: %s is not a "
+		    "break-glass report (one JSON line)\n", file);
+		goto out;
+	}
+	if ((r = vd_escrow_report_check(o, &target, &v)) != 0 ||
+	    (r = vd_store_open(dir, 0, &st)) != 0 ||
+	    (r = vd_txn_begin(st, 1, &t)) != 0 ||
+	    (r = vd_escrow_report_add(t, target, v, o)) != 0) {
+		vc_err(r, "breakglass report");
+		goto out;
+	}
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r != 0) {
+		vc_err(r, "breakglass report");
+		goto out;
+	}
+	printf("break-glass opening of %s version %llu recorded; vaultd will "
+	    "audit it and rotate %s\n", target, (unsigned long long)v, target);
+	rc = VC_EXIT_OK;
+ out:
+	vd_txn_abort(t);
+	vd_store_close(st);
+	json_decref(o);
+	free(buf);
+	return rc;
+}
+
+int
+cmd_breakglass(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "share") == 0)
+		return bg_share(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "combine") == 0)
+		return bg_combine(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "report") == 0)
+		return bg_report(argc - 1, argv + 1);
+	return bg_open(argc, argv);
+}

@@ -1,0 +1,228 @@
+/*
+ * cmd_escrow.c - vaultctl escrow: escrow party keys and bundles (offline).
+ *
+ *   vaultctl escrow keygen --out FILE [--name PARTY] [--passphrase]
+ *                          [--kdf-cost interactive|moderate|sensitive]
+ *   vaultctl escrow export --data-dir DIR --out FILE
+ *
+ * keygen writes a party's X25519 private key to FILE (0600, never
+ * overwritten), optionally sealed under a passphrase (Argon2id), and its
+ * public key line to FILE.pub.  export writes a bundle of every escrow
+ * envelope of a vault (read-only, no vault key needed) for the parties to
+ * keep offline.  Formats: docs/escrow.md.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cmds.h"
+#include "err.h"
+#include "escrow.h"
+#include "store.h"
+#include "util.h"
+
+static void
+escrow_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vaultctl escrow keygen --out FILE [--name PARTY] "
+	    "[--passphrase]\n"
+	    "                              [--kdf-cost interactive|moderate|"
+	    "sensitive]\n"
+	    "       vaultctl escrow export --data-dir DIR --out FILE\n\n"
+	    "keygen  makes an escrow party's key pair: FILE holds the private "
+	    "key\n"
+	    "        (mode 0600; keep it offline), FILE.pub the public line for"
+	    " the\n"
+	    "        vault's [escrow] section.  PARTY defaults to FILE's base "
+	    "name.\n"
+	    "        --passphrase seals the private key under a passphrase "
+	    "(Argon2id),\n"
+	    "        read twice from the terminal or once from stdin.\n"
+	    "export  writes every escrow envelope of the vault in DIR to a new"
+	    " bundle\n"
+	    "        FILE (read-only access, no vault key; no plaintext "
+	    "inside).\n");
+}
+
+/* Default party name: FILE's base name up to its first dot. */
+static int
+default_party(const char *path, char *out, size_t len)
+{
+	const char *b = strrchr(path, '/');
+	size_t n;
+
+	b = b ? b + 1 : path;
+	n = strcspn(b, ".");
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(out, b, n);
+	out[n] = '\0';
+	return vd_name_valid(out) ? 0 : -1;
+}
+
+static int
+keygen(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "passphrase", no_argument, NULL, 'p' },
+		{ "kdf-cost", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL, *name = NULL, *cost = "moderate";
+	struct vd_escrow_key *k = NULL;
+	struct vd_secret *pass = NULL;
+	struct vd_kdf_params params;
+	char party[VD_NAME_MAX + 1];
+	int c, r, prot = 0, rc = VC_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'p':
+			prot = 1;
+			break;
+		case 'c':
+			cost = optarg;
+			break;
+		case 'h':
+			escrow_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			escrow_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || out == NULL) {
+		escrow_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (name != NULL) {
+		if (!vd_name_valid(name)) {
+			fprintf(stderr, "vaultctl escrow keygen: invalid party "
+			    "name (1-%d of A-Z a-z 0-9 . _ -)\n", VD_NAME_MAX);
+			return VC_EXIT_USAGE;
+		}
+		snprintf(party, sizeof(party), "%s", name);
+	} else if (default_party(out, party, sizeof(party)) != 0) {
+		fprintf(stderr, "vaultctl escrow keygen: give --name PARTY\n");
+		return VC_EXIT_USAGE;
+	}
+	if (strcmp(cost, "interactive") == 0) {
+		params.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+		params.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	} else if (strcmp(cost, "moderate") == 0) {
+		params.opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
+		params.memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
+	} else if (strcmp(cost, "sensitive") == 0) {
+		params.opslimit = crypto_pwhash_OPSLIMIT_SENSITIVE;
+		params.memlimit = crypto_pwhash_MEMLIMIT_SENSITIVE;
+	} else {
+		fprintf(stderr, "vaultctl escrow keygen: --kdf-cost must be "
+		    "interactive, moderate or sensitive\n");
+		return VC_EXIT_USAGE;
+	}
+	if (prot && (r = vd_read_secret(STDIN_FILENO,
+	    "Escrow key passphrase: ", 1, 0, &pass)) != 0) {
+		vc_err(r, "cannot read the passphrase");
+		goto out;
+	}
+	if ((r = vd_escrow_keygen(party, &k)) != 0 ||
+	    (r = vd_escrow_key_write(out, k, pass, &params)) != 0) {
+		vc_err(r, "escrow keygen");
+		goto out;
+	}
+	printf("escrow key of party %s, key id %s\n"
+	    "  private key: %s (mode 0600%s) - keep it offline\n"
+	    "  public key:  %s.pub - give it to the vault's administrator\n",
+	    k->pub.party, k->pub.keyid, out,
+	    prot ? ", passphrase-protected" : "", out);
+	rc = VC_EXIT_OK;
+ out:
+	vd_escrow_key_free(k);
+	vd_secret_free(pass);
+	return rc;
+}
+
+static int
+export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *out = NULL;
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
+	int c, r, rc = VC_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			escrow_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			escrow_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || dir == NULL || out == NULL) {
+		escrow_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0 ||
+	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
+	    (r = vd_escrow_bundle_write(t, out)) != 0) {
+		vc_err(r, "escrow export");
+		rc = vc_exit_code(r) == VC_EXIT_USAGE ? VC_EXIT_FAIL :
+		    vc_exit_code(r);
+		goto out;
+	}
+	printf("escrow bundle of vault %s written to %s\n", vd_store_id(st),
+	    out);
+	rc = VC_EXIT_OK;
+ out:
+	vd_txn_abort(t);
+	vd_store_close(st);
+	return rc;
+}
+
+int
+cmd_escrow(int argc, char **argv)
+{
+	if (argc < 2) {
+		escrow_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "keygen") == 0)
+		return keygen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "export") == 0)
+		return export(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+		escrow_usage(stdout);
+		return VC_EXIT_OK;
+	}
+	fprintf(stderr, "vaultctl escrow: unknown subcommand '%s'\n",
+	    argv[1]);
+	escrow_usage(stderr);
+	return VC_EXIT_USAGE;
+}

@@ -1,0 +1,377 @@
+/*
+ * cmd_target.c - vaultctl target add|list|show|remove (online, admin for
+ * add/remove; docs/api.md target.*).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "client.h"
+#include "cmds.h"
+#include "err.h"
+#include "mem.h"
+#include "proto.h"
+#include "util.h"
+
+static void
+target_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: vaultctl target add NAME (--host H [--port P] | "
+	    "--unix-socket PATH) --user USER\n"
+	    "           [--account-hosts h1,h2,...|auto] [--policy P] "
+	    "[--every DUR]\n"
+	    "           [--window HH:MM-HH:MM] [--after-reveal DUR] "
+	    "[--admin-user U] [--json]\n"
+	    "       vaultctl target list [--json]\n"
+	    "       vaultctl target show NAME [--json]\n"
+	    "       vaultctl target remove NAME\n"
+	    "\n"
+	    "target add reads the account's current password from the first "
+	    "line of stdin\n"
+	    "(and the admin account's from the second with --admin-user), or "
+	    "prompts on a\n"
+	    "terminal without echo; vaultd logs in with it before storing "
+	    "it.\n"
+	    "Every command takes --socket PATH.\n");
+}
+
+enum {
+	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
+	O_WINDOW, O_AFTER, O_ADMIN, O_SOCKET, O_JSON, O_HELP
+};
+
+static const struct option add_opts[] = {
+	{ "host", required_argument, NULL, O_HOST },
+	{ "port", required_argument, NULL, O_PORT },
+	{ "unix-socket", required_argument, NULL, O_USOCK },
+	{ "user", required_argument, NULL, O_USER },
+	{ "account-hosts", required_argument, NULL, O_AHOSTS },
+	{ "policy", required_argument, NULL, O_POLICY },
+	{ "every", required_argument, NULL, O_EVERY },
+	{ "window", required_argument, NULL, O_WINDOW },
+	{ "after-reveal", required_argument, NULL, O_AFTER },
+	{ "admin-user", required_argument, NULL, O_ADMIN },
+	{ "socket", required_argument, NULL, O_SOCKET },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Splits "h1,h2" into a JSON array; NULL on an empty element. */
+static json_t *
+host_list(const char *s)
+{
+	json_t *arr = json_array();
+	const char *p = s, *comma;
+
+	while (arr != NULL) {
+		comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (n == 0 || json_array_append_new(arr, json_stringn(p, n)) !=
+		    0) {
+			json_decref(arr);
+			return NULL;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return arr;
+}
+
+/* Adds key: string to params when v is set. */
+static int
+put_str(json_t *params, const char *key, const char *v)
+{
+	if (v == NULL)
+		return 0;
+	return json_object_set_new(params, key, json_string(v));
+}
+
+static int
+target_add(int argc, char **argv)
+{
+	struct vd_secret *pw = NULL, *apw = NULL;
+	const char *host = NULL, *usock = NULL, *user = NULL, *ahosts = NULL,
+	    *policy = NULL, *every = NULL, *window = NULL, *after = NULL,
+	    *admin = NULL;
+	json_t *params = NULL, *res = NULL, *v;
+	long long port = 0;
+	char prompt[160];
+	int ch, json = 0, rc, r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", add_opts, NULL)) != -1) {
+		switch (ch) {
+		case O_HOST: host = optarg; break;
+		case O_PORT:
+			if (vd_parse_int(optarg, 1, 65535, &port) != 0) {
+				fprintf(stderr, "vaultctl: --port: expected "
+				    "1..65535\n");
+				return VC_EXIT_USAGE;
+			}
+			break;
+		case O_USOCK: usock = optarg; break;
+		case O_USER: user = optarg; break;
+		case O_AHOSTS: ahosts = optarg; break;
+		case O_POLICY: policy = optarg; break;
+		case O_EVERY: every = optarg; break;
+		case O_WINDOW: window = optarg; break;
+		case O_AFTER: after = optarg; break;
+		case O_ADMIN: admin = optarg; break;
+		case O_SOCKET: vc_set_socket(optarg); break;
+		case O_JSON: json = 1; break;
+		case O_HELP:
+			target_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			target_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || user == NULL || (host == NULL) ==
+	    (usock == NULL)) {
+		fprintf(stderr, "vaultctl: target add needs NAME, --user and "
+		    "one of --host / --unix-socket\n");
+		target_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (!vd_name_valid(argv[optind])) {
+		fprintf(stderr, "vaultctl: bad target name (use "
+		    "[A-Za-z0-9._-], at most %d)\n", VD_NAME_MAX);
+		return VC_EXIT_USAGE;
+	}
+	if ((params = json_pack("{s:s, s:s}", "name", argv[optind], "user",
+	    user)) == NULL) {
+		rc = VC_EXIT_FAIL;
+		goto out;
+	}
+	if (put_str(params, "host", host) != 0 ||
+	    put_str(params, "unix_socket", usock) != 0 ||
+	    put_str(params, "policy", policy) != 0 ||
+	    put_str(params, "every", every) != 0 ||
+	    put_str(params, "window", window) != 0 ||
+	    put_str(params, "after_reveal", after) != 0 ||
+	    put_str(params, "admin_user", admin) != 0 ||
+	    (port != 0 && json_object_set_new(params, "port",
+	    json_integer(port)) != 0)) {
+		rc = VC_EXIT_FAIL;
+		goto out;
+	}
+	if (ahosts != NULL) {
+		v = strcmp(ahosts, "auto") == 0 ? json_string("auto") :
+		    host_list(ahosts);
+		if (v == NULL) {
+			fprintf(stderr, "vaultctl: --account-hosts: a comma "
+			    "list of hosts, or auto\n");
+			rc = VC_EXIT_USAGE;
+			goto out;
+		}
+		json_object_set_new(params, "account_hosts", v);
+	}
+	snprintf(prompt, sizeof(prompt), "Current password of %.80s: ", user);
+	if ((r = vd_read_secret(STDIN_FILENO, prompt, 0, 0, &pw)) != 0) {
+		vc_err(r, "reading the password");
+		rc = VC_EXIT_FAIL;
+		goto out;
+	}
+	if (admin != NULL) {
+		snprintf(prompt, sizeof(prompt), "Password of admin account "
+		    "%.80s: ", admin);
+		if ((r = vd_read_secret(STDIN_FILENO, prompt, 0, 0,
+		    &apw)) != 0) {
+			vc_err(r, "reading the admin password");
+			rc = VC_EXIT_FAIL;
+			goto out;
+		}
+	}
+	/* jansson's copies are wiped on free (vd_proto_init()). */
+	if (json_object_set_new(params, "password", json_stringn(
+	    (const char *)pw->data, pw->len)) != 0 ||
+	    (apw != NULL && json_object_set_new(params, "admin_password",
+	    json_stringn((const char *)apw->data, apw->len)) != 0)) {
+		fprintf(stderr, "vaultctl: a password must be valid UTF-8\n");
+		rc = VC_EXIT_FAIL;
+		goto out;
+	}
+	rc = vc_call_exit("target add", "target.add", params, 0, &res);
+	params = NULL;
+	if (rc != VC_EXIT_OK)
+		goto out;
+	if (json)
+		rc = vc_print_json(res);
+	else
+		printf("target %s added, version %s\n", argv[optind],
+		    vc_str(json_object_get(res, "version")));
+ out:
+	vd_secret_free(pw);
+	vd_secret_free(apw);
+	json_decref(params);
+	json_decref(res);
+	return rc;
+}
+
+static const struct option simple_opts[] = {
+	{ "socket", required_argument, NULL, O_SOCKET },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parses --socket/--json/--help and nargs positionals; -1: go on. */
+static int
+simple_args(int argc, char **argv, int nargs, int *json)
+{
+	int ch;
+
+	*json = 0;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", simple_opts, NULL)) != -1) {
+		switch (ch) {
+		case O_SOCKET: vc_set_socket(optarg); break;
+		case O_JSON: *json = 1; break;
+		case O_HELP:
+			target_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			target_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != nargs) {
+		target_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	return -1;
+}
+
+static const char *
+endpoint(const json_t *t, char *buf, size_t len)
+{
+	json_t *sock = json_object_get(t, "unix_socket");
+
+	if (json_is_string(sock))
+		return json_string_value(sock);
+	snprintf(buf, len, "%s:%s", vc_str(json_object_get(t, "host")),
+	    vc_str(json_object_get(t, "port")));
+	return buf;
+}
+
+static int
+target_list(int argc, char **argv)
+{
+	json_t *res = NULL, *t;
+	char buf[300];
+	size_t i;
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 0, &json)) >= 0)
+		return rc;
+	if ((rc = vc_call_exit("target list", "target.list", NULL, 0,
+	    &res)) != VC_EXIT_OK)
+		return rc;
+	if (json)
+		rc = vc_print_json(json_object_get(res, "targets"));
+	else {
+		printf("%-24s %-30s %-16s %s\n", "NAME", "SERVER", "USER",
+		    "POLICY");
+		json_array_foreach(json_object_get(res, "targets"), i, t)
+			printf("%-24s %-30s %-16s %s\n",
+			    vc_str(json_object_get(t, "name")),
+			    endpoint(t, buf, sizeof(buf)),
+			    vc_str(json_object_get(t, "user")),
+			    vc_str(json_object_get(t, "policy")));
+	}
+	json_decref(res);
+	return rc;
+}
+
+static int
+target_show(int argc, char **argv)
+{
+	json_t *res = NULL, *v;
+	const char *key;
+	size_t i;
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 1, &json)) >= 0)
+		return rc;
+	if ((rc = vc_call_exit("target show", "target.show",
+	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) != VC_EXIT_OK)
+		return rc;
+	if (json) {
+		rc = vc_print_json(res);
+		json_decref(res);
+		return rc;
+	}
+	json_object_foreach(res, key, v) {
+		if (strcmp(key, "versions") == 0)
+			continue;
+		if (json_is_array(v)) {
+			char *s = json_dumps(v, JSON_COMPACT);
+
+			printf("%-14s %s\n", key, s != NULL ? s : "-");
+			vd_proto_free(s);
+		} else
+			printf("%-14s %s\n", key, vc_str(v));
+	}
+	printf("versions:\n");
+	json_array_foreach(json_object_get(res, "versions"), i, v)
+		printf("  %-6s %-10s %-12s %s\n",
+		    vc_str(json_object_get(v, "version")),
+		    vc_str(json_object_get(v, "state")),
+		    vc_str(json_object_get(v, "trigger")),
+		    vc_str(json_object_get(v, "created_at")));
+	json_decref(res);
+	return VC_EXIT_OK;
+}
+
+static int
+target_remove(int argc, char **argv)
+{
+	json_t *res = NULL;
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 1, &json)) >= 0)
+		return rc;
+	if ((rc = vc_call_exit("target remove", "target.remove",
+	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) != VC_EXIT_OK)
+		return rc;
+	if (json)
+		rc = vc_print_json(res);
+	else
+		printf("target %s removed (history and audit kept)\n",
+		    argv[optind]);
+	json_decref(res);
+	return rc;
+}
+
+/* vaultctl target SUBCOMMAND … */
+int
+cmd_target(int argc, char **argv)
+{
+	if (argc < 2) {
+		target_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		target_usage(stdout);
+		return VC_EXIT_OK;
+	}
+	if (strcmp(argv[1], "add") == 0)
+		return target_add(argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return target_list(argc - 1, argv + 1);
+	if (strcmp(argv[1], "show") == 0)
+		return target_show(argc - 1, argv + 1);
+	if (strcmp(argv[1], "remove") == 0)
+		return target_remove(argc - 1, argv + 1);
+	fprintf(stderr, "vaultctl: unknown target command '%s'\n", argv[1]);
+	target_usage(stderr);
+	return VC_EXIT_USAGE;
+}

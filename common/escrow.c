@@ -1,0 +1,2125 @@
+/*
+ * escrow.c - escrow envelopes, party keys, break-glass.
+ *
+ * Formats (all integers big-endian; docs/escrow.md has the full text):
+ *
+ *   FILE.pub   "vaultd-escrow-v1 PARTY BASE64(pk) KEYID\n"
+ *   FILE       "vaultd-escrow-key-v1 PARTY KEYID none BASE64(sk)\n"  or
+ *              "vaultd-escrow-key-v1 PARTY KEYID argon2id OPS MEM
+ *               BASE64(salt) BASE64(nonce) BASE64(XChaCha20-Poly1305(sk))\n"
+ *              (one line; the AEAD's associated data is every byte of the
+ *              line before the nonce)
+ *   KEYID      first 8 bytes of BLAKE2b-128(pk), hex
+ *
+ *   envelope   "VDESCRW1" | u8 tlen | target | u64 version | u8 plen |
+ *              party | i64 created | u8 mode | u8 m | u8 n |
+ *              vault sign pk[32] | recipient pk[32] | commitment[32] |
+ *              u32 boxlen | crypto_box_seal(plaintext) |
+ *              Ed25519 signature[64] over SIG_PREFIX || every byte before it
+ *   plaintext  "VDESCPT1" | u8 tlen | target | u64 version | u8 plen |
+ *              party | i64 created | u8 mode | u8 m | u8 n | u8 x |
+ *              split id[16] | salt[32] | u16 slen | secret (password, or
+ *              the share's values at x)
+ *   commitment BLAKE2b-256 keyed with COMMIT_KEY over the plaintext (the
+ *              random salt keeps it hiding)
+ *   bundle     "VDBUNDL1" | u32 count | count x (u8 tlen | target |
+ *              u64 version | u8 plen | party | u32 len | envelope)
+ *   share file "VDSHARE1" | u32 envlen | envelope | u32 boxlen |
+ *              crypto_box_seal(plaintext, combiner pk)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "err.h"
+#include "escrow.h"
+#include "shamir.h"
+
+#define PUB_MAGIC	"vaultd-escrow-v1"
+#define KEY_MAGIC	"vaultd-escrow-key-v1"
+#define ENV_MAGIC	"VDESCRW1"
+#define PT_MAGIC	"VDESCPT1"
+#define BUNDLE_MAGIC	"VDBUNDL1"
+#define SHARE_MAGIC	"VDSHARE1"
+#define SIG_PREFIX	"vaultd-escrow-sig-v1"	/* domain of the signature */
+#define COMMIT_KEY	"vaultd-escrow-commit-v1"	/* BLAKE2b key */
+#define SIGN_CTX	"vdescrow"	/* vd_store_derive context, 8 bytes */
+#define SIGN_ID		1		/* vd_store_derive id */
+#define SPLITBYTES	16		/* one sealing's id */
+#define SALTBYTES	32		/* plaintext salt */
+#define SKBYTES		crypto_box_SECRETKEYBYTES
+#define PKBYTES		VD_ESCROW_PKBYTES
+#define NONCEBYTES	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAGBYTES	crypto_aead_xchacha20poly1305_ietf_ABYTES
+#define SECRET_MAXLEN	VD_SECRET_MAX	/* longest escrowed password */
+#define BUNDLE_MAXITEMS	1000000u	/* bounds a hostile count */
+
+/* ---- small helpers -------------------------------------------------- */
+
+static void
+put_be(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (unsigned char)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* A growable byte buffer for non-secret output (envelopes, bundles). */
+struct obuf {
+	unsigned char	*p;	/* malloc'd */
+	size_t		 len;	/* bytes used */
+	size_t		 cap;	/* bytes allocated */
+	int		 err;	/* sticky VD_ENOMEM */
+};
+
+static void
+ob_add(struct obuf *b, const void *p, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		unsigned char *np;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if ((np = realloc(b->p, cap)) == NULL) {
+			b->err = VD_ENOMEM;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void
+ob_be(struct obuf *b, uint64_t v, int n)
+{
+	unsigned char x[8];
+
+	put_be(x, v, n);
+	ob_add(b, x, (size_t)n);
+}
+
+static void
+ob_name(struct obuf *b, const char *name)
+{
+	size_t n = strlen(name);
+
+	ob_be(b, n, 1);
+	ob_add(b, name, n);
+}
+
+/* A bounded reader over a buffer; any overrun sets bad. */
+struct rd {
+	const unsigned char	*p;	/* the buffer */
+	size_t			 len;	/* its length */
+	size_t			 off;	/* next byte */
+	int			 bad;	/* overrun or bad field */
+};
+
+static const unsigned char *
+rd_take(struct rd *r, size_t n)
+{
+	const unsigned char *p;
+
+	if (r->bad || r->len - r->off < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t
+rd_be(struct rd *r, int n)
+{
+	const unsigned char *p = rd_take(r, (size_t)n);
+
+	return p ? get_be(p, n) : 0;
+}
+
+/* Reads u8 length + name into out (VD_NAME_MAX + 1), checking validity. */
+static void
+rd_name(struct rd *r, char *out)
+{
+	size_t n = (size_t)rd_be(r, 1);
+	const unsigned char *p;
+
+	out[0] = '\0';
+	if (n == 0 || n > VD_NAME_MAX || (p = rd_take(r, n)) == NULL) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, p, n);
+	out[n] = '\0';
+	if (strlen(out) != n || !vd_name_valid(out))
+		r->bad = 1;
+}
+
+static void
+keyid_of(const unsigned char *pk, char *out)
+{
+	unsigned char h[crypto_generichash_BYTES_MIN];
+
+	crypto_generichash(h, sizeof(h), pk, PKBYTES, NULL, 0);
+	sodium_bin2hex(out, VD_ESCROW_KEYIDLEN + 1, h, VD_ESCROW_KEYIDLEN / 2);
+}
+
+static void
+fp_of(const unsigned char *pk, char *out)
+{
+	unsigned char h[VD_ESCROW_FPLEN / 2];
+
+	crypto_generichash(h, sizeof(h), pk, PKBYTES, NULL, 0);
+	sodium_bin2hex(out, VD_ESCROW_FPLEN + 1, h, sizeof(h));
+}
+
+static int
+write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Creates path (O_EXCL, mode) holding p; fsynced.  Removes it on failure. */
+static int
+create_file(const char *path, mode_t mode, const void *p, size_t n)
+{
+	int fd, r;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) < 0) {
+		if (errno == EEXIST)
+			return vd_err_set(VD_EEXIST, "%s exists; refusing to "
+			    "overwrite it", path);
+		return vd_err_set(-errno, "cannot create %s: %s", path,
+		    strerror(errno));
+	}
+	if ((r = write_all(fd, p, n)) != 0 || fsync(fd) != 0) {
+		r = vd_err_set(r ? r : -errno, "cannot write %s", path);
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	if (close(fd) != 0) {
+		r = vd_err_set(-errno, "cannot write %s", path);
+		unlink(path);
+		return r;
+	}
+	return 0;
+}
+
+/* ---- key file lines ------------------------------------------------- */
+
+struct tok {
+	const char	*p;	/* into the line */
+	size_t		 n;	/* length */
+};
+
+/*
+ * Splits one line (optionally ending in a single \n) into at most max
+ * tokens separated by single spaces; only printable ASCII.  Returns the
+ * number of tokens, or -1.
+ */
+static int
+tokenize(const char *buf, size_t len, struct tok *t, int max)
+{
+	size_t start = 0;
+	int n = 0;
+
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (len == 0 || len > VD_ESCROW_LINEMAX)
+		return -1;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || buf[i] == ' ') {
+			if (i == start || n >= max)
+				return -1;
+			t[n].p = buf + start;
+			t[n].n = i - start;
+			n++;
+			start = i + 1;
+		} else if ((unsigned char)buf[i] < 0x21 ||
+		    (unsigned char)buf[i] > 0x7e)
+			return -1;
+	}
+	return n;
+}
+
+static int
+tok_is(const struct tok *t, const char *s)
+{
+	return t->n == strlen(s) && memcmp(t->p, s, t->n) == 0;
+}
+
+static int
+tok_name(const struct tok *t, char *out)
+{
+	if (t->n == 0 || t->n > VD_NAME_MAX)
+		return -1;
+	memcpy(out, t->p, t->n);
+	out[t->n] = '\0';
+	return vd_name_valid(out) ? 0 : -1;
+}
+
+static int
+tok_u64(const struct tok *t, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	if (t->n == 0 || t->n > 19 || (t->n > 1 && t->p[0] == '0'))
+		return -1;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->p[i] < '0' || t->p[i] > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(t->p[i] - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+/* Decodes exactly want bytes of canonical padded base64. */
+static int
+tok_b64(const struct tok *t, unsigned char *out, size_t want)
+{
+	const char *end = NULL;
+	size_t binlen = 0;
+
+	if (t->n != sodium_base64_ENCODED_LEN(want,
+	    sodium_base64_VARIANT_ORIGINAL) - 1)
+		return -1;
+	if (sodium_base642bin(out, want, t->p, t->n, NULL, &binlen, &end,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != want ||
+	    end != t->p + t->n) {
+		sodium_memzero(out, want);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+tok_keyid(const struct tok *t, char *out)
+{
+	if (t->n != VD_ESCROW_KEYIDLEN)
+		return -1;
+	for (size_t i = 0; i < t->n; i++)
+		if (!((t->p[i] >= '0' && t->p[i] <= '9') ||
+		    (t->p[i] >= 'a' && t->p[i] <= 'f')))
+			return -1;
+	memcpy(out, t->p, t->n);
+	out[t->n] = '\0';
+	return 0;
+}
+
+int
+vd_escrow_pub_parse(const char *line, size_t len, struct vd_escrow_pub *out)
+{
+	struct tok t[4];
+	char keyid[VD_ESCROW_KEYIDLEN + 1], want[VD_ESCROW_KEYIDLEN + 1];
+
+	memset(out, 0, sizeof(*out));
+	if (tokenize(line, len, t, 4) != 4 || !tok_is(&t[0], PUB_MAGIC))
+		return vd_err_set(VD_EINVAL, "not an escrow public key line "
+		    "(\"" PUB_MAGIC " PARTY KEY KEYID\")");
+	if (tok_name(&t[1], out->party) != 0)
+		return vd_err_set(VD_EINVAL, "escrow public key: bad party "
+		    "name");
+	if (tok_b64(&t[2], out->pk, PKBYTES) != 0)
+		return vd_err_set(VD_EINVAL, "escrow public key: the key is "
+		    "not %d bytes of base64", PKBYTES);
+	if (tok_keyid(&t[3], keyid) != 0)
+		return vd_err_set(VD_EINVAL, "escrow public key: bad key id");
+	keyid_of(out->pk, want);
+	if (strcmp(keyid, want) != 0)
+		return vd_err_set(VD_EINVAL, "escrow public key: key id %s "
+		    "does not match the key (damaged file?)", keyid);
+	memcpy(out->keyid, want, sizeof(want));
+	return 0;
+}
+
+int
+vd_escrow_pub_format(const struct vd_escrow_pub *pub, char *buf, size_t len)
+{
+	char b64[sodium_base64_ENCODED_LEN(PKBYTES,
+	    sodium_base64_VARIANT_ORIGINAL)];
+	int n;
+
+	sodium_bin2base64(b64, sizeof(b64), pub->pk, PKBYTES,
+	    sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(buf, len, "%s %s %s %s\n", PUB_MAGIC, pub->party, b64,
+	    pub->keyid);
+	if (n < 0 || (size_t)n >= len)
+		return VD_ETOOBIG;
+	return 0;
+}
+
+int
+vd_escrow_pub_load(const char *path, struct vd_escrow_pub *out)
+{
+	char buf[VD_ESCROW_LINEMAX + 2];
+	ssize_t n;
+	int fd, r;
+
+	memset(out, 0, sizeof(*out));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return vd_err_set(-errno, "cannot open %s: %s", path,
+		    strerror(errno));
+	n = read(fd, buf, sizeof(buf));
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r != 0)
+		return vd_err_set(r, "cannot read %s", path);
+	if ((size_t)n >= sizeof(buf))
+		return vd_err_set(VD_EINVAL, "%s: too long for a public key "
+		    "file", path);
+	if ((r = vd_escrow_pub_parse(buf, (size_t)n, out)) != 0) {
+		char d[512];
+
+		snprintf(d, sizeof(d), "%s", vd_err_detail());
+		return vd_err_set(r, "%s: %s", path, d);
+	}
+	return 0;
+}
+
+int
+vd_escrow_keygen(const char *party, struct vd_escrow_key **out)
+{
+	struct vd_escrow_key *k;
+
+	*out = NULL;
+	if (!vd_name_valid(party))
+		return vd_err_set(VD_EINVAL, "invalid party name (1-%d of "
+		    "A-Z a-z 0-9 . _ -)", VD_NAME_MAX);
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return VD_ENOMEM;
+	if ((k->sk = vd_secret_new(SKBYTES)) == NULL) {
+		free(k);
+		return VD_ENOMEM;
+	}
+	crypto_box_keypair(k->pub.pk, k->sk->data);
+	k->sk->len = SKBYTES;
+	memcpy(k->pub.party, party, strlen(party) + 1);
+	keyid_of(k->pub.pk, k->pub.keyid);
+	*out = k;
+	return 0;
+}
+
+void
+vd_escrow_key_free(struct vd_escrow_key *k)
+{
+	if (k == NULL)
+		return;
+	vd_secret_free(k->sk);
+	free(k);
+}
+
+/* Appends the base64 of n bytes at p to text (secure memory). */
+static int
+text_b64(struct vd_secret *text, const unsigned char *p, size_t n)
+{
+	size_t need = sodium_base64_ENCODED_LEN(n,
+	    sodium_base64_VARIANT_ORIGINAL);
+
+	if (text->len + need > text->cap)
+		return VD_ETOOBIG;
+	sodium_bin2base64((char *)text->data + text->len, need, p, n,
+	    sodium_base64_VARIANT_ORIGINAL);
+	text->len += need - 1;
+	return 0;
+}
+
+static int
+text_str(struct vd_secret *text, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (text->len + n > text->cap)
+		return VD_ETOOBIG;
+	memcpy(text->data + text->len, s, n);
+	text->len += n;
+	return 0;
+}
+
+int
+vd_escrow_key_format(const struct vd_escrow_key *k,
+    const struct vd_secret *pass, const struct vd_kdf_params *params,
+    struct vd_secret **textp)
+{
+	struct vd_secret *text = NULL, *wk = NULL;
+	unsigned char salt[crypto_pwhash_SALTBYTES], nonce[NONCEBYTES];
+	unsigned char ct[SKBYTES + TAGBYTES];
+	unsigned long long ops;
+	size_t mem;
+	char head[256];
+	int n, r;
+
+	*textp = NULL;
+	if ((text = vd_secret_new(VD_ESCROW_LINEMAX)) == NULL)
+		return VD_ENOMEM;
+	if (pass == NULL || pass->len == 0) {
+		n = snprintf(head, sizeof(head), "%s %s %s none ", KEY_MAGIC,
+		    k->pub.party, k->pub.keyid);
+		if (n < 0 || (size_t)n >= sizeof(head)) {
+			r = VD_ETOOBIG;
+			goto out;
+		}
+		if ((r = text_str(text, head)) != 0 ||
+		    (r = text_b64(text, k->sk->data, SKBYTES)) != 0 ||
+		    (r = text_str(text, "\n")) != 0)
+			goto out;
+		goto done;
+	}
+	ops = params ? params->opslimit : crypto_pwhash_OPSLIMIT_MODERATE;
+	mem = params ? params->memlimit : crypto_pwhash_MEMLIMIT_MODERATE;
+	randombytes_buf(salt, sizeof(salt));
+	randombytes_buf(nonce, sizeof(nonce));
+	if ((wk = vd_secret_new(crypto_aead_xchacha20poly1305_ietf_KEYBYTES))
+	    == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if (crypto_pwhash(wk->data, crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+	    (const char *)pass->data, pass->len, salt, ops, mem,
+	    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		r = vd_err_set(VD_ENOMEM, "Argon2id ran out of memory");
+		goto out;
+	}
+	n = snprintf(head, sizeof(head), "%s %s %s argon2id %llu %zu ",
+	    KEY_MAGIC, k->pub.party, k->pub.keyid, ops, mem);
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		r = VD_ETOOBIG;
+		goto out;
+	}
+	if ((r = text_str(text, head)) != 0 ||
+	    (r = text_b64(text, salt, sizeof(salt))) != 0 ||
+	    (r = text_str(text, " ")) != 0)
+		goto out;
+	/* The associated data: every byte of the line before the nonce. */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, k->sk->data,
+	    SKBYTES, text->data, text->len, NULL, nonce, wk->data);
+	if ((r = text_b64(text, nonce, sizeof(nonce))) != 0 ||
+	    (r = text_str(text, " ")) != 0 ||
+	    (r = text_b64(text, ct, sizeof(ct))) != 0 ||
+	    (r = text_str(text, "\n")) != 0)
+		goto out;
+ done:
+	text->data[text->len] = '\0';
+	*textp = text;
+	text = NULL;
+	r = 0;
+ out:
+	vd_secret_free(text);
+	vd_secret_free(wk);
+	return r;
+}
+
+int
+vd_escrow_key_protected(const char *buf, size_t len)
+{
+	struct tok t[9];
+	int n = tokenize(buf, len, t, 9);
+
+	if (n == 5 && tok_is(&t[0], KEY_MAGIC) && tok_is(&t[3], "none"))
+		return 0;
+	if (n == 9 && tok_is(&t[0], KEY_MAGIC) && tok_is(&t[3], "argon2id"))
+		return 1;
+	return vd_err_set(VD_EINVAL, "not an escrow private key file");
+}
+
+int
+vd_escrow_key_parse(const char *buf, size_t len,
+    const struct vd_secret *pass, struct vd_escrow_key **out)
+{
+	struct vd_escrow_key *k = NULL;
+	struct vd_secret *wk = NULL;
+	unsigned char salt[crypto_pwhash_SALTBYTES], nonce[NONCEBYTES];
+	unsigned char ct[SKBYTES + TAGBYTES], pk[PKBYTES];
+	char keyid[VD_ESCROW_KEYIDLEN + 1];
+	struct tok t[9];
+	uint64_t ops, mem;
+	int n, r, prot;
+
+	*out = NULL;
+	if ((prot = vd_escrow_key_protected(buf, len)) < 0)
+		return prot;
+	n = tokenize(buf, len, t, 9);
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return VD_ENOMEM;
+	if ((k->sk = vd_secret_new(SKBYTES)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if (tok_name(&t[1], k->pub.party) != 0 || tok_keyid(&t[2], keyid)
+	    != 0) {
+		r = vd_err_set(VD_EINVAL, "escrow private key: bad party name "
+		    "or key id");
+		goto out;
+	}
+	if (!prot) {
+		if (n != 5 || tok_b64(&t[4], k->sk->data, SKBYTES) != 0) {
+			r = vd_err_set(VD_EINVAL, "escrow private key: bad key");
+			goto out;
+		}
+	} else {
+		if (tok_u64(&t[4], &ops) != 0 || tok_u64(&t[5], &mem) != 0 ||
+		    ops < crypto_pwhash_OPSLIMIT_MIN ||
+		    ops > 4ULL * crypto_pwhash_OPSLIMIT_SENSITIVE ||
+		    mem < crypto_pwhash_MEMLIMIT_MIN ||
+		    mem > crypto_pwhash_MEMLIMIT_SENSITIVE ||
+		    tok_b64(&t[6], salt, sizeof(salt)) != 0 ||
+		    tok_b64(&t[7], nonce, sizeof(nonce)) != 0 ||
+		    tok_b64(&t[8], ct, sizeof(ct)) != 0) {
+			r = vd_err_set(VD_EINVAL, "escrow private key: bad "
+			    "Argon2id parameters or sealed key");
+			goto out;
+		}
+		if (pass == NULL || pass->len == 0) {
+			r = vd_err_set(VD_EBADKEY, "the escrow key is "
+			    "passphrase-protected: a passphrase is needed");
+			goto out;
+		}
+		if ((wk = vd_secret_new(
+		    crypto_aead_xchacha20poly1305_ietf_KEYBYTES)) == NULL) {
+			r = VD_ENOMEM;
+			goto out;
+		}
+		if (crypto_pwhash(wk->data,
+		    crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+		    (const char *)pass->data, pass->len, salt, ops,
+		    (size_t)mem, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+			r = vd_err_set(VD_ENOMEM, "Argon2id ran out of memory");
+			goto out;
+		}
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(k->sk->data,
+		    NULL, NULL, ct, sizeof(ct), (const unsigned char *)buf,
+		    (size_t)(t[7].p - buf), nonce, wk->data) != 0) {
+			r = vd_err_set(VD_EBADKEY, "wrong passphrase");
+			goto out;
+		}
+	}
+	k->sk->len = SKBYTES;
+	crypto_scalarmult_base(pk, k->sk->data);
+	memcpy(k->pub.pk, pk, PKBYTES);
+	keyid_of(pk, k->pub.keyid);
+	if (strcmp(keyid, k->pub.keyid) != 0) {
+		r = vd_err_set(VD_ECORRUPT, "escrow private key does not match "
+		    "its key id %s (damaged file?)", keyid);
+		goto out;
+	}
+	*out = k;
+	k = NULL;
+	r = 0;
+ out:
+	sodium_memzero(ct, sizeof(ct));
+	vd_secret_free(wk);
+	vd_escrow_key_free(k);
+	return r;
+}
+
+int
+vd_escrow_key_read(const char *path, struct vd_secret **textp)
+{
+	struct vd_secret *text = NULL;
+	struct stat sb;
+	ssize_t n;
+	int fd, r;
+
+	*textp = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return vd_err_set(-errno, "cannot open escrow key %s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		r = vd_err_set(-errno, "cannot stat %s", path);
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = vd_err_set(VD_EINVAL, "%s is not a regular file", path);
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		r = vd_err_set(VD_EKEYPERM, "escrow key %s has mode %04o; it "
+		    "must not be accessible by group or others (chmod 600)",
+		    path, (unsigned)(sb.st_mode & 07777));
+		goto out;
+	}
+	if (sb.st_size <= 0 || sb.st_size > VD_ESCROW_LINEMAX) {
+		r = vd_err_set(VD_EINVAL, "%s is not an escrow private key "
+		    "file (size)", path);
+		goto out;
+	}
+	if ((text = vd_secret_new((size_t)sb.st_size)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((n = read(fd, text->data, (size_t)sb.st_size)) != sb.st_size) {
+		r = vd_err_set(n < 0 ? -errno : -EIO, "cannot read %s", path);
+		goto out;
+	}
+	text->len = (size_t)n;
+	*textp = text;
+	text = NULL;
+	r = 0;
+ out:
+	vd_secret_free(text);
+	close(fd);
+	return r;
+}
+
+int
+vd_escrow_key_write(const char *path, const struct vd_escrow_key *k,
+    const struct vd_secret *pass, const struct vd_kdf_params *params)
+{
+	struct vd_secret *text = NULL;
+	char pubpath[4096], line[VD_ESCROW_LINEMAX];
+	int n, r;
+
+	n = snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+	if (n < 0 || (size_t)n >= sizeof(pubpath))
+		return vd_err_set(VD_EINVAL, "key file path too long");
+	if (access(pubpath, F_OK) == 0)
+		return vd_err_set(VD_EEXIST, "%s exists; refusing to overwrite "
+		    "it", pubpath);
+	if ((r = vd_escrow_pub_format(&k->pub, line, sizeof(line))) != 0 ||
+	    (r = vd_escrow_key_format(k, pass, params, &text)) != 0)
+		goto out;
+	if ((r = create_file(path, 0600, text->data, text->len)) != 0)
+		goto out;
+	if ((r = create_file(pubpath, 0644, line, strlen(line))) != 0) {
+		unlink(path);
+		goto out;
+	}
+	r = 0;
+ out:
+	vd_secret_free(text);
+	return r;
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+struct vd_escrow_cfg {
+	enum vd_escrow_mode mode;	/* any or quorum */
+	int		 mode_set;	/* a mode line was seen */
+	unsigned	 m;		/* quorum threshold (1 for any) */
+	unsigned	 n;		/* quorum parties (0 for any) */
+	size_t		 nparties;	/* entries in parties */
+	struct vd_escrow_pub parties[VD_ESCROW_MAXPARTIES];	/* in order */
+};
+
+int
+vd_escrow_cfg_new(struct vd_escrow_cfg **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return VD_ENOMEM;
+	(*out)->mode = VD_ESCROW_ANY;
+	(*out)->m = 1;
+	return 0;
+}
+
+void
+vd_escrow_cfg_free(struct vd_escrow_cfg *ec)
+{
+	free(ec);
+}
+
+int
+vd_escrow_cfg_from_json(const json_t *obj, struct vd_escrow_cfg **out)
+{
+	struct vd_escrow_cfg *ec = NULL;
+	const char *key;
+	json_t *val;
+	int r;
+
+	*out = NULL;
+	if (obj != NULL && !json_is_object(obj))
+		return vd_err_set(VD_EINVAL, "[escrow] is not a key list");
+	if ((r = vd_escrow_cfg_new(&ec)) != 0)
+		return r;
+	/* The mode first, whatever the file order. */
+	if (obj != NULL && (val = json_object_get(obj, "mode")) != NULL &&
+	    (!json_is_string(val) ||
+	    (r = vd_escrow_cfg_set(ec, "mode", json_string_value(val))) != 0)) {
+		r = r ? r : vd_err_set(VD_EINVAL, "[escrow] mode is repeated");
+		goto out;
+	}
+	if (obj != NULL)
+		json_object_foreach((json_t *)obj, key, val) {
+			if (strcmp(key, "mode") == 0)
+				continue;
+			if (!json_is_string(val)) {
+				r = vd_err_set(VD_EINVAL, "[escrow] party %.64s "
+				    "is named more than once", key);
+				goto out;
+			}
+			if ((r = vd_escrow_cfg_set(ec, key,
+			    json_string_value(val))) != 0)
+				goto out;
+		}
+	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
+		goto out;
+	*out = ec;
+	ec = NULL;
+	r = 0;
+ out:
+	vd_escrow_cfg_free(ec);
+	return r;
+}
+
+size_t
+vd_escrow_cfg_parties(const struct vd_escrow_cfg *ec)
+{
+	return ec ? ec->nparties : 0;
+}
+
+/* Parses "M-of-N" with 1..2-digit numbers. */
+static int
+parse_quorum(const char *s, unsigned *m, unsigned *n)
+{
+	const char *p = s;
+	unsigned a = 0, b = 0;
+	int da = 0, db = 0;
+
+	while (*p >= '0' && *p <= '9' && da < 3) {
+		a = a * 10 + (unsigned)(*p++ - '0');
+		da++;
+	}
+	if (da == 0 || da > 2 || strncmp(p, "-of-", 4) != 0)
+		return -1;
+	p += 4;
+	while (*p >= '0' && *p <= '9' && db < 3) {
+		b = b * 10 + (unsigned)(*p++ - '0');
+		db++;
+	}
+	if (db == 0 || db > 2 || *p != '\0')
+		return -1;
+	*m = a;
+	*n = b;
+	return 0;
+}
+
+int
+vd_escrow_cfg_set(struct vd_escrow_cfg *ec, const char *key,
+    const char *value)
+{
+	struct vd_escrow_pub pub;
+	unsigned m, n;
+	int r;
+
+	if (strcmp(key, "mode") == 0) {
+		if (strcmp(value, "any") == 0) {
+			ec->mode = VD_ESCROW_ANY;
+			ec->m = 1;
+			ec->n = 0;
+		} else if (parse_quorum(value, &m, &n) == 0 && m >= 2 &&
+		    m <= n && n <= VD_ESCROW_MAXPARTIES) {
+			ec->mode = VD_ESCROW_QUORUM;
+			ec->m = m;
+			ec->n = n;
+		} else
+			return vd_err_set(VD_EINVAL, "escrow mode must be "
+			    "\"any\" or \"M-of-N\" with 2 <= M <= N <= %d "
+			    "(e.g. 2-of-2)", VD_ESCROW_MAXPARTIES);
+		ec->mode_set = 1;
+		return 0;
+	}
+	if (!vd_name_valid(key) || strcmp(key, VD_ESCROW_REPORT) == 0)
+		return vd_err_set(VD_EINVAL, "invalid escrow party name (1-%d "
+		    "of A-Z a-z 0-9 . _ -; not \"%s\")", VD_NAME_MAX,
+		    VD_ESCROW_REPORT);
+	for (size_t i = 0; i < ec->nparties; i++)
+		if (strcmp(ec->parties[i].party, key) == 0)
+			return vd_err_set(VD_EINVAL, "escrow party %s is named "
+			    "twice", key);
+	if (ec->nparties >= VD_ESCROW_MAXPARTIES)
+		return vd_err_set(VD_EINVAL, "more than %d escrow parties",
+		    VD_ESCROW_MAXPARTIES);
+	if ((r = vd_escrow_pub_load(value, &pub)) != 0)
+		return r == VD_EINVAL ? r : vd_err_set(VD_EINVAL, "escrow "
+		    "party %s: cannot read %s: %s", key, value, strerror(-r));
+	if (strcmp(pub.party, key) != 0)
+		return vd_err_set(VD_EINVAL, "escrow party %s: %s holds the key "
+		    "of party %s", key, value, pub.party);
+	for (size_t i = 0; i < ec->nparties; i++)
+		if (sodium_memcmp(ec->parties[i].pk, pub.pk, PKBYTES) == 0)
+			return vd_err_set(VD_EINVAL, "escrow parties %s and %s "
+			    "have the same key", ec->parties[i].party, key);
+	ec->parties[ec->nparties++] = pub;
+	return 0;
+}
+
+int
+vd_escrow_cfg_finalize(struct vd_escrow_cfg *ec)
+{
+	if (ec->nparties == 0) {
+		if (ec->mode_set)
+			return vd_err_set(VD_ECONFIG, "[escrow] sets a mode but "
+			    "names no party");
+		return 0;
+	}
+	if (ec->mode == VD_ESCROW_QUORUM && ec->nparties != ec->n)
+		return vd_err_set(VD_ECONFIG, "[escrow] mode %u-of-%u needs "
+		    "exactly %u parties; %zu are configured", ec->m, ec->n,
+		    ec->n, ec->nparties);
+	return 0;
+}
+
+/* ---- envelopes ------------------------------------------------------ */
+
+/* An envelope's clear fields, as parsed. */
+struct hdr {
+	char		 target[VD_NAME_MAX + 1];
+	uint64_t	 version;
+	char		 party[VD_NAME_MAX + 1];
+	int64_t		 created;
+	unsigned	 mode, m, n;
+	unsigned char	 vpk[PKBYTES];		/* vault signing key */
+	unsigned char	 rpk[PKBYTES];		/* recipient party key */
+	unsigned char	 commit[32];		/* plaintext commitment */
+	const unsigned char *box;		/* into the envelope */
+	size_t		 boxlen;
+};
+
+/* An opened envelope. */
+struct opened {
+	struct hdr	 h;			/* its clear fields */
+	unsigned	 x;			/* share x (0: whole secret) */
+	unsigned char	 split[SPLITBYTES];	/* sealing id */
+	struct vd_secret *pt;			/* the whole plaintext */
+	const unsigned char *val;		/* secret bytes, into pt */
+	size_t		 vallen;
+};
+
+static int
+mode_ok(unsigned mode, unsigned m, unsigned n)
+{
+	if (mode == VD_ESCROW_ANY)
+		return m == 1 && n >= 1 && n <= VD_ESCROW_MAXPARTIES;
+	if (mode == VD_ESCROW_QUORUM)
+		return m >= 2 && m <= n && n <= VD_ESCROW_MAXPARTIES;
+	return 0;
+}
+
+static void
+commit_of(const unsigned char *pt, size_t len, unsigned char *out)
+{
+	crypto_generichash(out, 32, pt, len, (const unsigned char *)COMMIT_KEY,
+	    sizeof(COMMIT_KEY) - 1);
+}
+
+/*
+ * Signs SIG_PREFIX || msg with sk into sigout, or (sk NULL) verifies sigin
+ * over it with pk.
+ */
+static int
+sig_do(unsigned char *sigout, const unsigned char *sigin,
+    const unsigned char *msg, size_t len, const unsigned char *sk,
+    const unsigned char *pk)
+{
+	unsigned char *buf;
+	size_t plen = sizeof(SIG_PREFIX);	/* with its NUL: a separator */
+	int r = 0;
+
+	if ((buf = malloc(plen + len)) == NULL)
+		return VD_ENOMEM;
+	memcpy(buf, SIG_PREFIX, plen);
+	memcpy(buf + plen, msg, len);
+	if (sk != NULL)
+		crypto_sign_detached(sigout, NULL, buf, plen + len, sk);
+	else if (crypto_sign_verify_detached(sigin, buf, plen + len, pk) != 0)
+		r = VD_ECORRUPT;
+	free(buf);
+	return r;
+}
+
+/*
+ * Parses an envelope and checks its signature.  h->box points into env.
+ * Returns 0 or VD_ECORRUPT (no detail: callers name the envelope).
+ */
+static int
+env_parse(const unsigned char *env, size_t len, struct hdr *h)
+{
+	struct rd r = { env, len, 0, 0 };
+	const unsigned char *p, *sig;
+	size_t signedlen;
+
+	memset(h, 0, sizeof(*h));
+	if (len > VD_ESCROW_ENVMAX)
+		return VD_ECORRUPT;
+	if ((p = rd_take(&r, 8)) == NULL || memcmp(p, ENV_MAGIC, 8) != 0)
+		return VD_ECORRUPT;
+	rd_name(&r, h->target);
+	h->version = rd_be(&r, 8);
+	rd_name(&r, h->party);
+	h->created = (int64_t)rd_be(&r, 8);
+	h->mode = (unsigned)rd_be(&r, 1);
+	h->m = (unsigned)rd_be(&r, 1);
+	h->n = (unsigned)rd_be(&r, 1);
+	if ((p = rd_take(&r, PKBYTES)) != NULL)
+		memcpy(h->vpk, p, PKBYTES);
+	if ((p = rd_take(&r, PKBYTES)) != NULL)
+		memcpy(h->rpk, p, PKBYTES);
+	if ((p = rd_take(&r, 32)) != NULL)
+		memcpy(h->commit, p, 32);
+	h->boxlen = (size_t)rd_be(&r, 4);
+	h->box = rd_take(&r, h->boxlen);
+	signedlen = r.off;
+	sig = rd_take(&r, crypto_sign_BYTES);
+	if (r.bad || r.off != len || h->version == 0 ||
+	    !mode_ok(h->mode, h->m, h->n) ||
+	    h->boxlen <= crypto_box_SEALBYTES)
+		return VD_ECORRUPT;
+	return sig_do(NULL, sig, env, signedlen, NULL, h->vpk);
+}
+
+/* Builds the plaintext for (h, x, split, secret) in secure memory. */
+static struct vd_secret *
+pt_build(const struct hdr *h, unsigned x, const unsigned char *split,
+    const unsigned char *sec, size_t seclen)
+{
+	size_t tl = strlen(h->target), pl = strlen(h->party), len, p = 0;
+	struct vd_secret *pt;
+
+	len = 8 + 1 + tl + 8 + 1 + pl + 8 + 4 + SPLITBYTES + SALTBYTES + 2 +
+	    seclen;
+	if ((pt = vd_secret_new(len)) == NULL)
+		return NULL;
+	memcpy(pt->data, PT_MAGIC, 8);
+	p = 8;
+	pt->data[p++] = (unsigned char)tl;
+	memcpy(pt->data + p, h->target, tl);
+	p += tl;
+	put_be(pt->data + p, h->version, 8);
+	p += 8;
+	pt->data[p++] = (unsigned char)pl;
+	memcpy(pt->data + p, h->party, pl);
+	p += pl;
+	put_be(pt->data + p, (uint64_t)h->created, 8);
+	p += 8;
+	pt->data[p++] = (unsigned char)h->mode;
+	pt->data[p++] = (unsigned char)h->m;
+	pt->data[p++] = (unsigned char)h->n;
+	pt->data[p++] = (unsigned char)x;
+	memcpy(pt->data + p, split, SPLITBYTES);
+	p += SPLITBYTES;
+	randombytes_buf(pt->data + p, SALTBYTES);
+	p += SALTBYTES;
+	put_be(pt->data + p, seclen, 2);
+	p += 2;
+	memcpy(pt->data + p, sec, seclen);
+	pt->len = p + seclen;
+	return pt;
+}
+
+/*
+ * Parses o->pt and checks it names exactly what the clear header o->h
+ * says and matches its commitment.  Returns 0 or VD_ECORRUPT.
+ */
+static int
+pt_check(struct opened *o)
+{
+	struct rd r = { o->pt->data, o->pt->len, 0, 0 };
+	char target[VD_NAME_MAX + 1], party[VD_NAME_MAX + 1];
+	unsigned char c[32];
+	const unsigned char *p;
+	uint64_t version;
+	int64_t created;
+	unsigned mode, m, n;
+
+	commit_of(o->pt->data, o->pt->len, c);
+	if (sodium_memcmp(c, o->h.commit, 32) != 0)
+		return VD_ECORRUPT;
+	if ((p = rd_take(&r, 8)) == NULL || memcmp(p, PT_MAGIC, 8) != 0)
+		return VD_ECORRUPT;
+	rd_name(&r, target);
+	version = rd_be(&r, 8);
+	rd_name(&r, party);
+	created = (int64_t)rd_be(&r, 8);
+	mode = (unsigned)rd_be(&r, 1);
+	m = (unsigned)rd_be(&r, 1);
+	n = (unsigned)rd_be(&r, 1);
+	o->x = (unsigned)rd_be(&r, 1);
+	if ((p = rd_take(&r, SPLITBYTES)) != NULL)
+		memcpy(o->split, p, SPLITBYTES);
+	rd_take(&r, SALTBYTES);
+	o->vallen = (size_t)rd_be(&r, 2);
+	o->val = rd_take(&r, o->vallen);
+	if (r.bad || r.off != o->pt->len || o->vallen == 0)
+		return VD_ECORRUPT;
+	if (strcmp(target, o->h.target) != 0 || version != o->h.version ||
+	    strcmp(party, o->h.party) != 0 || created != o->h.created ||
+	    mode != o->h.mode || m != o->h.m || n != o->h.n)
+		return VD_ECORRUPT;
+	if ((mode == VD_ESCROW_ANY) != (o->x == 0))
+		return VD_ECORRUPT;
+	return 0;
+}
+
+static void
+opened_clear(struct opened *o)
+{
+	vd_secret_free(o->pt);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Encodes and signs an envelope for h (box already set). */
+static int
+env_encode(const struct hdr *h, const unsigned char *signsk, struct obuf *b)
+{
+	unsigned char sig[crypto_sign_BYTES];
+	int r;
+
+	ob_add(b, ENV_MAGIC, 8);
+	ob_name(b, h->target);
+	ob_be(b, h->version, 8);
+	ob_name(b, h->party);
+	ob_be(b, (uint64_t)h->created, 8);
+	ob_be(b, h->mode, 1);
+	ob_be(b, h->m, 1);
+	ob_be(b, h->n, 1);
+	ob_add(b, h->vpk, PKBYTES);
+	ob_add(b, h->rpk, PKBYTES);
+	ob_add(b, h->commit, 32);
+	ob_be(b, h->boxlen, 4);
+	ob_add(b, h->box, h->boxlen);
+	if (b->err)
+		return b->err;
+	if ((r = sig_do(sig, NULL, b->p, b->len, signsk, NULL)) != 0)
+		return r;
+	ob_add(b, sig, sizeof(sig));
+	return b->err;
+}
+
+/* Seals one envelope of h (with h->rpk set) holding sec at x. */
+static int
+seal_one(struct hdr *h, const unsigned char *signsk, unsigned x,
+    const unsigned char *split, const unsigned char *sec, size_t seclen,
+    struct obuf *b)
+{
+	struct vd_secret *pt;
+	unsigned char *box;
+	int r;
+
+	if ((pt = pt_build(h, x, split, sec, seclen)) == NULL)
+		return VD_ENOMEM;
+	commit_of(pt->data, pt->len, h->commit);
+	h->boxlen = crypto_box_SEALBYTES + pt->len;
+	if ((box = malloc(h->boxlen)) == NULL) {
+		vd_secret_free(pt);
+		return VD_ENOMEM;
+	}
+	crypto_box_seal(box, pt->data, pt->len, h->rpk);
+	vd_secret_free(pt);
+	h->box = box;
+	r = env_encode(h, signsk, b);
+	h->box = NULL;
+	free(box);
+	return r;
+}
+
+/* Derives the vault's escrow signing key pair; sk in secure memory. */
+static int
+sign_keys(struct vd_store *st, unsigned char *pk, struct vd_secret **skp)
+{
+	struct vd_secret *seed = NULL, *sk = NULL;
+	int r;
+
+	*skp = NULL;
+	if ((seed = vd_secret_new(crypto_sign_SEEDBYTES)) == NULL ||
+	    (sk = vd_secret_new(crypto_sign_SECRETKEYBYTES)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = vd_store_derive(st, SIGN_ID, SIGN_CTX, seed->data,
+	    crypto_sign_SEEDBYTES)) != 0)
+		goto out;
+	crypto_sign_seed_keypair(pk, sk->data, seed->data);
+	sk->len = crypto_sign_SECRETKEYBYTES;
+	*skp = sk;
+	sk = NULL;
+	r = 0;
+ out:
+	vd_secret_free(seed);
+	vd_secret_free(sk);
+	return r;
+}
+
+int
+vd_escrow_vault_fp(struct vd_store *st, char fp[VD_ESCROW_FPLEN + 1])
+{
+	unsigned char pk[PKBYTES];
+	struct vd_secret *sk = NULL;
+	int r;
+
+	if ((r = sign_keys(st, pk, &sk)) != 0)
+		return r;
+	vd_secret_free(sk);
+	fp_of(pk, fp);
+	return 0;
+}
+
+static int
+cfg_has(const struct vd_escrow_cfg *ec, const char *party)
+{
+	for (size_t i = 0; i < ec->nparties; i++)
+		if (strcmp(ec->parties[i].party, party) == 0)
+			return 1;
+	return 0;
+}
+
+/* (target, version, party) triples collected for deletion. */
+struct triples {
+	struct vd_escrow_item	*v;	/* env unused */
+	size_t			 n, cap;
+};
+
+static int
+triples_add(struct triples *tr, const char *target, uint64_t v,
+    const char *party)
+{
+	if (tr->n == tr->cap) {
+		size_t cap = tr->cap ? tr->cap * 2 : 16;
+		struct vd_escrow_item *nv;
+
+		if ((nv = realloc(tr->v, cap * sizeof(*nv))) == NULL)
+			return VD_ENOMEM;
+		tr->v = nv;
+		tr->cap = cap;
+	}
+	memset(&tr->v[tr->n], 0, sizeof(tr->v[0]));
+	snprintf(tr->v[tr->n].target, sizeof(tr->v[0].target), "%s", target);
+	snprintf(tr->v[tr->n].party, sizeof(tr->v[0].party), "%s", party);
+	tr->v[tr->n].version = v;
+	tr->n++;
+	return 0;
+}
+
+/* Collects envelopes whose party ec does not name (one version or all). */
+struct stale_arg {
+	const struct vd_escrow_cfg *ec;
+	uint64_t		 only_v;	/* 0: every version */
+	struct triples		 tr;
+};
+
+static int
+stale_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	struct stale_arg *a = arg;
+
+	if (a->only_v != 0 && v != a->only_v)
+		return 0;
+	if (strcmp(party, VD_ESCROW_REPORT) == 0 || cfg_has(a->ec, party))
+		return 0;
+	return triples_add(&a->tr, target, v, party);
+}
+
+static int
+drop_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t,
+    const char *target, uint64_t only_v)
+{
+	struct stale_arg a = { ec, only_v, { NULL, 0, 0 } };
+	int r;
+
+	if ((r = vd_escrow_each(t, target, stale_cb, &a)) == 0)
+		for (size_t i = 0; i < a.tr.n && r == 0; i++)
+			r = vd_escrow_del_party(t, a.tr.v[i].target,
+			    a.tr.v[i].version, a.tr.v[i].party);
+	free(a.tr.v);
+	return r;
+}
+
+int
+vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
+    struct vd_txn *t, const char *target, uint64_t version,
+    const struct vd_secret *pw)
+{
+	struct vd_secret *signsk = NULL, *shares[VD_ESCROW_MAXPARTIES];
+	unsigned char split[SPLITBYTES];
+	struct obuf b = { NULL, 0, 0, 0 };
+	struct hdr h;
+	int r, nshares = 0;
+
+	if (ec == NULL || ec->nparties == 0)
+		return 0;
+	if (!vd_name_valid(target) || version == 0)
+		return vd_err_set(VD_EINVAL, "escrow: bad target or version");
+	if (pw->len == 0 || pw->len > SECRET_MAXLEN)
+		return vd_err_set(VD_EINVAL, "escrow: password length out of "
+		    "range");
+	memset(&h, 0, sizeof(h));
+	if ((r = sign_keys(st, h.vpk, &signsk)) != 0)
+		return r;
+	snprintf(h.target, sizeof(h.target), "%s", target);
+	h.version = version;
+	h.created = vd_now();
+	h.mode = ec->mode;
+	h.m = ec->mode == VD_ESCROW_ANY ? 1 : ec->m;
+	h.n = (unsigned)ec->nparties;
+	randombytes_buf(split, sizeof(split));
+	if (ec->mode == VD_ESCROW_QUORUM) {
+		if ((r = vd_shamir_split(pw, ec->m, (unsigned)ec->nparties,
+		    shares)) != 0)
+			goto out;
+		nshares = (int)ec->nparties;
+	}
+	for (size_t i = 0; i < ec->nparties; i++) {
+		const struct vd_escrow_pub *p = &ec->parties[i];
+
+		snprintf(h.party, sizeof(h.party), "%s", p->party);
+		memcpy(h.rpk, p->pk, PKBYTES);
+		b.len = 0;
+		if (ec->mode == VD_ESCROW_ANY)
+			r = seal_one(&h, signsk->data, 0, split, pw->data,
+			    pw->len, &b);
+		else
+			r = seal_one(&h, signsk->data, shares[i]->data[0],
+			    split, shares[i]->data + 1, shares[i]->len - 1,
+			    &b);
+		if (r != 0 || (r = vd_escrow_put(t, target, version, p->party,
+		    b.p, b.len)) != 0)
+			goto out;
+	}
+	r = drop_stale(ec, t, target, version);
+ out:
+	for (int i = 0; i < nshares; i++)
+		vd_secret_free(shares[i]);
+	vd_secret_free(signsk);
+	free(b.p);
+	return r;
+}
+
+/* Target names, collected before writing. */
+struct names {
+	char	(*v)[VD_NAME_MAX + 1];
+	size_t	 n, cap;
+};
+
+static int
+names_cb(const char *name, json_t *obj, void *arg)
+{
+	struct names *nm = arg;
+
+	if (nm->n == nm->cap) {
+		size_t cap = nm->cap ? nm->cap * 2 : 16;
+		char (*nv)[VD_NAME_MAX + 1];
+
+		if ((nv = realloc(nm->v, cap * sizeof(*nv))) == NULL)
+			return VD_ENOMEM;
+		nm->v = nv;
+		nm->cap = cap;
+	}
+	snprintf(nm->v[nm->n++], VD_NAME_MAX + 1, "%s", name);
+	return 0;
+}
+
+/* The current version and any pending versions newer than it. */
+struct live {
+	uint64_t	 v[8];	/* newest first */
+	size_t		 n;
+	uint64_t	 current;	/* 0: none */
+};
+
+static int
+live_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct live *l = arg;
+	const char *s = json_string_value(json_object_get(meta, "state"));
+
+	if (s == NULL)
+		return 0;
+	if (strcmp(s, "current") == 0) {
+		if (l->n < VD_NELEM(l->v))
+			l->v[l->n++] = v;
+		l->current = v;
+		return 1;	/* older versions are not live */
+	}
+	if (strcmp(s, "pending") == 0 && l->n < VD_NELEM(l->v) - 1)
+		l->v[l->n++] = v;
+	return 0;
+}
+
+static int
+live_versions(struct vd_txn *t, const char *target, struct live *l)
+{
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	r = vd_version_each(t, target, 0, live_cb, l);
+	return r == 1 ? 0 : r;
+}
+
+int
+vd_escrow_reseal(const struct vd_escrow_cfg *ec, struct vd_store *st,
+    struct vd_txn *t)
+{
+	struct names nm = { NULL, 0, 0 };
+	struct vd_secret *pw = NULL;
+	json_t *e = NULL, *parties = NULL;
+	char mode[16];
+	size_t count = 0;
+	int r;
+
+	if (ec == NULL || ec->nparties == 0)
+		return 0;
+	if ((r = vd_target_each(t, names_cb, &nm)) != 0)
+		goto out;
+	for (size_t i = 0; i < nm.n; i++) {
+		struct live l;
+
+		if ((r = live_versions(t, nm.v[i], &l)) != 0)
+			goto out;
+		for (size_t j = 0; j < l.n; j++) {
+			r = vd_secret_get(t, nm.v[i], l.v[j], &pw);
+			if (r == VD_ENOTFOUND)
+				continue;
+			if (r != 0 || (r = vd_escrow_seal_version(ec, st, t,
+			    nm.v[i], l.v[j], pw)) != 0)
+				goto out;
+			vd_secret_free(pw);
+			pw = NULL;
+			count++;
+		}
+	}
+	if ((r = drop_stale(ec, t, NULL, 0)) != 0)
+		goto out;
+	if (ec->mode == VD_ESCROW_ANY)
+		snprintf(mode, sizeof(mode), "any");
+	else
+		snprintf(mode, sizeof(mode), "%u-of-%u", ec->m, ec->n);
+	if ((parties = json_array()) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ec->nparties; i++) {
+		json_t *p = json_pack("{s:s,s:s}", "party",
+		    ec->parties[i].party, "key_id", ec->parties[i].keyid);
+
+		if (p == NULL || json_array_append_new(parties, p) != 0) {
+			r = VD_ENOMEM;
+			goto out;
+		}
+	}
+	if ((e = json_pack("{s:s,s:s,s:s,s:O,s:I}", "event", "escrow-reseal",
+	    "result", "ok", "mode", mode, "parties", parties, "versions",
+	    (json_int_t)count)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	r = vd_audit_append(t, e, NULL);
+ out:
+	vd_secret_free(pw);
+	json_decref(e);
+	json_decref(parties);
+	free(nm.v);
+	return r;
+}
+
+/* Checks one live version's envelopes against ec; sets *stale. */
+struct check_arg {
+	const struct vd_escrow_cfg *ec;
+	uint64_t	 v;
+	int		 seen[VD_ESCROW_MAXPARTIES];
+	int		 stale;
+};
+
+static int
+check_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	struct check_arg *a = arg;
+	const struct vd_escrow_cfg *ec = a->ec;
+	struct hdr h;
+
+	if (v != a->v || strcmp(party, VD_ESCROW_REPORT) == 0)
+		return 0;
+	for (size_t i = 0; i < ec->nparties; i++) {
+		if (strcmp(ec->parties[i].party, party) != 0)
+			continue;
+		if (env_parse(env, len, &h) != 0 ||
+		    memcmp(h.rpk, ec->parties[i].pk, PKBYTES) != 0 ||
+		    h.mode != (unsigned)ec->mode || h.n != ec->nparties ||
+		    (ec->mode == VD_ESCROW_QUORUM && h.m != ec->m))
+			a->stale = 1;
+		a->seen[i] = 1;
+		return 0;
+	}
+	a->stale = 1;	/* a party no longer configured */
+	return 0;
+}
+
+int
+vd_escrow_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t, int *stale)
+{
+	struct names nm = { NULL, 0, 0 };
+	int r;
+
+	*stale = 0;
+	if (ec == NULL || ec->nparties == 0)
+		return 0;
+	if ((r = vd_target_each(t, names_cb, &nm)) != 0)
+		goto out;
+	for (size_t i = 0; i < nm.n && !*stale; i++) {
+		struct check_arg a;
+		struct live l;
+
+		if ((r = live_versions(t, nm.v[i], &l)) != 0)
+			goto out;
+		if (l.current == 0)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.ec = ec;
+		a.v = l.current;
+		if ((r = vd_escrow_each(t, nm.v[i], check_cb, &a)) != 0)
+			goto out;
+		for (size_t j = 0; j < ec->nparties; j++)
+			if (!a.seen[j])
+				a.stale = 1;
+		*stale = a.stale;
+	}
+ out:
+	free(nm.v);
+	return r;
+}
+
+/* ---- envelope sets ------------------------------------------------- */
+
+static int
+set_add(struct vd_escrow_set *set, const char *target, uint64_t v,
+    const char *party, const unsigned char *env, size_t len)
+{
+	struct vd_escrow_item *it;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 16;
+		struct vd_escrow_item *nv;
+
+		if ((nv = realloc(set->items, cap * sizeof(*nv))) == NULL)
+			return VD_ENOMEM;
+		set->items = nv;
+		set->cap = cap;
+	}
+	it = &set->items[set->n];
+	memset(it, 0, sizeof(*it));
+	if ((it->env = malloc(len ? len : 1)) == NULL)
+		return VD_ENOMEM;
+	memcpy(it->env, env, len);
+	it->len = len;
+	it->version = v;
+	snprintf(it->target, sizeof(it->target), "%s", target);
+	snprintf(it->party, sizeof(it->party), "%s", party);
+	set->n++;
+	return 0;
+}
+
+static int
+load_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	if (strcmp(party, VD_ESCROW_REPORT) == 0)
+		return 0;
+	return set_add(arg, target, v, party, env, len);
+}
+
+int
+vd_escrow_set_load(struct vd_txn *t, const char *target,
+    struct vd_escrow_set *set)
+{
+	return vd_escrow_each(t, target, load_cb, set);
+}
+
+void
+vd_escrow_set_clear(struct vd_escrow_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->items[i].env);
+	free(set->items);
+	memset(set, 0, sizeof(*set));
+}
+
+int
+vd_escrow_set_parse_bundle(const unsigned char *buf, size_t len,
+    struct vd_escrow_set *set)
+{
+	struct rd r = { buf, len, 0, 0 };
+	const unsigned char *p;
+	uint64_t count;
+	int rc;
+
+	if ((p = rd_take(&r, 8)) == NULL || memcmp(p, BUNDLE_MAGIC, 8) != 0)
+		return vd_err_set(VD_EINVAL, "not an escrow bundle");
+	count = rd_be(&r, 4);
+	if (count > BUNDLE_MAXITEMS)
+		return vd_err_set(VD_EINVAL, "escrow bundle: too many entries");
+	for (uint64_t i = 0; i < count; i++) {
+		char target[VD_NAME_MAX + 1], party[VD_NAME_MAX + 1];
+		uint64_t v;
+		size_t elen;
+
+		rd_name(&r, target);
+		v = rd_be(&r, 8);
+		rd_name(&r, party);
+		elen = (size_t)rd_be(&r, 4);
+		if (elen > VD_ESCROW_ENVMAX)
+			r.bad = 1;
+		p = rd_take(&r, elen);
+		if (r.bad || v == 0)
+			return vd_err_set(VD_EINVAL, "escrow bundle: entry "
+			    "%llu is malformed", (unsigned long long)i + 1);
+		if ((rc = set_add(set, target, v, party, p, elen)) != 0)
+			return rc;
+	}
+	if (r.off != len)
+		return vd_err_set(VD_EINVAL, "escrow bundle: trailing bytes");
+	return 0;
+}
+
+void
+vd_escrow_set_versions(const struct vd_escrow_set *set, const char *target,
+    uint64_t *vs, size_t max, size_t *n)
+{
+	uint64_t below = UINT64_MAX;
+
+	*n = 0;
+	/* Repeated maximum search: sets are small, and no allocation. */
+	for (;;) {
+		uint64_t best = 0;
+
+		for (size_t i = 0; i < set->n; i++) {
+			const struct vd_escrow_item *it = &set->items[i];
+
+			if (strcmp(it->target, target) == 0 &&
+			    it->version < below && it->version > best)
+				best = it->version;
+		}
+		if (best == 0)
+			break;
+		if (*n < max)
+			vs[*n] = best;
+		(*n)++;
+		below = best;
+	}
+}
+
+static int
+bundle_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	struct obuf *b = arg;
+
+	if (strcmp(party, VD_ESCROW_REPORT) == 0)
+		return 0;
+	ob_name(b, target);
+	ob_be(b, v, 8);
+	ob_name(b, party);
+	ob_be(b, len, 4);
+	ob_add(b, env, len);
+	/* The count lives at offset 8; bumped here. */
+	if (!b->err)
+		put_be(b->p + 8, get_be(b->p + 8, 4) + 1, 4);
+	return b->err;
+}
+
+int
+vd_escrow_bundle_write(struct vd_txn *t, const char *path)
+{
+	struct obuf b = { NULL, 0, 0, 0 };
+	int r;
+
+	ob_add(&b, BUNDLE_MAGIC, 8);
+	ob_be(&b, 0, 4);
+	if (b.err) {
+		r = b.err;
+		goto out;
+	}
+	if ((r = vd_escrow_each(t, NULL, bundle_cb, &b)) != 0)
+		goto out;
+	r = create_file(path, 0600, b.p, b.len);
+ out:
+	free(b.p);
+	return r;
+}
+
+/* ---- break-glass ---------------------------------------------------- */
+
+void
+vd_escrow_result_clear(struct vd_escrow_result *res)
+{
+	if (res == NULL)
+		return;
+	vd_secret_free(res->pw);
+	memset(res, 0, sizeof(*res));
+}
+
+/* Picks version (0: newest in set for target); VD_ENOTFOUND. */
+static int
+pick_version(const struct vd_escrow_set *set, const char *target,
+    uint64_t *version)
+{
+	uint64_t vs[1];
+	size_t n;
+
+	if (*version != 0) {
+		for (size_t i = 0; i < set->n; i++)
+			if (strcmp(set->items[i].target, target) == 0 &&
+			    set->items[i].version == *version)
+				return 0;
+		return vd_err_set(VD_ENOTFOUND, "no escrow envelopes for "
+		    "version %llu of target %s", (unsigned long long)*version,
+		    target);
+	}
+	vd_escrow_set_versions(set, target, vs, 1, &n);
+	if (n == 0)
+		return vd_err_set(VD_ENOTFOUND, "no escrow envelopes for "
+		    "target %s", target);
+	*version = vs[0];
+	return 0;
+}
+
+/*
+ * Opens the envelope it with key: checks signature, place and recipient.
+ * Returns 0, VD_EBADKEY when the envelope is sealed to another key, or
+ * VD_ECORRUPT (with a detail) when it is tampered with or moved.
+ */
+static int
+open_item(const struct vd_escrow_item *it, const struct vd_escrow_key *key,
+    struct opened *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (env_parse(it->env, it->len, &o->h) != 0)
+		return vd_err_set(VD_ECORRUPT, "the envelope of party %s for "
+		    "%s version %llu fails its vault signature (tampered "
+		    "with)", it->party, it->target,
+		    (unsigned long long)it->version);
+	if (strcmp(o->h.target, it->target) != 0 ||
+	    o->h.version != it->version || strcmp(o->h.party, it->party) != 0)
+		return vd_err_set(VD_ECORRUPT, "the envelope found as party %s "
+		    "of %s version %llu was sealed for party %s of %s version "
+		    "%llu (moved or swapped): refused", it->party, it->target,
+		    (unsigned long long)it->version, o->h.party, o->h.target,
+		    (unsigned long long)o->h.version);
+	if (memcmp(o->h.rpk, key->pub.pk, PKBYTES) != 0)
+		return VD_EBADKEY;
+	if ((o->pt = vd_secret_new(o->h.boxlen - crypto_box_SEALBYTES)) ==
+	    NULL)
+		return VD_ENOMEM;
+	o->pt->len = o->h.boxlen - crypto_box_SEALBYTES;
+	if (crypto_box_seal_open(o->pt->data, o->h.box, o->h.boxlen,
+	    key->pub.pk, key->sk->data) != 0 || pt_check(o) != 0) {
+		opened_clear(o);
+		return vd_err_set(VD_ECORRUPT, "the envelope of party %s for "
+		    "%s version %llu does not open to what it names: refused",
+		    it->party, it->target, (unsigned long long)it->version);
+	}
+	o->h.box = NULL;	/* points into it->env; not needed after */
+	return 0;
+}
+
+/* Pin check: pin is hex, any case. */
+static int
+pin_ok(const char *pin, const char *fp)
+{
+	if (pin == NULL)
+		return 1;
+	if (strlen(pin) != VD_ESCROW_FPLEN)
+		return 0;
+	for (size_t i = 0; i < VD_ESCROW_FPLEN; i++) {
+		char c = pin[i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (c != fp[i])
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Turns opened envelopes (all of one target/version) into res: one vault
+ * key (pinned when pin is set), one sealing, then the password or the
+ * count of distinct shares.
+ */
+static int
+gather(struct opened *o, size_t n, const char *pin,
+    struct vd_escrow_result *res)
+{
+	struct vd_secret *sh[VD_ESCROW_MAXPARTIES];
+	unsigned char seen[256];
+	size_t nsh = 0;
+	int r = 0;
+
+	fp_of(o[0].h.vpk, res->vault_fp);
+	if (!pin_ok(pin, res->vault_fp))
+		return vd_err_set(VD_ECORRUPT, "the envelopes are signed by "
+		    "vault key %s, not the pinned %s: refused", res->vault_fp,
+		    pin);
+	res->version = o[0].h.version;
+	res->created = o[0].h.created;
+	res->mode = (enum vd_escrow_mode)o[0].h.mode;
+	res->m = o[0].h.m;
+	for (size_t i = 1; i < n; i++) {
+		if (memcmp(o[i].h.vpk, o[0].h.vpk, PKBYTES) != 0)
+			return vd_err_set(VD_ECORRUPT, "the envelopes are "
+			    "signed by different vault keys: refused");
+		if (strcmp(o[i].h.target, o[0].h.target) != 0 ||
+		    o[i].h.version != o[0].h.version ||
+		    o[i].h.mode != o[0].h.mode || o[i].h.m != o[0].h.m ||
+		    memcmp(o[i].split, o[0].split, SPLITBYTES) != 0)
+			return vd_err_set(VD_ECORRUPT, "the envelopes come from "
+			    "different sealings (re-sealed or mixed): "
+			    "refused");
+	}
+	if (res->mode == VD_ESCROW_ANY) {
+		res->have = 1;
+		if ((res->pw = vd_secret_from(o[0].val, o[0].vallen)) == NULL)
+			return VD_ENOMEM;
+		return 0;
+	}
+	memset(seen, 0, sizeof(seen));
+	for (size_t i = 0; i < n; i++) {
+		if (seen[o[i].x] || nsh >= VD_ESCROW_MAXPARTIES)
+			continue;
+		seen[o[i].x] = 1;
+		if ((sh[nsh] = vd_secret_new(1 + o[i].vallen)) == NULL) {
+			r = VD_ENOMEM;
+			goto out;
+		}
+		sh[nsh]->data[0] = (unsigned char)o[i].x;
+		memcpy(sh[nsh]->data + 1, o[i].val, o[i].vallen);
+		sh[nsh]->len = 1 + o[i].vallen;
+		nsh++;
+	}
+	res->have = (unsigned)nsh;
+	if (nsh >= res->m)
+		r = vd_shamir_combine(sh, nsh, &res->pw);
+ out:
+	for (size_t i = 0; i < nsh; i++)
+		vd_secret_free(sh[i]);
+	return r;
+}
+
+/* Finds the item of (target, version) for key: by party, else by pk. */
+static const struct vd_escrow_item *
+find_item(const struct vd_escrow_set *set, const char *target,
+    uint64_t version, const struct vd_escrow_key *key)
+{
+	struct hdr h;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct vd_escrow_item *it = &set->items[i];
+
+		if (it->version == version && strcmp(it->target, target) == 0
+		    && strcmp(it->party, key->pub.party) == 0)
+			return it;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		const struct vd_escrow_item *it = &set->items[i];
+
+		if (it->version == version && strcmp(it->target, target) == 0
+		    && env_parse(it->env, it->len, &h) == 0 &&
+		    memcmp(h.rpk, key->pub.pk, PKBYTES) == 0)
+			return it;
+	}
+	return NULL;
+}
+
+int
+vd_escrow_recover(const struct vd_escrow_set *set, const char *target,
+    uint64_t version, struct vd_escrow_key *const *keys, size_t nkeys,
+    const char *pin, struct vd_escrow_result *res)
+{
+	struct opened o[VD_ESCROW_MAXPARTIES];
+	size_t no = 0;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	memset(o, 0, sizeof(o));
+	if (nkeys == 0 || nkeys > VD_ESCROW_MAXPARTIES)
+		return vd_err_set(VD_EINVAL, "give 1..%d escrow keys",
+		    VD_ESCROW_MAXPARTIES);
+	if ((r = pick_version(set, target, &version)) != 0)
+		return r;
+	res->version = version;
+	for (size_t k = 0; k < nkeys; k++) {
+		const struct vd_escrow_item *it;
+
+		if ((it = find_item(set, target, version, keys[k])) == NULL)
+			continue;
+		r = open_item(it, keys[k], &o[no]);
+		if (r == VD_EBADKEY)
+			continue;
+		if (r != 0)
+			goto out;
+		snprintf(res->keyids[res->nkeyids++], VD_ESCROW_KEYIDLEN + 1,
+		    "%s", keys[k]->pub.keyid);
+		no++;
+	}
+	if (no == 0) {
+		r = vd_err_set(VD_EBADKEY, "none of the given escrow keys opens "
+		    "an envelope of %s version %llu", target,
+		    (unsigned long long)version);
+		goto out;
+	}
+	r = gather(o, no, pin, res);
+ out:
+	for (size_t i = 0; i < no; i++)
+		opened_clear(&o[i]);
+	if (r != 0)
+		vd_escrow_result_clear(res);
+	return r;
+}
+
+int
+vd_escrow_share_make(const struct vd_escrow_set *set, const char *target,
+    uint64_t version, const struct vd_escrow_key *key,
+    const struct vd_escrow_pub *to, const char *pin, unsigned char **out,
+    size_t *outlen, uint64_t *vout)
+{
+	const struct vd_escrow_item *it;
+	struct obuf b = { NULL, 0, 0, 0 };
+	struct opened o;
+	unsigned char *box = NULL;
+	char fp[VD_ESCROW_FPLEN + 1];
+	size_t boxlen;
+	int r;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&o, 0, sizeof(o));
+	if ((r = pick_version(set, target, &version)) != 0)
+		return r;
+	*vout = version;
+	if ((it = find_item(set, target, version, key)) == NULL)
+		return vd_err_set(VD_EBADKEY, "no envelope of %s version %llu "
+		    "for party %s", target, (unsigned long long)version,
+		    key->pub.party);
+	if ((r = open_item(it, key, &o)) != 0) {
+		if (r == VD_EBADKEY)
+			r = vd_err_set(VD_EBADKEY, "escrow key %s does not open "
+			    "party %s's envelope of %s version %llu",
+			    key->pub.keyid, it->party, target,
+			    (unsigned long long)version);
+		goto out;
+	}
+	fp_of(o.h.vpk, fp);
+	if (!pin_ok(pin, fp)) {
+		r = vd_err_set(VD_ECORRUPT, "the envelope is signed by vault "
+		    "key %s, not the pinned %s: refused", fp, pin);
+		goto out;
+	}
+	boxlen = crypto_box_SEALBYTES + o.pt->len;
+	if ((box = malloc(boxlen)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	crypto_box_seal(box, o.pt->data, o.pt->len, to->pk);
+	ob_add(&b, SHARE_MAGIC, 8);
+	ob_be(&b, it->len, 4);
+	ob_add(&b, it->env, it->len);
+	ob_be(&b, boxlen, 4);
+	ob_add(&b, box, boxlen);
+	if ((r = b.err) != 0)
+		goto out;
+	*out = b.p;
+	*outlen = b.len;
+	b.p = NULL;
+	r = 0;
+ out:
+	free(box);
+	free(b.p);
+	opened_clear(&o);
+	return r;
+}
+
+/* Parses and opens one share file with the combiner's key into o. */
+static int
+share_open(const unsigned char *buf, size_t len,
+    const struct vd_escrow_key *key, struct opened *o)
+{
+	struct rd r = { buf, len, 0, 0 };
+	const unsigned char *p, *env, *box;
+	size_t envlen, boxlen;
+
+	memset(o, 0, sizeof(*o));
+	if ((p = rd_take(&r, 8)) == NULL || memcmp(p, SHARE_MAGIC, 8) != 0)
+		return vd_err_set(VD_EINVAL, "not an escrow share file");
+	envlen = (size_t)rd_be(&r, 4);
+	env = rd_take(&r, envlen);
+	boxlen = (size_t)rd_be(&r, 4);
+	box = rd_take(&r, boxlen);
+	if (r.bad || r.off != len || boxlen <= crypto_box_SEALBYTES ||
+	    boxlen > VD_ESCROW_ENVMAX)
+		return vd_err_set(VD_EINVAL, "escrow share file is malformed");
+	if (env_parse(env, envlen, &o->h) != 0)
+		return vd_err_set(VD_ECORRUPT, "the envelope in the share file "
+		    "fails its vault signature (tampered with): refused");
+	if ((o->pt = vd_secret_new(boxlen - crypto_box_SEALBYTES)) == NULL)
+		return VD_ENOMEM;
+	o->pt->len = boxlen - crypto_box_SEALBYTES;
+	if (crypto_box_seal_open(o->pt->data, box, boxlen, key->pub.pk,
+	    key->sk->data) != 0) {
+		opened_clear(o);
+		return vd_err_set(VD_EBADKEY, "the share file is not sealed to "
+		    "escrow key %s", key->pub.keyid);
+	}
+	if (pt_check(o) != 0) {
+		opened_clear(o);
+		return vd_err_set(VD_ECORRUPT, "the share file's contents do "
+		    "not match its signed envelope: refused");
+	}
+	o->h.box = NULL;
+	return 0;
+}
+
+int
+vd_escrow_combine(const unsigned char *const *files, const size_t *lens,
+    size_t n, const struct vd_escrow_key *key, const char *pin,
+    char *target, struct vd_escrow_result *res)
+{
+	struct opened o[VD_ESCROW_MAXPARTIES];
+	size_t no = 0;
+	int r = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(o, 0, sizeof(o));
+	target[0] = '\0';
+	if (n == 0 || n > VD_ESCROW_MAXPARTIES)
+		return vd_err_set(VD_EINVAL, "give 1..%d share files",
+		    VD_ESCROW_MAXPARTIES);
+	for (size_t i = 0; i < n; i++) {
+		if ((r = share_open(files[i], lens[i], key, &o[no])) != 0)
+			goto out;
+		no++;
+	}
+	memcpy(target, o[0].h.target, strlen(o[0].h.target) + 1);
+	r = gather(o, no, pin, res);
+ out:
+	for (size_t i = 0; i < no; i++)
+		opened_clear(&o[i]);
+	if (r != 0)
+		vd_escrow_result_clear(res);
+	return r;
+}
+
+/* ---- reports -------------------------------------------------------- */
+
+int
+vd_escrow_report_check(const json_t *obj, const char **target, uint64_t *v)
+{
+	const char *t;
+	json_int_t n;
+
+	if (!json_is_object(obj))
+		return vd_err_set(VD_EINVAL, "a break-glass report is a JSON "
+		    "object");
+	t = json_string_value(json_object_get(obj, "target"));
+	n = json_integer_value(json_object_get(obj, "version"));
+	if (t == NULL || !vd_name_valid(t) || n < 1 ||
+	    !json_is_integer(json_object_get(obj, "version")))
+		return vd_err_set(VD_EINVAL, "a break-glass report names a "
+		    "valid \"target\" and \"version\"");
+	*target = t;
+	*v = (uint64_t)n;
+	return 0;
+}
+
+int
+vd_escrow_report_add(struct vd_txn *t, const char *target, uint64_t v,
+    const json_t *opening)
+{
+	unsigned char *old = NULL;
+	json_t *arr = NULL;
+	json_error_t jerr;
+	size_t len;
+	char *s = NULL;
+	int r;
+
+	if (!json_is_object(opening))
+		return vd_err_set(VD_EINVAL, "a break-glass report is a JSON "
+		    "object");
+	r = vd_escrow_get(t, target, v, VD_ESCROW_REPORT, &old, &len);
+	if (r == 0) {
+		arr = json_loadb((const char *)old, len, 0, &jerr);
+		if (!json_is_array(arr)) {
+			json_decref(arr);
+			arr = NULL;	/* damaged: start again */
+		}
+	} else if (r != VD_ENOTFOUND)
+		goto out;
+	if (arr == NULL && (arr = json_array()) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if (json_array_append_new(arr, json_deep_copy(opening)) != 0 ||
+	    (s = json_dumps(arr, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	r = vd_escrow_put(t, target, v, VD_ESCROW_REPORT, s, strlen(s));
+ out:
+	free(s);
+	free(old);
+	json_decref(arr);
+	return r;
+}
+
+struct reports_arg {
+	int	(*cb)(const char *, uint64_t, const char *, size_t, void *);
+	void	*arg;
+};
+
+static int
+reports_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	struct reports_arg *a = arg;
+
+	if (strcmp(party, VD_ESCROW_REPORT) != 0)
+		return 0;
+	return a->cb(target, v, (const char *)env, len, a->arg);
+}
+
+int
+vd_escrow_reports(struct vd_txn *t, int (*cb)(const char *target,
+    uint64_t v, const char *json, size_t len, void *arg), void *arg)
+{
+	struct reports_arg a = { cb, arg };
+
+	return vd_escrow_each(t, NULL, reports_cb, &a);
+}
+
+int
+vd_escrow_report_clear(struct vd_txn *t, const char *target, uint64_t v)
+{
+	return vd_escrow_del_party(t, target, v, VD_ESCROW_REPORT);
+}

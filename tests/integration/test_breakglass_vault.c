@@ -1,0 +1,201 @@
+/*
+ * test_breakglass_vault.c - helper of test_breakglass.sh: builds and
+ * tampers with escrowed vaults through the store and escrow APIs.
+ *
+ *   seal DIR TARGET VERSION STATE MODE PARTY=PUB...
+ *	Creates the vault in DIR (key file DIR.key) when missing, stores the
+ *	password read from stdin's first line as TARGET's VERSION in STATE,
+ *	and seals it to the parties in MODE ("any", "2-of-3" ...).
+ *   copy DIR FROM_TARGET FROM_V TO_TARGET TO_V PARTY
+ *	Copies PARTY's raw envelope to another place (a "moved" envelope).
+ *   flip DIR TARGET V PARTY OFFSET
+ *	Flips one bit of the byte at OFFSET of PARTY's envelope.
+ *   reports DIR
+ *	Prints "TARGET VERSION OPENINGS" per break-glass report record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "escrow.h"
+#include "mem.h"
+#include "store.h"
+#include "util.h"
+
+static void
+die(int r, const char *what)
+{
+	fprintf(stderr, "test_breakglass_vault: %s: %s (%s)\n", what,
+	    vd_strerror(r), vd_err_detail());
+	exit(1);
+}
+
+static uint64_t
+num(const char *s)
+{
+	long long v;
+
+	if (vd_parse_int(s, 0, INT64_MAX, &v) != 0)
+		die(VD_EINVAL, s);
+	return (uint64_t)v;
+}
+
+static struct vd_store *
+open_rw(const char *dir)
+{
+	struct vd_secret *key = NULL;
+	struct vd_store *st;
+	char kf[512];
+	int r;
+
+	if (snprintf(kf, sizeof(kf), "%s.key", dir) >= (int)sizeof(kf))
+		die(VD_EINVAL, "path");
+	if (access(kf, F_OK) != 0) {
+		if ((r = vd_keyfile_create(kf)) != 0 ||
+		    (r = vd_keyfile_load(kf, &key)) != 0 ||
+		    (r = vd_store_create(dir, VD_KDF_KEYFILE, key, NULL, &st))
+		    != 0)
+			die(r, "create");
+	} else if ((r = vd_keyfile_load(kf, &key)) != 0 ||
+	    (r = vd_store_open(dir, 0, &st)) != 0 ||
+	    (r = vd_store_unlock(st, key)) != 0)
+		die(r, "open");
+	vd_secret_free(key);
+	return st;
+}
+
+static int
+seal(int argc, char **argv)
+{
+	struct vd_escrow_cfg *ec;
+	struct vd_secret *pw;
+	struct vd_store *st;
+	struct vd_txn *t;
+	json_t *meta, *obj;
+	int r;
+
+	if (argc < 7)
+		die(VD_EINVAL, "usage");
+	if ((r = vd_escrow_cfg_new(&ec)) != 0 ||
+	    (r = vd_escrow_cfg_set(ec, "mode", argv[5])) != 0)
+		die(r, "mode");
+	for (int i = 6; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL)
+			die(VD_EINVAL, "PARTY=PUB");
+		*eq = '\0';
+		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+			die(r, "party");
+	}
+	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
+		die(r, "finalize");
+	if ((r = vd_read_secret(STDIN_FILENO, NULL, 0, 0, &pw)) != 0)
+		die(r, "password");
+	st = open_rw(argv[1]);
+	meta = json_pack("{s:s,s:s}", "state", argv[4], "trigger", "test");
+	if ((r = vd_txn_begin(st, 1, &t)) != 0)
+		die(r, "begin");
+	if (vd_target_get(t, argv[2], &obj) == VD_ENOTFOUND) {
+		obj = json_pack("{s:s}", "host", "localhost");
+		if ((r = vd_target_put(t, argv[2], obj, 1)) != 0)
+			die(r, "target");
+	}
+	json_decref(obj);
+	if ((r = vd_secret_put(t, argv[2], num(argv[3]), pw)) != 0 ||
+	    (r = vd_version_put(t, argv[2], num(argv[3]), meta)) != 0 ||
+	    (r = vd_escrow_seal_version(ec, st, t, argv[2], num(argv[3]), pw))
+	    != 0 || (r = vd_txn_commit(t)) != 0)
+		die(r, "seal");
+	json_decref(meta);
+	vd_secret_free(pw);
+	vd_escrow_cfg_free(ec);
+	vd_store_close(st);
+	return 0;
+}
+
+static int
+tamper(int argc, char **argv, int flip)
+{
+	struct vd_store *st;
+	struct vd_txn *t;
+	unsigned char *env;
+	size_t len;
+	int r;
+
+	if (argc != (flip ? 6 : 7))
+		die(VD_EINVAL, "usage");
+	/* Raw envelopes need no vault key, like an attacker's edit. */
+	if ((r = vd_store_open(argv[1], 0, &st)) != 0)
+		die(r, "open");
+	if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
+	    (r = vd_escrow_get(t, argv[2], num(argv[3]), flip ? argv[4] :
+	    argv[6], &env, &len)) != 0)
+		die(r, "get");
+	if (flip) {
+		uint64_t off = num(argv[5]);
+
+		if (off >= len)
+			die(VD_EINVAL, "offset past the envelope");
+		env[off] ^= 0x10;
+		r = vd_escrow_put(t, argv[2], num(argv[3]), argv[4], env, len);
+	} else
+		r = vd_escrow_put(t, argv[4], num(argv[5]), argv[6], env, len);
+	if (r != 0 || (r = vd_txn_commit(t)) != 0)
+		die(r, "put");
+	printf("%zu\n", len);
+	free(env);
+	vd_store_close(st);
+	return 0;
+}
+
+static int
+report_cb(const char *target, uint64_t v, const char *json, size_t len,
+    void *arg)
+{
+	json_t *a = json_loadb(json, len, 0, NULL);
+
+	printf("%s %llu %zu\n", target, (unsigned long long)v,
+	    json_array_size(a));
+	json_decref(a);
+	return 0;
+}
+
+static int
+reports(int argc, char **argv)
+{
+	struct vd_store *st;
+	struct vd_txn *t;
+	int r;
+
+	if (argc != 2)
+		die(VD_EINVAL, "usage");
+	if ((r = vd_store_open(argv[1], VD_STORE_RDONLY, &st)) != 0 ||
+	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
+	    (r = vd_escrow_reports(t, report_cb, NULL)) != 0)
+		die(r, "reports");
+	vd_txn_abort(t);
+	vd_store_close(st);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	int r;
+
+	if ((r = vd_mem_init()) != 0)
+		die(r, "init");
+	if (argc >= 2 && strcmp(argv[1], "seal") == 0)
+		return seal(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "copy") == 0)
+		return tamper(argc - 1, argv + 1, 0);
+	if (argc >= 2 && strcmp(argv[1], "flip") == 0)
+		return tamper(argc - 1, argv + 1, 1);
+	if (argc >= 2 && strcmp(argv[1], "reports") == 0)
+		return reports(argc - 1, argv + 1);
+	die(VD_EINVAL, "usage: seal|copy|flip|reports ...");
+	return 1;
+}

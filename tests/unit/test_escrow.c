@@ -1,0 +1,847 @@
+/*
+ * test_escrow.c - escrow keys, configuration, sealing and break-glass:
+ * modes any / 2-of-2 / 2-of-3, unrelated keys, moved and byte-flipped
+ * envelopes, vault key pinning, bundles, share/combine, re-sealing after a
+ * party change, break-glass reports, read-only access without the vault key.
+ */
+#define _GNU_SOURCE	/* memmem */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "check.h"
+#include "err.h"
+#include "escrow.h"
+#include "mem.h"
+#include "store.h"
+#include "util.h"
+
+static char tmproot[] = "/tmp/vd-test-escrow.XXXXXX";
+static struct vd_kdf_params fast = { 0, 0 };
+
+static void
+path_in(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", tmproot, name);
+
+	CHECK(n > 0 && (size_t)n < len);
+}
+
+static struct vd_secret *
+sec(const char *s)
+{
+	struct vd_secret *p = vd_secret_from(s, strlen(s));
+
+	CHECK(p != NULL);
+	return p;
+}
+
+/* A party key pair, written to tmproot/NAME and NAME.pub. */
+static struct vd_escrow_key *
+party(const char *name)
+{
+	struct vd_escrow_key *k;
+	char path[256];
+
+	CHECK_OK(vd_escrow_keygen(name, &k));
+	path_in(path, sizeof(path), name);
+	CHECK_OK(vd_escrow_key_write(path, k, NULL, NULL));
+	return k;
+}
+
+static struct vd_escrow_cfg *
+cfg(const char *mode, const char *const *names, size_t n)
+{
+	struct vd_escrow_cfg *ec;
+	char path[256];
+
+	CHECK_OK(vd_escrow_cfg_new(&ec));
+	if (mode != NULL)
+		CHECK_OK(vd_escrow_cfg_set(ec, "mode", mode));
+	for (size_t i = 0; i < n; i++) {
+		path_in(path, sizeof(path), names[i]);
+		CHECK(strlen(path) + 5 < sizeof(path));
+		memcpy(path + strlen(path), ".pub", 5);
+		CHECK_OK(vd_escrow_cfg_set(ec, names[i], path));
+	}
+	CHECK_OK(vd_escrow_cfg_finalize(ec));
+	return ec;
+}
+
+static struct vd_store *
+new_vault(const char *name, struct vd_secret **keyp)
+{
+	char dir[256], kf[256];
+	struct vd_secret *key;
+	struct vd_store *st;
+
+	path_in(dir, sizeof(dir), name);
+	CHECK(snprintf(kf, sizeof(kf), "%.200s.key", dir) > 0);
+	CHECK_OK(vd_keyfile_create(kf));
+	CHECK_OK(vd_keyfile_load(kf, &key));
+	CHECK_OK(vd_store_create(dir, VD_KDF_KEYFILE, key, NULL, &st));
+	*keyp = key;
+	return st;
+}
+
+/* Stores version v of target (state) with pw and seals it under ec. */
+static void
+put_version(struct vd_store *st, const struct vd_escrow_cfg *ec,
+    const char *target, uint64_t v, const char *state, const char *pw)
+{
+	struct vd_secret *p = sec(pw);
+	struct vd_txn *t;
+	json_t *meta = json_pack("{s:s}", "state", state), *obj;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	if (vd_target_get(t, target, &obj) == VD_ENOTFOUND) {
+		obj = json_pack("{s:s}", "host", "localhost");
+		CHECK_OK(vd_target_put(t, target, obj, 1));
+	}
+	json_decref(obj);
+	CHECK_OK(vd_secret_put(t, target, v, p));
+	CHECK_OK(vd_version_put(t, target, v, meta));
+	CHECK_OK(vd_escrow_seal_version(ec, st, t, target, v, p));
+	CHECK_OK(vd_txn_commit(t));
+	json_decref(meta);
+	vd_secret_free(p);
+}
+
+static void
+load(struct vd_store *st, struct vd_escrow_set *set)
+{
+	struct vd_txn *t;
+
+	memset(set, 0, sizeof(*set));
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_escrow_set_load(t, NULL, set));
+	vd_txn_abort(t);
+}
+
+/* Recovers target@v with keys; returns the code; *pwout gets a copy. */
+static int
+recover(struct vd_store *st, const char *target, uint64_t v,
+    struct vd_escrow_key **keys, size_t n, const char *pin,
+    struct vd_escrow_result *res)
+{
+	struct vd_escrow_set set;
+	int r;
+
+	load(st, &set);
+	r = vd_escrow_recover(&set, target, v, keys, n, pin, res);
+	vd_escrow_set_clear(&set);
+	return r;
+}
+
+static void
+expect_pw(struct vd_store *st, const char *target, uint64_t v,
+    struct vd_escrow_key **keys, size_t n, const char *pw)
+{
+	struct vd_escrow_result res;
+
+	CHECK_OK(recover(st, target, v, keys, n, NULL, &res));
+	CHECK(res.pw != NULL);
+	CHECK_INT_EQ(res.pw->len, strlen(pw));
+	CHECK(memcmp(res.pw->data, pw, res.pw->len) == 0);
+	vd_escrow_result_clear(&res);
+}
+
+static void
+expect_need(struct vd_store *st, const char *target,
+    struct vd_escrow_key **keys, size_t n, unsigned have, unsigned m)
+{
+	struct vd_escrow_result res;
+
+	CHECK_OK(recover(st, target, 0, keys, n, NULL, &res));
+	CHECK(res.pw == NULL);
+	CHECK_INT_EQ(res.have, have);
+	CHECK_INT_EQ(res.m, m);
+	vd_escrow_result_clear(&res);
+}
+
+/* ---- key files ------------------------------------------------------ */
+
+static void
+test_pub_parse(void)
+{
+	struct vd_escrow_key *k;
+	struct vd_escrow_pub p;
+	char line[256], bad[300];
+	size_t n;
+
+	CHECK_OK(vd_escrow_keygen("customer", &k));
+	CHECK_OK(vd_escrow_pub_format(&k->pub, line, sizeof(line)));
+	n = strlen(line);
+	CHECK(strncmp(line, "vaultd-escrow-v1 customer ", 26) == 0);
+	CHECK_INT_EQ(strlen(k->pub.keyid), VD_ESCROW_KEYIDLEN);
+	CHECK(strstr(line, k->pub.keyid) != NULL);
+	CHECK_OK(vd_escrow_pub_parse(line, n, &p));
+	CHECK_STR_EQ(p.party, "customer");
+	CHECK(memcmp(p.pk, k->pub.pk, 32) == 0);
+	CHECK_OK(vd_escrow_pub_parse(line, n - 1, &p));	/* no newline */
+
+	/*
+	 * Every single-byte change is refused, except inside the party name
+	 * (the key id covers only the key), where it names another party.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		memcpy(bad, line, n);
+		bad[i] ^= 0x01;
+		if (vd_escrow_pub_parse(bad, n, &p) == 0) {
+			CHECK(i >= 17 && i < 25);
+			CHECK(strcmp(p.party, "customer") != 0);
+		}
+	}
+	/* Extra space, a second newline, trailing garbage, a NUL. */
+	CHECK(snprintf(bad, sizeof(bad), "%.*s  %s", 16, line, line + 17) > 0);
+	CHECK_INT_EQ(vd_escrow_pub_parse(bad, strlen(bad), &p), VD_EINVAL);
+	CHECK(snprintf(bad, sizeof(bad), "%s\n", line) > 0);
+	CHECK_INT_EQ(vd_escrow_pub_parse(bad, strlen(bad), &p), VD_EINVAL);
+	CHECK(snprintf(bad, sizeof(bad), "%.*s x\n", (int)n - 1, line) > 0);
+	CHECK_INT_EQ(vd_escrow_pub_parse(bad, strlen(bad), &p), VD_EINVAL);
+	memcpy(bad, line, n);
+	bad[20] = '\0';
+	CHECK_INT_EQ(vd_escrow_pub_parse(bad, n, &p), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_pub_parse("", 0, &p), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_pub_parse("\n", 1, &p), VD_EINVAL);
+	vd_escrow_key_free(k);
+}
+
+static void
+test_key_files(void)
+{
+	struct vd_escrow_key *k, *k2;
+	struct vd_secret *text, *pass = sec("correct horse"), *wrong;
+	char path[256];
+	struct stat sb;
+	int r;
+
+	/* Unprotected round trip. */
+	CHECK_OK(vd_escrow_keygen("vendor", &k));
+	CHECK_OK(vd_escrow_key_format(k, NULL, NULL, &text));
+	CHECK_INT_EQ(vd_escrow_key_protected((char *)text->data, text->len),
+	    0);
+	CHECK_OK(vd_escrow_key_parse((char *)text->data, text->len, NULL,
+	    &k2));
+	CHECK(memcmp(k2->pub.pk, k->pub.pk, 32) == 0);
+	CHECK(sodium_memcmp(k2->sk->data, k->sk->data, 32) == 0);
+	CHECK_STR_EQ(k2->pub.keyid, k->pub.keyid);
+	vd_escrow_key_free(k2);
+	/* A changed key byte no longer matches the key id. */
+	text->data[text->len - 5] ^= 0x02;
+	r = vd_escrow_key_parse((char *)text->data, text->len, NULL, &k2);
+	CHECK(r == VD_ECORRUPT || r == VD_EINVAL);
+	vd_secret_free(text);
+
+	/* Protected: right passphrase, wrong one, none. */
+	CHECK_OK(vd_escrow_key_format(k, pass, &fast, &text));
+	CHECK_INT_EQ(vd_escrow_key_protected((char *)text->data, text->len),
+	    1);
+	CHECK(strstr((char *)text->data, "argon2id") != NULL);
+	CHECK_OK(vd_escrow_key_parse((char *)text->data, text->len, pass,
+	    &k2));
+	CHECK(sodium_memcmp(k2->sk->data, k->sk->data, 32) == 0);
+	vd_escrow_key_free(k2);
+	wrong = sec("correct horsf");
+	CHECK_INT_EQ(vd_escrow_key_parse((char *)text->data, text->len, wrong,
+	    &k2), VD_EBADKEY);
+	CHECK(strstr(vd_err_detail(), "wrong passphrase") != NULL);
+	CHECK(k2 == NULL);
+	CHECK_INT_EQ(vd_escrow_key_parse((char *)text->data, text->len, NULL,
+	    &k2), VD_EBADKEY);
+	/* The Argon2id parameters are bound: a changed one fails to open. */
+	{
+		char *p = strstr((char *)text->data, "argon2id ") + 9;
+
+		CHECK(*p >= '1' && *p <= '8');
+		(*p)++;
+		CHECK_INT_EQ(vd_escrow_key_parse((char *)text->data,
+		    text->len, pass, &k2), VD_EBADKEY);
+		(*p)--;
+	}
+	vd_secret_free(wrong);
+	vd_secret_free(text);
+
+	/* Files: 0600, never overwritten, group-readable refused. */
+	path_in(path, sizeof(path), "kf-vendor");
+	CHECK_OK(vd_escrow_key_write(path, k, pass, &fast));
+	CHECK(stat(path, &sb) == 0);
+	CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+	CHECK_INT_EQ(vd_escrow_key_write(path, k, NULL, NULL), VD_EEXIST);
+	CHECK_OK(vd_escrow_key_read(path, &text));
+	CHECK_OK(vd_escrow_key_parse((char *)text->data, text->len, pass,
+	    &k2));
+	vd_escrow_key_free(k2);
+	vd_secret_free(text);
+	CHECK(chmod(path, 0640) == 0);
+	CHECK_INT_EQ(vd_escrow_key_read(path, &text), VD_EKEYPERM);
+	vd_secret_free(pass);
+	vd_escrow_key_free(k);
+}
+
+static void
+test_cfg(void)
+{
+	struct vd_escrow_cfg *ec;
+	char path[256];
+
+	CHECK_OK(vd_escrow_cfg_new(&ec));
+	CHECK_OK(vd_escrow_cfg_finalize(ec));	/* no parties: off */
+	CHECK_INT_EQ(vd_escrow_cfg_parties(ec), 0);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "1-of-2"), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "3-of-2"), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "2of2"), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "2-of-2 "), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "all"), VD_EINVAL);
+	CHECK_OK(vd_escrow_cfg_set(ec, "mode", "2-of-3"));
+	path_in(path, sizeof(path), "customer.pub");
+	CHECK_OK(vd_escrow_cfg_set(ec, "customer", path));
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", path), VD_EINVAL);
+	/* The file names party customer: not usable as vendor. */
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "vendor", path), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "breakglass", path), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "bad name", path), VD_EINVAL);
+	path_in(path, sizeof(path), "missing.pub");
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "missing", path), VD_EINVAL);
+	path_in(path, sizeof(path), "vendor.pub");
+	CHECK_OK(vd_escrow_cfg_set(ec, "vendor", path));
+	/* 2-of-3 with two parties does not fit. */
+	CHECK_INT_EQ(vd_escrow_cfg_finalize(ec), VD_ECONFIG);
+	vd_escrow_cfg_free(ec);
+
+	/* From the daemon's raw [escrow] keys. */
+	{
+		char c[256], v[256];
+		json_t *o;
+
+		path_in(c, sizeof(c), "customer.pub");
+		path_in(v, sizeof(v), "vendor.pub");
+		o = json_pack("{s:s,s:s,s:s}", "customer", c, "vendor", v,
+		    "mode", "2-of-2");
+		CHECK_OK(vd_escrow_cfg_from_json(o, &ec));
+		CHECK_INT_EQ(vd_escrow_cfg_parties(ec), 2);
+		vd_escrow_cfg_free(ec);
+		json_object_set_new(o, "mode", json_string("2-of-3"));
+		CHECK_INT_EQ(vd_escrow_cfg_from_json(o, &ec), VD_ECONFIG);
+		CHECK(ec == NULL);
+		json_object_set_new(o, "mode", json_string("any"));
+		json_object_set_new(o, "vendor", json_pack("[s,s]", v, v));
+		CHECK_INT_EQ(vd_escrow_cfg_from_json(o, &ec), VD_EINVAL);
+		json_decref(o);
+		CHECK_OK(vd_escrow_cfg_from_json(NULL, &ec));
+		CHECK_INT_EQ(vd_escrow_cfg_parties(ec), 0);
+		vd_escrow_cfg_free(ec);
+	}
+}
+
+/* ---- sealing and break-glass ---------------------------------------- */
+
+static void
+test_any(struct vd_store *st, struct vd_escrow_key **k)
+{
+	static const char *const names[] = { "customer", "vendor" };
+	struct vd_escrow_cfg *ec = cfg("any", names, 2);
+	struct vd_escrow_key *third = party("third");
+	struct vd_escrow_result res;
+	char fp[VD_ESCROW_FPLEN + 1];
+
+	/* No escrow configured: sealing is a no-op. */
+	put_version(st, NULL, "db0", 1, "current", "No-escrow#0cccccccccc");
+	CHECK_INT_EQ(recover(st, "db0", 0, &k[0], 1, NULL, &res),
+	    VD_ENOTFOUND);
+	put_version(st, ec, "db1", 1, "previous", "Old-pw#1aaaaaaaaaaaaa");
+	put_version(st, ec, "db1", 2, "current", "Cur-pw#2bbbbbbbbbbbbb");
+	expect_pw(st, "db1", 0, &k[0], 1, "Cur-pw#2bbbbbbbbbbbbb");
+	expect_pw(st, "db1", 0, &k[1], 1, "Cur-pw#2bbbbbbbbbbbbb");
+	expect_pw(st, "db1", 1, &k[1], 1, "Old-pw#1aaaaaaaaaaaaa");
+	CHECK_INT_EQ(recover(st, "db1", 0, &third, 1, NULL, &res),
+	    VD_EBADKEY);
+	CHECK(res.pw == NULL);
+	CHECK_INT_EQ(recover(st, "db1", 7, &k[0], 1, NULL, &res),
+	    VD_ENOTFOUND);
+	CHECK_INT_EQ(recover(st, "nosuch", 0, &k[0], 1, NULL, &res),
+	    VD_ENOTFOUND);
+
+	/* Pinning the vault key. */
+	CHECK_OK(vd_escrow_vault_fp(st, fp));
+	CHECK_OK(recover(st, "db1", 0, &k[0], 1, fp, &res));
+	CHECK_STR_EQ(res.vault_fp, fp);
+	CHECK_INT_EQ(res.version, 2);
+	CHECK_INT_EQ(res.nkeyids, 1);
+	CHECK_STR_EQ(res.keyids[0], k[0]->pub.keyid);
+	vd_escrow_result_clear(&res);
+	fp[0] = fp[0] == 'a' ? 'b' : 'a';
+	CHECK_INT_EQ(recover(st, "db1", 0, &k[0], 1, fp, &res), VD_ECORRUPT);
+	vd_escrow_key_free(third);
+	vd_escrow_cfg_free(ec);
+}
+
+static void
+test_quorum(struct vd_store *st, struct vd_escrow_key **k)
+{
+	static const char *const names[] = { "customer", "vendor", "auditor" };
+	struct vd_escrow_cfg *c22 = cfg("2-of-2", names, 2);
+	struct vd_escrow_cfg *c23 = cfg("2-of-3", names, 3);
+	struct vd_escrow_key *pair[2];
+	const char *pw = "Quorum#Pw9xxxxxxxxxxx";
+
+	put_version(st, c22, "db22", 1, "current", pw);
+	expect_need(st, "db22", &k[0], 1, 1, 2);
+	expect_need(st, "db22", &k[1], 1, 1, 2);
+	/* The same key twice is still one share. */
+	pair[0] = k[0];
+	pair[1] = k[0];
+	expect_need(st, "db22", pair, 2, 1, 2);
+	expect_pw(st, "db22", 0, k, 2, pw);
+
+	put_version(st, c23, "db23", 1, "current", pw);
+	for (int i = 0; i < 3; i++)
+		expect_need(st, "db23", &k[i], 1, 1, 2);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++) {
+			if (i == j)
+				continue;
+			pair[0] = k[i];
+			pair[1] = k[j];
+			expect_pw(st, "db23", 0, pair, 2, pw);
+		}
+	expect_pw(st, "db23", 0, k, 3, pw);
+	vd_escrow_cfg_free(c22);
+	vd_escrow_cfg_free(c23);
+}
+
+/* Moved and swapped envelopes, and every single-byte flip, are refused. */
+static void
+test_tamper(struct vd_store *st, struct vd_escrow_key **k)
+{
+	struct vd_escrow_result res;
+	struct vd_txn *t;
+	unsigned char *env, *env2;
+	size_t len, len2;
+
+	/* db1 v2 customer's envelope copied over db22 v1 customer's. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_get(t, "db1", 2, "customer", &env, &len));
+	CHECK_OK(vd_escrow_get(t, "db22", 1, "customer", &env2, &len2));
+	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env, len));
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_INT_EQ(recover(st, "db22", 1, k, 2, NULL, &res), VD_ECORRUPT);
+	CHECK(strstr(vd_err_detail(), "moved") != NULL);
+	CHECK(res.pw == NULL);
+
+	/* ... over another version of the same target. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2));
+	CHECK_OK(vd_escrow_put(t, "db1", 1, "customer", env, len));
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_INT_EQ(recover(st, "db1", 1, &k[0], 1, NULL, &res),
+	    VD_ECORRUPT);
+	/* ... and into the other party's slot of its own version. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_put(t, "db1", 2, "vendor", env, len));
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_INT_EQ(recover(st, "db1", 2, &k[1], 1, NULL, &res),
+	    VD_ECORRUPT);
+	/* Restore db1's envelopes by re-sealing both versions. */
+	{
+		static const char *const names[] = { "customer", "vendor" };
+		struct vd_escrow_cfg *ec = cfg("any", names, 2);
+		struct vd_secret *p;
+
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		for (uint64_t v = 1; v <= 2; v++) {
+			CHECK_OK(vd_secret_get(t, "db1", v, &p));
+			CHECK_OK(vd_escrow_seal_version(ec, st, t, "db1", v,
+			    p));
+			vd_secret_free(p);
+		}
+		CHECK_OK(vd_txn_commit(t));
+		vd_escrow_cfg_free(ec);
+	}
+	expect_pw(st, "db1", 1, &k[0], 1, "Old-pw#1aaaaaaaaaaaaa");
+	expect_pw(st, "db1", 2, &k[1], 1, "Cur-pw#2bbbbbbbbbbbbb");
+
+	/* Every byte of a quorum envelope, flipped in place. */
+	for (size_t i = 0; i < len2; i++) {
+		env2[i] ^= 0x20;
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2));
+		CHECK_OK(vd_txn_commit(t));
+		if (recover(st, "db22", 1, k, 2, NULL, &res) != VD_ECORRUPT) {
+			fprintf(stderr, "flip at byte %zu of %zu accepted\n", i,
+			    len2);
+			CHECK(0);
+		}
+		env2[i] ^= 0x20;
+	}
+	/* Truncated and extended. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2 - 1));
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_INT_EQ(recover(st, "db22", 1, k, 2, NULL, &res), VD_ECORRUPT);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2));
+	CHECK_OK(vd_txn_commit(t));
+	expect_pw(st, "db22", 1, k, 2, "Quorum#Pw9xxxxxxxxxxx");
+	free(env);
+	free(env2);
+}
+
+static void
+test_bundle(struct vd_store *st, struct vd_escrow_key **k)
+{
+	struct vd_escrow_set set;
+	struct vd_escrow_result res;
+	struct vd_txn *t;
+	unsigned char *buf;
+	char path[256];
+	struct stat sb;
+	size_t len;
+	int fd;
+
+	path_in(path, sizeof(path), "bundle");
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_escrow_bundle_write(t, path));
+	CHECK_INT_EQ(vd_escrow_bundle_write(t, path), VD_EEXIST);
+	vd_txn_abort(t);
+	CHECK(stat(path, &sb) == 0);
+	CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+	len = (size_t)sb.st_size;
+	CHECK((buf = malloc(len)) != NULL);
+	CHECK((fd = open(path, O_RDONLY)) >= 0);
+	CHECK(read(fd, buf, len) == (ssize_t)len);
+	close(fd);
+	/* No plaintext password inside. */
+	CHECK(memmem(buf, len, "Cur-pw#2", 8) == NULL);
+	CHECK(memmem(buf, len, "Quorum#", 7) == NULL);
+
+	memset(&set, 0, sizeof(set));
+	CHECK_OK(vd_escrow_set_parse_bundle(buf, len, &set));
+	CHECK_OK(vd_escrow_recover(&set, "db1", 0, &k[1], 1, NULL, &res));
+	CHECK(res.pw != NULL && res.pw->len == 21);
+	CHECK(memcmp(res.pw->data, "Cur-pw#2bbbbbbbbbbbbb", 21) == 0);
+	vd_escrow_result_clear(&res);
+	CHECK_OK(vd_escrow_recover(&set, "db23", 0, &k[1], 2, NULL, &res));
+	CHECK(res.pw != NULL);
+	vd_escrow_result_clear(&res);
+	vd_escrow_set_clear(&set);
+
+	/* Every truncation and a trailing byte are refused. */
+	for (size_t cut = 0; cut < len; cut += 7) {
+		CHECK_INT_EQ(vd_escrow_set_parse_bundle(buf, cut, &set),
+		    VD_EINVAL);
+		vd_escrow_set_clear(&set);
+	}
+	CHECK((buf = realloc(buf, len + 1)) != NULL);
+	buf[len] = 0;
+	CHECK_INT_EQ(vd_escrow_set_parse_bundle(buf, len + 1, &set),
+	    VD_EINVAL);
+	vd_escrow_set_clear(&set);
+	free(buf);
+}
+
+static void
+test_share_combine(struct vd_store *st, struct vd_escrow_key **k)
+{
+	struct vd_escrow_key *comb = party("combiner");
+	struct vd_escrow_set set;
+	struct vd_escrow_result res;
+	unsigned char *f[3];
+	size_t len[3];
+	uint64_t v;
+	char target[VD_NAME_MAX + 1];
+
+	load(st, &set);
+	/* customer and auditor re-seal their shares to the combiner. */
+	CHECK_OK(vd_escrow_share_make(&set, "db23", 0, k[0], &comb->pub, NULL,
+	    &f[0], &len[0], &v));
+	CHECK_INT_EQ(v, 1);
+	CHECK_OK(vd_escrow_share_make(&set, "db23", 0, k[2], &comb->pub, NULL,
+	    &f[1], &len[1], &v));
+	/* One share file: one more needed. */
+	CHECK_OK(vd_escrow_combine((const unsigned char *const *)f, len, 1,
+	    comb, NULL, target, &res));
+	CHECK(res.pw == NULL);
+	CHECK_INT_EQ(res.have, 1);
+	CHECK_INT_EQ(res.m, 2);
+	CHECK_STR_EQ(target, "db23");
+	vd_escrow_result_clear(&res);
+	CHECK_OK(vd_escrow_combine((const unsigned char *const *)f, len, 2,
+	    comb, NULL, target, &res));
+	CHECK(res.pw != NULL && res.pw->len == 21);
+	CHECK(memcmp(res.pw->data, "Quorum#Pw9xxxxxxxxxxx", 21) == 0);
+	vd_escrow_result_clear(&res);
+	/* Another key cannot open them. */
+	CHECK_INT_EQ(vd_escrow_combine((const unsigned char *const *)f, len, 2,
+	    k[1], NULL, target, &res), VD_EBADKEY);
+	/* A share of another target does not mix in. */
+	CHECK_OK(vd_escrow_share_make(&set, "db22", 0, k[1], &comb->pub, NULL,
+	    &f[2], &len[2], &v));
+	CHECK_INT_EQ(vd_escrow_combine((const unsigned char *const *)f + 1,
+	    len + 1, 2, comb, NULL, target, &res), VD_ECORRUPT);
+	/*
+	 * A share holder who re-seals altered contents (here: one share byte)
+	 * to the combiner is caught by the signed commitment.
+	 */
+	{
+		size_t envlen = ((size_t)f[0][8] << 24) | ((size_t)f[0][9] <<
+		    16) | ((size_t)f[0][10] << 8) | f[0][11];
+		size_t off = 12 + envlen + 4;
+		size_t boxlen = len[0] - off, ptlen = boxlen -
+		    crypto_box_SEALBYTES;
+		unsigned char *pt = malloc(ptlen), *forged = malloc(len[0]);
+		unsigned char *keep = f[0];
+
+		CHECK(pt != NULL && forged != NULL);
+		CHECK(crypto_box_seal_open(pt, f[0] + off, boxlen,
+		    comb->pub.pk, comb->sk->data) == 0);
+		pt[ptlen - 1] ^= 0x01;
+		memcpy(forged, f[0], off);
+		CHECK(crypto_box_seal(forged + off, pt, ptlen, comb->pub.pk)
+		    == 0);
+		f[0] = forged;
+		CHECK_INT_EQ(vd_escrow_combine((const unsigned char *const *)f,
+		    len, 2, comb, NULL, target, &res), VD_ECORRUPT);
+		CHECK(strstr(vd_err_detail(), "do not match") != NULL);
+		/* Unaltered but re-sealed afresh: accepted. */
+		pt[ptlen - 1] ^= 0x01;
+		CHECK(crypto_box_seal(forged + off, pt, ptlen, comb->pub.pk)
+		    == 0);
+		CHECK_OK(vd_escrow_combine((const unsigned char *const *)f,
+		    len, 2, comb, NULL, target, &res));
+		CHECK(res.pw != NULL);
+		CHECK(res.created > 0 && res.created <= vd_now());
+		vd_escrow_result_clear(&res);
+		f[0] = keep;
+		sodium_memzero(pt, ptlen);
+		free(pt);
+		free(forged);
+	}
+	/* Any flipped byte of a share file is refused. */
+	for (size_t i = 0; i < len[0]; i += 3) {
+		int r;
+
+		f[0][i] ^= 0x04;
+		r = vd_escrow_combine((const unsigned char *const *)f, len, 2,
+		    comb, NULL, target, &res);
+		CHECK(r != 0);
+		CHECK(res.pw == NULL);
+		f[0][i] ^= 0x04;
+	}
+	for (int i = 0; i < 3; i++)
+		free(f[i]);
+	vd_escrow_set_clear(&set);
+	vd_escrow_key_free(comb);
+}
+
+static int
+audit_cb(uint64_t seq, json_t *e, void *arg)
+{
+	const char *ev = json_string_value(json_object_get(e, "event"));
+
+	if (ev != NULL && strcmp(ev, "escrow-reseal") == 0) {
+		CHECK_INT_EQ(json_integer_value(json_object_get(e,
+		    "versions")), *(int *)arg);
+		*(int *)arg = -1;
+	}
+	return 0;
+}
+
+/* Changing the parties: re-seal current versions, drop old parties. */
+static void
+test_reseal(struct vd_store *st, struct vd_escrow_key **k)
+{
+	static const char *const before[] = { "customer", "vendor" };
+	static const char *const after[] = { "customer", "auditor" };
+	struct vd_escrow_cfg *ec0 = cfg("any", before, 2);
+	struct vd_escrow_cfg *ec1 = cfg("2-of-2", after, 2);
+	struct vd_escrow_key *pair[2] = { k[0], k[2] };
+	struct vd_escrow_result res;
+	struct vd_txn *t;
+	unsigned char *env;
+	size_t len;
+	int stale, seen;
+
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_escrow_stale(ec0, t, &stale));
+	CHECK_INT_EQ(stale, 1);	/* db22/db23 are in other modes */
+	vd_txn_abort(t);
+	/* Re-seal everything to ec0 first: then nothing is stale. */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_reseal(ec0, st, t));
+	CHECK_OK(vd_escrow_stale(ec0, t, &stale));
+	CHECK_INT_EQ(stale, 0);
+	CHECK_OK(vd_escrow_stale(ec1, t, &stale));
+	CHECK_INT_EQ(stale, 1);
+	CHECK_OK(vd_escrow_reseal(ec1, st, t));
+	CHECK_OK(vd_escrow_stale(ec1, t, &stale));
+	CHECK_INT_EQ(stale, 0);
+	/* The vendor's envelopes are gone, of every version. */
+	CHECK_INT_EQ(vd_escrow_get(t, "db1", 1, "vendor", &env, &len),
+	    VD_ENOTFOUND);
+	CHECK_INT_EQ(vd_escrow_get(t, "db1", 2, "vendor", &env, &len),
+	    VD_ENOTFOUND);
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_INT_EQ(recover(st, "db1", 0, &k[1], 1, NULL, &res),
+	    VD_EBADKEY);
+	expect_need(st, "db1", &k[0], 1, 1, 2);
+	expect_pw(st, "db1", 2, pair, 2, "Cur-pw#2bbbbbbbbbbbbb");
+	expect_pw(st, "db23", 0, pair, 2, "Quorum#Pw9xxxxxxxxxxx");
+	/* db1 v1 is "previous": not re-sealed, its customer envelope stays. */
+	expect_pw(st, "db1", 1, &k[0], 1, "Old-pw#1aaaaaaaaaaaaa");
+	/* Audited: 4 current versions (db0, db1, db22, db23). */
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	seen = 4;
+	CHECK_OK(vd_audit_each(t, 1, audit_cb, &seen));
+	CHECK_INT_EQ(seen, -1);
+	vd_txn_abort(t);
+	vd_escrow_cfg_free(ec0);
+	vd_escrow_cfg_free(ec1);
+}
+
+static int
+report_cb(const char *target, uint64_t v, const char *json, size_t len,
+    void *arg)
+{
+	json_t *a = json_loadb(json, len, 0, NULL);
+
+	CHECK(json_is_array(a));
+	CHECK_STR_EQ(target, "db1");
+	CHECK_INT_EQ(v, 2);
+	*(size_t *)arg += json_array_size(a);
+	json_decref(a);
+	return 0;
+}
+
+static void
+test_reports(struct vd_store *st)
+{
+	json_t *o = json_pack("{s:s,s:I,s:s}", "target", "db1", "version",
+	    (json_int_t)2, "user", "alice"), *bad;
+	struct vd_escrow_set set;
+	struct vd_txn *t;
+	const char *target;
+	size_t n = 0, before;
+	uint64_t v;
+
+	load(st, &set);
+	before = set.n;
+	vd_escrow_set_clear(&set);
+	CHECK_OK(vd_escrow_report_check(o, &target, &v));
+	CHECK_STR_EQ(target, "db1");
+	CHECK_INT_EQ(v, 2);
+	bad = json_pack("{s:s,s:I}", "target", "../x", "version",
+	    (json_int_t)2);
+	CHECK_INT_EQ(vd_escrow_report_check(bad, &target, &v), VD_EINVAL);
+	json_decref(bad);
+	bad = json_pack("{s:s,s:I}", "target", "db1", "version",
+	    (json_int_t)0);
+	CHECK_INT_EQ(vd_escrow_report_check(bad, &target, &v), VD_EINVAL);
+	json_decref(bad);
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_report_add(t, "db1", 2, o));
+	CHECK_OK(vd_escrow_report_add(t, "db1", 2, o));
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_escrow_reports(t, report_cb, &n));
+	vd_txn_abort(t);
+	CHECK_INT_EQ(n, 2);
+	/* Reports are not envelopes. */
+	load(st, &set);
+	CHECK_INT_EQ(set.n, before);
+	vd_escrow_set_clear(&set);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_escrow_report_clear(t, "db1", 2));
+	CHECK_INT_EQ(vd_escrow_report_clear(t, "db1", 2), VD_ENOTFOUND);
+	CHECK_OK(vd_txn_commit(t));
+	n = 0;
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_escrow_reports(t, report_cb, &n));
+	vd_txn_abort(t);
+	CHECK_INT_EQ(n, 0);
+	json_decref(o);
+}
+
+/* A read-only open of the data dir, never unlocked, opens envelopes. */
+static void
+test_readonly(const char *name, struct vd_escrow_key **k)
+{
+	struct vd_escrow_key *pair[2] = { k[0], k[2] };
+	struct vd_escrow_set set;
+	struct vd_escrow_result res;
+	struct vd_store *st;
+	struct vd_txn *t;
+	char dir[256];
+
+	path_in(dir, sizeof(dir), name);
+	CHECK_OK(vd_store_open(dir, VD_STORE_RDONLY, &st));
+	CHECK(!vd_store_unlocked(st));
+	memset(&set, 0, sizeof(set));
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_escrow_set_load(t, "db23", &set));
+	vd_txn_abort(t);
+	CHECK_OK(vd_escrow_recover(&set, "db23", 0, pair, 2, NULL, &res));
+	CHECK(res.pw != NULL);
+	vd_escrow_result_clear(&res);
+	vd_escrow_set_clear(&set);
+	vd_store_close(st);
+}
+
+static void
+test_derive(struct vd_store *st)
+{
+	unsigned char a[32], b[32];
+
+	CHECK_OK(vd_store_derive(st, 1, "vdescrow", a, sizeof(a)));
+	CHECK_OK(vd_store_derive(st, 1, "vdescrow", b, sizeof(b)));
+	CHECK(memcmp(a, b, 32) == 0);
+	CHECK_OK(vd_store_derive(st, 2, "vdescrow", b, sizeof(b)));
+	CHECK(memcmp(a, b, 32) != 0);
+	CHECK_INT_EQ(vd_store_derive(st, 1, "vaultd01", b, sizeof(b)),
+	    VD_EINVAL);
+	CHECK_INT_EQ(vd_store_derive(st, 1, "vdescrow", b, 8), VD_EINVAL);
+}
+
+int
+main(void)
+{
+	struct vd_escrow_key *k[3];
+	struct vd_secret *vk;
+	struct vd_store *st;
+	char cmd[512];
+
+	CHECK_OK(vd_mem_init());
+	fast.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	fast.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	CHECK(mkdtemp(tmproot) != NULL);
+	test_pub_parse();
+	test_key_files();
+	k[0] = party("customer");
+	k[1] = party("vendor");
+	k[2] = party("auditor");
+	test_cfg();
+	st = new_vault("vault", &vk);
+	test_derive(st);
+	test_any(st, k);
+	test_quorum(st, k);
+	test_tamper(st, k);
+	test_bundle(st, k);
+	test_share_combine(st, k);
+	test_reseal(st, k);
+	test_reports(st);
+	vd_store_close(st);
+	test_readonly("vault", k);
+	for (int i = 0; i < 3; i++)
+		vd_escrow_key_free(k[i]);
+	vd_secret_free(vk);
+	CHECK(snprintf(cmd, sizeof(cmd), "rm -rf %s", tmproot) > 0);
+	CHECK(system(cmd) == 0);
+	printf("test_escrow: ok\n");
+	return 0;
+}

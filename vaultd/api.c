@@ -1,0 +1,1162 @@
+/*
+ * api.c - the JSON-RPC methods of vaultd.
+ *
+ * Every request goes through methods[] (OpenSSH monitor.c style): the role
+ * check is made once, in vd_api_dispatch(), never inside a handler (the
+ * per-target reveal check excepted, which needs the target's name).
+ *
+ * Store writes happen on the loop thread only; blocking work (MariaDB
+ * logins, Argon2id) runs on libuv's thread pool and comes back through an
+ * after-work callback that does the writing.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "api.h"
+#include "driver.h"
+#include "err.h"
+#include "log.h"
+#include "mem.h"
+#include "proto.h"
+#include "rotate.h"
+#include "store.h"
+#include "util.h"
+
+#define LIMIT_DEFAULT	20	/* history / audit entries by default */
+#define LIMIT_MAX	10000	/* most entries one answer carries */
+
+typedef void (*handler_fn)(struct vd_req *, json_t *);
+
+/* One method: who may call it and what handles it. */
+struct method {
+	const char	*name;		/* JSON-RPC method */
+	unsigned	 roles;		/* any of these (admin: always) */
+	int		 unsealed;	/* needs an unlocked vault */
+	handler_fn	 fn;		/* answers the request */
+};
+
+/* --- helpers ------------------------------------------------------------ */
+
+static int
+sealed(struct vd_daemon *d)
+{
+	return d->unsealing || !vd_store_unlocked(d->st);
+}
+
+/* Returns params[key] as a string, NULL when absent; -1 in *bad if wrong. */
+static const char *
+pstr(json_t *params, const char *key, int *bad)
+{
+	json_t *v = json_object_get(params, key);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+/* Reads an optional integer param in [min, max]; returns 0 or VD_EINVAL. */
+static int
+pint(json_t *params, const char *key, long long min, long long max,
+    long long *out)
+{
+	json_t *v = json_object_get(params, key);
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		return vd_err_set(VD_EINVAL, "%s: expected an integer in "
+		    "%lld..%lld", key, min, max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+/* Returns the valid target name in params.name, or NULL after failing rq. */
+static const char *
+target_param(struct vd_req *rq, json_t *params)
+{
+	int bad = 0;
+	const char *name = pstr(params, "name", &bad);
+
+	if (name == NULL || bad || !vd_name_valid(name)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS,
+		    "name: a target name is required ([A-Za-z0-9._-], "
+		    "at most 64)");
+		return NULL;
+	}
+	return name;
+}
+
+static json_t *
+now_str(void)
+{
+	char buf[VD_TIME_STRLEN];
+
+	return json_string(vd_time_rfc3339(vd_now(), buf, sizeof(buf)));
+}
+
+/*
+ * Builds an audit entry for rq: event (the method), caller uid and user,
+ * result, and target / version / reason when given.  Never a secret.
+ */
+static json_t *
+audit_entry(const struct vd_req *rq, const char *target, uint64_t version,
+    const char *result, const char *reason)
+{
+	char method[65];
+	json_t *e;
+
+	/* The method name comes from the client: bound what it can write. */
+	snprintf(method, sizeof(method), "%s", rq->method != NULL ?
+	    rq->method : "");
+	e = json_pack("{s:s, s:I, s:s, s:I, s:s}", "event", method,
+	    "uid", (json_int_t)rq->caller->uid, "user", rq->caller->user,
+	    "pid", (json_int_t)rq->caller->pid, "result", result);
+	if (e == NULL)
+		return NULL;
+	if (target != NULL)
+		json_object_set_new(e, "target", json_string(target));
+	if (version != 0)
+		json_object_set_new(e, "version", json_integer(
+		    (json_int_t)version));
+	if (reason != NULL)
+		json_object_set_new(e, "reason", json_string(reason));
+	return e;
+}
+
+/* Appends an audit entry inside t. */
+static int
+audit_in(struct vd_txn *t, const struct vd_req *rq, const char *target,
+    uint64_t version, const char *result, const char *reason)
+{
+	json_t *e;
+	int r;
+
+	if ((e = audit_entry(rq, target, version, result, reason)) == NULL)
+		return VD_ENOMEM;
+	r = vd_audit_append(t, e, NULL);
+	json_decref(e);
+	return r;
+}
+
+/* Appends an audit entry in its own transaction. */
+static int
+audit_now(struct vd_daemon *d, const struct vd_req *rq, const char *target,
+    uint64_t version, const char *result, const char *reason)
+{
+	struct vd_txn *t = NULL;
+	int r;
+
+	if (sealed(d))
+		return VD_ESEALED;
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
+		return r;
+	if ((r = audit_in(t, rq, target, version, result, reason)) != 0) {
+		vd_txn_abort(t);
+		return r;
+	}
+	return vd_txn_commit(t);
+}
+
+/* Appends a daemon event to the audit log. */
+int
+vd_api_audit_event(struct vd_daemon *d, const char *event,
+    const char *result, const char *reason)
+{
+	struct vd_txn *t = NULL;
+	json_t *e;
+	int r;
+
+	if (sealed(d))
+		return VD_ESEALED;
+	e = json_pack("{s:s, s:I, s:s, s:s}", "event", event, "uid",
+	    (json_int_t)getuid(), "user", "vaultd", "result", result);
+	if (e == NULL)
+		return VD_ENOMEM;
+	if (reason != NULL)
+		json_object_set_new(e, "reason", json_string(reason));
+	if ((r = vd_txn_begin(d->st, 1, &t)) == 0) {
+		if ((r = vd_audit_append(t, e, NULL)) != 0)
+			vd_txn_abort(t);
+		else
+			r = vd_txn_commit(t);
+	}
+	json_decref(e);
+	return r;
+}
+
+static void
+log_err_r(const char *what, int r)
+{
+	char buf[600];
+
+	vd_log(LOG_ERR, "%s: %s", what, vd_err_format(r, buf, sizeof(buf)));
+}
+
+/* Refuses rq: audit entry (when possible), log line, error answer. */
+static void
+refuse(struct vd_req *rq, const char *target, const char *reason)
+{
+	int r;
+
+	r = audit_now(rq->d, rq, target, 0, "refused", reason);
+	vd_log(LOG_NOTICE, "refused %s%s%s for uid %lu (%s): %s%s",
+	    rq->method, target ? " " : "", target ? target : "",
+	    (unsigned long)rq->caller->uid, rq->caller->user, reason,
+	    r != 0 ? " (not audited: vault sealed or audit failed)" : "");
+	vd_req_fail_code(rq, VD_RPC_PERM, "permission denied");
+}
+
+/* Finds the version in state "current" (newest first). */
+static int
+cur_cb(uint64_t v, json_t *meta, void *arg)
+{
+	const char *s = json_string_value(json_object_get(meta, "state"));
+
+	if (s != NULL && strcmp(s, "current") == 0) {
+		*(uint64_t *)arg = v;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+current_version(struct vd_txn *t, const char *name, uint64_t *v)
+{
+	int r;
+
+	*v = 0;
+	r = vd_version_each(t, name, 0, cur_cb, v);
+	if (r < 0)
+		return r;
+	return *v != 0 ? 0 : vd_err_set(VD_ENOTFOUND,
+	    "target %s has no current version", name);
+}
+
+/* --- status ------------------------------------------------------------- */
+
+struct status_ctx {
+	struct vd_txn	*t;	/* read transaction */
+	json_t		*arr;	/* targets */
+};
+
+static int
+hist_first_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	*(json_t **)arg = json_incref(entry);
+	return 1;
+}
+
+static int
+status_target_cb(const char *name, json_t *obj, void *arg)
+{
+	struct status_ctx *sc = arg;
+	json_t *o, *last = NULL, *sched = NULL, *v;
+	uint64_t cur = 0;
+	int r;
+
+	o = json_pack("{s:s}", "name", name);
+	if (o == NULL)
+		return VD_ENOMEM;
+	if ((r = current_version(sc->t, name, &cur)) != 0 &&
+	    r != VD_ENOTFOUND) {
+		json_decref(o);
+		return r;
+	}
+	json_object_set_new(o, "current_version", cur ? json_integer(
+	    (json_int_t)cur) : json_null());
+	if ((r = vd_history_each(sc->t, name, 0, 1, hist_first_cb, &last)) < 0) {
+		json_decref(o);
+		return r;
+	}
+	if ((r = vd_sched_get(sc->t, name, &sched)) != 0 &&
+	    r != VD_ENOTFOUND) {
+		json_decref(last);
+		json_decref(o);
+		return r;
+	}
+	v = json_object_get(sched, "state");
+	json_object_set_new(o, "state", json_is_string(v) ? json_copy(v) :
+	    json_string(cur ? "ok" : "no-password"));
+	v = json_object_get(last, "finished_at");
+	json_object_set_new(o, "last_rotation", v ? json_copy(v) : json_null());
+	v = json_object_get(sched, "next_due");
+	if (json_is_integer(v)) {
+		char buf[VD_TIME_STRLEN];
+
+		json_object_set_new(o, "next_due", json_string(
+		    vd_time_rfc3339(json_integer_value(v), buf, sizeof(buf))));
+	} else
+		json_object_set_new(o, "next_due", v ? json_copy(v) :
+		    json_null());
+	v = json_object_get(last, "error");
+	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
+	v = json_object_get(obj, "policy");
+	json_object_set_new(o, "policy", v ? json_copy(v) : json_null());
+	json_decref(last);
+	json_decref(sched);
+	return json_array_append_new(sc->arr, o) == 0 ? 0 : VD_ENOMEM;
+}
+
+static void
+m_status(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct status_ctx sc = { NULL, NULL };
+	json_t *res;
+	int r;
+
+	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b}",
+	    "sealed", sealed(d), "version", VD_VERSION,
+	    "uptime", (json_int_t)(vd_now() - d->started),
+	    "connections", (json_int_t)d->nconns,
+	    "served", (json_int_t)d->served,
+	    "stopping", d->stopping);
+	if (res == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	json_object_set_new(res, "vault_id", json_string(vd_store_id(d->st)));
+	json_object_set_new(res, "rotations_running", json_integer(
+	    vd_rotate_running(d)));
+	if (sealed(d)) {
+		json_object_set_new(res, "targets", json_array());
+		vd_req_reply(rq, res);
+		return;
+	}
+	sc.arr = json_array();
+	if ((r = vd_txn_begin(d->st, 0, &sc.t)) != 0 ||
+	    (r = vd_target_each(sc.t, status_target_cb, &sc)) < 0) {
+		vd_txn_abort(sc.t);
+		json_decref(sc.arr);
+		json_decref(res);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	vd_txn_abort(sc.t);
+	json_object_set_new(res, "targets", sc.arr);
+	vd_req_reply(rq, res);
+}
+
+/* --- target.add --------------------------------------------------------- */
+
+/* A target.add whose login check runs on the thread pool. */
+struct addjob {
+	uv_work_t		 work;		/* libuv request */
+	struct vd_req		*rq;		/* answered in add_after */
+	char			 name[VD_NAME_MAX + 1];	/* target name */
+	json_t			*target;	/* record to store */
+	struct vd_secret	*pw;		/* the account's password */
+	struct vd_secret	*admin_pw;	/* admin_user's password or NULL */
+	unsigned		 timeout;	/* connect timeout, seconds */
+	int			 r;		/* outcome of the check */
+	char			 err[VD_DRV_ERRLEN];	/* reason, no secret */
+};
+
+/*
+ * Logs in as user with pw on the target's server (pool thread).  Returns
+ * 0, VD_EAUTH (refused), VD_EDB / VD_ETIMEDOUT (unreachable), reason in
+ * err (the driver never puts a secret there).
+ */
+static int
+probe_login(const json_t *target, const char *user,
+    const struct vd_secret *pw, unsigned timeout, char *err, size_t errlen)
+{
+	struct vd_dbtarget t;
+
+	memset(&t, 0, sizeof(t));
+	t.host = json_string_value(json_object_get(target, "host"));
+	t.port = (unsigned)json_integer_value(json_object_get(target, "port"));
+	t.unix_socket = json_string_value(json_object_get(target,
+	    "unix_socket"));
+	t.user = json_string_value(json_object_get(target, "user"));
+	t.connect_timeout_s = timeout;
+	return vd_drv_login(&t, user, pw, err, errlen);
+}
+
+static void
+add_work(uv_work_t *w)
+{
+	struct addjob *j = container_of(w, struct addjob, work);
+	const char *user;
+
+	user = json_string_value(json_object_get(j->target, "user"));
+	j->r = probe_login(j->target, user, j->pw, j->timeout, j->err,
+	    sizeof(j->err));
+	if (j->r == 0 && j->admin_pw != NULL) {
+		user = json_string_value(json_object_get(j->target,
+		    "admin_user"));
+		j->r = probe_login(j->target, user, j->admin_pw, j->timeout,
+		    j->err, sizeof(j->err));
+	}
+}
+
+/* Commits the new target and its first version; returns the version. */
+static int
+add_commit(struct addjob *j, uint64_t *vp)
+{
+	struct vd_req *rq = j->rq;
+	struct vd_txn *t = NULL;
+	json_t *meta = NULL, *hist = NULL;
+	uint64_t v = 0;
+	int r;
+
+	*vp = 0;
+	if (sealed(rq->d))
+		return VD_ESEALED;
+	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
+		return r;
+	/* A removed target keeps its versions: continue their numbering. */
+	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
+	    (r = vd_version_last(t, j->name, &v)) != 0)
+		goto out;
+	v++;
+	meta = json_pack("{s:s, s:s, s:o, s:s}", "state", "current",
+	    "trigger", "initial", "created_at", now_str(),
+	    "created_by", rq->caller->user);
+	hist = json_pack("{s:I, s:s, s:s, s:o, s:o, s:s}", "version",
+	    (json_int_t)v, "trigger", "initial", "result", "ok",
+	    "started_at", now_str(), "finished_at", now_str(),
+	    "by", rq->caller->user);
+	if (meta == NULL || hist == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = vd_secret_put(t, j->name, v, j->pw)) != 0 ||
+	    (r = vd_version_put(t, j->name, v, meta)) != 0 ||
+	    (r = vd_history_append(t, j->name, hist, NULL)) != 0)
+		goto out;
+	if (j->admin_pw != NULL &&
+	    (r = vd_admin_secret_put(t, j->name, j->admin_pw)) != 0)
+		goto out;
+	if ((r = audit_in(t, rq, j->name, v, "ok", NULL)) != 0)
+		goto out;
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r == 0)
+		*vp = v;
+ out:
+	vd_txn_abort(t);
+	json_decref(meta);
+	json_decref(hist);
+	return r;
+}
+
+static void
+add_after(uv_work_t *w, int status)
+{
+	struct addjob *j = container_of(w, struct addjob, work);
+	struct vd_req *rq = j->rq;
+	uint64_t v = 0;
+	int r;
+
+	rq->d->inflight--;
+	vd_secret_free(j->admin_pw);
+	j->admin_pw = NULL;
+	if (status != 0 || j->r != 0) {
+		r = status != 0 ? VD_EBUSY : j->r;
+		if (status != 0)
+			snprintf(j->err, sizeof(j->err), "cancelled");
+		audit_now(rq->d, rq, j->name, 0, "failed", j->err);
+		vd_log(LOG_NOTICE, "target.add %s by %s failed: %s", j->name,
+		    rq->caller->user, j->err);
+		if (r == VD_EAUTH)
+			vd_req_fail_code(rq, VD_RPC_AUTH, j->err);
+		else
+			vd_req_fail_code(rq, vd_proto_code(r), j->err);
+		goto out;
+	}
+	if ((r = add_commit(j, &v)) != 0) {
+		char buf[300];
+
+		vd_err_format(r, buf, sizeof(buf));
+		vd_log(LOG_ERR, "target.add %s: %s", j->name, buf);
+		vd_req_fail(rq, r, r == VD_EEXIST ? "target already exists" :
+		    buf);
+		goto out;
+	}
+	vd_log(LOG_INFO, "target %s added by %s (uid %lu), version %llu",
+	    j->name, rq->caller->user, (unsigned long)rq->caller->uid,
+	    (unsigned long long)v);
+	vd_rotate_notify(rq->d, j->name);
+	vd_req_reply(rq, json_pack("{s:s, s:I}", "name", j->name, "version",
+	    (json_int_t)v));
+ out:
+	vd_secret_free(j->pw);
+	json_decref(j->target);
+	free(j);
+}
+
+/* Checks "HH:MM-HH:MM". */
+static int
+window_valid(const char *s)
+{
+	int h1, m1, h2, m2;
+	char tail;
+
+	if (strlen(s) != 11 || sscanf(s, "%2d:%2d-%2d:%2d%c", &h1, &m1, &h2,
+	    &m2, &tail) != 4)
+		return 0;
+	for (int i = 0; i < 11; i++)
+		if (i != 2 && i != 5 && i != 8 && !isdigit((unsigned char)s[i]))
+			return 0;
+	return h1 < 24 && h2 < 24 && m1 < 60 && m2 < 60;
+}
+
+/* Validates params into a target record; fails rq and returns NULL. */
+static json_t *
+add_record(struct vd_req *rq, json_t *params, const char *name)
+{
+	const char *host, *sock, *user, *policy, *every, *window, *after,
+	    *admin;
+	json_t *rec = NULL, *ah;
+	long long port = 3306;
+	int64_t dur;
+	int bad = 0;
+
+	host = pstr(params, "host", &bad);
+	sock = pstr(params, "unix_socket", &bad);
+	user = pstr(params, "user", &bad);
+	policy = pstr(params, "policy", &bad);
+	every = pstr(params, "every", &bad);
+	window = pstr(params, "window", &bad);
+	after = pstr(params, "after_reveal", &bad);
+	admin = pstr(params, "admin_user", &bad);
+	if (bad) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "a parameter that must be "
+		    "a string is not");
+		return NULL;
+	}
+	if ((host == NULL) == (sock == NULL) || (host && !*host) ||
+	    (sock && *sock != '/')) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "give either host (and "
+		    "port) or unix_socket (an absolute path)");
+		return NULL;
+	}
+	if (user == NULL || *user == '\0' || strlen(user) > 80) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "user: required, at most "
+		    "80 characters");
+		return NULL;
+	}
+	if (admin != NULL && (*admin == '\0' || strlen(admin) > 80)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "admin_user: at most 80 "
+		    "characters");
+		return NULL;
+	}
+	if (pint(params, "port", 1, 65535, &port) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
+		return NULL;
+	}
+	if (policy == NULL)
+		policy = "default";
+	if (!vd_config_policy_known(rq->d->cfg, policy)) {
+		vd_req_fail_code(rq, VD_RPC_POLICY, "unknown policy");
+		return NULL;
+	}
+	if (window != NULL && !window_valid(window)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "window: expected "
+		    "HH:MM-HH:MM");
+		return NULL;
+	}
+	rec = json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", name,
+	    "user", user, "policy", policy, "created_at", now_str(),
+	    "created_by", rq->caller->user);
+	if (rec == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return NULL;
+	}
+	if (host != NULL) {
+		json_object_set_new(rec, "host", json_string(host));
+		json_object_set_new(rec, "port", json_integer(port));
+	} else
+		json_object_set_new(rec, "unix_socket", json_string(sock));
+	ah = json_object_get(params, "account_hosts");
+	if (ah == NULL || json_is_null(ah) || (json_is_string(ah) &&
+	    strcmp(json_string_value(ah), "auto") == 0))
+		json_object_set_new(rec, "account_hosts", json_string("auto"));
+	else {
+		size_t i;
+		json_t *h;
+
+		if (!json_is_array(ah) || json_array_size(ah) == 0 ||
+		    json_array_size(ah) > 64)
+			goto badhosts;
+		json_array_foreach(ah, i, h)
+			if (!json_is_string(h) || json_string_length(h) == 0 ||
+			    json_string_length(h) > 255)
+				goto badhosts;
+		json_object_set(rec, "account_hosts", ah);
+	}
+	if (every != NULL) {
+		if (vd_parse_duration(every, &dur) != 0 || dur < 60) {
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "every: expected a "
+			    "duration of at least 1m (e.g. 90d)");
+			goto fail;
+		}
+		json_object_set_new(rec, "every", json_integer(dur));
+	}
+	if (after != NULL) {
+		if (vd_parse_duration(after, &dur) != 0) {
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "after_reveal: "
+			    "expected a duration (e.g. 1h)");
+			goto fail;
+		}
+		json_object_set_new(rec, "after_reveal", json_integer(dur));
+	}
+	if (window != NULL)
+		json_object_set_new(rec, "window", json_string(window));
+	if (admin != NULL)
+		json_object_set_new(rec, "admin_user", json_string(admin));
+	return rec;
+ badhosts:
+	vd_req_fail_code(rq, VD_RPC_PARAMS, "account_hosts: \"auto\" or a "
+	    "list of 1..64 host names");
+ fail:
+	json_decref(rec);
+	return NULL;
+}
+
+static void
+m_target_add(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct addjob *j = NULL;
+	struct vd_txn *t = NULL;
+	json_t *pw, *apw, *old = NULL;
+	const char *name;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	pw = json_object_get(params, "password");
+	apw = json_object_get(params, "admin_password");
+	if (!json_is_string(pw) || json_string_length(pw) == 0 ||
+	    json_string_length(pw) > VD_SECRET_MAX) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "password: required");
+		return;
+	}
+	if ((apw != NULL) != (json_object_get(params, "admin_user") != NULL) ||
+	    (apw != NULL && (!json_is_string(apw) ||
+	    json_string_length(apw) == 0 ||
+	    json_string_length(apw) > VD_SECRET_MAX))) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "admin_password: required "
+		    "with admin_user, and only then");
+		return;
+	}
+	if ((r = vd_txn_begin(d->st, 0, &t)) != 0) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	r = vd_target_get(t, name, &old);
+	vd_txn_abort(t);
+	json_decref(old);
+	if (r == 0) {
+		vd_req_fail_code(rq, VD_RPC_EXISTS, "target already exists");
+		return;
+	}
+	if (r != VD_ENOTFOUND) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	j->timeout = (unsigned)d->cfg->connect_timeout;
+	memcpy(j->name, name, strlen(name) + 1);
+	if ((j->target = add_record(rq, params, name)) == NULL) {
+		free(j);
+		return;
+	}
+	j->pw = vd_secret_from(json_string_value(pw), json_string_length(pw));
+	if (apw != NULL)
+		j->admin_pw = vd_secret_from(json_string_value(apw),
+		    json_string_length(apw));
+	if (j->pw == NULL || (apw != NULL && j->admin_pw == NULL)) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_queue_work(d->loop, &j->work, add_work, add_after)) != 0)
+		goto fail;
+	d->inflight++;
+	return;
+ fail:
+	vd_secret_free(j->pw);
+	vd_secret_free(j->admin_pw);
+	json_decref(j->target);
+	free(j);
+	vd_req_fail(rq, r, NULL);
+}
+
+/* --- target.list / show / remove --------------------------------------- */
+
+static int
+list_cb(const char *name, json_t *obj, void *arg)
+{
+	return json_array_append(arg, obj) == 0 ? 0 : VD_ENOMEM;
+}
+
+static void
+m_target_list(struct vd_req *rq, json_t *params)
+{
+	struct vd_txn *t = NULL;
+	json_t *arr = json_array();
+	int r;
+
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0 ||
+	    (r = vd_target_each(t, list_cb, arr)) < 0) {
+		vd_txn_abort(t);
+		json_decref(arr);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	vd_txn_abort(t);
+	vd_req_reply(rq, json_pack("{s:o}", "targets", arr));
+}
+
+static int
+ver_cb(uint64_t v, json_t *meta, void *arg)
+{
+	json_t *o = json_copy(meta);
+
+	if (o == NULL)
+		return VD_ENOMEM;
+	json_object_set_new(o, "version", json_integer((json_int_t)v));
+	return json_array_append_new(arg, o) == 0 ? 0 : VD_ENOMEM;
+}
+
+static void
+m_target_show(struct vd_req *rq, json_t *params)
+{
+	struct vd_txn *t = NULL;
+	json_t *obj = NULL, *vers = NULL;
+	const char *name;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	vers = json_array();
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0 ||
+	    (r = vd_target_get(t, name, &obj)) != 0 ||
+	    (r = vd_version_each(t, name, 0, ver_cb, vers)) < 0) {
+		vd_txn_abort(t);
+		json_decref(obj);
+		json_decref(vers);
+		vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
+		return;
+	}
+	vd_txn_abort(t);
+	json_object_set_new(obj, "versions", vers);
+	vd_req_reply(rq, obj);
+}
+
+static void
+m_target_remove(struct vd_req *rq, json_t *params)
+{
+	struct vd_txn *t = NULL;
+	const char *name;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
+		goto fail;
+	if ((r = vd_target_del(t, name)) != 0)
+		goto fail;
+	if ((r = vd_sched_del(t, name)) != 0 && r != VD_ENOTFOUND)
+		goto fail;
+	if ((r = vd_admin_secret_del(t, name)) != 0 && r != VD_ENOTFOUND)
+		goto fail;
+	if ((r = audit_in(t, rq, name, 0, "ok", NULL)) != 0)
+		goto fail;
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r != 0)
+		goto fail;
+	vd_log(LOG_INFO, "target %s removed by %s (uid %lu)", name,
+	    rq->caller->user, (unsigned long)rq->caller->uid);
+	vd_rotate_notify(rq->d, name);
+	vd_req_reply(rq, json_pack("{s:s}", "name", name));
+	return;
+ fail:
+	vd_txn_abort(t);
+	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
+}
+
+/* --- get ---------------------------------------------------------------- */
+
+/* Records a reveal in the target's schedule state for after-reveal. */
+static int
+mark_revealed(struct vd_txn *t, const char *name, const json_t *target)
+{
+	json_t *s = NULL, *after;
+	int r;
+
+	after = json_object_get(target, "after_reveal");
+	if (!json_is_integer(after))
+		return 0;
+	if ((r = vd_sched_get(t, name, &s)) == VD_ENOTFOUND)
+		s = json_object();
+	else if (r != 0)
+		return r;
+	if (s == NULL)
+		return VD_ENOMEM;
+	json_object_set_new(s, "revealed_at", json_integer(vd_now()));
+	json_object_set_new(s, "after_reveal_due", json_integer(vd_now() +
+	    json_integer_value(after)));
+	r = vd_sched_put(t, name, s);
+	json_decref(s);
+	return r;
+}
+
+static void
+m_get(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct vd_secret *pw = NULL;
+	struct vd_txn *t = NULL;
+	json_t *target = NULL, *meta = NULL, *res;
+	long long want = 0;
+	const char *name;
+	uint64_t v;
+	int r, after;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if (!vd_config_can_reveal(d->cfg, rq->caller->user,
+	    rq->caller->groups, rq->caller->ngroups, name)) {
+		refuse(rq, name, "reveal not allowed for this target");
+		return;
+	}
+	if (pint(params, "version", 1, INT64_MAX, &want) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
+		return;
+	}
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
+	    (r = vd_target_get(t, name, &target)) != 0)
+		goto fail;
+	if (want != 0) {
+		v = (uint64_t)want;
+		if ((r = vd_version_get(t, name, v, &meta)) != 0)
+			goto fail;
+	} else if ((r = current_version(t, name, &v)) != 0)
+		goto fail;
+	if ((r = vd_secret_get(t, name, v, &pw)) != 0)
+		goto fail;
+	/* No audit entry, no password. */
+	if ((r = audit_in(t, rq, name, v, "ok", NULL)) != 0 ||
+	    (r = mark_revealed(t, name, target)) != 0)
+		goto fail;
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r != 0)
+		goto fail;
+	after = json_is_integer(json_object_get(target, "after_reveal"));
+	vd_log(LOG_INFO, "password of %s version %llu revealed to %s "
+	    "(uid %lu)", name, (unsigned long long)v, rq->caller->user,
+	    (unsigned long)rq->caller->uid);
+	res = json_pack("{s:s, s:I, s:s%}", "name", name, "version",
+	    (json_int_t)v, "password", (const char *)pw->data, pw->len);
+	vd_secret_free(pw);
+	pw = NULL;
+	/*
+	 * The engine reads after_reveal_due from the schedule record.  Before
+	 * the answer: name points into the request, which answering frees.
+	 */
+	if (after)
+		vd_rotate_notify(d, name);
+	if (res == NULL)
+		vd_req_fail_code(rq, VD_RPC_INTERNAL, "password is not UTF-8");
+	else
+		vd_req_reply(rq, res);
+	json_decref(target);
+	json_decref(meta);
+	return;
+ fail:
+	vd_txn_abort(t);
+	vd_secret_free(pw);
+	json_decref(target);
+	json_decref(meta);
+	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target or version" :
+	    NULL);
+}
+
+/* --- rotate ------------------------------------------------------------- */
+
+static void
+rotate_done(void *arg, int err, json_t *result)
+{
+	struct vd_req *rq = arg;
+
+	if (err != 0)
+		vd_req_fail(rq, err, NULL);
+	else
+		vd_req_reply(rq, result != NULL ? json_incref(result) :
+		    json_pack("{s:b}", "ok", 1));
+}
+
+static void
+m_rotate(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	json_t *target = NULL, *w;
+	const char *name;
+	int r, wait;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	w = json_object_get(params, "wait");
+	if (w != NULL && !json_is_boolean(w)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "wait: expected a boolean");
+		return;
+	}
+	wait = json_is_true(w);
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
+	    (r = vd_target_get(t, name, &target)) != 0 ||
+	    (r = audit_in(t, rq, name, 0, "requested", NULL)) != 0) {
+		vd_txn_abort(t);
+		vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
+		return;
+	}
+	json_decref(target);
+	if ((r = vd_txn_commit(t)) != 0) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	vd_err_clear();
+	if ((r = vd_rotate_request(d, name, "manual", wait ? rotate_done :
+	    NULL, wait ? rq : NULL)) != 0) {
+		vd_req_fail_code(rq, vd_proto_code(r), vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		return;
+	}
+	if (!wait)
+		vd_req_reply(rq, json_pack("{s:b}", "accepted", 1));
+}
+
+/* --- history / audit ---------------------------------------------------- */
+
+static int
+seq_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	json_t *o = json_copy(entry);
+
+	if (o == NULL)
+		return VD_ENOMEM;
+	json_object_set_new(o, "seq", json_integer((json_int_t)seq));
+	return json_array_append_new(arg, o) == 0 ? 0 : VD_ENOMEM;
+}
+
+static void
+m_history(struct vd_req *rq, json_t *params)
+{
+	struct vd_txn *t = NULL;
+	json_t *arr, *target = NULL;
+	long long limit = LIMIT_DEFAULT, before = 0;
+	const char *name;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if (pint(params, "limit", 1, LIMIT_MAX, &limit) != 0 ||
+	    pint(params, "before", 0, INT64_MAX, &before) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
+		return;
+	}
+	arr = json_array();
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0 ||
+	    (r = vd_history_each(t, name, (uint64_t)before, (size_t)limit,
+	    seq_cb, arr)) < 0)
+		goto fail;
+	/* A removed target keeps its history; a never-known one has none. */
+	if (json_array_size(arr) == 0 &&
+	    (r = vd_target_get(t, name, &target)) != 0)
+		goto fail;
+	json_decref(target);
+	vd_txn_abort(t);
+	vd_req_reply(rq, json_pack("{s:s, s:o}", "name", name, "entries",
+	    arr));
+	return;
+ fail:
+	vd_txn_abort(t);
+	json_decref(arr);
+	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
+}
+
+static void
+m_audit_list(struct vd_req *rq, json_t *params)
+{
+	struct vd_txn *t = NULL;
+	json_t *arr;
+	long long limit = LIMIT_DEFAULT;
+	int r;
+
+	if (pint(params, "limit", 1, LIMIT_MAX, &limit) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
+		return;
+	}
+	arr = json_array();
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0 ||
+	    (r = vd_audit_each(t, (size_t)limit, seq_cb, arr)) < 0) {
+		vd_txn_abort(t);
+		json_decref(arr);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	vd_txn_abort(t);
+	vd_req_reply(rq, json_pack("{s:o}", "entries", arr));
+}
+
+/* --- unseal ------------------------------------------------------------- */
+
+/* An unseal whose Argon2id runs on the thread pool. */
+struct unsealjob {
+	uv_work_t		 work;	/* libuv request */
+	struct vd_req		*rq;	/* answered in unseal_after */
+	struct vd_secret	*pass;	/* the passphrase */
+	int			 r;	/* vd_store_unlock() result */
+};
+
+static void
+unseal_work(uv_work_t *w)
+{
+	struct unsealjob *j = container_of(w, struct unsealjob, work);
+
+	/* No other store use while d->unsealing is set (see sealed()). */
+	j->r = vd_store_unlock(j->rq->d->st, j->pass);
+}
+
+static void
+unseal_after(uv_work_t *w, int status)
+{
+	struct unsealjob *j = container_of(w, struct unsealjob, work);
+	struct vd_req *rq = j->rq;
+	struct vd_daemon *d = rq->d;
+	int r = status != 0 ? VD_EBUSY : j->r;
+
+	d->inflight--;
+	d->unsealing = 0;
+	vd_secret_free(j->pass);
+	free(j);
+	if (r != 0) {
+		vd_log(LOG_WARNING, "unseal by %s (uid %lu) failed: %s",
+		    rq->caller->user, (unsigned long)rq->caller->uid,
+		    vd_strerror(r));
+		vd_req_fail(rq, r, r == VD_EBADKEY ? "wrong passphrase" :
+		    vd_strerror(r));
+		return;
+	}
+	if ((r = audit_now(d, rq, NULL, 0, "ok", NULL)) != 0)
+		vd_log(LOG_ERR, "unseal: audit entry failed: %s",
+		    vd_strerror(r));
+	vd_log(LOG_NOTICE, "vault unsealed by %s (uid %lu)", rq->caller->user,
+	    (unsigned long)rq->caller->uid);
+	if ((r = vd_rotate_start(d)) != 0)
+		log_err_r("rotation engine", r);
+	vd_req_reply(rq, json_pack("{s:b}", "sealed", 0));
+}
+
+static void
+m_unseal(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct unsealjob *j;
+	json_t *p = json_object_get(params, "passphrase");
+	int r;
+
+	if (!json_is_string(p) || json_string_length(p) == 0 ||
+	    json_string_length(p) > VD_SECRET_MAX) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "passphrase: required");
+		return;
+	}
+	if (d->unsealing) {
+		vd_req_fail_code(rq, VD_RPC_UNAVAIL, "an unseal is running");
+		return;
+	}
+	if (vd_store_unlocked(d->st)) {
+		vd_req_reply(rq, json_pack("{s:b}", "sealed", 0));
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->pass = vd_secret_from(json_string_value(p),
+	    json_string_length(p))) == NULL) {
+		free(j);
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	if ((r = uv_queue_work(d->loop, &j->work, unseal_work,
+	    unseal_after)) != 0) {
+		vd_secret_free(j->pass);
+		free(j);
+		vd_req_fail(rq, VD_EBUSY, NULL);
+		return;
+	}
+	d->inflight++;
+	d->unsealing = 1;
+}
+
+/* --- dispatch ----------------------------------------------------------- */
+
+static const struct method methods[] = {
+	{ "status", VD_ROLE_OPERATOR, 0, m_status },
+	{ "target.add", 0, 1, m_target_add },
+	{ "target.list", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1,
+	    m_target_list },
+	{ "target.show", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1,
+	    m_target_show },
+	{ "target.remove", 0, 1, m_target_remove },
+	{ "get", VD_ROLE_REVEAL, 1, m_get },
+	{ "rotate", VD_ROLE_OPERATOR, 1, m_rotate },
+	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },
+	{ "audit.list", VD_ROLE_AUDITOR, 1, m_audit_list },
+	{ "unseal", 0, 0, m_unseal },
+};
+
+/* Checks roles and runs the method's handler. */
+void
+vd_api_dispatch(struct vd_req *rq, json_t *params)
+{
+	const struct vd_caller *c = rq->caller;
+	const struct method *m = NULL;
+	unsigned roles;
+	int bad = 0;
+	const char *target;
+
+	for (size_t i = 0; i < VD_NELEM(methods); i++)
+		if (strcmp(methods[i].name, rq->method) == 0)
+			m = &methods[i];
+	if (m == NULL) {
+		vd_req_fail_code(rq, VD_RPC_NOMETHOD, "method not found");
+		return;
+	}
+	if (rq->d->stopping) {
+		vd_req_fail_code(rq, VD_RPC_SHUTDOWN, "vaultd is shutting down");
+		return;
+	}
+	roles = vd_config_roles(rq->d->cfg, c->user, c->groups, c->ngroups);
+	if (!(roles & VD_ROLE_ADMIN) && !(roles & m->roles)) {
+		target = pstr(params, "name", &bad);
+		refuse(rq, target != NULL && vd_name_valid(target) ? target :
+		    NULL, "caller lacks the role");
+		return;
+	}
+	if (m->unsealed && sealed(rq->d)) {
+		vd_req_fail_code(rq, VD_RPC_SEALED, "vault is sealed: run "
+		    "vaultctl unseal");
+		return;
+	}
+	vd_err_clear();
+	m->fn(rq, params);
+}
