@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,11 @@
 #include "util.h"
 
 #define FILE_MAX	(256u << 20)	/* largest bundle or share file read */
+#define RECORD_WAIT	5		/* seconds to wait for the writer lock */
+
+/* What the SIGALRM handler prints when recording hangs (no secret). */
+static char	*alarm_msg;
+static size_t	 alarm_len;
 
 static void
 bg_usage(FILE *f)
@@ -211,12 +217,28 @@ say_versions(const struct vd_escrow_set *set, const char *target,
 		    "\"pending\" one not yet in force on the server\n");
 }
 
-/* Prints the password and a newline on stdout. */
+/*
+ * Prints the password and a newline on stdout with write(2), so that no
+ * copy stays behind in a stdio buffer.
+ */
 static int
 print_pw(const struct vd_secret *pw)
 {
-	if (fwrite(pw->data, 1, pw->len, stdout) != pw->len ||
-	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+	const unsigned char *p = pw->data;
+	size_t n = pw->len;
+
+	while (n > 0) {
+		ssize_t w = write(STDOUT_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return vd_err_set(-EIO, "cannot write the password to "
+			    "stdout");
+		p += w;
+		n -= (size_t)w;
+	}
+	if (write(STDOUT_FILENO, "\n", 1) != 1)
 		return vd_err_set(-EIO, "cannot write the password to stdout");
 	return 0;
 }
@@ -253,6 +275,43 @@ make_report(const char *target, const struct vd_escrow_result *res,
 }
 
 /*
+ * A writer (vaultd mid-transaction, or stopped with SIGSTOP) can hold the
+ * vault's write lock indefinitely, and LMDB has no try-lock: after
+ * RECORD_WAIT seconds, print the report for a later import and leave.
+ */
+static void
+record_timeout(int sig)
+{
+	ssize_t w;
+
+	(void)sig;
+	w = write(STDERR_FILENO, alarm_msg, alarm_len);
+	(void)w;
+	_exit(VC_EXIT_OK);	/* the password is already out */
+}
+
+/* Builds the "report it later" text for line. */
+static char *
+later_text(const char *line, const char *target)
+{
+	size_t n = strlen(line) + strlen(target) + 256;
+	char *s;
+	int w;
+
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	w = snprintf(s, n, "vaultctl: break-glass report (save the next line "
+	    "to a file):\n%s\nvaultctl: import it where the vault lives, so "
+	    "vaultd audits it and rotates %s:\n  vaultctl breakglass report "
+	    "--data-dir DIR --file REPORT\n", line, target);
+	if (w < 0 || (size_t)w >= n) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/*
  * Records an opening: in dir when it is writable, else prints the report
  * line and how to import it.  Never fails the command: the password is
  * already out.
@@ -264,15 +323,25 @@ record(const char *dir, const char *target,
 	struct vd_store *st = NULL;
 	struct vd_txn *t = NULL;
 	json_t *o;
-	char *line = NULL, ebuf[768];
+	char *line = NULL, *later = NULL, ebuf[768];
 	int r = -EROFS;
 
-	if ((o = make_report(target, res, source)) == NULL) {
+	if ((o = make_report(target, res, source)) == NULL ||
+	    (line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
+	    (later = later_text(line, target)) == NULL) {
 		fprintf(stderr, "vaultctl: out of memory building the "
 		    "break-glass report: report this opening by hand\n");
-		return;
+		goto out;
 	}
 	if (dir != NULL && access(dir, W_OK) == 0) {
+		struct sigaction sa;
+
+		alarm_msg = later;
+		alarm_len = strlen(later);
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = record_timeout;
+		sigaction(SIGALRM, &sa, NULL);
+		alarm(RECORD_WAIT);
 		if ((r = vd_store_open(dir, 0, &st)) == 0 &&
 		    (r = vd_txn_begin(st, 1, &t)) == 0 &&
 		    (r = vd_escrow_report_add(t, target, res->version, o)) ==
@@ -280,6 +349,7 @@ record(const char *dir, const char *target,
 			r = vd_txn_commit(t);
 			t = NULL;
 		}
+		alarm(0);
 		vd_txn_abort(t);
 		vd_store_close(st);
 		if (r == 0) {
@@ -291,16 +361,9 @@ record(const char *dir, const char *target,
 		fprintf(stderr, "vaultctl: cannot record this opening in %s: "
 		    "%s\n", dir, vd_err_format(r, ebuf, sizeof(ebuf)));
 	}
-	if ((line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		fprintf(stderr, "vaultctl: report this opening by hand\n");
-		goto out;
-	}
-	fprintf(stderr, "vaultctl: break-glass report (save the next line to a"
-	    " file):\n%s\n", line);
-	fprintf(stderr, "vaultctl: import it where the vault lives, so vaultd "
-	    "audits it and rotates %s:\n  vaultctl breakglass report "
-	    "--data-dir DIR --file REPORT\n", target);
+	fputs(later, stderr);
  out:
+	free(later);
 	free(line);
 	json_decref(o);
 }
@@ -424,7 +487,7 @@ bg_open(int argc, char **argv)
 	}
 	if ((r = vd_escrow_recover(&set, target, version, keys, nk, pin,
 	    &res)) != 0) {
-		vc_err(r, "breakglass: refused");
+		vc_err(r, "breakglass");
 		goto out;
 	}
 	say_versions(&set, target, &res, version != 0);
@@ -595,7 +658,7 @@ bg_combine(int argc, char **argv)
 		}
 	if ((r = vd_escrow_combine((const unsigned char *const *)files, lens,
 	    nf, key, pin, target, &res)) != 0) {
-		vc_err(r, "breakglass combine: refused");
+		vc_err(r, "breakglass combine");
 		goto out;
 	}
 	fprintf(stderr, "vaultctl: %s: combining version %llu, escrowed at "
@@ -685,6 +748,10 @@ bg_report(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * vaultctl breakglass [share|combine|report] ...; returns an exit code:
+ * 0 with the password printed, 1 refused or too few keys, 2 usage.
+ */
 int
 cmd_breakglass(int argc, char **argv)
 {

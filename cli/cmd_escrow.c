@@ -4,12 +4,15 @@
  *   vaultctl escrow keygen --out FILE [--name PARTY] [--passphrase]
  *                          [--kdf-cost interactive|moderate|sensitive]
  *   vaultctl escrow export --data-dir DIR --out FILE
+ *   vaultctl escrow vault-key --data-dir DIR (--key-file FILE | --passphrase)
  *
  * keygen writes a party's X25519 private key to FILE (0600, never
  * overwritten), optionally sealed under a passphrase (Argon2id), and its
  * public key line to FILE.pub.  export writes a bundle of every escrow
  * envelope of a vault (read-only, no vault key needed) for the parties to
- * keep offline.  Formats: docs/escrow.md.
+ * keep offline.  vault-key prints the fingerprint of the vault's escrow
+ * signing key (needs the vault's key), for the parties to pin at break-glass
+ * time with --vault-key.  Formats: docs/escrow.md.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -32,7 +35,9 @@ escrow_usage(FILE *f)
 	    "[--passphrase]\n"
 	    "                              [--kdf-cost interactive|moderate|"
 	    "sensitive]\n"
-	    "       vaultctl escrow export --data-dir DIR --out FILE\n\n"
+	    "       vaultctl escrow export --data-dir DIR --out FILE\n"
+	    "       vaultctl escrow vault-key --data-dir DIR "
+	    "(--key-file FILE | --passphrase)\n\n"
 	    "keygen  makes an escrow party's key pair: FILE holds the private "
 	    "key\n"
 	    "        (mode 0600; keep it offline), FILE.pub the public line for"
@@ -45,7 +50,12 @@ escrow_usage(FILE *f)
 	    "export  writes every escrow envelope of the vault in DIR to a new"
 	    " bundle\n"
 	    "        FILE (read-only access, no vault key; no plaintext "
-	    "inside).\n");
+	    "inside).\n"
+	    "vault-key  prints the vault's escrow signing key fingerprint, "
+	    "for the\n"
+	    "        parties to record and pin (breakglass --vault-key); "
+	    "unlocks the\n"
+	    "        vault read-only with its key file or passphrase.\n");
 }
 
 /* Default party name: FILE's base name up to its first dot. */
@@ -206,6 +216,65 @@ export(int argc, char **argv)
 	return rc;
 }
 
+static int
+vault_key(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "passphrase", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *keyfile = NULL;
+	struct vd_secret *secret = NULL;
+	struct vd_store *st = NULL;
+	char fp[VD_ESCROW_FPLEN + 1];
+	int c, r, pass = 0, rc = VC_EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'p':
+			pass = 1;
+			break;
+		case 'h':
+			escrow_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			escrow_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || dir == NULL || (keyfile == NULL) == !pass) {
+		escrow_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (keyfile != NULL)
+		r = vd_keyfile_load(keyfile, &secret);
+	else
+		r = vd_read_secret(STDIN_FILENO, "Vault passphrase: ", 0, 0,
+		    &secret);
+	if (r != 0 || (r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0 ||
+	    (r = vd_store_unlock(st, secret)) != 0 ||
+	    (r = vd_escrow_vault_fp(st, fp)) != 0) {
+		vc_err(r, "escrow vault-key");
+		goto out;
+	}
+	printf("%s\n", fp);
+	rc = VC_EXIT_OK;
+ out:
+	vd_store_close(st);
+	vd_secret_free(secret);
+	return rc;
+}
+
+/* vaultctl escrow keygen|export|vault-key ...; returns an exit code. */
 int
 cmd_escrow(int argc, char **argv)
 {
@@ -217,6 +286,8 @@ cmd_escrow(int argc, char **argv)
 		return keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "export") == 0)
 		return export(argc - 1, argv + 1);
+	if (strcmp(argv[1], "vault-key") == 0)
+		return vault_key(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		escrow_usage(stdout);
 		return VC_EXIT_OK;

@@ -7,7 +7,8 @@ PKGS="build-essential cmake pkgconf
 libsodium-dev liblmdb-dev lmdb-utils libuv1-dev libmariadb-dev
 libjansson-dev libinih-dev libpwquality-dev libzxcvbn-dev
 mariadb-server mariadb-client mariadb-plugin-cracklib-password-check cracklib-runtime
-clang libclang-rt-14-dev util-linux procps socat iproute2 python3"
+clang libclang-rt-14-dev util-linux procps socat iproute2 python3
+libsystemd-dev systemd scdoc bash-completion man-db groff-base"
 
 missing=""
 for p in $PKGS; do

@@ -460,8 +460,6 @@ add_after(uv_work_t *w, int status)
 	int r;
 
 	rq->d->inflight--;
-	vd_secret_free(j->admin_pw);
-	j->admin_pw = NULL;
 	if (status != 0 || j->r != 0) {
 		r = status != 0 ? VD_EBUSY : j->r;
 		if (status != 0)
@@ -491,6 +489,7 @@ add_after(uv_work_t *w, int status)
 	vd_req_reply(rq, json_pack("{s:s, s:I}", "name", j->name, "version",
 	    (json_int_t)v));
  out:
+	vd_secret_free(j->admin_pw);
 	vd_secret_free(j->pw);
 	json_decref(j->target);
 	free(j);
@@ -597,9 +596,9 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 		json_object_set(rec, "account_hosts", ah);
 	}
 	if (every != NULL) {
-		if (vd_parse_duration(every, &dur) != 0 || dur < 60) {
+		if (vd_parse_duration(every, &dur) != 0 || dur < 1) {
 			vd_req_fail_code(rq, VD_RPC_PARAMS, "every: expected a "
-			    "duration of at least 1m (e.g. 90d)");
+			    "positive duration (e.g. 90d)");
 			goto fail;
 		}
 		json_object_set_new(rec, "every", json_integer(dur));

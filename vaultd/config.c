@@ -279,7 +279,7 @@ sec_rotation(struct parse *p, const char *key, const char *value)
 	if (strcmp(key, "connect_timeout") == 0)
 		return set_dur(p, &c->connect_timeout, key, value, 1);
 	if (strcmp(key, "check_interval") == 0)
-		return set_dur(p, &c->check_interval, key, value, 60);
+		return set_dur(p, &c->check_interval, key, value, 1);
 	if (strcmp(key, "paused") == 0) {
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
 			c->paused = 1;

@@ -696,8 +696,9 @@ pick_route(const struct vd_dbtarget *t, const char *ah, struct route *ro)
 }
 
 int
-vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
-    const struct vd_secret *pw, char *err, size_t errlen)
+vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
+    const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
+    size_t errlen)
 {
 	struct vd_drv_conn *c = NULL;
 	struct route ro;
@@ -705,6 +706,7 @@ vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
 	const char *at;
 	int r;
 
+	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (t == NULL || !strok(t->user, NAME_MAXLEN) || account_host == NULL ||
@@ -731,8 +733,22 @@ vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
 		r = VD_DRV_UNREACHABLE;
 		goto out;
 	}
+	*out = c;
+	c = NULL;
 	r = 0;
  out:
+	vd_drv_close(c);
+	return r;
+}
+
+int
+vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
+    const struct vd_secret *pw, char *err, size_t errlen)
+{
+	struct vd_drv_conn *c = NULL;
+	int r;
+
+	r = vd_drv_connect_host(t, account_host, pw, &c, err, errlen);
 	vd_drv_close(c);
 	return r;
 }

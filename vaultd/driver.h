@@ -188,6 +188,19 @@ int vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
     const struct vd_secret *pw, char *err, size_t errlen);
 
 /*
+ * Like vd_drv_probe(), but keeps the connection: connects as
+ * t->user@account_host by that host's route and checks the server matched
+ * exactly that account.  Self-rotation uses it to change each account of a
+ * user through a session of that very account (changing another account,
+ * even of the same user name, needs privileges on the mysql database).
+ * On success *out owns the connection; otherwise it is NULL and the return
+ * is as vd_drv_probe()'s (VD_DRV_UNREACHABLE included).
+ */
+int vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
+    const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
+    size_t errlen);
+
+/*
  * Runs one statement and discards any result: for set-up and tests.  sql
  * must not carry a secret (it is plain memory, and the server's error may
  * quote it).  Returns 0, VD_EAUTH, VD_EPOLICY, VD_ETIMEDOUT or VD_EDB.

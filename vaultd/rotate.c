@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -191,7 +192,7 @@ ent_find(struct rot *rot, const char *name)
 {
 	struct ent key;
 
-	if (strlen(name) > VD_NAME_MAX)
+	if (rot->nents == 0 || strlen(name) > VD_NAME_MAX)
 		return NULL;
 	snprintf(key.name, sizeof(key.name), "%s", name);
 	return bsearch(&key, rot->ents, rot->nents, sizeof(*rot->ents),
@@ -403,6 +404,8 @@ worker(uv_work_t *w)
 	};
 	struct vd_drv_conn *c = NULL;
 	char **found = NULL, **hosts = j->hosts;
+	char self[2 * VD_NAME_MAX + 300], *at;
+	const char *self_host = NULL;
 	size_t nfound = 0, n = j->nhosts;
 	int r, applied = 0, verified = 0;
 	struct vd_secret *probe_pw = j->mode == JOB_CHECK ? j->cur_pw :
@@ -439,6 +442,19 @@ worker(uv_work_t *w)
 		goto out;
 	}
 
+	/*
+	 * Loopback probes of a target reached through its Unix socket need
+	 * the server's TCP port: ask the server.
+	 */
+	if (t.port == 0 && t.unix_socket != NULL) {
+		char port[16];
+		long long pv;
+
+		if (vd_drv_query1(c, "SELECT @@port", port, sizeof(port), NULL,
+		    0) == 0 && vd_parse_int(port, 1, 65535, &pv) == 0)
+			t.port = (unsigned)pv;
+	}
+
 	/* 2. The account's hosts: configured, or discovered. */
 	if (n == 0) {
 		r = vd_drv_account_hosts(c, j->user, &found, &nfound, j->err,
@@ -457,21 +473,66 @@ worker(uv_work_t *w)
 		n = nfound;
 	}
 
+	/* The account the main session matched ("user@host"). */
+	if (j->admin_user == NULL && vd_drv_current_user(c, self, sizeof(self),
+	    NULL, 0) == 0 && (at = strrchr(self, '@')) != NULL)
+		self_host = at + 1;
+
 	/* 3. Apply (not for a check). */
 	for (size_t i = 0; j->mode != JOB_CHECK && i < n; i++) {
+		struct vd_drv_conn *hc = NULL, *use = c;
+
 		if (j->mode == JOB_RESOLVE && vd_drv_probe(&t, hosts[i],
 		    j->new_pw, NULL, 0) == 0) {
 			applied = 1;	/* already in force there */
 			continue;
 		}
-		r = vd_drv_set_password(c, j->user, hosts[i], j->new_pw,
+		/*
+		 * Self-rotation changes each account through a session of
+		 * that very account: changing another account, even of the
+		 * same user name, needs privileges on the mysql database.  A
+		 * host that cannot be reached from here falls back to the
+		 * main session (enough for a privileged account like root).
+		 */
+		if (j->admin_user == NULL && (self_host == NULL ||
+		    strcasecmp(self_host, hosts[i]) != 0)) {
+			r = vd_drv_connect_host(&t, hosts[i], j->cur_pw, &hc,
+			    j->err, sizeof(j->err));
+			if (r == 0)
+				use = hc;
+			else if (r == VD_EAUTH) {
+				snprintf(j->err, sizeof(j->err), "%.64s@%.60s: "
+				    "the vault's password is refused (changed "
+				    "outside vaultd?)", j->user, hosts[i]);
+				j->out = applied || j->mode == JOB_RESOLVE ?
+				    OUT_UNCERTAIN : OUT_DRIFT;
+				goto out;
+			} else if (r != VD_DRV_UNREACHABLE) {
+				j->out = applied || j->mode == JOB_RESOLVE ?
+				    OUT_UNCERTAIN : OUT_UNREACHABLE;
+				goto out;
+			}
+		}
+		r = vd_drv_set_password(use, j->user, hosts[i], j->new_pw,
 		    j->err, sizeof(j->err));
+		vd_drv_close(hc);
+		if (r == VD_ENOTFOUND && j->nhosts == 0) {
+			/*
+			 * A discovered row the server does not use (a host
+			 * name under skip-name-resolve): nobody can log in
+			 * through it, so there is nothing to change.
+			 */
+			add_summary(j, hosts[i], "inactive");
+			hosts[i][0] = '\0';
+			j->err[0] = '\0';
+			continue;
+		}
 		if (r != 0) {
 			char reason[VD_DRV_ERRLEN];
 
 			snprintf(reason, sizeof(reason), "%s", j->err);
-			snprintf(j->err, sizeof(j->err), "%.64s@%.60s: %.300s", j->user,
-			    hosts[i], reason);
+			snprintf(j->err, sizeof(j->err), "%.64s@%.60s: %.300s",
+			    j->user, hosts[i], reason);
 			/*
 			 * A refused statement changed nothing; a timeout may
 			 * have; earlier hosts did change.
@@ -487,6 +548,8 @@ worker(uv_work_t *w)
 	for (size_t i = 0; i < n; i++) {
 		char perr[VD_DRV_ERRLEN];
 
+		if (hosts[i][0] == '\0')
+			continue;	/* inactive, see above */
 		r = vd_drv_probe(&t, hosts[i], probe_pw, perr, sizeof(perr));
 		if (r == 0) {
 			verified++;
@@ -1017,8 +1080,10 @@ launch(struct rot *rot, const char *name, const char *trigger,
 		    uv_strerror(r));
 		goto fail;
 	}
-	j->waiters = *wp;
-	*wp = NULL;
+	if (wp != NULL) {
+		j->waiters = *wp;
+		*wp = NULL;
+	}
 	json_decref(target);
 	json_decref(meta);
 	json_decref(hist);

@@ -18,6 +18,7 @@ set -u
 VC=$1
 H=$2
 [ -n "${VD_TEST_MDB_ENV:-}" ] || { echo "VD_TEST_MDB_ENV not set" >&2; exit 1; }
+# shellcheck source=/dev/null
 . "$VD_TEST_MDB_ENV"
 
 rnd=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
@@ -34,7 +35,9 @@ root_sql() {
 	mariadb --no-defaults --socket="$MDB_SOCKET" -uroot -N -B
 }
 
+hold=
 cleanup() {
+	[ -n "$hold" ] && kill -KILL "$hold" 2>/dev/null
 	printf "DROP USER IF EXISTS '%s'@'localhost', '%s'@'127.0.0.1';\n" \
 	    "$U" "$U" | root_sql
 	rm -rf -- "$T"
@@ -62,11 +65,11 @@ login() {
 }
 
 # Runs vaultctl breakglass with args; stdout to $T/out, stderr to $T/err.
-bg() {
+brk() {
 	"$VC" breakglass "$@" >"$T/out" 2>"$T/err"
 }
 
-# Expects the last bg to have failed with nothing on stdout.
+# Expects the last brk to have failed with nothing on stdout.
 refused() {
 	rc=$1
 	shift
@@ -120,7 +123,7 @@ K=$T/copy
 
 # ---- mode any ----------------------------------------------------------------
 for who in customer vendor; do
-	bg --data-dir "$K" --escrow-key "$T/$who.key" --version 1 db1 ||
+	brk --data-dir "$K" --escrow-key "$T/$who.key" --version 1 db1 ||
 	    fail "$who alone: $(cat "$T/err")"
 	[ "$(cat "$T/out")" = "$PW" ] || fail "$who alone: wrong password"
 	[ "$(wc -l <"$T/out")" -eq 1 ] || fail "$who: more than one line out"
@@ -131,12 +134,12 @@ for who in customer vendor; do
 done
 grep -q 'recorded' "$T/err" || fail "opening not recorded: $(cat "$T/err")"
 
-bg --data-dir "$K" --escrow-key "$T/third.key" db1
+brk --data-dir "$K" --escrow-key "$T/third.key" db1
 refused $? "unrelated key"
 grep -q 'none of the given escrow keys' "$T/err" || fail "third: $(cat "$T/err")"
 
 # Default: the newest escrowed version, pending, not in force.
-bg --data-dir "$K" --escrow-key "$T/vendor.key" db1 || fail "default version"
+brk --data-dir "$K" --escrow-key "$T/vendor.key" db1 || fail "default version"
 [ "$(cat "$T/out")" = "$PW2" ] || fail "default version is not v2"
 grep -q 'opening version 2' "$T/err" || fail "no version note: $(cat "$T/err")"
 grep -q 'pending' "$T/err" || fail "no pending warning"
@@ -146,34 +149,37 @@ login "$PW2" >/dev/null && fail "the pending password logs in"
 # Pinning the vault key.
 fp=$(sed -n 's/.*signed by vault key \([0-9a-f]*\) .*/\1/p' "$T/err")
 [ ${#fp} -eq 32 ] || fail "no vault key fingerprint: $(cat "$T/err")"
-bg --data-dir "$K" --escrow-key "$T/vendor.key" --version 1 --vault-key "$fp" db1 ||
+vk=$("$VC" escrow vault-key --data-dir "$D" --key-file "$D.key") ||
+    fail "escrow vault-key"
+[ "$vk" = "$fp" ] || fail "vault-key $vk differs from the envelopes' $fp"
+brk --data-dir "$K" --escrow-key "$T/vendor.key" --version 1 --vault-key "$fp" db1 ||
     fail "pinned vault key refused"
-bg --data-dir "$K" --escrow-key "$T/vendor.key" --vault-key \
+brk --data-dir "$K" --escrow-key "$T/vendor.key" --vault-key \
     0123456789abcdef0123456789abcdef db1
 refused $? "wrong pinned vault key"
 
 # ---- quorums -----------------------------------------------------------------
 for who in customer vendor; do
-	bg --data-dir "$K" --escrow-key "$T/$who.key" q22
+	brk --data-dir "$K" --escrow-key "$T/$who.key" q22
 	refused $? "2-of-2 with $who alone"
 	grep -q 'need 1 more key(s) (have 1 of 2)' "$T/err" ||
 	    fail "2-of-2 $who: $(cat "$T/err")"
 done
-bg --data-dir "$K" --escrow-key "$T/customer.key" --escrow-key "$T/vendor.key" q22 ||
+brk --data-dir "$K" --escrow-key "$T/customer.key" --escrow-key "$T/vendor.key" q22 ||
     fail "2-of-2 both: $(cat "$T/err")"
 [ "$(cat "$T/out")" = "$PW" ] || fail "2-of-2: wrong password"
 login "$(cat "$T/out")" >/dev/null || fail "2-of-2 password does not log in"
 
-bg --data-dir "$K" --escrow-key "$T/vendor.key" q23
+brk --data-dir "$K" --escrow-key "$T/vendor.key" q23
 refused $? "2-of-3 with one key"
 grep -q 'need 1 more key(s) (have 1 of 2)' "$T/err" || fail "2-of-3: $(cat "$T/err")"
-bg --data-dir "$K" --escrow-key "$T/customer.key" --escrow-key "$T/vendor.key" q23 ||
+brk --data-dir "$K" --escrow-key "$T/customer.key" --escrow-key "$T/vendor.key" q23 ||
     fail "2-of-3 customer+vendor"
 [ "$(cat "$T/out")" = "$PW" ] || fail "2-of-3 c+v: wrong password"
-printf 'aud passphrase 1\n' | bg --data-dir "$K" --escrow-key "$T/auditor.key" \
+printf 'aud passphrase 1\n' | brk --data-dir "$K" --escrow-key "$T/auditor.key" \
     --escrow-key "$T/vendor.key" q23 || fail "2-of-3 auditor+vendor: $(cat "$T/err")"
 [ "$(cat "$T/out")" = "$PW" ] || fail "2-of-3 a+v: wrong password"
-printf 'wrong passphrase\n' | bg --data-dir "$K" --escrow-key "$T/auditor.key" \
+printf 'wrong passphrase\n' | brk --data-dir "$K" --escrow-key "$T/auditor.key" \
     --escrow-key "$T/vendor.key" q23
 refused $? "wrong passphrase"
 grep -q 'wrong passphrase' "$T/err" || fail "wrong passphrase: $(cat "$T/err")"
@@ -186,20 +192,20 @@ printf 'aud passphrase 1\n' | "$VC" breakglass share --data-dir "$K" \
     --escrow-key "$T/auditor.key" --to "$T/vendor.key.pub" \
     --out "$T/a.share" q23 2>"$T/err" || fail "share auditor: $(cat "$T/err")"
 [ "$(stat -c %a "$T/c.share")" = 600 ] || fail "share file not 0600"
-bg combine --escrow-key "$T/vendor.key" "$T/c.share"
+brk combine --escrow-key "$T/vendor.key" "$T/c.share"
 refused $? "combine with one share"
 grep -q 'need 1 more' "$T/err" || fail "combine one: $(cat "$T/err")"
-bg combine --escrow-key "$T/vendor.key" "$T/c.share" "$T/a.share" ||
+brk combine --escrow-key "$T/vendor.key" "$T/c.share" "$T/a.share" ||
     fail "combine: $(cat "$T/err")"
 [ "$(cat "$T/out")" = "$PW" ] || fail "combine: wrong password"
-bg combine --escrow-key "$T/customer.key" "$T/c.share" "$T/a.share"
+brk combine --escrow-key "$T/customer.key" "$T/c.share" "$T/a.share"
 refused $? "combine with a key the shares are not sealed to"
 
 # ---- bundle and reports ------------------------------------------------------
 "$VC" escrow export --data-dir "$D" --out "$T/bundle" >/dev/null 2>"$T/err" ||
     fail "export: $(cat "$T/err")"
 grep -qaF -f "$T/pw" "$T/bundle" && fail "password in clear in the bundle"
-bg --bundle "$T/bundle" --escrow-key "$T/customer.key" --version 1 db1 ||
+brk --bundle "$T/bundle" --escrow-key "$T/customer.key" --version 1 db1 ||
     fail "bundle: $(cat "$T/err")"
 [ "$(cat "$T/out")" = "$PW" ] || fail "bundle: wrong password"
 grep '^{' "$T/err" >"$T/report"
@@ -216,19 +222,53 @@ n0=$("$H" reports "$D" | grep -c '^db1 1 ')
 
 # ---- moved and flipped envelopes -------------------------------------------
 "$H" copy "$K" db1 1 q22 1 customer >/dev/null || fail "copy envelope"
-bg --data-dir "$K" --escrow-key "$T/customer.key" --escrow-key "$T/vendor.key" q22
+brk --data-dir "$K" --escrow-key "$T/customer.key" --escrow-key "$T/vendor.key" q22
 refused $? "envelope moved to another target"
 grep -q 'moved' "$T/err" || fail "moved: $(cat "$T/err")"
 "$H" copy "$K" db1 2 db1 1 vendor >/dev/null || fail "copy envelope"
-bg --data-dir "$K" --escrow-key "$T/vendor.key" --version 1 db1
+brk --data-dir "$K" --escrow-key "$T/vendor.key" --version 1 db1
 refused $? "envelope moved to another version"
 len=$("$H" copy "$D" db1 1 db1 1 customer) || fail "envelope length"
 for off in 0 9 40 100 200 $((len - 70)) $((len - 1)); do
 	cp -a "$D" "$T/flip$off"
 	"$H" flip "$T/flip$off" db1 1 customer "$off" >/dev/null || fail "flip"
-	bg --data-dir "$T/flip$off" --escrow-key "$T/customer.key" --version 1 db1
+	brk --data-dir "$T/flip$off" --escrow-key "$T/customer.key" --version 1 db1
 	refused $? "byte $off flipped"
 done
+
+# ---- a writer killed mid-rotation ------------------------------------------
+# Version 3 is written with its envelopes in a write transaction that never
+# commits; the writer holds the lock (as vaultd mid-rotation would).
+printf 'Never#3;%s\n' "$rnd" | "$H" hold "$D" db1 3 pending any "$C" "$V" \
+    >"$T/hold.out" 2>&1 &
+hold=$!
+n=0
+while ! grep -q ready "$T/hold.out" 2>/dev/null; do
+	kill -0 $hold 2>/dev/null || break
+	n=$((n + 1))
+	[ $n -gt 600 ] && break
+	sleep 0.1
+done
+grep -q ready "$T/hold.out" || fail "writer never ready: $(cat "$T/hold.out")"
+# Beside the live writer: versions 2 and 1 only; recording cannot get the
+# write lock, so the report is printed instead.
+brk --data-dir "$D" --escrow-key "$T/customer.key" --version 1 db1 ||
+    fail "beside a writer: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "$PW" ] || fail "beside a writer: wrong password"
+grep -q 'escrowed versions: 2, 1$' "$T/err" || fail "uncommitted v3 seen: $(cat "$T/err")"
+grep -q '^{' "$T/err" || fail "no report printed when the lock was held"
+kill -KILL $hold
+wait $hold 2>/dev/null
+cp -a "$D" "$T/crash" || fail "copy after the crash"
+brk --data-dir "$T/crash" --escrow-key "$T/vendor.key" db1 ||
+    fail "after the crash: $(cat "$T/err")"
+[ "$(cat "$T/out")" = "$PW2" ] || fail "after the crash: not version 2"
+grep -q 'escrowed versions: 2, 1$' "$T/err" || fail "after the crash: $(cat "$T/err")"
+brk --data-dir "$T/crash" --escrow-key "$T/vendor.key" --version 1 db1 ||
+    fail "after the crash, v1"
+login "$(cat "$T/out")" >/dev/null ||
+    fail "after the crash: v1 does not log in: $(cat "$T/login.err")"
+grep -q 'recorded' "$T/err" || fail "after the crash: not recorded: $(cat "$T/err")"
 
 if [ $fails -ne 0 ]; then
 	echo "test_breakglass: $fails failure(s)" >&2

@@ -6,6 +6,10 @@
  *	Creates the vault in DIR (key file DIR.key) when missing, stores the
  *	password read from stdin's first line as TARGET's VERSION in STATE,
  *	and seals it to the parties in MODE ("any", "2-of-3" ...).
+ *   hold DIR TARGET VERSION STATE MODE PARTY=PUB...
+ *	As seal, but never commits: prints "ready" once the version and its
+ *	envelopes are written in the open write transaction, then waits to be
+ *	killed (a vaultd killed mid-rotation, holding the write lock).
  *   copy DIR FROM_TARGET FROM_V TO_TARGET TO_V PARTY
  *	Copies PARTY's raw envelope to another place (a "moved" envelope).
  *   flip DIR TARGET V PARTY OFFSET
@@ -67,7 +71,7 @@ open_rw(const char *dir)
 }
 
 static int
-seal(int argc, char **argv)
+seal(int argc, char **argv, int commit)
 {
 	struct vd_escrow_cfg *ec;
 	struct vd_secret *pw;
@@ -107,8 +111,16 @@ seal(int argc, char **argv)
 	if ((r = vd_secret_put(t, argv[2], num(argv[3]), pw)) != 0 ||
 	    (r = vd_version_put(t, argv[2], num(argv[3]), meta)) != 0 ||
 	    (r = vd_escrow_seal_version(ec, st, t, argv[2], num(argv[3]), pw))
-	    != 0 || (r = vd_txn_commit(t)) != 0)
+	    != 0)
 		die(r, "seal");
+	if (!commit) {
+		printf("ready\n");
+		fflush(stdout);
+		for (;;)
+			pause();
+	}
+	if ((r = vd_txn_commit(t)) != 0)
+		die(r, "commit");
 	json_decref(meta);
 	vd_secret_free(pw);
 	vd_escrow_cfg_free(ec);
@@ -189,13 +201,15 @@ main(int argc, char **argv)
 	if ((r = vd_mem_init()) != 0)
 		die(r, "init");
 	if (argc >= 2 && strcmp(argv[1], "seal") == 0)
-		return seal(argc - 1, argv + 1);
+		return seal(argc - 1, argv + 1, 1);
+	if (argc >= 2 && strcmp(argv[1], "hold") == 0)
+		return seal(argc - 1, argv + 1, 0);
 	if (argc >= 2 && strcmp(argv[1], "copy") == 0)
 		return tamper(argc - 1, argv + 1, 0);
 	if (argc >= 2 && strcmp(argv[1], "flip") == 0)
 		return tamper(argc - 1, argv + 1, 1);
 	if (argc >= 2 && strcmp(argv[1], "reports") == 0)
 		return reports(argc - 1, argv + 1);
-	die(VD_EINVAL, "usage: seal|copy|flip|reports ...");
+	die(VD_EINVAL, "usage: seal|hold|copy|flip|reports ...");
 	return 1;
 }
