@@ -1440,6 +1440,12 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	persist_new(rot);
 }
 
+int
+vd_rotate_reload(struct vd_daemon *d)
+{
+	return 0;
+}
+
 unsigned
 vd_rotate_running(const struct vd_daemon *d)
 {

@@ -47,6 +47,14 @@ void vd_rotate_stop(struct vd_daemon *d);
  */
 void vd_rotate_notify(struct vd_daemon *d, const char *target);
 
+/*
+ * Tells the engine that d->cfg was replaced (SIGHUP): it rebuilds what it
+ * derives from the configuration (escrow parties; re-seals current versions
+ * when they changed).  Returns 0 or a negative error (logged; the engine
+ * keeps running with what it had).
+ */
+int vd_rotate_reload(struct vd_daemon *d);
+
 /* Returns the number of rotations running now (for status). */
 unsigned vd_rotate_running(const struct vd_daemon *d);
 
