@@ -23,6 +23,7 @@
 #include "daemon.h"
 #include "driver.h"
 #include "err.h"
+#include "escrow.h"
 #include "log.h"
 #include "mem.h"
 #include "policy.h"
@@ -128,6 +129,8 @@ struct rot {
 	struct qreq	*qhead, *qtail;	/* FIFO of waiting requests */
 	int		 stopping;	/* no new jobs */
 	char		 crash[32];	/* test-only crash point */
+	struct vd_escrow_cfg *ec;	/* escrow parties (NULL: none) */
+	unsigned	 ticks;		/* timer ticks so far */
 };
 
 /*
@@ -137,6 +140,7 @@ struct rot {
 static struct rot *engine;
 
 static void pump(struct rot *rot);
+static void breakglass_reports(struct rot *rot);
 static int start_job(struct rot *rot, const char *name, const char *trigger,
     enum job_mode mode, struct waiter **wp);
 
@@ -1035,10 +1039,15 @@ launch(struct rot *rot, const char *name, const char *trigger,
 			r = VD_ENOMEM;
 			goto fail;
 		}
+		/*
+		 * The envelopes commit with the version itself: a password
+		 * that may reach the server is always recoverable offline.
+		 */
 		if ((r = vd_secret_put(t, name, j->new_v, j->new_pw)) != 0 ||
-		    (r = vd_version_put(t, name, j->new_v, meta)) != 0)
+		    (r = vd_version_put(t, name, j->new_v, meta)) != 0 ||
+		    (r = vd_escrow_seal_version(rot->ec, d->st, t, name,
+		    j->new_v, j->new_pw)) != 0)
 			goto fail;
-		/* Escrow envelopes join this transaction (escrow issue). */
 	}
 	hist = json_pack("{s:I,s:s,s:s,s:s}", "version", (json_int_t)j->new_v,
 	    "trigger", j->mode == JOB_RESOLVE && strcmp(trigger, "manual") != 0
@@ -1201,6 +1210,8 @@ pump(struct rot *rot)
 
 /*
  * The scheduler tick, every TICK_MS.  Jobs:
+ *   - every 10th tick: audit break-glass openings recorded offline and
+ *     rotate their targets;
  *   - start queued requests (pump);
  *   - start rotations that are due (cadence, after-reveal, retries,
  *     recovery of pending versions), inside their window, up to the
@@ -1217,6 +1228,8 @@ tick(uv_timer_t *h)
 
 	if (rot->stopping || !vd_store_unlocked(rot->d->st))
 		return;
+	if (rot->ticks++ % 10 == 0)
+		breakglass_reports(rot);
 	pump(rot);
 	for (size_t i = 0; i < rot->nents && rot->nrunning < limit; i++) {
 		struct ent *e = &rot->ents[i];
@@ -1248,6 +1261,154 @@ tick(uv_timer_t *h)
 				break;
 			i = (size_t)(e - rot->ents);
 		}
+	}
+}
+
+/* ---- escrow ----------------------------------------------------------- */
+
+/*
+ * Builds the escrow configuration from d->cfg and re-seals the current
+ * versions when the parties or mode changed.  On error the previous
+ * configuration stays in force.
+ */
+static int
+escrow_load(struct rot *rot)
+{
+	struct vd_escrow_cfg *ec = NULL;
+	struct vd_txn *t = NULL;
+	char fp[VD_ESCROW_FPLEN + 1];
+	int r, stale = 0;
+
+	if ((r = vd_escrow_cfg_from_json(rot->d->cfg->escrow, &ec)) != 0) {
+		char buf[300];
+
+		vd_log(LOG_ERR, "[escrow]: %s", vd_err_format(r, buf,
+		    sizeof(buf)));
+		return r;
+	}
+	if (vd_escrow_cfg_parties(ec) > 0) {
+		if ((r = vd_txn_begin(rot->d->st, 0, &t)) != 0 ||
+		    (r = vd_escrow_stale(ec, t, &stale)) != 0)
+			goto out;
+		vd_txn_abort(t);
+		t = NULL;
+		if (stale) {
+			if ((r = vd_txn_begin(rot->d->st, 1, &t)) != 0 ||
+			    (r = vd_escrow_reseal(ec, rot->d->st, t)) != 0)
+				goto out;
+			r = vd_txn_commit(t);
+			t = NULL;
+			if (r != 0)
+				goto out;
+			vd_log(LOG_NOTICE, "escrow: current versions re-sealed "
+			    "to %zu parties", vd_escrow_cfg_parties(ec));
+		}
+		if (vd_escrow_vault_fp(rot->d->st, fp) == 0)
+			vd_log(LOG_INFO, "escrow: %zu parties; vault signing key "
+			    "%s", vd_escrow_cfg_parties(ec), fp);
+	}
+	vd_escrow_cfg_free(rot->ec);
+	rot->ec = ec;
+	ec = NULL;
+	r = 0;
+ out:
+	if (r != 0) {
+		char buf[300];
+
+		vd_log(LOG_ERR, "escrow: %s", vd_err_format(r, buf,
+		    sizeof(buf)));
+	}
+	vd_txn_abort(t);
+	vd_escrow_cfg_free(ec);
+	return r;
+}
+
+struct report {
+	char		 target[VD_NAME_MAX + 1];
+	uint64_t	 v;
+	char		*json;		/* the openings, as stored */
+	struct report	*next;
+};
+
+static int
+report_cb(const char *target, uint64_t v, const char *json, size_t len,
+    void *arg)
+{
+	struct report **head = arg, *rp;
+
+	if ((rp = calloc(1, sizeof(*rp))) == NULL ||
+	    (rp->json = strndup(json, len)) == NULL) {
+		free(rp);
+		return VD_ENOMEM;
+	}
+	snprintf(rp->target, sizeof(rp->target), "%s", target);
+	rp->v = v;
+	rp->next = *head;
+	*head = rp;
+	return 0;
+}
+
+/*
+ * Handles break-glass openings that vaultctl recorded in the data
+ * directory: each becomes an audit entry, and its target is rotated
+ * (trigger "breakglass"), because a disclosed password is spent.
+ */
+static void
+breakglass_reports(struct rot *rot)
+{
+	struct report *head = NULL, *rp, *next;
+	struct vd_txn *t = NULL;
+	int r;
+
+	if (vd_txn_begin(rot->d->st, 0, &t) != 0)
+		return;
+	r = vd_escrow_reports(t, report_cb, &head);
+	vd_txn_abort(t);
+	t = NULL;
+	if (r != 0 || head == NULL)
+		goto out;
+	if ((r = vd_txn_begin(rot->d->st, 1, &t)) != 0)
+		goto out;
+	for (rp = head; rp != NULL; rp = rp->next) {
+		json_error_t jerr;
+		json_t *e = json_pack("{s:s,s:s,s:I,s:s}", "event",
+		    "breakglass", "target", rp->target, "version",
+		    (json_int_t)rp->v, "result", "opened");
+		json_t *open = json_loads(rp->json, 0, &jerr);
+
+		if (e != NULL && open != NULL)
+			json_object_set_new(e, "openings", open);
+		else
+			json_decref(open);
+		r = e == NULL ? VD_ENOMEM : vd_audit_append(t, e, NULL);
+		json_decref(e);
+		if (r != 0 || (r = vd_escrow_report_clear(t, rp->target,
+		    rp->v)) != 0)
+			break;
+	}
+	if (r == 0) {
+		r = vd_txn_commit(t);
+		t = NULL;
+	}
+	if (r != 0) {
+		vd_log(LOG_ERR, "cannot record break-glass reports: %s",
+		    vd_strerror(r));
+		goto out;
+	}
+	for (rp = head; rp != NULL; rp = rp->next) {
+		vd_log(LOG_ALERT, "%s: break-glass opening of version %llu "
+		    "reported: rotating it", rp->target,
+		    (unsigned long long)rp->v);
+		if (ent_find(rot, rp->target) != NULL)
+			(void)start_job(rot, rp->target, "breakglass",
+			    JOB_ROTATE, NULL);
+	}
+ out:
+	vd_txn_abort(t);
+	for (rp = head; rp != NULL; rp = next) {
+		next = rp->next;
+		free(rp->json);
+		free(rp);
 	}
 }
 
@@ -1346,6 +1507,9 @@ vd_rotate_start(struct vd_daemon *d)
 		snprintf(rot->crash, sizeof(rot->crash), "%s", crash);
 	if ((r = vd_drv_init()) != 0)
 		goto fail;
+	if ((r = escrow_load(rot)) != 0)
+		vd_log(LOG_WARNING, "escrow is not in force: new versions are "
+		    "not escrowed until [escrow] is fixed");
 	memset(&lc, 0, sizeof(lc));
 	lc.rot = rot;
 	lc.now = vd_now();
@@ -1364,6 +1528,7 @@ vd_rotate_start(struct vd_daemon *d)
 	    rot->nents, lc.overdue);
 	return 0;
  fail:
+	vd_escrow_cfg_free(rot->ec);
 	free(rot->ents);
 	free(rot);
 	return r;
@@ -1443,7 +1608,9 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 int
 vd_rotate_reload(struct vd_daemon *d)
 {
-	return 0;
+	if (engine == NULL)
+		return 0;
+	return escrow_load(engine);
 }
 
 unsigned

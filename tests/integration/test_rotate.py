@@ -4,8 +4,8 @@ vaultd and vaultctl binaries against a real MariaDB server of their own
 (the "rot" fixture: these tests change root's password).
 
 usage: test_rotate.py VAULTD VAULTCTL [SCENARIO...]
-Scenarios (default: all): hosts admin refused partial drift crash soak
-mdbcrash sched.  VD_SOAK_KILLS sets the number of SIGKILLs in "soak"
+Scenarios (default: all): hosts admin refused partial drift crash sched
+escrow mdbcrash soak.  VD_SOAK_KILLS sets the number of SIGKILLs in "soak"
 (default 50).  Standard library only; passwords only ever travel on stdin
 or in 0600 option files.
 """
@@ -623,9 +623,96 @@ def sc_sched():
     v.stop()
 
 
+def keygen(name):
+    path = os.path.join(WORK, name + ".key")
+    p = subprocess.run([VAULTCTL, "escrow", "keygen", "--out", path,
+                        "--name", name], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    check(p.returncode == 0, "keygen %s: %s" % (name, p.stderr.decode()))
+    return path
+
+
+def breakglass(data_dir, keys, target, version=None):
+    args = [VAULTCTL, "breakglass", "--data-dir", data_dir]
+    for k in keys:
+        args += ["--escrow-key", k]
+    if version:
+        args += ["--version", str(version)]
+    p = subprocess.run(args + [target], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode()
+    return p.returncode, out[:-1] if out.endswith("\n") else out, \
+        p.stderr.decode()
+
+
+def sc_escrow():
+    """Every version is escrowed in the transaction that makes it pending:
+    vaultd killed with SIGKILL mid-rotation (after the server changed),
+    break-glass on a copy of the data directory opens the version that is
+    in force, with the customer's key alone, the vendor's alone, or (2-of-2)
+    both; a reported opening is audited and rotated."""
+    cust, vend, other = keygen("customer"), keygen("vendor"), keygen("other")
+    for mode in ("any", "2-of-2"):
+        pw = new_pw()
+        user = "vesc" + mode[0]
+        make_user(user, pw, ["localhost"])
+        v = Vault("escrow-" + mode[0], policies="[escrow]\nmode = %s\n"
+                  "customer = %s.pub\nvendor = %s.pub\n" % (mode, cust, vend))
+        v.start()
+        v.add("e", user, pw, "localhost")
+        v.stop()
+        v.start(env={"VAULTD_TEST_CRASH": "after-apply"})
+        v.ctl(["rotate", "e", "--wait"])
+        check(v.proc.wait(timeout=60) == 99, "%s: killed mid-rotation" % mode)
+        v.err.close()
+        v.proc = None
+        copy = v.dir + "/copy"
+        subprocess.run(["cp", "-a", v.dir + "/data", copy], check=True)
+        subprocess.run(["chmod", "700", copy], check=True)
+        check(not login(user, pw), "%s: the server has the new password" %
+              mode)
+        if mode == "any":
+            for key in (cust, vend):
+                rc, got, err = breakglass(copy, [key], "e")
+                check(rc == 0 and login(user, got),
+                      "any: %s alone opens the password in force: %d %s" %
+                      (os.path.basename(key), rc, err))
+            rc, got, err = breakglass(copy, [other], "e")
+            check(rc != 0 and got == "", "an unrelated key opens nothing")
+        else:
+            rc, got, err = breakglass(copy, [cust], "e")
+            check(rc != 0 and got == "" and "need 1 more" in err,
+                  "2-of-2: one key is not enough: %d %s" % (rc, err))
+            rc, got, err = breakglass(copy, [cust, vend], "e")
+            check(rc == 0 and login(user, got),
+                  "2-of-2: both keys open the password in force: %s" % err)
+        # The restart resolves the pending version; the break-glass report
+        # written into the live data directory is audited and rotated.
+        v.start()
+        h = v.wait_history("e", lambda h: h and h[0]["result"] == "ok" and
+                           h[0]["version"] == 2, 60)
+        check(h and h[0]["version"] == 2, "%s: recovered: %r" % (mode, h[:1]))
+        keys = [cust] if mode == "any" else [cust, vend]
+        rc, got, err = breakglass(v.dir + "/data", keys, "e", 2)
+        check(rc == 0 and got == v.get("e", 2), "%s: break-glass on the live "
+              "vault: %d %s" % (mode, rc, err))
+        h = v.wait_history("e", lambda h: any(x["trigger"] == "breakglass" and
+                                              x["result"] == "ok" for x in h),
+                           60)
+        check(any(x["trigger"] == "breakglass" for x in h),
+              "%s: the opened password was rotated: %r" % (mode, h[:2]))
+        rc, out, err = v.ctl(["audit", "list", "--json"])
+        check(rc == 0 and any(e.get("event") == "breakglass"
+                              for e in json.loads(out)),
+              "%s: the opening is in the audit log" % mode)
+        check(login(user, v.get("e")), "%s: current password logs in" % mode)
+        v.stop()
+
+
 SCENARIOS = [("hosts", sc_hosts), ("admin", sc_admin),
              ("refused", sc_refused), ("partial", sc_partial),
              ("drift", sc_drift), ("crash", sc_crash), ("sched", sc_sched),
+             ("escrow", sc_escrow),
              ("mdbcrash", sc_mdbcrash), ("soak", sc_soak)]
 
 
