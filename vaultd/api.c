@@ -433,6 +433,7 @@ add_commit(struct addjob *j, uint64_t *vp)
 	}
 	if ((r = vd_secret_put(t, j->name, v, j->pw)) != 0 ||
 	    (r = vd_version_put(t, j->name, v, meta)) != 0 ||
+	    (r = vd_rotate_escrow(rq->d, t, j->name, v, j->pw)) != 0 ||
 	    (r = vd_history_append(t, j->name, hist, NULL)) != 0)
 		goto out;
 	if (j->admin_pw != NULL &&

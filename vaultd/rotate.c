@@ -1606,6 +1606,15 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 }
 
 int
+vd_rotate_escrow(struct vd_daemon *d, struct vd_txn *t, const char *target,
+    uint64_t v, const struct vd_secret *pw)
+{
+	if (engine == NULL)
+		return 0;	/* sealed: re-sealed when the engine starts */
+	return vd_escrow_seal_version(engine->ec, d->st, t, target, v, pw);
+}
+
+int
 vd_rotate_reload(struct vd_daemon *d)
 {
 	if (engine == NULL)

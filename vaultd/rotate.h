@@ -26,6 +26,9 @@
 
 #include "daemon.h"
 
+struct vd_txn;
+struct vd_secret;
+
 /*
  * Starts the engine once the vault is unlocked: loads every target's
  * schedule, queues the resolution of pending versions (trigger
@@ -54,6 +57,14 @@ void vd_rotate_notify(struct vd_daemon *d, const char *target);
  * keeps running with what it had).
  */
 int vd_rotate_reload(struct vd_daemon *d);
+
+/*
+ * Seals version v of target (password pw) to the configured escrow parties
+ * in the caller's write transaction t: for versions stored outside a
+ * rotation (the initial one of target.add).  No parties: returns 0.
+ */
+int vd_rotate_escrow(struct vd_daemon *d, struct vd_txn *t,
+    const char *target, uint64_t v, const struct vd_secret *pw);
 
 /* Returns the number of rotations running now (for status). */
 unsigned vd_rotate_running(const struct vd_daemon *d);
