@@ -3,7 +3,7 @@
  *
  *   vaultctl escrow keygen --out FILE [--name PARTY] [--passphrase]
  *                          [--kdf-cost interactive|moderate|sensitive]
- *   vaultctl escrow export --data-dir DIR --out FILE
+ *   vaultctl escrow export [--data-dir DIR] --out FILE
  *   vaultctl escrow vault-key --data-dir DIR (--key-file FILE | --passphrase)
  *
  * keygen writes a party's X25519 private key to FILE (0600, never
@@ -16,11 +16,13 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "client.h"
 #include "cmds.h"
 #include "err.h"
 #include "escrow.h"
@@ -35,7 +37,7 @@ escrow_usage(FILE *f)
 	    "[--passphrase]\n"
 	    "                              [--kdf-cost interactive|moderate|"
 	    "sensitive]\n"
-	    "       vaultctl escrow export --data-dir DIR --out FILE\n"
+	    "       vaultctl escrow export [--data-dir DIR] --out FILE\n"
 	    "       vaultctl escrow vault-key --data-dir DIR "
 	    "(--key-file FILE | --passphrase)\n\n"
 	    "keygen  makes an escrow party's key pair: FILE holds the private "
@@ -47,10 +49,10 @@ escrow_usage(FILE *f)
 	    "        --passphrase seals the private key under a passphrase "
 	    "(Argon2id),\n"
 	    "        read twice from the terminal or once from stdin.\n"
-	    "export  writes every escrow envelope of the vault in DIR to a new"
-	    " bundle\n"
-	    "        FILE (read-only access, no vault key; no plaintext "
-	    "inside).\n"
+	    "export  writes every escrow envelope to a new bundle FILE (no\n"
+	    "        plaintext inside): from vaultd over its socket (admin), or\n"
+	    "        with --data-dir from the vault in DIR (read-only, no vault "
+	    "key).\n"
 	    "vault-key  prints the vault's escrow signing key fingerprint, "
 	    "for the\n"
 	    "        parties to record and pin (breakglass --vault-key); "
@@ -165,6 +167,44 @@ keygen(int argc, char **argv)
 	return rc;
 }
 
+/* escrow export --out FILE without --data-dir: ask vaultd (admin). */
+static int
+export_online(const char *out)
+{
+	json_t *res = NULL;
+	const char *b64;
+	unsigned char *buf = NULL;
+	size_t cap, len = 0;
+	int r, rc;
+
+	if ((rc = vc_call_exit("escrow export", "escrow.export", NULL, 0,
+	    &res)) != VC_EXIT_OK)
+		return rc;
+	rc = VC_EXIT_FAIL;
+	if ((b64 = json_string_value(json_object_get(res, "bundle"))) == NULL) {
+		vc_err(0, "escrow export: vaultd sent no bundle");
+		goto out;
+	}
+	cap = strlen(b64) / 4 * 3 + 3;
+	if ((buf = malloc(cap)) == NULL ||
+	    sodium_base642bin(buf, cap, b64, strlen(b64), NULL, &len, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		vc_err(0, "escrow export: bad bundle encoding");
+		goto out;
+	}
+	if ((r = vd_escrow_bundle_save(out, buf, len)) != 0) {
+		vc_err(r, "escrow export");
+		goto out;
+	}
+	printf("escrow bundle of vault %s (%zu bytes) written to %s\n",
+	    vc_str(json_object_get(res, "vault_id")), len, out);
+	rc = VC_EXIT_OK;
+ out:
+	free(buf);
+	json_decref(res);
+	return rc;
+}
+
 static int
 export(int argc, char **argv)
 {
@@ -195,10 +235,12 @@ export(int argc, char **argv)
 			return VC_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || dir == NULL || out == NULL) {
+	if (optind != argc || out == NULL) {
 		escrow_usage(stderr);
 		return VC_EXIT_USAGE;
 	}
+	if (dir == NULL)
+		return export_online(out);
 	if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0 ||
 	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
 	    (r = vd_escrow_bundle_write(t, out)) != 0) {

@@ -24,8 +24,9 @@ target_usage(FILE *f)
 	    "--unix-socket PATH) --user USER\n"
 	    "           [--account-hosts h1,h2,...|auto] [--policy P] "
 	    "[--every DUR]\n"
-	    "           [--window HH:MM-HH:MM] [--after-reveal DUR] "
-	    "[--admin-user U] [--json]\n"
+	    "           [--window HH:MM-HH:MM[ DAYS]] [--after-reveal DUR] "
+	    "[--admin-user U]\n"
+	    "           [--tls required|off] [--tls-ca FILE] [--json]\n"
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"
 	    "       vaultctl target remove NAME\n"
@@ -41,7 +42,7 @@ target_usage(FILE *f)
 
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
-	O_WINDOW, O_AFTER, O_ADMIN, O_SOCKET, O_JSON, O_HELP
+	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP
 };
 
 static const struct option add_opts[] = {
@@ -55,6 +56,8 @@ static const struct option add_opts[] = {
 	{ "window", required_argument, NULL, O_WINDOW },
 	{ "after-reveal", required_argument, NULL, O_AFTER },
 	{ "admin-user", required_argument, NULL, O_ADMIN },
+	{ "tls", required_argument, NULL, O_TLS },
+	{ "tls-ca", required_argument, NULL, O_TLSCA },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -99,7 +102,7 @@ target_add(int argc, char **argv)
 	struct vd_secret *pw = NULL, *apw = NULL;
 	const char *host = NULL, *usock = NULL, *user = NULL, *ahosts = NULL,
 	    *policy = NULL, *every = NULL, *window = NULL, *after = NULL,
-	    *admin = NULL;
+	    *admin = NULL, *tls = NULL, *tls_ca = NULL;
 	json_t *params = NULL, *res = NULL, *v;
 	long long port = 0;
 	char prompt[160];
@@ -124,6 +127,8 @@ target_add(int argc, char **argv)
 		case O_WINDOW: window = optarg; break;
 		case O_AFTER: after = optarg; break;
 		case O_ADMIN: admin = optarg; break;
+		case O_TLS: tls = optarg; break;
+		case O_TLSCA: tls_ca = optarg; break;
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: json = 1; break;
 		case O_HELP:
@@ -156,6 +161,8 @@ target_add(int argc, char **argv)
 	    put_str(params, "policy", policy) != 0 ||
 	    put_str(params, "every", every) != 0 ||
 	    put_str(params, "window", window) != 0 ||
+	    put_str(params, "tls", tls) != 0 ||
+	    put_str(params, "tls_ca", tls_ca) != 0 ||
 	    put_str(params, "after_reveal", after) != 0 ||
 	    put_str(params, "admin_user", admin) != 0 ||
 	    (port != 0 && json_object_set_new(params, "port",

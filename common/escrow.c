@@ -1651,11 +1651,13 @@ bundle_cb(const char *target, uint64_t v, const char *party,
 }
 
 int
-vd_escrow_bundle_write(struct vd_txn *t, const char *path)
+vd_escrow_bundle_build(struct vd_txn *t, unsigned char **buf, size_t *len)
 {
 	struct obuf b = { NULL, 0, 0, 0 };
 	int r;
 
+	*buf = NULL;
+	*len = 0;
 	ob_add(&b, BUNDLE_MAGIC, 8);
 	ob_be(&b, 0, 4);
 	if (b.err) {
@@ -1664,9 +1666,31 @@ vd_escrow_bundle_write(struct vd_txn *t, const char *path)
 	}
 	if ((r = vd_escrow_each(t, NULL, bundle_cb, &b)) != 0)
 		goto out;
-	r = create_file(path, 0600, b.p, b.len);
+	*buf = b.p;
+	*len = b.len;
+	b.p = NULL;
+	r = 0;
  out:
 	free(b.p);
+	return r;
+}
+
+int
+vd_escrow_bundle_save(const char *path, const unsigned char *buf, size_t len)
+{
+	return create_file(path, 0600, buf, len);
+}
+
+int
+vd_escrow_bundle_write(struct vd_txn *t, const char *path)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if ((r = vd_escrow_bundle_build(t, &buf, &len)) == 0)
+		r = create_file(path, 0600, buf, len);
+	free(buf);
 	return r;
 }
 

@@ -240,6 +240,17 @@ void vd_escrow_set_clear(struct vd_escrow_set *set);
  */
 int vd_escrow_bundle_write(struct vd_txn *t, const char *path);
 
+/*
+ * Builds the same bundle in memory: *buf (malloc'd, caller frees) of *len
+ * bytes.  For the daemon's online export.
+ */
+int vd_escrow_bundle_build(struct vd_txn *t, unsigned char **buf,
+    size_t *len);
+
+/* Writes a bundle built elsewhere to a new file (O_EXCL, 0600, fsynced). */
+int vd_escrow_bundle_save(const char *path, const unsigned char *buf,
+    size_t len);
+
 /* --- break-glass ------------------------------------------------------- */
 
 /* What break-glass opened. */

@@ -20,11 +20,13 @@
 #include "api.h"
 #include "driver.h"
 #include "err.h"
+#include "escrow.h"
 #include "log.h"
 #include "mem.h"
 #include "proto.h"
 #include "rotate.h"
 #include "store.h"
+#include "timing.h"
 #include "util.h"
 
 #define LIMIT_DEFAULT	20	/* history / audit entries by default */
@@ -379,6 +381,8 @@ probe_login(const json_t *target, const char *user,
 	t.unix_socket = json_string_value(json_object_get(target,
 	    "unix_socket"));
 	t.user = json_string_value(json_object_get(target, "user"));
+	t.tls_required = json_object_get(target, "tls") != NULL;
+	t.tls_ca = json_string_value(json_object_get(target, "tls_ca"));
 	t.connect_timeout_s = timeout;
 	return vd_drv_login(&t, user, pw, err, errlen);
 }
@@ -496,28 +500,14 @@ add_after(uv_work_t *w, int status)
 	free(j);
 }
 
-/* Checks "HH:MM-HH:MM". */
-static int
-window_valid(const char *s)
-{
-	int h1, m1, h2, m2;
-	char tail;
-
-	if (strlen(s) != 11 || sscanf(s, "%2d:%2d-%2d:%2d%c", &h1, &m1, &h2,
-	    &m2, &tail) != 4)
-		return 0;
-	for (int i = 0; i < 11; i++)
-		if (i != 2 && i != 5 && i != 8 && !isdigit((unsigned char)s[i]))
-			return 0;
-	return h1 < 24 && h2 < 24 && m1 < 60 && m2 < 60;
-}
 
 /* Validates params into a target record; fails rq and returns NULL. */
 static json_t *
 add_record(struct vd_req *rq, json_t *params, const char *name)
 {
 	const char *host, *sock, *user, *policy, *every, *window, *after,
-	    *admin;
+	    *admin, *tls, *tls_ca;
+	struct vd_window win;
 	json_t *rec = NULL, *ah;
 	long long port = 3306;
 	int64_t dur;
@@ -531,6 +521,8 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	window = pstr(params, "window", &bad);
 	after = pstr(params, "after_reveal", &bad);
 	admin = pstr(params, "admin_user", &bad);
+	tls = pstr(params, "tls", &bad);
+	tls_ca = pstr(params, "tls_ca", &bad);
 	if (bad) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "a parameter that must be "
 		    "a string is not");
@@ -562,9 +554,9 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 		vd_req_fail_code(rq, VD_RPC_POLICY, "unknown policy");
 		return NULL;
 	}
-	if (window != NULL && !window_valid(window)) {
+	if (window != NULL && vd_window_parse(window, &win) != 0) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "window: expected "
-		    "HH:MM-HH:MM");
+		    "HH:MM-HH:MM, optionally followed by days (mon-fri)");
 		return NULL;
 	}
 	rec = json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", name,
@@ -614,6 +606,21 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	}
 	if (window != NULL)
 		json_object_set_new(rec, "window", json_string(window));
+	if (tls != NULL && strcmp(tls, "required") != 0 &&
+	    strcmp(tls, "off") != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls: expected required "
+		    "or off");
+		goto fail;
+	}
+	if (tls_ca != NULL && *tls_ca != '/') {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls_ca: expected an "
+		    "absolute path");
+		goto fail;
+	}
+	if (tls != NULL && strcmp(tls, "required") == 0)
+		json_object_set_new(rec, "tls", json_string("required"));
+	if (tls_ca != NULL)
+		json_object_set_new(rec, "tls_ca", json_string(tls_ca));
 	if (admin != NULL)
 		json_object_set_new(rec, "admin_user", json_string(admin));
 	return rec;
@@ -1109,6 +1116,50 @@ m_unseal(struct vd_req *rq, json_t *params)
 
 /* --- dispatch ----------------------------------------------------------- */
 
+/* --- escrow ------------------------------------------------------------ */
+
+/*
+ * escrow.export (admin): every escrow envelope as a bundle, base64 in the
+ * answer.  No plaintext: the bundle opens only with an escrow party's key.
+ */
+static void
+m_escrow_export(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	char *b64 = NULL;
+	size_t len = 0, blen;
+	int r;
+
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
+	    (r = vd_escrow_bundle_build(t, &buf, &len)) != 0 ||
+	    (r = audit_in(t, rq, NULL, 0, "ok", NULL)) != 0) {
+		vd_txn_abort(t);
+		free(buf);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	if ((r = vd_txn_commit(t)) != 0) {
+		free(buf);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	blen = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+	if ((b64 = malloc(blen)) == NULL) {
+		free(buf);
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	sodium_bin2base64(b64, blen, buf, len, sodium_base64_VARIANT_ORIGINAL);
+	vd_log(LOG_INFO, "escrow bundle (%zu bytes) exported by %s (uid %lu)",
+	    len, rq->caller->user, (unsigned long)rq->caller->uid);
+	vd_req_reply(rq, json_pack("{s:s,s:I,s:s}", "bundle", b64, "bytes",
+	    (json_int_t)len, "vault_id", vd_store_id(d->st)));
+	free(b64);
+	free(buf);
+}
+
 static const struct method methods[] = {
 	{ "status", VD_ROLE_OPERATOR, 0, m_status },
 	{ "target.add", 0, 1, m_target_add },
@@ -1122,6 +1173,7 @@ static const struct method methods[] = {
 	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },
 	{ "audit.list", VD_ROLE_AUDITOR, 1, m_audit_list },
 	{ "unseal", 0, 0, m_unseal },
+	{ "escrow.export", 0, 1, m_escrow_export },
 };
 
 /* Checks roles and runs the method's handler. */

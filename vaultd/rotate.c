@@ -78,6 +78,8 @@ struct job {
 	char		*sock;		/* Unix socket, or NULL */
 	char		*user;		/* rotated account */
 	char		*admin_user;	/* separate admin account, or NULL */
+	int		 tls;		/* TLS required (TCP targets) */
+	char		*tls_ca;	/* CA file to verify the server, or NULL */
 	char		*hosts[MAX_HOSTS];	/* configured account hosts */
 	size_t		 nhosts;	/* 0: auto (discover on the server) */
 	unsigned	 timeout;	/* connect timeout, seconds */
@@ -405,6 +407,7 @@ worker(uv_work_t *w)
 	struct vd_dbtarget t = {
 		.host = j->host, .port = j->port, .unix_socket = j->sock,
 		.user = j->user, .connect_timeout_s = j->timeout,
+		.tls_required = j->tls, .tls_ca = j->tls_ca,
 	};
 	struct vd_drv_conn *c = NULL;
 	char **found = NULL, **hosts = j->hosts;
@@ -805,6 +808,7 @@ job_free(struct job *j)
 	free(j->sock);
 	free(j->user);
 	free(j->admin_user);
+	free(j->tls_ca);
 	for (size_t i = 0; i < j->nhosts; i++)
 		free(j->hosts[i]);
 	vd_secret_free(j->cur_pw);
@@ -911,6 +915,10 @@ copy_target(struct rot *rot, struct job *j, const json_t *target)
 	    (j->admin_user = strdup(s)) == NULL)
 		return VD_ENOMEM;
 	j->port = (unsigned)jint(target, "port", 0);
+	j->tls = json_object_get(target, "tls") != NULL;
+	if ((s = jstr(target, "tls_ca")) != NULL &&
+	    (j->tls_ca = strdup(s)) == NULL)
+		return VD_ENOMEM;
 	j->timeout = (unsigned)cfg_ll(rot->d->cfg->connect_timeout, 10);
 	if (json_is_array(ah)) {
 		size_t i;

@@ -326,6 +326,19 @@ def sc_admin():
         for h in hosts:
             check(login(user, new, h), "%s@%s logs in after rotation" %
                   (user, h))
+    # --tls required against a server without TLS: refused at add.
+    pw_tls = new_pw()
+    make_user("vtls", pw_tls, ["127.0.0.1"])
+    rc, out, err = v.ctl(["target", "add", "tls", "--host", "127.0.0.1",
+                          "--port", MDB["MDB_PORT"], "--user", "vtls",
+                          "--tls", "required"], pw_tls + "\n")
+    check(rc != 0 and "TLS" in err.upper(), "tls required refused without "
+          "TLS on the server: %d %s" % (rc, err))
+    rc, out, err = v.ctl(["target", "add", "tls", "--host", "127.0.0.1",
+                          "--port", MDB["MDB_PORT"], "--user", "vtls",
+                          "--every", "30d", "--window",
+                          "02:00-04:00 mon-fri"], pw_tls + "\n")
+    check(rc == 0, "plain TCP target with a weekday window: %s" % err)
     check(not login("vself", pw_self), "self: old password refused")
     check(not login("vadm", pw_adm, "127.0.0.1"), "adm: old refused")
     v.stop()
@@ -706,6 +719,19 @@ def sc_escrow():
                               for e in json.loads(out)),
               "%s: the opening is in the audit log" % mode)
         check(login(user, v.get("e")), "%s: current password logs in" % mode)
+        # The online export (admin, over the socket) opens offline too.
+        bundle = v.dir + "/bundle"
+        rc, out, err = v.ctl(["escrow", "export", "--out", bundle])
+        check(rc == 0 and os.stat(bundle).st_mode & 0o777 == 0o600,
+              "%s: escrow export: %d %s" % (mode, rc, err))
+        args = [VAULTCTL, "breakglass", "--bundle", bundle]
+        for k in keys:
+            args += ["--escrow-key", k]
+        p = subprocess.run(args + ["e"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60)
+        check(p.returncode == 0 and p.stdout.decode() == v.get("e") + "\n",
+              "%s: break-glass from the exported bundle: %s" %
+              (mode, p.stderr.decode()))
         v.stop()
 
 
