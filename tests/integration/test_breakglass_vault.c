@@ -132,9 +132,9 @@ static int
 tamper(int argc, char **argv, int flip)
 {
 	struct vd_store *st;
-	struct vd_txn *t;
-	unsigned char *env;
-	size_t len;
+	struct vd_txn *t = NULL;
+	unsigned char *env = NULL;
+	size_t len = 0;
 	int r;
 
 	if (argc != (flip ? 6 : 7))
@@ -178,8 +178,8 @@ report_cb(const char *target, uint64_t v, const char *json, size_t len,
 static int
 reports(int argc, char **argv)
 {
-	struct vd_store *st;
-	struct vd_txn *t;
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
 	int r;
 
 	if (argc != 2)
