@@ -2,7 +2,7 @@
 # The whole test suite: installs what is missing, builds a release build and
 # an ASan+UBSan build (warnings are errors in both), and runs every test in
 # each, then runs every libFuzzer target for a bounded time
-# (VD_FUZZ_SECONDS, default 30).  The integration tests start and stop their own throwaway MariaDB
+# (VD_FUZZ_SECONDS, default 60).  The integration tests start and stop their own throwaway MariaDB
 # servers; nothing outside the build trees and /tmp is touched.
 set -eu
 cd "$(dirname "$0")/.."
@@ -31,8 +31,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DVD_SANITIZE=ON || status=1
 
-echo "==> fuzz: each libFuzzer target for ${VD_FUZZ_SECONDS:-30}s"
-sh scripts/fuzz.sh "${VD_FUZZ_SECONDS:-30}" || status=1
+echo "==> fuzz: each libFuzzer target for ${VD_FUZZ_SECONDS:-60}s"
+sh scripts/fuzz.sh "${VD_FUZZ_SECONDS:-60}" || status=1
 
 if [ "$status" -eq 0 ]; then
 	echo "==> all suites passed"
