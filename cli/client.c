@@ -10,6 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "client.h"
 #include "cmds.h"
 #include "err.h"
@@ -151,10 +153,40 @@ int
 vc_call(const char *method, json_t *params, unsigned timeout,
     json_t **result)
 {
+	return vc_call_notify(method, params, timeout, NULL, NULL, result);
+}
+
+/*
+ * Takes the first line out of b into *msg (parsed; NULL when it is not
+ * JSON) and moves the rest to the front, wiping what it vacates.  Returns 1
+ * when b held a whole line, 0 when not.
+ */
+static int
+take_line(struct abuf *b, json_t **msg)
+{
+	json_error_t jerr;
+	char *nl;
+	size_t n;
+
+	*msg = NULL;
+	if (b->len == 0 || (nl = memchr(b->p, '\n', b->len)) == NULL)
+		return 0;
+	n = (size_t)(nl - b->p) + 1;
+	*msg = json_loadb(b->p, n - 1, 0, &jerr);
+	memmove(b->p, b->p + n, b->len - n);
+	sodium_memzero(b->p + b->len - n, n);
+	b->len -= n;
+	return 1;
+}
+
+/* Calls method, passing notifications to fn; see client.h. */
+int
+vc_call_notify(const char *method, json_t *params, unsigned timeout,
+    vc_notify_fn fn, void *arg, json_t **result)
+{
 	static json_int_t next_id = 1;
 	struct abuf buf = { NULL, 0, 0 };
 	json_t *req, *ans = NULL, *err, *res;
-	json_error_t jerr;
 	char *line = NULL;
 	size_t len;
 	int fd = -1, r;
@@ -169,11 +201,26 @@ vc_call(const char *method, json_t *params, unsigned timeout,
 		goto out;
 	}
 	if ((r = sock_connect(vc_socket_path(), &fd)) != 0 ||
-	    (r = write_all(fd, line, len)) != 0 ||
-	    (r = read_line(fd, &buf, timeout)) != 0)
+	    (r = write_all(fd, line, len)) != 0)
 		goto out;
-	if ((ans = json_loadb(buf.p, buf.len, 0,
-	    &jerr)) == NULL || !json_is_object(ans)) {
+	/* Notifications (a "method", no "id") may come before the answer. */
+	for (;;) {
+		if (!take_line(&buf, &ans)) {
+			if ((r = read_line(fd, &buf, timeout)) != 0)
+				goto out;
+			continue;
+		}
+		if (json_is_object(ans) && json_object_get(ans, "id") ==
+		    NULL && json_is_string(json_object_get(ans, "method"))) {
+			if (fn != NULL)
+				fn(json_object_get(ans, "params"), arg);
+			json_decref(ans);
+			ans = NULL;
+			continue;
+		}
+		break;
+	}
+	if (ans == NULL || !json_is_object(ans)) {
 		r = vd_err_set(VD_EPROTO, "vaultd sent something that is not "
 		    "a JSON-RPC answer");
 		goto out;

@@ -31,6 +31,18 @@ const char *vc_socket_path(void);
 int vc_call(const char *method, json_t *params, unsigned timeout,
     json_t **result);
 
+/* Called with a notification's params (borrowed; may be NULL). */
+typedef void (*vc_notify_fn)(const json_t *params, void *arg);
+
+/*
+ * Like vc_call(), for methods that send JSON-RPC notifications (lines
+ * with a "method" and no "id", e.g. "rotate.progress") before their
+ * answer: fn (when not NULL) is called for each; timeout applies to each
+ * line.  Returns as vc_call().
+ */
+int vc_call_notify(const char *method, json_t *params, unsigned timeout,
+    vc_notify_fn fn, void *arg, json_t **result);
+
 /*
  * Calls method and, on failure, prints "vaultctl: what: message" and
  * returns the exit code (vc_exit_code()); returns VC_EXIT_OK with *result

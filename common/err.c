@@ -57,11 +57,14 @@ vd_strerror(int err)
 int
 vd_err_set(int err, const char *fmt, ...)
 {
+	char buf[sizeof(detail)];
 	va_list ap;
 
+	/* Through buf: callers may pass vd_err_detail() as an argument. */
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(detail, buf, sizeof(detail));
 	return err;
 }
 

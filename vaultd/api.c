@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -23,6 +24,7 @@
 #include "escrow.h"
 #include "log.h"
 #include "mem.h"
+#include "notify.h"
 #include "proto.h"
 #include "rotate.h"
 #include "store.h"
@@ -247,8 +249,11 @@ current_version(struct vd_txn *t, const char *name, uint64_t *v)
 /* --- status ------------------------------------------------------------- */
 
 struct status_ctx {
-	struct vd_txn	*t;	/* read transaction */
-	json_t		*arr;	/* targets */
+	struct vd_txn	*t;		/* read transaction */
+	json_t		*arr;		/* targets */
+	int		 counters;	/* params.counters: walk histories */
+	json_t		*reveals;	/* {target: reveals} from the audit */
+	json_int_t	 nreveals;	/* every reveal, removed targets too */
 };
 
 static int
@@ -258,11 +263,92 @@ hist_first_cb(uint64_t seq, json_t *entry, void *arg)
 	return 1;
 }
 
+/* Parses "YYYY-MM-DDTHH:MM:SSZ" (vd_time_rfc3339()); -1 when it is not. */
+static int64_t
+rfc3339_secs(const json_t *v)
+{
+	const char *s = json_string_value(v);
+	struct tm tm;
+	char z;
+
+	if (s == NULL || strlen(s) != 20)
+		return -1;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon,
+	    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 ||
+	    z != 'Z')
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* What a target's whole history adds up to (status with counters). */
+struct hist_count {
+	json_int_t	 rotations;	/* result ok, not the initial version */
+	json_int_t	 failures;	/* failed, partial, unreachable … */
+	json_int_t	 drift;		/* result drift (rotation or check) */
+	int64_t		 last_ok;	/* newest ok entry's finished_at */
+};
+
+static int
+hist_count_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	struct hist_count *hc = arg;
+	const char *res = json_string_value(json_object_get(entry, "result"));
+	const char *trig = json_string_value(json_object_get(entry,
+	    "trigger"));
+	int64_t fin;
+
+	if (res == NULL || strcmp(res, "running") == 0)
+		return 0;
+	if (strcmp(res, "ok") == 0) {
+		if (trig == NULL || strcmp(trig, "initial") != 0)
+			hc->rotations++;
+		fin = rfc3339_secs(json_object_get(entry, "finished_at"));
+		if (fin > hc->last_ok)
+			hc->last_ok = fin;
+	} else if (strcmp(res, "drift") == 0)
+		hc->drift++;
+	else
+		hc->failures++;
+	return 0;
+}
+
+/* Counts successful reveals (audit event "get", result "ok") by target. */
+static int
+reveal_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	struct status_ctx *sc = arg;
+	const char *ev = json_string_value(json_object_get(entry, "event"));
+	const char *res = json_string_value(json_object_get(entry, "result"));
+	const char *tg = json_string_value(json_object_get(entry, "target"));
+	json_t *n;
+
+	if (ev == NULL || res == NULL || tg == NULL || strcmp(ev, "get") != 0 ||
+	    strcmp(res, "ok") != 0)
+		return 0;
+	sc->nreveals++;
+	n = json_object_get(sc->reveals, tg);
+	return json_object_set_new(sc->reveals, tg, json_integer(n ?
+	    json_integer_value(n) + 1 : 1)) == 0 ? 0 : VD_ENOMEM;
+}
+
+/* Sets key to the integer v, or null when v is negative. */
+static void
+set_secs(json_t *o, const char *key, int64_t v)
+{
+	json_object_set_new(o, key, v >= 0 ? json_integer((json_int_t)v) :
+	    json_null());
+}
+
 static int
 status_target_cb(const char *name, json_t *obj, void *arg)
 {
 	struct status_ctx *sc = arg;
 	json_t *o, *last = NULL, *sched = NULL, *v;
+	struct hist_count hc = { 0, 0, 0, -1 };
+	int64_t last_ok = -1;
 	uint64_t cur = 0;
 	int r;
 
@@ -291,21 +377,47 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	    json_string(cur ? "ok" : "no-password"));
 	v = json_object_get(last, "finished_at");
 	json_object_set_new(o, "last_rotation", v ? json_copy(v) : json_null());
+	set_secs(o, "last_rotation_unix", rfc3339_secs(v));
 	v = json_object_get(sched, "next_due");
 	if (json_is_integer(v)) {
 		char buf[VD_TIME_STRLEN];
 
 		json_object_set_new(o, "next_due", json_string(
 		    vd_time_rfc3339(json_integer_value(v), buf, sizeof(buf))));
-	} else
+		set_secs(o, "next_due_unix", json_integer_value(v));
+	} else {
 		json_object_set_new(o, "next_due", v ? json_copy(v) :
 		    json_null());
+		set_secs(o, "next_due_unix", rfc3339_secs(v));
+	}
+	v = json_object_get(sched, "retries");
+	json_object_set_new(o, "retries", json_integer(json_is_integer(v) ?
+	    json_integer_value(v) : 0));
+	v = json_object_get(sched, "last_ok");
+	if (json_is_integer(v))
+		last_ok = json_integer_value(v);
 	v = json_object_get(last, "error");
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");
 	json_object_set_new(o, "policy", v ? json_copy(v) : json_null());
 	json_decref(last);
 	json_decref(sched);
+	if (sc->counters) {
+		/* The whole history: opt-in, its cost grows with it. */
+		if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb,
+		    &hc)) < 0) {
+			json_decref(o);
+			return r;
+		}
+		if (hc.last_ok > last_ok)
+			last_ok = hc.last_ok;
+		v = json_object_get(sc->reveals, name);
+		json_object_set_new(o, "counters", json_pack("{s:I, s:I, s:I, "
+		    "s:I}", "rotations", hc.rotations, "failures",
+		    hc.failures, "drift", hc.drift, "reveals", v ?
+		    json_integer_value(v) : (json_int_t)0));
+	}
+	set_secs(o, "last_ok_unix", last_ok);
 	return json_array_append_new(sc->arr, o) == 0 ? 0 : VD_ENOMEM;
 }
 
@@ -313,16 +425,22 @@ static void
 m_status(struct vd_req *rq, json_t *params)
 {
 	struct vd_daemon *d = rq->d;
-	struct status_ctx sc = { NULL, NULL };
-	json_t *res;
+	struct status_ctx sc = { NULL, NULL, 0, NULL, 0 };
+	json_t *res, *c = json_object_get(params, "counters");
 	int r;
 
-	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b}",
+	if (c != NULL && !json_is_boolean(c)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "counters: expected a "
+		    "boolean");
+		return;
+	}
+	sc.counters = json_is_true(c);
+	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:I}",
 	    "sealed", sealed(d), "version", VD_VERSION,
 	    "uptime", (json_int_t)(vd_now() - d->started),
 	    "connections", (json_int_t)d->nconns,
 	    "served", (json_int_t)d->served,
-	    "stopping", d->stopping);
+	    "stopping", d->stopping, "time", (json_int_t)vd_now());
 	if (res == NULL) {
 		vd_req_fail(rq, VD_ENOMEM, NULL);
 		return;
@@ -336,17 +454,29 @@ m_status(struct vd_req *rq, json_t *params)
 		return;
 	}
 	sc.arr = json_array();
-	if ((r = vd_txn_begin(d->st, 0, &sc.t)) != 0 ||
-	    (r = vd_target_each(sc.t, status_target_cb, &sc)) < 0) {
-		vd_txn_abort(sc.t);
-		json_decref(sc.arr);
-		json_decref(res);
-		vd_req_fail(rq, r, NULL);
-		return;
+	sc.reveals = json_object();
+	if (sc.arr == NULL || sc.reveals == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
 	}
+	if ((r = vd_txn_begin(d->st, 0, &sc.t)) != 0 ||
+	    (sc.counters && (r = vd_audit_each(sc.t, 0, reveal_cb, &sc)) < 0) ||
+	    (r = vd_target_each(sc.t, status_target_cb, &sc)) < 0)
+		goto fail;
 	vd_txn_abort(sc.t);
 	json_object_set_new(res, "targets", sc.arr);
+	if (sc.counters)
+		json_object_set_new(res, "reveals_total", json_integer(
+		    sc.nreveals));
+	json_decref(sc.reveals);
 	vd_req_reply(rq, res);
+	return;
+ fail:
+	vd_txn_abort(sc.t);
+	json_decref(sc.arr);
+	json_decref(sc.reveals);
+	json_decref(res);
+	vd_req_fail(rq, r, NULL);
 }
 
 /* --- target.add --------------------------------------------------------- */
@@ -912,23 +1042,198 @@ rotate_done(void *arg, int err, json_t *result)
 		    json_pack("{s:b}", "ok", 1));
 }
 
+/*
+ * A `rotate` with "all": one request per target to the engine, which runs
+ * them within its concurrency limit.  Lives until the last one has ended
+ * (with wait) or until the requests are made (without).
+ */
+struct batch {
+	struct vd_req	*rq;		/* answered once every item ended */
+	json_t		*results;	/* [{name, version, result, error}] */
+	size_t		 total;		/* targets requested */
+	size_t		 ended;		/* items with an outcome */
+	size_t		 failed;	/* items that ended in failure */
+	int		 wait;		/* answer only when all ended */
+	int		 progress;	/* send rotate.progress lines */
+	int		 requesting;	/* still in the request loop */
+};
+
+/* One target of a batch: the engine's callback argument. */
+struct batch_item {
+	struct batch	*b;		/* its batch */
+	size_t		 idx;		/* its slot in b->results */
+};
+
+static void
+batch_answer(struct batch *b)
+{
+	vd_req_reply(b->rq, json_pack("{s:I, s:I, s:I, s:o}", "total",
+	    (json_int_t)b->total, "ok", (json_int_t)(b->ended - b->failed),
+	    "failed", (json_int_t)b->failed, "results", b->results));
+	b->results = NULL;
+	free(b);
+}
+
+/* Records item idx's outcome; the error text is the engine's (no secret). */
+static void
+batch_record(struct batch *b, size_t idx, int err, const json_t *result,
+    const char *why)
+{
+	json_t *o = json_array_get(b->results, idx), *v;
+
+	v = json_object_get(result, "version");
+	json_object_set_new(o, "version", json_is_integer(v) ? json_copy(v) :
+	    json_null());
+	v = json_object_get(result, "result");
+	json_object_set_new(o, "result", json_is_string(v) ? json_copy(v) :
+	    json_string(err != 0 ? "failed" : "ok"));
+	json_object_set_new(o, "error", err != 0 ? json_string(why) :
+	    json_null());
+	b->ended++;
+	if (err != 0)
+		b->failed++;
+}
+
+static void
+batch_done(void *arg, int err, json_t *result)
+{
+	struct batch_item *it = arg;
+	struct batch *b = it->b;
+	char buf[300];
+
+	batch_record(b, it->idx, err, result, err != 0 ?
+	    vd_err_format(err, buf, sizeof(buf)) : NULL);
+	free(it);
+	if (b->progress && !b->requesting) {
+		/* A JSON-RPC notification: no id, the answer follows later. */
+		vd_req_notify(b->rq, json_pack("{s:s, s:s, s:{s:I, s:I, "
+		    "s:I}}", "jsonrpc", "2.0", "method", "rotate.progress",
+		    "params", "total", (json_int_t)b->total, "ended",
+		    (json_int_t)b->ended, "failed", (json_int_t)b->failed));
+	}
+	if (b->ended == b->total && !b->requesting)
+		batch_answer(b);
+}
+
+static int
+names_cb(const char *name, json_t *obj, void *arg)
+{
+	return json_array_append_new(arg, json_pack("{s:s}", "name", name)) ==
+	    0 ? 0 : VD_ENOMEM;
+}
+
+/* rotate {"all": true}: every target; see struct batch. */
+static void
+rotate_all(struct vd_req *rq, int wait, int progress)
+{
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	struct batch *b;
+	struct batch_item *it;
+	char reason[64], buf[300];
+	int r;
+
+	if ((b = calloc(1, sizeof(*b))) == NULL ||
+	    (b->results = json_array()) == NULL) {
+		free(b);
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	b->rq = rq;
+	b->wait = wait;
+	b->progress = wait && progress;
+	/* One audit entry for the batch, naming the count; never a secret. */
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
+	    (r = vd_target_each(t, names_cb, b->results)) < 0)
+		goto fail;
+	b->total = json_array_size(b->results);
+	snprintf(reason, sizeof(reason), "all targets (%zu)", b->total);
+	if ((r = audit_in(t, rq, NULL, 0, "requested", reason)) != 0)
+		goto fail;
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r != 0)
+		goto fail;
+	vd_log(LOG_INFO, "rotation of all %zu targets requested by %s (uid "
+	    "%lu)", b->total, rq->caller->user, (unsigned long)rq->caller->uid);
+	b->requesting = 1;
+	for (size_t i = 0; i < b->total; i++) {
+		const char *name = json_string_value(json_object_get(
+		    json_array_get(b->results, i), "name"));
+
+		it = NULL;
+		if (wait && (it = calloc(1, sizeof(*it))) == NULL) {
+			vd_err_clear();
+			batch_record(b, i, VD_ENOMEM, NULL, vd_strerror(
+			    VD_ENOMEM));
+			continue;
+		}
+		if (it != NULL) {
+			it->b = b;
+			it->idx = i;
+		}
+		vd_err_clear();
+		if ((r = vd_rotate_request(d, name, "manual", wait ?
+		    batch_done : NULL, it)) != 0) {
+			/* Refused now: the callback will not come. */
+			free(it);
+			batch_record(b, i, r, NULL, vd_err_detail()[0] ?
+			    vd_err_detail() : vd_strerror(r));
+		} else if (!wait) {
+			json_object_set_new(json_array_get(b->results, i),
+			    "result", json_string("requested"));
+			json_object_set_new(json_array_get(b->results, i),
+			    "error", json_null());
+		}
+	}
+	b->requesting = 0;
+	if (!wait) {
+		vd_req_reply(rq, json_pack("{s:I, s:I, s:I, s:o}", "total",
+		    (json_int_t)b->total, "accepted", (json_int_t)(b->total -
+		    b->failed), "failed", (json_int_t)b->failed, "results",
+		    b->results));
+		free(b);
+	} else if (b->ended == b->total)
+		batch_answer(b);	/* none accepted, or none to rotate */
+	return;
+ fail:
+	vd_txn_abort(t);
+	json_decref(b->results);
+	free(b);
+	vd_req_fail(rq, r, vd_err_format(r, buf, sizeof(buf)));
+}
+
 static void
 m_rotate(struct vd_req *rq, json_t *params)
 {
 	struct vd_daemon *d = rq->d;
 	struct vd_txn *t = NULL;
-	json_t *target = NULL, *w;
+	json_t *target = NULL, *w, *all, *prog;
 	const char *name;
 	int r, wait;
 
-	if ((name = target_param(rq, params)) == NULL)
-		return;
 	w = json_object_get(params, "wait");
-	if (w != NULL && !json_is_boolean(w)) {
-		vd_req_fail_code(rq, VD_RPC_PARAMS, "wait: expected a boolean");
+	all = json_object_get(params, "all");
+	prog = json_object_get(params, "progress");
+	if ((w != NULL && !json_is_boolean(w)) ||
+	    (all != NULL && !json_is_boolean(all)) ||
+	    (prog != NULL && !json_is_boolean(prog))) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "wait, all, progress: "
+		    "expected booleans");
 		return;
 	}
 	wait = json_is_true(w);
+	if (json_is_true(all)) {
+		if (json_object_get(params, "name") != NULL) {
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "name and all: "
+			    "give one of them");
+			return;
+		}
+		rotate_all(rq, wait, json_is_true(prog));
+		return;
+	}
+	if ((name = target_param(rq, params)) == NULL)
+		return;
 	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
 	    (r = vd_target_get(t, name, &target)) != 0 ||
 	    (r = audit_in(t, rq, name, 0, "requested", NULL)) != 0) {
@@ -1069,6 +1374,7 @@ unseal_after(uv_work_t *w, int status)
 		    vd_strerror(r));
 	vd_log(LOG_NOTICE, "vault unsealed by %s (uid %lu)", rq->caller->user,
 	    (unsigned long)rq->caller->uid);
+	vd_notify_status("vault unlocked, serving");
 	if ((r = vd_rotate_start(d)) != 0)
 		log_err_r("rotation engine", r);
 	vd_req_reply(rq, json_pack("{s:b}", "sealed", 0));

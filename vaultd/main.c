@@ -6,7 +6,12 @@
  * now, a passphrase vault stays sealed until `vaultctl unseal`.  Then serve
  * the socket until SIGTERM/SIGINT (stop accepting, finish what is in
  * flight, close the store, exit 0).  SIGHUP re-reads the config; a bad new
- * config is refused and the old one kept.
+ * config is refused and the old one kept.  systemd hears of each step
+ * through sd_notify (notify.h): READY, RELOADING/READY, STOPPING, STATUS.
+ *
+ * `vaultd --check-config FILE` runs the start-up checks that need neither
+ * the vault nor the socket (the file, its policies, the key file's mode and
+ * size, the escrow parties' public keys) and exits.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,8 +26,10 @@
 #include "config.h"
 #include "daemon.h"
 #include "err.h"
+#include "escrow.h"
 #include "log.h"
 #include "mem.h"
+#include "notify.h"
 #include "proto.h"
 #include "rotate.h"
 #include "server.h"
@@ -45,7 +52,50 @@ log_err(const char *what, int r)
 	vd_log(LOG_ERR, "%s: %s", what, vd_err_format(r, buf, sizeof(buf)));
 }
 
+/* Logs a start-up failure and shows it in `systemctl status`. */
 static void
+startup_failed(const char *what, int r)
+{
+	char buf[768];
+
+	vd_err_format(r, buf, sizeof(buf));
+	vd_log(LOG_ERR, "%s: %s", what, buf);
+	vd_notify_status("start-up failed: %s: %s", what, buf);
+}
+
+/*
+ * --check-config: what start-up checks besides the file itself, without
+ * opening the vault: the key file (mode, size; loaded and wiped at once)
+ * and the escrow parties' public keys.  Prints the first problem on stderr.
+ * Returns 0 or a negative error.
+ */
+static int
+check_config(const struct vd_config *cfg)
+{
+	struct vd_escrow_cfg *ec = NULL;
+	struct vd_secret *key = NULL;
+	int r;
+
+	vd_err_clear();
+	if (cfg->key_file != NULL &&
+	    (r = vd_keyfile_load(cfg->key_file, &key)) != 0) {
+		fprintf(stderr, "vaultd: %s: [vault] key_file: %s\n", cfg->path,
+		    vd_err_detail()[0] ? vd_err_detail() : vd_strerror(r));
+		return r;
+	}
+	vd_secret_free(key);
+	vd_err_clear();
+	if ((r = vd_escrow_cfg_from_json(cfg->escrow, &ec)) != 0) {
+		fprintf(stderr, "vaultd: %s: [escrow]: %s\n", cfg->path,
+		    vd_err_detail()[0] ? vd_err_detail() : vd_strerror(r));
+		return r;
+	}
+	vd_escrow_cfg_free(ec);
+	return 0;
+}
+
+/* Re-reads the configuration (SIGHUP).  Returns 0 or a negative error. */
+static int
 reload(struct vd_daemon *d)
 {
 	struct vd_config *cfg = NULL;
@@ -60,7 +110,7 @@ reload(struct vd_daemon *d)
 		if (vd_api_audit_event(d, "config.reload", "refused", buf) != 0)
 			vd_log(LOG_WARNING, "config.reload not audited "
 			    "(sealed or audit failed)");
-		return;
+		return r;
 	}
 	if (strcmp(cfg->data_dir, d->cfg->data_dir) != 0 ||
 	    strcmp(cfg->socket, d->cfg->socket) != 0 ||
@@ -76,20 +126,42 @@ reload(struct vd_daemon *d)
 	vd_config_free(d->cfg);
 	d->cfg = cfg;
 	vd_log(LOG_NOTICE, "configuration reloaded from %s", cfg->path);
+	/* Escrow parties may have changed; the engine logs its own errors. */
+	if ((r = vd_rotate_reload(d)) != 0)
+		vd_log(LOG_WARNING, "SIGHUP: the rotation engine keeps its "
+		    "previous escrow configuration");
+	return 0;
+}
+
+/* The STATUS= text for systemd once vaultd serves. */
+static void
+notify_ready(struct vd_daemon *d)
+{
+	if (vd_store_unlocked(d->st))
+		vd_notify_ready("vault unlocked, serving");
+	else
+		vd_notify_ready("vault sealed: waiting for vaultctl unseal");
 }
 
 static void
 signal_cb(uv_signal_t *h, int signum)
 {
 	struct vd_daemon *d = h->data;
+	int refused;
 
 	if (signum == SIGHUP) {
-		reload(d);
+		vd_notify_reloading();
+		refused = reload(d) != 0;
+		vd_notify_ready(NULL);
+		if (refused)
+			vd_notify_status("configuration reload refused, the "
+			    "previous one kept: see the log");
 		return;
 	}
 	if (d->stopping)
 		return;
 	d->stopping = 1;
+	vd_notify_stopping();
 	vd_log(LOG_NOTICE, "%s: stopping (%u jobs and %zu connections to "
 	    "finish)", signum == SIGTERM ? "SIGTERM" : "SIGINT", d->inflight,
 	    d->nconns);
@@ -189,21 +261,34 @@ main(int argc, char **argv)
 	}
 	/* A client vanishing mid-write must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = vd_config_load(path, &d.cfg)) != 0) {
-		log_err("configuration", r);
-		return 1;
-	}
 	if (check) {
-		printf("%s: ok\n", path);
+		/* Plain lines for a person or ExecStartPre, not log lines. */
+		vd_err_clear();
+		if ((r = vd_config_load(path, &d.cfg)) != 0) {
+			fprintf(stderr, "vaultd: %s\n", vd_err_detail()[0] ?
+			    vd_err_detail() : vd_strerror(r));
+			return 1;
+		}
+		r = check_config(d.cfg);
 		vd_config_free(d.cfg);
+		if (r != 0)
+			return 1;
+		printf("%s: ok\n", path);
 		return 0;
+	}
+	if ((r = vd_config_load(path, &d.cfg)) != 0) {
+		startup_failed("configuration", r);
+		return 1;
 	}
 	d.loop = uv_default_loop();
 	d.started = vd_now();
-	if (open_vault(&d) != 0)
+	if ((r = open_vault(&d)) != 0) {
+		vd_notify_status("start-up failed: cannot open the vault "
+		    "(see the log)");
 		goto out;
+	}
 	if ((r = vd_server_start(&d)) != 0) {
-		log_err("socket", r);
+		startup_failed("socket", r);
 		goto out;
 	}
 	for (size_t i = 0; i < VD_NELEM(signums); i++) {
@@ -212,15 +297,18 @@ main(int argc, char **argv)
 		if ((r = uv_signal_start(&d.sig[i], signal_cb,
 		    signums[i])) != 0) {
 			vd_log(LOG_ERR, "signal: %s", uv_strerror(r));
+			vd_notify_status("start-up failed: signal: %s",
+			    uv_strerror(r));
 			goto out;
 		}
 	}
 	if (vd_store_unlocked(d.st) && (r = vd_rotate_start(&d)) != 0) {
-		log_err("rotation engine", r);
+		startup_failed("rotation engine", r);
 		goto out;
 	}
 	vd_log(LOG_NOTICE, "vaultd %s listening on %s", VD_VERSION,
 	    d.cfg->socket);
+	notify_ready(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
  out:

@@ -1225,7 +1225,10 @@ pump(struct rot *rot)
  *     recovery of pending versions), inside their window, up to the
  *     concurrency limit; with [rotation] paused, only recoveries;
  *   - start drift checks that are due, when a slot is free (not paused).
- * Bounded: one pass over the targets, at most `concurrency` starts.
+ * Bounded: one pass over the targets, at most `concurrency` starts; due
+ * rotations beyond that join the FIFO, which pump() drains as jobs end
+ * (stopping at `concurrency` here capped scheduled rotations at
+ * `concurrency` a second: bench/, docs/benchmarks.md).
  */
 static void
 tick(uv_timer_t *h)
@@ -1239,7 +1242,7 @@ tick(uv_timer_t *h)
 	if (rot->ticks++ % 10 == 0)
 		breakglass_reports(rot);
 	pump(rot);
-	for (size_t i = 0; i < rot->nents && rot->nrunning < limit; i++) {
+	for (size_t i = 0; i < rot->nents; i++) {
 		struct ent *e = &rot->ents[i];
 		char name[VD_NAME_MAX + 1];
 
@@ -1262,7 +1265,7 @@ tick(uv_timer_t *h)
 				break;
 			i = (size_t)(e - rot->ents);
 		} else if (e->check_due != 0 && e->check_due <= now &&
-		    !rot->d->cfg->paused) {
+		    rot->nrunning < limit && !rot->d->cfg->paused) {
 			e->check_due = next_check(rot);
 			(void)start_job(rot, name, "check", JOB_CHECK, NULL);
 			if ((e = ent_find(rot, name)) == NULL)

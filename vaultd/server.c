@@ -223,6 +223,14 @@ vd_req_reply(struct vd_req *rq, json_t *result)
 	    1);
 }
 
+/* Sends a notification ahead of the answer. */
+void
+vd_req_notify(struct vd_req *rq, json_t *obj)
+{
+	if (obj != NULL)	/* no memory: a lost progress line is harmless */
+		send_obj(rq->conn, obj, 0);
+}
+
 /* Answers the request in flight with an error code. */
 void
 vd_req_fail_code(struct vd_req *rq, int code, const char *msg)

@@ -56,4 +56,12 @@ void vd_req_fail(struct vd_req *rq, int err, const char *msg);
 /* Answers rq with an explicit VD_RPC_* code and message. */
 void vd_req_fail_code(struct vd_req *rq, int code, const char *msg);
 
+/*
+ * Sends obj (stolen; a complete JSON-RPC notification, without "id") on
+ * rq's connection ahead of its answer, e.g. progress of a long request the
+ * client asked for it on.  Does not end rq; dropped when the connection is
+ * closing.
+ */
+void vd_req_notify(struct vd_req *rq, json_t *obj);
+
 #endif

@@ -100,6 +100,11 @@ expect "keygen" vaultctl escrow k
 expect "generate" vaultctl policy gen
 expect "--help --json --limit --socket" vaultctl history x --
 expect "--wait" vaultctl rotate --w
+expect "--all" vaultctl rotate --a
+expect "--check" vaultctl status --ch
+expect "--prometheus" vaultctl status --p
+expect "--check --grace --help --json --prometheus --socket" vaultctl status --
+expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
 expect "--data-dir --help --key-file" vaultctl audit verify --
@@ -113,6 +118,10 @@ expect "reporting.db-3" vaultctl target show rep
 expect "batch1 batch2 reporting.db-3" vaultctl history --limit 5 ""
 # Only one name: after it, nothing.
 expect "" vaultctl get batch1 ""
+# rotate --all names no target, before or after the option.
+expect "" vaultctl rotate --all ""
+expect "--all --help --json --socket --wait" vaultctl rotate --all --
+expect "batch1 batch2 reporting.db-3" vaultctl rotate --wait ""
 # Not for commands without a name.
 expect "" vaultctl status ""
 # --socket, before or after the command, is passed to vaultctl.

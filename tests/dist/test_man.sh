@@ -70,6 +70,18 @@ for n in $codes; do
 	    grep -qE "^ +$n\$" || fail "vaultctl.1: exit code $n missing"
 done
 
+# status --check's plugin codes, and every metric status --prometheus
+# prints (read from its source, so a new metric without documentation
+# fails here).
+for w in OK WARNING CRITICAL UNKNOWN; do
+	has vaultctl.1 "$w" || fail "vaultctl.1: status --check state $w missing"
+done
+metrics=$(grep -oE '"vaultd_[a-z_]+' "$SRC/cli/cmd_status.c" | tr -d '"' | sort -u)
+[ "$(echo "$metrics" | wc -w)" -ge 10 ] || fail "too few metrics parsed: $metrics"
+for m in $metrics; do
+	has vaultctl.1 "$m" || fail "vaultctl.1: metric $m missing"
+done
+
 # vaultd: the options in its usage and in main.c's table; exit codes.
 "$VAULTD" --help >"$tmp/vhelp"
 for o in $(grep -oE -- '--[a-z][a-z-]*' "$tmp/vhelp" | sort -u) \

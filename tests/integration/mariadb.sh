@@ -1,7 +1,14 @@
 #!/bin/sh
 # mariadb.sh - a throwaway mariadbd for the integration tests.
 #
-#   mariadb.sh start NAME ENVFILE   start a server, write ENVFILE
+#   mariadb.sh start NAME ENVFILE [OPTS]
+#                                   start a server, write ENVFILE; OPTS, one
+#                                   argument of space-separated mariadbd
+#                                   options (e.g. "--log-bin=mysql-bin
+#                                   --general-log=1"), go after the defaults
+#                                   (so they win) and are kept for restart;
+#                                   the word @DIR@ in them becomes the
+#                                   server's temp dir
 #   mariadb.sh stop NAME ENVFILE    stop it, remove its temp dir and ENVFILE
 #   mariadb.sh crash NAME ENVFILE   kill it with SIGKILL, keeping its data
 #   mariadb.sh restart NAME ENVFILE start it again on the same data dir,
@@ -20,6 +27,8 @@
 # ENVFILE holds shell-sourceable KEY=VALUE lines:
 #   MDB_NAME, MDB_DIR, MDB_SOCKET, MDB_PORT, MDB_PID,
 #   MDB_IPV6 (1 when the server listens on ::1, else 0).
+# The extra options of start (@DIR@ expanded) are kept in MDB_DIR/opts
+# (not in ENVFILE: the shell tests source it).
 #
 # stop is idempotent: a missing ENVFILE is success.  start over a stale
 # ENVFILE stops that server first.  On failure both print the server's
@@ -37,7 +46,7 @@ die() {
 }
 
 usage() {
-	echo "usage: $PROG start|stop|crash|restart NAME ENVFILE" >&2
+	echo "usage: $PROG start|stop|crash|restart NAME ENVFILE [OPTS]" >&2
 	exit 2
 }
 
@@ -129,7 +138,7 @@ try_start() {
 	    --socket="$d/sock" --port="$port" --bind-address="$bind" \
 	    --skip-name-resolve --innodb-log-file-size=8M \
 	    --innodb-buffer-pool-size=64M --pid-file="$d/pid" \
-	    --log-error="$d/error.log" --skip-log-bin \
+	    --log-error="$d/error.log" --skip-log-bin $EXTRA_OPTS \
 	    </dev/null >>"$d/stderr.log" 2>&1 &
 	spid=$!
 	n=0
@@ -154,7 +163,7 @@ try_start() {
 }
 
 do_start() {
-	name=$1 envf=$2
+	name=$1 envf=$2 opts=${3:-}
 	if [ -f "$envf" ]; then
 		echo "$PROG: stopping the stale server of $envf" >&2
 		do_stop "$envf"
@@ -164,6 +173,8 @@ do_start() {
 	[ "$(id -u)" -eq 0 ] && USEROPT=--user=root
 
 	dir=$(mktemp -d /tmp/vdmdb.XXXXXX) || die "mktemp failed"
+	EXTRA_OPTS=$(printf '%s' "$opts" | sed "s|@DIR@|$dir|g")
+	printf '%s\n' "$EXTRA_OPTS" >"$dir/opts" || die "cannot write $dir/opts"
 	# A private tmpdir: servers sharing /tmp collide on the names of
 	# their internal temporary tables ("Error on delete of
 	# '/tmp/#sql-temptable-…'"), seen with fixtures started in parallel.
@@ -257,6 +268,7 @@ do_restart() {
 	dir=$(envget "$envf" MDB_DIR)
 	port=$(envget "$envf" MDB_PORT)
 	ipv6=$(envget "$envf" MDB_IPV6)
+	EXTRA_OPTS=$(cat "$dir/opts" 2>/dev/null) || EXTRA_OPTS=
 	case "$dir" in
 	/tmp/vdmdb.??????) ;;
 	*) die "refusing to use '$dir' named in $envf" ;;
@@ -275,9 +287,10 @@ do_restart() {
 	echo "$PROG: '$2' restarted: pid $pid port $port"
 }
 
-[ $# -eq 3 ] || usage
+[ $# -eq 3 ] || { [ $# -eq 4 ] && [ "$1" = start ]; } || usage
+EXTRA_OPTS=
 case "$1" in
-start) do_start "$2" "$3" ;;
+start) do_start "$2" "$3" "${4:-}" ;;
 stop) do_stop "$3" && echo "$PROG: '$2' stopped" ;;
 crash) do_crash "$3" && echo "$PROG: '$2' killed" ;;
 restart) do_restart "$3" "$2" ;;
