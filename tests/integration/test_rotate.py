@@ -719,6 +719,27 @@ def sc_escrow():
                               for e in json.loads(out)),
               "%s: the opening is in the audit log" % mode)
         check(login(user, v.get("e")), "%s: current password logs in" % mode)
+        if mode == "any":
+            # A third party joins: SIGHUP re-seals the current version to
+            # it, and the re-seal is audited.
+            with open(v.conf, "a") as f:
+                f.write("other = %s.pub\n" % other)
+            v.proc.send_signal(signal.SIGHUP)
+            end = time.time() + 30
+            audit = []
+            while time.time() < end:
+                rc, out, err = v.ctl(["audit", "list", "--json"])
+                audit = json.loads(out) if rc == 0 else []
+                if any(e.get("event") == "escrow-reseal" for e in audit):
+                    break
+                time.sleep(0.2)
+            check(any(e.get("event") == "escrow-reseal" for e in audit),
+                  "any: the re-seal to a new party is audited")
+            copy2 = v.dir + "/copy2"
+            subprocess.run(["cp", "-a", v.dir + "/data", copy2], check=True)
+            rc, got, err = breakglass(copy2, [other], "e")
+            check(rc == 0 and got == v.get("e"),
+                  "any: the new party opens the current version: %s" % err)
         # The online export (admin, over the socket) opens offline too.
         bundle = v.dir + "/bundle"
         rc, out, err = v.ctl(["escrow", "export", "--out", bundle])
