@@ -133,6 +133,9 @@ struct rot {
 	char		 crash[32];	/* test-only crash point */
 	struct vd_escrow_cfg *ec;	/* escrow parties (NULL: none) */
 	unsigned	 ticks;		/* timer ticks so far */
+	uv_check_t	 flush;		/* group commit of finished jobs */
+	int		 flush_closed;	/* flush handle closed (stopping) */
+	struct job	*done, *done_tail;	/* finished, not yet recorded */
 };
 
 /*
@@ -637,22 +640,26 @@ prune_cb(uint64_t v, json_t *meta, void *arg)
 	return 0;
 }
 
+/*
+ * Records job j's outcome in the caller's write transaction t: version
+ * states, history, schedule.  On success *sfp holds the schedule fields
+ * written, which apply_sched() mirrors into memory once t has committed.
+ */
 static int
-record(struct rot *rot, struct job *j, const json_t *target)
+record_in(struct rot *rot, struct job *j, const json_t *target,
+    struct vd_txn *t, json_t **sfp)
 {
 	struct vd_daemon *d = rot->d;
 	struct ent *e = ent_find(rot, j->name);
-	struct vd_txn *t = NULL;
 	json_t *h = NULL, *sf = NULL;
 	char ts[VD_TIME_STRLEN];
 	const char *res = outcome_names[j->out];
 	int64_t every = jint(target, "every", EVERY_DEFAULT), now = vd_now();
 	long long retries;
-	int r, was_drift = 0;
+	int r = 0, was_drift = 0;
 
+	*sfp = NULL;
 	now_str(ts, sizeof(ts));
-	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
-		return r;
 	{
 		json_t *s = NULL;
 
@@ -664,12 +671,11 @@ record(struct rot *rot, struct job *j, const json_t *target)
 		} else
 			retries = 0;
 	}
-	sf = json_object();
+	if ((sf = json_object()) == NULL)
+		return VD_ENOMEM;
 	if (j->mode == JOB_CHECK) {
 		json_object_set_new(sf, "check_due", json_integer(
 		    next_check(rot)));
-		if (e)
-			e->check_due = jint(sf, "check_due", 0);
 		if (j->out == OUT_OK) {
 			json_object_set_new(sf, "last_check", json_integer(now));
 			if (was_drift)
@@ -688,12 +694,17 @@ record(struct rot *rot, struct job *j, const json_t *target)
 		h = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "version",
 		    (json_int_t)j->cur_v, "trigger", "check", "result", "drift",
 		    "started_at", ts, "finished_at", ts, "error", j->err);
-		if (h == NULL || (r = vd_history_append(t, j->name, h, NULL)))
+		if (h == NULL) {
+			r = VD_ENOMEM;
+			goto fail;
+		}
+		if ((r = vd_history_append(t, j->name, h, NULL)) != 0)
 			goto fail;
 		json_object_set_new(sf, "state", json_string("drift"));
 		json_object_set_new(sf, "last_error", json_string(j->err));
 		goto commit;
 	}
+	(void)e;
 
 	/* The history entry of this run, opened by launch(). */
 	{
@@ -785,20 +796,31 @@ record(struct rot *rot, struct job *j, const json_t *target)
  commit:
 	if ((r = sched_update(t, j->name, sf)) != 0)
 		goto fail;
-	r = vd_txn_commit(t);
-	t = NULL;
-	if (r == 0 && e != NULL && j->mode != JOB_CHECK) {
-		e->pending = j->out == OUT_UNCERTAIN ||
-		    (j->mode == JOB_RESOLVE && j->out != OUT_OK);
-		e->due = jint(sf, "next_due", e->due);
-		snprintf(e->trigger, sizeof(e->trigger), "%s",
-		    jstr(sf, "trigger") ? jstr(sf, "trigger") : "schedule");
-	}
+	*sfp = sf;
+	sf = NULL;
  fail:
-	vd_txn_abort(t);
 	json_decref(h);
 	json_decref(sf);
 	return r;
+}
+
+/* Mirrors the committed schedule fields sf of job j into its entry. */
+static void
+apply_sched(struct rot *rot, const struct job *j, const json_t *sf)
+{
+	struct ent *e = ent_find(rot, j->name);
+
+	if (e == NULL || sf == NULL)
+		return;
+	if (j->mode == JOB_CHECK) {
+		e->check_due = jint(sf, "check_due", e->check_due);
+		return;
+	}
+	e->pending = j->out == OUT_UNCERTAIN ||
+	    (j->mode == JOB_RESOLVE && j->out != OUT_OK);
+	e->due = jint(sf, "next_due", e->due);
+	snprintf(e->trigger, sizeof(e->trigger), "%s",
+	    jstr(sf, "trigger") ? jstr(sf, "trigger") : "schedule");
 }
 
 static void
@@ -817,38 +839,15 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* Logs, answers the waiters and releases job j once it is recorded. */
 static void
-after_work(uv_work_t *w, int status)
+finish(struct rot *rot, struct job *j, int r)
 {
-	struct job *j = container_of(w, struct job, work), **pp;
-	struct rot *rot = j->rot;
-	struct vd_txn *t = NULL;
-	json_t *target = NULL, *res;
 	struct ent *e;
-	int r = 0, reconcile = 0;
+	json_t *res;
+	int reconcile;
 
-	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
-	rot->nrunning--;
-	rot->d->inflight--;
-	if (status == UV_ECANCELED) {
-		j->out = OUT_UNREACHABLE;
-		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
-	}
-	if (j->mode != JOB_CHECK)
-		crash_point(rot, "after-apply");
-	/* The target record as it is now (it may have been removed). */
-	if (vd_txn_begin(rot->d->st, 0, &t) == 0) {
-		if (vd_target_get(t, j->name, &target) != 0)
-			target = json_object();
-		vd_txn_abort(t);
-	}
-	if (target == NULL)
-		target = json_object();
-	if ((r = record(rot, j, target)) != 0) {
+	if (r != 0) {
 		char buf[256];
 
 		vd_log(LOG_ERR, "%s: cannot record the outcome of version "
@@ -871,8 +870,8 @@ after_work(uv_work_t *w, int status)
 	if (r == 0 && j->out == OUT_OK)
 		notify(j, 0, res);
 	else
-		notify(j, r != 0 ? r : j->out == OUT_DRIFT ? VD_EAUTH :
-		    j->out == OUT_REFUSED ? VD_EDB : VD_EDB, res);
+		notify(j, r != 0 ? r : j->out == OUT_DRIFT ? VD_EAUTH : VD_EDB,
+		    res);
 	json_decref(res);
 	/* Drift with an admin account: reset through it, once. */
 	reconcile = j->out == OUT_DRIFT && j->admin_user != NULL &&
@@ -887,9 +886,138 @@ after_work(uv_work_t *w, int status)
 		reconcile = 0;
 	if (reconcile && !rot->stopping)
 		(void)start_job(rot, j->name, "reconcile", JOB_ROTATE, NULL);
-	json_decref(target);
 	job_free(j);
+}
+
+/* The target record as it is now (it may have been removed). */
+static json_t *
+target_now(struct vd_txn *t, const char *name)
+{
+	json_t *target = NULL;
+
+	if (vd_target_get(t, name, &target) != 0 || target == NULL)
+		target = json_object();
+	return target;
+}
+
+/* Records and finishes job j in a transaction of its own. */
+static void
+record_one(struct rot *rot, struct job *j)
+{
+	struct vd_txn *t = NULL;
+	json_t *target = NULL, *sf = NULL;
+	int r;
+
+	if ((r = vd_txn_begin(rot->d->st, 1, &t)) == 0) {
+		target = target_now(t, j->name);
+		if ((r = record_in(rot, j, target, t, &sf)) == 0) {
+			r = vd_txn_commit(t);	/* frees t */
+			t = NULL;
+		}
+		vd_txn_abort(t);
+		if (r == 0)
+			apply_sched(rot, j, sf);
+	}
+	json_decref(target);
+	json_decref(sf);
+	finish(rot, j, r);
+}
+
+/*
+ * Group commit, once per loop iteration (a uv_check handle runs right after
+ * the poll phase in which libuv delivered the finished thread-pool jobs):
+ * every outcome that arrived in this iteration is recorded in one write
+ * transaction, so one fsync covers them all.  Durability is unchanged: a
+ * job's waiters hear of it only after its transaction committed.  If the
+ * batch fails, each job is retried in a transaction of its own, so one bad
+ * record cannot cost the others their outcome.
+ */
+static void
+flush_done(uv_check_t *h)
+{
+	struct rot *rot = h->data;
+	struct job *list = rot->done, *j, *next;
+	struct vd_txn *t = NULL;
+	json_t *sfs[64];
+	size_t n = 0, i;
+	int r;
+
+	uv_check_stop(&rot->flush);
+	if (list == NULL)
+		return;
+	/* At most VD_NELEM(sfs) a batch; the rest waits for the next pass. */
+	for (j = list, n = 1; j->next != NULL && n < VD_NELEM(sfs); n++)
+		j = j->next;
+	rot->done = j->next;
+	if (rot->done == NULL)
+		rot->done_tail = NULL;
+	else if (!rot->flush_closed)
+		uv_check_start(&rot->flush, flush_done);
+	j->next = NULL;
+	if (n == 1) {
+		record_one(rot, list);
+		goto out;
+	}
+	memset(sfs, 0, sizeof(sfs));
+	if ((r = vd_txn_begin(rot->d->st, 1, &t)) == 0) {
+		for (j = list, i = 0; j != NULL && r == 0; j = j->next, i++) {
+			json_t *target = target_now(t, j->name);
+
+			r = record_in(rot, j, target, t, &sfs[i]);
+			json_decref(target);
+		}
+		if (r == 0) {
+			r = vd_txn_commit(t);	/* frees t */
+			t = NULL;
+		}
+		vd_txn_abort(t);
+	}
+	for (j = list, i = 0; j != NULL; j = next, i++) {
+		next = j->next;
+		if (r == 0) {
+			apply_sched(rot, j, sfs[i]);
+			finish(rot, j, 0);
+		} else
+			record_one(rot, j);
+		json_decref(sfs[i]);
+	}
+ out:
+	if (rot->flush_closed && rot->done != NULL)
+		flush_done(h);	/* stopping: record the rest now */
 	pump(rot);
+}
+
+static void
+after_work(uv_work_t *w, int status)
+{
+	struct job *j = container_of(w, struct job, work), **pp;
+	struct rot *rot = j->rot;
+
+	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	rot->nrunning--;
+	rot->d->inflight--;
+	if (status == UV_ECANCELED) {
+		j->out = OUT_UNREACHABLE;
+		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
+	}
+	if (j->mode != JOB_CHECK)
+		crash_point(rot, "after-apply");
+	j->next = NULL;
+	if (rot->flush_closed) {
+		/* Stopping: no batch any more, record it now. */
+		record_one(rot, j);
+		return;
+	}
+	if (rot->done_tail != NULL)
+		rot->done_tail->next = j;
+	else
+		rot->done = j;
+	rot->done_tail = j;
+	uv_check_start(&rot->flush, flush_done);
 }
 
 /* ---- starting jobs (loop thread) -------------------------------------- */
@@ -1531,6 +1659,8 @@ vd_rotate_start(struct vd_daemon *d)
 	if (r != 0)
 		goto fail;
 	persist_new(rot);
+	uv_check_init(d->loop, &rot->flush);
+	rot->flush.data = rot;
 	uv_timer_init(d->loop, &rot->timer);
 	rot->timer.data = rot;
 	uv_timer_start(&rot->timer, tick, 0, TICK_MS);
@@ -1566,6 +1696,9 @@ vd_rotate_stop(struct vd_daemon *d)
 	rot->stopping = 1;
 	uv_timer_stop(&rot->timer);
 	uv_close((uv_handle_t *)&rot->timer, timer_closed);
+	rot->flush_closed = 1;
+	flush_done(&rot->flush);	/* record the outcomes already in */
+	uv_close((uv_handle_t *)&rot->flush, NULL);
 	for (q = rot->qhead; q != NULL; q = next) {
 		next = q->next;
 		fail_waiters(q->waiters, VD_EBUSY, "vaultd is shutting down");
