@@ -134,6 +134,7 @@ struct rot {
 	struct vd_escrow_cfg *ec;	/* escrow parties (NULL: none) */
 	unsigned	 ticks;		/* timer ticks so far */
 	uv_check_t	 flush;		/* group commit of finished jobs */
+	int		 defer;		/* start_job() queues (tick batches) */
 	int		 flush_closed;	/* flush handle closed (stopping) */
 	struct job	*done, *done_tail;	/* finished, not yet recorded */
 };
@@ -1089,71 +1090,72 @@ free_waiters(struct waiter *w)
 	}
 }
 
-/*
- * Prepares and queues one job for target name.  For JOB_ROTATE without a
- * pending version, generates the new password and commits it pending
- * (durable) first.  On success takes the waiters *wp (sets it NULL); on
- * failure leaves them to the caller.
- */
-static int
-launch(struct rot *rot, const char *name, const char *trigger,
-    enum job_mode mode, struct waiter **wp)
+/* A new job for target name (fields filled by prep()). */
+static struct job *
+job_new(struct rot *rot, const char *name, const char *trigger,
+    enum job_mode mode)
 {
-	struct vd_daemon *d = rot->d;
-	struct vd_txn *t = NULL;
-	struct job *j = NULL;
-	struct ent *e;
-	json_t *target = NULL, *meta = NULL, *hist = NULL;
-	char ts[VD_TIME_STRLEN];
-	struct vers vs;
-	const struct vd_policy *pol;
-	int r;
+	struct job *j;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
-		r = VD_ENOMEM;
-		goto fail;
-	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
 	j->rot = rot;
 	j->mode = mode;
 	j->started = vd_now();
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	snprintf(j->trigger, sizeof(j->trigger), "%s", trigger);
-	now_str(ts, sizeof(ts));
+	return j;
+}
 
-	if ((r = vd_txn_begin(d->st, mode != JOB_CHECK, &t)) != 0 ||
-	    (r = vd_target_get(t, name, &target)) != 0 ||
+/*
+ * Prepares job j inside transaction t (read-write unless j is a check):
+ * reads the target and its passwords and, for a rotation without a pending
+ * version, generates the new password and writes it as the pending version
+ * with its escrow envelopes and a "running" history entry.  *dirty is set
+ * once something was written to t (a failure after that spoils t).
+ */
+static int
+prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
+{
+	struct vd_daemon *d = rot->d;
+	const char *name = j->name, *trigger = j->trigger;
+	json_t *target = NULL, *meta = NULL, *hist = NULL;
+	const struct vd_policy *pol;
+	char ts[VD_TIME_STRLEN];
+	struct vers vs;
+	int r;
+
+	*dirty = 0;
+	now_str(ts, sizeof(ts));
+	if ((r = vd_target_get(t, name, &target)) != 0 ||
 	    (r = copy_target(rot, j, target)) != 0 ||
 	    (r = find_versions(t, name, &vs)) != 0)
-		goto fail;
+		goto out;
 	if (vs.cur == 0) {
 		r = vd_err_set(VD_ENOTFOUND, "target %s has no current "
 		    "version", name);
-		goto fail;
+		goto out;
 	}
 	j->cur_v = vs.cur;
 	if ((r = vd_secret_get(t, name, vs.cur, &j->cur_pw)) != 0)
-		goto fail;
+		goto out;
 	if (j->admin_user != NULL &&
 	    (r = vd_admin_secret_get(t, name, &j->admin_pw)) != 0) {
 		vd_err_set(r, "target %s: no password stored for its admin "
 		    "account", name);
-		goto fail;
+		goto out;
 	}
-	if (mode == JOB_CHECK) {
-		if (vs.pending != 0) {
+	if (j->mode == JOB_CHECK) {
+		if (vs.pending != 0)
 			r = vd_err_set(VD_EBUSY, "pending version");
-			goto fail;
-		}
-		vd_txn_abort(t);
-		t = NULL;
-		goto queue;
+		goto out;
 	}
 	if (vs.pending != 0) {
 		/* Never generate anew for a version that may be in force. */
 		j->mode = JOB_RESOLVE;
 		j->new_v = vs.pending;
 		if ((r = vd_secret_get(t, name, vs.pending, &j->new_pw)) != 0)
-			goto fail;
+			goto out;
 	} else {
 		if (d->cfg->policies == NULL || (pol = vd_policyset_get(
 		    d->cfg->policies, jstr(target, "policy") ?
@@ -1161,11 +1163,11 @@ launch(struct rot *rot, const char *name, const char *trigger,
 			r = vd_err_set(VD_EPOLICY, "target %s: policy %s is not "
 			    "configured", name, jstr(target, "policy") ?
 			    jstr(target, "policy") : "default");
-			goto fail;
+			goto out;
 		}
 		if ((r = vd_policy_generate(pol, &j->new_pw)) != 0 ||
 		    (r = vd_version_last(t, name, &j->new_v)) != 0)
-			goto fail;
+			goto out;
 		j->new_v++;
 		meta = json_pack("{s:s,s:s,s:s,s:s}", "state", "pending",
 		    "trigger", trigger, "created_at", ts, "policy",
@@ -1173,17 +1175,18 @@ launch(struct rot *rot, const char *name, const char *trigger,
 		    "default");
 		if (meta == NULL) {
 			r = VD_ENOMEM;
-			goto fail;
+			goto out;
 		}
 		/*
 		 * The envelopes commit with the version itself: a password
 		 * that may reach the server is always recoverable offline.
 		 */
+		*dirty = 1;
 		if ((r = vd_secret_put(t, name, j->new_v, j->new_pw)) != 0 ||
 		    (r = vd_version_put(t, name, j->new_v, meta)) != 0 ||
 		    (r = vd_escrow_seal_version(rot->ec, d->st, t, name,
 		    j->new_v, j->new_pw)) != 0)
-			goto fail;
+			goto out;
 	}
 	hist = json_pack("{s:I,s:s,s:s,s:s}", "version", (json_int_t)j->new_v,
 	    "trigger", j->mode == JOB_RESOLVE && strcmp(trigger, "manual") != 0
@@ -1191,21 +1194,45 @@ launch(struct rot *rot, const char *name, const char *trigger,
 	    "result", "running", "started_at", ts);
 	if (hist == NULL) {
 		r = VD_ENOMEM;
-		goto fail;
+		goto out;
 	}
 	if (j->mode == JOB_RESOLVE)
 		snprintf(j->trigger, sizeof(j->trigger), "%s",
 		    jstr(hist, "trigger"));
-	if ((r = vd_history_append(t, name, hist, &j->hist_seq)) != 0)
-		goto fail;
-	/* Durable before anything touches the server. */
-	r = vd_txn_commit(t);
-	t = NULL;
-	if (r != 0)
-		goto fail;
-	crash_point(rot, "after-pending");
- queue:
-	if ((e = ent_find(rot, name)) != NULL) {
+	*dirty = 1;
+	r = vd_history_append(t, name, hist, &j->hist_seq);
+ out:
+	json_decref(target);
+	json_decref(meta);
+	json_decref(hist);
+	return r;
+}
+
+/* Logs why job j did not start and frees it. */
+static void
+not_started(struct job *j, int r)
+{
+	char buf[300];
+
+	vd_err_format(r, buf, sizeof(buf));
+	vd_log(LOG_WARNING, "%s: %s not started: %s", j->name,
+	    j->mode == JOB_CHECK ? "check" : "rotation", buf);
+	job_free(j);
+}
+
+/*
+ * Hands prepared (and, for a rotation, committed) job j to the thread
+ * pool.  On success takes the waiters *wp (may be NULL).  On failure frees
+ * j and leaves the waiters to the caller.
+ */
+static int
+run_job(struct rot *rot, struct job *j, struct waiter **wp)
+{
+	struct vd_daemon *d = rot->d;
+	struct ent *e;
+	int r;
+
+	if ((e = ent_find(rot, j->name)) != NULL) {
 		e->busy = 1;
 		if (j->mode != JOB_CHECK)
 			e->pending = 1;
@@ -1223,30 +1250,126 @@ launch(struct rot *rot, const char *name, const char *trigger,
 			e->busy = 0;
 		r = vd_err_set(VD_ENOMEM, "cannot queue work: %s",
 		    uv_strerror(r));
-		goto fail;
+		not_started(j, r);
+		return r;
 	}
 	if (wp != NULL) {
 		j->waiters = *wp;
 		*wp = NULL;
 	}
-	json_decref(target);
-	json_decref(meta);
-	json_decref(hist);
 	return 0;
- fail:
-	vd_txn_abort(t);
-	json_decref(target);
-	json_decref(meta);
-	json_decref(hist);
-	if (j != NULL) {
-		char buf[300];
+}
 
-		vd_err_format(r, buf, sizeof(buf));
-		vd_log(LOG_WARNING, "%s: %s not started: %s", name,
-		    mode == JOB_CHECK ? "check" : "rotation", buf);
-		job_free(j);
+/*
+ * Prepares and runs one job for target name.  A rotation's pending
+ * version is committed (durable) before its work is queued.  On success
+ * takes the waiters *wp (sets it NULL); on failure leaves them to the
+ * caller.
+ */
+static int
+launch(struct rot *rot, const char *name, const char *trigger,
+    enum job_mode mode, struct waiter **wp)
+{
+	struct vd_txn *t = NULL;
+	struct job *j;
+	int r, dirty;
+
+	if ((j = job_new(rot, name, trigger, mode)) == NULL)
+		return VD_ENOMEM;
+	if ((r = vd_txn_begin(rot->d->st, mode != JOB_CHECK, &t)) != 0 ||
+	    (r = prep(rot, j, t, &dirty)) != 0) {
+		vd_txn_abort(t);
+		not_started(j, r);
+		return r;
 	}
-	return r;
+	if (j->mode == JOB_CHECK)
+		vd_txn_abort(t);
+	else {
+		/* Durable before anything touches the server. */
+		if ((r = vd_txn_commit(t)) != 0) {
+			not_started(j, r);
+			return r;
+		}
+		crash_point(rot, "after-pending");
+	}
+	return run_job(rot, j, wp);
+}
+
+/*
+ * Launches the n queued requests qs in one write transaction (one fsync
+ * for all their pending versions).  Requests that fail before writing
+ * anything fail alone; a failure after writing spoils the transaction,
+ * and then each request is launched on its own.  Frees the requests.
+ */
+static void
+launch_batch(struct rot *rot, struct qreq **qs, size_t n)
+{
+	struct job *jobs[64];
+	struct vd_txn *t = NULL;
+	size_t i;
+	int r, dirty = 0;
+
+	memset(jobs, 0, sizeof(jobs));
+	if (n > VD_NELEM(jobs) || (r = vd_txn_begin(rot->d->st, 1, &t)) != 0)
+		goto one_by_one;
+	for (i = 0; i < n; i++) {
+		if ((jobs[i] = job_new(rot, qs[i]->name, qs[i]->trigger,
+		    qs[i]->mode)) == NULL) {
+			r = VD_ENOMEM;
+			dirty = 1;	/* cannot tell: start over */
+		} else
+			r = prep(rot, jobs[i], t, &dirty);
+		if (r == 0)
+			continue;
+		if (dirty)
+			goto spoiled;
+		fail_waiters(qs[i]->waiters, r, vd_err_detail());
+		qs[i]->waiters = NULL;
+		qs[i]->name[0] = '\0';	/* answered: not to be retried */
+		not_started(jobs[i], r);
+		jobs[i] = NULL;
+	}
+	if ((r = vd_txn_commit(t)) != 0) {	/* frees t */
+		t = NULL;
+		for (i = 0; i < n; i++)
+			if (jobs[i] != NULL) {
+				fail_waiters(qs[i]->waiters, r, vd_strerror(r));
+				qs[i]->waiters = NULL;
+				not_started(jobs[i], r);
+			}
+		goto out;
+	}
+	crash_point(rot, "after-pending");
+	for (i = 0; i < n; i++)
+		if (jobs[i] != NULL && run_job(rot, jobs[i], &qs[i]->waiters)
+		    != 0) {
+			fail_waiters(qs[i]->waiters, VD_ENOMEM,
+			    vd_err_detail());
+			qs[i]->waiters = NULL;
+		}
+	goto out;
+ spoiled:
+	vd_txn_abort(t);
+	t = NULL;
+	for (i = 0; i < n; i++)
+		if (jobs[i] != NULL) {
+			job_free(jobs[i]);
+			jobs[i] = NULL;
+		}
+ one_by_one:
+	vd_txn_abort(t);
+	for (i = 0; i < n; i++) {
+		if (qs[i]->name[0] == '\0')
+			continue;
+		if (launch(rot, qs[i]->name, qs[i]->trigger, qs[i]->mode,
+		    &qs[i]->waiters) != 0) {
+			fail_waiters(qs[i]->waiters, VD_EBUSY, vd_err_detail());
+			qs[i]->waiters = NULL;
+		}
+	}
+ out:
+	for (i = 0; i < n; i++)
+		free(qs[i]);
 }
 
 /*
@@ -1297,7 +1420,7 @@ start_job(struct rot *rot, const char *name, const char *trigger,
 		/* A check is running: queue behind it. */
 		goto enqueue;
 	}
-	if (rot->nrunning < limit)
+	if (rot->nrunning < limit && !rot->defer)
 		return launch(rot, name, trigger, mode, wp);
  enqueue:
 	if ((q = calloc(1, sizeof(*q))) == NULL)
@@ -1318,14 +1441,16 @@ start_job(struct rot *rot, const char *name, const char *trigger,
 	return 0;
 }
 
-/* Starts queued requests while slots are free. */
+/* Starts queued requests while slots are free, in one batch. */
 static void
 pump(struct rot *rot)
 {
 	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
-	struct qreq *q, **pp = &rot->qhead, *prev = NULL;
+	struct qreq *q, **pp = &rot->qhead, *prev = NULL, *batch[64];
+	size_t n = 0;
 
-	while ((q = *pp) != NULL && rot->nrunning < limit && !rot->stopping) {
+	while ((q = *pp) != NULL && rot->nrunning + n < (size_t)limit &&
+	    n < VD_NELEM(batch) && !rot->stopping) {
 		struct ent *e = ent_find(rot, q->name);
 
 		if (e != NULL && e->busy) {
@@ -1336,12 +1461,26 @@ pump(struct rot *rot)
 		*pp = q->next;
 		if (rot->qtail == q)
 			rot->qtail = prev;
-		if (e != NULL)
+		if (e != NULL) {
 			e->queued = 0;
+			e->busy = 1;	/* until launched: no duplicates */
+		}
+		q->next = NULL;
+		batch[n++] = q;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ent *e = ent_find(rot, batch[i]->name);
+
+		if (e != NULL)
+			e->busy = 0;	/* run_job() sets it again */
+	}
+	if (n == 1) {
+		q = batch[0];
 		if (launch(rot, q->name, q->trigger, q->mode, &q->waiters) != 0)
 			fail_waiters(q->waiters, VD_EBUSY, vd_err_detail());
 		free(q);
-	}
+	} else if (n > 1)
+		launch_batch(rot, batch, n);
 }
 
 /*
@@ -1365,11 +1504,21 @@ tick(uv_timer_t *h)
 	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
 	int64_t now = vd_now();
 
-	if (rot->stopping || !vd_store_unlocked(rot->d->st))
+	if (rot->stopping)
+		return;
+	/*
+	 * Due times are whole seconds: fire just after each second begins,
+	 * not at the phase the daemon happened to start at (up to 1 s late).
+	 */
+	uv_timer_start(h, tick, (uint64_t)(TICK_MS - vd_now_ms() % TICK_MS + 2),
+	    0);
+	if (!vd_store_unlocked(rot->d->st))
 		return;
 	if (rot->ticks++ % 10 == 0)
 		breakglass_reports(rot);
 	pump(rot);
+	/* Due work joins the FIFO; one pump() then starts it as a batch. */
+	rot->defer = 1;
 	for (size_t i = 0; i < rot->nents; i++) {
 		struct ent *e = &rot->ents[i];
 		char name[VD_NAME_MAX + 1];
@@ -1401,6 +1550,8 @@ tick(uv_timer_t *h)
 			i = (size_t)(e - rot->ents);
 		}
 	}
+	rot->defer = 0;
+	pump(rot);
 }
 
 /* ---- escrow ----------------------------------------------------------- */
@@ -1663,7 +1814,7 @@ vd_rotate_start(struct vd_daemon *d)
 	rot->flush.data = rot;
 	uv_timer_init(d->loop, &rot->timer);
 	rot->timer.data = rot;
-	uv_timer_start(&rot->timer, tick, 0, TICK_MS);
+	uv_timer_start(&rot->timer, tick, 0, 0);	/* tick() re-arms itself */
 	engine = rot;
 	vd_log(LOG_INFO, "scheduler started: %zu targets, %zu overdue",
 	    rot->nents, lc.overdue);
