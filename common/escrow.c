@@ -937,27 +937,48 @@ commit_of(const unsigned char *pt, size_t len, unsigned char *out)
 	    sizeof(COMMIT_KEY) - 1);
 }
 
-/*
- * Signs SIG_PREFIX || msg with sk into sigout, or (sk NULL) verifies sigin
- * over it with pk.
- */
+/* Returns a malloc'd SIG_PREFIX (with its NUL) || msg, *outlen bytes. */
+static unsigned char *
+sig_input(const unsigned char *msg, size_t len, size_t *outlen)
+{
+	size_t plen = sizeof(SIG_PREFIX);	/* with its NUL: a separator */
+	unsigned char *buf;
+
+	if ((buf = malloc(plen + len)) == NULL)
+		return NULL;
+	memcpy(buf, SIG_PREFIX, plen);
+	memcpy(buf + plen, msg, len);
+	*outlen = plen + len;
+	return buf;
+}
+
+/* Signs SIG_PREFIX || msg with sk into sig. */
 static int
-sig_do(unsigned char *sigout, const unsigned char *sigin,
-    const unsigned char *msg, size_t len, const unsigned char *sk,
+sig_make(unsigned char *sig, const unsigned char *msg, size_t len,
+    const unsigned char *sk)
+{
+	unsigned char *buf;
+	size_t n;
+
+	if ((buf = sig_input(msg, len, &n)) == NULL)
+		return VD_ENOMEM;
+	crypto_sign_detached(sig, NULL, buf, n, sk);
+	free(buf);
+	return 0;
+}
+
+/* Verifies sig over SIG_PREFIX || msg with pk; 0 or VD_ECORRUPT. */
+static int
+sig_check(const unsigned char *sig, const unsigned char *msg, size_t len,
     const unsigned char *pk)
 {
 	unsigned char *buf;
-	size_t plen = sizeof(SIG_PREFIX);	/* with its NUL: a separator */
-	int r = 0;
+	size_t n;
+	int r;
 
-	if ((buf = malloc(plen + len)) == NULL)
+	if ((buf = sig_input(msg, len, &n)) == NULL)
 		return VD_ENOMEM;
-	memcpy(buf, SIG_PREFIX, plen);
-	memcpy(buf + plen, msg, len);
-	if (sk != NULL)
-		crypto_sign_detached(sigout, NULL, buf, plen + len, sk);
-	else if (crypto_sign_verify_detached(sigin, buf, plen + len, pk) != 0)
-		r = VD_ECORRUPT;
+	r = crypto_sign_verify_detached(sig, buf, n, pk) != 0 ? VD_ECORRUPT : 0;
 	free(buf);
 	return r;
 }
@@ -999,7 +1020,7 @@ env_parse(const unsigned char *env, size_t len, struct hdr *h)
 	    !mode_ok(h->mode, h->m, h->n) ||
 	    h->boxlen <= crypto_box_SEALBYTES)
 		return VD_ECORRUPT;
-	return sig_do(NULL, sig, env, signedlen, NULL, h->vpk);
+	return sig_check(sig, env, signedlen, h->vpk);
 }
 
 /* Builds the plaintext for (h, x, split, secret) in secure memory. */
@@ -1114,7 +1135,7 @@ env_encode(const struct hdr *h, const unsigned char *signsk, struct obuf *b)
 	ob_add(b, h->box, h->boxlen);
 	if (b->err)
 		return b->err;
-	if ((r = sig_do(sig, NULL, b->p, b->len, signsk, NULL)) != 0)
+	if ((r = sig_make(sig, b->p, b->len, signsk)) != 0)
 		return r;
 	ob_add(b, sig, sizeof(sig));
 	return b->err;

@@ -8,7 +8,9 @@ libsodium-dev liblmdb-dev lmdb-utils libuv1-dev libmariadb-dev
 libjansson-dev libinih-dev libpwquality-dev libzxcvbn-dev
 mariadb-server mariadb-client mariadb-plugin-cracklib-password-check cracklib-runtime
 clang libclang-rt-14-dev util-linux procps socat iproute2 python3
-libsystemd-dev systemd scdoc bash-completion man-db groff-base"
+libsystemd-dev systemd scdoc bash-completion man-db groff-base
+pass gnupg
+nettle-dev valgrind"
 
 missing=""
 for p in $PKGS; do
@@ -44,7 +46,12 @@ if [ ! -e "$policy" ]; then
 	$SUDO chmod 755 "$policy"
 	made_policy=1
 fi
-cleanup() { [ "$made_policy" = 1 ] && $SUDO rm -f "$policy"; }
+cleanup() {
+	# An if, not "&&": the trap's status would become the script's.
+	if [ "$made_policy" = 1 ]; then
+		$SUDO rm -f "$policy"
+	fi
+}
 trap cleanup EXIT
 
 if ! $SUDO apt-get install -y --no-install-recommends $missing; then
