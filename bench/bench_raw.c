@@ -1,0 +1,215 @@
+/*
+ * bench_raw.c - the raw limit of password rotation against one MariaDB
+ * server: per account, connect with the old password, SET PASSWORD, and a
+ * fresh login with the new one (vd_driver, no vault), on `concurrency`
+ * threads.  Prints figures, asserts nothing.
+ *
+ * usage: bench_raw --socket PATH [--accounts N] [--concurrency C]
+ *                  [--prefix P] [--json]
+ *
+ * It creates its own accounts P000000.. at 'localhost' (as root over the
+ * Unix socket, empty password: the throwaway server of scripts/bench.sh),
+ * with random passwords held only in this process's secure memory, then
+ * times the rotation of all of them, and drops them again.  No password is
+ * ever in argv, the environment or the output.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "driver.h"
+#include "err.h"
+#include "mem.h"
+
+#define PW_LEN	24	/* generated password length */
+
+struct acct {
+	char		 user[32];	/* account name */
+	struct vd_secret *pw;		/* its current password */
+};
+
+static struct acct *accts;
+static size_t naccts;
+static atomic_size_t next_i;	/* next account to rotate */
+static atomic_size_t nfail;	/* rotations that failed */
+static struct vd_dbtarget tgt;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A random password without quote, backslash or space. */
+static struct vd_secret *
+gen_pw(void)
+{
+	static const char cs[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+	    "23456789!%*+-=?@^_";
+	struct vd_secret *s = vd_secret_new(PW_LEN + 1);
+
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < PW_LEN; i++)
+		s->data[i] = (unsigned char)cs[randombytes_uniform(
+		    sizeof(cs) - 1)];
+	/* all four classes, whatever was drawn */
+	memcpy(s->data, "Qz7#", 4);
+	s->len = PW_LEN;
+	s->data[PW_LEN] = '\0';
+	return s;
+}
+
+static void *
+run(void *arg)
+{
+	char err[VD_DRV_ERRLEN];
+	size_t i;
+
+	(void)arg;
+	while ((i = atomic_fetch_add(&next_i, 1)) < naccts) {
+		struct acct *a = &accts[i];
+		struct vd_dbtarget t = tgt;
+		struct vd_drv_conn *c = NULL;
+		struct vd_secret *np = gen_pw();
+		int r;
+
+		t.user = a->user;
+		if (np == NULL ||
+		    (r = vd_drv_connect(&t, NULL, a->pw, &c, err,
+		    sizeof(err))) != 0 ||
+		    (r = vd_drv_set_password(c, a->user, "localhost", np, err,
+		    sizeof(err))) != 0) {
+			vd_drv_close(c);
+			vd_secret_free(np);
+			atomic_fetch_add(&nfail, 1);
+			continue;
+		}
+		vd_drv_close(c);
+		if ((r = vd_drv_login(&t, NULL, np, err, sizeof(err))) != 0) {
+			vd_secret_free(np);
+			atomic_fetch_add(&nfail, 1);
+			continue;
+		}
+		vd_secret_free(a->pw);
+		a->pw = np;
+	}
+	return NULL;
+}
+
+/* Runs sql as root (no secret in it). */
+static int
+root_exec(struct vd_drv_conn *rc, const char *sql)
+{
+	char err[VD_DRV_ERRLEN];
+	int r;
+
+	if ((r = vd_drv_exec(rc, sql, err, sizeof(err))) != 0)
+		fprintf(stderr, "bench_raw: %s: %s\n", sql, err);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = NULL, *prefix = "vraw";
+	size_t conc = 4;
+	int json = 0, r;
+	struct vd_drv_conn *rc = NULL;
+	struct vd_secret *empty;
+	char err[VD_DRV_ERRLEN], sql[256];
+	pthread_t th[64];
+	double t0, t1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			sock = argv[++i];
+		else if (strcmp(argv[i], "--accounts") == 0 && i + 1 < argc)
+			naccts = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc)
+			conc = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc)
+			prefix = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else {
+			fprintf(stderr, "usage: bench_raw --socket PATH "
+			    "[--accounts N] [--concurrency C] [--prefix P] "
+			    "[--json]\n");
+			return 2;
+		}
+	}
+	if (naccts == 0)
+		naccts = 1000;
+	if (sock == NULL || conc == 0 || conc > 64 || strlen(prefix) > 16) {
+		fprintf(stderr, "bench_raw: --socket needed; concurrency "
+		    "1..64\n");
+		return 2;
+	}
+	if (vd_mem_init() != 0 || vd_drv_init() != 0)
+		return 1;
+	tgt.unix_socket = sock;
+	tgt.user = "root";
+	if ((empty = vd_secret_new(1)) == NULL ||
+	    (accts = calloc(naccts, sizeof(*accts))) == NULL)
+		return 1;
+	if ((r = vd_drv_connect(&tgt, "root", empty, &rc, err,
+	    sizeof(err))) != 0) {
+		fprintf(stderr, "bench_raw: root login: %s\n", err);
+		return 1;
+	}
+	/* Set-up: accounts with random passwords (not timed). */
+	for (size_t i = 0; i < naccts; i++) {
+		struct acct *a = &accts[i];
+
+		snprintf(a->user, sizeof(a->user), "%s%06zu", prefix, i);
+		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'localhost'",
+		    a->user);
+		if (root_exec(rc, sql) != 0)
+			return 1;
+		snprintf(sql, sizeof(sql), "CREATE USER '%s'@'localhost'",
+		    a->user);
+		if (root_exec(rc, sql) != 0 || (a->pw = gen_pw()) == NULL ||
+		    vd_drv_set_password(rc, a->user, "localhost", a->pw, err,
+		    sizeof(err)) != 0) {
+			fprintf(stderr, "bench_raw: set-up of %s: %s\n", a->user,
+			    err);
+			return 1;
+		}
+	}
+
+	t0 = now_s();
+	for (size_t i = 0; i < conc; i++)
+		pthread_create(&th[i], NULL, run, NULL);
+	for (size_t i = 0; i < conc; i++)
+		pthread_join(th[i], NULL);
+	t1 = now_s();
+
+	for (size_t i = 0; i < naccts; i++) {
+		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'localhost'",
+		    accts[i].user);
+		(void)root_exec(rc, sql);
+		vd_secret_free(accts[i].pw);
+	}
+	vd_drv_close(rc);
+	vd_secret_free(empty);
+	if (json)
+		printf("{\"accounts\":%zu,\"concurrency\":%zu,\"seconds\":%.4f,"
+		    "\"per_s\":%.1f,\"failed\":%zu}\n", naccts, conc, t1 - t0,
+		    naccts / (t1 - t0), (size_t)nfail);
+	else
+		printf("raw: %zu accounts, concurrency %zu: %.3f s, %.1f "
+		    "rotations/s, %zu failed\n", naccts, conc, t1 - t0,
+		    naccts / (t1 - t0), (size_t)nfail);
+	free(accts);
+	vd_drv_end();
+	return nfail != 0;
+}
