@@ -280,6 +280,22 @@ main(int argc, char **argv)
 		startup_failed("configuration", r);
 		return 1;
 	}
+	/*
+	 * libuv's thread pool runs every MariaDB call: one thread per
+	 * concurrent rotation plus room for target.add and unseal.  It reads
+	 * the size once, at its first use, from the environment (no secret).
+	 */
+	if (getenv("UV_THREADPOOL_SIZE") == NULL) {
+		char n[16];
+		long long want = d.cfg->concurrency + 2;
+
+		if (want < 4)
+			want = 4;
+		if (want > 128)
+			want = 128;
+		snprintf(n, sizeof(n), "%lld", want);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
 	d.loop = uv_default_loop();
 	d.started = vd_now();
 	if ((r = open_vault(&d)) != 0) {

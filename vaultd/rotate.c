@@ -416,9 +416,9 @@ worker(uv_work_t *w)
 	struct vd_drv_conn *c = NULL;
 	char **found = NULL, **hosts = j->hosts;
 	char self[2 * VD_NAME_MAX + 300], *at;
-	const char *self_host = NULL;
+	const char *self_host = NULL, *main_host;
 	size_t nfound = 0, n = j->nhosts;
-	int r, applied = 0, verified = 0;
+	int r, applied = 0, verified = 0, main_ok = 0;
 	struct vd_secret *probe_pw = j->mode == JOB_CHECK ? j->cur_pw :
 	    j->new_pw;
 
@@ -556,6 +556,7 @@ worker(uv_work_t *w)
 	}
 
 	/* 4. Verify with fresh logins, host by host. */
+	main_host = t.unix_socket != NULL ? "localhost" : t.host;
 	for (size_t i = 0; i < n; i++) {
 		char perr[VD_DRV_ERRLEN];
 
@@ -564,6 +565,10 @@ worker(uv_work_t *w)
 		r = vd_drv_probe(&t, hosts[i], probe_pw, perr, sizeof(perr));
 		if (r == 0) {
 			verified++;
+			/* The probe took the path vault users take. */
+			if (main_host != NULL &&
+			    strcasecmp(hosts[i], main_host) == 0)
+				main_ok = 1;
 			add_summary(j, hosts[i], "ok");
 		} else if (r == VD_DRV_UNREACHABLE)
 			add_summary(j, hosts[i], "unverified");
@@ -577,9 +582,9 @@ worker(uv_work_t *w)
 			goto out;
 		}
 	}
-	/* The path vault users take must work too. */
-	if ((r = vd_drv_login(&t, NULL, probe_pw, j->err, sizeof(j->err)))
-	    != 0) {
+	/* The path vault users take must work too (unless a probe took it). */
+	if (!main_ok && (r = vd_drv_login(&t, NULL, probe_pw, j->err,
+	    sizeof(j->err))) != 0) {
 		j->out = j->mode == JOB_CHECK && r == VD_EAUTH ? OUT_DRIFT :
 		    OUT_UNCERTAIN;
 		goto out;
