@@ -297,6 +297,7 @@ status_show(int json)
 {
 	json_t *res = NULL, *t;
 	size_t i;
+	json_int_t total;
 	int rc;
 
 	if ((rc = vc_call_exit("status", "status", NULL, 0, &res)) !=
@@ -325,6 +326,22 @@ status_show(int json)
 		printf("%-20s ", vc_str(json_object_get(t, "last_rotation")));
 		printf("%-20s ", vc_str(json_object_get(t, "next_due")));
 		printf("%s\n", vc_str(json_object_get(t, "last_error")));
+	}
+	total = json_integer_value(json_object_get(res, "targets_total"));
+	if ((size_t)total > json_array_size(json_object_get(res, "targets"))) {
+		const char *k;
+		json_t *n;
+
+		/* A large vault: the daemon lists healthy targets up
+		 * to its limit (targets needing attention beyond it)
+		 * and counts them all. */
+		printf("\n%lld targets in all, %zu listed; by state:",
+		    (long long)total, json_array_size(json_object_get(res,
+		    "targets")));
+		json_object_foreach(json_object_get(res, "targets_by_state"),
+		    k, n)
+			printf(" %s=%lld", k, (long long)json_integer_value(n));
+		printf("\n");
 	}
 	json_decref(res);
 	return VC_EXIT_OK;

@@ -254,6 +254,10 @@ struct status_ctx {
 	int		 counters;	/* params.counters: walk histories */
 	json_t		*reveals;	/* {target: reveals} from the audit */
 	json_int_t	 nreveals;	/* every reveal, removed targets too */
+	json_t		*by_state;	/* {state: number of targets} */
+	size_t		 total;		/* targets seen */
+	size_t		 listed;	/* targets put in arr */
+	size_t		 max;		/* list at most this many "ok" ones */
 };
 
 static int
@@ -347,6 +351,7 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 {
 	struct status_ctx *sc = arg;
 	json_t *o, *last = NULL, *sched = NULL, *v;
+	const char *st;
 	struct hist_count hc = { 0, 0, 0, -1 };
 	int64_t last_ok = -1;
 	uint64_t cur = 0;
@@ -418,6 +423,22 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 		    json_integer_value(v) : (json_int_t)0));
 	}
 	set_secs(o, "last_ok_unix", last_ok);
+	/*
+	 * Every target counts; the list is bounded so that the answer fits
+	 * the message limit with 100,000 targets: healthy ones up to max,
+	 * the ones that need attention up to twice that.
+	 */
+	st = json_string_value(json_object_get(o, "state"));
+	st = st != NULL ? st : "unknown";
+	sc->total++;
+	json_object_set_new(sc->by_state, st, json_integer(
+	    json_integer_value(json_object_get(sc->by_state, st)) + 1));
+	if (sc->listed >= 2 * sc->max || (sc->listed >= sc->max &&
+	    strcmp(st, "ok") == 0)) {
+		json_decref(o);
+		return 0;
+	}
+	sc->listed++;
 	return json_array_append_new(sc->arr, o) == 0 ? 0 : VD_ENOMEM;
 }
 
@@ -425,9 +446,16 @@ static void
 m_status(struct vd_req *rq, json_t *params)
 {
 	struct vd_daemon *d = rq->d;
-	struct status_ctx sc = { NULL, NULL, 0, NULL, 0 };
+	struct status_ctx sc = { NULL, NULL, 0, NULL, 0, NULL, 0, 0, 10000 };
 	json_t *res, *c = json_object_get(params, "counters");
+	long long max = 10000;
 	int r;
+
+	if (pint(params, "max_targets", 1, 1000000, &max) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
+		return;
+	}
+	sc.max = (size_t)max;
 
 	if (c != NULL && !json_is_boolean(c)) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "counters: expected a "
@@ -455,7 +483,8 @@ m_status(struct vd_req *rq, json_t *params)
 	}
 	sc.arr = json_array();
 	sc.reveals = json_object();
-	if (sc.arr == NULL || sc.reveals == NULL) {
+	sc.by_state = json_object();
+	if (sc.arr == NULL || sc.reveals == NULL || sc.by_state == NULL) {
 		r = VD_ENOMEM;
 		goto fail;
 	}
@@ -465,6 +494,10 @@ m_status(struct vd_req *rq, json_t *params)
 		goto fail;
 	vd_txn_abort(sc.t);
 	json_object_set_new(res, "targets", sc.arr);
+	json_object_set_new(res, "targets_total", json_integer(
+	    (json_int_t)sc.total));
+	json_object_set_new(res, "targets_by_state", sc.by_state);
+	sc.by_state = NULL;
 	if (sc.counters)
 		json_object_set_new(res, "reveals_total", json_integer(
 		    sc.nreveals));
@@ -475,6 +508,7 @@ m_status(struct vd_req *rq, json_t *params)
 	vd_txn_abort(sc.t);
 	json_decref(sc.arr);
 	json_decref(sc.reveals);
+	json_decref(sc.by_state);
 	json_decref(res);
 	vd_req_fail(rq, r, NULL);
 }
