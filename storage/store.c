@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -808,6 +809,16 @@ vd_store_derive(struct vd_store *st, uint64_t id, const char ctx[8],
 		return vd_err_set(VD_EINVAL, "sub-key context is reserved");
 	crypto_kdf_derive_from_key(out, len, id, ctx, st->datakey->data);
 	return 0;
+}
+
+void
+vd_store_release_pages(struct vd_store *st)
+{
+	MDB_envinfo info;
+
+	/* The map is read-only (no MDB_WRITEMAP): dropping pages is safe. */
+	if (mdb_env_info(st->env, &info) == 0 && info.me_mapaddr != NULL)
+		(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
 }
 
 void

@@ -114,6 +114,14 @@ const char *vd_store_id(const struct vd_store *st);
 int vd_store_derive(struct vd_store *st, uint64_t id, const char ctx[8],
     unsigned char *out, size_t len);
 
+/*
+ * Drops this process's mappings of the vault file's pages (they stay in the
+ * page cache and fault back in on use): after a start-up that read every
+ * record, the resident set shrinks to what is really private.  Only
+ * ciphertext lives in the map, so nothing secret is involved.
+ */
+void vd_store_release_pages(struct vd_store *st);
+
 /* Closes the store, wiping keys; NULL-safe.  No transaction may be open. */
 void vd_store_close(struct vd_store *st);
 

@@ -1823,6 +1823,7 @@ vd_rotate_start(struct vd_daemon *d)
 	engine = rot;
 	vd_log(LOG_INFO, "scheduler started: %zu targets, %zu overdue",
 	    rot->nents, lc.overdue);
+	vd_store_release_pages(d->st);	/* the load touched every record */
 	return 0;
  fail:
 	vd_escrow_cfg_free(rot->ec);
