@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +83,7 @@ struct vd_store {
 	struct vd_secret *datakey;	/* data key, for vd_store_derive() */
 	size_t		 mapsize;	/* current map size */
 	int		 active;	/* open transactions in this process */
+	char		*dir;		/* the data directory */
 };
 
 struct vd_txn {
@@ -592,6 +592,10 @@ vd_store_open(const char *dir, unsigned flags, struct vd_store **out)
 		    "create one with `vaultctl init`)", dir);
 	if ((st = store_alloc(flags)) == NULL)
 		return VD_ENOMEM;
+	if ((st->dir = strdup(dir)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
 	if ((r = env_open(st, dir, 0)) != 0)
 		goto out;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
@@ -709,6 +713,10 @@ vd_store_create(const char *dir, enum vd_kdf kdf,
 		    "refusing to overwrite it", dir);
 	if ((st = store_alloc(0)) == NULL)
 		return VD_ENOMEM;
+	if ((st->dir = strdup(dir)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
 	if ((r = env_open(st, dir, 1)) != 0)
 		goto out;
 
@@ -814,11 +822,24 @@ vd_store_derive(struct vd_store *st, uint64_t id, const char ctx[8],
 void
 vd_store_release_pages(struct vd_store *st)
 {
-	MDB_envinfo info;
-
-	/* The map is read-only (no MDB_WRITEMAP): dropping pages is safe. */
-	if (mdb_env_info(st->env, &info) == 0 && info.me_mapaddr != NULL)
-		(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	/*
+	 * LMDB does not expose its map's address, so the way to drop the
+	 * pages is a fresh mapping: close and reopen the environment (no
+	 * transaction may be open; the keys stay in st).  Close first: two
+	 * environments on one file in one process would share, and then
+	 * drop, each other's POSIX locks.
+	 */
+	if (st->active != 0 || st->dir == NULL || st->env == NULL)
+		return;
+	mdb_env_close(st->env);
+	st->env = NULL;
+	if (env_open(st, st->dir, 0) != 0) {
+		if (st->env != NULL)
+			mdb_env_close(st->env);
+		st->env = NULL;
+		vd_log(LOG_CRIT, "cannot reopen the vault in %s: %s", st->dir,
+		    vd_err_detail());
+	}
 }
 
 void
@@ -828,6 +849,7 @@ vd_store_close(struct vd_store *st)
 		return;
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	free(st->dir);
 	vd_secret_free(st->reckey);
 	vd_secret_free(st->datakey);
 	sodium_memzero(st, sizeof(*st));
@@ -866,6 +888,8 @@ vd_txn_begin(struct vd_store *st, int write, struct vd_txn **out)
 	int rc;
 
 	*out = NULL;
+	if (st->env == NULL)
+		return vd_err_set(VD_ESTORE, "the vault is not open");
 	if (write && (st->flags & VD_STORE_RDONLY))
 		return vd_err_set(VD_ERDONLY, "the vault is open read-only");
 	if (write)
