@@ -1,7 +1,9 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds a release build and
 # an ASan+UBSan build (warnings are errors in both), and runs every test in
-# each, then runs every libFuzzer target for a bounded time
+# each, runs the release build's unit tests under valgrind memcheck
+# (scripts/memcheck.sh: errors and leaks fail), a 2-minute crash soak
+# (scripts/soak.sh), then every libFuzzer target for a bounded time
 # (VD_FUZZ_SECONDS, default 60).  The integration tests start and stop their own throwaway MariaDB
 # servers; nothing outside the build trees and /tmp is touched.
 set -eu
@@ -27,9 +29,14 @@ run_suite() {
 
 mkdir -p build
 run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
+echo "==> memcheck: the release build's unit tests under valgrind"
+sh scripts/memcheck.sh build/release || status=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DVD_SANITIZE=ON || status=1
+
+echo "==> soak: 2 minutes (scripts/soak.sh; vaultd and mariadbd killed at random)"
+sh scripts/soak.sh 120 build/release || status=1
 
 echo "==> fuzz: each libFuzzer target for ${VD_FUZZ_SECONDS:-60}s"
 sh scripts/fuzz.sh "${VD_FUZZ_SECONDS:-60}" || status=1

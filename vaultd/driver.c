@@ -14,6 +14,7 @@
 
 #include <mysql.h>
 #include <errmsg.h>
+#include <nettle/sha1.h>	/* mysql_native_password's hash; see native_hash() */
 #include <mysqld_error.h>
 #include <sodium.h>
 
@@ -583,13 +584,180 @@ add_warnings(struct vd_drv_conn *c, const struct vd_secret *pw, char *err,
 	return policy;
 }
 
+/*
+ * mysql_native_password's hash of pw into out (VD_DRV_NATIVE_HASHLEN + 1
+ * bytes): '*' and the upper-case hex of SHA1(SHA1(pw)), as the server's
+ * PASSWORD() computes it.  SHA-1 is nettle's (libsodium has none).  The
+ * inner digest is what a login proves knowledge of, so it lives in secure
+ * memory and is wiped; so is the hash context.
+ */
+int
+vd_drv_native_hash(const struct vd_secret *pw, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct sha1_ctx *ctx = NULL;
+	struct vd_secret *d = NULL;
+	uint8_t d2[SHA1_DIGEST_SIZE];
+	size_t i;
+	int r;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (pw == NULL || outlen < VD_DRV_NATIVE_HASHLEN + 1)
+		return VD_EINVAL;
+	/* Context and stage-1 digest together in one secure buffer. */
+	if ((d = vd_secret_new(sizeof(*ctx) + SHA1_DIGEST_SIZE)) == NULL)
+		return VD_ENOMEM;
+	ctx = (struct sha1_ctx *)(void *)d->data;
+	sha1_init(ctx);
+	sha1_update(ctx, pw->len, pw->data);
+	sha1_digest(ctx, SHA1_DIGEST_SIZE, d->data + sizeof(*ctx));
+	sha1_init(ctx);
+	sha1_update(ctx, SHA1_DIGEST_SIZE, d->data + sizeof(*ctx));
+	sha1_digest(ctx, SHA1_DIGEST_SIZE, d2);
+	out[0] = '*';
+	for (i = 0; i < SHA1_DIGEST_SIZE; i++) {
+		out[1 + 2 * i] = hex[d2[i] >> 4];
+		out[2 + 2 * i] = hex[d2[i] & 0x0f];
+	}
+	out[VD_DRV_NATIVE_HASHLEN] = '\0';
+	r = 0;
+	sodium_memzero(d2, sizeof(d2));
+	vd_secret_free(d);
+	return r;
+}
+
+/*
+ * MariaDB's ed25519 plugin's stored value for pw into out
+ * (VD_DRV_ED25519_HASHLEN + 1 bytes): the Ed25519 public key whose secret
+ * scalar is the clamped first half of SHA-512(pw), in unpadded base64, as
+ * the plugin's PASSWORD() computes it (libsodium; the scalar is wiped).
+ */
+int
+vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen)
+{
+	struct vd_secret *az = NULL;
+	unsigned char pk[crypto_scalarmult_ed25519_BYTES];
+	int r;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (pw == NULL || outlen < VD_DRV_ED25519_HASHLEN + 1)
+		return VD_EINVAL;
+	if ((az = vd_secret_new(crypto_hash_sha512_BYTES)) == NULL)
+		return VD_ENOMEM;
+	crypto_hash_sha512(az->data, pw->data, pw->len);
+	az->data[0] &= 248;
+	az->data[31] &= 63;
+	az->data[31] |= 64;
+	if (crypto_scalarmult_ed25519_base_noclamp(pk, az->data) != 0) {
+		r = VD_EINVAL;
+		goto out;
+	}
+	(void)sodium_bin2base64(out, outlen, pk, sizeof(pk),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	r = strlen(out) == VD_DRV_ED25519_HASHLEN ? 0 : VD_EINVAL;
+ out:
+	vd_secret_free(az);
+	return r;
+}
+
+/* How set_password() hands the new password to the server. */
+enum pwform {
+	PW_NATIVE,	/* '*<40 hex>' (mysql_native_password's hash) */
+	PW_ED25519,	/* '<43 base64>' (the ed25519 plugin's value) */
+	PW_PLAIN,	/* PASSWORD('plain') (MySQL: 'plain') */
+};
+
+/*
+ * Builds and runs SET PASSWORD FOR 'user'@'host' = … in form f.  On a
+ * server error, *e is its number and err its reason; returns as
+ * vd_drv_set_password().
+ */
+static int
+set_pw_form(struct vd_drv_conn *c, const char *user, const char *host,
+    const struct vd_secret *newpw, enum pwform f, unsigned int *e, char *err,
+    size_t errlen)
+{
+	struct vd_secret *q = NULL;
+	char hash[VD_DRV_NATIVE_HASHLEN + VD_DRV_ED25519_HASHLEN + 2];
+	size_t ulen = strlen(user), hlen = strlen(host), cap;
+	int r;
+
+	*e = 0;
+	hash[0] = '\0';
+	if (f == PW_NATIVE)
+		r = vd_drv_native_hash(newpw, hash, sizeof(hash));
+	else if (f == PW_ED25519)
+		r = vd_drv_ed25519_hash(newpw, hash, sizeof(hash));
+	else
+		r = 0;
+	if (r != 0) {
+		seterr(err, errlen, "cannot hash the new password");
+		goto out;
+	}
+	cap = 64 + 2 * ulen + 2 * hlen + 2 * newpw->len + sizeof(hash);
+	if ((q = vd_secret_new(cap)) == NULL) {
+		seterr(err, errlen, "out of secure memory");
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = PUTS(c, q, "SET PASSWORD FOR '")) != 0 ||
+	    (r = put(c, q, user, ulen, 1)) != 0 ||
+	    (r = PUTS(c, q, "'@'")) != 0 ||
+	    (r = put(c, q, host, hlen, 1)) != 0)
+		goto build;
+	if (f != PW_PLAIN)
+		r = PUTS(c, q, "' = '") ||
+		    put(c, q, hash, strlen(hash), 0) ||
+		    PUTS(c, q, "'") ? VD_ETOOBIG : 0;
+	else if (c->mariadb)
+		r = PUTS(c, q, "' = PASSWORD('") ||
+		    put(c, q, (const char *)newpw->data, newpw->len, 1) ||
+		    PUTS(c, q, "')") ? VD_ETOOBIG : 0;
+	else
+		r = PUTS(c, q, "' = '") ||
+		    put(c, q, (const char *)newpw->data, newpw->len, 1) ||
+		    PUTS(c, q, "'") ? VD_ETOOBIG : 0;
+ build:
+	if (r != 0) {
+		seterr(err, errlen, "cannot build the statement");
+		goto out;
+	}
+	if (mysql_real_query(c->my, (const char *)q->data,
+	    (unsigned long)q->len) != 0) {
+		*e = mysql_errno(c->my);
+		r = myerr(c->my, "SET PASSWORD", newpw, err, errlen);
+		if ((*e == ER_CANNOT_USER || *e == ER_NOT_VALID_PASSWORD) &&
+		    add_warnings(c, newpw, err, errlen))
+			r = VD_EPOLICY;
+		/*
+		 * The connection died with the statement sent (the server
+		 * killed or restarted, the network cut): the server may have
+		 * applied and committed it before the reply was lost.  Found
+		 * by the crash soak: reported as a plain failure, the caller
+		 * kept the old password as current and then saw it refused.
+		 * Outcome unknown, like a timeout: the caller must verify.
+		 */
+		if (*e == CR_SERVER_LOST || *e == CR_SERVER_GONE_ERROR) {
+			adderr(err, errlen, " (the connection was lost with "
+			    "the statement sent: it may have been applied)");
+			r = VD_ETIMEDOUT;
+		}
+		goto out;
+	}
+	r = 0;
+ out:
+	sodium_memzero(hash, sizeof(hash));
+	vd_secret_free(q);	/* wipes the statement */
+	return r;
+}
+
 int
 vd_drv_set_password(struct vd_drv_conn *c, const char *user,
     const char *host, const struct vd_secret *newpw, char *err,
     size_t errlen)
 {
-	struct vd_secret *q = NULL;
-	size_t ulen, hlen, cap;
 	unsigned int e;
 	int r;
 
@@ -606,44 +774,43 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
 		return VD_EINVAL;
 	}
 	/*
-	 * The general log records SET PASSWORD in plaintext: keep this
-	 * session out of it.  Needs SUPER; without it the statement fails
-	 * harmlessly and the server's log settings decide.
+	 * The general log records SET PASSWORD as sent: keep this session
+	 * out of it.  Needs SUPER; without it the statement fails harmlessly
+	 * and the server's log settings decide (the hash forms below keep
+	 * the plaintext out of the log anyway).
 	 */
 	if (!c->log_off) {
 		c->log_off = 1;
 		(void)mysql_query(c->my, "SET SESSION sql_log_off = 1");
 	}
-	ulen = strlen(user);
-	hlen = strlen(host);
-	cap = 64 + 2 * ulen + 2 * hlen + 2 * newpw->len;
-	if ((q = vd_secret_new(cap)) == NULL) {
-		seterr(err, errlen, "out of secure memory");
-		return VD_ENOMEM;
+	if (!c->mariadb)	/* MySQL: no PASSWORD(), no pre-hashed SET */
+		return set_pw_form(c, user, host, newpw, PW_PLAIN, &e, err,
+		    errlen);
+	/*
+	 * MariaDB: send the account plugin's stored value, never the
+	 * plaintext, so neither the general log nor the binlog can show it.
+	 * mysql_native_password first; ER_PASSWD_LENGTH "should be 43
+	 * characters long" means an ed25519 account.  A validation plugin
+	 * (strict_password_validation, the default) refuses any pre-hashed
+	 * password with ER_OPTION_PREVENTS_STATEMENT: only then is the
+	 * plaintext sent, because the server must see it to check it.
+	 */
+	r = set_pw_form(c, user, host, newpw, PW_NATIVE, &e, err, errlen);
+	if (r != 0 && e == ER_PASSWD_LENGTH &&
+	    strstr(mysql_error(c->my), "43 char") != NULL)
+		r = set_pw_form(c, user, host, newpw, PW_ED25519, &e, err,
+		    errlen);
+	else if (r != 0 && (e == ER_PASSWD_LENGTH ||
+	    e == ER_SET_PASSWORD_AUTH_PLUGIN)) {
+		/* 1699: unix_socket, pam … alone: no password at all. */
+		adderr(err, errlen, " (the account's authentication plugin "
+		    "takes neither a mysql_native_password nor an ed25519 "
+		    "password: not rotatable)");
+		return VD_EINVAL;
 	}
-	if ((r = PUTS(c, q, "SET PASSWORD FOR '")) != 0 ||
-	    (r = put(c, q, user, ulen, 1)) != 0 ||
-	    (r = PUTS(c, q, "'@'")) != 0 ||
-	    (r = put(c, q, host, hlen, 1)) != 0 ||
-	    (r = c->mariadb ? PUTS(c, q, "' = PASSWORD('") :
-	    PUTS(c, q, "' = '")) != 0 ||
-	    (r = put(c, q, (const char *)newpw->data, newpw->len, 1)) != 0 ||
-	    (r = c->mariadb ? PUTS(c, q, "')") : PUTS(c, q, "'")) != 0) {
-		seterr(err, errlen, "cannot build the statement");
-		goto out;
-	}
-	if (mysql_real_query(c->my, (const char *)q->data,
-	    (unsigned long)q->len) != 0) {
-		e = mysql_errno(c->my);
-		r = myerr(c->my, "SET PASSWORD", newpw, err, errlen);
-		if ((e == ER_CANNOT_USER || e == ER_NOT_VALID_PASSWORD) &&
-		    add_warnings(c, newpw, err, errlen))
-			r = VD_EPOLICY;
-		goto out;
-	}
-	r = 0;
- out:
-	vd_secret_free(q);	/* wipes the statement */
+	if (r != 0 && e == ER_OPTION_PREVENTS_STATEMENT)
+		r = set_pw_form(c, user, host, newpw, PW_PLAIN, &e, err,
+		    errlen);
 	return r;
 }
 

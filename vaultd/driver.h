@@ -49,6 +49,8 @@
 #define VD_DRV_CONNECT_TIMEOUT	10	/* s, when connect_timeout_s is 0 */
 #define VD_DRV_RW_TIMEOUT	30	/* s, when rw_timeout_s is 0 */
 #define VD_DRV_ERRLEN		512	/* a good size for err buffers */
+#define VD_DRV_NATIVE_HASHLEN	41	/* '*' + 40 hex: mysql_native_password */
+#define VD_DRV_ED25519_HASHLEN	43	/* unpadded base64 of 32 bytes */
 
 /*
  * How to reach a server, and the account being rotated.  Plain strings
@@ -143,25 +145,53 @@ void vd_drv_hosts_free(char **hosts, size_t n);
 
 /*
  * Sets the password of the account 'user'@'host' to newpw with
- * SET PASSWORD FOR 'user'@'host' = PASSWORD('…') on MariaDB (= '…' on
- * MySQL), which keeps the account's other authentication methods (an
- * "OR unix_socket" alternative), unlike ALTER USER … IDENTIFIED BY.  The
- * account is always named, never CURRENT_USER() (ALTER USER CURRENT_USER()
- * succeeds and changes nothing on MariaDB); it may be c's own account
- * (self-rotation: c stays open).  user, host and password are escaped with
- * mysql_real_escape_string() on c; the statement is built in secure memory
- * and wiped.  The session's general log is switched off first where the
- * privilege allows (the general log records the statement in plaintext).
- * One account per call: a multi-account statement is not atomic.  Always
+ * SET PASSWORD FOR 'user'@'host' = '<hash>', which keeps the account's
+ * other authentication methods (an "OR unix_socket" alternative), unlike
+ * ALTER USER … IDENTIFIED BY.  On MariaDB the password travels only in the
+ * hashed form the account's plugin stores (vd_drv_native_hash(); for an
+ * ed25519 account, refused with "hash should be 43 characters long",
+ * vd_drv_ed25519_hash()), so the general log and the binlog never hold the
+ * plaintext.  Exception: with a password validation plugin loaded the
+ * server refuses pre-hashed passwords (1290, strict_password_validation);
+ * then PASSWORD('…') is sent, because the server must see the plaintext to
+ * check it (the session is still kept out of the general log where the
+ * privilege allows, see below).  MySQL gets SET PASSWORD … = '…'.  An
+ * account whose plugin takes neither hash (e.g. unix_socket or pam only)
+ * is refused with VD_EINVAL.  The account is always named, never
+ * CURRENT_USER() (ALTER USER CURRENT_USER() succeeds and changes nothing
+ * on MariaDB); it may be c's own account (self-rotation: c stays open).
+ * user, host and password are escaped with mysql_real_escape_string() on
+ * c; the statement is built in secure memory and wiped.  The session's
+ * general log is switched off first where the privilege allows.  One
+ * account per call: a multi-account statement is not atomic.  Always
  * verify with vd_drv_probe() afterwards.  Returns 0, VD_EPOLICY (a
  * validation plugin refused newpw; its reason, from SHOW WARNINGS after
  * 1396/1819, in err), VD_ENOTFOUND (no such account: 1133), VD_EDB (other
- * server errors, e.g. no privilege), VD_ETIMEDOUT, VD_EINVAL (newpw empty
- * or holding a NUL byte) or VD_ENOMEM.
+ * server errors, e.g. no privilege: nothing was changed), VD_ETIMEDOUT
+ * (outcome unknown: a timeout, or the connection lost with the statement
+ * sent, 2013/2006 — the server may have applied it; verify), VD_EINVAL
+ * (newpw empty or holding a NUL byte, or an account plugin without a known
+ * hash) or VD_ENOMEM.
  */
 int vd_drv_set_password(struct vd_drv_conn *c, const char *user,
     const char *host, const struct vd_secret *newpw, char *err,
     size_t errlen);
+
+/*
+ * Writes mysql_native_password's hash of pw, "*" and the upper-case hex of
+ * SHA1(SHA1(pw)) (what the server's PASSWORD() returns), NUL-terminated to
+ * out (outlen > VD_DRV_NATIVE_HASHLEN).  Intermediate values are kept in
+ * secure memory and wiped.  Returns 0, VD_EINVAL or VD_ENOMEM.
+ */
+int vd_drv_native_hash(const struct vd_secret *pw, char *out, size_t outlen);
+
+/*
+ * Writes MariaDB's ed25519 plugin's stored value for pw (what
+ * PASSWORD('…') gives an ed25519 account: the unpadded base64 of the
+ * Ed25519 public key derived from SHA-512(pw)), NUL-terminated to out
+ * (outlen > VD_DRV_ED25519_HASHLEN).  Returns 0, VD_EINVAL or VD_ENOMEM.
+ */
+int vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen);
 
 /*
  * Verifies with a fresh connection that t->user@account_host logs in with

@@ -351,6 +351,74 @@ t_unix_socket_kept(void)
 	PROBE(&t, "localhost", "Init-pw-1", VD_EAUTH);
 }
 
+/* SHOW CREATE USER 'u'@'h' contains want; exits otherwise. */
+static void
+expect_auth(const char *u, const char *h, const char *want, int line)
+{
+	char sql[512], out[1024], err[VD_DRV_ERRLEN];
+
+	snprintf(sql, sizeof(sql), "SHOW CREATE USER '%s'@'%s'", u, h);
+	CHECK_OK(vd_drv_query1(admin, sql, out, sizeof(out), err, sizeof(err)));
+	if (strstr(out, want) == NULL) {
+		fprintf(stderr, "line %d: SHOW CREATE USER lacks %s: %s\n",
+		    line, want, out);
+		exit(1);
+	}
+}
+
+/*
+ * The password reaches the server only as mysql_native_password's hash:
+ * known answers (from the server's PASSWORD()), then a change whose
+ * stored hash is ours and whose password logs in.
+ */
+static void
+t_hash_form(void)
+{
+	static const char *const pws[] = {
+		"xyz", "it's-a-\\quote#;", "p\xc3\xa4ssw\xc3\xb6rd-utf8",
+	};
+	char u[64], sql[512], mine[64], srv[128], err[VD_DRV_ERRLEN];
+	struct vd_secret *p;
+	struct vd_dbtarget t;
+	size_t i;
+
+	p = S("xyz");
+	CHECK_OK(vd_drv_native_hash(p, mine, sizeof(mine)));
+	CHECK_STR_EQ(mine, "*39C549BDECFBA8AFC3CE6B948C9359A0ECE08DE2");
+	CHECK_OK(vd_drv_ed25519_hash(p, mine, sizeof(mine)));
+	CHECK_STR_EQ(mine, "yG1rsDB0vPSe6geYUmI0wGd0YxKr6sRyqsHH14gtxi4");
+	CHECK_INT_EQ(vd_drv_native_hash(p, mine, VD_DRV_NATIVE_HASHLEN),
+	    VD_EINVAL);
+	vd_secret_free(p);
+	p = S("abc");
+	CHECK_OK(vd_drv_ed25519_hash(p, mine, sizeof(mine)));
+	CHECK_STR_EQ(mine, "lEiAPNNMP1kq0dRsguIBKo/em5EPb9Y0272TblVhRUw");
+	vd_secret_free(p);
+
+	uname_(u, sizeof(u), "hash");
+	create_user(u, "localhost", "Init-pw-1");
+	t = target(u);
+	for (i = 0; i < sizeof(pws) / sizeof(pws[0]); i++) {
+		/* The server's PASSWORD() of the same bytes (hex-literal). */
+		char hx[128];
+		size_t j, n = strlen(pws[i]);
+
+		for (j = 0; j < n && 2 * j + 2 < sizeof(hx); j++)
+			snprintf(hx + 2 * j, 3, "%02x", (unsigned char)pws[i][j]);
+		snprintf(sql, sizeof(sql), "SELECT PASSWORD(x'%s')", hx);
+		CHECK_OK(vd_drv_query1(admin, sql, srv, sizeof(srv), err,
+		    sizeof(err)));
+		p = S(pws[i]);
+		CHECK_OK(vd_drv_native_hash(p, mine, sizeof(mine)));
+		vd_secret_free(p);
+		CHECK_STR_EQ(mine, srv);
+		SETPW(admin, u, "localhost", pws[i], 0);
+		expect_auth(u, "localhost", mine, __LINE__);
+		PROBE(&t, "localhost", pws[i], 0);
+	}
+	PROBE(&t, "localhost", "Init-pw-1", VD_EAUTH);
+}
+
 static void
 t_special_passwords(void)
 {
@@ -607,11 +675,67 @@ t_plugin(void)
 	/* Nothing changed. */
 	PROBE(&t, "localhost", "Strong-pw-1234", 0);
 
+	/*
+	 * With the plugin active the server refuses a pre-hashed password
+	 * (1290): the driver falls back to PASSWORD('…'), and the stored
+	 * hash is still the right one.
+	 */
 	SETPW(admin, u, "localhost", "Another-Strong-pw-5678", 0);
 	PROBE(&t, "localhost", "Another-Strong-pw-5678", 0);
 	PROBE(&t, "localhost", "Strong-pw-1234", VD_EAUTH);
+	weak = S("Another-Strong-pw-5678");
+	CHECK_OK(vd_drv_native_hash(weak, out, sizeof(out)));
+	vd_secret_free(weak);
+	expect_auth(u, "localhost", out, __LINE__);
 
 	admin_exec("UNINSTALL SONAME 'simple_password_check'");
+}
+
+/*
+ * An ed25519 account (server-wide: installs auth_ed25519): the driver
+ * sends the ed25519 plugin's value, not a native hash; the new password
+ * logs in (Connector/C's client_ed25519) and the old one does not.  An
+ * account with no password plugin at all (unix_socket only) is refused
+ * with VD_EINVAL and a clear reason.
+ */
+static void
+t_ed25519(void)
+{
+	char u[64], u2[64], out[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_secret *p;
+
+	admin_exec("INSTALL SONAME 'auth_ed25519'");
+	uname_(u, sizeof(u), "ed");
+	CHECK(ncreated < MAXUSERS);
+	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
+	    u);
+	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA ed25519 "
+	    "USING PASSWORD('Ed-init-pw-1')", u);
+	t = target(u);
+	PROBE(&t, "localhost", "Ed-init-pw-1", 0);
+	SETPW(admin, u, "localhost", "Ed-new-pw-2'#", 0);
+	p = S("Ed-new-pw-2'#");
+	CHECK_OK(vd_drv_ed25519_hash(p, out, sizeof(out)));
+	vd_secret_free(p);
+	expect_auth(u, "localhost", out, __LINE__);
+	expect_auth(u, "localhost", "IDENTIFIED VIA ed25519", __LINE__);
+	PROBE(&t, "localhost", "Ed-new-pw-2'#", 0);
+	PROBE(&t, "localhost", "Ed-init-pw-1", VD_EAUTH);
+
+	uname_(u2, sizeof(u2), "sockonly");
+	CHECK(ncreated < MAXUSERS);
+	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
+	    u2);
+	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA unix_socket",
+	    u2);
+	p = S("Whatever-pw-3");
+	CHECK_INT_EQ(vd_drv_set_password(admin, u2, "localhost", p, err,
+	    sizeof(err)), VD_EINVAL);
+	vd_secret_free(p);
+	printf("unix_socket-only account: %s\n", err);
+	CHECK(strstr(err, "not rotatable") != NULL);
+	CHECK(strstr(err, "Whatever") == NULL);
 }
 
 int
@@ -637,6 +761,7 @@ main(int argc, char **argv)
 
 	if (plugin) {
 		t_plugin();
+		t_ed25519();
 		printf("test_driver plugin: ok\n");
 		return 0;
 	}
@@ -645,6 +770,7 @@ main(int argc, char **argv)
 	t_hosts();
 	t_rotate_hosts();
 	t_unix_socket_kept();
+	t_hash_form();
 	t_special_passwords();
 	t_special_user();
 	t_self_rotation();

@@ -1,0 +1,267 @@
+"""vdtest.py - helpers shared by test_hygiene.py, test_faults.py and
+soak.py: a vault + vaultd per scenario, vaultctl, MariaDB logins and SQL.
+
+Passwords only ever travel on stdin or in 0600 option files; the SQL that
+creates accounts carries mysql_native_password hashes computed here, never
+a plaintext, so the server's logs never see one from the tests either.
+Standard library only.
+"""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+FAILS = []
+
+
+def check(cond, what):
+    """Records a failure with the caller's line; the run goes on."""
+    if not cond:
+        line = traceback.extract_stack(limit=2)[0].lineno
+        FAILS.append("line %d: %s" % (line, what))
+        print("FAIL line %d: %s" % (line, what), file=sys.stderr, flush=True)
+    return cond
+
+
+def log(msg):
+    print("# " + msg, flush=True)
+
+
+def mdbenv(path=None):
+    env = {}
+    with open(path or os.environ["VD_TEST_MDB_ENV"]) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                env[k] = v
+    return env
+
+
+def native_hash(pw):
+    """mysql_native_password's hash: '*' + HEX(SHA1(SHA1(pw)))."""
+    return "*" + hashlib.sha1(hashlib.sha1(pw.encode()).digest()) \
+        .hexdigest().upper()
+
+
+def q(s):
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class Env:
+    """One test run: a work dir, the fixture's server, the binaries."""
+
+    def __init__(self, vaultd, vaultctl, prefix, envfile=None):
+        self.vaultd, self.vaultctl = vaultd, vaultctl
+        self.envfile = envfile or os.environ["VD_TEST_MDB_ENV"]
+        self.mdb = mdbenv(self.envfile)
+        self.work = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.work, 0o700)
+
+    def optfile(self, pw):
+        """A 0600 option file holding pw for the mariadb client."""
+        fd, path = tempfile.mkstemp(dir=self.work, suffix=".cnf")
+        esc = pw.replace("\\", "\\\\").replace('"', '\\"')
+        os.write(fd, ('[client]\npassword="%s"\n' % esc).encode())
+        os.close(fd)
+        return path
+
+    def host_args(self, host):
+        if host == "localhost":
+            return ["--socket=" + self.mdb["MDB_SOCKET"]]
+        return ["--protocol=TCP", "-h", host, "-P", self.mdb["MDB_PORT"]]
+
+    def login(self, user, pw, host="localhost"):
+        """True when user@host logs in with pw and the server matched
+        exactly user@host."""
+        cnf = self.optfile(pw)
+        try:
+            p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u",
+                                user, "--connect-timeout=5", "-N", "-B"] +
+                               self.host_args(host) +
+                               ["-e", "SELECT CURRENT_USER()"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+        finally:
+            os.unlink(cnf)
+        return p.returncode == 0 and p.stdout.decode().strip() == "%s@%s" % (
+            user, host)
+
+    def sql(self, statements, check_rc=True):
+        """Runs SQL as root (empty password) over the socket; on stdin."""
+        p = subprocess.run(["mariadb", "--no-defaults",
+                            "--socket=" + self.mdb["MDB_SOCKET"], "-uroot",
+                            "-N", "-B"], input=statements.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        if check_rc and p.returncode != 0:
+            raise RuntimeError("sql failed: " + p.stderr.decode())
+        return p.stdout.decode()
+
+    def make_user(self, user, pw, hosts, grant=None):
+        """(Re)creates user@each host with pw, as a hash (no plaintext)."""
+        st = []
+        for h in hosts:
+            st.append("DROP USER IF EXISTS %s@%s;" % (q(user), q(h)))
+            st.append("CREATE USER %s@%s IDENTIFIED BY PASSWORD %s;" %
+                      (q(user), q(h), q(native_hash(pw))))
+            if grant:
+                st.append("GRANT %s ON *.* TO %s@%s;" % (grant, q(user),
+                                                       q(h)))
+        self.sql("\n".join(st))
+
+    def cleanup(self):
+        if not FAILS:
+            subprocess.run(["rm", "-rf", self.work])
+        else:
+            print("kept " + self.work + " for inspection")
+
+
+def stop_all():
+    """Kills every vaultd a Vault of this process still runs (cleanup after
+    a failure: no daemon may outlive its test)."""
+    for v in Vault.every:
+        if v.proc is not None and v.proc.poll() is None:
+            v.proc.kill()
+            v.proc.wait()
+
+
+class Vault:
+    """A vault (vaultctl init) and its vaultd.  rotation: extra lines of
+    [rotation]; extra: further sections."""
+    every = []
+
+    def __init__(self, env, name, rotation="", extra="", data_dir=None):
+        Vault.every.append(self)
+        self.env = env
+        self.dir = os.path.join(env.work, name)
+        os.mkdir(self.dir, 0o700)
+        self.data = data_dir or self.dir + "/data"
+        self.key = self.dir + "/key"
+        self.sock = os.path.join(self.dir, "run", "vaultd.sock")
+        self.conf = os.path.join(self.dir, "vaultd.conf")
+        self.log = os.path.join(self.dir, "vaultd.log")
+        self.proc = None
+        self.outputs = []       # (what, bytes) of every vaultctl run
+        with open(self.conf, "w") as f:
+            f.write("[vault]\ndata_dir = %s\nkey_file = %s\n"
+                    "socket = %s\n\n[access]\nadmin = root\n\n%s\n"
+                    "[rotation]\nretry_min = 1s\nretry_max = 4s\n%s\n" %
+                    (self.data, self.key, self.sock, extra, rotation))
+        rc, out, err = self.run_ctl(["init", "--data-dir", self.data,
+                                     "--key-file", self.key])
+        if rc != 0:
+            raise RuntimeError("init: " + err)
+
+    def run_ctl(self, args, stdin="", timeout=180, keep=True):
+        p = subprocess.run([self.env.vaultctl] + args, input=stdin.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout)
+        if keep:
+            self.outputs.append((" ".join(args[:2]) + " stdout", p.stdout))
+            self.outputs.append((" ".join(args[:2]) + " stderr", p.stderr))
+        return p.returncode, p.stdout.decode(errors="replace"), \
+            p.stderr.decode(errors="replace")
+
+    def ctl(self, args, stdin="", timeout=180, keep=True):
+        return self.run_ctl(["--socket", self.sock] + args, stdin, timeout,
+                            keep)
+
+    def start(self, env=None, wait=True):
+        e = dict(os.environ)
+        e.update(env or {})
+        self.err = open(self.log, "ab")
+        self.proc = subprocess.Popen([self.env.vaultd, "--config", self.conf],
+                                     stdout=self.err, stderr=self.err, env=e)
+        if not wait:
+            return True
+        for _ in range(600):
+            if self.proc.poll() is not None:
+                break
+            if os.path.exists(self.sock):
+                rc, _, _ = self.ctl(["status"], timeout=10, keep=False)
+                if rc == 0:
+                    return True
+            time.sleep(0.05)
+        raise RuntimeError("vaultd did not start: " + self.logtext()[-2000:])
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=120)
+        self.err.close()
+        self.proc = None
+        return rc
+
+    def add(self, name, user, pw, hosts="localhost", extra=None,
+            admin=None):
+        """admin: (user, password) of an admin account, or None."""
+        args = ["target", "add", name, "--unix-socket",
+                self.env.mdb["MDB_SOCKET"], "--user", user,
+                "--account-hosts", hosts] + (extra or [])
+        stdin = pw + "\n"
+        if admin:
+            args += ["--admin-user", admin[0]]
+            stdin += admin[1] + "\n"
+        rc, out, err = self.ctl(args, stdin)
+        check(rc == 0, "target add %s: %d %s" % (name, rc, err))
+        return rc
+
+    def get(self, name, version=None, keep=False):
+        """A reveal; its stdout is the password, so it is not kept among
+        the outputs that must not hold one."""
+        args = ["get", name] + (["--version", str(version)] if version
+                                else [])
+        rc, out, err = self.ctl(args, keep=False)
+        if keep:
+            self.outputs.append(("get stderr", err.encode()))
+        return out[:-1] if rc == 0 and out.endswith("\n") else None
+
+    def history(self, name):
+        rc, out, err = self.ctl(["history", name, "--json"])
+        try:
+            return json.loads(out) if rc == 0 else []
+        except ValueError:
+            return []
+
+    def status(self):
+        rc, out, err = self.ctl(["status", "--json"])
+        try:
+            return json.loads(out) if rc == 0 else {}
+        except ValueError:
+            return {}
+
+    def target_status(self, name):
+        for t in self.status().get("targets", []):
+            if t["name"] == name:
+                return t
+        return {}
+
+    def wait_history(self, name, pred, timeout=60):
+        """Polls history until pred(entries) holds; returns the entries.
+        (A bound on waiting, not an assertion about time.)"""
+        end = time.time() + timeout
+        h = []
+        while time.time() < end:
+            h = self.history(name)
+            if pred(h):
+                return h
+            time.sleep(0.25)
+        return h
+
+    def audit_verify(self):
+        return self.run_ctl(["audit", "verify", "--data-dir", self.data,
+                             "--key-file", self.key])
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
