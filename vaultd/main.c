@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "escrow.h"
+#include "harden.h"
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
@@ -103,7 +104,8 @@ reload(struct vd_daemon *d)
 	int r;
 
 	vd_err_clear();
-	if ((r = vd_config_load(d->cfg->path, &cfg)) != 0) {
+	if ((r = vd_harden_check_file(d->cfg->path, "config file")) != 0 ||
+	    (r = vd_config_load(d->cfg->path, &cfg)) != 0) {
 		vd_err_format(r, buf, sizeof(buf));
 		vd_log(LOG_ERR, "SIGHUP: new configuration refused, keeping "
 		    "the old one: %s", buf);
@@ -255,7 +257,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	vd_log_init("vaultd", level);
-	if ((r = vd_mem_init()) != 0 || (r = vd_proto_init()) != 0) {
+	if ((r = vd_mem_init()) != 0 || (r = vd_proto_init()) != 0 ||
+	    (r = vd_harden_early()) != 0) {
 		log_err("cannot initialise", r);
 		return 1;
 	}
@@ -264,7 +267,8 @@ main(int argc, char **argv)
 	if (check) {
 		/* Plain lines for a person or ExecStartPre, not log lines. */
 		vd_err_clear();
-		if ((r = vd_config_load(path, &d.cfg)) != 0) {
+		if ((r = vd_harden_check_file(path, "config file")) != 0 ||
+		    (r = vd_config_load(path, &d.cfg)) != 0) {
 			fprintf(stderr, "vaultd: %s\n", vd_err_detail()[0] ?
 			    vd_err_detail() : vd_strerror(r));
 			return 1;
@@ -276,7 +280,8 @@ main(int argc, char **argv)
 		printf("%s: ok\n", path);
 		return 0;
 	}
-	if ((r = vd_config_load(path, &d.cfg)) != 0) {
+	if ((r = vd_harden_check_file(path, "config file")) != 0 ||
+	    (r = vd_config_load(path, &d.cfg)) != 0) {
 		startup_failed("configuration", r);
 		return 1;
 	}
@@ -324,6 +329,9 @@ main(int argc, char **argv)
 	}
 	vd_log(LOG_NOTICE, "vaultd %s listening on %s", VD_VERSION,
 	    d.cfg->socket);
+	/* Libraries (LMDB's data file) open without O_CLOEXEC. */
+	if ((r = vd_harden_cloexec_all()) != 0)
+		log_err("close-on-exec", r);
 	notify_ready(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;

@@ -449,7 +449,10 @@ vd_server_start(struct vd_daemon *d)
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0750) == 0) {
-			/* Members of socket_group must reach the socket. */
+			/* Members of socket_group must reach the socket
+			 * (vaultd's umask is 077: set the mode explicitly). */
+			if (chmod(dir, 0750) != 0)
+				return vd_err_set(-errno, "chmod %s", dir);
 			if (d->cfg->has_group && chown(dir, (uid_t)-1,
 			    d->cfg->socket_gid) != 0)
 				return vd_err_set(-errno, "chown %s", dir);
