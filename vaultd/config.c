@@ -236,6 +236,11 @@ sec_vault(struct parse *p, const char *key, const char *value)
 			return perr(p, "socket: must be an absolute path");
 		return set_str(p, &c->socket, key, value);
 	}
+	if (strcmp(key, "user") == 0) {
+		if (getpwnam(value) == NULL)
+			return perr(p, "user: unknown user '%s'", value);
+		return set_str(p, &c->user, key, value);
+	}
 	if (strcmp(key, "socket_group") == 0) {
 		struct group *gr;
 
@@ -459,6 +464,7 @@ vd_config_free(struct vd_config *c)
 	free(c->data_dir);
 	free(c->key_file);
 	free(c->socket);
+	free(c->user);
 	free(c);
 }
 

@@ -1,7 +1,7 @@
 /*
  * config.h - vaultd's configuration file (INI, read with inih).
  *
- *   [vault]     data_dir, key_file, socket, socket_group, idle_timeout,
+ *   [vault]     data_dir, key_file, socket, user, socket_group, idle_timeout,
  *               max_clients
  *   [access]    admin, operator, reveal, auditor: comma lists of Unix user
  *               names and @groups; a reveal entry may be limited to
@@ -49,6 +49,7 @@ struct vd_config {
 	char			*data_dir;	/* [vault] data_dir (required) */
 	char			*key_file;	/* [vault] key_file, NULL: passphrase */
 	char			*socket;	/* [vault] socket */
+	char			*user;		/* [vault] user to run as, or NULL */
 	int			 has_group;	/* socket_group was set */
 	gid_t			 socket_gid;	/* [vault] socket_group's gid */
 	int64_t			 idle_timeout;	/* seconds a connection may idle */

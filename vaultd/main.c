@@ -15,10 +15,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -212,6 +215,40 @@ open_vault(struct vd_daemon *d)
  * --help, a good --check-config), 1 on a start-up failure, 2 on a usage
  * error.
  */
+/*
+ * [vault] user: started as root, run as that user once the key file, the
+ * vault and the socket are open.  The data directory must be the user's
+ * (the store writes and reopens it), so a mismatch is refused here, with
+ * the fix in the message, rather than failing at the first write.
+ */
+static int
+drop_root(struct vd_daemon *d)
+{
+	struct passwd *pw;
+	struct stat sb;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (d->cfg->user == NULL || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(d->cfg->user)) == NULL)
+		return vd_err_set(VD_ECONFIG, "user: unknown user '%s'",
+		    d->cfg->user);
+	if (stat(d->cfg->data_dir, &sb) != 0)
+		return vd_err_set(-errno, "cannot stat %s", d->cfg->data_dir);
+	if (pw->pw_uid != 0 && sb.st_uid != pw->pw_uid)
+		return vd_err_set(VD_ECONFIG, "data directory %s belongs to uid "
+		    "%lu, not to user %s: chown -R %s %s", d->cfg->data_dir,
+		    (unsigned long)sb.st_uid, d->cfg->user, d->cfg->user,
+		    d->cfg->data_dir);
+	if ((r = vd_harden_drop(d->cfg->user, &uid, &gid)) != 0)
+		return r;
+	vd_log(LOG_INFO, "running as %s (uid %lu, gid %lu)", d->cfg->user,
+	    (unsigned long)uid, (unsigned long)gid);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -322,6 +359,10 @@ main(int argc, char **argv)
 			    uv_strerror(r));
 			goto out;
 		}
+	}
+	if ((r = drop_root(&d)) != 0) {
+		startup_failed("privileges", r);
+		goto out;
 	}
 	if (vd_store_unlocked(d.st) && (r = vd_rotate_start(&d)) != 0) {
 		startup_failed("rotation engine", r);

@@ -756,10 +756,47 @@ def sc_escrow():
         v.stop()
 
 
+def sc_user():
+    """[vault] user: started as root, vaultd refuses a data directory that
+    is not that user's, then runs as the user and still rotates (over TCP:
+    the test server's socket directory is root's)."""
+    os.chmod(WORK, 0o711)
+    pw = new_pw()
+    make_user("vusr", pw, ["127.0.0.1"])
+    v = Vault("user", rotation="concurrency = 2")
+    os.chmod(v.dir, 0o711)
+    with open(v.conf) as f:
+        conf = f.read()
+    with open(v.conf, "w") as f:
+        f.write(conf.replace("[vault]\n", "[vault]\nuser = nobody\n", 1))
+    try:
+        v.start()
+        check(False, "started with a data directory root owns")
+        v.stop()
+    except RuntimeError:
+        check("chown -R nobody" in v.logtext(), "the refusal says the fix")
+        v.err.close()
+        v.proc = None
+    subprocess.run(["chown", "-R", "nobody", v.dir + "/data"], check=True)
+    v.start()
+    with open("/proc/%d/status" % v.proc.pid) as f:
+        uids = [line.split()[1:] for line in f if line.startswith("Uid:")][0]
+    check(uids[:2] == ["65534", "65534"], "vaultd runs as nobody: %r" % uids)
+    rc, out, err = v.ctl(["target", "add", "u", "--host", "127.0.0.1",
+                          "--port", MDB["MDB_PORT"], "--user", "vusr",
+                          "--account-hosts", "127.0.0.1"], pw + "\n")
+    check(rc == 0, "target add as nobody: %s" % err)
+    rc, out, err = v.ctl(["rotate", "u", "--wait"])
+    check(rc == 0 and login("vusr", v.get("u"), "127.0.0.1"),
+          "rotation as nobody: %d %s" % (rc, err))
+    check(v.stop() == 0, "vaultd as nobody exits 0")
+    os.chmod(WORK, 0o700)
+
+
 SCENARIOS = [("hosts", sc_hosts), ("admin", sc_admin),
              ("refused", sc_refused), ("partial", sc_partial),
              ("drift", sc_drift), ("crash", sc_crash), ("sched", sc_sched),
-             ("escrow", sc_escrow),
+             ("escrow", sc_escrow), ("user", sc_user),
              ("mdbcrash", sc_mdbcrash), ("soak", sc_soak)]
 
 
