@@ -134,16 +134,15 @@ expect_probe(const struct vd_dbtarget *t, const char *host, const char *pw,
 	char err[VD_DRV_ERRLEN];
 	int r = vd_drv_probe(t, host, p, err, sizeof(err));
 
+	/* No password in error text, ever (checked before it is printed). */
+	if (*pw != '\0' && strstr(err, pw) != NULL) {
+		fprintf(stderr, "line %d: the error text quotes the "
+		    "password\n", line);
+		exit(1);
+	}
 	if (r != want) {
 		fprintf(stderr, "line %d: probe %s@%s: got %d (%s), want %d: "
 		    "%s\n", line, t->user, host, r, vd_strerror(r), want, err);
-		exit(1);
-	}
-	/* No password in error text, ever. */
-	if (*pw != '\0' && strstr(err, pw) != NULL) {
-		/* Not printed: it holds the (test) password. */
-		fprintf(stderr, "line %d: the error text quotes the "
-		    "password\n", line);
 		exit(1);
 	}
 	vd_secret_free(p);
@@ -159,16 +158,16 @@ set_pw(struct vd_drv_conn *c, const char *user, const char *host,
 	struct vd_secret *p = S(pw);
 	int r = vd_drv_set_password(c, user, host, p, err, errlen);
 
+	/* First: an error text holding the password is never printed. */
+	if (strstr(err, pw) != NULL) {
+		fprintf(stderr, "line %d: the error text quotes the "
+		    "password\n", line);
+		exit(1);
+	}
 	if (r != want) {
 		fprintf(stderr, "line %d: set_password %s@%s: got %d (%s), "
 		    "want %d: %s\n", line, user, host, r, vd_strerror(r), want,
 		    err);
-		exit(1);
-	}
-	if (strstr(err, pw) != NULL) {
-		/* Not printed: it holds the (test) password. */
-		fprintf(stderr, "line %d: the error text quotes the "
-		    "password\n", line);
 		exit(1);
 	}
 	vd_secret_free(p);
