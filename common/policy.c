@@ -706,39 +706,41 @@ set_add(struct vd_policyset *ps, const char *name, struct vd_policy **out)
 static double
 class_entropy(const struct vd_policy *p)
 {
-	long double g[VD_POLICY_LEN_MAX + 1], h[VD_POLICY_LEN_MAX + 1];
-	long double binom[VD_POLICY_LEN_MAX + 1];
+	long double a[VD_POLICY_LEN_MAX + 1], b[VD_POLICY_LEN_MAX + 1];
+	long double e[VD_POLICY_LEN_MAX + 1];
 	size_t L = p->length;
 
 	/*
-	 * g[j]: strings of length j over the classes seen so far meeting
-	 * their minimums.  Adding class c with k characters among j:
-	 * h[j] = sum_{k >= min_c} C(j,k) n_c^k g[j-k].  long double keeps
-	 * 95^256 (about 2^1682) in range.
+	 * Exponential generating functions: with a[j] = g[j] / j!, where
+	 * g[j] counts strings of length j over the classes seen so far that
+	 * meet their minimums, adding class c is the plain convolution
+	 * b[j] = sum_{k >= min_c} e[k] a[j-k], e[k] = n_c^k / k!, and
+	 * g[L] = a[L] L!.  No binomials, no divisions in the inner loop;
+	 * long double keeps 1/256! (about 2^-1684) and 95^256 in range.
 	 */
-	for (size_t j = 0; j <= L; j++)
-		g[j] = j == 0 ? 1.0L : 0.0L;
 	for (int c = 0; c < CL_N; c++) {
-		for (size_t j = 0; j <= L; j++) {
-			long double sum = 0.0L, pw = 1.0L;
-
-			/* binom[k] = C(j, k), built row by row. */
-			binom[0] = 1.0L;
-			for (size_t k = 1; k <= j; k++)
-				binom[k] = binom[k - 1] * (long double)(j - k + 1) /
-				    (long double)k;
-			for (size_t k = 0; k <= j; k++) {
-				if (k >= p->min[c])
-					sum += binom[k] * pw * g[j - k];
-				pw *= (long double)p->ncls[c];
-			}
-			h[j] = sum;
+		e[0] = 1.0L;
+		for (size_t k = 1; k <= L; k++)
+			e[k] = e[k - 1] * (long double)p->ncls[c] / (long double)k;
+		if (c == 0) {		/* convolution with the unit series */
+			for (size_t j = 0; j <= L; j++)
+				a[j] = j >= p->min[c] ? e[j] : 0.0L;
+			continue;
 		}
-		memcpy(g, h, sizeof(g));
+		/* The last class is needed at L only. */
+		for (size_t j = c == CL_N - 1 ? L : 0; j <= L; j++) {
+			long double sum = 0.0L;
+
+			for (size_t k = p->min[c]; k <= j; k++)
+				sum += e[k] * a[j - k];
+			b[j] = sum;
+		}
+		memcpy(a, b, sizeof(a));
 	}
-	if (g[L] <= 0.0L)
+	if (a[L] <= 0.0L)
 		return 0.0;
-	return (double)log2l(g[L]);
+	return (double)((log2l(a[L]) + lgammal((long double)L + 1.0L) /
+	    logl(2.0L)));
 }
 
 /* Builds the alphabet, class tables and draw parameters of p. */

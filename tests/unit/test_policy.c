@@ -719,6 +719,46 @@ test_load_file(void)
 	vd_policyset_free(ps);
 }
 
+/*
+ * Entropy with class minimums above one, checked against a direct sum of
+ * multinomials over every class split of 64 characters.
+ */
+static void
+test_entropy_minimums(void)
+{
+	static const int n[4] = { 26, 26, 10, 26 };
+	static const int min[4] = { 5, 7, 9, 11 };
+	static const char *const kv[][2] = { { "length", "64" },
+	    { "min_upper", "5" }, { "min_lower", "7" }, { "min_digit", "9" },
+	    { "min_special", "11" } };
+	struct vd_policyset *ps;
+	const struct vd_policy *p;
+	long double count = 0.0L, fact[65];
+	const int L = 64;
+
+	fact[0] = 1.0L;
+	for (int i = 1; i <= L; i++)
+		fact[i] = fact[i - 1] * (long double)i;
+	for (int u = min[0]; u <= L; u++)
+		for (int l = min[1]; u + l <= L; l++)
+			for (int d = min[2]; u + l + d <= L; d++) {
+				int s = L - u - l - d;
+
+				if (s < min[3])
+					continue;
+				count += fact[L] / (fact[u] * fact[l] * fact[d] *
+				    fact[s]) * powl(n[0], u) * powl(n[1], l) *
+				    powl(n[2], d) * powl(n[3], s);
+			}
+	CHECK_OK_D(vd_policyset_new(&ps));
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+		CHECK_OK_D(vd_policyset_set(ps, "m", kv[i][0], kv[i][1]));
+	CHECK_OK_D(vd_policyset_finalize(ps));
+	CHECK((p = vd_policyset_get(ps, "m")) != NULL);
+	CHECK(fabs(vd_policy_entropy_bits(p) - (double)log2l(count)) < 1e-6);
+	vd_policyset_free(ps);
+}
+
 /* The default policy's shape and entropy, computed independently. */
 static void
 test_default(void)
@@ -773,6 +813,7 @@ main(void)
 {
 	CHECK_OK(vd_mem_init());
 	test_default();
+	test_entropy_minimums();
 	test_bad_keys();
 	test_unsatisfiable();
 	test_load_file();
