@@ -373,9 +373,12 @@ handler(void *user, const char *section, const char *key, const char *value)
 	return perr(p, "unknown section [%s]", section);
 }
 
-/* Loads and validates a configuration file. */
-int
-vd_config_load(const char *path, struct vd_config **out)
+/*
+ * Parses and validates a configuration named path: from the file when text
+ * is NULL, else from text (for fuzzing and tests).
+ */
+static int
+config_load(const char *path, const char *text, struct vd_config **out)
 {
 	struct parse p;
 	struct vd_config *c;
@@ -405,7 +408,13 @@ vd_config_load(const char *path, struct vd_config **out)
 #endif
 	p.cfg = c;
 	p.file = path;
-	line = ini_parse(path, handler, &p);
+	errno = 0;
+	line = text != NULL ? ini_parse_string(text, handler, &p) :
+	    ini_parse(path, handler, &p);
+	if (line == -2) {		/* inih: out of memory */
+		r = VD_ENOMEM;
+		goto out;
+	}
 	if (line < 0) {
 		r = errno != 0 ? -errno : -ENOENT;
 		vd_err_set(r, "%s: cannot read", path);
@@ -445,6 +454,21 @@ vd_config_load(const char *path, struct vd_config **out)
  out:
 	vd_config_free(c);
 	return r;
+}
+
+/* Loads and validates a configuration file. */
+int
+vd_config_load(const char *path, struct vd_config **out)
+{
+	return config_load(path, NULL, out);
+}
+
+/* Parses and validates configuration text; name appears in errors. */
+int
+vd_config_load_string(const char *name, const char *text,
+    struct vd_config **out)
+{
+	return config_load(name, text, out);
 }
 
 /* Frees a configuration. */

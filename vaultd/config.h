@@ -73,6 +73,9 @@ struct vd_config {
  * VD_ECONFIG with a "file:line: why" detail.
  */
 int vd_config_load(const char *path, struct vd_config **out);
+/* As vd_config_load, from text in memory; name stands for the file. */
+int vd_config_load_string(const char *name, const char *text,
+    struct vd_config **out);
 
 /* Frees a configuration; NULL-safe. */
 void vd_config_free(struct vd_config *cfg);
