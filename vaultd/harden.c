@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -132,6 +134,23 @@ count_open(int fd, void *arg)
 	if (fl >= 0 && !(fl & FD_CLOEXEC))
 		(*(int *)arg)++;
 	return 0;
+}
+
+/*
+ * socket(2) for the whole of vaultd, libraries included: MariaDB
+ * Connector/C creates its connection sockets without SOCK_CLOEXEC and
+ * offers no option for it, so a connection that is being set up (up to
+ * connect_timeout, and for good if nothing set the flag afterwards) would
+ * be inherited by any program the process ever ran.  A definition in the
+ * executable comes before libc's for every shared object that calls
+ * socket() (ELF symbol interposition), so each socket is created
+ * close-on-exec atomically, with no window.  The raw system call is
+ * libc's socket() itself, less the wrapper.
+ */
+int
+socket(int domain, int type, int protocol)
+{
+	return (int)syscall(SYS_socket, domain, type | SOCK_CLOEXEC, protocol);
 }
 
 int

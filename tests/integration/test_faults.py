@@ -34,7 +34,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import FAILS, Env, Vault, check, log, stop_all  # noqa
+from vdtest import (FAILS, O_CLOEXEC, Env, Vault, check, log,  # noqa
+                    open_fds, stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -221,6 +222,19 @@ def sc_blackhole():
         time.sleep(0.05)
     check(px.accepted > before, "vaultd connected to the black hole")
     check(p.poll() is None, "the rotation is still waiting")
+    # Close-on-exec everywhere: every descriptor vaultd holds now (vault,
+    # lock file, socket, event loop, and the MariaDB connection opened
+    # after start-up) would be closed in any child; only 0-2 pass on.
+    fds = open_fds(v.proc.pid)
+    inherit = sorted("%d -> %s" % (fd, w) for fd, (w, fl) in fds.items()
+                     if fd > 2 and not fl & O_CLOEXEC)
+    check(not inherit, "vaultd fds without close-on-exec: %s" % inherit)
+    socks = [w for fd, (w, fl) in fds.items() if w.startswith("socket:")]
+    mdbs = [w for fd, (w, fl) in fds.items() if w.endswith("data.mdb")]
+    check(len(socks) >= 2 and mdbs, "fd listing sees the listening socket,"
+          " the connection and data.mdb: %r" % sorted(fds.values()))
+    log("vaultd holds %d fds during the hang, %d sockets, all close-on-exec"
+        " above 2: %s" % (len(fds), len(socks), not inherit))
     # Meanwhile the other target is served.
     check(v.get("ok") == pw_ok, "reveal of ok while bh hangs")
     rc, out, err = v.ctl(["rotate", "ok", "--wait"])

@@ -48,6 +48,26 @@ def native_hash(pw):
         .hexdigest().upper()
 
 
+O_CLOEXEC = 0o2000000
+
+
+def open_fds(pid):
+    """{fd: (what it points at, open flags)} of a live process, from
+    /proc/PID/fd and /proc/PID/fdinfo."""
+    fds = {}
+    base = "/proc/%d" % pid
+    for name in os.listdir(base + "/fd"):
+        try:
+            what = os.readlink("%s/fd/%s" % (base, name))
+            with open("%s/fdinfo/%s" % (base, name)) as f:
+                flags = next(int(ln.split()[1], 8) for ln in f
+                             if ln.startswith("flags:"))
+        except (FileNotFoundError, StopIteration):
+            continue            # closed between listdir and the read
+        fds[int(name)] = (what, flags)
+    return fds
+
+
 def q(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,6 +108,16 @@ t_cloexec(void)
 	close(b);
 	close(s[0]);
 	close(s[1]);
+	/* socket() as a library calls it comes out close-on-exec. */
+	CHECK((a = socket(AF_INET, SOCK_STREAM, 0)) > 2);
+	CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC);
+	CHECK(!(fcntl(a, F_GETFL) & O_NONBLOCK));
+	close(a);
+	CHECK((a = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0)) > 2);
+	CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC);
+	CHECK(fcntl(a, F_GETFL) & O_NONBLOCK);
+	close(a);
+	CHECK(socket(AF_INET, 12345, 0) == -1 && errno == EINVAL);
 }
 
 static void
