@@ -990,17 +990,163 @@ mark_revealed(struct vd_txn *t, const char *name, const json_t *target)
 	return r;
 }
 
+/*
+ * Reveals are group-committed: m_get() checks the request and queues it;
+ * once per loop iteration (a uv_check handle, after the poll phase that
+ * read every request that arrived) reveal_flush() reads each password and
+ * writes each audit entry in one write transaction, so one fsync covers
+ * them all.  Nothing changes for the rule "no audit entry, no password":
+ * every answer is sent only after the transaction holding its audit entry
+ * committed.  A batch whose writes fail is redone one reveal per
+ * transaction, so one bad write cannot cost the others their answer.
+ */
+struct vd_reveal {
+	struct vd_reveal	*next;
+	struct vd_req		*rq;		/* answered by reveal_answer() */
+	const char		*name;		/* borrowed from rq->msg */
+	uint64_t		 want;		/* version asked for, 0: current */
+	uint64_t		 v;		/* version revealed */
+	int			 err;		/* 0, or why it failed */
+	int			 after;		/* target has after_reveal */
+	struct vd_secret	*pw;		/* the password, until answered */
+};
+
+/* Reads rv's password inside t; 0, or a read error also kept in rv->err. */
+static int
+reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
+{
+	json_t *meta = NULL;
+	int r;
+
+	if ((r = vd_target_get(t, rv->name, target)) != 0)
+		goto out;
+	rv->after = json_is_integer(json_object_get(*target, "after_reveal"));
+	if (rv->want != 0) {
+		rv->v = rv->want;
+		if ((r = vd_version_get(t, rv->name, rv->v, &meta)) != 0)
+			goto out;
+	} else if ((r = current_version(t, rv->name, &rv->v)) != 0)
+		goto out;
+	r = vd_secret_get(t, rv->name, rv->v, &rv->pw);
+ out:
+	json_decref(meta);
+	return rv->err = r;
+}
+
+/*
+ * Reveals every entry of list in one write transaction.  Returns 0 once it
+ * committed (each entry then holds its password or its own read error), or
+ * the error that made the transaction fail: nothing was written and no
+ * entry holds a password.
+ */
+static int
+reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
+{
+	struct vd_txn *t = NULL;
+	struct vd_reveal *rv;
+	json_t *target;
+	int r;
+
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
+		return r;
+	for (rv = list; rv != NULL && r == 0; rv = rv->next) {
+		target = NULL;
+		rv->err = 0;
+		/* No audit entry, no password: both or neither commit. */
+		if (reveal_read(t, rv, &target) == 0 &&
+		    ((r = audit_in(t, rv->rq, rv->name, rv->v, "ok",
+		    NULL)) != 0 || (r = mark_revealed(t, rv->name, target)) != 0))
+			rv->err = r;
+		json_decref(target);
+	}
+	if (r == 0) {
+		r = vd_txn_commit(t);	/* frees t */
+		t = NULL;
+	}
+	vd_txn_abort(t);
+	if (r != 0)
+		for (rv = list; rv != NULL; rv = rv->next) {
+			vd_secret_free(rv->pw);
+			rv->pw = NULL;
+		}
+	return r;
+}
+
+/* Answers rv (password or error) and frees it. */
+static void
+reveal_answer(struct vd_daemon *d, struct vd_reveal *rv)
+{
+	struct vd_req *rq = rv->rq;
+	json_t *res;
+
+	if (rv->err != 0 || rv->pw == NULL) {
+		vd_req_fail(rq, rv->err, rv->err == VD_ENOTFOUND ?
+		    "no such target or version" : NULL);
+		goto out;
+	}
+	vd_log(LOG_INFO, "password of %s version %llu revealed to %s "
+	    "(uid %lu)", rv->name, (unsigned long long)rv->v,
+	    rq->caller->user, (unsigned long)rq->caller->uid);
+	res = json_pack("{s:s, s:I, s:s%}", "name", rv->name, "version",
+	    (json_int_t)rv->v, "password", (const char *)rv->pw->data,
+	    rv->pw->len);
+	vd_secret_free(rv->pw);
+	rv->pw = NULL;
+	/*
+	 * The engine reads after_reveal_due from the schedule record.  Before
+	 * the answer: name points into the request, which answering frees.
+	 */
+	if (rv->after)
+		vd_rotate_notify(d, rv->name);
+	if (res == NULL)
+		vd_req_fail_code(rq, VD_RPC_INTERNAL, "password is not UTF-8");
+	else
+		vd_req_reply(rq, res);
+ out:
+	vd_secret_free(rv->pw);
+	free(rv);
+}
+
+/* The group commit of the reveals queued in this loop iteration. */
+static void
+reveal_flush(uv_check_t *h)
+{
+	struct vd_daemon *d = h->data;
+	struct vd_reveal *list = d->reveals, *rv, *next;
+	int r;
+
+	uv_check_stop(h);
+	d->reveals = NULL;
+	d->reveals_tail = &d->reveals;
+	if (list == NULL)
+		return;
+	if ((r = reveal_batch(d, list)) != 0 && list->next != NULL) {
+		vd_log(LOG_WARNING, "%s: group commit of reveals failed, one "
+		    "by one", vd_strerror(r));
+		for (rv = list; rv != NULL; rv = next) {
+			next = rv->next;
+			rv->next = NULL;
+			if ((r = reveal_batch(d, rv)) != 0)
+				rv->err = r;
+			reveal_answer(d, rv);
+		}
+		return;
+	}
+	if (r != 0)
+		list->err = r;
+	for (rv = list; rv != NULL; rv = next) {
+		next = rv->next;
+		reveal_answer(d, rv);
+	}
+}
+
 static void
 m_get(struct vd_req *rq, json_t *params)
 {
 	struct vd_daemon *d = rq->d;
-	struct vd_secret *pw = NULL;
-	struct vd_txn *t = NULL;
-	json_t *target = NULL, *meta = NULL, *res;
+	struct vd_reveal *rv;
 	long long want = 0;
 	const char *name;
-	uint64_t v;
-	int r, after;
 
 	if ((name = target_param(rq, params)) == NULL)
 		return;
@@ -1013,53 +1159,33 @@ m_get(struct vd_req *rq, json_t *params)
 		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
 		return;
 	}
-	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
-	    (r = vd_target_get(t, name, &target)) != 0)
-		goto fail;
-	if (want != 0) {
-		v = (uint64_t)want;
-		if ((r = vd_version_get(t, name, v, &meta)) != 0)
-			goto fail;
-	} else if ((r = current_version(t, name, &v)) != 0)
-		goto fail;
-	if ((r = vd_secret_get(t, name, v, &pw)) != 0)
-		goto fail;
-	/* No audit entry, no password. */
-	if ((r = audit_in(t, rq, name, v, "ok", NULL)) != 0 ||
-	    (r = mark_revealed(t, name, target)) != 0)
-		goto fail;
-	r = vd_txn_commit(t);
-	t = NULL;
-	if (r != 0)
-		goto fail;
-	after = json_is_integer(json_object_get(target, "after_reveal"));
-	vd_log(LOG_INFO, "password of %s version %llu revealed to %s "
-	    "(uid %lu)", name, (unsigned long long)v, rq->caller->user,
-	    (unsigned long)rq->caller->uid);
-	res = json_pack("{s:s, s:I, s:s%}", "name", name, "version",
-	    (json_int_t)v, "password", (const char *)pw->data, pw->len);
-	vd_secret_free(pw);
-	pw = NULL;
-	/*
-	 * The engine reads after_reveal_due from the schedule record.  Before
-	 * the answer: name points into the request, which answering frees.
-	 */
-	if (after)
-		vd_rotate_notify(d, name);
-	if (res == NULL)
-		vd_req_fail_code(rq, VD_RPC_INTERNAL, "password is not UTF-8");
-	else
-		vd_req_reply(rq, res);
-	json_decref(target);
-	json_decref(meta);
-	return;
- fail:
-	vd_txn_abort(t);
-	vd_secret_free(pw);
-	json_decref(target);
-	json_decref(meta);
-	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target or version" :
-	    NULL);
+	if ((rv = calloc(1, sizeof(*rv))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	rv->rq = rq;
+	rv->name = name;
+	rv->want = (uint64_t)want;
+	if (!d->reveal_open) {
+		uv_check_init(d->loop, &d->reveal_check);
+		d->reveal_check.data = d;
+		d->reveals_tail = &d->reveals;
+		d->reveal_open = 1;
+	}
+	*d->reveals_tail = rv;
+	d->reveals_tail = &rv->next;
+	uv_check_start(&d->reveal_check, reveal_flush);
+}
+
+/* Answers the reveals still queued and closes the group commit's handle. */
+void
+vd_api_stop(struct vd_daemon *d)
+{
+	if (!d->reveal_open)
+		return;
+	reveal_flush(&d->reveal_check);
+	uv_close((uv_handle_t *)&d->reveal_check, NULL);
+	d->reveal_open = 0;
 }
 
 /* --- rotate ------------------------------------------------------------- */

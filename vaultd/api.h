@@ -27,4 +27,10 @@ void vd_api_dispatch(struct vd_req *rq, json_t *params);
 int vd_api_audit_event(struct vd_daemon *d, const char *event,
     const char *result, const char *reason);
 
+/*
+ * Answers the reveals waiting for their group commit (writing their audit
+ * entries first) and closes its handle; called when vaultd stops.
+ */
+void vd_api_stop(struct vd_daemon *d);
+
 #endif

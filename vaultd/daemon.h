@@ -32,6 +32,10 @@ struct vd_daemon {
 	int			 unsealing;	/* unlock running in the pool */
 	int64_t			 started;	/* start time, seconds */
 	uint64_t		 served;	/* requests answered */
+	uv_check_t		 reveal_check;	/* group commit of reveals */
+	int			 reveal_open;	/* reveal_check initialised */
+	struct vd_reveal	*reveals;	/* queued for it (api.c) */
+	struct vd_reveal	**reveals_tail;	/* where the next one goes */
 };
 
 /*

@@ -171,6 +171,7 @@ signal_cb(uv_signal_t *h, int signum)
 	    "finish)", signum == SIGTERM ? "SIGTERM" : "SIGINT", d->inflight,
 	    d->nconns);
 	vd_rotate_stop(d);
+	vd_api_stop(d);
 	vd_server_stop(d);
 	for (size_t i = 0; i < VD_NELEM(d->sig); i++)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
@@ -381,6 +382,7 @@ main(int argc, char **argv)
 		/* Start-up failed: close what was opened, then drain. */
 		d.stopping = 1;
 		vd_rotate_stop(&d);
+		vd_api_stop(&d);
 		vd_server_stop(&d);
 		for (size_t i = 0; i < VD_NELEM(d.sig); i++)
 			if (d.sig[i].loop != NULL)
