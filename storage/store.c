@@ -453,6 +453,40 @@ check_dir(const char *dir, int must_exist)
 	return 0;
 }
 
+/*
+ * LMDB creates lock.mdb owned by whoever opens the directory first.  When
+ * that is root (an offline `vaultctl audit verify`, a restore), a 0600
+ * root-owned lock file would stop a vaultd that runs as the directory's
+ * owner from opening the vault.  So root hands a lock file it finds owned
+ * by someone else than the directory's owner to that owner.  Through a
+ * descriptor opened without following links, and only for a plain file
+ * with one link: the directory's owner cannot point root's chown at
+ * another file.  Best effort: a failure leaves things as LMDB made them.
+ */
+static void
+lock_owner(const char *dir)
+{
+	struct stat ds, ls;
+	char path[PATH_MAX];
+	int fd, n;
+
+	if (geteuid() != 0 || stat(dir, &ds) != 0 || ds.st_uid == 0)
+		return;
+	n = snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK)) < 0)
+		return;
+	if (fstat(fd, &ls) == 0 && S_ISREG(ls.st_mode) && ls.st_nlink == 1 &&
+	    ls.st_dev == ds.st_dev &&
+	    (ls.st_uid != ds.st_uid || ls.st_gid != ds.st_gid))
+		if (fchown(fd, ds.st_uid, ds.st_gid) != 0)
+			vd_log(LOG_DEBUG, "%s: chown: %s", path,
+			    strerror(errno));
+	close(fd);
+}
+
 static int
 env_open(struct vd_store *st, const char *dir, int create)
 {
@@ -485,6 +519,7 @@ env_open(struct vd_store *st, const char *dir, int create)
 	}
 	if (rc != 0)
 		return mdb_err(rc, dir);
+	lock_owner(dir);
 	{
 		MDB_envinfo info;
 

@@ -835,6 +835,58 @@ test_history(void)
 	vd_store_close(st);
 }
 
+/* ---- lock.mdb made by root goes to the directory's owner ------------- */
+
+/* Opens dir read-only as an offline tool does, and closes it. */
+static void
+open_ro(const char *dir)
+{
+	struct vd_store *st;
+
+	CHECK_OK(vd_store_open(dir, VD_STORE_RDONLY, &st));
+	vd_store_close(st);
+}
+
+static void
+test_lock_owner(void)
+{
+	char dir[256], lock[300], data[300], victim[300];
+	struct stat sb;
+	int fd;
+
+	vd_store_close(new_vault("lk", NULL));
+	path_in(dir, sizeof(dir), "lk");
+	CHECK(snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) > 0);
+	CHECK(snprintf(data, sizeof(data), "%s/data.mdb", dir) > 0);
+	path_in(victim, sizeof(victim), "victim");
+	if (geteuid() != 0) {
+		/* Not root: a lock file of one's own is left alone. */
+		CHECK(unlink(lock) == 0);
+		open_ro(dir);
+		CHECK(stat(lock, &sb) == 0 && sb.st_uid == geteuid());
+		printf("lock owner: not root, only the no-op checked\n");
+		return;
+	}
+	/* The vault belongs to "nobody"; root runs an offline command. */
+	CHECK(chown(dir, 65534, 65534) == 0 && chown(data, 65534, 65534) == 0);
+	CHECK(unlink(lock) == 0);
+	open_ro(dir);
+	CHECK(stat(lock, &sb) == 0);
+	CHECK_INT_EQ(sb.st_uid, 65534);
+	CHECK_INT_EQ(sb.st_gid, 65534);
+	CHECK_INT_EQ(sb.st_mode & 07777, 0600);
+	/* A symlink or a hard link planted as lock.mdb: root chowns nothing. */
+	CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+	close(fd);
+	CHECK(unlink(lock) == 0 && symlink(victim, lock) == 0);
+	open_ro(dir);
+	CHECK(stat(victim, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0);
+	CHECK(unlink(lock) == 0 && link(victim, lock) == 0);
+	open_ro(dir);
+	CHECK(stat(victim, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0);
+	CHECK(unlink(lock) == 0 && unlink(victim) == 0);
+}
+
 static void
 rm_rf(const char *dir)
 {
@@ -857,6 +909,7 @@ main(void)
 	test_processes();
 	test_audit();
 	test_history();
+	test_lock_owner();
 	if (!getenv("VD_KEEP")) rm_rf(tmproot);
 	printf("test_store: ok\n");
 	return 0;
