@@ -40,8 +40,14 @@
 
 #define VD_POLICY_LEN_MAX	256	/* longest generated or checked password */
 #define VD_POLICY_LEN_MIN	4	/* shortest "length" a policy may set */
+/* Fuzz builds lower both (CMakeLists.txt), or a near-impossible policy
+ * costs each input 11,000 draws; the logic is the same. */
+#ifndef VD_POLICY_MAX_DRAWS
 #define VD_POLICY_MAX_DRAWS	10000	/* redraw bound of vd_policy_generate */
+#endif
+#ifndef VD_POLICY_TRIAL_DRAWS
 #define VD_POLICY_TRIAL_DRAWS	1000	/* draws tried by finalize */
+#endif
 #define VD_POLICY_DENY_MIN	3	/* shortest deny-word (letters+digits) */
 #define VD_POLICY_WHY_MAX	512	/* a buffer that holds any "why" text */
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "fuzz_rng.h"
 #include "mem.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -22,9 +23,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text;
 
 	if (!init) {
+		fuzz_rng_install();
 		vd_mem_init();
 		init = 1;
 	}
+	fuzz_rng_reset();
 	if (size > 16384)
 		return 0;
 	if ((text = malloc(size + 1)) == NULL)

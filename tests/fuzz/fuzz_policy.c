@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_rng.h"
 #include "mem.h"
 #include "policy.h"
 
@@ -24,9 +25,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int applied = 0;
 
 	if (!init) {
+		fuzz_rng_install();
 		vd_mem_init();
 		init = 1;
 	}
+	fuzz_rng_reset();
 	if (size >= sizeof(buf))
 		return 0;
 	memcpy(buf, data, size);
