@@ -14,6 +14,7 @@
 #include "client.h"
 #include "cmds.h"
 #include "err.h"
+#include "list.h"
 #include "mem.h"
 #include "store.h"
 #include "util.h"
@@ -33,66 +34,34 @@ audit_usage(FILE *f)
 	    "terminal or stdin.\n");
 }
 
+/* Prints one audit entry: seq, time, then key=value for all but prev. */
+static void
+audit_row(json_t *e)
+{
+	const char *key;
+	json_t *v;
+
+	printf("%s %s", vc_str(json_object_get(e, "seq")),
+	    vc_str(json_object_get(e, "time")));
+	json_object_foreach(e, key, v) {
+		if (strcmp(key, "seq") == 0 || strcmp(key, "time") == 0 ||
+		    strcmp(key, "prev") == 0)
+			continue;
+		printf(" %s=%s", key, vc_str(v));
+	}
+	putchar('\n');
+}
+
 static int
 audit_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "limit", required_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	json_t *res = NULL, *e, *v;
-	long long limit = 20;
-	const char *key;
-	size_t i;
-	int ch, json = 0, rc;
+	struct vc_list l = { .usage = audit_usage, .row = audit_row };
+	int rc;
 
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'l':
-			if (vd_parse_int(optarg, 1, 10000, &limit) != 0) {
-				fprintf(stderr, "vaultctl: --limit: expected "
-				    "1..10000\n");
-				return VC_EXIT_USAGE;
-			}
-			break;
-		case 'j': json = 1; break;
-		case 'S': vc_set_socket(optarg); break;
-		case 'h':
-			audit_usage(stdout);
-			return VC_EXIT_OK;
-		default:
-			audit_usage(stderr);
-			return VC_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		audit_usage(stderr);
-		return VC_EXIT_USAGE;
-	}
-	if ((rc = vc_call_exit("audit list", "audit.list", json_pack("{s:I}",
-	    "limit", (json_int_t)limit), 0, &res)) != VC_EXIT_OK)
+	if ((rc = vc_list_options(&l, argc, argv)) >= 0)
 		return rc;
-	if (json)
-		rc = vc_print_json(json_object_get(res, "entries"));
-	else
-		json_array_foreach(json_object_get(res, "entries"), i, e) {
-			printf("%s %s", vc_str(json_object_get(e, "seq")),
-			    vc_str(json_object_get(e, "time")));
-			json_object_foreach(e, key, v) {
-				if (strcmp(key, "seq") == 0 ||
-				    strcmp(key, "time") == 0 ||
-				    strcmp(key, "prev") == 0)
-					continue;
-				printf(" %s=%s", key, vc_str(v));
-			}
-			putchar('\n');
-		}
-	json_decref(res);
-	return rc;
+	return vc_list_print(&l, "audit list", "audit.list",
+	    json_pack("{s:I}", "limit", (json_int_t)l.limit));
 }
 
 static int

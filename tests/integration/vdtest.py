@@ -1,5 +1,6 @@
-"""vdtest.py - helpers shared by test_hygiene.py, test_faults.py and
-soak.py: a vault + vaultd per scenario, vaultctl, MariaDB logins and SQL.
+"""vdtest.py - helpers shared by test_hygiene.py, test_faults.py,
+test_ops.py and soak.py: a vault + vaultd per scenario, vaultctl, MariaDB
+logins and SQL.
 
 Passwords only ever travel on stdin or in 0600 option files; the SQL that
 creates accounts carries mysql_native_password hashes computed here, never
@@ -17,10 +18,12 @@ import time
 import traceback
 
 FAILS = []
+CHECKS = [0]            # checks made, for a test's summary line
 
 
 def check(cond, what):
     """Records a failure with the caller's line; the run goes on."""
+    CHECKS[0] += 1
     if not cond:
         line = traceback.extract_stack(limit=2)[0].lineno
         FAILS.append("line %d: %s" % (line, what))
@@ -167,6 +170,11 @@ class Vault:
         self.log = os.path.join(self.dir, "vaultd.log")
         self.proc = None
         self.outputs = []       # (what, bytes) of every vaultctl run
+        self.create(rotation, extra)
+
+    def create(self, rotation, extra):
+        """Writes vaultd.conf and makes the vault, with a key file (a test
+        that wants another kind of vault overrides this)."""
         with open(self.conf, "w") as f:
             f.write("[vault]\ndata_dir = %s\nkey_file = %s\n"
                     "socket = %s\n\n[access]\nadmin = root\n\n%s\n"
