@@ -1,6 +1,6 @@
 /*
- * cmd_target.c - vaultctl target add|list|show|remove (online, admin for
- * add/remove; docs/api.md target.*).
+ * cmd_target.c - vaultctl target add|list|show|remove|set-password
+ * (online, admin for add/remove/set-password; docs/api.md target.*).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,6 +30,7 @@ target_usage(FILE *f)
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"
 	    "       vaultctl target remove NAME\n"
+	    "       vaultctl target set-password NAME [--json]\n"
 	    "\n"
 	    "target add reads the account's current password from the first "
 	    "line of stdin\n"
@@ -37,6 +38,13 @@ target_usage(FILE *f)
 	    "prompts on a\n"
 	    "terminal without echo; vaultd logs in with it before storing "
 	    "it.\n"
+	    "target set-password reads, the same way, the password now in "
+	    "force on the server\n"
+	    "(changed outside the vault); vaultd stores it as the new current "
+	    "version once it\n"
+	    "logs in on every host of the account, and replaces it after the "
+	    "after-reveal\n"
+	    "grace (at once without one).\n"
 	    "Every command takes --socket PATH.\n");
 }
 
@@ -87,6 +95,33 @@ host_list(const char *s)
 	return arr;
 }
 
+/*
+ * Reads a password (the next line of stdin, or a prompt without echo on a
+ * terminal) into params[key], for target add and target set-password.
+ * The secure copy is wiped here; jansson's copies are wiped on free
+ * (vd_proto_init()).  Returns VC_EXIT_OK, or an exit code after saying
+ * why on stderr (never the input).
+ */
+static int
+read_password(json_t *params, const char *key, const char *prompt,
+    const char *what)
+{
+	struct vd_secret *pw = NULL;
+	int r, rc = VC_EXIT_OK;
+
+	if ((r = vd_read_secret(STDIN_FILENO, prompt, 0, 0, &pw)) != 0) {
+		vc_err(r, "reading %s", what);
+		return VC_EXIT_FAIL;
+	}
+	if (json_object_set_new(params, key, json_stringn((const char *)
+	    pw->data, pw->len)) != 0) {
+		fprintf(stderr, "vaultctl: %s must be valid UTF-8\n", what);
+		rc = VC_EXIT_FAIL;
+	}
+	vd_secret_free(pw);
+	return rc;
+}
+
 /* Adds key: string to params when v is set. */
 static int
 put_str(json_t *params, const char *key, const char *v)
@@ -99,14 +134,13 @@ put_str(json_t *params, const char *key, const char *v)
 static int
 target_add(int argc, char **argv)
 {
-	struct vd_secret *pw = NULL, *apw = NULL;
 	const char *host = NULL, *usock = NULL, *user = NULL, *ahosts = NULL,
 	    *policy = NULL, *every = NULL, *window = NULL, *after = NULL,
 	    *admin = NULL, *tls = NULL, *tls_ca = NULL;
 	json_t *params = NULL, *res = NULL, *v;
 	long long port = 0;
 	char prompt[160];
-	int ch, json = 0, rc, r;
+	int ch, json = 0, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", add_opts, NULL)) != -1) {
@@ -182,29 +216,15 @@ target_add(int argc, char **argv)
 		json_object_set_new(params, "account_hosts", v);
 	}
 	snprintf(prompt, sizeof(prompt), "Current password of %.80s: ", user);
-	if ((r = vd_read_secret(STDIN_FILENO, prompt, 0, 0, &pw)) != 0) {
-		vc_err(r, "reading the password");
-		rc = VC_EXIT_FAIL;
+	if ((rc = read_password(params, "password", prompt,
+	    "the password")) != VC_EXIT_OK)
 		goto out;
-	}
 	if (admin != NULL) {
 		snprintf(prompt, sizeof(prompt), "Password of admin account "
 		    "%.80s: ", admin);
-		if ((r = vd_read_secret(STDIN_FILENO, prompt, 0, 0,
-		    &apw)) != 0) {
-			vc_err(r, "reading the admin password");
-			rc = VC_EXIT_FAIL;
+		if ((rc = read_password(params, "admin_password", prompt,
+		    "the admin password")) != VC_EXIT_OK)
 			goto out;
-		}
-	}
-	/* jansson's copies are wiped on free (vd_proto_init()). */
-	if (json_object_set_new(params, "password", json_stringn(
-	    (const char *)pw->data, pw->len)) != 0 ||
-	    (apw != NULL && json_object_set_new(params, "admin_password",
-	    json_stringn((const char *)apw->data, apw->len)) != 0)) {
-		fprintf(stderr, "vaultctl: a password must be valid UTF-8\n");
-		rc = VC_EXIT_FAIL;
-		goto out;
 	}
 	rc = vc_call_exit("target add", "target.add", params, 0, &res);
 	params = NULL;
@@ -216,8 +236,6 @@ target_add(int argc, char **argv)
 		printf("target %s added, version %s\n", argv[optind],
 		    vc_str(json_object_get(res, "version")));
  out:
-	vd_secret_free(pw);
-	vd_secret_free(apw);
 	json_decref(params);
 	json_decref(res);
 	return rc;
@@ -358,6 +376,49 @@ target_remove(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * target set-password NAME: hands vaultd the password now in force (read
+ * like target add's), after it was changed outside the vault.
+ */
+static int
+target_set_password(int argc, char **argv)
+{
+	json_t *params = NULL, *res = NULL;
+	char prompt[160];
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 1, &json)) >= 0)
+		return rc;
+	if (!vd_name_valid(argv[optind])) {
+		fprintf(stderr, "vaultctl: bad target name (use "
+		    "[A-Za-z0-9._-], at most %d)\n", VD_NAME_MAX);
+		return VC_EXIT_USAGE;
+	}
+	if ((params = json_pack("{s:s}", "name", argv[optind])) == NULL)
+		return VC_EXIT_FAIL;
+	snprintf(prompt, sizeof(prompt), "Password now in force for "
+	    "%.64s: ", argv[optind]);
+	if ((rc = read_password(params, "password", prompt,
+	    "the password")) != VC_EXIT_OK) {
+		json_decref(params);
+		return rc;
+	}
+	rc = vc_call_exit("target set-password", "target.set_password",
+	    params, 0, &res);
+	if (rc != VC_EXIT_OK)
+		return rc;
+	if (json)
+		rc = vc_print_json(res);
+	else
+		printf("target %s: password set as version %s (%s); its "
+		    "replacement is due %s\n", argv[optind],
+		    vc_str(json_object_get(res, "version")),
+		    vc_str(json_object_get(res, "hosts")),
+		    vc_str(json_object_get(res, "next_rotation")));
+	json_decref(res);
+	return rc;
+}
+
 /* vaultctl target SUBCOMMAND … */
 int
 cmd_target(int argc, char **argv)
@@ -378,6 +439,8 @@ cmd_target(int argc, char **argv)
 		return target_show(argc - 1, argv + 1);
 	if (strcmp(argv[1], "remove") == 0)
 		return target_remove(argc - 1, argv + 1);
+	if (strcmp(argv[1], "set-password") == 0)
+		return target_set_password(argc - 1, argv + 1);
 	fprintf(stderr, "vaultctl: unknown target command '%s'\n", argv[1]);
 	target_usage(stderr);
 	return VC_EXIT_USAGE;

@@ -17,7 +17,7 @@
 static const struct vc_cmd commands[] = {
 	{ "init", cmd_init, "create a new vault (offline)" },
 	{ "policy", cmd_policy, "show, check and generate passwords to a policy" },
-	{ "target", cmd_target, "add, list, show and remove targets" },
+	{ "target", cmd_target, "add, list, show, remove targets; set-password" },
 	{ "get", cmd_get, "print a target's password (audited)" },
 	{ "rotate", cmd_rotate, "ask vaultd to rotate a target now" },
 	{ "history", cmd_history, "a target's rotation history" },

@@ -1096,6 +1096,30 @@ vd_sched_del(struct vd_txn *t, const char *target)
 }
 
 int
+vd_sched_update(struct vd_txn *t, const char *target, const json_t *fields)
+{
+	json_t *s = NULL, *v;
+	const char *k;
+	int r;
+
+	if ((r = vd_sched_get(t, target, &s)) == VD_ENOTFOUND)
+		s = json_object();
+	else if (r != 0)
+		return r;
+	if (s == NULL)
+		return VD_ENOMEM;
+	json_object_foreach((json_t *)fields, k, v) {
+		if (json_is_null(v))
+			json_object_del(s, k);
+		else
+			json_object_set(s, k, v);
+	}
+	r = vd_sched_put(t, target, s);
+	json_decref(s);
+	return r;
+}
+
+int
 vd_sched_each(struct vd_txn *t,
     int (*cb)(const char *target, json_t *obj, void *arg), void *arg)
 {

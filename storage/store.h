@@ -263,6 +263,12 @@ int vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad);
 int vd_sched_put(struct vd_txn *t, const char *target, const json_t *obj);
 int vd_sched_get(struct vd_txn *t, const char *target, json_t **obj);
 int vd_sched_del(struct vd_txn *t, const char *target);
+/*
+ * Merges fields into target's schedule record (created when missing): each
+ * key is set, or removed when its value is JSON null.  fields is borrowed.
+ */
+int vd_sched_update(struct vd_txn *t, const char *target,
+    const json_t *fields);
 int vd_sched_each(struct vd_txn *t,
     int (*cb)(const char *target, json_t *obj, void *arg), void *arg);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -206,9 +207,13 @@ log_err_r(const char *what, int r)
 	vd_log(LOG_ERR, "%s: %s", what, vd_err_format(r, buf, sizeof(buf)));
 }
 
-/* Refuses rq: audit entry (when possible), log line, error answer. */
+/*
+ * Refuses rq: audit entry (when possible), log line, and the error answer
+ * code with msg (NULL: the reason itself).  reason never holds a secret.
+ */
 static void
-refuse(struct vd_req *rq, const char *target, const char *reason)
+refuse_code(struct vd_req *rq, const char *target, const char *reason,
+    int code, const char *msg)
 {
 	int r;
 
@@ -217,7 +222,14 @@ refuse(struct vd_req *rq, const char *target, const char *reason)
 	    rq->method, target ? " " : "", target ? target : "",
 	    (unsigned long)rq->caller->uid, rq->caller->user, reason,
 	    r != 0 ? " (not audited: vault sealed or audit failed)" : "");
-	vd_req_fail_code(rq, VD_RPC_PERM, "permission denied");
+	vd_req_fail_code(rq, code, msg != NULL ? msg : reason);
+}
+
+/* Refuses rq for lack of a role (the reason goes to the audit log only). */
+static void
+refuse(struct vd_req *rq, const char *target, const char *reason)
+{
+	refuse_code(rq, target, reason, VD_RPC_PERM, "permission denied");
 }
 
 /* Finds the version in state "current" (newest first). */
@@ -307,7 +319,9 @@ hist_count_cb(uint64_t seq, json_t *entry, void *arg)
 	if (res == NULL || strcmp(res, "running") == 0)
 		return 0;
 	if (strcmp(res, "ok") == 0) {
-		if (trig == NULL || strcmp(trig, "initial") != 0)
+		/* Versions vaultd did not make are not rotations. */
+		if (trig == NULL || (strcmp(trig, "initial") != 0 &&
+		    strcmp(trig, "import") != 0))
 			hc->rotations++;
 		fin = rfc3339_secs(json_object_get(entry, "finished_at"));
 		if (fin > hc->last_ok)
@@ -529,6 +543,24 @@ struct addjob {
 };
 
 /*
+ * Fills t from a target record (borrowed: t points into it).  Safe on a
+ * pool thread while nothing else touches the record.
+ */
+static void
+dbtarget_of(struct vd_dbtarget *t, const json_t *target, unsigned timeout)
+{
+	memset(t, 0, sizeof(*t));
+	t->host = json_string_value(json_object_get(target, "host"));
+	t->port = (unsigned)json_integer_value(json_object_get(target, "port"));
+	t->unix_socket = json_string_value(json_object_get(target,
+	    "unix_socket"));
+	t->user = json_string_value(json_object_get(target, "user"));
+	t->tls_required = json_object_get(target, "tls") != NULL;
+	t->tls_ca = json_string_value(json_object_get(target, "tls_ca"));
+	t->connect_timeout_s = timeout;
+}
+
+/*
  * Logs in as user with pw on the target's server (pool thread).  Returns
  * 0, VD_EAUTH (refused), VD_EDB / VD_ETIMEDOUT (unreachable), reason in
  * err (the driver never puts a secret there).
@@ -539,15 +571,7 @@ probe_login(const json_t *target, const char *user,
 {
 	struct vd_dbtarget t;
 
-	memset(&t, 0, sizeof(t));
-	t.host = json_string_value(json_object_get(target, "host"));
-	t.port = (unsigned)json_integer_value(json_object_get(target, "port"));
-	t.unix_socket = json_string_value(json_object_get(target,
-	    "unix_socket"));
-	t.user = json_string_value(json_object_get(target, "user"));
-	t.tls_required = json_object_get(target, "tls") != NULL;
-	t.tls_ca = json_string_value(json_object_get(target, "tls_ca"));
-	t.connect_timeout_s = timeout;
+	dbtarget_of(&t, target, timeout);
 	return vd_drv_login(&t, user, pw, err, errlen);
 }
 
@@ -964,6 +988,478 @@ m_target_remove(struct vd_req *rq, json_t *params)
 	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
 }
 
+/* --- target.set_password ------------------------------------------------ */
+
+/*
+ * target.set_password hands the vault the password now in force on the
+ * server after it was changed outside the vault (drift with no version that
+ * logs in).  The new password is stored only once it logs in on every
+ * account host that can be reached from here (thread pool); then one write
+ * transaction makes it version v+1 "current", exactly as a rotation would
+ * have, and schedules its replacement: a person chose and knows it, so it is
+ * spent like a revealed password (docs/api.md).
+ */
+struct setpwjob {
+	uv_work_t		 work;		/* libuv request */
+	struct vd_req		*rq;		/* answered in setpw_after */
+	char			 name[VD_NAME_MAX + 1];	/* target name */
+	json_t			*target;	/* its record (job's own) */
+	struct vd_secret	*pw;		/* the password to import */
+	struct vd_secret	*admin_pw;	/* admin_user's, or NULL */
+	unsigned		 timeout;	/* connect timeout, seconds */
+	int64_t			 started;	/* when the request came */
+	uint64_t		 seen_v;	/* newest version before probing */
+	int			 r;		/* outcome of the probes */
+	char			 err[VD_DRV_ERRLEN];	/* reason, no secret */
+	char			 hosts[512];	/* "host=ok host=unverified" */
+};
+
+static void
+setpw_summary(struct setpwjob *j, const char *host, const char *what)
+{
+	size_t n = strlen(j->hosts);
+
+	snprintf(j->hosts + n, sizeof(j->hosts) - n, "%s%s=%s", n ? " " : "",
+	    host, what);
+}
+
+/*
+ * Checks j->pw on the server (pool thread): a session (the admin account,
+ * else the account itself with j->pw, which is the path vault users take)
+ * finds the account's hosts when they are "auto"; then a fresh login with
+ * j->pw per host.  Sets j->r: 0 when every host that can be reached from
+ * here accepts it, VD_EAUTH naming the host that refuses it, or VD_EDB /
+ * VD_ETIMEDOUT (unreachable, discovery failed).  No secret in j->err.
+ */
+static void
+setpw_work(uv_work_t *w)
+{
+	struct setpwjob *j = container_of(w, struct setpwjob, work);
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	const json_t *ah = json_object_get(j->target, "account_hosts");
+	const char *admin = json_string_value(json_object_get(j->target,
+	    "admin_user")), *main_host, *h;
+	char **found = NULL, perr[VD_DRV_ERRLEN];
+	size_t nfound = 0, n, i;
+	int r, main_ok;
+
+	dbtarget_of(&t, j->target, j->timeout);
+	main_host = t.unix_socket != NULL ? "localhost" : t.host;
+	j->hosts[0] = '\0';
+	r = vd_drv_connect(&t, admin, admin != NULL ? j->admin_pw : j->pw, &c,
+	    perr, sizeof(perr));
+	if (r == VD_EAUTH && admin != NULL) {
+		r = VD_EDB;
+		snprintf(j->err, sizeof(j->err), "the admin account %.80s is "
+		    "refused by the server", admin);
+		goto out;
+	}
+	if (r == VD_EAUTH) {
+		snprintf(j->err, sizeof(j->err), "%.80s@%.200s: the server "
+		    "refused this password", t.user, main_host);
+		goto out;
+	}
+	if (r != 0) {
+		snprintf(j->err, sizeof(j->err), "cannot reach the server: "
+		    "%.400s", perr);
+		goto out;
+	}
+	main_ok = admin == NULL;	/* that login took the main path */
+
+	vd_drv_learn_port(c, &t);	/* loopback probes need it */
+	if (json_is_array(ah))
+		n = json_array_size(ah);
+	else {
+		if ((r = vd_drv_account_hosts(c, t.user, &found, &nfound, perr,
+		    sizeof(perr))) != 0) {
+			snprintf(j->err, sizeof(j->err), "cannot list the "
+			    "hosts of %.80s: %.300s", t.user, perr);
+			goto out;
+		}
+		if ((n = nfound) == 0) {
+			r = VD_EDB;
+			snprintf(j->err, sizeof(j->err), "no account named "
+			    "%.80s on the server", t.user);
+			goto out;
+		}
+	}
+	vd_drv_close(c);
+	c = NULL;
+
+	for (i = 0; i < n; i++) {
+		h = found != NULL ? found[i] :
+		    json_string_value(json_array_get(ah, i));
+		if (h == NULL)
+			continue;
+		r = vd_drv_probe(&t, h, j->pw, perr, sizeof(perr));
+		if (r == VD_DRV_UNREACHABLE) {
+			setpw_summary(j, h, "unverified");
+			continue;
+		}
+		if (r == VD_EAUTH) {
+			setpw_summary(j, h, "refused");
+			snprintf(j->err, sizeof(j->err), "%.80s@%.200s: the "
+			    "server refused this password", t.user, h);
+			goto out;
+		}
+		if (r != 0) {
+			setpw_summary(j, h, "error");
+			snprintf(j->err, sizeof(j->err), "%.80s@%.100s: "
+			    "%.300s", t.user, h, perr);
+			goto out;
+		}
+		setpw_summary(j, h, "ok");
+		if (main_host != NULL && strcasecmp(h, main_host) == 0)
+			main_ok = 1;
+	}
+	/* The path vault users take must work too (unless a probe took it). */
+	if (!main_ok && (r = vd_drv_login(&t, NULL, j->pw, perr,
+	    sizeof(perr))) != 0) {
+		if (r == VD_EAUTH)
+			snprintf(perr, sizeof(perr), "the server refused this "
+			    "password");
+		snprintf(j->err, sizeof(j->err), "%.80s through %.100s: "
+		    "%.300s", t.user, t.unix_socket ? t.unix_socket : t.host,
+		    perr);
+		goto out;
+	}
+	r = 0;
+ out:
+	j->r = r;
+	vd_drv_hosts_free(found, nfound);
+	vd_drv_close(c);
+}
+
+/* The current version and a pending one newer than it (newest first). */
+struct setpw_vers {
+	uint64_t	 cur;		/* current version, 0: none */
+	uint64_t	 pending;	/* pending version, 0: none */
+};
+
+static int
+setpw_vers_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct setpw_vers *vs = arg;
+	const char *s = json_string_value(json_object_get(meta, "state"));
+
+	if (s != NULL && strcmp(s, "pending") == 0 && vs->pending == 0)
+		vs->pending = v;
+	else if (s != NULL && strcmp(s, "current") == 0) {
+		vs->cur = v;
+		return 1;	/* the engine never pends below current */
+	}
+	return 0;
+}
+
+/*
+ * Fails with VD_EBUSY (detail set) when target name has a rotation that
+ * has not ended: a job of the engine (rotation or drift check), a pending
+ * version, or the schedule's state "pending".  Otherwise *cur gets the
+ * current version (0: none) and returns 0.
+ */
+static int
+setpw_idle(struct vd_daemon *d, struct vd_txn *t, const char *name,
+    uint64_t *cur)
+{
+	json_t *s = NULL;
+	const char *st;
+	struct setpw_vers vs = { 0, 0 };
+	int r;
+
+	*cur = 0;
+	if (vd_rotate_busy(d, name))
+		goto busy;
+	if ((r = vd_version_each(t, name, 0, setpw_vers_cb, &vs)) < 0)
+		return r;
+	if (vs.pending != 0)
+		goto busy;
+	if ((r = vd_sched_get(t, name, &s)) != 0 && r != VD_ENOTFOUND)
+		return r;
+	st = json_string_value(json_object_get(s, "state"));
+	r = st != NULL && strcmp(st, "pending") == 0;
+	json_decref(s);
+	if (r)
+		goto busy;
+	*cur = vs.cur;
+	return 0;
+ busy:
+	return vd_err_set(VD_EBUSY, "a rotation of %s is in progress; wait "
+	    "for it to end (vaultctl history %s) and try again", name, name);
+}
+
+/*
+ * Marks the imported version as disclosed in the schedule record, in t:
+ * state ok, no error, no retries, and the next rotation due once the
+ * target's after_reveal grace has passed (at once without one; never later
+ * than its cadence), in its window, as the engine does after a reveal.
+ * *due gets it.
+ */
+static int
+setpw_sched(struct vd_txn *t, const char *name, const json_t *target,
+    int64_t *due)
+{
+	struct vd_window win;
+	json_t *s = NULL, *v;
+	int64_t now = vd_now(), grace = 0;
+	int r;
+
+	v = json_object_get(target, "after_reveal");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		grace = json_integer_value(v);
+	v = json_object_get(target, "every");
+	if (json_is_integer(v) && json_integer_value(v) > 0 &&
+	    json_integer_value(v) < grace)
+		grace = json_integer_value(v);
+	*due = now + grace;
+	if (vd_window_parse(json_string_value(json_object_get(target,
+	    "window")), &win) == 0)
+		*due = vd_window_next(&win, *due);
+	if ((s = json_pack("{s:s, s:i, s:I, s:n, s:I, s:I, s:I, s:s}",
+	    "state", "ok", "retries", 0, "last_ok", (json_int_t)now,
+	    "last_error", "revealed_at", (json_int_t)now, "after_reveal_due",
+	    (json_int_t)*due, "next_due", (json_int_t)*due, "trigger",
+	    "after-reveal")) == NULL)
+		return VD_ENOMEM;
+	r = vd_sched_update(t, name, s);
+	json_decref(s);
+	return r;
+}
+
+/*
+ * Stores j's password as the target's new current version, in one write
+ * transaction: version v+1 "current" (trigger "import"), the old current
+ * "previous", old passwords pruned as the engine prunes them, escrow
+ * envelopes, history, schedule and audit.  *vp and *due get the version
+ * and the next rotation's due time.  Refuses (VD_EBUSY) a rotation that
+ * started while the probes ran.
+ */
+static int
+setpw_commit(struct setpwjob *j, uint64_t *vp, int64_t *due)
+{
+	struct vd_req *rq = j->rq;
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	json_t *target = NULL, *meta = NULL, *hist = NULL, *old = NULL;
+	char ts[VD_TIME_STRLEN], st[VD_TIME_STRLEN];
+	uint64_t cur = 0, v = 0;
+	int r;
+
+	*vp = 0;
+	*due = 0;
+	if (sealed(d))
+		return VD_ESEALED;
+	vd_time_rfc3339(vd_now(), ts, sizeof(ts));
+	vd_time_rfc3339(j->started, st, sizeof(st));
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
+		return r;
+	if ((r = vd_target_get(t, j->name, &target)) != 0 ||
+	    (r = setpw_idle(d, t, j->name, &cur)) != 0 ||
+	    (r = vd_version_last(t, j->name, &v)) != 0)
+		goto out;
+	/*
+	 * A rotation that began and ended while the logins ran may have put
+	 * a new password on the server: storing this one would break "the
+	 * vault holds a password that logs in".
+	 */
+	if (v != j->seen_v) {
+		r = vd_err_set(VD_EBUSY, "a rotation of %s ran while the "
+		    "password was checked; see vaultctl history %s and try "
+		    "again", j->name, j->name);
+		goto out;
+	}
+	v++;
+	meta = json_pack("{s:s, s:s, s:s, s:s}", "state", "current",
+	    "trigger", "import", "created_at", ts, "created_by",
+	    rq->caller->user);
+	hist = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "version",
+	    (json_int_t)v, "trigger", "import", "result", "ok", "started_at",
+	    st, "finished_at", ts, "by", rq->caller->user, "hosts", j->hosts);
+	if (meta == NULL || hist == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = vd_secret_put(t, j->name, v, j->pw)) != 0 ||
+	    (r = vd_version_put(t, j->name, v, meta)) != 0)
+		goto out;
+	if (cur != 0) {
+		if ((r = vd_version_get(t, j->name, cur, &old)) != 0)
+			goto out;
+		json_object_set_new(old, "state", json_string("previous"));
+		json_object_set_new(old, "updated_at", json_string(ts));
+		if ((r = vd_version_put(t, j->name, cur, old)) != 0)
+			goto out;
+	}
+	if ((r = vd_rotate_prune(t, j->name, ts)) != 0 ||
+	    (r = vd_rotate_escrow(d, t, j->name, v, j->pw)) != 0 ||
+	    (r = vd_history_append(t, j->name, hist, NULL)) != 0 ||
+	    (r = setpw_sched(t, j->name, target, due)) != 0 ||
+	    (r = audit_in(t, rq, j->name, v, "ok", NULL)) != 0)
+		goto out;
+	r = vd_txn_commit(t);
+	t = NULL;
+	if (r == 0)
+		*vp = v;
+ out:
+	vd_txn_abort(t);
+	json_decref(target);
+	json_decref(meta);
+	json_decref(hist);
+	json_decref(old);
+	return r;
+}
+
+static void
+setpw_free(struct setpwjob *j)
+{
+	vd_secret_free(j->pw);
+	vd_secret_free(j->admin_pw);
+	json_decref(j->target);
+	free(j);
+}
+
+static void
+setpw_after(uv_work_t *w, int status)
+{
+	struct setpwjob *j = container_of(w, struct setpwjob, work);
+	struct vd_req *rq = j->rq;
+	struct vd_daemon *d = rq->d;
+	char buf[300], why[300], due_s[VD_TIME_STRLEN];
+	uint64_t v = 0;
+	int64_t due = 0;
+	int r;
+
+	d->inflight--;
+	if (status != 0 || j->r != 0) {
+		r = status != 0 ? VD_EBUSY : j->r;
+		if (status != 0)
+			snprintf(j->err, sizeof(j->err), "cancelled");
+		/* Nothing was stored; say so, and which host refused. */
+		audit_now(d, rq, j->name, 0, "failed", j->err);
+		vd_log(LOG_NOTICE, "target.set_password %s by %s (uid %lu) "
+		    "failed: %s", j->name, rq->caller->user,
+		    (unsigned long)rq->caller->uid, j->err);
+		vd_req_fail_code(rq, r == VD_EAUTH ? VD_RPC_AUTH : r ==
+		    VD_EBUSY ? VD_RPC_UNAVAIL : VD_RPC_DB, j->err);
+		goto out;
+	}
+	if ((r = setpw_commit(j, &v, &due)) != 0) {
+		/* Copied: auditing may replace this thread's detail. */
+		snprintf(why, sizeof(why), "%s", vd_err_detail());
+		vd_err_format(r, buf, sizeof(buf));
+		if (r == VD_EBUSY || r == VD_ENOTFOUND) {
+			/* A rotation began, or the target went, meanwhile. */
+			refuse_code(rq, j->name, r == VD_EBUSY ? why :
+			    "no such target", vd_proto_code(r), NULL);
+			goto out;
+		}
+		vd_log(LOG_ERR, "target.set_password %s: %s", j->name, buf);
+		audit_now(d, rq, j->name, 0, "failed", buf);
+		vd_req_fail(rq, r, buf);
+		goto out;
+	}
+	vd_log(LOG_NOTICE, "target %s: password set by %s (uid %lu) as "
+	    "version %llu (%s); its replacement is due %s", j->name,
+	    rq->caller->user, (unsigned long)rq->caller->uid,
+	    (unsigned long long)v, j->hosts, vd_time_rfc3339(due, due_s,
+	    sizeof(due_s)));
+	vd_rotate_notify(d, j->name);
+	vd_req_reply(rq, json_pack("{s:s, s:I, s:s, s:s, s:I}", "name",
+	    j->name, "version", (json_int_t)v, "hosts", j->hosts,
+	    "next_rotation", due_s, "next_rotation_unix", (json_int_t)due));
+ out:
+	setpw_free(j);
+}
+
+/*
+ * Reads what the probes need (loop thread, read transaction): the target
+ * record and its admin account's password.  Fails with VD_ENOTFOUND for an
+ * unknown target and VD_EBUSY while a rotation runs (detail set).
+ */
+static int
+setpw_prep(struct setpwjob *j)
+{
+	struct vd_daemon *d = j->rq->d;
+	struct vd_txn *t = NULL;
+	uint64_t cur;
+	int r;
+
+	if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
+		return r;
+	if ((r = vd_target_get(t, j->name, &j->target)) != 0) {
+		r = vd_err_set(VD_ENOTFOUND, "no such target");
+		goto out;
+	}
+	if ((r = setpw_idle(d, t, j->name, &cur)) != 0 ||
+	    (r = vd_version_last(t, j->name, &j->seen_v)) != 0)
+		goto out;
+	if (json_object_get(j->target, "admin_user") != NULL &&
+	    (r = vd_admin_secret_get(t, j->name, &j->admin_pw)) != 0)
+		r = vd_err_set(r == VD_ENOTFOUND ? VD_ESTORE : r, "target %s: "
+		    "no password stored for its admin account", j->name);
+ out:
+	vd_txn_abort(t);
+	return r;
+}
+
+static void
+m_target_set_password(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct setpwjob *j;
+	char why[300];
+	json_t *pw;
+	const char *name;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	pw = json_object_get(params, "password");
+	if (!json_is_string(pw) || json_string_length(pw) == 0 ||
+	    json_string_length(pw) > VD_SECRET_MAX ||
+	    memchr(json_string_value(pw), '\0', json_string_length(pw)) !=
+	    NULL) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "password: required (no "
+		    "NUL byte)");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	j->timeout = (unsigned)d->cfg->connect_timeout;
+	j->started = vd_now();
+	memcpy(j->name, name, strlen(name) + 1);
+	/* Into secure memory; the request's copy is wiped (freed) at once. */
+	j->pw = vd_secret_from(json_string_value(pw), json_string_length(pw));
+	json_object_del(params, "password");
+	if (j->pw == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if ((r = setpw_prep(j)) == VD_ENOTFOUND || r == VD_EBUSY) {
+		/* Copied: auditing may replace this thread's detail. */
+		snprintf(why, sizeof(why), "%s", vd_err_detail());
+		refuse_code(rq, j->name, why, vd_proto_code(r), NULL);
+		setpw_free(j);
+		return;
+	}
+	if (r != 0)
+		goto fail;
+	if ((r = uv_queue_work(d->loop, &j->work, setpw_work,
+	    setpw_after)) != 0) {
+		r = vd_err_set(VD_EBUSY, "cannot queue work: %s",
+		    uv_strerror(r));
+		goto fail;
+	}
+	d->inflight++;
+	return;
+ fail:
+	setpw_free(j);
+	vd_req_fail(rq, r, NULL);
+}
+
 /* --- get ---------------------------------------------------------------- */
 
 /* Records a reveal in the target's schedule state for after-reveal. */
@@ -976,16 +1472,11 @@ mark_revealed(struct vd_txn *t, const char *name, const json_t *target)
 	after = json_object_get(target, "after_reveal");
 	if (!json_is_integer(after))
 		return 0;
-	if ((r = vd_sched_get(t, name, &s)) == VD_ENOTFOUND)
-		s = json_object();
-	else if (r != 0)
-		return r;
-	if (s == NULL)
+	if ((s = json_pack("{s:I, s:I}", "revealed_at", (json_int_t)vd_now(),
+	    "after_reveal_due", (json_int_t)(vd_now() +
+	    json_integer_value(after)))) == NULL)
 		return VD_ENOMEM;
-	json_object_set_new(s, "revealed_at", json_integer(vd_now()));
-	json_object_set_new(s, "after_reveal_due", json_integer(vd_now() +
-	    json_integer_value(after)));
-	r = vd_sched_put(t, name, s);
+	r = vd_sched_update(t, name, s);
 	json_decref(s);
 	return r;
 }
@@ -1634,6 +2125,7 @@ static const struct method methods[] = {
 	{ "target.show", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1,
 	    m_target_show },
 	{ "target.remove", 0, 1, m_target_remove },
+	{ "target.set_password", 0, 1, m_target_set_password },
 	{ "get", VD_ROLE_REVEAL, 1, m_get },
 	{ "rotate", VD_ROLE_OPERATOR, 1, m_rotate },
 	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },

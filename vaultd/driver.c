@@ -21,6 +21,7 @@
 #include "driver.h"
 #include "err.h"
 #include "mem.h"
+#include "util.h"
 
 #define PATH_MAXLEN	4096	/* longest socket path / host accepted */
 #define NAME_MAXLEN	1024	/* longest user or account host accepted */
@@ -430,6 +431,18 @@ vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
 			mysql_free_result(more);
 	}
 	return r;
+}
+
+void
+vd_drv_learn_port(struct vd_drv_conn *c, struct vd_dbtarget *t)
+{
+	char port[16];
+	long long pv;
+
+	if (t->port == 0 && t->unix_socket != NULL &&
+	    vd_drv_query1(c, "SELECT @@port", port, sizeof(port), NULL,
+	    0) == 0 && vd_parse_int(port, 1, 65535, &pv) == 0)
+		t->port = (unsigned)pv;
 }
 
 int

@@ -246,4 +246,12 @@ int vd_drv_exec(struct vd_drv_conn *c, const char *sql, char *err,
 int vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
     size_t outlen, char *err, size_t errlen);
 
+/*
+ * A target reached through its Unix socket has no TCP port, but login
+ * probes of its loopback hosts (127.0.0.1, ::1) need one: when t->port is 0
+ * and t->unix_socket is set, asks the server of c for @@port and sets
+ * t->port.  Leaves t alone when that fails.
+ */
+void vd_drv_learn_port(struct vd_drv_conn *c, struct vd_dbtarget *t);
+
 #endif

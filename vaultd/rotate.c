@@ -8,6 +8,22 @@
  * everything it needs (no json_t, no store access there), and records its
  * outcome back on the loop thread.
  *
+ * Drift repair without an admin account (a database restored from backup
+ * brings back an older mysql.user row, so an older password): a target
+ * whose password is refused is repaired by a rotation, trigger
+ * "reconcile", that logs in on each account host with the first password
+ * that works there: current, then the pending one (a resolution), then the
+ * kept older versions that may have been in force, newest first
+ * (load_older()).  The rotation is an ordinary one: its new version is
+ * durable as pending before any probe or change, applied through the
+ * session that logged in, verified, promoted.  Drift found by a check or
+ * by a rotation's login starts one such rotation (finish()); a resolution
+ * (start-up, retries) tries the older versions itself.  Each password is
+ * tried at most once per host per run, runs follow the schedule's backoff
+ * or cadence, and a limit on failed logins (max_password_errors) caps the
+ * tries (open_as()).  When no kept version logs in, the target stays in
+ * drift for a person (docs/operations.md, section 8).
+ *
  * Scheduler entries (one per target, sorted by name) mirror the schedule
  * records in the store; the store is the truth, memory is the index.
  */
@@ -86,6 +102,12 @@ struct job {
 	struct vd_secret *cur_pw;	/* current version's password */
 	struct vd_secret *new_pw;	/* pending version's password */
 	struct vd_secret *admin_pw;	/* admin account's password */
+	struct vd_secret *old_pw[KEEP_VERSIONS];	/* older versions a
+					 * repair may log in with */
+	uint64_t	 old_v[KEEP_VERSIONS];	/* their versions, newest 1st */
+	size_t		 nold;		/* how many (0: no repair this run) */
+	long long	 pwerr_max;	/* failed logins the server allows the
+					 * account (0: no limit, -1: unknown) */
 	uint64_t	 cur_v;		/* current version (0: none) */
 	uint64_t	 new_v;		/* pending version (ROTATE/RESOLVE) */
 	uint64_t	 hist_seq;	/* history entry of this job */
@@ -94,6 +116,11 @@ struct job {
 	enum outcome	 out;
 	char		 err[VD_DRV_ERRLEN];	/* the server's reason */
 	char		 summary[512];	/* per-host results */
+	char		 note[256];	/* the older versions hosts held */
+	int		 repaired;	/* logged in with an older version */
+	int		 capped;	/* older ones left untried (limit) */
+	int		 pwerr_read;	/* pwerr_max was read from the server */
+	int		 repair;	/* record_in(): a reconcile follows */
 	struct waiter	*waiters;	/* who to tell */
 	struct job	*next;		/* running list */
 };
@@ -317,6 +344,75 @@ set_state(struct vd_txn *t, const char *name, uint64_t v, const char *state,
 	return r;
 }
 
+/*
+ * The older versions a drift repair may log in with.  A version can be in
+ * force on the server if it ever was: "previous" and "retired" ones (a
+ * restored backup brings one back), and a "pending" one other than the
+ * job's own (superseded: it may have applied).  Not a "failed" one: the
+ * engine marks a version failed only when its rotation changed nothing
+ * (refused, unreachable or in drift before any statement; an unknown
+ * outcome keeps it pending), so it never was in force.  Only versions
+ * whose password is still stored count; the walk stops at the target's
+ * registration (trigger "initial": versions before it belong to an earlier
+ * target of that name, maybe on another server) and at a retired version
+ * whose password is gone (older ones were pruned before it).
+ */
+struct older {
+	struct vd_txn	*t;
+	const char	*name;
+	uint64_t	 cur, own;	/* current, and the job's pending */
+	struct job	*j;		/* gets them; NULL: count only */
+	size_t		 max;		/* stop after this many */
+	size_t		 n;		/* found so far */
+};
+
+static int
+older_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct older *o = arg;
+	const char *s = jstr(meta, "state"), *trig = jstr(meta, "trigger");
+	struct vd_secret *pw = NULL;
+	int r;
+
+	if (v != o->cur && v != o->own && s != NULL &&
+	    (strcmp(s, "previous") == 0 || strcmp(s, "retired") == 0 ||
+	    strcmp(s, "pending") == 0)) {
+		r = vd_secret_get(o->t, o->name, v, &pw);
+		if (r == VD_ENOTFOUND && strcmp(s, "retired") == 0)
+			return 1;
+		if (r == 0 && o->j != NULL) {
+			o->j->old_pw[o->n] = pw;
+			o->j->old_v[o->n] = v;
+		} else
+			vd_secret_free(pw);
+		/* An unreadable record is skipped: never stops recovery. */
+		if (r == 0 && ++o->n == o->max)
+			return 1;
+	}
+	return trig != NULL && strcmp(trig, "initial") == 0;
+}
+
+/*
+ * Loads into j (j->nold, j->old_v, j->old_pw) up to KEEP_VERSIONS older
+ * versions a repair may log in with, newest first; with j NULL only
+ * counts whether target name has one (returned in *np).  cur and own are
+ * the current and the job's pending version.  Returns 0 or an error.
+ */
+static int
+load_older(struct vd_txn *t, const char *name, uint64_t cur, uint64_t own,
+    struct job *j, size_t *np)
+{
+	struct older o = { t, name, cur, own, j, j ? KEEP_VERSIONS : 1, 0 };
+	int r;
+
+	r = vd_version_each(t, name, 0, older_cb, &o);
+	if (j != NULL)
+		j->nold = o.n;
+	if (np != NULL)
+		*np = o.n;
+	return r < 0 ? r : 0;
+}
+
 /* ---- schedule computation -------------------------------------------- */
 
 /* Loads the entry's schedule from the target and schedule records. */
@@ -354,32 +450,6 @@ ent_load(struct rot *rot, struct ent *e, const json_t *target,
 		e->check_due = next_check(rot);
 }
 
-/* Writes the schedule record fields given (NULL values are removed). */
-static int
-sched_update(struct vd_txn *t, const char *name, json_t *fields)
-{
-	json_t *s = NULL;
-	const char *k;
-	json_t *v;
-	int r;
-
-	if ((r = vd_sched_get(t, name, &s)) == VD_ENOTFOUND)
-		s = json_object();
-	else if (r != 0)
-		return r;
-	if (s == NULL)
-		return VD_ENOMEM;
-	json_object_foreach(fields, k, v) {
-		if (json_is_null(v))
-			json_object_del(s, k);
-		else
-			json_object_set(s, k, v);
-	}
-	r = vd_sched_put(t, name, s);
-	json_decref(s);
-	return r;
-}
-
 /* The next due time after a success: cadence plus jitter, in window. */
 static int64_t
 next_due(const struct ent *e, int64_t every)
@@ -404,6 +474,169 @@ add_summary(struct job *j, const char *host, const char *what)
 	    n ? " " : "", host, what);
 }
 
+/* A password a session as the target may log in with. */
+struct login {
+	uint64_t		 v;	/* its version */
+	const struct vd_secret	*pw;	/* the job's copy */
+};
+
+/*
+ * The SQL behind pwerr_limit(): max_password_errors, or 0 when it does not
+ * apply to the session's account (unlimited, or the account holds SUPER or
+ * CONNECTION ADMIN).  CURRENT_USER() is "user@host"; the host part holds
+ * no '@', so it is what follows the last one.
+ */
+#define PWERR_SQL \
+	"SELECT IF(@@global.max_password_errors >= 4294967295 OR EXISTS (" \
+	"SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE " \
+	"PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') AND GRANTEE = " \
+	"CONCAT('''', LEFT(CURRENT_USER(), CHAR_LENGTH(CURRENT_USER()) - " \
+	"CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), " \
+	"'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), 0, " \
+	"@@global.max_password_errors)"
+
+/*
+ * Failed logins the server allows c's account before it blocks it, 0 for
+ * no limit, -1 when unknown (MySQL has no max_password_errors).  Checked
+ * on MariaDB 10.11: the count is per account (user@host), over the socket
+ * and loopback too; only a successful login resets it; a blocked account
+ * (error 4150) needs FLUSH PRIVILEGES, which is worse than drift.  Failed
+ * logins do not count toward max_connect_errors (host blocking).
+ */
+static long long
+pwerr_limit(struct vd_drv_conn *c)
+{
+	char buf[32];
+	long long v;
+
+	if (vd_drv_query1(c, PWERR_SQL, buf, sizeof(buf), NULL, 0) != 0 ||
+	    vd_parse_int(buf, 0, 4294967295LL, &v) != 0)
+		return -1;
+	return v;
+}
+
+/*
+ * Fills lg with the passwords to log in with, in the order a repair tries
+ * them on each host: current; then, resolving a pending version, that one
+ * (it may be in force); then the older versions prep() loaded, newest
+ * first.  Returns how many; *first_old is the index of the first older one.
+ */
+static size_t
+logins(const struct job *j, struct login *lg, size_t *first_old)
+{
+	size_t n = 0;
+
+	lg[n].v = j->cur_v;
+	lg[n++].pw = j->cur_pw;
+	if (j->mode == JOB_RESOLVE) {
+		lg[n].v = j->new_v;
+		lg[n++].pw = j->new_pw;
+	}
+	*first_old = n;
+	for (size_t i = 0; i < j->nold; i++) {
+		lg[n].v = j->old_v[i];
+		lg[n++].pw = j->old_pw[i];
+	}
+	return n;
+}
+
+/*
+ * Opens a session as the target on account host `host` by that host's
+ * route (NULL: on the target's own path, whatever account it matches),
+ * trying lg[0..n) in order except lg[skip]; `fails` counts the refusals
+ * this account already had in this run.  Older versions (index first_old
+ * on) are tried only while those refusals stay below half the account's
+ * pwerr_max, so that neither this run nor the next can block it.  Each
+ * password is tried once.  On success *c owns the session and *used is
+ * the login's index.  Returns as vd_drv_connect_host(), VD_EAUTH when
+ * every password tried was refused (j->capped set when the limit left
+ * some untried); the reason is in j->err.
+ */
+static int
+open_as(struct job *j, const struct vd_dbtarget *t, const char *host,
+    const struct login *lg, size_t n, size_t first_old, size_t skip,
+    long long fails, struct vd_drv_conn **c, size_t *used)
+{
+	int r = VD_EAUTH;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == skip)
+			continue;
+		if (i >= first_old && j->pwerr_max > 0 &&
+		    fails >= j->pwerr_max / 2) {
+			j->capped = 1;
+			break;
+		}
+		if (host == NULL)
+			r = vd_drv_connect(t, NULL, lg[i].pw, c, j->err,
+			    sizeof(j->err));
+		else
+			r = vd_drv_connect_host(t, host, lg[i].pw, c, j->err,
+			    sizeof(j->err));
+		if (r != VD_EAUTH) {
+			*used = i;
+			return r;
+		}
+		fails++;
+	}
+	return VD_EAUTH;
+}
+
+/*
+ * Writes why the target's own login failed on host (NULL: its path) to
+ * j->err: the vault's password is refused, and what a repair tried.
+ */
+static void
+refused(struct job *j, const char *host)
+{
+	char where[140];
+
+	if (host != NULL)
+		snprintf(where, sizeof(where), "%.64s@%.60s", j->user, host);
+	else
+		snprintf(where, sizeof(where), "%.64s", j->user);
+	snprintf(j->err, sizeof(j->err), "the vault's password for %s is "
+	    "refused by the server (changed outside vaultd?)%s", where,
+	    j->nold == 0 ? "" : j->capped ? "; older versions left untried: "
+	    "the server blocks the account after a few failed logins "
+	    "(max_password_errors)" : "; no kept older version logs in");
+}
+
+/*
+ * Writes to j->note which older version each host held (held[i], 0: none
+ * or not known), one group per version: "server held version 3 on
+ * localhost,127.0.0.1 (restored backup?)".  Never a password.
+ */
+static void
+held_note(struct job *j, char *const *hosts, const uint64_t *held, size_t n)
+{
+	char *p = j->note;
+	size_t sz = sizeof(j->note), len;
+
+	p[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		for (k = 0; k < i && held[i] != 0; k++)
+			if (held[k] == held[i])
+				break;
+		if (held[i] == 0 || k < i)
+			continue;	/* none, or its group is written */
+		len = strlen(p);
+		snprintf(p + len, sz - len, "%sversion %llu on %s", len ?
+		    "; " : "server held ", (unsigned long long)held[i],
+		    hosts[i]);
+		for (k = i + 1; k < n; k++) {
+			len = strlen(p);
+			if (held[k] == held[i])
+				snprintf(p + len, sz - len, ",%s", hosts[k]);
+		}
+	}
+	len = strlen(p);
+	if (len > 0)
+		snprintf(p + len, sz - len, " (restored backup?)");
+}
+
 static void
 worker(uv_work_t *w)
 {
@@ -414,57 +647,63 @@ worker(uv_work_t *w)
 		.tls_required = j->tls, .tls_ca = j->tls_ca,
 	};
 	struct vd_drv_conn *c = NULL;
+	struct login lg[2 + KEEP_VERSIONS];
+	uint64_t held[MAX_HOSTS];
 	char **found = NULL, **hosts = j->hosts;
 	char self[2 * VD_NAME_MAX + 300], *at;
 	const char *self_host = NULL, *main_host;
-	size_t nfound = 0, n = j->nhosts;
+	size_t nfound = 0, n = j->nhosts, nlg, first_old, main_used = 0;
 	int r, applied = 0, verified = 0, main_ok = 0;
 	struct vd_secret *probe_pw = j->mode == JOB_CHECK ? j->cur_pw :
 	    j->new_pw;
 
 	j->err[0] = '\0';
 	j->summary[0] = '\0';
+	memset(held, 0, sizeof(held));
+	nlg = logins(j, lg, &first_old);
 
-	/* 1. Connect: the admin account, or the target itself. */
+	/*
+	 * 1. Connect: the admin account, or the target itself with the
+	 * first password that logs in (a pending version may already be in
+	 * force on this path; after a restore, an older one).
+	 */
 	if (j->admin_user != NULL)
 		r = vd_drv_connect(&t, j->admin_user, j->admin_pw, &c, j->err,
 		    sizeof(j->err));
-	else {
-		r = vd_drv_connect(&t, NULL, j->cur_pw, &c, j->err,
-		    sizeof(j->err));
-		/* A pending version may already be in force on this path. */
-		if (r == VD_EAUTH && j->mode == JOB_RESOLVE)
-			r = vd_drv_connect(&t, NULL, j->new_pw, &c, j->err,
-			    sizeof(j->err));
-	}
+	else
+		r = open_as(j, &t, NULL, lg, nlg, first_old, SIZE_MAX, 0, &c,
+		    &main_used);
 	if (r == VD_EAUTH) {
 		j->out = OUT_DRIFT;
 		if (j->admin_user != NULL)
 			snprintf(j->err, sizeof(j->err), "the admin account "
 			    "%s is refused by the server", j->admin_user);
 		else
-			snprintf(j->err, sizeof(j->err), "the vault's "
-			    "password for %s is refused by the server "
-			    "(changed outside vaultd?)", j->user);
+			refused(j, NULL);
 		goto out;
 	}
 	if (r != 0) {
 		j->out = OUT_UNREACHABLE;
 		goto out;
 	}
+	if (j->admin_user == NULL && main_used >= first_old)
+		j->repaired = 1;
 
 	/*
-	 * Loopback probes of a target reached through its Unix socket need
-	 * the server's TCP port: ask the server.
+	 * What the server's limit on failed logins is for this account: a
+	 * check keeps it for the repairs to come, a repair caps its tries on
+	 * the other hosts with it.
 	 */
-	if (t.port == 0 && t.unix_socket != NULL) {
-		char port[16];
-		long long pv;
+	if (j->admin_user == NULL && (j->mode == JOB_CHECK || j->nold > 0)) {
+		long long lim = pwerr_limit(c);
 
-		if (vd_drv_query1(c, "SELECT @@port", port, sizeof(port), NULL,
-		    0) == 0 && vd_parse_int(port, 1, 65535, &pv) == 0)
-			t.port = (unsigned)pv;
+		if (lim >= 0) {
+			j->pwerr_max = lim;
+			j->pwerr_read = 1;
+		}
 	}
+
+	vd_drv_learn_port(c, &t);	/* loopback probes need it */
 
 	/* 2. The account's hosts: configured, or discovered. */
 	if (n == 0) {
@@ -492,11 +731,27 @@ worker(uv_work_t *w)
 	/* 3. Apply (not for a check). */
 	for (size_t i = 0; j->mode != JOB_CHECK && i < n; i++) {
 		struct vd_drv_conn *hc = NULL, *use = c;
+		int own = self_host != NULL && strcasecmp(self_host, hosts[i])
+		    == 0;
+		size_t used = main_used, skip = SIZE_MAX;
+		long long fails = 0;
 
-		if (j->mode == JOB_RESOLVE && vd_drv_probe(&t, hosts[i],
-		    j->new_pw, NULL, 0) == 0) {
-			applied = 1;	/* already in force there */
-			continue;
+		if (j->mode == JOB_RESOLVE) {
+			/*
+			 * Already in force there?  The main session answers
+			 * for its own account (one login fewer).
+			 */
+			if (own)
+				r = lg[main_used].v == j->new_v ? 0 : VD_EAUTH;
+			else
+				r = vd_drv_probe(&t, hosts[i], j->new_pw, NULL,
+				    0);
+			if (r == 0) {
+				applied = 1;
+				continue;
+			}
+			skip = 1;	/* lg[1], the pending one: refused */
+			fails = r == VD_EAUTH;
 		}
 		/*
 		 * Self-rotation changes each account through a session of
@@ -505,16 +760,13 @@ worker(uv_work_t *w)
 		 * host that cannot be reached from here falls back to the
 		 * main session (enough for a privileged account like root).
 		 */
-		if (j->admin_user == NULL && (self_host == NULL ||
-		    strcasecmp(self_host, hosts[i]) != 0)) {
-			r = vd_drv_connect_host(&t, hosts[i], j->cur_pw, &hc,
-			    j->err, sizeof(j->err));
+		if (j->admin_user == NULL && !own) {
+			r = open_as(j, &t, hosts[i], lg, nlg, first_old, skip,
+			    fails, &hc, &used);
 			if (r == 0)
 				use = hc;
 			else if (r == VD_EAUTH) {
-				snprintf(j->err, sizeof(j->err), "%.64s@%.60s: "
-				    "the vault's password is refused (changed "
-				    "outside vaultd?)", j->user, hosts[i]);
+				refused(j, hosts[i]);
 				j->out = applied || j->mode == JOB_RESOLVE ?
 				    OUT_UNCERTAIN : OUT_DRIFT;
 				goto out;
@@ -522,7 +774,14 @@ worker(uv_work_t *w)
 				j->out = applied || j->mode == JOB_RESOLVE ?
 				    OUT_UNCERTAIN : OUT_UNREACHABLE;
 				goto out;
-			}
+			} else
+				used = SIZE_MAX;	/* not known */
+		}
+		if (j->admin_user == NULL && used != SIZE_MAX &&
+		    used >= first_old) {
+			if (i < MAX_HOSTS)
+				held[i] = lg[used].v;
+			j->repaired = 1;
 		}
 		r = vd_drv_set_password(use, j->user, hosts[i], j->new_pw,
 		    j->err, sizeof(j->err));
@@ -535,6 +794,8 @@ worker(uv_work_t *w)
 			 */
 			add_summary(j, hosts[i], "inactive");
 			hosts[i][0] = '\0';
+			if (i < MAX_HOSTS)
+				held[i] = 0;
 			j->err[0] = '\0';
 			continue;
 		}
@@ -593,6 +854,7 @@ worker(uv_work_t *w)
 	j->out = OUT_OK;
 	j->err[0] = '\0';
  out:
+	held_note(j, hosts, held, n < MAX_HOSTS ? n : MAX_HOSTS);
 	vd_drv_hosts_free(found, nfound);
 	vd_drv_close(c);
 }
@@ -647,6 +909,32 @@ prune_cb(uint64_t v, json_t *meta, void *arg)
 }
 
 /*
+ * Sets j->repair when drift that j found, with no admin account and no
+ * older version tried yet, may be repaired from an older version, and
+ * then makes a reconcile due now in the schedule fields sf: finish()
+ * starts it at once, and a restart before it ran finds it due.  A
+ * reconcile that found drift itself does not start another (no loop): the
+ * next try comes with the cadence.
+ */
+static int
+repair_follows(struct vd_txn *t, struct job *j, json_t *sf)
+{
+	size_t n = 0;
+	int r;
+
+	j->repair = 0;
+	if (j->admin_user != NULL || strcmp(j->trigger, "reconcile") == 0)
+		return 0;
+	if ((r = load_older(t, j->name, j->cur_v, j->new_v, NULL, &n)) != 0)
+		return r;
+	if ((j->repair = n > 0)) {
+		json_object_set_new(sf, "next_due", json_integer(vd_now()));
+		json_object_set_new(sf, "trigger", json_string("reconcile"));
+	}
+	return 0;
+}
+
+/*
  * Records job j's outcome in the caller's write transaction t: version
  * states, history, schedule.  On success *sfp holds the schedule fields
  * written, which apply_sched() mirrors into memory once t has committed.
@@ -679,6 +967,9 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	}
 	if ((sf = json_object()) == NULL)
 		return VD_ENOMEM;
+	if (j->pwerr_read)
+		json_object_set_new(sf, "pw_errors_max", json_integer(
+		    j->pwerr_max));
 	if (j->mode == JOB_CHECK) {
 		json_object_set_new(sf, "check_due", json_integer(
 		    next_check(rot)));
@@ -704,13 +995,18 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 			r = VD_ENOMEM;
 			goto fail;
 		}
-		if ((r = vd_history_append(t, j->name, h, NULL)) != 0)
+		if ((r = vd_history_append(t, j->name, h, NULL)) != 0 ||
+		    (r = repair_follows(t, j, sf)) != 0)
 			goto fail;
 		json_object_set_new(sf, "state", json_string("drift"));
 		json_object_set_new(sf, "last_error", json_string(j->err));
 		goto commit;
 	}
 	(void)e;
+
+	/* Logged in with an older version somewhere: a repair. */
+	if (j->repaired)
+		snprintf(j->trigger, sizeof(j->trigger), "reconcile");
 
 	/* The history entry of this run, opened by launch(). */
 	{
@@ -727,6 +1023,8 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	}
 	if (j->err[0])
 		json_object_set_new(h, "error", json_string(j->err));
+	if (j->note[0])
+		json_object_set_new(h, "note", json_string(j->note));
 
 	switch (j->out) {
 	case OUT_OK: {
@@ -784,8 +1082,10 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 			json_object_set_new(sf, "state", json_string(
 			    retries > limit ? "failed" : "retrying"));
 		if (j->out == OUT_DRIFT && j->admin_user == NULL)
-			/* Nothing to retry with: wait for a person (or the
-			 * next cadence). */
+			/*
+			 * Nothing to retry with: wait for a person or the
+			 * next cadence (or the repair made due below).
+			 */
 			json_object_set_new(sf, "next_due", json_integer(now +
 			    every));
 		else if (retries > limit && j->out != OUT_UNCERTAIN)
@@ -797,10 +1097,14 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 		break;
 	}
 	}
+	/* After the switch: a repair's due time and trigger win. */
+	if (j->out == OUT_DRIFT && j->nold == 0 &&
+	    (r = repair_follows(t, j, sf)) != 0)
+		goto fail;
 	if ((r = vd_history_update(t, j->name, j->hist_seq, h)) != 0)
 		goto fail;
  commit:
-	if ((r = sched_update(t, j->name, sf)) != 0)
+	if ((r = vd_sched_update(t, j->name, sf)) != 0)
 		goto fail;
 	*sfp = sf;
 	sf = NULL;
@@ -842,6 +1146,8 @@ job_free(struct job *j)
 	vd_secret_free(j->cur_pw);
 	vd_secret_free(j->new_pw);
 	vd_secret_free(j->admin_pw);
+	for (size_t i = 0; i < j->nold; i++)
+		vd_secret_free(j->old_pw[i]);
 	free(j);
 }
 
@@ -860,7 +1166,11 @@ finish(struct rot *rot, struct job *j, int r)
 		    "%llu: %s", j->name, (unsigned long long)j->new_v,
 		    vd_err_format(r, buf, sizeof(buf)));
 	}
-	if (j->out == OUT_OK)
+	if (j->out == OUT_OK && j->repaired)
+		vd_log(LOG_NOTICE, "%s: drift repaired: rotated to version "
+		    "%llu (%s); %s: %s", j->name, (unsigned long long)j->new_v,
+		    j->trigger, j->note, j->summary);
+	else if (j->out == OUT_OK)
 		vd_log(LOG_NOTICE, "%s: %s version %llu (%s): %s", j->name,
 		    j->mode == JOB_CHECK ? "checked" : "rotated to",
 		    (unsigned long long)(j->mode == JOB_CHECK ? j->cur_v :
@@ -879,9 +1189,12 @@ finish(struct rot *rot, struct job *j, int r)
 		notify(j, r != 0 ? r : j->out == OUT_DRIFT ? VD_EAUTH : VD_EDB,
 		    res);
 	json_decref(res);
-	/* Drift with an admin account: reset through it, once. */
-	reconcile = j->out == OUT_DRIFT && j->admin_user != NULL &&
-	    strcmp(j->trigger, "reconcile") != 0;
+	/*
+	 * Drift: reset through the admin account, or repair from an older
+	 * version (j->repair, see record_in()); once, not by a reconcile.
+	 */
+	reconcile = j->out == OUT_DRIFT && strcmp(j->trigger, "reconcile") !=
+	    0 && (j->admin_user != NULL || j->repair);
 	if ((e = ent_find(rot, j->name)) != NULL) {
 		e->busy = 0;
 		if (e->gone) {
@@ -1106,6 +1419,7 @@ job_new(struct rot *rot, const char *name, const char *trigger,
 		return NULL;
 	j->rot = rot;
 	j->mode = mode;
+	j->pwerr_max = -1;
 	j->started = vd_now();
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	snprintf(j->trigger, sizeof(j->trigger), "%s", trigger);
@@ -1192,6 +1506,23 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		    (r = vd_escrow_seal_version(rot->ec, d->st, t, name,
 		    j->new_v, j->new_pw)) != 0)
 			goto out;
+	}
+	/*
+	 * Without an admin account, a resolution (its versions may not log
+	 * in: drift found at start-up) and a reconcile can repair drift with
+	 * an older version: load them, and the server's limit on failed
+	 * logins a check noted.
+	 */
+	if (j->admin_user == NULL && (j->mode == JOB_RESOLVE ||
+	    strcmp(trigger, "reconcile") == 0)) {
+		json_t *s = NULL;
+
+		if ((r = load_older(t, name, j->cur_v, j->new_v, j, NULL)) != 0)
+			goto out;
+		if (j->nold > 0 && vd_sched_get(t, name, &s) == 0) {
+			j->pwerr_max = jint(s, "pw_errors_max", -1);
+			json_decref(s);
+		}
 	}
 	hist = json_pack("{s:I,s:s,s:s,s:s}", "version", (json_int_t)j->new_v,
 	    "trigger", j->mode == JOB_RESOLVE && strcmp(trigger, "manual") != 0
@@ -1731,7 +2062,7 @@ persist_new(struct rot *rot)
 		    == NULL)
 			r = VD_ENOMEM;
 		else
-			r = sched_update(t, e->name, f);
+			r = vd_sched_update(t, e->name, f);
 		json_decref(f);
 	}
 	if (r == 0)
@@ -1955,4 +2286,27 @@ vd_rotate_request(struct vd_daemon *d, const char *target,
 	r = start_job(rot, target, trigger, JOB_ROTATE, &w);
 	free_waiters(w);	/* not taken: the caller answers from r */
 	return r;
+}
+
+/* ---- for target.set_password (api.c) ---------------------------------- */
+
+int
+vd_rotate_prune(struct vd_txn *t, const char *target, const char *ts)
+{
+	struct prune p = { t, target, ts, 0, 0 };
+	int r;
+
+	if ((r = vd_version_each(t, target, 0, prune_cb, &p)) < 0)
+		return r;
+	return p.r;
+}
+
+int
+vd_rotate_busy(const struct vd_daemon *d, const char *target)
+{
+	struct ent *e;
+
+	if (engine == NULL || (e = ent_find(engine, target)) == NULL)
+		return 0;
+	return e->busy;
 }

@@ -17,6 +17,21 @@
  * verified.  A pending password is never replaced by a new one, because it
  * may already be in force on some host.
  *
+ * Drift (the vault's password is refused: typically the database was
+ * restored from a backup, bringing back an older password) is repaired
+ * through the admin account when the target has one.  Without one, a
+ * rotation with trigger "reconcile" logs in on each account host with the
+ * first password that works there, current, then pending, then the kept
+ * older versions that may have been in force (newest first), and changes
+ * the password through that session; the history entry notes which
+ * version the server held.  Its new version is pending and durable before
+ * anything is tried on the server, like every rotation's, and a pending
+ * version met at start-up is resolved the same way.  Logins are bounded:
+ * each password once per host per attempt, attempts paced by the backoff
+ * or the cadence, fewer tries where the server blocks an account after
+ * failed logins (max_password_errors).  When no kept version logs in, the
+ * target stays in "drift" for a person.
+ *
  * Scheduling state (next due time, retries, state, last error) lives in the
  * store's schedule records, so a restart neither skips nor repeats work.
  * Everything here runs on the loop thread except the work callbacks.
@@ -76,5 +91,21 @@ unsigned vd_rotate_running(const struct vd_daemon *d);
  * once at start; never set in production.
  */
 #define VD_ROTATE_CRASH_ENV	"VAULTD_TEST_CRASH"
+
+/*
+ * For versions stored outside a rotation (target.set_password): retires,
+ * in the caller's write transaction t, the passwords of versions older
+ * than the ones the engine keeps, exactly as a rotation's commit does (ts:
+ * the RFC 3339 time written to their metadata).  Returns 0 or a negative
+ * error (t is then spoiled).
+ */
+int vd_rotate_prune(struct vd_txn *t, const char *target, const char *ts);
+
+/*
+ * Returns 1 while the engine runs a job for target (a rotation, the
+ * resolution of a pending version, or a drift check, whose outcome is
+ * recorded when it ends), else 0.
+ */
+int vd_rotate_busy(const struct vd_daemon *d, const char *target);
 
 #endif

@@ -91,7 +91,7 @@ chmod 755 "$tmp/bin/vaultctl"
 PATH=$tmp/bin:$PATH
 
 expect "target" vaultctl ta
-expect "add list remove show" vaultctl target ""
+expect "add list remove set-password show" vaultctl target ""
 expect "remove" vaultctl target r
 expect "audit" vaultctl au
 expect "init" vaultctl --socket /x in
@@ -115,6 +115,8 @@ expect "auto" vaultctl target add n --account-hosts ""
 expect "batch1 batch2 reporting.db-3" vaultctl get ""
 expect "batch1 batch2" vaultctl rotate ba
 expect "reporting.db-3" vaultctl target show rep
+expect "batch1 batch2" vaultctl target set-password b
+expect "--help --json --socket" vaultctl target set-password batch1 --
 expect "batch1 batch2 reporting.db-3" vaultctl history --limit 5 ""
 # Only one name: after it, nothing.
 expect "" vaultctl get batch1 ""

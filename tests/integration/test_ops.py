@@ -12,6 +12,10 @@ against a real MariaDB server of their own (the "ops" fixture):
   all        vaultctl rotate --all [--wait] [--json] over several real
              accounts: in a pipe, on a terminal (progress line), with a
              failing target, the raw rotate.progress notifications, audit
+  setpw      vaultctl target set-password after an out-of-band change
+             (drift): refusals (busy, unknown, operator, wrong password,
+             one host differing) store nothing; success makes the
+             password current, audited, replaced after the grace
 
 usage: test_ops.py VAULTD VAULTCTL [SCENARIO...]
 Needs VD_TEST_MDB_ENV (the fixture's env file).  Standard library only;
@@ -31,166 +35,57 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vdtest  # noqa: E402
+from vdtest import CHECKS, FAILS, Env, check, log, q  # noqa: E402
+
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
-FAILS = []
-CHECKS = [0]
-WORK = tempfile.mkdtemp(prefix="vdops.")
-os.chmod(WORK, 0o700)
-
-
-def check(cond, what):
-    """Records a failure with the caller's line; the run goes on."""
-    CHECKS[0] += 1
-    if not cond:
-        line = traceback.extract_stack(limit=2)[0].lineno
-        FAILS.append("line %d: %s" % (line, what))
-        print("FAIL line %d: %s" % (line, what), file=sys.stderr, flush=True)
-    return cond
-
-
-def log(msg):
-    print("# " + msg, flush=True)
-
-
-def mdbenv():
-    env = {}
-    with open(os.environ["VD_TEST_MDB_ENV"]) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                env[k] = v
-    return env
-
-
-MDB = mdbenv()
-
-
-def q(s):
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+# A vaultd here notifies only the NOTIFY_SOCKET a scenario gives it.
+os.environ.pop("NOTIFY_SOCKET", None)
+E = Env(VAULTD, VAULTCTL, "vdops.")
+WORK, MDB = E.work, E.mdb
+root_sql = E.sql        # SQL as the fixture's root (no password), on stdin
+login = E.login         # True when user@localhost logs in with pw
 
 
 def new_pw():
     return "Ops#" + secrets.token_hex(8) + "'\\;"
 
 
-def root_sql(statements):
-    """Runs SQL as the fixture's root (no password); SQL on stdin."""
-    p = subprocess.run(["mariadb", "--no-defaults", "--socket=" +
-                        MDB["MDB_SOCKET"], "-uroot", "-N", "-B"],
-                       input=statements.encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("sql failed: " + p.stderr.decode())
-    return p.stdout.decode()
-
-
 def make_user(user, pw):
-    root_sql("DROP USER IF EXISTS %s@'localhost';"
-             "CREATE USER %s@'localhost' IDENTIFIED BY %s;" %
-             (q(user), q(user), q(pw)))
-
-
-def login(user, pw):
-    """True when user@localhost logs in with pw (from a 0600 option file)."""
-    fd, cnf = tempfile.mkstemp(dir=WORK, suffix=".cnf")
-    os.write(fd, ('[client]\npassword="%s"\n' % pw.replace("\\", "\\\\")
-                  .replace('"', '\\"')).encode())
-    os.close(fd)
-    try:
-        p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u", user,
-                            "--socket=" + MDB["MDB_SOCKET"], "-N", "-B",
-                            "-e", "SELECT CURRENT_USER()"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=30)
-    finally:
-        os.unlink(cnf)
-    return p.returncode == 0 and p.stdout.decode().strip() == \
-        "%s@localhost" % user
+    """(Re)creates user@localhost with pw (sent as its hash)."""
+    E.make_user(user, pw, ["localhost"])
 
 
 # --- one vault + daemon ---------------------------------------------------
 
-class Vault:
+class Vault(vdtest.Vault):
+    """vdtest's vault and vaultd, made this test's way: [rotation] holds
+    only rotation's lines, and with passphrase it is a passphrase vault
+    (sealed when vaultd starts) instead of a key-file one."""
+
     def __init__(self, name, rotation="", passphrase=None):
-        self.dir = os.path.join(WORK, name)
-        os.mkdir(self.dir, 0o700)
-        self.sock = os.path.join(self.dir, "run", "vaultd.sock")
-        self.conf = os.path.join(self.dir, "vaultd.conf")
-        self.log = os.path.join(self.dir, "vaultd.log")
-        self.proc = None
         self.passphrase = passphrase
-        keyline = "" if passphrase else "key_file = %s/key\n" % self.dir
+        super().__init__(E, name, rotation)
+
+    def create(self, rotation, extra):
+        keyline = "" if self.passphrase else "key_file = %s\n" % self.key
         with open(self.conf, "w") as f:
-            f.write("[vault]\ndata_dir = %s/data\n%ssocket = %s\n\n"
+            f.write("[vault]\ndata_dir = %s\n%ssocket = %s\n\n"
                     "[access]\nadmin = root\n\n[rotation]\n%s\n" %
-                    (self.dir, keyline, self.sock, rotation))
-        args = [VAULTCTL, "init", "--data-dir", self.dir + "/data"]
-        if passphrase:
+                    (self.data, keyline, self.sock, rotation))
+        args = ["init", "--data-dir", self.data]
+        if self.passphrase:
             args += ["--passphrase", "--kdf-cost", "interactive"]
         else:
-            args += ["--key-file", self.dir + "/key"]
-        p = subprocess.run(args, input=((passphrase or "") + "\n").encode(),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise RuntimeError("init: " + p.stderr.decode())
-
-    def start(self, env=None):
-        e = dict(os.environ)
-        e.pop("NOTIFY_SOCKET", None)
-        e.update(env or {})
-        self.err = open(self.log, "ab")
-        self.proc = subprocess.Popen([VAULTD, "--config", self.conf],
-                                     stdout=self.err, stderr=self.err, env=e)
-        for _ in range(600):
-            if self.proc.poll() is not None:
-                break
-            if os.path.exists(self.sock):
-                rc, _, _ = self.ctl(["status"], timeout=10)
-                if rc == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("vaultd did not start: " + open(self.log).read())
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=120)
-        self.err.close()
-        self.proc = None
-        return rc
-
-    def ctl(self, args, stdin="", timeout=300):
-        p = subprocess.run([VAULTCTL, "--socket", self.sock] + args,
-                           input=stdin.encode(), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=timeout)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-    def add(self, name, user, pw):
-        rc, out, err = self.ctl(["target", "add", name, "--unix-socket",
-                                 MDB["MDB_SOCKET"], "--user", user,
-                                 "--account-hosts", "localhost"], pw + "\n")
-        check(rc == 0, "target add %s: %d %s" % (name, rc, err))
-
-    def get(self, name):
-        rc, out, _ = self.ctl(["get", name])
-        return out[:-1] if rc == 0 and out.endswith("\n") else None
-
-    def history(self, name):
-        rc, out, _ = self.ctl(["history", name, "--json"])
-        return json.loads(out) if rc == 0 else []
-
-    def status(self):
-        rc, out, _ = self.ctl(["status", "--json"])
-        return json.loads(out) if rc == 0 else {}
+            args += ["--key-file", self.key]
+        rc, _, err = self.run_ctl(args, (self.passphrase or "") + "\n")
+        if rc != 0:
+            raise RuntimeError("init: " + err)
 
     def target_state(self, name):
-        for t in self.status().get("targets", []):
-            if t["name"] == name:
-                return t.get("state")
-        return None
+        return self.target_status(name).get("state")
 
 
 # --- a parser of the Prometheus text exposition format (0.0.4) -------------
@@ -714,8 +609,248 @@ def sc_all():
     v.stop()
 
 
+# --- target set-password ----------------------------------------------------
+
+class SetpwVault(Vault):
+    """A key-file vault whose socket other Unix users reach: its directory
+    outside WORK (0700), group sockgrp; access: extra [access] lines."""
+
+    def __init__(self, name, sockgrp, access, rotation=""):
+        self.sockdir = tempfile.mkdtemp(prefix="vdops-sock.", dir="/tmp")
+        os.chmod(self.sockdir, 0o711)   # others reach run/ (0750, group)
+        self.sockgrp, self.access = sockgrp, access
+        super().__init__(name, rotation)
+
+    def create(self, rotation, extra):
+        self.sock = os.path.join(self.sockdir, "run", "vaultd.sock")
+        with open(self.conf, "w") as f:
+            f.write("[vault]\ndata_dir = %s\nkey_file = %s\nsocket = %s\n"
+                    "socket_group = %s\n\n[access]\nadmin = root\n%s\n\n"
+                    "[rotation]\n%s\n" % (self.data, self.key, self.sock,
+                                          self.sockgrp, self.access,
+                                          rotation))
+        rc, _, err = self.run_ctl(["init", "--data-dir", self.data,
+                                   "--key-file", self.key])
+        if rc != 0:
+            raise RuntimeError("init: " + err)
+
+
+def set_hash(user, host, pw):
+    """An out-of-band password change, as a DBA would make it; the SQL
+    carries the native hash, never the plaintext."""
+    root_sql("ALTER USER %s@%s IDENTIFIED BY PASSWORD %s;" %
+             (q(user), q(host), q(vdtest.native_hash(pw))))
+
+
+def versions(v, name):
+    rc, out, _ = v.ctl(["target", "show", name, "--json"])
+    return json.loads(out).get("versions", []) if rc == 0 else []
+
+
+def audit_entries(v, limit=200):
+    rc, out, _ = v.ctl(["audit", "list", "--limit", str(limit), "--json"])
+    return json.loads(out) if rc == 0 else []
+
+
+def settle(v, name):
+    """Waits until no rotation of name runs (drift found by a rotation
+    starts a reconcile from the older versions at once); returns the
+    history."""
+    return v.wait_history(name, lambda h: h and h[0]["result"] != "running")
+
+
+def sc_setpw():
+    tag = "vsp%d" % (os.getpid() % 100000)
+    grp, opuser = tag + "g", tag + "o"
+    subprocess.run(["groupadd", grp], check=True)
+    subprocess.run(["useradd", "-M", "-N", "-g", grp, "-s",
+                    "/usr/sbin/nologin", opuser], check=True)
+    v = None
+    try:
+        # Retries an hour apart: the engine stays out of the way of the
+        # refusals below, which must store nothing.
+        v = SetpwVault("setpw", grp, "operator = " + opuser,
+                       rotation="retry_min = 1h\nretry_max = 1h")
+        setpw_run(v, opuser, grp)
+    finally:
+        if v is not None and v.proc is not None:
+            v.stop()
+        subprocess.run(["userdel", opuser])
+        subprocess.run(["groupdel", grp])
+        if v is not None:
+            subprocess.run(["rm", "-rf", v.sockdir])
+
+
+def setpw_run(v, opuser, grp):
+    user, user2 = "vspw", "vspw2"
+    hosts = ["localhost", "127.0.0.1"]
+    pw0, pw_new, pw_wrong, pw_other, pw2, pw2_new = (new_pw() for _ in
+                                                     range(6))
+    secrets_used = [pw0, pw_new, pw_wrong, pw_other, pw2, pw2_new]
+    E.make_user(user, pw0, hosts)
+    E.make_user(user2, pw2, ["localhost"])
+    v.start()
+    v.add("spdb", user, pw0, hosts=",".join(hosts),
+          extra=["--after-reveal", "1h"])
+    v.add("spdb2", user2, pw2)
+
+    # Busy: a rotation blocked on the server (a global read lock holds
+    # its SET PASSWORD) has a pending version; set-password refuses it.
+    lock = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" +
+                             MDB["MDB_SOCKET"], "-uroot", "-N", "-B",
+                             "--unbuffered"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lock.stdin.write(b"FLUSH TABLES WITH READ LOCK; SELECT 'locked';\n")
+        lock.stdin.flush()
+        ready, _, _ = select.select([lock.stdout], [], [], 30)
+        check(ready and lock.stdout.readline().strip() == b"locked",
+              "global read lock taken")
+        rc, out, err = v.ctl(["rotate", "spdb"])
+        check(rc == 0, "rotate spdb requested: %d %s" % (rc, err))
+        end = time.time() + 30
+        while time.time() < end and not any(
+                x["state"] == "pending" for x in versions(v, "spdb")):
+            time.sleep(0.1)
+        check(any(x["state"] == "pending" for x in versions(v, "spdb")),
+              "a pending version while the server holds the lock")
+        rc, out, err = v.ctl(["target", "set-password", "spdb"],
+                             pw_other + "\n")
+        check(rc == 1 and "in progress" in err and out == "",
+              "set-password during a rotation refused: %d %r %r" %
+              (rc, out, err))
+    finally:
+        try:
+            lock.stdin.write(b"UNLOCK TABLES;\n")
+            lock.stdin.close()
+        except OSError:
+            pass
+        if lock.poll() is None:
+            try:
+                lock.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                lock.kill()
+                lock.wait()
+    h = settle(v, "spdb")
+    check(h and h[0]["version"] == 2 and h[0]["result"] == "ok",
+          "the blocked rotation ends once the lock is gone: %r" % h[:1])
+    check(not any(e.get("trigger") == "import" for e in h),
+          "the refused set-password stored nothing: %r" % h)
+
+    # Drift: root's usual procedure resets the password behind the vault.
+    for host in hosts:
+        set_hash(user, host, pw_new)
+    rc, out, err = v.ctl(["rotate", "spdb", "--wait"])
+    settle(v, "spdb")
+    check(rc == 1 and v.target_state("spdb") == "drift",
+          "spdb in drift: %d %r" % (rc, v.target_state("spdb")))
+    vs = versions(v, "spdb")
+    nver = len(vs)
+    old_cur = [x["version"] for x in vs if x["state"] == "current"]
+
+    rc, out, err = v.ctl(["target", "set-password", "nosuch"], pw_new + "\n")
+    check(rc == 4 and out == "", "unknown target: %d %r %r" % (rc, out, err))
+    # An operator may rotate, but not hand the vault a password.
+    p = subprocess.run(["setpriv", "--reuid=" + opuser, "--regid=" + grp,
+                        "--init-groups", VAULTCTL, "--socket", v.sock,
+                        "target", "set-password", "spdb"],
+                       input=(pw_new + "\n").encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    v.outputs += [("op stdout", p.stdout), ("op stderr", p.stderr)]
+    check(p.returncode == 3 and b"permission denied" in p.stderr,
+          "set-password as an operator: %d %r" % (p.returncode, p.stderr))
+    # A wrong password: refused by the first host, nothing stored.
+    rc, out, err = v.ctl(["target", "set-password", "spdb"],
+                         pw_wrong + "\n")
+    check(rc == 1 and "vspw@localhost" in err and "refused" in err,
+          "wrong password: %d %r" % (rc, err))
+    # One host of the account has another password: refused, naming it.
+    set_hash(user, "127.0.0.1", pw_other)
+    rc, out, err = v.ctl(["target", "set-password", "spdb"], pw_new + "\n")
+    check(rc == 1 and "vspw@127.0.0.1" in err and "refused" in err,
+          "a host with another password: %d %r" % (rc, err))
+    check(len(versions(v, "spdb")) == nver and
+          v.target_state("spdb") == "drift",
+          "refused set-passwords stored nothing: %r" % versions(v, "spdb"))
+    set_hash(user, "127.0.0.1", pw_new)
+
+    # The password in force, from stdin: the new current version.
+    rc, out, err = v.ctl(["target", "set-password", "spdb", "--json"],
+                         pw_new + "\n")
+    res = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and res.get("version") == nver + 1 and
+          res.get("hosts") == "localhost=ok 127.0.0.1=ok",
+          "set-password: %d %r %r" % (rc, out, err))
+    vs = versions(v, "spdb")
+    check(vs and vs[0]["version"] == nver + 1 and vs[0]["state"] ==
+          "current" and vs[0]["trigger"] == "import" and
+          [x["state"] for x in vs].count("current") == 1 and
+          [x["state"] for x in vs if x["version"] in old_cur] ==
+          ["previous"], "versions after set-password: %r" % vs)
+    check(v.get("spdb") == pw_new, "get returns the imported password")
+    h = v.history("spdb")
+    check(h and h[0]["version"] == nver + 1 and h[0]["trigger"] == "import"
+          and h[0]["result"] == "ok", "history: %r" % h[:1])
+    st = v.target_status("spdb")
+    due = st.get("next_due_unix") or 0
+    check(st.get("state") == "ok" and st.get("last_error") is None and
+          st.get("current_version") == nver + 1 and
+          3000 < due - time.time() <= 3600,
+          "status after set-password (replaced after the 1h grace): %r" % st)
+    ents = [e for e in audit_entries(v) if e.get("event") ==
+            "target.set_password"]
+    ok = [e for e in ents if e.get("result") == "ok"]
+    check(len(ok) == 1 and ok[0].get("target") == "spdb" and
+          ok[0].get("version") == nver + 1 and ok[0].get("user") == "root",
+          "audit ok entry: %r" % ok)
+    res_of = sorted(e.get("result") for e in ents)
+    check(res_of == ["failed", "failed", "ok", "refused", "refused",
+                     "refused"], "every set-password audited: %r" % ents)
+    # The engine took the new version: a rotation now works from it.
+    rc, out, err = v.ctl(["rotate", "spdb", "--wait"])
+    newpw = v.get("spdb")
+    check(rc == 0 and newpw not in (None, pw_new) and login(user, newpw) and
+          login(user, newpw, "127.0.0.1") and not login(user, pw_new),
+          "rotate after set-password: %d %s" % (rc, err))
+
+    # Without an after-reveal grace, the imported password is replaced
+    # at once (trigger after-reveal), in plain text output.
+    set_hash(user2, "localhost", pw2_new)
+    rc, out, err = v.ctl(["rotate", "spdb2", "--wait"])
+    settle(v, "spdb2")
+    check(rc == 1 and v.target_state("spdb2") == "drift",
+          "spdb2 in drift: %d %r" % (rc, v.target_state("spdb2")))
+    n2 = len(versions(v, "spdb2")) + 1
+    rc, out, err = v.ctl(["target", "set-password", "spdb2"],
+                         pw2_new + "\n")
+    check(rc == 0 and re.match(r"^target spdb2: password set as version %d "
+                               r"\(localhost=ok\); its replacement is due "
+                               r"\S+Z\n$" % n2, out) and err == "",
+          "set-password spdb2: %d %r %r" % (rc, out, err))
+    h = v.wait_history("spdb2", lambda h: h and h[0]["version"] == n2 + 1
+                       and h[0]["result"] == "ok")
+    check(h and h[0]["trigger"] == "after-reveal" and h[1]["trigger"] ==
+          "import", "spdb2 replaced at once: %r" % h[:2])
+    pw = v.get("spdb2")
+    check(pw not in (None, pw2_new) and login(user2, pw),
+          "spdb2's replacement logs in")
+
+    check(v.stop() == 0, "vaultd stops cleanly")
+    rc, out, err = v.audit_verify()
+    check(rc == 0, "audit chain verifies: %d %s" % (rc, err))
+    # No password where it must not be: vaultd's log, vaultctl's output
+    # (history, audit, status, errors; reveals are not kept).
+    texts = [("vaultd log", v.logtext().encode())] + v.outputs
+    for what, data in texts:
+        for pw in secrets_used:
+            check(pw.encode() not in data, "a password in %s" % what)
+    for who in (user, user2):
+        root_sql("DROP USER IF EXISTS %s@'localhost';"
+                 "DROP USER IF EXISTS %s@'127.0.0.1';" % (q(who), q(who)))
+
+
 SCENARIOS = [("checkconf", sc_checkconf), ("notify", sc_notify),
-             ("monitor", sc_monitor), ("all", sc_all)]
+             ("monitor", sc_monitor), ("all", sc_all), ("setpw", sc_setpw)]
 
 
 def main():
