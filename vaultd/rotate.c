@@ -893,6 +893,15 @@ prune_cb(uint64_t v, json_t *meta, void *arg)
 	const char *s = jstr(meta, "state");
 	int r;
 
+	/*
+	 * A failed version was never in force (a rotation that may have
+	 * applied stays pending): its password has no use, and it must not
+	 * push out an older one that a restored server may still hold.
+	 */
+	if (s != NULL && strcmp(s, "failed") == 0) {
+		r = vd_secret_del(p->t, p->name, v);
+		return r != 0 && r != VD_ENOTFOUND ? (p->r = r) : 0;
+	}
 	if (++p->seen <= KEEP_VERSIONS || s == NULL)
 		return 0;
 	if (strcmp(s, "retired") == 0)

@@ -376,6 +376,12 @@ def sc_refused():
     check(h and h[0]["result"] == "ok" and h[0]["trigger"] in
           ("retry", "schedule"), "the retry succeeds: %r" % h[:2])
     check(login("vref", v.get("ref")), "retried password logs in")
+    # The refused version never went into force: once a later one is
+    # current, its password is gone (it must not take a kept slot).
+    failed = [e["version"] for e in v.history("ref") if
+              e["result"] == "failed"]
+    check(failed and all(v.get("ref", f) is None for f in failed),
+          "no password kept for the never-applied versions %r" % failed)
     v.stop()
 
 
