@@ -18,7 +18,7 @@ history_usage(FILE *f)
 	    "[--socket PATH]\n"
 	    "Lists the target's rotations, newest first: version, trigger, "
 	    "result,\n"
-	    "started_at, finished_at and error.\n");
+	    "started_at, finished_at and error (or a repair's note).\n");
 }
 
 /* Prints the table's header, over history_row()'s columns. */
@@ -26,7 +26,7 @@ static void
 history_header(void)
 {
 	printf("%-7s %-12s %-8s %-20s %-20s %s\n", "VERSION", "TRIGGER",
-	    "RESULT", "STARTED", "FINISHED", "ERROR");
+	    "RESULT", "STARTED", "FINISHED", "ERROR/NOTE");
 }
 
 /* Prints one rotation as a table row. */
@@ -38,7 +38,14 @@ history_row(json_t *e)
 	printf("%-8s ", vc_str(json_object_get(e, "result")));
 	printf("%-20s ", vc_str(json_object_get(e, "started_at")));
 	printf("%-20s ", vc_str(json_object_get(e, "finished_at")));
-	printf("%s\n", vc_str(json_object_get(e, "error")));
+	/* A repair's note says which version the server held. */
+	if (json_is_string(json_object_get(e, "note")) &&
+	    json_is_string(json_object_get(e, "error")))
+		printf("%s (%s)\n", vc_str(json_object_get(e, "error")),
+		    vc_str(json_object_get(e, "note")));
+	else
+		printf("%s\n", vc_str(json_object_get(e, json_is_string(
+		    json_object_get(e, "note")) ? "note" : "error")));
 }
 
 /* vaultctl history … */

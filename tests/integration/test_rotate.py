@@ -538,6 +538,9 @@ def sc_restore():
               "version 2: %r" % e)
         check(e["version"] == 6, "A: a fresh version (5 failed with the "
               "drift): %r" % e)
+        rc, out, err = v.ctl(["history", "r", "--limit", "1"])
+        check(rc == 0 and e["note"] in out, "A: the table shows the note: "
+              "%r" % out)
     h = v.history("r")
     check(any(x["trigger"] == "manual" and x["result"] == "drift"
               for x in h), "A: the drift is in the history: %r" % h[:3])
