@@ -234,25 +234,12 @@ refuse(struct vd_req *rq, const char *target, const char *reason)
 
 /* Finds the version in state "current" (newest first). */
 static int
-cur_cb(uint64_t v, json_t *meta, void *arg)
-{
-	const char *s = json_string_value(json_object_get(meta, "state"));
-
-	if (s != NULL && strcmp(s, "current") == 0) {
-		*(uint64_t *)arg = v;
-		return 1;
-	}
-	return 0;
-}
-
-static int
 current_version(struct vd_txn *t, const char *name, uint64_t *v)
 {
 	int r;
 
 	*v = 0;
-	r = vd_version_each(t, name, 0, cur_cb, v);
-	if (r < 0)
+	if ((r = vd_rotate_versions(t, name, v, NULL)) != 0)
 		return r;
 	return *v != 0 ? 0 : vd_err_set(VD_ENOTFOUND,
 	    "target %s has no current version", name);
@@ -1131,27 +1118,6 @@ setpw_work(uv_work_t *w)
 	vd_drv_close(c);
 }
 
-/* The current version and a pending one newer than it (newest first). */
-struct setpw_vers {
-	uint64_t	 cur;		/* current version, 0: none */
-	uint64_t	 pending;	/* pending version, 0: none */
-};
-
-static int
-setpw_vers_cb(uint64_t v, json_t *meta, void *arg)
-{
-	struct setpw_vers *vs = arg;
-	const char *s = json_string_value(json_object_get(meta, "state"));
-
-	if (s != NULL && strcmp(s, "pending") == 0 && vs->pending == 0)
-		vs->pending = v;
-	else if (s != NULL && strcmp(s, "current") == 0) {
-		vs->cur = v;
-		return 1;	/* the engine never pends below current */
-	}
-	return 0;
-}
-
 /*
  * Fails with VD_EBUSY (detail set) when target name has a rotation that
  * has not ended: a job of the engine (rotation or drift check), a pending
@@ -1164,15 +1130,15 @@ setpw_idle(struct vd_daemon *d, struct vd_txn *t, const char *name,
 {
 	json_t *s = NULL;
 	const char *st;
-	struct setpw_vers vs = { 0, 0 };
+	uint64_t vcur, pending;
 	int r;
 
 	*cur = 0;
 	if (vd_rotate_busy(d, name))
 		goto busy;
-	if ((r = vd_version_each(t, name, 0, setpw_vers_cb, &vs)) < 0)
+	if ((r = vd_rotate_versions(t, name, &vcur, &pending)) != 0)
 		return r;
-	if (vs.pending != 0)
+	if (pending != 0)
 		goto busy;
 	if ((r = vd_sched_get(t, name, &s)) != 0 && r != VD_ENOTFOUND)
 		return r;
@@ -1181,7 +1147,7 @@ setpw_idle(struct vd_daemon *d, struct vd_txn *t, const char *name,
 	json_decref(s);
 	if (r)
 		goto busy;
-	*cur = vs.cur;
+	*cur = vcur;
 	return 0;
  busy:
 	return vd_err_set(VD_EBUSY, "a rotation of %s is in progress; wait "

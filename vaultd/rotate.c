@@ -327,6 +327,22 @@ find_versions(struct vd_txn *t, const char *name, struct vers *vs)
 	return r < 0 ? r : 0;
 }
 
+/* See rotate.h. */
+int
+vd_rotate_versions(struct vd_txn *t, const char *name, uint64_t *cur,
+    uint64_t *pending)
+{
+	struct vers vs;
+	int r;
+
+	if ((r = find_versions(t, name, &vs)) != 0)
+		return r;
+	*cur = vs.cur;
+	if (pending != NULL)
+		*pending = vs.pending;
+	return 0;
+}
+
 /* Rewrites version v's state (keeping its other fields). */
 static int
 set_state(struct vd_txn *t, const char *name, uint64_t v, const char *state,

@@ -81,6 +81,13 @@ int vd_rotate_reload(struct vd_daemon *d);
 int vd_rotate_escrow(struct vd_daemon *d, struct vd_txn *t,
     const char *target, uint64_t v, const struct vd_secret *pw);
 
+/*
+ * Reads target's version states in t: *cur the current version, *pending
+ * (when not NULL) the newest pending version above it; 0 when there is
+ * none.  Returns 0 or a negative error.
+ */
+int vd_rotate_versions(struct vd_txn *t, const char *name, uint64_t *cur,
+    uint64_t *pending);
 /* Returns the number of rotations running now (for status). */
 unsigned vd_rotate_running(const struct vd_daemon *d);
 
