@@ -611,6 +611,9 @@ def main():
     WORK = tempfile.mkdtemp(prefix="vdbench.", dir=A.workdir)
     os.chmod(WORK, 0o700)
     only = A.only.split(",")
+    if "reveal" in only and "rotate" not in only:
+        sys.exit("bench.py: the reveal part uses the rotate part's vault: "
+                 "--only rotate,reveal")
     RESULTS["mode"] = "quick" if q else "full"
     RESULTS["workdir"] = WORK
     RESULTS["started"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
