@@ -26,43 +26,16 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "bench.h"
 #include "driver.h"
 #include "err.h"
 #include "mem.h"
 #include "store.h"
 #include "util.h"
 
-#define PW_LEN		24	/* generated password length */
 #define BATCH		10000	/* targets per transaction */
 #define HBATCH		100000	/* history entries per transaction */
 #define FAR_AWAY	(10LL * 365 * 86400)	/* next_due of idle targets */
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static struct vd_secret *
-gen_pw(void)
-{
-	static const char cs[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-	    "23456789!%*+-=?@^_";
-	struct vd_secret *s = vd_secret_new(PW_LEN + 1);
-
-	if (s == NULL)
-		return NULL;
-	for (size_t i = 0; i < PW_LEN; i++)
-		s->data[i] = (unsigned char)cs[randombytes_uniform(
-		    sizeof(cs) - 1)];
-	memcpy(s->data, "Qz7#", 4);
-	s->len = PW_LEN;
-	s->data[PW_LEN] = '\0';
-	return s;
-}
 
 static int
 fail(const char *what, int r)

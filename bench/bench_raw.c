@@ -22,11 +22,10 @@
 
 #include <sodium.h>
 
+#include "bench.h"
 #include "driver.h"
 #include "err.h"
 #include "mem.h"
-
-#define PW_LEN	24	/* generated password length */
 
 struct acct {
 	char		 user[32];	/* account name */
@@ -38,35 +37,6 @@ static size_t naccts;
 static atomic_size_t next_i;	/* next account to rotate */
 static atomic_size_t nfail;	/* rotations that failed */
 static struct vd_dbtarget tgt;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* A random password without quote, backslash or space. */
-static struct vd_secret *
-gen_pw(void)
-{
-	static const char cs[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-	    "23456789!%*+-=?@^_";
-	struct vd_secret *s = vd_secret_new(PW_LEN + 1);
-
-	if (s == NULL)
-		return NULL;
-	for (size_t i = 0; i < PW_LEN; i++)
-		s->data[i] = (unsigned char)cs[randombytes_uniform(
-		    sizeof(cs) - 1)];
-	/* all four classes, whatever was drawn */
-	memcpy(s->data, "Qz7#", 4);
-	s->len = PW_LEN;
-	s->data[PW_LEN] = '\0';
-	return s;
-}
 
 static void *
 run(void *arg)

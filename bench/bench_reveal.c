@@ -22,20 +22,13 @@
 
 #include <sodium.h>
 
+#include "bench.h"
+
 #define MAXCLIENTS	256
 
 static const char *sock_path, *target;
 static double deadline;
 static atomic_ulong nok, nerr;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void *
 client(void *arg)
