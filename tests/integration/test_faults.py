@@ -34,8 +34,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (FAILS, O_CLOEXEC, Env, Vault, check, log,  # noqa
-                    open_fds, stop_all)
+from vdtest import (O_CLOEXEC, Env, Vault, check, finish, log,  # noqa
+                    open_fds, run_scenarios, stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -422,26 +422,9 @@ SCENARIOS = [("unreachable", sc_unreachable), ("blackhole", sc_blackhole),
 
 
 def main():
-    ran = 0
-    for name, fn in SCENARIOS:
-        if ONLY and name not in ONLY:
-            continue
-        log("scenario " + name)
-        t0 = time.time()
-        try:
-            fn()
-        except Exception as e:
-            check(False, "%s raised %s: %s" % (name, type(e).__name__, e))
-            import traceback
-            traceback.print_exc()
-        stop_all()
-        log("scenario %s: %.1fs" % (name, time.time() - t0))
-        ran += 1
+    ran = run_scenarios(SCENARIOS, ONLY, after=stop_all)
     E.cleanup()
-    print("%d scenarios, %d failures" % (ran, len(FAILS)))
-    for f in FAILS:
-        print("  " + f)
-    sys.exit(1 if FAILS or ran == 0 else 0)
+    finish(ran)
 
 
 if __name__ == "__main__":

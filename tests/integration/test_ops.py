@@ -33,11 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vdtest  # noqa: E402
-from vdtest import CHECKS, FAILS, Env, check, log, q  # noqa: E402
+from vdtest import (Env, check, finish, log, q,  # noqa: E402
+                    run_scenarios)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -855,26 +855,7 @@ SCENARIOS = [("checkconf", sc_checkconf), ("notify", sc_notify),
 
 def main():
     parser_selftest()
-    ran = 0
-    for name, fn in SCENARIOS:
-        if ONLY and name not in ONLY:
-            continue
-        log("scenario " + name)
-        try:
-            fn()
-        except Exception as e:     # a crash in the test is a failure
-            check(False, "%s raised %s: %s" % (name, type(e).__name__, e))
-            traceback.print_exc()
-        ran += 1
-    if not FAILS:
-        subprocess.run(["rm", "-rf", WORK])
-    else:
-        print("kept " + WORK + " for inspection")
-    print("%d scenarios, %d checks, %d failures" % (ran, CHECKS[0],
-                                                    len(FAILS)))
-    for f in FAILS:
-        print("  " + f)
-    sys.exit(1 if FAILS or ran == 0 else 0)
+    finish(run_scenarios(SCENARIOS, ONLY), WORK)
 
 
 if __name__ == "__main__":

@@ -18,40 +18,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import native_hash  # noqa: E402
+from vdtest import (check, finish, log, mdbenv, native_hash,  # noqa: E402
+                    q, run_scenarios)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
-FAILS = []
 SRC = os.environ.get("VD_SOURCE_DIR", os.path.dirname(__file__) + "/../..")
 WORK = tempfile.mkdtemp(prefix="vdrot.")
 os.chmod(WORK, 0o700)
-
-
-def check(cond, what):
-    """Records a failure with the caller's line; the run goes on."""
-    if not cond:
-        line = traceback.extract_stack(limit=2)[0].lineno
-        FAILS.append("line %d: %s" % (line, what))
-        print("FAIL line %d: %s" % (line, what), file=sys.stderr, flush=True)
-    return cond
-
-
-def log(msg):
-    print("# " + msg, flush=True)
-
-
-def mdbenv():
-    env = {}
-    with open(os.environ["VD_TEST_MDB_ENV"]) as f:
-        for line in f:
-            if "=" in line:
-                k, v = line.rstrip("\n").split("=", 1)
-                env[k] = v
-    return env
 
 
 MDB = mdbenv()
@@ -121,10 +97,6 @@ def asql(statements):
 def pw_hash(pw):
     """mysql_native_password's hash of pw, computed by the server."""
     return asql("SELECT PASSWORD(%s);" % q(pw)).strip()
-
-
-def q(s):
-    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def new_pw():
@@ -1018,27 +990,7 @@ def main():
     sql("CREATE OR REPLACE USER %s@'localhost' IDENTIFIED BY %s;"
         "GRANT ALL PRIVILEGES ON *.* TO %s@'localhost' WITH GRANT OPTION;" %
         (q(ADMIN), q(ADMIN_PW), q(ADMIN)))
-    ran = 0
-    for name, fn in SCENARIOS:
-        if ONLY and name not in ONLY:
-            continue
-        log("scenario " + name)
-        t0 = time.time()
-        try:
-            fn()
-        except Exception as e:     # a crash in the test is a failure
-            check(False, "%s raised %s: %s" % (name, type(e).__name__, e))
-            traceback.print_exc()
-        log("scenario %s: %.1fs" % (name, time.time() - t0))
-        ran += 1
-    if not FAILS:
-        subprocess.run(["rm", "-rf", WORK])
-    else:
-        print("kept " + WORK + " for inspection")
-    print("%d scenarios, %d failures" % (ran, len(FAILS)))
-    for f in FAILS:
-        print("  " + f)
-    sys.exit(1 if FAILS or ran == 0 else 0)
+    finish(run_scenarios(SCENARIOS, ONLY), WORK)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,44 @@ def log(msg):
     print("# " + msg, flush=True)
 
 
+def run_scenarios(scenarios, only, after=None):
+    """Runs the (name, function) scenarios named in only (all when only is
+    empty), each logged and timed; an exception in one is a failure and the
+    next still runs.  after(), when given, runs after each.  Returns how
+    many ran."""
+    ran = 0
+    for name, fn in scenarios:
+        if only and name not in only:
+            continue
+        log("scenario " + name)
+        t0 = time.time()
+        try:
+            fn()
+        except Exception as e:     # a crash in the test is a failure
+            check(False, "%s raised %s: %s" % (name, type(e).__name__, e))
+            traceback.print_exc()
+        if after is not None:
+            after()
+        log("scenario %s: %.1fs" % (name, time.time() - t0))
+        ran += 1
+    return ran
+
+
+def finish(ran, work=None):
+    """Prints the summary and exits: 1 on a failure or when nothing ran.
+    work, when given, is removed after a clean run, else kept and named."""
+    if work is not None:
+        if not FAILS:
+            subprocess.run(["rm", "-rf", work])
+        else:
+            print("kept " + work + " for inspection")
+    print("%d scenarios, %d checks, %d failures" % (ran, CHECKS[0],
+                                                    len(FAILS)))
+    for f in FAILS:
+        print("  " + f)
+    sys.exit(1 if FAILS or ran == 0 else 0)
+
+
 def mdbenv(path=None):
     env = {}
     with open(path or os.environ["VD_TEST_MDB_ENV"]) as f:
