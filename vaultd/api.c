@@ -579,6 +579,25 @@ add_work(uv_work_t *w)
 	}
 }
 
+/*
+ * Stores password pw as version v of target in t, with its metadata, its
+ * escrow envelopes and its history entry: what target.add and
+ * target.set_password write for a version made outside a rotation.
+ */
+static int
+put_version(struct vd_daemon *d, struct vd_txn *t, const char *target,
+    uint64_t v, const struct vd_secret *pw, const json_t *meta,
+    const json_t *hist)
+{
+	int r;
+
+	if ((r = vd_secret_put(t, target, v, pw)) != 0 ||
+	    (r = vd_version_put(t, target, v, meta)) != 0 ||
+	    (r = vd_rotate_escrow(d, t, target, v, pw)) != 0)
+		return r;
+	return vd_history_append(t, target, hist, NULL);
+}
+
 /* Commits the new target and its first version; returns the version. */
 static int
 add_commit(struct addjob *j, uint64_t *vp)
@@ -610,10 +629,7 @@ add_commit(struct addjob *j, uint64_t *vp)
 		r = VD_ENOMEM;
 		goto out;
 	}
-	if ((r = vd_secret_put(t, j->name, v, j->pw)) != 0 ||
-	    (r = vd_version_put(t, j->name, v, meta)) != 0 ||
-	    (r = vd_rotate_escrow(rq->d, t, j->name, v, j->pw)) != 0 ||
-	    (r = vd_history_append(t, j->name, hist, NULL)) != 0)
+	if ((r = put_version(rq->d, t, j->name, v, j->pw, meta, hist)) != 0)
 		goto out;
 	if (j->admin_pw != NULL &&
 	    (r = vd_admin_secret_put(t, j->name, j->admin_pw)) != 0)
@@ -1206,7 +1222,7 @@ setpw_commit(struct setpwjob *j, uint64_t *vp, int64_t *due)
 	struct vd_req *rq = j->rq;
 	struct vd_daemon *d = rq->d;
 	struct vd_txn *t = NULL;
-	json_t *target = NULL, *meta = NULL, *hist = NULL, *old = NULL;
+	json_t *target = NULL, *meta = NULL, *hist = NULL;
 	char ts[VD_TIME_STRLEN], st[VD_TIME_STRLEN];
 	uint64_t cur = 0, v = 0;
 	int r;
@@ -1245,20 +1261,8 @@ setpw_commit(struct setpwjob *j, uint64_t *vp, int64_t *due)
 		r = VD_ENOMEM;
 		goto out;
 	}
-	if ((r = vd_secret_put(t, j->name, v, j->pw)) != 0 ||
-	    (r = vd_version_put(t, j->name, v, meta)) != 0)
-		goto out;
-	if (cur != 0) {
-		if ((r = vd_version_get(t, j->name, cur, &old)) != 0)
-			goto out;
-		json_object_set_new(old, "state", json_string("previous"));
-		json_object_set_new(old, "updated_at", json_string(ts));
-		if ((r = vd_version_put(t, j->name, cur, old)) != 0)
-			goto out;
-	}
-	if ((r = vd_rotate_prune(t, j->name, ts)) != 0 ||
-	    (r = vd_rotate_escrow(d, t, j->name, v, j->pw)) != 0 ||
-	    (r = vd_history_append(t, j->name, hist, NULL)) != 0 ||
+	if ((r = put_version(d, t, j->name, v, j->pw, meta, hist)) != 0 ||
+	    (r = vd_rotate_supersede(t, j->name, cur, v, ts)) != 0 ||
 	    (r = setpw_sched(t, j->name, target, due)) != 0 ||
 	    (r = audit_in(t, rq, j->name, v, "ok", NULL)) != 0)
 		goto out;
@@ -1271,7 +1275,6 @@ setpw_commit(struct setpwjob *j, uint64_t *vp, int64_t *due)
 	json_decref(target);
 	json_decref(meta);
 	json_decref(hist);
-	json_decref(old);
 	return r;
 }
 

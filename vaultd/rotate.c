@@ -1053,16 +1053,10 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 
 	switch (j->out) {
 	case OUT_OK: {
-		struct prune p = { t, j->name, ts, 0, 0 };
-
 		crash_point(rot, "before-promote");
-		if ((r = set_state(t, j->name, j->new_v, "current", ts)) != 0)
-			goto fail;
-		if (j->cur_v != 0 && j->cur_v != j->new_v &&
-		    (r = set_state(t, j->name, j->cur_v, "previous", ts)) != 0)
-			goto fail;
-		if ((r = vd_version_each(t, j->name, 0, prune_cb, &p)) < 0 ||
-		    (r = p.r) != 0)
+		if ((r = set_state(t, j->name, j->new_v, "current", ts)) != 0 ||
+		    (r = vd_rotate_supersede(t, j->name, j->cur_v, j->new_v,
+		    ts)) != 0)
 			goto fail;
 		json_object_set_new(sf, "state", json_string("ok"));
 		json_object_set_new(sf, "retries", json_integer(0));
@@ -2316,11 +2310,15 @@ vd_rotate_request(struct vd_daemon *d, const char *target,
 /* ---- for target.set_password (api.c) ---------------------------------- */
 
 int
-vd_rotate_prune(struct vd_txn *t, const char *target, const char *ts)
+vd_rotate_supersede(struct vd_txn *t, const char *target, uint64_t cur,
+    uint64_t v, const char *ts)
 {
 	struct prune p = { t, target, ts, 0, 0 };
 	int r;
 
+	if (cur != 0 && cur != v &&
+	    (r = set_state(t, target, cur, "previous", ts)) != 0)
+		return r;
 	if ((r = vd_version_each(t, target, 0, prune_cb, &p)) < 0)
 		return r;
 	return p.r;

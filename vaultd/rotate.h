@@ -100,13 +100,15 @@ unsigned vd_rotate_running(const struct vd_daemon *d);
 #define VD_ROTATE_CRASH_ENV	"VAULTD_TEST_CRASH"
 
 /*
- * For versions stored outside a rotation (target.set_password): retires,
- * in the caller's write transaction t, the passwords of versions older
- * than the ones the engine keeps, exactly as a rotation's commit does (ts:
- * the RFC 3339 time written to their metadata).  Returns 0 or a negative
+ * Version v of target is now current: in the caller's write transaction t,
+ * the old current version cur (0: none) becomes "previous", and the
+ * passwords of versions older than the ones the engine keeps are retired
+ * (ts: the RFC 3339 time written to their metadata).  A rotation's commit
+ * and target.set_password both end this way.  Returns 0 or a negative
  * error (t is then spoiled).
  */
-int vd_rotate_prune(struct vd_txn *t, const char *target, const char *ts);
+int vd_rotate_supersede(struct vd_txn *t, const char *target, uint64_t cur,
+    uint64_t v, const char *ts);
 
 /*
  * Returns 1 while the engine runs a job for target (a rotation, the
