@@ -41,7 +41,7 @@ status_usage(FILE *f)
 	    "--check: one line and exit 0 OK, 1 WARNING (a target overdue by "
 	    "more than\n"
 	    "--grace, default 1h, or retrying/pending), 2 CRITICAL (drift, "
-	    "failed, sealed),\n"
+	    "failed, unrecorded, sealed),\n"
 	    "3 UNKNOWN (vaultd unreachable).  --prometheus: metrics in the "
 	    "Prometheus\n"
 	    "text format (vaultd_up 0 when vaultd does not answer).\n");
@@ -115,7 +115,8 @@ status_check(int64_t grace)
 		if (st == NULL)
 			st = "unknown";
 		if (strcmp(st, "drift") == 0 || strcmp(st, "failed") == 0 ||
-		    strcmp(st, "no-password") == 0)
+		    strcmp(st, "no-password") == 0 ||
+		    strcmp(st, "unrecorded") == 0)
 			names_add(&crit, name, st);
 		else if (strcmp(st, "retrying") == 0 ||
 		    strcmp(st, "pending") == 0)
@@ -189,6 +190,7 @@ per_target(const json_t *targets, const char *metric, const char *type,
 
 static const char *const states[] = {
 	"ok", "pending", "retrying", "failed", "drift", "no-password",
+	"unrecorded",
 };
 
 static int

@@ -29,7 +29,7 @@ target_usage(FILE *f)
 	    "           [--tls required|off] [--tls-ca FILE] [--json]\n"
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"
-	    "       vaultctl target remove NAME\n"
+	    "       vaultctl target remove NAME [--wait]\n"
 	    "       vaultctl target set-password NAME [--json]\n"
 	    "\n"
 	    "target add reads the account's current password from the first "
@@ -45,12 +45,17 @@ target_usage(FILE *f)
 	    "logs in on every host of the account, and replaces it after the "
 	    "after-reveal\n"
 	    "grace (at once without one).\n"
+	    "target remove refuses while a rotation of the target runs; "
+	    "--wait waits for\n"
+	    "its end, then removes (versions and escrow envelopes stay "
+	    "in the vault).\n"
 	    "Every command takes --socket PATH.\n");
 }
 
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
-	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP
+	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP,
+	O_WAIT
 };
 
 static const struct option add_opts[] = {
@@ -245,34 +250,45 @@ static const struct option simple_opts[] = {
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
+	{ "wait", no_argument, NULL, O_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Parses --socket/--json/--help and nargs positionals; -1: go on. */
+/*
+ * Parses --socket/--json/--help, --wait where wait is not NULL, and nargs
+ * positionals; -1: go on.
+ */
 static int
-simple_args(int argc, char **argv, int nargs, int *json)
+simple_args(int argc, char **argv, int nargs, int *json, int *wait)
 {
 	int ch;
 
 	*json = 0;
+	if (wait != NULL)
+		*wait = 0;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", simple_opts, NULL)) != -1) {
 		switch (ch) {
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: *json = 1; break;
+		case O_WAIT:
+			if (wait == NULL)
+				goto usage;
+			*wait = 1;
+			break;
 		case O_HELP:
 			target_usage(stdout);
 			return VC_EXIT_OK;
 		default:
-			target_usage(stderr);
-			return VC_EXIT_USAGE;
+			goto usage;
 		}
 	}
-	if (argc - optind != nargs) {
-		target_usage(stderr);
-		return VC_EXIT_USAGE;
-	}
+	if (argc - optind != nargs)
+		goto usage;
 	return -1;
+ usage:
+	target_usage(stderr);
+	return VC_EXIT_USAGE;
 }
 
 static const char *
@@ -295,7 +311,7 @@ target_list(int argc, char **argv)
 	size_t i;
 	int json, rc;
 
-	if ((rc = simple_args(argc, argv, 0, &json)) >= 0)
+	if ((rc = simple_args(argc, argv, 0, &json, NULL)) >= 0)
 		return rc;
 	if ((rc = vc_call_exit("target list", "target.list", NULL, 0,
 	    &res)) != VC_EXIT_OK)
@@ -324,7 +340,7 @@ target_show(int argc, char **argv)
 	size_t i;
 	int json, rc;
 
-	if ((rc = simple_args(argc, argv, 1, &json)) >= 0)
+	if ((rc = simple_args(argc, argv, 1, &json, NULL)) >= 0)
 		return rc;
 	if ((rc = vc_call_exit("target show", "target.show",
 	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) != VC_EXIT_OK)
@@ -360,12 +376,13 @@ static int
 target_remove(int argc, char **argv)
 {
 	json_t *res = NULL;
-	int json, rc;
+	int json, rc, wait;
 
-	if ((rc = simple_args(argc, argv, 1, &json)) >= 0)
+	if ((rc = simple_args(argc, argv, 1, &json, &wait)) >= 0)
 		return rc;
 	if ((rc = vc_call_exit("target remove", "target.remove",
-	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) != VC_EXIT_OK)
+	    json_pack("{s:s, s:b}", "name", argv[optind], "wait", wait), 0,
+	    &res)) != VC_EXIT_OK)
 		return rc;
 	if (json)
 		rc = vc_print_json(res);
@@ -387,7 +404,7 @@ target_set_password(int argc, char **argv)
 	char prompt[160];
 	int json, rc;
 
-	if ((rc = simple_args(argc, argv, 1, &json)) >= 0)
+	if ((rc = simple_args(argc, argv, 1, &json, NULL)) >= 0)
 		return rc;
 	if (!vd_name_valid(argv[optind])) {
 		fprintf(stderr, "vaultctl: bad target name (use "

@@ -28,6 +28,7 @@
 #include "notify.h"
 #include "proto.h"
 #include "rotate.h"
+#include "state.h"
 #include "store.h"
 #include "timing.h"
 #include "util.h"
@@ -249,6 +250,7 @@ current_version(struct vd_txn *t, const char *name, uint64_t *v)
 
 struct status_ctx {
 	struct vd_txn	*t;		/* read transaction */
+	struct vd_daemon *d;		/* the daemon (engine state) */
 	json_t		*arr;		/* targets */
 	int		 counters;	/* params.counters: walk histories */
 	json_t		*reveals;	/* {target: reveals} from the audit */
@@ -380,7 +382,7 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	}
 	v = json_object_get(sched, "state");
 	json_object_set_new(o, "state", json_is_string(v) ? json_copy(v) :
-	    json_string(cur ? "ok" : "no-password"));
+	    json_string(cur ? vd_tstate_name(VD_TS_OK) : "no-password"));
 	v = json_object_get(last, "finished_at");
 	json_object_set_new(o, "last_rotation", v ? json_copy(v) : json_null());
 	set_secs(o, "last_rotation_unix", rfc3339_secs(v));
@@ -406,6 +408,29 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");
 	json_object_set_new(o, "policy", v ? json_copy(v) : json_null());
+	json_object_set_new(o, "busy", json_boolean(vd_rotate_busy(sc->d,
+	    name)));
+	{
+		/*
+		 * An outcome the engine could not write (disk full): what
+		 * the store says is stale, so the state shown is
+		 * "unrecorded" (critical) until the record succeeds.
+		 */
+		int uerr = 0;
+		uint64_t uv = vd_rotate_in_force(sc->d, name, &uerr);
+
+		if (uerr != 0) {
+			char msg[300];
+
+			snprintf(msg, sizeof(msg), "the outcome of a rotation "
+			    "cannot be recorded: %s%s", vd_strerror(uerr),
+			    uv ? "; the server holds the pending version, "
+			    "which get serves" : "");
+			json_object_set_new(o, "state",
+			    json_string("unrecorded"));
+			json_object_set_new(o, "last_error", json_string(msg));
+		}
+	}
 	json_decref(last);
 	json_decref(sched);
 	if (sc->counters) {
@@ -447,7 +472,8 @@ static void
 m_status(struct vd_req *rq, json_t *params)
 {
 	struct vd_daemon *d = rq->d;
-	struct status_ctx sc = { NULL, NULL, 0, NULL, 0, NULL, 0, 0, 10000 };
+	struct status_ctx sc = { NULL, rq->d, NULL, 0, NULL, 0, NULL, 0, 0,
+	    10000 };
 	json_t *res, *c = json_object_get(params, "counters");
 	long long max = 10000;
 	int r;
@@ -618,7 +644,8 @@ add_commit(struct addjob *j, uint64_t *vp)
 	    (r = vd_version_last(t, j->name, &v)) != 0)
 		goto out;
 	v++;
-	meta = json_pack("{s:s, s:s, s:o, s:s}", "state", "current",
+	meta = json_pack("{s:s, s:s, s:o, s:s}", "state",
+	    vd_vstate_name(VD_VS_CURRENT),
 	    "trigger", "initial", "created_at", now_str(),
 	    "created_by", rq->caller->user);
 	hist = json_pack("{s:I, s:s, s:s, s:o, s:o, s:s}", "version",
@@ -958,15 +985,80 @@ m_target_show(struct vd_req *rq, json_t *params)
 	vd_req_reply(rq, obj);
 }
 
+/* A target.remove waiting for the target's rotation to end. */
+struct rmwait {
+	struct vd_req	*rq;
+	json_t		*params;	/* its own reference */
+};
+
+static void remove_now(struct vd_req *rq, const char *name);
+
+static void
+remove_resume(void *arg, int err, json_t *result)
+{
+	struct rmwait *w = arg;
+
+	(void)err;
+	(void)result;
+	remove_now(w->rq, json_string_value(json_object_get(w->params,
+	    "name")));
+	json_decref(w->params);
+	free(w);
+}
+
+/*
+ * target.remove: never while a rotation of the target runs (its outcome,
+ * maybe a password already in force on the server, would be recorded for
+ * a target that no longer exists): refused, or with "wait" done once it
+ * ended.  The versions, their passwords and escrow envelopes stay in the
+ * vault (break-glass, and a target added again under the name).
+ */
 static void
 m_target_remove(struct vd_req *rq, json_t *params)
 {
-	struct vd_txn *t = NULL;
+	json_t *w = json_object_get(params, "wait");
+	struct rmwait *rw;
 	const char *name;
 	int r;
 
 	if ((name = target_param(rq, params)) == NULL)
 		return;
+	if (w != NULL && !json_is_boolean(w)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "wait: expected a boolean");
+		return;
+	}
+	if (vd_rotate_busy(rq->d, name)) {
+		if (!json_is_true(w)) {
+			vd_err_set(VD_EBUSY, "a rotation of %s is running; "
+			    "removing the target now would lose its outcome: "
+			    "try again when it ends, or use --wait", name);
+			vd_req_fail(rq, VD_EBUSY, NULL);
+			return;
+		}
+		if ((rw = calloc(1, sizeof(*rw))) == NULL) {
+			vd_req_fail(rq, VD_ENOMEM, NULL);
+			return;
+		}
+		rw->rq = rq;
+		rw->params = json_incref(params);
+		if ((r = vd_rotate_join(rq->d, name, remove_resume, rw)) == 1)
+			return;
+		json_decref(rw->params);
+		free(rw);
+		if (r < 0) {
+			vd_req_fail(rq, r, NULL);
+			return;
+		}
+	}
+	remove_now(rq, name);
+}
+
+static void
+remove_now(struct vd_req *rq, const char *name)
+{
+	struct vd_txn *t = NULL;
+	int r;
+
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		goto fail;
 	if ((r = vd_target_del(t, name)) != 0)
@@ -1135,39 +1227,30 @@ setpw_work(uv_work_t *w)
 }
 
 /*
- * Fails with VD_EBUSY (detail set) when target name has a rotation that
- * has not ended: a job of the engine (rotation or drift check), a pending
- * version, or the schedule's state "pending".  Otherwise *cur gets the
- * current version (0: none) and returns 0.
+ * Fails with VD_EBUSY (detail set) while the engine runs a job for target
+ * name (a rotation, resolution or drift check: its outcome could land on
+ * top of the imported password).  A pending version does not stop it: the
+ * admin says which password is in force now, so the import supersedes it
+ * (pending -> previous: it may have been in force on some host, so its
+ * password is kept for repairs; vd_rotate_supersede()).  Otherwise *cur
+ * gets the current version (0: none) and returns 0.
  */
 static int
 setpw_idle(struct vd_daemon *d, struct vd_txn *t, const char *name,
     uint64_t *cur)
 {
-	json_t *s = NULL;
-	const char *st;
-	uint64_t vcur, pending;
+	uint64_t vcur;
 	int r;
 
 	*cur = 0;
 	if (vd_rotate_busy(d, name))
-		goto busy;
-	if ((r = vd_rotate_versions(t, name, &vcur, &pending)) != 0)
+		return vd_err_set(VD_EBUSY, "a rotation of %s is running; "
+		    "wait for it to end (vaultctl history %s) and try again",
+		    name, name);
+	if ((r = vd_rotate_versions(t, name, &vcur, NULL)) != 0)
 		return r;
-	if (pending != 0)
-		goto busy;
-	if ((r = vd_sched_get(t, name, &s)) != 0 && r != VD_ENOTFOUND)
-		return r;
-	st = json_string_value(json_object_get(s, "state"));
-	r = st != NULL && strcmp(st, "pending") == 0;
-	json_decref(s);
-	if (r)
-		goto busy;
 	*cur = vcur;
 	return 0;
- busy:
-	return vd_err_set(VD_EBUSY, "a rotation of %s is in progress; wait "
-	    "for it to end (vaultctl history %s) and try again", name, name);
 }
 
 /*
@@ -1198,7 +1281,7 @@ setpw_sched(struct vd_txn *t, const char *name, const json_t *target,
 	    "window")), &win) == 0)
 		*due = vd_window_next(&win, *due);
 	if ((s = json_pack("{s:s, s:i, s:I, s:n, s:I, s:I, s:I, s:s}",
-	    "state", "ok", "retries", 0, "last_ok", (json_int_t)now,
+	    "state", vd_tstate_name(VD_TS_OK), "retries", 0, "last_ok", (json_int_t)now,
 	    "last_error", "revealed_at", (json_int_t)now, "after_reveal_due",
 	    (json_int_t)*due, "next_due", (json_int_t)*due, "trigger",
 	    "after-reveal")) == NULL)
@@ -1251,8 +1334,8 @@ setpw_commit(struct setpwjob *j, uint64_t *vp, int64_t *due)
 		goto out;
 	}
 	v++;
-	meta = json_pack("{s:s, s:s, s:s, s:s}", "state", "current",
-	    "trigger", "import", "created_at", ts, "created_by",
+	meta = json_pack("{s:s, s:s, s:s, s:s}", "state",
+	    vd_vstate_name(VD_VS_CURRENT), "trigger", "import", "created_at", ts, "created_by",
 	    rq->caller->user);
 	hist = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "version",
 	    (json_int_t)v, "trigger", "import", "result", "ok", "started_at",
@@ -1432,8 +1515,14 @@ m_target_set_password(struct vd_req *rq, json_t *params)
 /* --- get ---------------------------------------------------------------- */
 
 /* Records a reveal in the target's schedule state for after-reveal. */
+/*
+ * revealed_v names the version disclosed: when it was a pending one that a
+ * rotation then promotes, the after-reveal rotation still stands (rotate.c
+ * record_in()).
+ */
 static int
-mark_revealed(struct vd_txn *t, const char *name, const json_t *target)
+mark_revealed(struct vd_txn *t, const char *name, uint64_t v,
+    const json_t *target)
 {
 	json_t *s = NULL, *after;
 	int r;
@@ -1441,7 +1530,8 @@ mark_revealed(struct vd_txn *t, const char *name, const json_t *target)
 	after = json_object_get(target, "after_reveal");
 	if (!json_is_integer(after))
 		return 0;
-	if ((s = json_pack("{s:I, s:I}", "revealed_at", (json_int_t)vd_now(),
+	if ((s = json_pack("{s:I, s:I, s:I}", "revealed_at",
+	    (json_int_t)vd_now(), "revealed_v", (json_int_t)v,
 	    "after_reveal_due", (json_int_t)(vd_now() +
 	    json_integer_value(after)))) == NULL)
 		return VD_ENOMEM;
@@ -1463,6 +1553,7 @@ mark_revealed(struct vd_txn *t, const char *name, const json_t *target)
 struct vd_reveal {
 	struct vd_reveal	*next;
 	struct vd_req		*rq;		/* answered by reveal_answer() */
+	struct vd_daemon	*d;		/* its daemon */
 	const char		*name;		/* borrowed from rq->msg */
 	uint64_t		 want;		/* version asked for, 0: current */
 	uint64_t		 v;		/* version revealed */
@@ -1485,7 +1576,8 @@ reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
 		rv->v = rv->want;
 		if ((r = vd_version_get(t, rv->name, rv->v, &meta)) != 0)
 			goto out;
-	} else if ((r = current_version(t, rv->name, &rv->v)) != 0)
+	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->name, NULL)) == 0 &&
+	    (r = current_version(t, rv->name, &rv->v)) != 0)
 		goto out;
 	r = vd_secret_get(t, rv->name, rv->v, &rv->pw);
  out:
@@ -1515,7 +1607,8 @@ reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
 		/* No audit entry, no password: both or neither commit. */
 		if (reveal_read(t, rv, &target) == 0 &&
 		    ((r = audit_in(t, rv->rq, rv->name, rv->v, "ok",
-		    NULL)) != 0 || (r = mark_revealed(t, rv->name, target)) != 0))
+		    NULL)) != 0 || (r = mark_revealed(t, rv->name, rv->v,
+		    target)) != 0))
 			rv->err = r;
 		json_decref(target);
 	}
@@ -1530,6 +1623,17 @@ reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
 			rv->pw = NULL;
 		}
 	return r;
+}
+
+static void reveal_queue(struct vd_reveal *rv);
+
+/* The engine's answer to a get that waited for a rotation: reveal now. */
+static void
+reveal_resume(void *arg, int err, json_t *result)
+{
+	(void)err;
+	(void)result;
+	reveal_queue(arg);
 }
 
 /* Answers rv (password or error) and frees it. */
@@ -1624,8 +1728,24 @@ m_get(struct vd_req *rq, json_t *params)
 		return;
 	}
 	rv->rq = rq;
+	rv->d = d;
 	rv->name = name;
 	rv->want = (uint64_t)want;
+	/*
+	 * A rotation of the target in flight (or a pending version): the
+	 * password in force is settled by its outcome; answer after it.
+	 */
+	if (want == 0 && vd_rotate_join(d, name, reveal_resume, rv) == 1)
+		return;
+	reveal_queue(rv);
+}
+
+/* Queues rv for the next group commit of reveals. */
+static void
+reveal_queue(struct vd_reveal *rv)
+{
+	struct vd_daemon *d = rv->d;
+
 	if (!d->reveal_open) {
 		uv_check_init(d->loop, &d->reveal_check);
 		d->reveal_check.data = d;

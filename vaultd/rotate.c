@@ -44,6 +44,7 @@
 #include "mem.h"
 #include "policy.h"
 #include "rotate.h"
+#include "state.h"
 #include "timing.h"
 #include "store.h"
 #include "util.h"
@@ -62,17 +63,6 @@ enum job_mode {
 	JOB_CHECK,	/* probe the current password on every host */
 };
 
-enum outcome {
-	OUT_OK,		/* applied (or checked) and verified everywhere */
-	OUT_REFUSED,	/* nothing applied: the server refused the change */
-	OUT_UNREACHABLE,	/* could not connect: nothing known changed */
-	OUT_UNCERTAIN,	/* maybe partly applied: the pending version stays */
-	OUT_DRIFT,	/* the vault's password no longer logs in */
-};
-
-static const char *const outcome_names[] = {
-	"ok", "failed", "unreachable", "partial", "drift",
-};
 
 /* Someone waiting for a rotation's end (vaultctl rotate --wait). */
 struct waiter {
@@ -113,13 +103,16 @@ struct job {
 	uint64_t	 hist_seq;	/* history entry of this job */
 	int64_t		 started;	/* when it started */
 	/* Results, written by the worker. */
-	enum outcome	 out;
+	enum vd_outcome	 out;
 	char		 err[VD_DRV_ERRLEN];	/* the server's reason */
 	char		 summary[512];	/* per-host results */
 	char		 note[256];	/* the older versions hosts held */
 	int		 repaired;	/* logged in with an older version */
 	int		 capped;	/* older ones left untried (limit) */
 	int		 pwerr_read;	/* pwerr_max was read from the server */
+	long long	 prior_fails;	/* refused logins vaultd caused on the
+					 * account since its last success */
+	int		 auth_fails;	/* refused logins this job caused */
 	int		 repair;	/* record_in(): a reconcile follows */
 	struct waiter	*waiters;	/* who to tell */
 	struct job	*next;		/* running list */
@@ -136,6 +129,16 @@ struct ent {
 	int		 unsaved;	/* due computed, not yet stored */
 	int		 queued;	/* waiting for a concurrency slot */
 	int		 gone;		/* removed while busy */
+	int		 drift;		/* its current password is known to be
+					 * refused: no login with it until a
+					 * person acts (max_password_errors) */
+	uint64_t	 unrec_v;	/* verified on the server, promotion not
+					 * recorded (disk full): get serves it */
+	int		 unrec_err;	/* why it could not be recorded */
+	long long	 auth_fails;	/* refused logins vaultd caused since
+					 * the account's last success */
+	long long	 pwerr_max;	/* the server's max_password_errors for
+					 * it (0: none, -1: not known) */
 	struct vd_window win;		/* rotation window */
 };
 
@@ -163,6 +166,7 @@ struct rot {
 	uv_check_t	 flush;		/* group commit of finished jobs */
 	int		 defer;		/* start_job() queues (tick batches) */
 	int		 flush_closed;	/* flush handle closed (stopping) */
+	long long	 pool;		/* libuv's thread pool size */
 	struct job	*done, *done_tail;	/* finished, not yet recorded */
 };
 
@@ -206,6 +210,21 @@ static int64_t
 check_every(const struct rot *rot)
 {
 	return cfg_ll(rot->d->cfg->check_interval, CHECK_EVERY_DEFAULT);
+}
+
+/*
+ * Jobs that may run at once: the configured concurrency, but never more
+ * than the thread pool (sized once, at start) can run beside the two
+ * threads target.add and unseal need.  A SIGHUP that raises concurrency
+ * past it takes effect at the next start (vd_rotate_reload() says so).
+ */
+static long long
+conc_limit(const struct rot *rot)
+{
+	long long want = cfg_ll(rot->d->cfg->concurrency, 4);
+	long long room = rot->pool > 3 ? rot->pool - 2 : 1;
+
+	return want < room ? want : room;
 }
 
 static int64_t
@@ -294,6 +313,15 @@ jstr(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* A version record's state; -1 when missing or unknown. */
+static int
+vstate_of(const json_t *meta)
+{
+	enum vd_vstate s;
+
+	return vd_vstate_parse(jstr(meta, "state"), &s) == 0 ? (int)s : -1;
+}
+
 struct vers {
 	uint64_t	 cur;		/* current version (0: none) */
 	uint64_t	 pending;	/* newest pending version (0: none) */
@@ -303,13 +331,11 @@ static int
 vers_cb(uint64_t v, json_t *meta, void *arg)
 {
 	struct vers *vs = arg;
-	const char *s = jstr(meta, "state");
+	int s = vstate_of(meta);
 
-	if (s == NULL)
-		return 0;
-	if (strcmp(s, "pending") == 0 && vs->pending == 0 && vs->cur == 0)
+	if (s == VD_VS_PENDING && vs->pending == 0 && vs->cur == 0)
 		vs->pending = v;
-	else if (strcmp(s, "current") == 0) {
+	else if (s == VD_VS_CURRENT) {
 		vs->cur = v;
 		return 1;	/* older versions do not matter */
 	}
@@ -343,17 +369,31 @@ vd_rotate_versions(struct vd_txn *t, const char *name, uint64_t *cur,
 	return 0;
 }
 
-/* Rewrites version v's state (keeping its other fields). */
+/*
+ * Moves version v by event ev (keeping its other fields), through the
+ * version machine's one transition function: a move the protocol forbids
+ * is refused (VD_ECORRUPT) and nothing is written.
+ */
 static int
-set_state(struct vd_txn *t, const char *name, uint64_t v, const char *state,
+set_state(struct vd_txn *t, const char *name, uint64_t v, enum vd_vevent ev,
     const char *ts)
 {
 	json_t *m = NULL;
-	int r;
+	int r, from, to;
 
 	if ((r = vd_version_get(t, name, v, &m)) != 0)
 		return r;
-	json_object_set_new(m, "state", json_string(state));
+	from = vstate_of(m);
+	if (from < 0 || (to = vd_vstate_next((enum vd_vstate)from, ev)) < 0) {
+		r = vd_err_set(VD_ECORRUPT, "%s version %llu: no transition %s "
+		    "from state %s", name, (unsigned long long)v,
+		    vd_vevent_name(ev), from < 0 ? "(none)" :
+		    vd_vstate_name((enum vd_vstate)from));
+		json_decref(m);
+		return r;
+	}
+	json_object_set_new(m, "state", json_string(vd_vstate_name(
+	    (enum vd_vstate)to)));
 	json_object_set_new(m, "updated_at", json_string(ts));
 	r = vd_version_put(t, name, v, m);
 	json_decref(m);
@@ -386,15 +426,15 @@ static int
 older_cb(uint64_t v, json_t *meta, void *arg)
 {
 	struct older *o = arg;
-	const char *s = jstr(meta, "state"), *trig = jstr(meta, "trigger");
+	const char *trig = jstr(meta, "trigger");
+	int s = vstate_of(meta);
 	struct vd_secret *pw = NULL;
 	int r;
 
-	if (v != o->cur && v != o->own && s != NULL &&
-	    (strcmp(s, "previous") == 0 || strcmp(s, "retired") == 0 ||
-	    strcmp(s, "pending") == 0)) {
+	if (v != o->cur && v != o->own && (s == VD_VS_PREVIOUS ||
+	    s == VD_VS_RETIRED || s == VD_VS_PENDING)) {
 		r = vd_secret_get(o->t, o->name, v, &pw);
-		if (r == VD_ENOTFOUND && strcmp(s, "retired") == 0)
+		if (r == VD_ENOTFOUND && s == VD_VS_RETIRED)
 			return 1;
 		if (r == 0 && o->j != NULL) {
 			o->j->old_pw[o->n] = pw;
@@ -448,13 +488,36 @@ ent_load(struct rot *rot, struct ent *e, const json_t *target,
 	e->unsaved = 0;
 	if (e->due == 0) {
 		/*
-		 * Never scheduled: one cadence from now, stored at once so
-		 * that restarts do not keep pushing it back.
+		 * Never scheduled: one cadence from now, with the jitter a
+		 * rotation gets (targets added in bulk do not all fall due
+		 * in the same second), stored at once so that restarts do
+		 * not keep pushing it back.
 		 */
+		int64_t span = every / 10 < JITTER_MAX ? every / 10 :
+		    JITTER_MAX;
+
 		e->due = jint(sched, "last_ok", 0);
-		e->due = (e->due ? e->due : now) + every;
+		e->due = (e->due ? e->due : now) + every + vd_jitter(span);
+		e->unsaved = 1;
+	} else if (e->due > now + every + JITTER_MAX) {
+		/*
+		 * Further away than a cadence can put it (a clock that
+		 * jumped back, an edited or corrupt record): not trusted.
+		 */
+		vd_log(LOG_WARNING, "%s: stored next rotation is %lld s away, "
+		    "beyond its cadence: rotating one cadence from now",
+		    e->name, (long long)(e->due - now));
+		e->due = now + every;
 		e->unsaved = 1;
 	}
+	{
+		enum vd_tstate ts;
+
+		e->drift = vd_tstate_parse(jstr(sched, "state"), &ts) == 0 &&
+		    ts == VD_TS_DRIFT;
+	}
+	e->auth_fails = jint(sched, "auth_fails", 0);
+	e->pwerr_max = jint(sched, "pw_errors_max", -1);
 	after_due = jint(sched, "after_reveal_due", 0);
 	if (after_due > 0 && after_due > jint(sched, "last_ok", 0) &&
 	    after_due < e->due) {
@@ -579,7 +642,7 @@ open_as(struct job *j, const struct vd_dbtarget *t, const char *host,
 		if (i == skip)
 			continue;
 		if (i >= first_old && j->pwerr_max > 0 &&
-		    fails >= j->pwerr_max / 2) {
+		    j->prior_fails + fails >= j->pwerr_max / 2) {
 			j->capped = 1;
 			break;
 		}
@@ -594,6 +657,7 @@ open_as(struct job *j, const struct vd_dbtarget *t, const char *host,
 			return r;
 		}
 		fails++;
+		j->auth_fails++;
 	}
 	return VD_EAUTH;
 }
@@ -690,7 +754,7 @@ worker(uv_work_t *w)
 		r = open_as(j, &t, NULL, lg, nlg, first_old, SIZE_MAX, 0, &c,
 		    &main_used);
 	if (r == VD_EAUTH) {
-		j->out = OUT_DRIFT;
+		j->out = VD_OUT_DRIFT;
 		if (j->admin_user != NULL)
 			snprintf(j->err, sizeof(j->err), "the admin account "
 			    "%s is refused by the server", j->admin_user);
@@ -699,7 +763,7 @@ worker(uv_work_t *w)
 		goto out;
 	}
 	if (r != 0) {
-		j->out = OUT_UNREACHABLE;
+		j->out = VD_OUT_UNREACHABLE;
 		goto out;
 	}
 	if (j->admin_user == NULL && main_used >= first_old)
@@ -726,11 +790,11 @@ worker(uv_work_t *w)
 		r = vd_drv_account_hosts(c, j->user, &found, &nfound, j->err,
 		    sizeof(j->err));
 		if (r != 0) {
-			j->out = OUT_UNREACHABLE;
+			j->out = VD_OUT_UNREACHABLE;
 			goto out;
 		}
 		if (nfound == 0) {
-			j->out = OUT_REFUSED;
+			j->out = VD_OUT_REFUSED;
 			snprintf(j->err, sizeof(j->err), "no account named %s "
 			    "on the server", j->user);
 			goto out;
@@ -768,6 +832,7 @@ worker(uv_work_t *w)
 			}
 			skip = 1;	/* lg[1], the pending one: refused */
 			fails = r == VD_EAUTH;
+			j->auth_fails += r == VD_EAUTH;
 		}
 		/*
 		 * Self-rotation changes each account through a session of
@@ -784,11 +849,11 @@ worker(uv_work_t *w)
 			else if (r == VD_EAUTH) {
 				refused(j, hosts[i]);
 				j->out = applied || j->mode == JOB_RESOLVE ?
-				    OUT_UNCERTAIN : OUT_DRIFT;
+				    VD_OUT_UNCERTAIN : VD_OUT_DRIFT;
 				goto out;
 			} else if (r != VD_DRV_UNREACHABLE) {
 				j->out = applied || j->mode == JOB_RESOLVE ?
-				    OUT_UNCERTAIN : OUT_UNREACHABLE;
+				    VD_OUT_UNCERTAIN : VD_OUT_UNREACHABLE;
 				goto out;
 			} else
 				used = SIZE_MAX;	/* not known */
@@ -826,7 +891,7 @@ worker(uv_work_t *w)
 			 * have; earlier hosts did change.
 			 */
 			j->out = (applied || j->mode == JOB_RESOLVE ||
-			    r == VD_ETIMEDOUT) ? OUT_UNCERTAIN : OUT_REFUSED;
+			    r == VD_ETIMEDOUT) ? VD_OUT_UNCERTAIN : VD_OUT_REFUSED;
 			goto out;
 		}
 		applied = 1;
@@ -850,24 +915,26 @@ worker(uv_work_t *w)
 		} else if (r == VD_DRV_UNREACHABLE)
 			add_summary(j, hosts[i], "unverified");
 		else {
+			j->auth_fails += r == VD_EAUTH;
 			add_summary(j, hosts[i], r == VD_EAUTH ? "refused" :
 			    "error");
 			snprintf(j->err, sizeof(j->err), "verify %.64s@%.60s: %.300s",
 			    j->user, hosts[i], perr);
 			j->out = j->mode == JOB_CHECK && r == VD_EAUTH ?
-			    OUT_DRIFT : OUT_UNCERTAIN;
+			    VD_OUT_DRIFT : VD_OUT_UNCERTAIN;
 			goto out;
 		}
 	}
 	/* The path vault users take must work too (unless a probe took it). */
 	if (!main_ok && (r = vd_drv_login(&t, NULL, probe_pw, j->err,
 	    sizeof(j->err))) != 0) {
-		j->out = j->mode == JOB_CHECK && r == VD_EAUTH ? OUT_DRIFT :
-		    OUT_UNCERTAIN;
+		j->auth_fails += r == VD_EAUTH;
+		j->out = j->mode == JOB_CHECK && r == VD_EAUTH ? VD_OUT_DRIFT :
+		    VD_OUT_UNCERTAIN;
 		goto out;
 	}
 	(void)verified;
-	j->out = OUT_OK;
+	j->out = VD_OUT_OK;
 	j->err[0] = '\0';
  out:
 	held_note(j, hosts, held, n < MAX_HOSTS ? n : MAX_HOSTS);
@@ -886,7 +953,7 @@ notify(struct job *j, int err, json_t *res)
 		next = w->next;
 		if (err != 0)
 			vd_err_set(err, "%s", j->err[0] ? j->err :
-			    outcome_names[j->out]);
+			    vd_outcome_name(j->out));
 		w->cb(w->arg, err, res);
 		free(w);
 	}
@@ -897,6 +964,7 @@ notify(struct job *j, int err, json_t *res)
 struct prune {
 	struct vd_txn	*t;
 	const char	*name;
+	uint64_t	 v;		/* the new current version */
 	const char	*ts;
 	unsigned	 seen;
 	int		 r;
@@ -906,7 +974,7 @@ static int
 prune_cb(uint64_t v, json_t *meta, void *arg)
 {
 	struct prune *p = arg;
-	const char *s = jstr(meta, "state");
+	int s = vstate_of(meta);
 	int r;
 
 	/*
@@ -914,21 +982,31 @@ prune_cb(uint64_t v, json_t *meta, void *arg)
 	 * applied stays pending): its password has no use, and it must not
 	 * push out an older one that a restored server may still hold.
 	 */
-	if (s != NULL && strcmp(s, "failed") == 0) {
+	if (s == VD_VS_FAILED) {
 		r = vd_secret_del(p->t, p->name, v);
 		return r != 0 && r != VD_ENOTFOUND ? (p->r = r) : 0;
 	}
-	if (++p->seen <= KEEP_VERSIONS || s == NULL)
+	if (s == VD_VS_PENDING && v != p->v) {
+		/*
+		 * set-password over a pending version: it may have been in
+		 * force somewhere, so it becomes "previous" (kept).
+		 */
+		if ((r = set_state(p->t, p->name, v, VD_VE_SUPERSEDE,
+		    p->ts)) != 0)
+			return p->r = r;
+		s = VD_VS_PREVIOUS;
+	}
+	if (++p->seen <= KEEP_VERSIONS || s < 0)
 		return 0;
-	if (strcmp(s, "retired") == 0)
+	if (s == VD_VS_RETIRED)
 		return 1;	/* older ones were retired before */
-	if (strcmp(s, "pending") == 0 || strcmp(s, "current") == 0)
+	if (s == VD_VS_PENDING || s == VD_VS_CURRENT)
 		return 0;
 	r = vd_secret_del(p->t, p->name, v);
 	if (r != 0 && r != VD_ENOTFOUND)
 		return p->r = r;
-	if (strcmp(s, "previous") == 0 &&
-	    (r = set_state(p->t, p->name, v, "retired", p->ts)) != 0)
+	if (s == VD_VS_PREVIOUS &&
+	    (r = set_state(p->t, p->name, v, VD_VE_PRUNE, p->ts)) != 0)
 		return p->r = r;
 	return 0;
 }
@@ -972,10 +1050,11 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	struct ent *e = ent_find(rot, j->name);
 	json_t *h = NULL, *sf = NULL;
 	char ts[VD_TIME_STRLEN];
-	const char *res = outcome_names[j->out];
+	const char *res = vd_outcome_name(j->out);
 	int64_t every = jint(target, "every", EVERY_DEFAULT), now = vd_now();
-	long long retries;
-	int r = 0, was_drift = 0;
+	long long retries = 0, revealed_v = 0, reveal_due = 0, prior_fails = 0;
+	enum vd_tstate was = VD_TS_OK;
+	int r = 0, was_drift;
 
 	*sfp = NULL;
 	now_str(ts, sizeof(ts));
@@ -984,28 +1063,39 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 
 		if (vd_sched_get(t, j->name, &s) == 0) {
 			retries = jint(s, "retries", 0);
-			was_drift = jstr(s, "state") != NULL &&
-			    strcmp(jstr(s, "state"), "drift") == 0;
+			revealed_v = jint(s, "revealed_v", 0);
+			reveal_due = jint(s, "after_reveal_due", 0);
+			prior_fails = jint(s, "auth_fails", 0);
+			if (vd_tstate_parse(jstr(s, "state"), &was) != 0)
+				was = VD_TS_OK;
 			json_decref(s);
-		} else
-			retries = 0;
+		}
 	}
+	was_drift = was == VD_TS_DRIFT;
 	if ((sf = json_object()) == NULL)
 		return VD_ENOMEM;
 	if (j->pwerr_read)
 		json_object_set_new(sf, "pw_errors_max", json_integer(
 		    j->pwerr_max));
+	/*
+	 * Refused logins vaultd caused since the account last logged in
+	 * everywhere (a success resets the server's count): may_start() keeps
+	 * the total below the server's max_password_errors.
+	 */
+	json_object_set_new(sf, "auth_fails", json_integer(j->out ==
+	    VD_OUT_OK ? 0 : prior_fails + j->auth_fails));
 	if (j->mode == JOB_CHECK) {
 		json_object_set_new(sf, "check_due", json_integer(
 		    next_check(rot)));
-		if (j->out == OUT_OK) {
+		if (j->out == VD_OUT_OK) {
 			json_object_set_new(sf, "last_check", json_integer(now));
 			if (was_drift)
 				json_object_set_new(sf, "state",
-				    json_string("ok"));
+				    json_string(vd_tstate_name(vd_tstate_next(
+				    was, j->out, 0))));
 			goto commit;
 		}
-		if (j->out != OUT_DRIFT) {
+		if (j->out != VD_OUT_DRIFT) {
 			json_object_set_new(sf, "last_error",
 			    json_string(j->err));
 			goto commit;
@@ -1014,7 +1104,8 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 			goto commit;	/* known already: one entry, not one a
 					 * check */
 		h = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "version",
-		    (json_int_t)j->cur_v, "trigger", "check", "result", "drift",
+		    (json_int_t)j->cur_v, "trigger", "check", "result",
+		    vd_outcome_name(j->out),
 		    "started_at", ts, "finished_at", ts, "error", j->err);
 		if (h == NULL) {
 			r = VD_ENOMEM;
@@ -1023,7 +1114,8 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 		if ((r = vd_history_append(t, j->name, h, NULL)) != 0 ||
 		    (r = repair_follows(t, j, sf)) != 0)
 			goto fail;
-		json_object_set_new(sf, "state", json_string("drift"));
+		json_object_set_new(sf, "state", json_string(vd_tstate_name(
+		    vd_tstate_next(was, j->out, 0))));
 		json_object_set_new(sf, "last_error", json_string(j->err));
 		goto commit;
 	}
@@ -1052,62 +1144,74 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 		json_object_set_new(h, "note", json_string(j->note));
 
 	switch (j->out) {
-	case OUT_OK: {
+	case VD_OUT_OK: {
 		crash_point(rot, "before-promote");
-		if ((r = set_state(t, j->name, j->new_v, "current", ts)) != 0 ||
+		if ((r = set_state(t, j->name, j->new_v, VD_VE_PROMOTE, ts)) != 0 ||
 		    (r = vd_rotate_supersede(t, j->name, j->cur_v, j->new_v,
 		    ts)) != 0)
 			goto fail;
-		json_object_set_new(sf, "state", json_string("ok"));
+		json_object_set_new(sf, "state", json_string(vd_tstate_name(
+		    vd_tstate_next(was, j->out, 0))));
 		json_object_set_new(sf, "retries", json_integer(0));
 		json_object_set_new(sf, "last_ok", json_integer(now));
 		json_object_set_new(sf, "last_error", json_null());
-		json_object_set_new(sf, "after_reveal_due", json_null());
 		json_object_set_new(sf, "trigger", json_null());
 		json_object_set_new(sf, "next_due", json_integer(e ?
 		    next_due(e, every) : now + every));
+		if (revealed_v != 0 && (uint64_t)revealed_v == j->new_v) {
+			/*
+			 * The password now in force was disclosed while it
+			 * was pending (get --version, break-glass): its
+			 * after-reveal rotation stands.
+			 */
+			int64_t due = reveal_due > now ? reveal_due : now;
+
+			json_object_set_new(sf, "after_reveal_due",
+			    json_integer(due));
+			json_object_set_new(sf, "next_due", json_integer(due));
+			json_object_set_new(sf, "trigger",
+			    json_string("after-reveal"));
+		} else
+			json_object_set_new(sf, "after_reveal_due",
+			    json_null());
 		break;
 	}
-	case OUT_REFUSED:
-	case OUT_UNREACHABLE:
-	case OUT_DRIFT:
+	case VD_OUT_REFUSED:
+	case VD_OUT_UNREACHABLE:
+	case VD_OUT_DRIFT:
 		/*
 		 * Nothing was applied when a fresh rotation could not connect
 		 * or its first statement was refused: that version is spent.
 		 * A pending version being resolved stays pending.
 		 */
 		if (j->mode == JOB_ROTATE &&
-		    (r = set_state(t, j->name, j->new_v, "failed", ts)) != 0)
+		    (r = set_state(t, j->name, j->new_v, VD_VE_FAIL, ts)) != 0)
 			goto fail;
 		/* FALLTHROUGH */
-	case OUT_UNCERTAIN: {
+	case VD_OUT_UNCERTAIN:
+	case VD_OUT__N: {	/* not an outcome: keep what may be pending */
 		long long limit = cfg_ll(d->cfg->retry_limit, 10);
 		int64_t delay;
 
 		retries++;
 		delay = vd_backoff(cfg_ll(d->cfg->retry_min, 30),
 		    cfg_ll(d->cfg->retry_max, 3600), (unsigned)retries);
-		if (j->out == OUT_UNCERTAIN && retries == 1)
+		if (j->out == VD_OUT_UNCERTAIN && retries == 1)
 			delay = RESOLVE_DELAY;
 		json_object_set_new(sf, "retries", json_integer(retries));
 		json_object_set_new(sf, "last_error", json_string(j->err));
 		json_object_set_new(sf, "trigger", json_string(
 		    strcmp(j->trigger, "manual") == 0 ? "retry" : j->trigger));
-		if (j->out == OUT_DRIFT)
-			json_object_set_new(sf, "state", json_string("drift"));
-		else if (j->out == OUT_UNCERTAIN)
-			json_object_set_new(sf, "state", json_string("pending"));
-		else
-			json_object_set_new(sf, "state", json_string(
-			    retries > limit ? "failed" : "retrying"));
-		if (j->out == OUT_DRIFT && j->admin_user == NULL)
+		json_object_set_new(sf, "state", json_string(vd_tstate_name(
+		    vd_tstate_next(was, j->out, retries > limit))));
+		if (j->out == VD_OUT_DRIFT && j->admin_user == NULL)
 			/*
 			 * Nothing to retry with: wait for a person or the
 			 * next cadence (or the repair made due below).
 			 */
 			json_object_set_new(sf, "next_due", json_integer(now +
 			    every));
-		else if (retries > limit && j->out != OUT_UNCERTAIN)
+		else if (retries > limit && j->out != VD_OUT_UNCERTAIN)
 			json_object_set_new(sf, "next_due", json_integer(now +
 			    every));
 		else
@@ -1117,7 +1221,7 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	}
 	}
 	/* After the switch: a repair's due time and trigger win. */
-	if (j->out == OUT_DRIFT && j->nold == 0 &&
+	if (j->out == VD_OUT_DRIFT && j->nold == 0 &&
 	    (r = repair_follows(t, j, sf)) != 0)
 		goto fail;
 	if ((r = vd_history_update(t, j->name, j->hist_seq, h)) != 0)
@@ -1141,12 +1245,19 @@ apply_sched(struct rot *rot, const struct job *j, const json_t *sf)
 
 	if (e == NULL || sf == NULL)
 		return;
+	e->auth_fails = jint(sf, "auth_fails", e->auth_fails);
+	e->pwerr_max = jint(sf, "pw_errors_max", e->pwerr_max);
 	if (j->mode == JOB_CHECK) {
 		e->check_due = jint(sf, "check_due", e->check_due);
+		if (j->out == VD_OUT_OK || j->out == VD_OUT_DRIFT)
+			e->drift = j->out == VD_OUT_DRIFT;
 		return;
 	}
-	e->pending = j->out == OUT_UNCERTAIN ||
-	    (j->mode == JOB_RESOLVE && j->out != OUT_OK);
+	e->pending = j->out == VD_OUT_UNCERTAIN ||
+	    (j->mode == JOB_RESOLVE && j->out != VD_OUT_OK);
+	e->drift = j->out == VD_OUT_DRIFT;
+	e->unrec_v = 0;		/* recorded: the store says what is true */
+	e->unrec_err = 0;
 	e->due = jint(sf, "next_due", e->due);
 	snprintf(e->trigger, sizeof(e->trigger), "%s",
 	    jstr(sf, "trigger") ? jstr(sf, "trigger") : "schedule");
@@ -1170,6 +1281,33 @@ job_free(struct job *j)
 	free(j);
 }
 
+/*
+ * Job j's outcome could not be written (disk full, I/O error, map full)
+ * after the server may have changed: the vault still says its version is
+ * pending, which is the truth it can keep.  The entry resolves it on the
+ * next ticks, whatever the window says, until the record succeeds; a
+ * version verified on the server is what get serves meanwhile, and status
+ * reports the target as unrecorded (critical).  j->err tells the waiters.
+ */
+static void
+unrecorded(struct rot *rot, struct job *j, int r, const char *why)
+{
+	struct ent *e = ent_find(rot, j->name);
+
+	snprintf(j->err, sizeof(j->err), "%s version %llu on the server, but "
+	    "vaultd cannot record it: %.200s; it stays pending and is "
+	    "recorded once the data directory allows", j->out == VD_OUT_OK ?
+	    "verified" : "maybe applied", (unsigned long long)j->new_v, why);
+	if (e == NULL || e->gone)
+		return;
+	e->pending = 1;
+	e->unrec_err = r;
+	if (j->out == VD_OUT_OK)
+		e->unrec_v = j->new_v;
+	e->due = vd_now() + 1;
+	snprintf(e->trigger, sizeof(e->trigger), "recovery");
+}
+
 /* Logs, answers the waiters and releases job j once it is recorded. */
 static void
 finish(struct rot *rot, struct job *j, int r)
@@ -1181,38 +1319,47 @@ finish(struct rot *rot, struct job *j, int r)
 	if (r != 0) {
 		char buf[256];
 
-		vd_log(LOG_ERR, "%s: cannot record the outcome of version "
-		    "%llu: %s", j->name, (unsigned long long)j->new_v,
-		    vd_err_format(r, buf, sizeof(buf)));
+		vd_err_format(r, buf, sizeof(buf));
+		vd_log(LOG_CRIT, "%s: cannot record the outcome (%s) of version "
+		    "%llu: %s", j->name, vd_outcome_name(j->out),
+		    (unsigned long long)(j->mode == JOB_CHECK ? j->cur_v :
+		    j->new_v), buf);
+		if (j->mode != JOB_CHECK)
+			unrecorded(rot, j, r, buf);
 	}
-	if (j->out == OUT_OK && j->repaired)
+	if (r != 0)
+		;	/* said above; the outcome is not in the vault */
+	else if (j->out == VD_OUT_OK && j->repaired)
 		vd_log(LOG_NOTICE, "%s: drift repaired: rotated to version "
 		    "%llu (%s); %s: %s", j->name, (unsigned long long)j->new_v,
 		    j->trigger, j->note, j->summary);
-	else if (j->out == OUT_OK)
+	else if (j->out == VD_OUT_OK)
 		vd_log(LOG_NOTICE, "%s: %s version %llu (%s): %s", j->name,
 		    j->mode == JOB_CHECK ? "checked" : "rotated to",
 		    (unsigned long long)(j->mode == JOB_CHECK ? j->cur_v :
 		    j->new_v), j->trigger, j->summary);
 	else
-		vd_log(j->out == OUT_DRIFT ? LOG_ALERT : LOG_WARNING,
+		vd_log(j->out == VD_OUT_DRIFT ? LOG_ALERT : LOG_WARNING,
 		    "%s: %s %s (%s): %s", j->name, j->mode == JOB_CHECK ?
-		    "check" : "rotation", outcome_names[j->out], j->trigger,
+		    "check" : "rotation", vd_outcome_name(j->out), j->trigger,
 		    j->err);
 	res = json_pack("{s:s,s:I,s:s,s:s}", "name", j->name, "version",
 	    (json_int_t)(j->mode == JOB_CHECK ? j->cur_v : j->new_v),
-	    "result", outcome_names[j->out], "hosts", j->summary);
-	if (r == 0 && j->out == OUT_OK)
+	    "result", vd_outcome_name(j->out), "hosts", j->summary);
+	if (r == 0 && j->out == VD_OUT_OK)
 		notify(j, 0, res);
 	else
-		notify(j, r != 0 ? r : j->out == OUT_DRIFT ? VD_EAUTH : VD_EDB,
+		notify(j, r != 0 ? r : j->out == VD_OUT_DRIFT ? VD_EAUTH : VD_EDB,
 		    res);
+	/* Drift only once its record holds it. */
+	if (r != 0)
+		j->out = VD_OUT_UNCERTAIN;
 	json_decref(res);
 	/*
 	 * Drift: reset through the admin account, or repair from an older
 	 * version (j->repair, see record_in()); once, not by a reconcile.
 	 */
-	reconcile = j->out == OUT_DRIFT && strcmp(j->trigger, "reconcile") !=
+	reconcile = j->out == VD_OUT_DRIFT && strcmp(j->trigger, "reconcile") !=
 	    0 && (j->admin_user != NULL || j->repair);
 	if ((e = ent_find(rot, j->name)) != NULL) {
 		e->busy = 0;
@@ -1339,7 +1486,7 @@ after_work(uv_work_t *w, int status)
 	rot->nrunning--;
 	rot->d->inflight--;
 	if (status == UV_ECANCELED) {
-		j->out = OUT_UNREACHABLE;
+		j->out = VD_OUT_UNREACHABLE;
 		snprintf(j->err, sizeof(j->err), "cancelled at shutdown");
 	}
 	if (j->mode != JOB_CHECK)
@@ -1445,6 +1592,25 @@ job_new(struct rot *rot, const char *name, const char *trigger,
 	return j;
 }
 
+/* Finds the newest history row of version v still "running". */
+struct open_row {
+	uint64_t	 v;
+	uint64_t	 seq;	/* 0: none */
+};
+
+static int
+open_row_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	struct open_row *o = arg;
+	const char *res = jstr(entry, "result");
+
+	if ((uint64_t)jint(entry, "version", 0) != o->v)
+		return 0;
+	if (res != NULL && strcmp(res, "running") == 0)
+		o->seq = seq;
+	return 1;	/* the newest row of v decides */
+}
+
 /*
  * Prepares job j inside transaction t (read-write unless j is a check):
  * reads the target and its passwords and, for a rotation without a pending
@@ -1469,6 +1635,16 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	    (r = copy_target(rot, j, target)) != 0 ||
 	    (r = find_versions(t, name, &vs)) != 0)
 		goto out;
+	{
+		/* The account's limit a check noted, and the refusals so far. */
+		json_t *s = NULL;
+
+		if (vd_sched_get(t, name, &s) == 0) {
+			j->pwerr_max = jint(s, "pw_errors_max", -1);
+			j->prior_fails = jint(s, "auth_fails", 0);
+			json_decref(s);
+		}
+	}
 	if (vs.cur == 0) {
 		r = vd_err_set(VD_ENOTFOUND, "target %s has no current "
 		    "version", name);
@@ -1507,7 +1683,8 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		    (r = vd_version_last(t, name, &j->new_v)) != 0)
 			goto out;
 		j->new_v++;
-		meta = json_pack("{s:s,s:s,s:s,s:s}", "state", "pending",
+		meta = json_pack("{s:s,s:s,s:s,s:s}", "state",
+		    vd_vstate_name(VD_VS_PENDING),
 		    "trigger", trigger, "created_at", ts, "policy",
 		    jstr(target, "policy") ? jstr(target, "policy") :
 		    "default");
@@ -1533,16 +1710,9 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	 * logins a check noted.
 	 */
 	if (j->admin_user == NULL && (j->mode == JOB_RESOLVE ||
-	    strcmp(trigger, "reconcile") == 0)) {
-		json_t *s = NULL;
-
-		if ((r = load_older(t, name, j->cur_v, j->new_v, j, NULL)) != 0)
-			goto out;
-		if (j->nold > 0 && vd_sched_get(t, name, &s) == 0) {
-			j->pwerr_max = jint(s, "pw_errors_max", -1);
-			json_decref(s);
-		}
-	}
+	    strcmp(trigger, "reconcile") == 0) &&
+	    (r = load_older(t, name, j->cur_v, j->new_v, j, NULL)) != 0)
+		goto out;
 	hist = json_pack("{s:I,s:s,s:s,s:s}", "version", (json_int_t)j->new_v,
 	    "trigger", j->mode == JOB_RESOLVE && strcmp(trigger, "manual") != 0
 	    && strcmp(trigger, "reconcile") != 0 ? "recovery" : trigger,
@@ -1554,6 +1724,21 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	if (j->mode == JOB_RESOLVE)
 		snprintf(j->trigger, sizeof(j->trigger), "%s",
 		    jstr(hist, "trigger"));
+	/*
+	 * A resolution finishes the run that left its version pending (a
+	 * crash, a record that failed): that run's history row, still
+	 * "running", gets the outcome instead of a second row.
+	 */
+	if (j->mode == JOB_RESOLVE) {
+		struct open_row o = { j->new_v, 0 };
+
+		if ((r = vd_history_each(t, name, 0, 4, open_row_cb, &o)) < 0)
+			goto out;
+		if ((j->hist_seq = o.seq) != 0) {
+			r = 0;
+			goto out;
+		}
+	}
 	*dirty = 1;
 	r = vd_history_append(t, name, hist, &j->hist_seq);
  out:
@@ -1728,6 +1913,84 @@ launch_batch(struct rot *rot, struct qreq **qs, size_t n)
 }
 
 /*
+ * Whether the refused logins vaultd caused on e's account since its last
+ * success use up vaultd's share of the server's max_password_errors: half
+ * of it (the rest is the people's), 2 when the limit is not known (MySQL,
+ * or no check read it yet), no bound when the server has none.  A further
+ * automatic job could only add refusals; an alert replaces it.
+ */
+static int
+over_budget(const struct ent *e)
+{
+	long long cap = e->pwerr_max > 0 ? e->pwerr_max / 2 :
+	    e->pwerr_max == 0 ? -1 : 2;
+
+	if (cap == 0)
+		cap = 1;
+	return cap > 0 && e->auth_fails >= cap;
+}
+
+/* Why a due or queued job must not start now (0: it may). */
+enum { HOLD_PAUSED = 1, HOLD_WINDOW, HOLD_DRIFT };
+
+/*
+ * Whether the engine may start a job with trigger for entry e at now.
+ * A target whose refused logins used up vaultd's share of the account's
+ * max_password_errors (over_budget(); only a successful login resets the
+ * server's count) gets no job that a person did not ask for (manual,
+ * break-glass, the one reconcile that follows a drift finding): an alert
+ * instead.  Otherwise finishing a change is never held back: a pending
+ * version is resolved whatever the window or [rotation] paused say (it
+ * does not start a change, it ends one whose password may already be in
+ * force).  Scheduled jobs wait for the window and for paused to end; a
+ * held job's due time moves to the window's next opening.
+ */
+static int
+may_start(struct rot *rot, struct ent *e, const char *trigger, int64_t now)
+{
+	int scheduled = strcmp(trigger, "schedule") == 0 ||
+	    strcmp(trigger, "after-reveal") == 0 ||
+	    strcmp(trigger, "retry") == 0;
+	int asked = strcmp(trigger, "manual") == 0 ||
+	    strcmp(trigger, "breakglass") == 0 ||
+	    strcmp(trigger, "reconcile") == 0;
+
+	if (!asked && over_budget(e))
+		return HOLD_DRIFT;
+	if (e->pending || !scheduled)
+		return 0;
+	if (rot->d->cfg->paused)
+		return HOLD_PAUSED;
+	if (!vd_window_open(&e->win, now)) {
+		e->due = vd_window_next(&e->win, now);
+		return HOLD_WINDOW;
+	}
+	return 0;
+}
+
+/*
+ * A target in drift (its password known to be refused), or out of login
+ * budget: says so once per drift-check period (an alert, not a login) and
+ * moves its due times on.
+ */
+static void
+drift_alert(struct rot *rot, struct ent *e, int64_t now)
+{
+	if (e->check_due <= now) {
+		vd_log(LOG_ALERT, "%s: %s; not logging in with it again (%lld "
+		    "refused logins since the account's last success count "
+		    "toward max_password_errors). Run vaultctl target "
+		    "set-password %s, or vaultctl rotate %s", e->name,
+		    e->drift ? "still in drift: the vault's password is "
+		    "refused by the server" : "automatic rotation held",
+		    e->auth_fails, e->name, e->name);
+		e->check_due = next_check(rot);
+	}
+	if (e->due <= now)
+		e->due = e->check_due;
+}
+
+/*
  * Starts a job now, joins one running for the same target, or queues it
  * behind the concurrency limit.  On success takes the waiters *wp (sets it
  * NULL); on failure leaves them to the caller.
@@ -1739,7 +2002,7 @@ start_job(struct rot *rot, const char *name, const char *trigger,
 	struct ent *e = ent_find(rot, name);
 	struct waiter *w = wp ? *wp : NULL;
 	struct qreq *q;
-	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
+	long long limit = conc_limit(rot);
 
 	if (rot->stopping)
 		return vd_err_set(VD_EBUSY, "vaultd is shutting down");
@@ -1800,7 +2063,7 @@ start_job(struct rot *rot, const char *name, const char *trigger,
 static void
 pump(struct rot *rot)
 {
-	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
+	long long limit = conc_limit(rot);
 	struct qreq *q, **pp = &rot->qhead, *prev = NULL, *batch[64];
 	size_t n = 0;
 
@@ -1812,6 +2075,20 @@ pump(struct rot *rot)
 			prev = q;
 			pp = &q->next;
 			continue;	/* its target is still busy */
+		}
+		if (e != NULL && q->waiters == NULL && q->mode != JOB_CHECK &&
+		    may_start(rot, e, q->trigger, vd_now()) != 0) {
+			/*
+			 * Queued while it could start; the window closed, a
+			 * pause or drift came since: the tick starts it again
+			 * when it may.
+			 */
+			*pp = q->next;
+			if (rot->qtail == q)
+				rot->qtail = prev;
+			e->queued = 0;
+			free(q);
+			continue;
 		}
 		*pp = q->next;
 		if (rot->qtail == q)
@@ -1856,7 +2133,7 @@ static void
 tick(uv_timer_t *h)
 {
 	struct rot *rot = h->data;
-	long long limit = cfg_ll(rot->d->cfg->concurrency, 4);
+	long long limit = conc_limit(rot);
 	int64_t now = vd_now();
 
 	if (rot->stopping)
@@ -1882,13 +2159,14 @@ tick(uv_timer_t *h)
 			continue;
 		snprintf(name, sizeof(name), "%s", e->name);
 		if (e->due != 0 && e->due <= now) {
-			/* Paused: only pending versions are resolved. */
-			if (rot->d->cfg->paused && !e->pending)
-				continue;
-			if (!vd_window_open(&e->win, now)) {
-				e->due = vd_window_next(&e->win, now);
+			int why = may_start(rot, e, e->trigger, now);
+
+			if (why == HOLD_DRIFT) {
+				drift_alert(rot, e, now);
 				continue;
 			}
+			if (why != 0)
+				continue;
 			e->due = now + 60;	/* until recorded */
 			(void)start_job(rot, name, e->trigger, JOB_ROTATE,
 			    NULL);
@@ -1896,6 +2174,10 @@ tick(uv_timer_t *h)
 			if ((e = ent_find(rot, name)) == NULL)
 				break;
 			i = (size_t)(e - rot->ents);
+		} else if (e->check_due != 0 && e->check_due <= now &&
+		    e->drift) {
+			/* Known refused: no login with it, an alert instead. */
+			drift_alert(rot, e, now);
 		} else if (e->check_due != 0 && e->check_due <= now &&
 		    rot->nrunning < limit && !rot->d->cfg->paused) {
 			e->check_due = next_check(rot);
@@ -2027,6 +2309,20 @@ breakglass_reports(struct rot *rot)
 			json_decref(open);
 		r = e == NULL ? VD_ENOMEM : vd_audit_append(t, e, NULL);
 		json_decref(e);
+		if (r == 0) {
+			/*
+			 * Opened: rotated now, and again once promoted if it
+			 * was still pending (record_in(), revealed_v).
+			 */
+			json_t *sf = json_pack("{s:I,s:I,s:I}", "revealed_at",
+			    (json_int_t)vd_now(), "revealed_v",
+			    (json_int_t)rp->v, "after_reveal_due",
+			    (json_int_t)vd_now());
+
+			r = sf == NULL ? VD_ENOMEM : ent_find(rot, rp->target)
+			    == NULL ? 0 : vd_sched_update(t, rp->target, sf);
+			json_decref(sf);
+		}
 		if (r != 0 || (r = vd_escrow_report_clear(t, rp->target,
 		    rp->v)) != 0)
 			break;
@@ -2249,6 +2545,15 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	if (vd_sched_get(t, target, &sched) != 0)
 		sched = NULL;
 	ent_load(rot, e, tr, sched);
+	if (!e->busy) {
+		struct vers vs;
+
+		/* set-password may have superseded a pending version. */
+		if (find_versions(t, target, &vs) == 0)
+			e->pending = vs.pending != 0;
+		if (!e->pending)
+			e->unrec_v = 0;
+	}
  out:
 	vd_txn_abort(t);
 	json_decref(tr);
@@ -2313,11 +2618,11 @@ int
 vd_rotate_supersede(struct vd_txn *t, const char *target, uint64_t cur,
     uint64_t v, const char *ts)
 {
-	struct prune p = { t, target, ts, 0, 0 };
+	struct prune p = { t, target, v, ts, 0, 0 };
 	int r;
 
 	if (cur != 0 && cur != v &&
-	    (r = set_state(t, target, cur, "previous", ts)) != 0)
+	    (r = set_state(t, target, cur, VD_VE_SUPERSEDE, ts)) != 0)
 		return r;
 	if ((r = vd_version_each(t, target, 0, prune_cb, &p)) < 0)
 		return r;
@@ -2332,4 +2637,59 @@ vd_rotate_busy(const struct vd_daemon *d, const char *target)
 	if (engine == NULL || (e = ent_find(engine, target)) == NULL)
 		return 0;
 	return e->busy;
+}
+
+int
+vd_rotate_join(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
+    void *arg)
+{
+	struct rot *rot = engine;
+	struct ent *e;
+	struct waiter *w;
+	struct job *j;
+
+	(void)d;
+	if (rot == NULL || rot->stopping || (e = ent_find(rot, target)) ==
+	    NULL)
+		return 0;
+	for (j = rot->running; j != NULL; j = j->next)
+		if (j->mode != JOB_CHECK && strcmp(j->name, target) == 0)
+			break;
+	if (j == NULL && (!e->pending || e->drift))
+		return 0;	/* drift: no login a person did not ask for */
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return VD_ENOMEM;
+	w->cb = cb;
+	w->arg = arg;
+	if (j != NULL) {
+		w->next = j->waiters;
+		j->waiters = w;
+		return 1;
+	}
+	/*
+	 * A pending version and no job: which password is in force is not
+	 * known until it is resolved; resolve it now (joins a queued one).
+	 */
+	if (start_job(rot, target, "recovery", JOB_ROTATE, &w) != 0) {
+		free_waiters(w);
+		return 0;
+	}
+	free_waiters(w);	/* NULL once taken */
+	return 1;
+}
+
+uint64_t
+vd_rotate_in_force(const struct vd_daemon *d, const char *target,
+    int *unrec_err)
+{
+	struct ent *e;
+
+	(void)d;
+	if (unrec_err != NULL)
+		*unrec_err = 0;
+	if (engine == NULL || (e = ent_find(engine, target)) == NULL)
+		return 0;
+	if (unrec_err != NULL && e->pending)
+		*unrec_err = e->unrec_err;
+	return e->unrec_v;
 }

@@ -117,4 +117,25 @@ int vd_rotate_supersede(struct vd_txn *t, const char *target, uint64_t cur,
  */
 int vd_rotate_busy(const struct vd_daemon *d, const char *target);
 
+/*
+ * Makes cb(arg, err, result) be called once the password in force on
+ * target's server is settled: when a rotation or resolution of target is
+ * running, at its end (after its outcome is recorded, or failed to be);
+ * when a pending version waits for resolution, after a resolution started
+ * now.  Returns 1 when cb will be called, 0 when nothing is in flight (cb
+ * is not called: the current version is in force), or a negative error.
+ * Bounded: a job ends within the driver's connect and read timeouts.
+ */
+int vd_rotate_join(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
+    void *arg);
+
+/*
+ * The version of target that the server was verified to hold but whose
+ * promotion could not be recorded (disk full …), or 0.  *unrec_err (may be
+ * NULL) gets why the record failed while target has an unrecorded
+ * outcome, else 0.
+ */
+uint64_t vd_rotate_in_force(const struct vd_daemon *d, const char *target,
+    int *unrec_err);
+
 #endif

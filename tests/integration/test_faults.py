@@ -388,7 +388,7 @@ def diskfull(mnt):
     check(fails >= 3, "rotations fail once the disk is full: %d ok %d failed"
           % (ok, fails))
     text = v.logtext()
-    errs = [x for x in text.splitlines() if x.startswith(("<3>", "<4>")) and
+    errs = [x for x in text.splitlines() if x.startswith(("<2>", "<3>", "<4>")) and
             ("No space left" in x or "cannot" in x or "MDB_" in x)]
     log("log: %s" % errs[:3])
     check(errs, "a log line names the failure: %s" % text[-800:])

@@ -716,7 +716,7 @@ def setpw_run(v, opuser, grp):
               "a pending version while the server holds the lock")
         rc, out, err = v.ctl(["target", "set-password", "spdb"],
                              pw_other + "\n")
-        check(rc == 1 and "in progress" in err and out == "",
+        check(rc == 1 and "is running" in err and out == "",
               "set-password during a rotation refused: %d %r %r" %
               (rc, out, err))
     finally:

@@ -1,0 +1,418 @@
+#!/usr/bin/env python3
+"""test_engine.py - the rotation engine on the hostile side of the world
+(issue 13, "Rotation engine, proven"), against a real MariaDB of its own
+(the "eng" fixture) and, where a layout needs it, a second server started
+here.  Each scenario is a case the issue reproduced on main before:
+
+  window     a crash after the pending commit, restarted with the rotation
+             window closed: the pending version is resolved at once (a
+             resolution finishes a change, it does not start one) and get
+             hands out the password in force (case 3)
+  lockout    an out-of-band change (drift) on a server with
+             max_password_errors=4 and a drift check every second: vaultd
+             never tries the refused password again, the DBA's login with
+             the right password is not blocked (4150), and the drift is
+             one history row plus alerts (case 4)
+  setpw      drift while a version is pending: target set-password is
+             accepted, supersedes the pending version (kept as previous),
+             and get returns the imported password (case 5)
+  inflight   a rotation held on the server (FLUSH TABLES WITH READ LOCK):
+             target remove is refused while it runs, get waits for its
+             outcome and returns the password in force, a reveal of the
+             pending version keeps the after-reveal rotation once promoted,
+             and remove --wait removes after the outcome is recorded
+             (cases 6, 7, 9)
+  diskfull   the data directory fills up while a rotation is on the
+             server: the outcome that cannot be written is reported
+             ("cannot record"), status --check is CRITICAL, and once space
+             is freed, without a restart, the engine records it: no
+             history row stays "running", get's password logs in (case 12)
+  bind       a server listening on 127.0.0.1 only while the account also
+             exists at ::1: the rotation applies ::1's row through a
+             session that works and reports it "unverified"; the target is
+             never stranded and get's password logs in (case 1)
+
+usage: test_engine.py VAULTD VAULTCTL [SCENARIO...]
+Needs VD_TEST_MDB_ENV (the fixture's env file) and root (tmpfs, mariadbd).
+Standard library only; passwords travel on stdin or in 0600 option files.
+"""
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vdtest import (Env, Vault, check, finish, log,  # noqa: E402
+                    native_hash, q, run_scenarios, stop_all)
+
+VAULTD, VAULTCTL = sys.argv[1:3]
+ONLY = sys.argv[3:]
+E = Env(VAULTD, VAULTCTL, "vdeng.")
+SRC = os.environ.get("VD_SOURCE_DIR",
+                     os.path.dirname(os.path.abspath(__file__)) + "/../..")
+MARIADB_SH = SRC + "/tests/integration/mariadb.sh"
+
+
+def new_pw():
+    return "Eng#" + secrets.token_hex(10) + "'\\;"
+
+
+def settle(v, name, timeout=60):
+    """Waits until no job runs for name and it has no pending version."""
+    end = time.time() + timeout
+    while time.time() < end:
+        st = v.target_status(name)
+        if st and not st.get("busy") and st.get("state") not in (
+                "pending", "unrecorded"):
+            return st
+        time.sleep(0.2)
+    return v.target_status(name)
+
+
+def versions(v, name):
+    rc, out, err = v.ctl(["target", "show", name, "--json"])
+    try:
+        return json.loads(out).get("versions", []) if rc == 0 else []
+    except ValueError:
+        return []
+
+
+def dba_set(user, host, pw):
+    """A DBA's change outside the vault (SET PASSWORD keeps other methods);
+    the hash travels, never the plaintext."""
+    E.sql("SET PASSWORD FOR %s@%s = '%s';" % (q(user), q(host),
+                                              native_hash(pw)))
+
+
+def dba_login_error(user, pw, host="localhost"):
+    """The mariadb client's stderr for user@host with pw ('' on success)."""
+    cnf = E.optfile(pw)
+    try:
+        p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u", user,
+                            "--connect-timeout=5", "-N", "-B"] +
+                           E.host_args(host) + ["-e", "SELECT 1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+    finally:
+        os.unlink(cnf)
+    return "" if p.returncode == 0 else p.stderr.decode(errors="replace")
+
+
+# --- case 3: the window does not hold back a resolution -----------------
+
+def sc_window():
+    user, pw = "engwin", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v = Vault(E, "window")
+    v.start()
+    # A window closed for the next hours: nothing scheduled may start.
+    lt = time.localtime(time.time() + 3 * 3600)
+    win = "%02d:00-%02d:30" % (lt.tm_hour, lt.tm_hour)
+    v.add("w", user, pw, "localhost", extra=["--window", win])
+    v.stop()
+    # A manual rotation (a person may rotate outside the window) dies
+    # right after its pending version is durable ...
+    v.start(env={"VAULTD_TEST_CRASH": "after-apply"})
+    rc, out, err = v.ctl(["rotate", "w", "--wait"])
+    check(v.proc.wait(timeout=60) == 99, "vaultd died at the crash point")
+    v.stop()
+    # ... after the server took it: version 1 is now refused.
+    check(not E.login(user, pw), "the server took the pending password")
+    v.start()
+    h = v.wait_history("w", lambda h: h and h[0].get("version") == 2 and
+                       h[0].get("result") == "ok", timeout=30)
+    check(h and h[0].get("version") == 2 and h[0].get("result") == "ok",
+          "the pending version is resolved with the window closed: %r" %
+          h[:2])
+    check(not [e for e in h if e.get("result") == "running"],
+          "no history row left running: %r" % h)
+    got = v.get("w")
+    check(got is not None and got != pw and E.login(user, got),
+          "get hands out the password in force")
+    v.stop()
+
+
+# --- case 4: drift never locks the account ------------------------------
+
+def sc_lockout():
+    user, pw, dba_pw = "englock", new_pw(), new_pw()
+    E.make_user(user, pw, ["localhost"])
+    E.sql("SET GLOBAL max_password_errors = 4;")
+    try:
+        v = Vault(E, "lockout", rotation="check_interval = 1s\n")
+        v.start()
+        v.add("l", user, pw, "localhost")
+        # The DBA changes the password behind the vault's back.
+        dba_set(user, "localhost", dba_pw)
+        # Drift checks every second for 10 s: at most one failed login.
+        time.sleep(10)
+        err = dba_login_error(user, dba_pw)
+        check(err == "", "the DBA's login with the right password works "
+              "(not blocked by the vault's checks): %r" % err)
+        st = v.target_status("l")
+        check(st.get("state") == "drift", "target in drift: %r" % st)
+        h = v.history("l")
+        drift = [e for e in h if e.get("result") == "drift"]
+        check(len(drift) == 1, "one drift row, not one a check: %r" % h)
+        text = v.logtext()
+        check("still in drift" in text, "vaultd keeps alerting: %s" %
+              text[-600:])
+        # A person acts: set-password with the DBA's password heals it.
+        rc, out, err = v.ctl(["target", "set-password", "l"], dba_pw + "\n")
+        check(rc == 0, "set-password after drift: %d %s" % (rc, err))
+        check(v.get("l") == dba_pw, "get returns the imported password")
+        v.stop()
+    finally:
+        E.sql("SET GLOBAL max_password_errors = DEFAULT; FLUSH PRIVILEGES;")
+
+
+# --- case 5: set-password over a pending version -------------------------
+
+def sc_setpw():
+    user, pw, dba_pw = "engsp", new_pw(), new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v = Vault(E, "setpw")
+    v.start()
+    v.add("s", user, pw, "localhost")
+    v.stop()
+    # A crash after the pending version is durable, before the server was
+    # touched; then a DBA changes the password: pending and drift at once.
+    v.start(env={"VAULTD_TEST_CRASH": "after-pending"})
+    v.ctl(["rotate", "s", "--wait"])
+    check(v.proc.wait(timeout=60) == 99, "vaultd died at the crash point")
+    v.stop()
+    dba_set(user, "localhost", dba_pw)
+    v.start()
+    st = settle(v, "s", timeout=20)
+    vs = versions(v, "s")
+    check(any(x.get("state") == "pending" for x in vs),
+          "a pending version no host holds: %r %r" % (st, vs))
+    rc, out, err = v.ctl(["target", "set-password", "s"], dba_pw + "\n")
+    check(rc == 0, "set-password is accepted over a pending version: %d %s"
+          % (rc, err))
+    vs = versions(v, "s")
+    states = {x["version"]: x["state"] for x in vs}
+    check(states.get(3) == "current" and states.get(2) == "previous" and
+          states.get(1) == "previous" and "pending" not in states.values(),
+          "the pending version is superseded (kept): %r" % states)
+    check(v.get("s") == dba_pw, "get returns the imported password")
+    v.stop()
+
+
+# --- cases 6, 7, 9: a rotation in flight ---------------------------------
+
+class Hold:
+    """Holds every write on the server (FLUSH TABLES WITH READ LOCK) for
+    secs seconds in a session of its own: a SET PASSWORD waits behind it."""
+
+    def __init__(self, secs):
+        self.p = subprocess.Popen(
+            ["mariadb", "--no-defaults", "--socket=" + E.mdb["MDB_SOCKET"],
+             "-uroot", "-N", "-B", "-e",
+             "FLUSH TABLES WITH READ LOCK; SELECT SLEEP(%d);" % secs],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+
+    def wait(self):
+        self.p.wait(timeout=120)
+
+
+def ctl_bg(v, args):
+    return subprocess.Popen([VAULTCTL, "--socket", v.sock] + args,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def sc_inflight():
+    user, pw = "engif", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v = Vault(E, "inflight")
+    v.start()
+    v.add("f", user, pw, "localhost", extra=["--after-reveal", "3s"])
+    # 1. get during a rotation returns the password in force after it.
+    hold = Hold(4)
+    rot = ctl_bg(v, ["rotate", "f", "--wait"])
+    time.sleep(1)
+    check(v.target_status("f").get("busy"), "the rotation is in flight")
+    g = ctl_bg(v, ["get", "f"])
+    # 2. remove while it runs is refused, and names why.
+    rc, out, err = v.ctl(["target", "remove", "f"])
+    check(rc != 0 and "running" in err, "remove during a rotation is "
+          "refused: %d %r" % (rc, err))
+    # 3. a reveal of the pending version (version 2) while it runs.
+    rc, out, err = v.ctl(["get", "f", "--version", "2"], keep=False)
+    check(rc == 0, "the pending version can be revealed: %d %s" % (rc, err))
+    hold.wait()
+    gout, gerr = g.communicate(timeout=120)
+    rot.communicate(timeout=120)
+    got = gout.decode().rstrip("\n")
+    check(g.returncode == 0 and got != pw and E.login(user, got),
+          "get during the rotation waited and returned the password in "
+          "force: %d %r" % (g.returncode, gerr))
+    # The disclosed version 2 was promoted: its after-reveal rotation
+    # (3 s) still comes.
+    h = v.wait_history("f", lambda h: h and h[0].get("version") == 3 and
+                       h[0].get("result") == "ok", timeout=30)
+    check(h and h[0].get("version") == 3 and h[0].get("trigger") ==
+          "after-reveal", "the revealed pending version is replaced after "
+          "its promotion: %r" % h[:3])
+    # 4. remove --wait: waits for the running rotation, then removes.
+    hold = Hold(3)
+    rot = ctl_bg(v, ["rotate", "f", "--wait"])
+    time.sleep(1)
+    rm = ctl_bg(v, ["target", "remove", "f", "--wait"])
+    hold.wait()
+    rm.communicate(timeout=120)
+    rot.communicate(timeout=120)
+    check(rm.returncode == 0, "remove --wait succeeds after the rotation")
+    h = v.history("f")
+    check(h and h[0].get("version") == 4 and h[0].get("result") == "ok",
+          "the rotation's outcome was recorded before the removal: %r" %
+          h[:2])
+    rc, out, err = v.ctl(["get", "f"], keep=False)
+    check(rc != 0, "the target is gone")
+    v.stop()
+
+
+# --- case 12: a full disk after the server changed ------------------------
+
+def fill(path):
+    n = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            n += os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+    return n
+
+
+def sc_diskfull():
+    mnt = os.path.join(E.work, "tmpfs")
+    os.mkdir(mnt, 0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700",
+                    "tmpfs", mnt], check=True)
+    try:
+        diskfull(mnt)
+    finally:
+        stop_all()
+        subprocess.run(["umount", mnt])
+
+
+def diskfull(mnt):
+    user, pw = "engdf", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v = Vault(E, "diskfull", data_dir=mnt + "/data")
+    v.start()
+    v.add("d", user, pw, "localhost")
+    # Rotations held on the server while the disk fills up: the pending
+    # commit went through, the record of the outcome may not.  LMDB reuses
+    # free pages first, so try until one rotation cannot be recorded.
+    seen = None
+    for i in range(60):
+        hold = Hold(2)
+        rot = ctl_bg(v, ["rotate", "d", "--wait"])
+        time.sleep(0.8)
+        fill(mnt + "/fill")
+        hold.wait()
+        out, err = rot.communicate(timeout=120)
+        err = err.decode(errors="replace")
+        if "cannot record" in err:
+            seen = err
+            break
+        os.unlink(mnt + "/fill")
+        settle(v, "d", timeout=30)
+    check(seen is not None, "a rotation's outcome could not be recorded "
+          "(the case under test happened)")
+    log("unrecorded: %s" % (seen or "").strip())
+    if seen is not None:
+        check("stays pending" in seen, "the error says what happened: %r" %
+              seen)
+        st = v.target_status("d")
+        check(st.get("state") == "unrecorded", "status says unrecorded: %r"
+              % st)
+        rc, out, err = v.ctl(["status", "--check"])
+        check(rc == 2 and "CRITICAL" in out, "status --check is CRITICAL: "
+              "%d %r" % (rc, out))
+        # get needs room for its audit entry: refused, or the password in
+        # force; never the one the server refuses.
+        got = v.get("d")
+        check(got is None or E.login(user, got), "get never hands out a "
+              "refused password on a full disk")
+        os.unlink(mnt + "/fill")
+        # No restart: the engine records it once the disk allows.
+        st = settle(v, "d", timeout=30)
+        check(st.get("state") == "ok", "recorded once there is room: %r" %
+              st)
+    h = v.history("d")
+    check(not [e for e in h if e.get("result") == "running"],
+          "no history row stays running: %r" % h[:4])
+    got = v.get("d")
+    check(got is not None and E.login(user, got), "get's password logs in")
+    v.stop()
+    rc, out, err = v.audit_verify()
+    check(rc == 0, "audit verify: %d %s" % (rc, err))
+
+
+# --- case 1: a host the server does not listen on ------------------------
+
+def sc_bind():
+    envfile = os.path.join(E.work, "bind.env")
+    p = subprocess.run(["sh", MARIADB_SH, "start", "engbind", envfile,
+                        "--bind-address=127.0.0.1"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "start a 127.0.0.1-only server: %s" %
+          p.stdout.decode())
+    if p.returncode != 0:
+        return
+    try:
+        bind(Env(VAULTD, VAULTCTL, "vdengb.", envfile))
+    finally:
+        stop_all()
+        subprocess.run(["sh", MARIADB_SH, "stop", "engbind", envfile])
+
+
+def bind(env):
+    user, pw = "engroot", new_pw()
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    env.make_user(user, pw, hosts, grant="ALL PRIVILEGES")
+    v = Vault(env, "bind")
+    v.start()
+    v.add("b", user, pw, ",".join(hosts))
+    rc, out, err = v.ctl(["rotate", "b", "--wait", "--json"])
+    check(rc == 0, "the rotation succeeds: %d %s %s" % (rc, out, err))
+    h = v.history("b")
+    check(h and h[0].get("result") == "ok" and "::1=unverified" in
+          h[0].get("hosts", ""), "::1 applied, reported unverified: %r" %
+          h[:1])
+    check(v.target_status("b").get("state") == "ok", "target ok")
+    got = v.get("b")
+    check(got is not None and got != pw and env.login(user, got) and
+          env.login(user, got, "127.0.0.1"), "get's password logs in on "
+          "every reachable host")
+    # ::1's row got the same password (read through a session as root).
+    rows = env.sql("SELECT COUNT(DISTINCT authentication_string) FROM "
+                   "mysql.user WHERE user = %s;" % q(user)).strip()
+    check(rows == "1", "every row of the account holds one password: %r" %
+          rows)
+    v.stop()
+
+
+SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
+             ("setpw", sc_setpw), ("inflight", sc_inflight),
+             ("diskfull", sc_diskfull), ("bind", sc_bind)]
+
+
+def main():
+    ran = run_scenarios(SCENARIOS, ONLY, after=stop_all)
+    E.cleanup()
+    finish(ran)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        stop_all()

@@ -1,0 +1,106 @@
+/*
+ * test_state.c - the rotation protocol's state machines (vaultd/state.c):
+ * every transition of the version machine against the table written out
+ * here independently, names round-trip, the target machine is total.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "state.h"
+
+/* The version machine as DESIGN.md and state.h draw it. */
+static int
+expected(enum vd_vstate s, enum vd_vevent e)
+{
+	if (s == VD_VS_PENDING && e == VD_VE_PROMOTE)
+		return VD_VS_CURRENT;
+	if ((s == VD_VS_PENDING || s == VD_VS_CURRENT) && e == VD_VE_SUPERSEDE)
+		return VD_VS_PREVIOUS;
+	if (s == VD_VS_PREVIOUS && e == VD_VE_PRUNE)
+		return VD_VS_RETIRED;
+	if (s == VD_VS_PENDING && (e == VD_VE_FAIL || e == VD_VE_ABANDON))
+		return VD_VS_FAILED;
+	return -1;
+}
+
+static void
+test_versions(void)
+{
+	int moves = 0;
+
+	for (int s = 0; s < VD_VS__N; s++)
+		for (int e = 0; e < VD_VE__N; e++) {
+			CHECK_INT_EQ(vd_vstate_next((enum vd_vstate)s,
+			    (enum vd_vevent)e), expected((enum vd_vstate)s,
+			    (enum vd_vevent)e));
+			moves += expected((enum vd_vstate)s,
+			    (enum vd_vevent)e) >= 0;
+		}
+	CHECK_INT_EQ(moves, 6);
+	/* Nothing leaves retired or failed; current is never dropped. */
+	for (int e = 0; e < VD_VE__N; e++) {
+		CHECK_INT_EQ(vd_vstate_next(VD_VS_RETIRED, (enum vd_vevent)e), -1);
+		CHECK_INT_EQ(vd_vstate_next(VD_VS_FAILED, (enum vd_vevent)e), -1);
+	}
+	CHECK_INT_EQ(vd_vstate_next(VD_VS__N, VD_VE_PROMOTE), -1);
+	CHECK_INT_EQ(vd_vstate_next(VD_VS_PENDING, VD_VE__N), -1);
+	CHECK(vd_vstate_maybe_in_force(VD_VS_PENDING));
+	CHECK(!vd_vstate_maybe_in_force(VD_VS_FAILED));
+}
+
+static void
+test_names(void)
+{
+	static const char *const vs[] = { "pending", "current", "previous",
+	    "retired", "failed" };
+	static const char *const ts[] = { "ok", "pending", "retrying",
+	    "failed", "drift" };
+	enum vd_vstate v;
+	enum vd_tstate t;
+
+	for (int i = 0; i < VD_VS__N; i++) {
+		CHECK_STR_EQ(vd_vstate_name((enum vd_vstate)i), vs[i]);
+		CHECK_OK(vd_vstate_parse(vs[i], &v));
+		CHECK_INT_EQ(v, i);
+	}
+	for (int i = 0; i < VD_TS__N; i++) {
+		CHECK_STR_EQ(vd_tstate_name((enum vd_tstate)i), ts[i]);
+		CHECK_OK(vd_tstate_parse(ts[i], &t));
+		CHECK_INT_EQ(t, i);
+	}
+	CHECK(vd_vstate_parse("Pending", &v) == -1);
+	CHECK(vd_vstate_parse(NULL, &v) == -1);
+	CHECK(vd_tstate_parse("unrecorded", &t) == -1);
+	CHECK(vd_vstate_name(VD_VS__N) == NULL);
+	CHECK_STR_EQ(vd_outcome_name(VD_OUT_UNCERTAIN), "partial");
+	CHECK_STR_EQ(vd_outcome_name(VD_OUT_REFUSED), "failed");
+	CHECK_STR_EQ(vd_vevent_name(VD_VE_ABANDON), "abandon");
+}
+
+static void
+test_targets(void)
+{
+	for (int s = 0; s < VD_TS__N; s++) {
+		enum vd_tstate f = (enum vd_tstate)s;
+
+		CHECK_INT_EQ(vd_tstate_next(f, VD_OUT_OK, 1), VD_TS_OK);
+		CHECK_INT_EQ(vd_tstate_next(f, VD_OUT_UNCERTAIN, 1),
+		    VD_TS_PENDING);
+		CHECK_INT_EQ(vd_tstate_next(f, VD_OUT_DRIFT, 0), VD_TS_DRIFT);
+		CHECK_INT_EQ(vd_tstate_next(f, VD_OUT_REFUSED, 0),
+		    VD_TS_RETRYING);
+		CHECK_INT_EQ(vd_tstate_next(f, VD_OUT_UNREACHABLE, 1),
+		    VD_TS_FAILED);
+	}
+}
+
+int
+main(void)
+{
+	test_versions();
+	test_names();
+	test_targets();
+	printf("test_state: ok\n");
+	return 0;
+}
