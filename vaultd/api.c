@@ -20,7 +20,7 @@
 #include <sodium.h>
 
 #include "api.h"
-#include "driver.h"
+#include "apply.h"
 #include "err.h"
 #include "escrow.h"
 #include "log.h"
@@ -32,6 +32,7 @@
 #include "store.h"
 #include "timing.h"
 #include "util.h"
+#include "versions.h"
 
 #define LIMIT_DEFAULT	20	/* history / audit entries by default */
 #define LIMIT_MAX	10000	/* most entries one answer carries */
@@ -240,7 +241,7 @@ current_version(struct vd_txn *t, const char *name, uint64_t *v)
 	int r;
 
 	*v = 0;
-	if ((r = vd_rotate_versions(t, name, v, NULL)) != 0)
+	if ((r = vd_versions_find(t, name, v, NULL)) != 0)
 		return r;
 	return *v != 0 ? 0 : vd_err_set(VD_ENOTFOUND,
 	    "target %s has no current version", name);
@@ -550,59 +551,17 @@ struct addjob {
 	json_t			*target;	/* record to store */
 	struct vd_secret	*pw;		/* the account's password */
 	struct vd_secret	*admin_pw;	/* admin_user's password or NULL */
-	unsigned		 timeout;	/* connect timeout, seconds */
+	struct vd_apply		 a;		/* the login checks (apply.c) */
 	int			 r;		/* outcome of the check */
-	char			 err[VD_DRV_ERRLEN];	/* reason, no secret */
 };
-
-/*
- * Fills t from a target record (borrowed: t points into it).  Safe on a
- * pool thread while nothing else touches the record.
- */
-static void
-dbtarget_of(struct vd_dbtarget *t, const json_t *target, unsigned timeout)
-{
-	memset(t, 0, sizeof(*t));
-	t->host = json_string_value(json_object_get(target, "host"));
-	t->port = (unsigned)json_integer_value(json_object_get(target, "port"));
-	t->unix_socket = json_string_value(json_object_get(target,
-	    "unix_socket"));
-	t->user = json_string_value(json_object_get(target, "user"));
-	t->tls_required = json_object_get(target, "tls") != NULL;
-	t->tls_ca = json_string_value(json_object_get(target, "tls_ca"));
-	t->connect_timeout_s = timeout;
-}
-
-/*
- * Logs in as user with pw on the target's server (pool thread).  Returns
- * 0, VD_EAUTH (refused), VD_EDB / VD_ETIMEDOUT (unreachable), reason in
- * err (the driver never puts a secret there).
- */
-static int
-probe_login(const json_t *target, const char *user,
-    const struct vd_secret *pw, unsigned timeout, char *err, size_t errlen)
-{
-	struct vd_dbtarget t;
-
-	dbtarget_of(&t, target, timeout);
-	return vd_drv_login(&t, user, pw, err, errlen);
-}
 
 static void
 add_work(uv_work_t *w)
 {
 	struct addjob *j = container_of(w, struct addjob, work);
-	const char *user;
-
-	user = json_string_value(json_object_get(j->target, "user"));
-	j->r = probe_login(j->target, user, j->pw, j->timeout, j->err,
-	    sizeof(j->err));
-	if (j->r == 0 && j->admin_pw != NULL) {
-		user = json_string_value(json_object_get(j->target,
-		    "admin_user"));
-		j->r = probe_login(j->target, user, j->admin_pw, j->timeout,
-		    j->err, sizeof(j->err));
-	}
+	j->r = vd_apply_login(&j->a, NULL, j->pw);
+	if (j->r == 0 && j->admin_pw != NULL)
+		j->r = vd_apply_login(&j->a, j->a.admin_user, j->admin_pw);
 }
 
 /*
@@ -686,14 +645,14 @@ add_after(uv_work_t *w, int status)
 	if (status != 0 || j->r != 0) {
 		r = status != 0 ? VD_EBUSY : j->r;
 		if (status != 0)
-			snprintf(j->err, sizeof(j->err), "cancelled");
-		audit_now(rq->d, rq, j->name, 0, "failed", j->err);
+			snprintf(j->a.err, sizeof(j->a.err), "cancelled");
+		audit_now(rq->d, rq, j->name, 0, "failed", j->a.err);
 		vd_log(LOG_NOTICE, "target.add %s by %s failed: %s", j->name,
-		    rq->caller->user, j->err);
+		    rq->caller->user, j->a.err);
 		if (r == VD_EAUTH)
-			vd_req_fail_code(rq, VD_RPC_AUTH, j->err);
+			vd_req_fail_code(rq, VD_RPC_AUTH, j->a.err);
 		else
-			vd_req_fail_code(rq, vd_proto_code(r), j->err);
+			vd_req_fail_code(rq, vd_proto_code(r), j->a.err);
 		goto out;
 	}
 	if ((r = add_commit(j, &v)) != 0) {
@@ -714,6 +673,7 @@ add_after(uv_work_t *w, int status)
  out:
 	vd_secret_free(j->admin_pw);
 	vd_secret_free(j->pw);
+	vd_apply_clear(&j->a);
 	json_decref(j->target);
 	free(j);
 }
@@ -897,12 +857,14 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	j->rq = rq;
-	j->timeout = (unsigned)d->cfg->connect_timeout;
 	memcpy(j->name, name, strlen(name) + 1);
 	if ((j->target = add_record(rq, params, name)) == NULL) {
 		free(j);
 		return;
 	}
+	if ((r = vd_apply_from_target(&j->a, name, j->target,
+	    (unsigned)d->cfg->connect_timeout)) != 0)
+		goto fail;
 	j->pw = vd_secret_from(json_string_value(pw), json_string_length(pw));
 	if (apw != NULL)
 		j->admin_pw = vd_secret_from(json_string_value(apw),
@@ -918,6 +880,7 @@ m_target_add(struct vd_req *rq, json_t *params)
  fail:
 	vd_secret_free(j->pw);
 	vd_secret_free(j->admin_pw);
+	vd_apply_clear(&j->a);
 	json_decref(j->target);
 	free(j);
 	vd_req_fail(rq, r, NULL);
@@ -1100,23 +1063,12 @@ struct setpwjob {
 	char			 name[VD_NAME_MAX + 1];	/* target name */
 	json_t			*target;	/* its record (job's own) */
 	struct vd_secret	*pw;		/* the password to import */
-	struct vd_secret	*admin_pw;	/* admin_user's, or NULL */
-	unsigned		 timeout;	/* connect timeout, seconds */
+	struct vd_apply		 a;		/* the logins (apply.c); its
+						 * admin_pw: admin_user's */
 	int64_t			 started;	/* when the request came */
 	uint64_t		 seen_v;	/* newest version before probing */
 	int			 r;		/* outcome of the probes */
-	char			 err[VD_DRV_ERRLEN];	/* reason, no secret */
-	char			 hosts[512];	/* "host=ok host=unverified" */
 };
-
-static void
-setpw_summary(struct setpwjob *j, const char *host, const char *what)
-{
-	size_t n = strlen(j->hosts);
-
-	snprintf(j->hosts + n, sizeof(j->hosts) - n, "%s%s=%s", n ? " " : "",
-	    host, what);
-}
 
 /*
  * Checks j->pw on the server (pool thread): a session (the admin account,
@@ -1130,100 +1082,8 @@ static void
 setpw_work(uv_work_t *w)
 {
 	struct setpwjob *j = container_of(w, struct setpwjob, work);
-	struct vd_dbtarget t;
-	struct vd_drv_conn *c = NULL;
-	const json_t *ah = json_object_get(j->target, "account_hosts");
-	const char *admin = json_string_value(json_object_get(j->target,
-	    "admin_user")), *main_host, *h;
-	char **found = NULL, perr[VD_DRV_ERRLEN];
-	size_t nfound = 0, n, i;
-	int r, main_ok;
 
-	dbtarget_of(&t, j->target, j->timeout);
-	main_host = t.unix_socket != NULL ? "localhost" : t.host;
-	j->hosts[0] = '\0';
-	r = vd_drv_connect(&t, admin, admin != NULL ? j->admin_pw : j->pw, &c,
-	    perr, sizeof(perr));
-	if (r == VD_EAUTH && admin != NULL) {
-		r = VD_EDB;
-		snprintf(j->err, sizeof(j->err), "the admin account %.80s is "
-		    "refused by the server", admin);
-		goto out;
-	}
-	if (r == VD_EAUTH) {
-		snprintf(j->err, sizeof(j->err), "%.80s@%.200s: the server "
-		    "refused this password", t.user, main_host);
-		goto out;
-	}
-	if (r != 0) {
-		snprintf(j->err, sizeof(j->err), "cannot reach the server: "
-		    "%.400s", perr);
-		goto out;
-	}
-	main_ok = admin == NULL;	/* that login took the main path */
-
-	vd_drv_learn_port(c, &t);	/* loopback probes need it */
-	if (json_is_array(ah))
-		n = json_array_size(ah);
-	else {
-		if ((r = vd_drv_account_hosts(c, t.user, &found, &nfound, perr,
-		    sizeof(perr))) != 0) {
-			snprintf(j->err, sizeof(j->err), "cannot list the "
-			    "hosts of %.80s: %.300s", t.user, perr);
-			goto out;
-		}
-		if ((n = nfound) == 0) {
-			r = VD_EDB;
-			snprintf(j->err, sizeof(j->err), "no account named "
-			    "%.80s on the server", t.user);
-			goto out;
-		}
-	}
-	vd_drv_close(c);
-	c = NULL;
-
-	for (i = 0; i < n; i++) {
-		h = found != NULL ? found[i] :
-		    json_string_value(json_array_get(ah, i));
-		if (h == NULL)
-			continue;
-		r = vd_drv_probe(&t, h, j->pw, perr, sizeof(perr));
-		if (r == VD_DRV_UNREACHABLE) {
-			setpw_summary(j, h, "unverified");
-			continue;
-		}
-		if (r == VD_EAUTH) {
-			setpw_summary(j, h, "refused");
-			snprintf(j->err, sizeof(j->err), "%.80s@%.200s: the "
-			    "server refused this password", t.user, h);
-			goto out;
-		}
-		if (r != 0) {
-			setpw_summary(j, h, "error");
-			snprintf(j->err, sizeof(j->err), "%.80s@%.100s: "
-			    "%.300s", t.user, h, perr);
-			goto out;
-		}
-		setpw_summary(j, h, "ok");
-		if (main_host != NULL && strcasecmp(h, main_host) == 0)
-			main_ok = 1;
-	}
-	/* The path vault users take must work too (unless a probe took it). */
-	if (!main_ok && (r = vd_drv_login(&t, NULL, j->pw, perr,
-	    sizeof(perr))) != 0) {
-		if (r == VD_EAUTH)
-			snprintf(perr, sizeof(perr), "the server refused this "
-			    "password");
-		snprintf(j->err, sizeof(j->err), "%.80s through %.100s: "
-		    "%.300s", t.user, t.unix_socket ? t.unix_socket : t.host,
-		    perr);
-		goto out;
-	}
-	r = 0;
- out:
-	j->r = r;
-	vd_drv_hosts_free(found, nfound);
-	vd_drv_close(c);
+	j->r = vd_apply_verify(&j->a, j->pw);
 }
 
 /*
@@ -1232,7 +1092,7 @@ setpw_work(uv_work_t *w)
  * top of the imported password).  A pending version does not stop it: the
  * admin says which password is in force now, so the import supersedes it
  * (pending -> previous: it may have been in force on some host, so its
- * password is kept for repairs; vd_rotate_supersede()).  Otherwise *cur
+ * password is kept for repairs; vd_versions_supersede()).  Otherwise *cur
  * gets the current version (0: none) and returns 0.
  */
 static int
@@ -1247,7 +1107,7 @@ setpw_idle(struct vd_daemon *d, struct vd_txn *t, const char *name,
 		return vd_err_set(VD_EBUSY, "a rotation of %s is running; "
 		    "wait for it to end (vaultctl history %s) and try again",
 		    name, name);
-	if ((r = vd_rotate_versions(t, name, &vcur, NULL)) != 0)
+	if ((r = vd_versions_find(t, name, &vcur, NULL)) != 0)
 		return r;
 	*cur = vcur;
 	return 0;
@@ -1339,13 +1199,13 @@ setpw_commit(struct setpwjob *j, uint64_t *vp, int64_t *due)
 	    rq->caller->user);
 	hist = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "version",
 	    (json_int_t)v, "trigger", "import", "result", "ok", "started_at",
-	    st, "finished_at", ts, "by", rq->caller->user, "hosts", j->hosts);
+	    st, "finished_at", ts, "by", rq->caller->user, "hosts", j->a.summary);
 	if (meta == NULL || hist == NULL) {
 		r = VD_ENOMEM;
 		goto out;
 	}
 	if ((r = put_version(d, t, j->name, v, j->pw, meta, hist)) != 0 ||
-	    (r = vd_rotate_supersede(t, j->name, cur, v, ts)) != 0 ||
+	    (r = vd_versions_supersede(t, j->name, cur, v, ts)) != 0 ||
 	    (r = setpw_sched(t, j->name, target, due)) != 0 ||
 	    (r = audit_in(t, rq, j->name, v, "ok", NULL)) != 0)
 		goto out;
@@ -1365,7 +1225,7 @@ static void
 setpw_free(struct setpwjob *j)
 {
 	vd_secret_free(j->pw);
-	vd_secret_free(j->admin_pw);
+	vd_apply_clear(&j->a);
 	json_decref(j->target);
 	free(j);
 }
@@ -1385,14 +1245,14 @@ setpw_after(uv_work_t *w, int status)
 	if (status != 0 || j->r != 0) {
 		r = status != 0 ? VD_EBUSY : j->r;
 		if (status != 0)
-			snprintf(j->err, sizeof(j->err), "cancelled");
+			snprintf(j->a.err, sizeof(j->a.err), "cancelled");
 		/* Nothing was stored; say so, and which host refused. */
-		audit_now(d, rq, j->name, 0, "failed", j->err);
+		audit_now(d, rq, j->name, 0, "failed", j->a.err);
 		vd_log(LOG_NOTICE, "target.set_password %s by %s (uid %lu) "
 		    "failed: %s", j->name, rq->caller->user,
-		    (unsigned long)rq->caller->uid, j->err);
+		    (unsigned long)rq->caller->uid, j->a.err);
 		vd_req_fail_code(rq, r == VD_EAUTH ? VD_RPC_AUTH : r ==
-		    VD_EBUSY ? VD_RPC_UNAVAIL : VD_RPC_DB, j->err);
+		    VD_EBUSY ? VD_RPC_UNAVAIL : VD_RPC_DB, j->a.err);
 		goto out;
 	}
 	if ((r = setpw_commit(j, &v, &due)) != 0) {
@@ -1413,11 +1273,11 @@ setpw_after(uv_work_t *w, int status)
 	vd_log(LOG_NOTICE, "target %s: password set by %s (uid %lu) as "
 	    "version %llu (%s); its replacement is due %s", j->name,
 	    rq->caller->user, (unsigned long)rq->caller->uid,
-	    (unsigned long long)v, j->hosts, vd_time_rfc3339(due, due_s,
+	    (unsigned long long)v, j->a.summary, vd_time_rfc3339(due, due_s,
 	    sizeof(due_s)));
 	vd_rotate_notify(d, j->name);
 	vd_req_reply(rq, json_pack("{s:s, s:I, s:s, s:s, s:I}", "name",
-	    j->name, "version", (json_int_t)v, "hosts", j->hosts,
+	    j->name, "version", (json_int_t)v, "hosts", j->a.summary,
 	    "next_rotation", due_s, "next_rotation_unix", (json_int_t)due));
  out:
 	setpw_free(j);
@@ -1445,8 +1305,11 @@ setpw_prep(struct setpwjob *j)
 	if ((r = setpw_idle(d, t, j->name, &cur)) != 0 ||
 	    (r = vd_version_last(t, j->name, &j->seen_v)) != 0)
 		goto out;
+	if ((r = vd_apply_from_target(&j->a, j->name, j->target,
+	    (unsigned)d->cfg->connect_timeout)) != 0)
+		goto out;
 	if (json_object_get(j->target, "admin_user") != NULL &&
-	    (r = vd_admin_secret_get(t, j->name, &j->admin_pw)) != 0)
+	    (r = vd_admin_secret_get(t, j->name, &j->a.admin_pw)) != 0)
 		r = vd_err_set(r == VD_ENOTFOUND ? VD_ESTORE : r, "target %s: "
 		    "no password stored for its admin account", j->name);
  out:
@@ -1480,7 +1343,6 @@ m_target_set_password(struct vd_req *rq, json_t *params)
 		return;
 	}
 	j->rq = rq;
-	j->timeout = (unsigned)d->cfg->connect_timeout;
 	j->started = vd_now();
 	memcpy(j->name, name, strlen(name) + 1);
 	/* Into secure memory; the request's copy is wiped (freed) at once. */

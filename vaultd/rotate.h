@@ -81,13 +81,6 @@ int vd_rotate_reload(struct vd_daemon *d);
 int vd_rotate_escrow(struct vd_daemon *d, struct vd_txn *t,
     const char *target, uint64_t v, const struct vd_secret *pw);
 
-/*
- * Reads target's version states in t: *cur the current version, *pending
- * (when not NULL) the newest pending version above it; 0 when there is
- * none.  Returns 0 or a negative error.
- */
-int vd_rotate_versions(struct vd_txn *t, const char *name, uint64_t *cur,
-    uint64_t *pending);
 /* Returns the number of rotations running now (for status). */
 unsigned vd_rotate_running(const struct vd_daemon *d);
 
@@ -98,17 +91,6 @@ unsigned vd_rotate_running(const struct vd_daemon *d);
  * once at start; never set in production.
  */
 #define VD_ROTATE_CRASH_ENV	"VAULTD_TEST_CRASH"
-
-/*
- * Version v of target is now current: in the caller's write transaction t,
- * the old current version cur (0: none) becomes "previous", and the
- * passwords of versions older than the ones the engine keeps are retired
- * (ts: the RFC 3339 time written to their metadata).  A rotation's commit
- * and target.set_password both end this way.  Returns 0 or a negative
- * error (t is then spoiled).
- */
-int vd_rotate_supersede(struct vd_txn *t, const char *target, uint64_t cur,
-    uint64_t v, const char *ts);
 
 /*
  * Returns 1 while the engine runs a job for target (a rotation, the

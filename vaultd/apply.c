@@ -1,0 +1,611 @@
+/*
+ * apply.c - the one apply path (apply.h): connect, apply per host, verify
+ * per host, on the thread pool.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "apply.h"
+#include "driver.h"
+#include "err.h"
+#include "mem.h"
+#include "util.h"
+
+/* The driver's view of a's server and account. */
+static void
+dbtarget(const struct vd_apply *a, struct vd_dbtarget *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->host = a->host;
+	t->port = a->port;
+	t->unix_socket = a->sock;
+	t->user = a->user;
+	t->connect_timeout_s = a->timeout;
+	t->tls_required = a->tls;
+	t->tls_ca = a->tls_ca;
+}
+
+static void
+add_summary(struct vd_apply *a, const char *host, const char *what)
+{
+	size_t n = strlen(a->summary);
+
+	snprintf(a->summary + n, sizeof(a->summary) - n, "%s%s=%s",
+	    n ? " " : "", host, what);
+}
+
+/* A password a session as the target may log in with. */
+struct login {
+	uint64_t		 v;	/* its version */
+	const struct vd_secret	*pw;	/* the job's copy */
+};
+
+/*
+ * The SQL behind pwerr_limit(): max_password_errors, or 0 when it does not
+ * apply to the session's account (unlimited, or the account holds SUPER or
+ * CONNECTION ADMIN).  CURRENT_USER() is "user@host"; the host part holds
+ * no '@', so it is what follows the last one.
+ */
+#define PWERR_SQL \
+	"SELECT IF(@@global.max_password_errors >= 4294967295 OR EXISTS (" \
+	"SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE " \
+	"PRIVILEGE_TYPE IN ('SUPER', 'CONNECTION ADMIN') AND GRANTEE = " \
+	"CONCAT('''', LEFT(CURRENT_USER(), CHAR_LENGTH(CURRENT_USER()) - " \
+	"CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), " \
+	"'''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')), 0, " \
+	"@@global.max_password_errors)"
+
+/*
+ * Failed logins the server allows c's account before it blocks it, 0 for
+ * no limit, -1 when unknown (MySQL has no max_password_errors).  Checked
+ * on MariaDB 10.11: the count is per account (user@host), over the socket
+ * and loopback too; only a successful login resets it; a blocked account
+ * (error 4150) needs FLUSH PRIVILEGES, which is worse than drift.  Failed
+ * logins do not count toward max_connect_errors (host blocking).
+ */
+static long long
+pwerr_limit(struct vd_drv_conn *c)
+{
+	char buf[32];
+	long long v;
+
+	if (vd_drv_query1(c, PWERR_SQL, buf, sizeof(buf), NULL, 0) != 0 ||
+	    vd_parse_int(buf, 0, 4294967295LL, &v) != 0)
+		return -1;
+	return v;
+}
+
+/*
+ * Fills lg with the passwords to log in with, in the order a repair tries
+ * them on each host: current; then, resolving a pending version, that one
+ * (it may be in force); then the older versions prep() loaded, newest
+ * first.  Returns how many; *first_old is the index of the first older one.
+ */
+static size_t
+logins(const struct vd_apply *a, struct login *lg, size_t *first_old)
+{
+	size_t n = 0;
+
+	lg[n].v = a->cur_v;
+	lg[n++].pw = a->cur_pw;
+	if (a->mode == VD_APPLY_RESOLVE) {
+		lg[n].v = a->new_v;
+		lg[n++].pw = a->new_pw;
+	}
+	*first_old = n;
+	for (size_t i = 0; i < a->nold; i++) {
+		lg[n].v = a->old_v[i];
+		lg[n++].pw = a->old_pw[i];
+	}
+	return n;
+}
+
+/*
+ * Opens a session as the target on account host `host` by that host's
+ * route (NULL: on the target's own path, whatever account it matches),
+ * trying lg[0..n) in order except lg[skip]; `fails` counts the refusals
+ * this account already had in this run.  Older versions (index first_old
+ * on) are tried only while those refusals stay below half the account's
+ * pwerr_max, so that neither this run nor the next can block it.  Each
+ * password is tried once.  On success *c owns the session and *used is
+ * the login's index.  Returns as vd_drv_connect_host(), VD_EAUTH when
+ * every password tried was refused (a->capped set when the limit left
+ * some untried); the reason is in a->err.
+ */
+static int
+open_as(struct vd_apply *a, const struct vd_dbtarget *t, const char *host,
+    const struct login *lg, size_t n, size_t first_old, size_t skip,
+    long long fails, struct vd_drv_conn **c, size_t *used)
+{
+	int r = VD_EAUTH;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == skip)
+			continue;
+		if (i >= first_old && a->pwerr_max > 0 &&
+		    a->prior_fails + fails >= a->pwerr_max / 2) {
+			a->capped = 1;
+			break;
+		}
+		if (host == NULL)
+			r = vd_drv_connect(t, NULL, lg[i].pw, c, a->err,
+			    sizeof(a->err));
+		else
+			r = vd_drv_connect_host(t, host, lg[i].pw, c, a->err,
+			    sizeof(a->err));
+		if (r != VD_EAUTH) {
+			*used = i;
+			return r;
+		}
+		fails++;
+		a->auth_fails++;
+	}
+	return VD_EAUTH;
+}
+
+/*
+ * Writes why the target's own login failed on host (NULL: its path) to
+ * a->err: the vault's password is refused, and what a repair tried.
+ */
+static void
+refused(struct vd_apply *a, const char *host)
+{
+	char where[140];
+
+	if (host != NULL)
+		snprintf(where, sizeof(where), "%.64s@%.60s", a->user, host);
+	else
+		snprintf(where, sizeof(where), "%.64s", a->user);
+	snprintf(a->err, sizeof(a->err), "the vault's password for %s is "
+	    "refused by the server (changed outside vaultd?)%s", where,
+	    a->nold == 0 ? "" : a->capped ? "; older versions left untried: "
+	    "the server blocks the account after a few failed logins "
+	    "(max_password_errors)" : "; no kept older version logs in");
+}
+
+/*
+ * Writes to a->note which older version each host held (held[i], 0: none
+ * or not known), one group per version: "server held version 3 on
+ * localhost,127.0.0.1 (restored backup?)".  Never a password.
+ */
+static void
+held_note(struct vd_apply *a, char *const *hosts, const uint64_t *held, size_t n)
+{
+	char *p = a->note;
+	size_t sz = sizeof(a->note), len;
+
+	p[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		for (k = 0; k < i && held[i] != 0; k++)
+			if (held[k] == held[i])
+				break;
+		if (held[i] == 0 || k < i)
+			continue;	/* none, or its group is written */
+		len = strlen(p);
+		snprintf(p + len, sz - len, "%sversion %llu on %s", len ?
+		    "; " : "server held ", (unsigned long long)held[i],
+		    hosts[i]);
+		for (k = i + 1; k < n; k++) {
+			len = strlen(p);
+			if (held[k] == held[i])
+				snprintf(p + len, sz - len, ",%s", hosts[k]);
+		}
+	}
+	len = strlen(p);
+	if (len > 0)
+		snprintf(p + len, sz - len, " (restored backup?)");
+}
+
+/* See apply.h. */
+void
+vd_apply_run(struct vd_apply *a)
+{
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	struct login lg[2 + VD_KEEP_VERSIONS];
+	uint64_t held[VD_APPLY_MAX_HOSTS];
+	char **found = NULL, **hosts = a->hosts;
+	char self[2 * VD_NAME_MAX + 300], *at;
+	const char *self_host = NULL, *main_host;
+	size_t nfound = 0, n = a->nhosts, nlg, first_old, main_used = 0;
+	int r, applied = 0, verified = 0, main_ok = 0;
+	struct vd_secret *probe_pw = a->mode == VD_APPLY_CHECK ? a->cur_pw :
+	    a->new_pw;
+
+	dbtarget(a, &t);
+	a->err[0] = '\0';
+	a->summary[0] = '\0';
+	memset(held, 0, sizeof(held));
+	nlg = logins(a, lg, &first_old);
+
+	/*
+	 * 1. Connect: the admin account, or the target itself with the
+	 * first password that logs in (a pending version may already be in
+	 * force on this path; after a restore, an older one).
+	 */
+	if (a->admin_user != NULL)
+		r = vd_drv_connect(&t, a->admin_user, a->admin_pw, &c, a->err,
+		    sizeof(a->err));
+	else
+		r = open_as(a, &t, NULL, lg, nlg, first_old, SIZE_MAX, 0, &c,
+		    &main_used);
+	if (r == VD_EAUTH) {
+		a->out = VD_OUT_DRIFT;
+		if (a->admin_user != NULL)
+			snprintf(a->err, sizeof(a->err), "the admin account "
+			    "%s is refused by the server", a->admin_user);
+		else
+			refused(a, NULL);
+		goto out;
+	}
+	if (r != 0) {
+		a->out = VD_OUT_UNREACHABLE;
+		goto out;
+	}
+	if (a->admin_user == NULL && main_used >= first_old)
+		a->repaired = 1;
+
+	/*
+	 * What the server's limit on failed logins is for this account: a
+	 * check keeps it for the repairs to come, a repair caps its tries on
+	 * the other hosts with it.
+	 */
+	if (a->admin_user == NULL && (a->mode == VD_APPLY_CHECK || a->nold > 0)) {
+		long long lim = pwerr_limit(c);
+
+		if (lim >= 0) {
+			a->pwerr_max = lim;
+			a->pwerr_read = 1;
+		}
+	}
+
+	vd_drv_learn_port(c, &t);	/* loopback probes need it */
+
+	/* 2. The account's hosts: configured, or discovered. */
+	if (n == 0) {
+		r = vd_drv_account_hosts(c, a->user, &found, &nfound, a->err,
+		    sizeof(a->err));
+		if (r != 0) {
+			a->out = VD_OUT_UNREACHABLE;
+			goto out;
+		}
+		if (nfound == 0) {
+			a->out = VD_OUT_REFUSED;
+			snprintf(a->err, sizeof(a->err), "no account named %s "
+			    "on the server", a->user);
+			goto out;
+		}
+		hosts = found;
+		n = nfound;
+	}
+
+	/* The account the main session matched ("user@host"). */
+	if (a->admin_user == NULL && vd_drv_current_user(c, self, sizeof(self),
+	    NULL, 0) == 0 && (at = strrchr(self, '@')) != NULL)
+		self_host = at + 1;
+
+	/* 3. Apply (not for a check). */
+	for (size_t i = 0; a->mode != VD_APPLY_CHECK && i < n; i++) {
+		struct vd_drv_conn *hc = NULL, *use = c;
+		int own = self_host != NULL && strcasecmp(self_host, hosts[i])
+		    == 0;
+		size_t used = main_used, skip = SIZE_MAX;
+		long long fails = 0;
+
+		if (a->mode == VD_APPLY_RESOLVE) {
+			/*
+			 * Already in force there?  The main session answers
+			 * for its own account (one login fewer).
+			 */
+			if (own)
+				r = lg[main_used].v == a->new_v ? 0 : VD_EAUTH;
+			else
+				r = vd_drv_probe(&t, hosts[i], a->new_pw, NULL,
+				    0);
+			if (r == 0) {
+				applied = 1;
+				continue;
+			}
+			skip = 1;	/* lg[1], the pending one: refused */
+			fails = r == VD_EAUTH;
+			a->auth_fails += r == VD_EAUTH;
+		}
+		/*
+		 * Self-rotation changes each account through a session of
+		 * that very account: changing another account, even of the
+		 * same user name, needs privileges on the mysql database.  A
+		 * host that cannot be reached from here falls back to the
+		 * main session (enough for a privileged account like root).
+		 */
+		if (a->admin_user == NULL && !own) {
+			r = open_as(a, &t, hosts[i], lg, nlg, first_old, skip,
+			    fails, &hc, &used);
+			if (r == 0)
+				use = hc;
+			else if (r == VD_EAUTH) {
+				refused(a, hosts[i]);
+				a->out = applied || a->mode == VD_APPLY_RESOLVE ?
+				    VD_OUT_UNCERTAIN : VD_OUT_DRIFT;
+				goto out;
+			} else if (r != VD_DRV_UNREACHABLE) {
+				a->out = applied || a->mode == VD_APPLY_RESOLVE ?
+				    VD_OUT_UNCERTAIN : VD_OUT_UNREACHABLE;
+				goto out;
+			} else
+				used = SIZE_MAX;	/* not known */
+		}
+		if (a->admin_user == NULL && used != SIZE_MAX &&
+		    used >= first_old) {
+			if (i < VD_APPLY_MAX_HOSTS)
+				held[i] = lg[used].v;
+			a->repaired = 1;
+		}
+		r = vd_drv_set_password(use, a->user, hosts[i], a->new_pw,
+		    a->err, sizeof(a->err));
+		vd_drv_close(hc);
+		if (r == VD_ENOTFOUND && a->nhosts == 0) {
+			/*
+			 * A discovered row the server does not use (a host
+			 * name under skip-name-resolve): nobody can log in
+			 * through it, so there is nothing to change.
+			 */
+			add_summary(a, hosts[i], "inactive");
+			hosts[i][0] = '\0';
+			if (i < VD_APPLY_MAX_HOSTS)
+				held[i] = 0;
+			a->err[0] = '\0';
+			continue;
+		}
+		if (r != 0) {
+			char reason[VD_DRV_ERRLEN];
+
+			snprintf(reason, sizeof(reason), "%s", a->err);
+			snprintf(a->err, sizeof(a->err), "%.64s@%.60s: %.300s",
+			    a->user, hosts[i], reason);
+			/*
+			 * A refused statement changed nothing; a timeout may
+			 * have; earlier hosts did change.
+			 */
+			a->out = (applied || a->mode == VD_APPLY_RESOLVE ||
+			    r == VD_ETIMEDOUT) ? VD_OUT_UNCERTAIN : VD_OUT_REFUSED;
+			goto out;
+		}
+		applied = 1;
+	}
+
+	/* 4. Verify with fresh logins, host by host. */
+	main_host = t.unix_socket != NULL ? "localhost" : t.host;
+	for (size_t i = 0; i < n; i++) {
+		char perr[VD_DRV_ERRLEN];
+
+		if (hosts[i][0] == '\0')
+			continue;	/* inactive, see above */
+		r = vd_drv_probe(&t, hosts[i], probe_pw, perr, sizeof(perr));
+		if (r == 0) {
+			verified++;
+			/* The probe took the path vault users take. */
+			if (main_host != NULL &&
+			    strcasecmp(hosts[i], main_host) == 0)
+				main_ok = 1;
+			add_summary(a, hosts[i], "ok");
+		} else if (r == VD_DRV_UNREACHABLE)
+			add_summary(a, hosts[i], "unverified");
+		else {
+			a->auth_fails += r == VD_EAUTH;
+			add_summary(a, hosts[i], r == VD_EAUTH ? "refused" :
+			    "error");
+			snprintf(a->err, sizeof(a->err), "verify %.64s@%.60s: %.300s",
+			    a->user, hosts[i], perr);
+			a->out = a->mode == VD_APPLY_CHECK && r == VD_EAUTH ?
+			    VD_OUT_DRIFT : VD_OUT_UNCERTAIN;
+			goto out;
+		}
+	}
+	/* The path vault users take must work too (unless a probe took it). */
+	if (!main_ok && (r = vd_drv_login(&t, NULL, probe_pw, a->err,
+	    sizeof(a->err))) != 0) {
+		a->auth_fails += r == VD_EAUTH;
+		a->out = a->mode == VD_APPLY_CHECK && r == VD_EAUTH ? VD_OUT_DRIFT :
+		    VD_OUT_UNCERTAIN;
+		goto out;
+	}
+	(void)verified;
+	a->out = VD_OUT_OK;
+	a->err[0] = '\0';
+ out:
+	held_note(a, hosts, held, n < VD_APPLY_MAX_HOSTS ? n :
+	    VD_APPLY_MAX_HOSTS);
+	vd_drv_hosts_free(found, nfound);
+	vd_drv_close(c);
+}
+
+/* See apply.h. */
+int
+vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
+{
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	const char *admin = a->admin_user, *main_host, *h;
+	char **found = NULL, perr[VD_DRV_ERRLEN];
+	size_t nfound = 0, n, i;
+	int r, main_ok;
+
+	dbtarget(a, &t);
+	main_host = t.unix_socket != NULL ? "localhost" : t.host;
+	a->err[0] = '\0';
+	a->summary[0] = '\0';
+	r = vd_drv_connect(&t, admin, admin != NULL ? a->admin_pw : pw, &c,
+	    perr, sizeof(perr));
+	if (r == VD_EAUTH && admin != NULL) {
+		r = VD_EDB;
+		snprintf(a->err, sizeof(a->err), "the admin account %.80s is "
+		    "refused by the server", admin);
+		goto out;
+	}
+	if (r == VD_EAUTH) {
+		snprintf(a->err, sizeof(a->err), "%.80s@%.200s: the server "
+		    "refused this password", t.user, main_host);
+		goto out;
+	}
+	if (r != 0) {
+		snprintf(a->err, sizeof(a->err), "cannot reach the server: "
+		    "%.400s", perr);
+		goto out;
+	}
+	main_ok = admin == NULL;	/* that login took the main path */
+
+	vd_drv_learn_port(c, &t);	/* loopback probes need it */
+	if (a->nhosts > 0)
+		n = a->nhosts;
+	else {
+		if ((r = vd_drv_account_hosts(c, t.user, &found, &nfound, perr,
+		    sizeof(perr))) != 0) {
+			snprintf(a->err, sizeof(a->err), "cannot list the "
+			    "hosts of %.80s: %.300s", t.user, perr);
+			goto out;
+		}
+		if ((n = nfound) == 0) {
+			r = VD_EDB;
+			snprintf(a->err, sizeof(a->err), "no account named "
+			    "%.80s on the server", t.user);
+			goto out;
+		}
+	}
+	vd_drv_close(c);
+	c = NULL;
+
+	for (i = 0; i < n; i++) {
+		h = found != NULL ? found[i] : a->hosts[i];
+		r = vd_drv_probe(&t, h, pw, perr, sizeof(perr));
+		if (r == VD_DRV_UNREACHABLE) {
+			add_summary(a, h, "unverified");
+			continue;
+		}
+		if (r == VD_EAUTH) {
+			add_summary(a, h, "refused");
+			snprintf(a->err, sizeof(a->err), "%.80s@%.200s: the "
+			    "server refused this password", t.user, h);
+			goto out;
+		}
+		if (r != 0) {
+			add_summary(a, h, "error");
+			snprintf(a->err, sizeof(a->err), "%.80s@%.100s: "
+			    "%.300s", t.user, h, perr);
+			goto out;
+		}
+		add_summary(a, h, "ok");
+		if (main_host != NULL && strcasecmp(h, main_host) == 0)
+			main_ok = 1;
+	}
+	/* The path vault users take must work too (unless a probe took it). */
+	if (!main_ok && (r = vd_drv_login(&t, NULL, pw, perr,
+	    sizeof(perr))) != 0) {
+		if (r == VD_EAUTH)
+			snprintf(perr, sizeof(perr), "the server refused this "
+			    "password");
+		snprintf(a->err, sizeof(a->err), "%.80s through %.100s: "
+		    "%.300s", t.user, t.unix_socket ? t.unix_socket : t.host,
+		    perr);
+		goto out;
+	}
+	r = 0;
+ out:
+	vd_drv_hosts_free(found, nfound);
+	vd_drv_close(c);
+	return r;
+}
+
+static const char *
+str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* See apply.h. */
+int
+vd_apply_from_target(struct vd_apply *a, const char *name,
+    const json_t *target, unsigned timeout)
+{
+	const json_t *ah = json_object_get(target, "account_hosts");
+	const char *s;
+
+	if ((s = str(target, "host")) != NULL && (a->host = strdup(s)) ==
+	    NULL)
+		return VD_ENOMEM;
+	if ((s = str(target, "unix_socket")) != NULL &&
+	    (a->sock = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	if ((s = str(target, "user")) == NULL)
+		return vd_err_set(VD_EINVAL, "target %s has no user", name);
+	if ((a->user = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	if ((s = str(target, "admin_user")) != NULL &&
+	    (a->admin_user = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	a->port = (unsigned)json_integer_value(json_object_get(target, "port"));
+	a->tls = json_object_get(target, "tls") != NULL;
+	if ((s = str(target, "tls_ca")) != NULL &&
+	    (a->tls_ca = strdup(s)) == NULL)
+		return VD_ENOMEM;
+	a->timeout = timeout;
+	if (json_is_array(ah)) {
+		size_t i;
+		json_t *h;
+
+		json_array_foreach(ah, i, h) {
+			if (a->nhosts == VD_APPLY_MAX_HOSTS ||
+			    !json_is_string(h))
+				break;
+			if ((a->hosts[a->nhosts] =
+			    strdup(json_string_value(h))) == NULL)
+				return VD_ENOMEM;
+			a->nhosts++;
+		}
+	}
+	return 0;
+}
+
+/* See apply.h. */
+int
+vd_apply_init(void)
+{
+	return vd_drv_init();
+}
+
+/* See apply.h. */
+int
+vd_apply_login(struct vd_apply *a, const char *user,
+    const struct vd_secret *pw)
+{
+	struct vd_dbtarget t;
+
+	dbtarget(a, &t);
+	return vd_drv_login(&t, user, pw, a->err, sizeof(a->err));
+}
+
+/* See apply.h. */
+void
+vd_apply_clear(struct vd_apply *a)
+{
+	free(a->host);
+	free(a->sock);
+	free(a->user);
+	free(a->admin_user);
+	free(a->tls_ca);
+	for (size_t i = 0; i < a->nhosts; i++)
+		free(a->hosts[i]);
+	vd_secret_free(a->cur_pw);
+	vd_secret_free(a->new_pw);
+	vd_secret_free(a->admin_pw);
+	for (size_t i = 0; i < a->nold; i++)
+		vd_secret_free(a->old_pw[i]);
+	memset(a, 0, sizeof(*a));
+	a->pwerr_max = -1;
+}

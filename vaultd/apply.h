@@ -1,0 +1,116 @@
+/*
+ * apply.h - the one apply path: connect, change the password on every
+ * host of the account, verify each host with a fresh login, and the
+ * bookkeeping a repair needs.  It serves rotations, resolutions of a
+ * pending version, drift repairs (reconcile) and drift checks, and the
+ * verification of a password handed in by target.add and
+ * target.set_password (vd_apply_verify()).
+ *
+ * Everything here blocks on MariaDB (driver.h): it runs on libuv's thread
+ * pool, on copies of what it needs (no json_t, no store).  The caller
+ * fills a struct vd_apply, runs it, and reads the outcome fields.
+ */
+#ifndef VD_APPLY_H
+#define VD_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "state.h"
+#include "versions.h"
+
+struct vd_secret;
+
+#define VD_APPLY_MAX_HOSTS	64	/* account hosts per target */
+#define VD_APPLY_ERRLEN		512	/* err: the server's reason */
+
+enum vd_apply_mode {
+	VD_APPLY_NEW,		/* set a fresh pending version everywhere */
+	VD_APPLY_RESOLVE,	/* a pending version exists: apply it forward */
+	VD_APPLY_CHECK,		/* probe the current password on every host */
+};
+
+struct vd_apply {
+	enum vd_apply_mode mode;
+	/* The server and the account (heap copies, vd_apply_clear()). */
+	char		*host;		/* TCP host, or NULL */
+	unsigned	 port;		/* TCP port */
+	char		*sock;		/* Unix socket, or NULL */
+	char		*user;		/* rotated account */
+	char		*admin_user;	/* separate admin account, or NULL */
+	int		 tls;		/* TLS required (TCP targets) */
+	char		*tls_ca;	/* CA file to verify the server, or NULL */
+	char		*hosts[VD_APPLY_MAX_HOSTS];	/* configured hosts */
+	size_t		 nhosts;	/* 0: auto (discover on the server) */
+	unsigned	 timeout;	/* connect timeout, seconds */
+	/* Passwords (secure memory, freed by vd_apply_clear()). */
+	struct vd_secret *cur_pw;	/* current version's password */
+	struct vd_secret *new_pw;	/* pending version's password */
+	struct vd_secret *admin_pw;	/* admin account's password */
+	struct vd_secret *old_pw[VD_KEEP_VERSIONS];	/* older versions a
+					 * repair may log in with */
+	uint64_t	 old_v[VD_KEEP_VERSIONS];	/* their versions */
+	size_t		 nold;		/* how many (0: no repair this run) */
+	uint64_t	 cur_v;		/* current version (0: none) */
+	uint64_t	 new_v;		/* pending version (NEW/RESOLVE) */
+	long long	 pwerr_max;	/* failed logins the server allows the
+					 * account (0: no limit, -1: unknown) */
+	long long	 prior_fails;	/* refused logins vaultd caused on the
+					 * account since its last success */
+	/* Outcome. */
+	enum vd_outcome	 out;
+	char		 err[VD_APPLY_ERRLEN];	/* the server's reason */
+	char		 summary[512];	/* per-host results "h=ok h2=…" */
+	char		 note[256];	/* the older versions hosts held */
+	int		 repaired;	/* logged in with an older version */
+	int		 capped;	/* older ones left untried (limit) */
+	int		 pwerr_read;	/* pwerr_max was read from the server */
+	int		 auth_fails;	/* refused logins this run caused */
+};
+
+/*
+ * Fills a's server and account from target record (name: for errors),
+ * copying (loop thread; the record may change afterwards).  Returns 0,
+ * VD_ENOMEM, or VD_EINVAL for a record without a user.
+ */
+int vd_apply_from_target(struct vd_apply *a, const char *name,
+    const json_t *target, unsigned timeout);
+
+/* Initialises the client library once (driver.h); 0 or VD_EDB. */
+int vd_apply_init(void);
+
+/*
+ * Runs a (thread pool): for NEW and RESOLVE, connect (the admin account,
+ * or the target itself with the first password that logs in: current,
+ * pending, older ones within the max_password_errors budget), apply the
+ * pending password to every host that does not hold it yet, then verify
+ * every host with a fresh login; for CHECK only the verification, with the
+ * current password.  Sets the outcome fields; never fails otherwise.
+ */
+void vd_apply_run(struct vd_apply *a);
+
+/*
+ * Verifies that pw logs in as a->user on every host of the account
+ * (a->hosts, or every row of mysql.user for the user, listed through the
+ * admin account a->admin_user/a->admin_pw when set, else through pw), and
+ * on the path vault users take.  Hosts that cannot be reached from here
+ * are "unverified".  Returns 0, VD_EAUTH naming the refusing host in
+ * a->err, or another error (VD_EDB …) with the reason in a->err; a->summary
+ * gets the per-host results.
+ */
+int vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw);
+
+/*
+ * Logs in as user (NULL: a->user) with pw on the target's own path, and
+ * out again: target.add's check of a password before storing it.  Returns
+ * as vd_apply_verify(), the reason in a->err.
+ */
+int vd_apply_login(struct vd_apply *a, const char *user,
+    const struct vd_secret *pw);
+
+/* Frees a's copies and wipes its passwords; a can be filled again. */
+void vd_apply_clear(struct vd_apply *a);
+
+#endif
