@@ -572,13 +572,21 @@ t_errors(void)
 	t.unix_socket = NULL;
 	t.port = ntohs(sa.sin_port);
 	t.connect_timeout_s = 2;
+	/* Refused: "not reachable from here", not a database error. */
 	r = vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err));
-	if (r != VD_EDB && r != VD_ETIMEDOUT) {
+	if (r != VD_EUNREACH) {
 		fprintf(stderr, "closed port: %d (%s): %s\n", r,
 		    vd_strerror(r), err);
 		exit(1);
 	}
-	CHECK(err[0] != '\0');
+	CHECK(strstr(err, "host 127.0.0.1 not reachable from here: "
+	    "connection refused") != NULL);
+	CHECK(c == NULL);
+	CHECK_INT_EQ(vd_drv_login(&t, NULL, empty, err, sizeof(err)),
+	    VD_EUNREACH);
+	CHECK_INT_EQ(vd_drv_probe(&t, "127.0.0.1", empty, err, sizeof(err)),
+	    VD_DRV_UNREACHABLE);
+	CHECK(strstr(err, "not reachable from here") != NULL);
 
 	/* A socket path where nothing listens. */
 	t = target("root");
