@@ -318,7 +318,7 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	if (mysql_real_connect(c->my, ro->tcp ? ro->host : "localhost", user,
 	    (const char *)p->data, NULL, ro->tcp ? port : 0,
 	    ro->tcp ? NULL : ro->sock, 0) == NULL) {
-		/* Refused or no route: "not reachable", not a database error. */
+		/* Refused, no route: "not reachable", not a database error. */
 		if ((why = unreach_reason(mysql_errno(c->my),
 		    mysql_error(c->my), now_s() - t0 < ct / 2.0)) != NULL) {
 			seterr(err, errlen, "%s %s not reachable from here: %s "
@@ -329,9 +329,11 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 			goto out;
 		}
 		r = myerr(c->my, "connect", p, err, errlen);
+		/* EINPROGRESS (115) as the connect timeout passed. */
 		if (r == VD_EDB && (mysql_errno(c->my) == CR_CONN_HOST_ERROR ||
-		    mysql_errno(c->my) == CR_CONNECTION_ERROR) && strstr(mysql_error(c->my), "(115)") != NULL)
-			r = VD_ETIMEDOUT;	/* EINPROGRESS after the timeout */
+		    mysql_errno(c->my) == CR_CONNECTION_ERROR) &&
+		    strstr(mysql_error(c->my), "(115)") != NULL)
+			r = VD_ETIMEDOUT;
 		goto out;
 	}
 	/*
@@ -773,7 +775,7 @@ enum mkind {
 struct method {
 	enum mkind	 kind;
 	char		 plugin[PLUGIN_MAXLEN];	/* the plugin's name */
-	char		 auth[AUTH_MAXLEN];	/* its stored string, unquoted */
+	char		 auth[AUTH_MAXLEN];	/* its stored string */
 };
 
 /* An account's methods ("IDENTIFIED VIA a OR b …"). */
@@ -971,6 +973,15 @@ acct_stmt(struct vd_drv_conn *c, const char *pre, const char *user,
 	return r;
 }
 
+/* True for the server's "you may not read that" errors. */
+static int
+no_privilege(unsigned int e)
+{
+	return e == ER_DBACCESS_DENIED_ERROR ||
+	    e == ER_TABLEACCESS_DENIED_ERROR ||
+	    e == ER_SPECIFIC_ACCESS_DENIED_ERROR;
+}
+
 /*
  * Reads the authentication methods of 'user'@'host' with SHOW CREATE USER,
  * the server's rendering of mysql.global_priv's plugin,
@@ -1097,7 +1108,7 @@ vd_drv_holds(struct vd_drv_conn *c, const char *user, const char *host,
 	if (!c->mariadb)
 		return VD_DRV_UNKNOWN;	/* MySQL: another SHOW CREATE USER */
 	r = read_methods(c, user, host, &ms, &e, NULL, 0);
-	if (r == VD_EDB || r == VD_EPROTO)
+	if ((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO)
 		return VD_DRV_UNKNOWN;	/* no privilege, or a form not known */
 	if (r != 0)
 		return r;
@@ -1173,7 +1184,8 @@ apply_pw(struct vd_drv_conn *c, const char *user, const char *host,
 			r = VD_ETOOBIG;
 		else if (is_pw(m->kind))
 			r = PUTS(c, q, " USING ") ||
-			    put_pw(c, q, m->kind, newpw, plain) ? VD_ETOOBIG : 0;
+			    put_pw(c, q, m->kind, newpw, plain) ?
+			    VD_ETOOBIG : 0;
 		else if (m->auth[0] != '\0')
 			r = PUTS(c, q, " USING '") ||
 			    put(c, q, m->auth, strlen(m->auth), 1) ||
@@ -1288,7 +1300,7 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
 	 * restated (that needs the CREATE USER privilege).
 	 */
 	r = read_methods(c, user, host, &ms, &e, err, errlen);
-	if (r == VD_EDB || r == VD_EPROTO) {
+	if ((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO) {
 		/*
 		 * Methods unreadable (no SELECT on mysql.*, an unknown form):
 		 * the account's first method decides, told by error number

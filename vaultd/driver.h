@@ -136,9 +136,10 @@ void vd_drv_close(struct vd_drv_conn *c);
  * password log in?".  The login must be proven as in vd_drv_probe():
  * when another method of the matched account could have let it in
  * without the password, the account's stored values must be pw's.
- * Returns 0, VD_DRV_UNPROVEN (positive), VD_EAUTH (refused, or let in by
- * another method while the account does not hold pw), or as
- * vd_drv_connect() (VD_EUNREACH included).
+ * Returns 0, VD_DRV_UNPROVEN (positive), VD_DRV_UNREACHABLE (positive:
+ * the login matched another user name, an anonymous account), VD_EAUTH
+ * (refused, or let in by another method while the account does not hold
+ * pw), or as vd_drv_connect() (VD_EUNREACH included).
  */
 int vd_drv_login(const struct vd_dbtarget *t, const char *user,
     const struct vd_secret *pw, char *err, size_t errlen);

@@ -1030,6 +1030,42 @@ t_two_methods(void)
 }
 
 /*
+ * An operator who may change passwords (UPDATE on mysql.*) but not read
+ * accounts (no SELECT): the methods are unreadable, so the account's
+ * first method decides, told by error number alone (1372 for the native
+ * hash means ed25519), whatever the server's language.
+ */
+static void
+t_unreadable(void)
+{
+	char op[64], u[64], ed[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	struct vd_secret *p;
+
+	uname_(op, sizeof(op), "upd");
+	create_user(op, "localhost", "Upd-pw-1");
+	admin_exec("GRANT UPDATE ON mysql.* TO '%s'@'localhost'", op);
+	uname_(u, sizeof(u), "edu");
+	create_via(u, "localhost", "IDENTIFIED VIA ed25519 USING "
+	    "PASSWORD('Edu-old-1')");
+	t = target(op);
+	p = S("Upd-pw-1");
+	CHECK_OK(vd_drv_connect(&t, NULL, p, &c, err, sizeof(err)));
+	vd_secret_free(p);
+	HOLDS(c, u, "localhost", "Edu-old-1", VD_DRV_UNKNOWN, 0);
+	SETPW(c, u, "localhost", "Edu-new-2", 0);
+	vd_drv_close(c);
+	p = S("Edu-new-2");
+	CHECK_OK(vd_drv_ed25519_hash(p, ed, sizeof(ed)));
+	vd_secret_free(p);
+	expect_auth(u, "localhost", ed, __LINE__);
+	t = target(u);
+	PROBE(&t, "localhost", "Edu-new-2", 0);
+	PROBE(&t, "localhost", "Edu-old-1", VD_EAUTH);
+}
+
+/*
  * Issue 13 case 11: vaultd as OS root, root@localhost "IDENTIFIED VIA
  * mysql_native_password USING PASSWORD(…) OR unix_socket" (Debian's
  * default shape) over the socket: the login succeeds by unix_socket
@@ -1269,6 +1305,7 @@ main(int argc, char **argv)
 		t_refused_v6();
 		t_ed25519();
 		t_two_methods();
+		t_unreadable();
 		t_holds();
 		t_proof();
 		printf("test_driver layout: ok\n");
