@@ -641,13 +641,16 @@ vd_drv_hosts_free(char **hosts, size_t n)
 }
 
 /*
- * After a refused SET PASSWORD, appends the messages of SHOW WARNINGS
- * (where validation plugins explain themselves) to err.  Returns 1 when
- * one of them is ER_NOT_VALID_PASSWORD.
+ * After a refused SET PASSWORD or ALTER USER, appends the messages of SHOW
+ * WARNINGS (where validation plugins explain themselves) to err.  Returns
+ * 1 when one of them is ER_NOT_VALID_PASSWORD.  When one is
+ * ER_OPTION_PREVENTS_STATEMENT (ALTER USER reports strict_password_
+ * validation's 1290 as a warning behind 1396), sets *e to it and copies
+ * its message to emsg (emsglen).
  */
 static int
 add_warnings(struct vd_drv_conn *c, const struct vd_secret *pw, char *err,
-    size_t errlen)
+    size_t errlen, unsigned int *e, char *emsg, size_t emsglen)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
@@ -664,6 +667,10 @@ add_warnings(struct vd_drv_conn *c, const struct vd_secret *pw, char *err,
 			code = row[1] ? strtoll(row[1], NULL, 10) : 0;
 			if (code == ER_NOT_VALID_PASSWORD)
 				policy = 1;
+			if (code == ER_OPTION_PREVENTS_STATEMENT) {
+				*e = ER_OPTION_PREVENTS_STATEMENT;
+				(void)snprintf(emsg, emsglen, "%s", msg);
+			}
 			if (must_withhold((unsigned int)code, msg, pw))
 				adderr(err, errlen, "; warning %lld "
 				    "(message withheld)", code);
@@ -1202,7 +1209,7 @@ apply_pw(struct vd_drv_conn *c, const char *user, const char *host,
 		r = myerr(c->my, ms == NULL ? "SET PASSWORD" : "ALTER USER",
 		    newpw, err, errlen);
 		if ((*e == ER_CANNOT_USER || *e == ER_NOT_VALID_PASSWORD) &&
-		    add_warnings(c, newpw, err, errlen))
+		    add_warnings(c, newpw, err, errlen, e, emsg, emsglen))
 			r = VD_EPOLICY;
 		/*
 		 * The connection died with the statement sent (the server

@@ -665,6 +665,7 @@ t_plugin(void)
 	char u[64], out[64], err[VD_DRV_ERRLEN];
 	struct vd_dbtarget t;
 	struct vd_secret *weak;
+	int r;
 
 	admin_exec("INSTALL SONAME 'simple_password_check'");
 	if (vd_drv_query1(admin, "SELECT PLUGIN_STATUS FROM "
@@ -705,6 +706,30 @@ t_plugin(void)
 	CHECK_OK(vd_drv_native_hash(weak, out, sizeof(out)));
 	vd_secret_free(weak);
 	expect_auth(u, "localhost", out, __LINE__);
+
+	/*
+	 * The same through ALTER USER … IDENTIFIED VIA (the password method
+	 * is not the first): the plugin refuses the hash with 1290 there
+	 * too, the plaintext form passes and unix_socket stays.
+	 */
+	uname_(u, sizeof(u), "plug2");
+	CHECK(ncreated < MAXUSERS);
+	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
+	    u);
+	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING PASSWORD('Strong-pw-1234')", u);
+	t = target(u);
+	weak = S("weakweakweak");
+	r = vd_drv_set_password(admin, u, "localhost", weak, err, sizeof(err));
+	vd_secret_free(weak);
+	printf("plugin refusal, ALTER USER: %d: %s\n", r, err);
+	CHECK_INT_EQ(r, VD_EPOLICY);
+	CHECK(strstr(err, "simple_password_check") != NULL);
+	SETPW(admin, u, "localhost", "Third-Strong-pw-9012", 0);
+	PROBE(&t, "localhost", "Third-Strong-pw-9012", 0);
+	PROBE(&t, "localhost", "Strong-pw-1234", VD_EAUTH);
+	expect_auth(u, "localhost", "IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING", __LINE__);
 
 	admin_exec("UNINSTALL SONAME 'simple_password_check'");
 }
