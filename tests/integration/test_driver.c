@@ -86,18 +86,34 @@ admin_exec(const char *fmt, ...)
 	}
 }
 
-/* Creates 'user'@'host' (names without quotes) identified by pw. */
-static void
-create_user(const char *user, const char *host, const char *pw)
+/*
+ * Creates 'user'@'host' (names without quotes) with the clauses fmt
+ * ("IDENTIFIED VIA …") and records it for drop_users().
+ */
+static void __attribute__((format(printf, 3, 4)))
+create_via(const char *user, const char *host, const char *fmt, ...)
 {
+	char how[512];
+	va_list ap;
 	int n;
 
+	va_start(ap, fmt);
+	n = vsnprintf(how, sizeof(how), fmt, ap);
+	va_end(ap);
+	CHECK(n > 0 && (size_t)n < sizeof(how));
 	CHECK(ncreated < MAXUSERS);
 	n = snprintf(created[ncreated], sizeof(created[0]), "'%s'@'%s'",
 	    user, host);
 	CHECK(n > 0 && (size_t)n < sizeof(created[0]));
 	ncreated++;
-	admin_exec("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", user, host, pw);
+	admin_exec("CREATE USER '%s'@'%s' %s", user, host, how);
+}
+
+/* Creates 'user'@'host' (names without quotes) identified by pw. */
+static void
+create_user(const char *user, const char *host, const char *pw)
+{
+	create_via(user, host, "IDENTIFIED BY '%s'", pw);
 }
 
 /* Drops every account this test created (atexit: also after a failure). */
@@ -331,12 +347,8 @@ t_unix_socket_kept(void)
 	struct vd_dbtarget t;
 
 	uname_(u, sizeof(u), "sock");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA "
-	    "mysql_native_password USING PASSWORD('Init-pw-1') OR unix_socket",
-	    u);
+	create_via(u, "localhost", "IDENTIFIED VIA mysql_native_password "
+	    "USING PASSWORD('Init-pw-1') OR unix_socket");
 	SETPW(admin, u, "localhost", "After-pw-2", 0);
 
 	snprintf(sql, sizeof(sql), "SHOW CREATE USER '%s'@'localhost'", u);
@@ -713,11 +725,8 @@ t_plugin(void)
 	 * too, the plaintext form passes and unix_socket stays.
 	 */
 	uname_(u, sizeof(u), "plug2");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA unix_socket OR "
-	    "mysql_native_password USING PASSWORD('Strong-pw-1234')", u);
+	create_via(u, "localhost", "IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING PASSWORD('Strong-pw-1234')");
 	t = target(u);
 	weak = S("weakweakweak");
 	r = vd_drv_set_password(admin, u, "localhost", weak, err, sizeof(err));
@@ -750,11 +759,8 @@ t_ed25519(void)
 
 	admin_exec("INSTALL SONAME 'auth_ed25519'");
 	uname_(u, sizeof(u), "ed");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA ed25519 "
-	    "USING PASSWORD('Ed-init-pw-1')", u);
+	create_via(u, "localhost", "IDENTIFIED VIA ed25519 USING "
+	    "PASSWORD('Ed-init-pw-1')");
 	t = target(u);
 	PROBE(&t, "localhost", "Ed-init-pw-1", 0);
 	SETPW(admin, u, "localhost", "Ed-new-pw-2'#", 0);
@@ -767,11 +773,7 @@ t_ed25519(void)
 	PROBE(&t, "localhost", "Ed-init-pw-1", VD_EAUTH);
 
 	uname_(u2, sizeof(u2), "sockonly");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u2);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA unix_socket",
-	    u2);
+	create_via(u2, "localhost", "IDENTIFIED VIA unix_socket");
 	p = S("Whatever-pw-3");
 	CHECK_INT_EQ(vd_drv_set_password(admin, u2, "localhost", p, err,
 	    sizeof(err)), VD_EINVAL);
@@ -779,26 +781,6 @@ t_ed25519(void)
 	printf("unix_socket-only account: %s\n", err);
 	CHECK(strstr(err, "not rotatable") != NULL);
 	CHECK(strstr(err, "Whatever") == NULL);
-}
-
-/* Creates an account with a raw IDENTIFIED clause (no quotes in names). */
-static void __attribute__((format(printf, 3, 4)))
-create_via(const char *user, const char *host, const char *fmt, ...)
-{
-	char how[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(how, sizeof(how), fmt, ap);
-	va_end(ap);
-	CHECK(n > 0 && (size_t)n < sizeof(how));
-	CHECK(ncreated < MAXUSERS);
-	n = snprintf(created[ncreated], sizeof(created[0]), "'%s'@'%s'",
-	    user, host);
-	CHECK(n > 0 && (size_t)n < sizeof(created[0]));
-	ncreated++;
-	admin_exec("CREATE USER '%s'@'%s' %s", user, host, how);
 }
 
 /* vd_drv_holds() as c for user@host and pw; checks return and *holds. */
@@ -1026,11 +1008,16 @@ t_two_methods(void)
 	/* The password method second: SET PASSWORD alone says 1699. */
 	uname_(u2, sizeof(u2), "sockfirst");
 	create_via(u2, "localhost", "IDENTIFIED VIA unix_socket OR "
-	    "mysql_native_password USING PASSWORD('Sf-old-1')");
+	    "mysql_native_password USING PASSWORD('Sf-old-1') WITH "
+	    "MAX_QUERIES_PER_HOUR 1000 PASSWORD EXPIRE INTERVAL 100 DAY");
 	t = target(u2);
 	SETPW(admin, u2, "localhost", "Sf-new-2", 0);
 	expect_auth(u2, "localhost", "IDENTIFIED VIA unix_socket OR "
 	    "mysql_native_password USING", __LINE__);
+	/* ALTER USER … IDENTIFIED leaves the account's other clauses. */
+	expect_auth(u2, "localhost", "MAX_QUERIES_PER_HOUR 1000", __LINE__);
+	expect_auth(u2, "localhost", "PASSWORD EXPIRE INTERVAL 100 DAY",
+	    __LINE__);
 	PROBE(&t, "localhost", "Sf-new-2", 0);
 	PROBE(&t, "localhost", "Sf-old-1", VD_EAUTH);
 
