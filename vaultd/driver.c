@@ -1626,6 +1626,39 @@ vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
 }
 
 int
+vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
+    const char *account_host, int *can, char *via, size_t vialen)
+{
+	struct methods ms;
+	struct route ro;
+	const char *m;
+	unsigned int e;
+	int r;
+
+	*can = 0;
+	if (vialen > 0)
+		via[0] = '\0';
+	if (t == NULL || !strok(t->user, NAME_MAXLEN) || account_host == NULL ||
+	    strnlen(account_host, NAME_MAXLEN) >= NAME_MAXLEN)
+		return VD_EINVAL;
+	if (pick_route(t, account_host, &ro) != 0)
+		return VD_DRV_UNREACHABLE;
+	if (!c->mariadb)
+		return VD_DRV_UNKNOWN;
+	r = read_methods(c, t->user, account_host, &ms, &e, NULL, 0);
+	if ((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO)
+		return VD_DRV_UNKNOWN;
+	if (r != 0)
+		return r;
+	if ((m = bypass(&ms, &ro, t->user)) != NULL) {
+		*can = 1;
+		if (vialen > 0)
+			(void)snprintf(via, vialen, "%s", m);
+	}
+	return 0;
+}
+
+int
 vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
     char *primary, size_t len)
 {
@@ -1646,8 +1679,10 @@ vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
 	*read_only = strcmp(v, "0") != 0 && strcasecmp(v, "OFF") != 0;
 	if (mysql_query(c->my, c->mariadb ? "SHOW ALL SLAVES STATUS" :
 	    "SHOW SLAVE STATUS") != 0 ||
-	    (res = mysql_store_result(c->my)) == NULL)
+	    (res = mysql_store_result(c->my)) == NULL) {
+		*read_only = 0;
 		return myerr(c->my, "replica status", NULL, NULL, 0);
+	}
 	nf = mysql_num_fields(res);
 	f = mysql_fetch_fields(res);
 	for (i = 0; i < nf; i++) {

@@ -294,6 +294,24 @@ int vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
     size_t errlen);
 
 /*
+ * Can a login as t->user@account_host, along the route vd_drv_probe()
+ * takes for that host, succeed without the password?  Reads the account's
+ * methods through c (a privileged session, or c's own account) and sets
+ * *can to 1, naming the method in via (vialen bytes, may be 0), when one
+ * of them may let it in: unix_socket on the Unix socket when this
+ * process's effective OS user has t->user's name (vaultd as root,
+ * root@localhost "… OR unix_socket"); gssapi, pam or an unknown plugin on
+ * any route (conservative); named_pipe never (Windows only).  Such a
+ * login proves nothing: vd_drv_probe() then compares stored values, and
+ * vd_drv_holds() needs no login at all.  Returns 0, VD_DRV_UNREACHABLE
+ * (no route to that host from here), VD_DRV_UNKNOWN (the methods cannot
+ * be read: no privilege, a form not known, not MariaDB), VD_ENOTFOUND,
+ * VD_EINVAL, VD_ETIMEDOUT or VD_EDB.
+ */
+int vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
+    const char *account_host, int *can, char *via, size_t vialen);
+
+/*
  * Does 'user'@'host' hold pw, without a login: reads the account's
  * stored authentication strings through c (SHOW CREATE USER, the
  * server's rendering of mysql.global_priv's plugin,
@@ -321,8 +339,9 @@ int vd_drv_holds(struct vd_drv_conn *c, const char *user, const char *host,
  * SLAVE STATUS) lists a connection with a Master_Host, running or not;
  * then primary (len bytes) holds the first one's "host:port"
  * ("[v6addr]:port"), else "".  Needs a privilege for the replica status
- * (SUPER, REPLICATION CLIENT/SLAVE MONITOR).  Returns 0, VD_ETOOBIG (primary
- * truncated; *replica still set), VD_ETIMEDOUT or VD_EDB (outputs 0/"").
+ * (SUPER, REPLICATION CLIENT, SLAVE MONITOR).  Returns 0, VD_ETOOBIG
+ * (primary truncated; *replica still set), VD_ETIMEDOUT or VD_EDB (then
+ * every output is 0 / "").
  */
 int vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
     char *primary, size_t len);

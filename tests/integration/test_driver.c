@@ -1087,9 +1087,10 @@ t_unreadable(void)
 static void
 t_proof(void)
 {
-	char err[VD_DRV_ERRLEN];
-	struct vd_dbtarget t = target("root");
+	char u[64], via[32], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t = target("root"), o;
 	struct vd_secret *p;
+	int can = -1;
 
 	if (geteuid() != 0) {
 		printf("note: not run as root; unix_socket proof not run\n");
@@ -1097,6 +1098,24 @@ t_proof(void)
 	}
 	admin_exec("ALTER USER 'root'@'localhost' IDENTIFIED VIA "
 	    "mysql_native_password USING PASSWORD('Root-pw-1') OR unix_socket");
+	CHECK_OK(vd_drv_passwordless(admin, &t, "localhost", &can, via,
+	    sizeof(via)));
+	CHECK_INT_EQ(can, 1);
+	CHECK_STR_EQ(via, "unix_socket");
+	/* TCP (root@127.0.0.1), or another user name: the password only. */
+	CHECK_OK(vd_drv_passwordless(admin, &t, "127.0.0.1", &can, via,
+	    sizeof(via)));
+	CHECK_INT_EQ(can, 0);
+	uname_(u, sizeof(u), "notroot");
+	create_via(u, "localhost", "IDENTIFIED VIA mysql_native_password "
+	    "USING PASSWORD('Nr-pw-1') OR unix_socket");
+	o = target(u);
+	CHECK_OK(vd_drv_passwordless(admin, &o, "localhost", &can, via,
+	    sizeof(via)));
+	CHECK_INT_EQ(can, 0);
+	PROBE(&o, "localhost", "Wrong-pw-9", VD_EAUTH);
+	CHECK_INT_EQ(vd_drv_passwordless(admin, &o, "%", &can, via,
+	    sizeof(via)), VD_DRV_UNREACHABLE);
 	PROBE(&t, "localhost", "Wrong-pw-9", VD_EAUTH);
 	PROBE(&t, "localhost", "", VD_EAUTH);
 	PROBE(&t, "localhost", "Root-pw-1", 0);
