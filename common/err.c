@@ -38,6 +38,7 @@ vd_strerror(int err)
 		[22] = "busy",
 		[23] = "store is read-only",
 		[24] = "audit chain broken",
+		[25] = "not reachable from here",
 	};
 
 	if (err == 0)

@@ -40,7 +40,8 @@ enum {
 	VD_EBUSY = VD_EBASE - 22,	/* resource busy */
 	VD_ERDONLY = VD_EBASE - 23,	/* store opened read-only */
 	VD_ECHAIN = VD_EBASE - 24,	/* audit hash chain broken */
-	VD_ELAST = VD_EBASE - 25
+	VD_EUNREACH = VD_EBASE - 25,	/* server not reachable from here */
+	VD_ELAST = VD_EBASE - 26
 };
 
 /* Returns a static description of err (a VD_E* code or -errno). */

@@ -172,6 +172,8 @@ vd_proto_code(int err)
 		if (codemap[i].err == err)
 			return codemap[i].code;
 	switch (err) {
+	case VD_EUNREACH:	/* was VD_EDB before it had a code of its own */
+		return VD_RPC_DB;
 	case VD_EMAPFULL:
 	case VD_ECORRUPT:
 	case VD_ECHAIN:

@@ -4,13 +4,18 @@
  * for the server behaviour it works around.
  */
 #define _GNU_SOURCE	/* memmem, strcasestr */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <threads.h>	/* call_once; not pthread.h, see vd_drv_init() */
+#include <time.h>
+#include <unistd.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -183,6 +188,55 @@ pw_cstr(const struct vd_secret *pw, struct vd_secret **out, char *err,
 	return 0;
 }
 
+/* Monotonic seconds. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * After a failed mysql_real_connect(): returns the reason when the server
+ * cannot be reached from here at all (nothing listens on that address,
+ * no route to it), or NULL.  Connector/C reports these as 2002 (socket,
+ * and TCP to some addresses) or 2003 with the system errno in the last
+ * "(N)" of its (untranslated) message.  EINPROGRESS is what a
+ * non-blocking connect leaves behind both when the peer refused it and
+ * when the connect timeout passed: only a quick one is a refusal.
+ */
+static const char *
+unreach_reason(unsigned int e, const char *msg, int quick)
+{
+	const char *p;
+	char *end;
+	long n;
+
+	if (e != CR_CONNECTION_ERROR && e != CR_CONN_HOST_ERROR)
+		return NULL;
+	if ((p = strrchr(msg, '(')) == NULL)
+		return NULL;
+	n = strtol(p + 1, &end, 10);
+	if (end == p + 1 || *end != ')')
+		return NULL;
+	switch (n) {
+	case ECONNREFUSED:
+		return "connection refused";
+	case EHOSTUNREACH:
+		return "no route to host";
+	case ENETUNREACH:
+		return "network unreachable";
+	case EADDRNOTAVAIL:
+		return "address not available";
+	case EINPROGRESS:
+		return quick ? "connection refused" : NULL;
+	default:
+		return NULL;
+	}
+}
+
 /* Connects along route ro as user with pw; see vd_drv_connect(). */
 static int
 connect_route(const struct vd_dbtarget *t, const struct route *ro,
@@ -194,6 +248,8 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	unsigned int ct, rw, proto, off = 0;
 	unsigned int port;
 	my_bool on = 1;
+	const char *why;
+	double t0;
 	int r;
 
 	*out = NULL;
@@ -258,10 +314,26 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 			goto out;
 		}
 	}
+	t0 = now_s();
 	if (mysql_real_connect(c->my, ro->tcp ? ro->host : "localhost", user,
 	    (const char *)p->data, NULL, ro->tcp ? port : 0,
 	    ro->tcp ? NULL : ro->sock, 0) == NULL) {
+		/* Refused, no route: "not reachable", not a database error. */
+		if ((why = unreach_reason(mysql_errno(c->my),
+		    mysql_error(c->my), now_s() - t0 < ct / 2.0)) != NULL) {
+			seterr(err, errlen, "%s %s not reachable from here: %s "
+			    "(client error %u)", ro->tcp ? "host" : "socket",
+			    ro->tcp ? ro->host : ro->sock ? ro->sock :
+			    "(default)", why, mysql_errno(c->my));
+			r = VD_EUNREACH;
+			goto out;
+		}
 		r = myerr(c->my, "connect", p, err, errlen);
+		/* EINPROGRESS (115) as the connect timeout passed. */
+		if (r == VD_EDB && (mysql_errno(c->my) == CR_CONN_HOST_ERROR ||
+		    mysql_errno(c->my) == CR_CONNECTION_ERROR) &&
+		    strstr(mysql_error(c->my), "(115)") != NULL)
+			r = VD_ETIMEDOUT;
 		goto out;
 	}
 	/*
@@ -286,28 +358,40 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	return r;
 }
 
-int
-vd_drv_connect(const struct vd_dbtarget *t, const char *user,
-    const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
+/* The route of t's own path: its socket, else TCP to its host. */
+static int
+target_route(const struct vd_dbtarget *t, struct route *ro, char *err,
     size_t errlen)
 {
-	struct route ro = { NULL, NULL, 0 };
-
-	*out = NULL;
+	memset(ro, 0, sizeof(*ro));
 	if (t == NULL) {
 		seterr(err, errlen, "no target given");
 		return VD_EINVAL;
 	}
 	if (t->unix_socket != NULL && *t->unix_socket != '\0') {
-		ro.host = "localhost";
-		ro.sock = t->unix_socket;
+		ro->host = "localhost";
+		ro->sock = t->unix_socket;
 	} else if (t->host != NULL && *t->host != '\0') {
-		ro.host = t->host;
-		ro.tcp = 1;
+		ro->host = t->host;
+		ro->tcp = 1;
 	} else {
 		seterr(err, errlen, "target has neither a socket nor a host");
 		return VD_EINVAL;
 	}
+	return 0;
+}
+
+int
+vd_drv_connect(const struct vd_dbtarget *t, const char *user,
+    const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
+    size_t errlen)
+{
+	struct route ro;
+	int r;
+
+	*out = NULL;
+	if ((r = target_route(t, &ro, err, errlen)) != 0)
+		return r;
 	return connect_route(t, &ro, user ? user : t->user, pw, out, err,
 	    errlen);
 }
@@ -320,19 +404,6 @@ vd_drv_close(struct vd_drv_conn *c)
 	if (c->my != NULL)
 		mysql_close(c->my);
 	free(c);
-}
-
-int
-vd_drv_login(const struct vd_dbtarget *t, const char *user,
-    const struct vd_secret *pw, char *err, size_t errlen)
-{
-	struct vd_drv_conn *c = NULL;
-	int r;
-
-	if ((r = vd_drv_connect(t, user, pw, &c, err, errlen)) != 0)
-		return r;
-	vd_drv_close(c);
-	return 0;
 }
 
 const char *
@@ -384,8 +455,9 @@ vd_drv_exec(struct vd_drv_conn *c, const char *sql, char *err, size_t errlen)
 	return run(c, sql, strlen(sql), NULL, "query", err, errlen);
 }
 
-int
-vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
+/* vd_drv_query1() of sql of length len (need not be NUL-terminated). */
+static int
+query1(struct vd_drv_conn *c, const char *sql, size_t len, char *out,
     size_t outlen, char *err, size_t errlen)
 {
 	MYSQL_RES *res = NULL;
@@ -397,7 +469,7 @@ vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
 		err[0] = '\0';
 	if (outlen > 0)
 		out[0] = '\0';
-	if (mysql_real_query(c->my, sql, (unsigned long)strlen(sql)) != 0)
+	if (mysql_real_query(c->my, sql, (unsigned long)len) != 0)
 		return myerr(c->my, "query", NULL, err, errlen);
 	if ((res = mysql_store_result(c->my)) == NULL) {
 		if (mysql_field_count(c->my) != 0)
@@ -431,6 +503,13 @@ vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
 			mysql_free_result(more);
 	}
 	return r;
+}
+
+int
+vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	return query1(c, sql, strlen(sql), out, outlen, err, errlen);
 }
 
 void
@@ -562,13 +641,16 @@ vd_drv_hosts_free(char **hosts, size_t n)
 }
 
 /*
- * After a refused SET PASSWORD, appends the messages of SHOW WARNINGS
- * (where validation plugins explain themselves) to err.  Returns 1 when
- * one of them is ER_NOT_VALID_PASSWORD.
+ * After a refused SET PASSWORD or ALTER USER, appends the messages of SHOW
+ * WARNINGS (where validation plugins explain themselves) to err.  Returns
+ * 1 when one of them is ER_NOT_VALID_PASSWORD.  When one is
+ * ER_OPTION_PREVENTS_STATEMENT (ALTER USER reports strict_password_
+ * validation's 1290 as a warning behind 1396), sets *e to it and copies
+ * its message to emsg (emsglen).
  */
 static int
 add_warnings(struct vd_drv_conn *c, const struct vd_secret *pw, char *err,
-    size_t errlen)
+    size_t errlen, unsigned int *e, char *emsg, size_t emsglen)
 {
 	MYSQL_RES *res;
 	MYSQL_ROW row;
@@ -585,6 +667,10 @@ add_warnings(struct vd_drv_conn *c, const struct vd_secret *pw, char *err,
 			code = row[1] ? strtoll(row[1], NULL, 10) : 0;
 			if (code == ER_NOT_VALID_PASSWORD)
 				policy = 1;
+			if (code == ER_OPTION_PREVENTS_STATEMENT) {
+				*e = ER_OPTION_PREVENTS_STATEMENT;
+				(void)snprintf(emsg, emsglen, "%s", msg);
+			}
 			if (must_withhold((unsigned int)code, msg, pw))
 				adderr(err, errlen, "; warning %lld "
 				    "(message withheld)", code);
@@ -675,64 +761,443 @@ vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen)
 	return r;
 }
 
-/* How set_password() hands the new password to the server. */
-enum pwform {
-	PW_NATIVE,	/* '*<40 hex>' (mysql_native_password's hash) */
-	PW_ED25519,	/* '<43 base64>' (the ed25519 plugin's value) */
-	PW_PLAIN,	/* PASSWORD('plain') (MySQL: 'plain') */
+/*
+ * How vaultd sees one authentication method of an account.  Password
+ * methods store a value derived from the password alone, so vaultd can
+ * compute and compare it; the others let a login in by other means.
+ */
+enum mkind {
+	MK_NATIVE,	/* mysql_native_password: '*' + hex SHA1(SHA1(pw)) */
+	MK_ED25519,	/* ed25519: base64 of the public key from pw */
+	MK_NOPW,	/* unix_socket, named_pipe, gssapi, pam: no password */
+	MK_UNKNOWN,	/* any other plugin: vaultd cannot tell */
 };
 
+#define MAXMETHODS	8	/* OR alternatives read per account */
+#define PLUGIN_MAXLEN	64	/* longest plugin name accepted */
+#define AUTH_MAXLEN	512	/* longest stored authentication string */
+#define CREATE_MAXLEN	4096	/* longest SHOW CREATE USER line accepted */
+
+/* One method of an account, in the account's order. */
+struct method {
+	enum mkind	 kind;
+	char		 plugin[PLUGIN_MAXLEN];	/* the plugin's name */
+	char		 auth[AUTH_MAXLEN];	/* its stored string */
+};
+
+/* An account's methods ("IDENTIFIED VIA a OR b …"). */
+struct methods {
+	size_t		 n;			/* methods in m */
+	struct method	 m[MAXMETHODS];
+};
+
+static enum mkind
+kind_of(const char *plugin)
+{
+	static const char *const nopw[] = {
+		"unix_socket", "named_pipe", "gssapi", "pam",
+	};
+	size_t i;
+
+	if (strcmp(plugin, "mysql_native_password") == 0)
+		return MK_NATIVE;
+	if (strcmp(plugin, "ed25519") == 0)
+		return MK_ED25519;
+	for (i = 0; i < VD_NELEM(nopw); i++)
+		if (strcmp(plugin, nopw[i]) == 0)
+			return MK_NOPW;
+	return MK_UNKNOWN;
+}
+
+static int
+is_pw(enum mkind k)
+{
+	return k == MK_NATIVE || k == MK_ED25519;
+}
+
 /*
- * Builds and runs SET PASSWORD FOR 'user'@'host' = … in form f.  On a
- * server error, *e is its number and err its reason; returns as
- * vd_drv_set_password().
+ * Skips spaces; then when *p starts with keyword w (any case) followed by
+ * a space or the end, moves past it and returns 1; otherwise returns 0
+ * and leaves *p alone.
  */
 static int
-set_pw_form(struct vd_drv_conn *c, const char *user, const char *host,
-    const struct vd_secret *newpw, enum pwform f, unsigned int *e, char *err,
-    size_t errlen)
+word(const char **p, const char *w)
+{
+	const char *s = *p;
+	size_t n = strlen(w);
+
+	while (*s == ' ')
+		s++;
+	if (strncasecmp(s, w, n) != 0 || (s[n] != ' ' && s[n] != '\0'))
+		return 0;
+	*p = s + n;
+	return 1;
+}
+
+/* Skips a quoted name (`…` or '…', the quote doubled inside). */
+static int
+skip_name(const char **p)
+{
+	const char *s = *p;
+	char q = *s;
+
+	if (q != '`' && q != '\'')
+		return -1;
+	for (s++; *s != '\0'; s++) {
+		if (*s == q && s[1] == q)
+			s++;
+		else if (*s == q) {
+			*p = s + 1;
+			return 0;
+		} else if (q == '\'' && *s == '\\' && s[1] != '\0')
+			s++;
+	}
+	return -1;
+}
+
+/*
+ * Reads a '…' literal (after spaces) into out, decoding '' and the
+ * backslash escapes the server writes.
+ */
+static int
+read_literal(const char **p, char *out, size_t len)
+{
+	const char *s = *p;
+	size_t n = 0;
+	char ch;
+
+	while (*s == ' ')
+		s++;
+	if (*s != '\'')
+		return -1;
+	for (s++;; s++) {
+		if (*s == '\0')
+			return -1;
+		if (*s == '\'' && s[1] != '\'')
+			break;
+		if (*s == '\'')
+			ch = *++s;
+		else if (*s == '\\' && s[1] != '\0') {
+			s++;
+			ch = *s == '0' ? '\0' : *s == 'n' ? '\n' :
+			    *s == 'r' ? '\r' : *s == 'Z' ? '\032' : *s;
+		} else
+			ch = *s;
+		if (n + 1 >= len)
+			return -1;
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	*p = s + 1;
+	return 0;
+}
+
+/* Adds method plugin (name of length n) to ms. */
+static struct method *
+add_method(struct methods *ms, const char *plugin, size_t n)
+{
+	struct method *m;
+
+	if (ms->n == MAXMETHODS || n == 0 || n >= PLUGIN_MAXLEN)
+		return NULL;
+	m = &ms->m[ms->n++];
+	memcpy(m->plugin, plugin, n);
+	m->plugin[n] = '\0';
+	m->auth[0] = '\0';
+	m->kind = kind_of(m->plugin);
+	return m;
+}
+
+/*
+ * Parses MariaDB's SHOW CREATE USER line into ms.  The forms:
+ *   CREATE USER `u`@`h`				no password
+ *   … IDENTIFIED BY PASSWORD '<hash>'		mysql_native_password
+ *   … IDENTIFIED VIA p [USING '<s>'] [OR q [USING '<s>']]…
+ * followed by REQUIRE, WITH, PASSWORD EXPIRE, ACCOUNT … clauses, which
+ * are left alone.  Returns 0, or -1 on anything else (MySQL's form).
+ */
+static int
+parse_methods(const char *s, struct methods *ms)
+{
+	struct method *m;
+	size_t n;
+
+	memset(ms, 0, sizeof(*ms));
+	if (!word(&s, "CREATE") || !word(&s, "USER"))
+		return -1;
+	while (*s == ' ')
+		s++;
+	if (skip_name(&s) != 0 || *s++ != '@' || skip_name(&s) != 0)
+		return -1;
+	if (!word(&s, "IDENTIFIED"))
+		return add_method(ms, "mysql_native_password", 21) ? 0 : -1;
+	if (word(&s, "BY")) {
+		if (!word(&s, "PASSWORD") ||
+		    (m = add_method(ms, "mysql_native_password", 21)) == NULL)
+			return -1;
+		return read_literal(&s, m->auth, sizeof(m->auth));
+	}
+	if (!word(&s, "VIA"))
+		return -1;
+	do {
+		while (*s == ' ')
+			s++;
+		for (n = 0; isalnum((unsigned char)s[n]) || s[n] == '_'; n++)
+			;
+		if ((m = add_method(ms, s, n)) == NULL)
+			return -1;
+		s += n;
+		if (word(&s, "USING") &&
+		    read_literal(&s, m->auth, sizeof(m->auth)) != 0)
+			return -1;
+	} while (word(&s, "OR"));
+	return 0;
+}
+
+/*
+ * Builds the statement pre'user'@'host' (both escaped on c) in a new
+ * secure buffer *qp with extra bytes to spare for what the caller appends.
+ */
+static int
+acct_stmt(struct vd_drv_conn *c, const char *pre, const char *user,
+    const char *host, size_t extra, struct vd_secret **qp)
+{
+	size_t ulen = strlen(user), hlen = strlen(host);
+	int r;
+
+	if ((*qp = vd_secret_new(strlen(pre) + 2 * ulen + 2 * hlen + 8 +
+	    extra)) == NULL)
+		return VD_ENOMEM;
+	if ((r = put(c, *qp, pre, strlen(pre), 0)) != 0 ||
+	    (r = PUTS(c, *qp, "'")) != 0 ||
+	    (r = put(c, *qp, user, ulen, 1)) != 0 ||
+	    (r = PUTS(c, *qp, "'@'")) != 0 ||
+	    (r = put(c, *qp, host, hlen, 1)) != 0 ||
+	    (r = PUTS(c, *qp, "'")) != 0) {
+		vd_secret_free(*qp);
+		*qp = NULL;
+	}
+	return r;
+}
+
+/* True for the server's "you may not read that" errors. */
+static int
+no_privilege(unsigned int e)
+{
+	return e == ER_DBACCESS_DENIED_ERROR ||
+	    e == ER_TABLEACCESS_DENIED_ERROR ||
+	    e == ER_SPECIFIC_ACCESS_DENIED_ERROR;
+}
+
+/*
+ * Reads the authentication methods of 'user'@'host' with SHOW CREATE USER,
+ * the server's rendering of mysql.global_priv's plugin,
+ * authentication_string and auth_or: one statement for both a privileged
+ * session (SELECT on mysql.*, as for reading global_priv) and a session
+ * asking about its own account (no privilege needed).  *e is the server's
+ * error number on failure.  Returns 0, VD_ENOTFOUND (no such account),
+ * VD_EPROTO (a line this parser does not know), or as vd_drv_exec()
+ * (VD_EDB when the privilege is missing).
+ */
+static int
+read_methods(struct vd_drv_conn *c, const char *user, const char *host,
+    struct methods *ms, unsigned int *e, char *err, size_t errlen)
 {
 	struct vd_secret *q = NULL;
-	char hash[VD_DRV_NATIVE_HASHLEN + VD_DRV_ED25519_HASHLEN + 2];
-	size_t ulen = strlen(user), hlen = strlen(host), cap;
+	char *line = NULL;
 	int r;
 
 	*e = 0;
-	hash[0] = '\0';
-	if (f == PW_NATIVE)
-		r = vd_drv_native_hash(newpw, hash, sizeof(hash));
-	else if (f == PW_ED25519)
-		r = vd_drv_ed25519_hash(newpw, hash, sizeof(hash));
+	ms->n = 0;
+	if ((r = acct_stmt(c, "SHOW CREATE USER ", user, host, 0, &q)) != 0 ||
+	    (line = malloc(CREATE_MAXLEN)) == NULL) {
+		seterr(err, errlen, "cannot build SHOW CREATE USER");
+		r = r != 0 ? r : VD_ENOMEM;
+		goto out;
+	}
+	if ((r = query1(c, (const char *)q->data, q->len, line, CREATE_MAXLEN,
+	    err, errlen)) != 0) {
+		*e = mysql_errno(c->my);
+		goto out;
+	}
+	if (parse_methods(line, ms) != 0) {
+		seterr(err, errlen, "cannot read the authentication methods "
+		    "of '%s'@'%s' from SHOW CREATE USER", user, host);
+		r = VD_EPROTO;
+	}
+ out:
+	free(line);
+	vd_secret_free(q);
+	return r;
+}
+
+/*
+ * Sets *holds to 1 when method m (a password method) stores pw, else 0.
+ * The computed value lives in a stack buffer that is wiped; compared in
+ * constant time.  Returns 0, VD_EINVAL or VD_ENOMEM.
+ */
+static int
+method_holds(const struct method *m, const struct vd_secret *pw, int *holds)
+{
+	char mine[VD_DRV_NATIVE_HASHLEN + VD_DRV_ED25519_HASHLEN + 2];
+	char stored[sizeof(mine)];
+	size_t i, n;
+	int r;
+
+	*holds = 0;
+	if (pw->len == 0) {		/* an empty password stores '' */
+		*holds = m->auth[0] == '\0';
+		return 0;
+	}
+	if (m->kind == MK_NATIVE)
+		r = vd_drv_native_hash(pw, mine, sizeof(mine));
 	else
-		r = 0;
-	if (r != 0) {
-		seterr(err, errlen, "cannot hash the new password");
+		r = vd_drv_ed25519_hash(pw, mine, sizeof(mine));
+	if (r != 0)
 		goto out;
+	n = strlen(m->auth);
+	if (n == strlen(mine)) {
+		/* Native hashes are hex: the server may store either case. */
+		for (i = 0; i < n; i++)
+			stored[i] = m->kind == MK_NATIVE ?
+			    (char)toupper((unsigned char)m->auth[i]) :
+			    m->auth[i];
+		*holds = sodium_memcmp(stored, mine, n) == 0;
 	}
-	cap = 64 + 2 * ulen + 2 * hlen + 2 * newpw->len + sizeof(hash);
-	if ((q = vd_secret_new(cap)) == NULL) {
-		seterr(err, errlen, "out of secure memory");
-		r = VD_ENOMEM;
-		goto out;
+ out:
+	sodium_memzero(mine, sizeof(mine));
+	sodium_memzero(stored, sizeof(stored));
+	return r;
+}
+
+/*
+ * Sets *holds to 1 when every password method of ms stores pw, else 0
+ * (also when there is none).  Returns 0, VD_DRV_UNKNOWN when a method's
+ * plugin is unknown (its name in err), VD_EINVAL or VD_ENOMEM.
+ */
+static int
+all_hold(const struct methods *ms, const struct vd_secret *pw, int *holds,
+    char *err, size_t errlen)
+{
+	size_t i, npw = 0;
+	int h, all = 1, r;
+
+	*holds = 0;
+	for (i = 0; i < ms->n; i++) {
+		if (ms->m[i].kind == MK_UNKNOWN) {
+			seterr(err, errlen, "authentication plugin %s: unknown "
+			    "whether it holds a password", ms->m[i].plugin);
+			return VD_DRV_UNKNOWN;
+		}
+		if (!is_pw(ms->m[i].kind))
+			continue;
+		npw++;
+		if ((r = method_holds(&ms->m[i], pw, &h)) != 0)
+			return r;
+		all &= h;
 	}
-	if ((r = PUTS(c, q, "SET PASSWORD FOR '")) != 0 ||
-	    (r = put(c, q, user, ulen, 1)) != 0 ||
-	    (r = PUTS(c, q, "'@'")) != 0 ||
-	    (r = put(c, q, host, hlen, 1)) != 0)
-		goto build;
-	if (f != PW_PLAIN)
-		r = PUTS(c, q, "' = '") ||
-		    put(c, q, hash, strlen(hash), 0) ||
-		    PUTS(c, q, "'") ? VD_ETOOBIG : 0;
-	else if (c->mariadb)
-		r = PUTS(c, q, "' = PASSWORD('") ||
-		    put(c, q, (const char *)newpw->data, newpw->len, 1) ||
+	*holds = npw > 0 && all;
+	return 0;
+}
+
+int
+vd_drv_holds(struct vd_drv_conn *c, const char *user, const char *host,
+    const struct vd_secret *pw, int *holds)
+{
+	struct methods ms;
+	unsigned int e;
+	int r;
+
+	*holds = 0;
+	if (!strok(user, NAME_MAXLEN) || host == NULL ||
+	    strnlen(host, NAME_MAXLEN) >= NAME_MAXLEN || pw == NULL)
+		return VD_EINVAL;
+	if (!c->mariadb)
+		return VD_DRV_UNKNOWN;	/* MySQL: another SHOW CREATE USER */
+	r = read_methods(c, user, host, &ms, &e, NULL, 0);
+	if ((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO)
+		return VD_DRV_UNKNOWN;	/* no privilege, or a form not known */
+	if (r != 0)
+		return r;
+	return all_hold(&ms, pw, holds, NULL, 0);
+}
+
+/*
+ * Appends the value of the new password for a method of kind k: hashed
+ * ('<value>') or plain (PASSWORD('…') on MariaDB, '…' on MySQL).
+ */
+static int
+put_pw(struct vd_drv_conn *c, struct vd_secret *q, enum mkind k,
+    const struct vd_secret *pw, int plain)
+{
+	char hash[VD_DRV_NATIVE_HASHLEN + VD_DRV_ED25519_HASHLEN + 2];
+	int r;
+
+	if (plain && c->mariadb)
+		return PUTS(c, q, "PASSWORD('") ||
+		    put(c, q, (const char *)pw->data, pw->len, 1) ||
 		    PUTS(c, q, "')") ? VD_ETOOBIG : 0;
-	else
-		r = PUTS(c, q, "' = '") ||
-		    put(c, q, (const char *)newpw->data, newpw->len, 1) ||
+	if (plain)
+		return PUTS(c, q, "'") ||
+		    put(c, q, (const char *)pw->data, pw->len, 1) ||
 		    PUTS(c, q, "'") ? VD_ETOOBIG : 0;
- build:
+	if (k == MK_ED25519)
+		r = vd_drv_ed25519_hash(pw, hash, sizeof(hash));
+	else
+		r = vd_drv_native_hash(pw, hash, sizeof(hash));
+	if (r == 0)
+		r = PUTS(c, q, "'") || put(c, q, hash, strlen(hash), 0) ||
+		    PUTS(c, q, "'") ? VD_ETOOBIG : 0;
+	sodium_memzero(hash, sizeof(hash));
+	return r;
+}
+
+/*
+ * Builds and runs the password change of 'user'@'host' to newpw: with
+ * ms NULL, SET PASSWORD FOR … = <value for kind k>; otherwise ALTER USER
+ * … IDENTIFIED VIA with every method of ms in its order, each password
+ * method given the new value, the others restated as stored.  plain: the
+ * password itself instead of the stored value.  On a server error, *e is
+ * its number, emsg (emsglen) its message and err the reason.  Returns as
+ * vd_drv_set_password().
+ */
+static int
+apply_pw(struct vd_drv_conn *c, const char *user, const char *host,
+    const struct methods *ms, enum mkind k, int plain,
+    const struct vd_secret *newpw, unsigned int *e, char *emsg,
+    size_t emsglen, char *err, size_t errlen)
+{
+	struct vd_secret *q = NULL;
+	size_t i, per = 2 * newpw->len + 2 * AUTH_MAXLEN + PLUGIN_MAXLEN + 64;
+	int r;
+
+	*e = 0;
+	emsg[0] = '\0';
+	if ((r = acct_stmt(c, ms == NULL ? "SET PASSWORD FOR " : "ALTER USER ",
+	    user, host, per * (ms == NULL ? 1 : ms->n) + 32, &q)) != 0) {
+		seterr(err, errlen, "cannot build the statement");
+		goto out;
+	}
+	if (ms == NULL)
+		r = PUTS(c, q, " = ") || put_pw(c, q, k, newpw, plain) ?
+		    VD_ETOOBIG : 0;
+	else
+		r = PUTS(c, q, " IDENTIFIED VIA ");
+	for (i = 0; ms != NULL && i < ms->n && r == 0; i++) {
+		const struct method *m = &ms->m[i];
+
+		if ((i > 0 && PUTS(c, q, " OR ")) ||
+		    put(c, q, m->plugin, strlen(m->plugin), 0))
+			r = VD_ETOOBIG;
+		else if (is_pw(m->kind))
+			r = PUTS(c, q, " USING ") ||
+			    put_pw(c, q, m->kind, newpw, plain) ?
+			    VD_ETOOBIG : 0;
+		else if (m->auth[0] != '\0')
+			r = PUTS(c, q, " USING '") ||
+			    put(c, q, m->auth, strlen(m->auth), 1) ||
+			    PUTS(c, q, "'") ? VD_ETOOBIG : 0;
+	}
 	if (r != 0) {
 		seterr(err, errlen, "cannot build the statement");
 		goto out;
@@ -740,9 +1205,11 @@ set_pw_form(struct vd_drv_conn *c, const char *user, const char *host,
 	if (mysql_real_query(c->my, (const char *)q->data,
 	    (unsigned long)q->len) != 0) {
 		*e = mysql_errno(c->my);
-		r = myerr(c->my, "SET PASSWORD", newpw, err, errlen);
+		(void)snprintf(emsg, emsglen, "%s", mysql_error(c->my));
+		r = myerr(c->my, ms == NULL ? "SET PASSWORD" : "ALTER USER",
+		    newpw, err, errlen);
 		if ((*e == ER_CANNOT_USER || *e == ER_NOT_VALID_PASSWORD) &&
-		    add_warnings(c, newpw, err, errlen))
+		    add_warnings(c, newpw, err, errlen, e, emsg, emsglen))
 			r = VD_EPOLICY;
 		/*
 		 * The connection died with the statement sent (the server
@@ -757,13 +1224,39 @@ set_pw_form(struct vd_drv_conn *c, const char *user, const char *host,
 			    "the statement sent: it may have been applied)");
 			r = VD_ETIMEDOUT;
 		}
+		if (must_withhold(*e, emsg, newpw))
+			emsg[0] = '\0';
 		goto out;
 	}
 	r = 0;
  out:
-	sodium_memzero(hash, sizeof(hash));
 	vd_secret_free(q);	/* wipes the statement */
 	return r;
+}
+
+/*
+ * After 1290 (ER_OPTION_PREVENTS_STATEMENT) for a hashed password, with
+ * the server's message msg: returns 1 when the refusal is
+ * strict_password_validation's (ON, with a password validation plugin
+ * active), which only the plaintext form can pass; 0 for any other
+ * option that prevents the statement (read_only above all: sending the
+ * plaintext would change nothing and put it in the logs).  The option
+ * name in the message is the server's argument, not translated text.
+ */
+static int
+strict_refusal(struct vd_drv_conn *c, const char *msg)
+{
+	char v[8];
+
+	if (strstr(msg, "read-only") != NULL ||
+	    strstr(msg, "read_only") != NULL)
+		return 0;
+	if (vd_drv_query1(c, "SELECT @@strict_password_validation AND "
+	    "EXISTS (SELECT 1 FROM information_schema.PLUGINS WHERE "
+	    "PLUGIN_TYPE = 'PASSWORD VALIDATION' AND PLUGIN_STATUS = "
+	    "'ACTIVE')", v, sizeof(v), NULL, 0) != 0)
+		return 0;
+	return strcmp(v, "1") == 0;
 }
 
 int
@@ -771,7 +1264,11 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
     const char *host, const struct vd_secret *newpw, char *err,
     size_t errlen)
 {
+	struct methods ms, *alter = NULL;
+	enum mkind k = MK_NATIVE;
+	char emsg[256], ro[8];
 	unsigned int e;
+	size_t i, npw = 0;
 	int r;
 
 	if (err != NULL && errlen > 0)
@@ -797,33 +1294,84 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
 		(void)mysql_query(c->my, "SET SESSION sql_log_off = 1");
 	}
 	if (!c->mariadb)	/* MySQL: no PASSWORD(), no pre-hashed SET */
-		return set_pw_form(c, user, host, newpw, PW_PLAIN, &e, err,
-		    errlen);
+		return apply_pw(c, user, host, NULL, MK_NATIVE, 1, newpw, &e,
+		    emsg, sizeof(emsg), err, errlen);
 	/*
-	 * MariaDB: send the account plugin's stored value, never the
+	 * MariaDB: send each password method's stored value, never the
 	 * plaintext, so neither the general log nor the binlog can show it.
-	 * mysql_native_password first; ER_PASSWD_LENGTH "should be 43
-	 * characters long" means an ed25519 account.  A validation plugin
-	 * (strict_password_validation, the default) refuses any pre-hashed
-	 * password with ER_OPTION_PREVENTS_STATEMENT: only then is the
-	 * plaintext sent, because the server must see it to check it.
+	 * The methods come from the account itself (by plugin name, not by
+	 * the wording of an error).  SET PASSWORD changes only the account's
+	 * first method (and fails with 1699 when that is unix_socket), so an
+	 * account with another password method, or whose password method is
+	 * not first, gets ALTER USER … IDENTIFIED VIA with all its methods
+	 * restated (that needs the CREATE USER privilege).
 	 */
-	r = set_pw_form(c, user, host, newpw, PW_NATIVE, &e, err, errlen);
-	if (r != 0 && e == ER_PASSWD_LENGTH &&
-	    strstr(mysql_error(c->my), "43 char") != NULL)
-		r = set_pw_form(c, user, host, newpw, PW_ED25519, &e, err,
-		    errlen);
-	else if (r != 0 && (e == ER_PASSWD_LENGTH ||
-	    e == ER_SET_PASSWORD_AUTH_PLUGIN)) {
-		/* 1699: unix_socket, pam … alone: no password at all. */
-		adderr(err, errlen, " (the account's authentication plugin "
-		    "takes neither a mysql_native_password nor an ed25519 "
-		    "password: not rotatable)");
+	r = read_methods(c, user, host, &ms, &e, err, errlen);
+	if ((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO) {
+		/*
+		 * Methods unreadable (no SELECT on mysql.*, an unknown form):
+		 * the account's first method decides, told by error number
+		 * alone: 1372 for the native hash means ed25519's length.
+		 */
+		r = apply_pw(c, user, host, NULL, k, 0, newpw, &e, emsg,
+		    sizeof(emsg), err, errlen);
+		if (r != 0 && e == ER_PASSWD_LENGTH) {
+			k = MK_ED25519;
+			r = apply_pw(c, user, host, NULL, k, 0, newpw, &e,
+			    emsg, sizeof(emsg), err, errlen);
+		}
+		if (r != 0 && (e == ER_PASSWD_LENGTH ||
+		    e == ER_SET_PASSWORD_AUTH_PLUGIN)) {
+			adderr(err, errlen, " (the account's authentication "
+			    "plugin takes neither a mysql_native_password nor "
+			    "an ed25519 password: not rotatable)");
+			return VD_EINVAL;
+		}
+		goto refused;
+	}
+	if (r != 0)
+		return r;
+	for (i = 0; i < ms.n; i++) {
+		if (ms.m[i].kind == MK_UNKNOWN) {
+			seterr(err, errlen, "'%s'@'%s' authenticates via %s, "
+			    "which vaultd cannot tell holds a password or not: "
+			    "not rotatable", user, host, ms.m[i].plugin);
+			return VD_EINVAL;
+		}
+		npw += is_pw(ms.m[i].kind);
+	}
+	if (npw == 0) {
+		seterr(err, errlen, "the authentication plugins of '%s'@'%s' "
+		    "take neither a mysql_native_password nor an ed25519 "
+		    "password: not rotatable", user, host);
 		return VD_EINVAL;
 	}
-	if (r != 0 && e == ER_OPTION_PREVENTS_STATEMENT)
-		r = set_pw_form(c, user, host, newpw, PW_PLAIN, &e, err,
-		    errlen);
+	if (npw > 1 || !is_pw(ms.m[0].kind))
+		alter = &ms;
+	else
+		k = ms.m[0].kind;
+	r = apply_pw(c, user, host, alter, k, 0, newpw, &e, emsg,
+	    sizeof(emsg), err, errlen);
+ refused:
+	/*
+	 * A validation plugin with strict_password_validation (the default)
+	 * refuses any pre-hashed password with 1290: only then is the
+	 * plaintext sent, because the server must see it to check it.
+	 */
+	if (r != 0 && e == ER_OPTION_PREVENTS_STATEMENT) {
+		if (strict_refusal(c, emsg))
+			r = apply_pw(c, user, host, alter, k, 1, newpw, &e,
+			    emsg, sizeof(emsg), err, errlen);
+		else if (vd_drv_query1(c, "SELECT @@read_only", ro, sizeof(ro),
+		    NULL, 0) == 0 && strcmp(ro, "0") != 0)
+			adderr(err, errlen, " (the server is read-only and "
+			    "this account lacks READ ONLY ADMIN: on a replica, "
+			    "change the password on its primary)");
+	}
+	if (r != 0 && e == ER_SPECIFIC_ACCESS_DENIED_ERROR && alter != NULL)
+		adderr(err, errlen, " (the account has %zu password methods, "
+		    "or its password method is not its first: changing them "
+		    "all takes ALTER USER, which needs CREATE USER)", npw);
 	return r;
 }
 
@@ -875,15 +1423,176 @@ pick_route(const struct vd_dbtarget *t, const char *ah, struct route *ro)
 	return VD_DRV_UNREACHABLE;
 }
 
+/* Returns 1 when this process's effective OS user is named name. */
+static int
+os_user_is(const char *name)
+{
+	struct passwd pwd, *res = NULL;
+	char buf[1024];
+
+	return getpwuid_r(geteuid(), &pwd, buf, sizeof(buf), &res) == 0 &&
+	    res != NULL && strcmp(res->pw_name, name) == 0;
+}
+
+/*
+ * Returns the name of a method of ms that may have let a login of user
+ * along ro in without the password, or NULL when the password was the
+ * only way in.  unix_socket lets in a Unix-socket login whose OS user
+ * (the peer's uid, this process's effective one) has the database user's
+ * name; named_pipe exists only on Windows; gssapi, pam and any unknown
+ * plugin are taken to let anyone in (conservative).
+ */
+static const char *
+bypass(const struct methods *ms, const struct route *ro, const char *user)
+{
+	size_t i;
+
+	for (i = 0; i < ms->n; i++) {
+		const struct method *m = &ms->m[i];
+
+		if (is_pw(m->kind) || strcmp(m->plugin, "named_pipe") == 0)
+			continue;
+		if (strcmp(m->plugin, "unix_socket") == 0) {
+			if (!ro->tcp && os_user_is(user))
+				return m->plugin;
+			continue;
+		}
+		return m->plugin;
+	}
+	return NULL;
+}
+
+/*
+ * After a login as user@host (the account the server matched) along ro
+ * with pw: proves that pw, not another method, let it in.  When no
+ * method of the account could have let it in without the password
+ * (bypass()), the login is the proof.  Otherwise the account's stored
+ * values, read through this very session (SHOW CREATE USER of its own
+ * account needs no privilege), must all be pw's.  Returns 0 (proven),
+ * VD_EAUTH (a method let the login in, but the account does not hold
+ * pw), VD_DRV_UNPROVEN (nothing proves it: no password method, an
+ * unknown plugin, the methods unreadable), VD_ETIMEDOUT or VD_ENOMEM.
+ */
+static int
+prove(struct vd_drv_conn *c, const char *user, const char *host,
+    const struct route *ro, const struct vd_secret *pw, char *err,
+    size_t errlen)
+{
+	struct methods ms;
+	const char *via;
+	unsigned int e;
+	size_t i, npw = 0;
+	int h, r;
+
+	if (!c->mariadb)	/* MySQL has no "OR" alternatives */
+		return 0;
+	if ((r = read_methods(c, user, host, &ms, &e, err, errlen)) != 0) {
+		if (r == VD_ETIMEDOUT || r == VD_ENOMEM)
+			return r;
+		adderr(err, errlen, "; the login may not have needed the "
+		    "password: unproven");
+		return VD_DRV_UNPROVEN;
+	}
+	if ((via = bypass(&ms, ro, user)) == NULL)
+		return 0;
+	if ((r = all_hold(&ms, pw, &h, err, errlen)) == 0 && h)
+		return 0;
+	if (r != 0 && r != VD_DRV_UNKNOWN)
+		return r;
+	for (i = 0; r == 0 && i < ms.n; i++)
+		npw += is_pw(ms.m[i].kind);
+	if (npw > 0) {
+		seterr(err, errlen, "the login as '%s'@'%s' may have succeeded "
+		    "via %s, and the account's stored password does not "
+		    "match: password refused", user, host, via);
+		return VD_EAUTH;
+	}
+	adderr(err, errlen, "%sthe login as '%s'@'%s' may have succeeded via "
+	    "%s without the password, and no stored password proves it: "
+	    "unproven", err != NULL && err[0] != '\0' ? "; " : "", user, host,
+	    via);
+	return VD_DRV_UNPROVEN;
+}
+
+/*
+ * Splits CURRENT_USER() "user@host" in cu (the user part may hold '@',
+ * the host part may not): NUL-terminates the user part and points *host
+ * at the host part.  Returns 0 or -1.
+ */
+static int
+split_account(char *cu, char **host)
+{
+	char *at = strrchr(cu, '@');
+
+	if (at == NULL)
+		return -1;
+	*at = '\0';
+	*host = at + 1;
+	return 0;
+}
+
+/*
+ * Connects as user along ro with pw and proves the login (prove()) for
+ * the account the server matched; with want_host set, that account must
+ * be user@want_host.  On success *out owns the connection.
+ */
+static int
+connect_proven(const struct vd_dbtarget *t, const struct route *ro,
+    const char *user, const char *want_host, const struct vd_secret *pw,
+    struct vd_drv_conn **out, char *err, size_t errlen)
+{
+	struct vd_drv_conn *c = NULL;
+	char cu[2 * NAME_MAXLEN + 2], *host = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = connect_route(t, ro, user, pw, &c, err, errlen)) != 0)
+		return r;
+	if ((r = vd_drv_current_user(c, cu, sizeof(cu), err, errlen)) != 0)
+		goto out;
+	if (split_account(cu, &host) != 0 || strcmp(cu, user) != 0 ||
+	    (want_host != NULL && strcasecmp(host, want_host) != 0)) {
+		if (host != NULL && host > cu)
+			host[-1] = '@';
+		seterr(err, errlen, "login for host '%s' matched account '%s'; "
+		    "that host cannot be verified from here",
+		    want_host ? want_host : "(any)", cu);
+		r = VD_DRV_UNREACHABLE;
+		goto out;
+	}
+	if ((r = prove(c, user, host, ro, pw, err, errlen)) != 0)
+		goto out;
+	*out = c;
+	c = NULL;
+ out:
+	vd_drv_close(c);
+	return r;
+}
+
+int
+vd_drv_login(const struct vd_dbtarget *t, const char *user,
+    const struct vd_secret *pw, char *err, size_t errlen)
+{
+	struct vd_drv_conn *c = NULL;
+	struct route ro;
+	int r;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((r = target_route(t, &ro, err, errlen)) != 0)
+		return r;
+	r = connect_proven(t, &ro, user ? user : t->user, NULL, pw, &c, err,
+	    errlen);
+	vd_drv_close(c);
+	return r;
+}
+
 int
 vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
     const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
     size_t errlen)
 {
-	struct vd_drv_conn *c = NULL;
 	struct route ro;
-	char cu[2 * NAME_MAXLEN + 2];
-	const char *at;
 	int r;
 
 	*out = NULL;
@@ -899,26 +1608,9 @@ vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
 		    "here", account_host);
 		return VD_DRV_UNREACHABLE;
 	}
-	if ((r = connect_route(t, &ro, t->user, pw, &c, err, errlen)) != 0)
-		return r;
-	if ((r = vd_drv_current_user(c, cu, sizeof(cu), err, errlen)) != 0)
-		goto out;
-	/* "user@host": the user part may hold '@', the host part may not. */
-	if ((at = strrchr(cu, '@')) == NULL ||
-	    (size_t)(at - cu) != strlen(t->user) ||
-	    strncmp(cu, t->user, (size_t)(at - cu)) != 0 ||
-	    strcasecmp(at + 1, account_host) != 0) {
-		seterr(err, errlen, "login for host '%s' matched account '%s'; "
-		    "that host cannot be verified from here", account_host, cu);
-		r = VD_DRV_UNREACHABLE;
-		goto out;
-	}
-	*out = c;
-	c = NULL;
-	r = 0;
- out:
-	vd_drv_close(c);
-	return r;
+	r = connect_proven(t, &ro, t->user, account_host, pw, out, err,
+	    errlen);
+	return r == VD_EUNREACH ? VD_DRV_UNREACHABLE : r;
 }
 
 int
@@ -930,5 +1622,87 @@ vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
 
 	r = vd_drv_connect_host(t, account_host, pw, &c, err, errlen);
 	vd_drv_close(c);
+	return r;
+}
+
+int
+vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
+    const char *account_host, int *can, char *via, size_t vialen)
+{
+	struct methods ms;
+	struct route ro;
+	const char *m;
+	unsigned int e;
+	int r;
+
+	*can = 0;
+	if (vialen > 0)
+		via[0] = '\0';
+	if (t == NULL || !strok(t->user, NAME_MAXLEN) || account_host == NULL ||
+	    strnlen(account_host, NAME_MAXLEN) >= NAME_MAXLEN)
+		return VD_EINVAL;
+	if (pick_route(t, account_host, &ro) != 0)
+		return VD_DRV_UNREACHABLE;
+	if (!c->mariadb)
+		return VD_DRV_UNKNOWN;
+	r = read_methods(c, t->user, account_host, &ms, &e, NULL, 0);
+	if ((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO)
+		return VD_DRV_UNKNOWN;
+	if (r != 0)
+		return r;
+	if ((m = bypass(&ms, &ro, t->user)) != NULL) {
+		*can = 1;
+		if (vialen > 0)
+			(void)snprintf(via, vialen, "%s", m);
+	}
+	return 0;
+}
+
+int
+vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
+    char *primary, size_t len)
+{
+	MYSQL_RES *res = NULL;
+	MYSQL_FIELD *f;
+	MYSQL_ROW row;
+	char v[8];
+	unsigned int i, nf, hi = UINT_MAX, pi = UINT_MAX;
+	int n, r;
+
+	*read_only = 0;
+	*replica = 0;
+	if (len > 0)
+		primary[0] = '\0';
+	if ((r = vd_drv_query1(c, "SELECT @@read_only", v, sizeof(v), NULL,
+	    0)) != 0)
+		return r;
+	*read_only = strcmp(v, "0") != 0 && strcasecmp(v, "OFF") != 0;
+	if (mysql_query(c->my, c->mariadb ? "SHOW ALL SLAVES STATUS" :
+	    "SHOW SLAVE STATUS") != 0 ||
+	    (res = mysql_store_result(c->my)) == NULL) {
+		*read_only = 0;
+		return myerr(c->my, "replica status", NULL, NULL, 0);
+	}
+	nf = mysql_num_fields(res);
+	f = mysql_fetch_fields(res);
+	for (i = 0; i < nf; i++) {
+		if (strcmp(f[i].name, "Master_Host") == 0)
+			hi = i;
+		else if (strcmp(f[i].name, "Master_Port") == 0)
+			pi = i;
+	}
+	r = 0;
+	while (hi != UINT_MAX && (row = mysql_fetch_row(res)) != NULL) {
+		if (row[hi] == NULL || row[hi][0] == '\0')
+			continue;
+		if (*replica)
+			continue;
+		*replica = 1;
+		n = snprintf(primary, len, strchr(row[hi], ':') ? "[%s]:%s" :
+		    "%s:%s", row[hi], pi != UINT_MAX && row[pi] ? row[pi] : "");
+		if (n < 0 || (size_t)n >= len)
+			r = VD_ETOOBIG;
+	}
+	mysql_free_result(res);
 	return r;
 }

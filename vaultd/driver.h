@@ -24,12 +24,21 @@
  *   VD_EPOLICY	  a password validation plugin refused the new password
  *		  (1819, also behind 1396 via SHOW WARNINGS)
  *   VD_ENOTFOUND SET PASSWORD named an account that does not exist (1133)
+ *   VD_EUNREACH  the server cannot be reached from here at all: the
+ *		  connection was refused (nothing listens on that address:
+ *		  bind-address, skip-networking), no route to the host, the
+ *		  network unreachable (2002/2003 with ECONNREFUSED,
+ *		  EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL, or EINPROGRESS
+ *		  well before the connect timeout); err reads "host ::1 not
+ *		  reachable from here: connection refused (client error
+ *		  2002)".  Not a database error: the server was never asked.
  *   VD_ETIMEDOUT a connect/read/write timeout passed
  *   VD_EDB	  anything else from the client library or the server
- *		  (unreachable, refused connection, TLS unavailable …)
+ *		  (no such socket file, TLS unavailable, no privilege …)
  *   VD_EINVAL	  a bad argument (missing user, NUL byte in a password …)
  *   VD_ENOMEM	  out of (secure) memory
- * plus the positive VD_DRV_UNREACHABLE from vd_drv_probe().
+ * plus the positive VD_DRV_* codes below, which are neither success nor
+ * a failure of the call: callers test for them by name.
  */
 #ifndef VD_DRIVER_H
 #define VD_DRIVER_H
@@ -44,6 +53,22 @@
  * Positive, so it never looks like success nor like a failure code.
  */
 #define VD_DRV_UNREACHABLE	1
+
+/*
+ * vd_drv_probe(), vd_drv_login(): the login succeeded, but another
+ * method of the account (unix_socket for a database user named like this
+ * process's OS user, gssapi, pam, an unknown plugin) may have let it in
+ * without the password, and nothing proves the password (no password
+ * method to compare, an unknown plugin).
+ */
+#define VD_DRV_UNPROVEN		2
+
+/*
+ * vd_drv_holds(): cannot tell (no privilege to read the account, an
+ * authentication plugin vaultd does not know, a server that is not
+ * MariaDB).
+ */
+#define VD_DRV_UNKNOWN		3
 
 #define VD_DRV_PORT_DEFAULT	3306	/* when vd_dbtarget.port is 0 */
 #define VD_DRV_CONNECT_TIMEOUT	10	/* s, when connect_timeout_s is 0 */
@@ -95,8 +120,9 @@ void vd_drv_end(void);
  * and write timeouts are always set; no option file is read, LOAD DATA
  * LOCAL is off, the character set is utf8mb4.  On success *out owns the
  * connection (vd_drv_close()).  On failure *out is NULL, err (errlen > 0,
- * may be NULL) holds the reason, and the return is VD_EAUTH, VD_ETIMEDOUT,
- * VD_EDB, VD_EINVAL or VD_ENOMEM.
+ * may be NULL) holds the reason, and the return is VD_EAUTH, VD_EUNREACH,
+ * VD_ETIMEDOUT, VD_EDB, VD_EINVAL or VD_ENOMEM.  The login is not proven
+ * (see vd_drv_login()): a session is a session.
  */
 int vd_drv_connect(const struct vd_dbtarget *t, const char *user,
     const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
@@ -107,7 +133,13 @@ void vd_drv_close(struct vd_drv_conn *c);
 
 /*
  * Connects as user (NULL: t->user) with pw and closes again: "does this
- * password log in?".  Returns as vd_drv_connect().
+ * password log in?".  The login must be proven as in vd_drv_probe():
+ * when another method of the matched account could have let it in
+ * without the password, the account's stored values must be pw's.
+ * Returns 0, VD_DRV_UNPROVEN (positive), VD_DRV_UNREACHABLE (positive:
+ * the login matched another user name, an anonymous account), VD_EAUTH
+ * (refused, or let in by another method while the account does not hold
+ * pw), or as vd_drv_connect() (VD_EUNREACH included).
  */
 int vd_drv_login(const struct vd_dbtarget *t, const char *user,
     const struct vd_secret *pw, char *err, size_t errlen);
@@ -144,34 +176,48 @@ int vd_drv_account_hosts(struct vd_drv_conn *c, const char *user,
 void vd_drv_hosts_free(char **hosts, size_t n);
 
 /*
- * Sets the password of the account 'user'@'host' to newpw with
- * SET PASSWORD FOR 'user'@'host' = '<hash>', which keeps the account's
- * other authentication methods (an "OR unix_socket" alternative), unlike
- * ALTER USER … IDENTIFIED BY.  On MariaDB the password travels only in the
- * hashed form the account's plugin stores (vd_drv_native_hash(); for an
- * ed25519 account, refused with "hash should be 43 characters long",
- * vd_drv_ed25519_hash()), so the general log and the binlog never hold the
- * plaintext.  Exception: with a password validation plugin loaded the
- * server refuses pre-hashed passwords (1290, strict_password_validation);
- * then PASSWORD('…') is sent, because the server must see the plaintext to
- * check it (the session is still kept out of the general log where the
- * privilege allows, see below).  MySQL gets SET PASSWORD … = '…'.  An
- * account whose plugin takes neither hash (e.g. unix_socket or pam only)
- * is refused with VD_EINVAL.  The account is always named, never
+ * Sets the password of the account 'user'@'host' to newpw: every
+ * password-bearing method of the account (mysql_native_password,
+ * ed25519) gets newpw; its other methods (unix_socket, named_pipe,
+ * gssapi, pam) are kept as they are.  The methods are read first with
+ * SHOW CREATE USER (by plugin name; a privileged session, or c's own
+ * account).  An account whose only password method is its first gets
+ * SET PASSWORD FOR 'user'@'host' = '<value>' (MariaDB's SET PASSWORD
+ * changes the first method only, and refuses with 1699 when that is
+ * unix_socket); any other (two password methods, "unix_socket OR
+ * mysql_native_password") gets ALTER USER 'user'@'host' IDENTIFIED VIA
+ * with all its methods restated in their order, the password methods
+ * with the new value, the others with their stored strings — that needs
+ * the CREATE USER privilege (1227 otherwise, said in err).  On MariaDB
+ * the password travels only as the value each plugin stores
+ * (vd_drv_native_hash(), vd_drv_ed25519_hash()), so the general log and
+ * the binlog never hold the plaintext.  Exception: the server refused the
+ * stored form with 1290 because of strict_password_validation (ON, and a
+ * password validation plugin ACTIVE, and the message not naming
+ * read-only); then the same statement is sent with PASSWORD('…'), because
+ * the server must see the plaintext to check it (the session is still
+ * kept out of the general log where the privilege allows, see below).
+ * Any other 1290 — read_only above all — fails with VD_EDB and a
+ * "read-only" reason, the plaintext never sent.  When the methods cannot
+ * be read (no SELECT on mysql.*), the first method decides, told by error
+ * number alone (1372 for the native hash: ed25519).  MySQL gets SET
+ * PASSWORD … = '…'.  An account without a password method (unix_socket or
+ * pam only) or with a plugin vaultd does not know is refused with
+ * VD_EINVAL ("not rotatable").  The account is always named, never
  * CURRENT_USER() (ALTER USER CURRENT_USER() succeeds and changes nothing
  * on MariaDB); it may be c's own account (self-rotation: c stays open).
- * user, host and password are escaped with mysql_real_escape_string() on
- * c; the statement is built in secure memory and wiped.  The session's
- * general log is switched off first where the privilege allows.  One
- * account per call: a multi-account statement is not atomic.  Always
- * verify with vd_drv_probe() afterwards.  Returns 0, VD_EPOLICY (a
- * validation plugin refused newpw; its reason, from SHOW WARNINGS after
- * 1396/1819, in err), VD_ENOTFOUND (no such account: 1133), VD_EDB (other
- * server errors, e.g. no privilege: nothing was changed), VD_ETIMEDOUT
- * (outcome unknown: a timeout, or the connection lost with the statement
- * sent, 2013/2006 — the server may have applied it; verify), VD_EINVAL
- * (newpw empty or holding a NUL byte, or an account plugin without a known
- * hash) or VD_ENOMEM.
+ * user, host, stored strings and password are escaped with
+ * mysql_real_escape_string() on c; the statement is built in secure
+ * memory and wiped.  The session's general log is switched off first
+ * where the privilege allows.  One account per call: a multi-account
+ * statement is not atomic.  Always verify with vd_drv_probe() afterwards.
+ * Returns 0, VD_EPOLICY (a validation plugin refused newpw; its reason,
+ * from SHOW WARNINGS after 1396/1819, in err), VD_ENOTFOUND (no such
+ * account: 1133), VD_EDB (other server errors, e.g. no privilege or a
+ * read-only server: nothing was changed), VD_ETIMEDOUT (outcome unknown:
+ * a timeout, or the connection lost with the statement sent, 2013/2006 —
+ * the server may have applied it; verify), VD_EINVAL (newpw empty or
+ * holding a NUL byte, or an account that is not rotatable) or VD_ENOMEM.
  */
 int vd_drv_set_password(struct vd_drv_conn *c, const char *user,
     const char *host, const struct vd_secret *newpw, char *err,
@@ -195,7 +241,8 @@ int vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen);
 
 /*
  * Verifies with a fresh connection that t->user@account_host logs in with
- * pw, and that the server matched exactly that account (CURRENT_USER()).
+ * pw, that the server matched exactly that account (CURRENT_USER()), and
+ * that the password is what let it in.
  * Route per account host:
  *   'localhost'	the Unix socket t->unix_socket; without one, the
  *			library's default socket when t->host is NULL or
@@ -206,13 +253,29 @@ int vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen);
  *   anything else	('%', other names, masks) unreachable
  * "On this host" means t->unix_socket is set or t->host is NULL,
  * "localhost", "127.0.0.1" or "::1"; a loopback login to a remote target's
- * account would otherwise test some other server.
- * Returns 0 when the login works as that account, VD_DRV_UNREACHABLE
- * (positive) when it cannot be verified from here (including a login that
- * matched a different account, reason in err), VD_EAUTH when the server
- * refused the password (for the account it matched: on a server without
- * skip-name-resolve a TCP loopback login may match 'localhost'), or
- * VD_ETIMEDOUT / VD_EDB / VD_EINVAL / VD_ENOMEM.
+ * account would otherwise test some other server.  A route whose
+ * connection is refused (bind-address, skip-networking), or that has no
+ * route or network, is unreachable too ("host ::1 not reachable from here:
+ * connection refused" in err).
+ * Proof: the session reads its own account's methods (SHOW CREATE USER).
+ * When one of them could let the login in without the password —
+ * unix_socket over the socket for a database user named like this
+ * process's effective OS user (vaultd as root, root@localhost "… OR
+ * unix_socket", Debian's default), gssapi, pam or an unknown plugin on
+ * any route — the login proves nothing, and the account's stored values
+ * are compared with pw's (vd_drv_holds()'s comparison, through the
+ * session itself, no privilege needed): all equal proves pw, any other
+ * refuses it.
+ * Returns 0 when the login works as that account by pw,
+ * VD_DRV_UNREACHABLE (positive) when it cannot be verified from here
+ * (including a login that matched a different account and a refused
+ * connection, reason in err), VD_DRV_UNPROVEN (positive) when the login
+ * worked but nothing proves pw (no password method, an unknown plugin),
+ * VD_EAUTH when the server refused the password (for the account it
+ * matched: on a server without skip-name-resolve a TCP loopback login may
+ * match 'localhost') or another method let the login in while the
+ * account does not hold pw, or VD_ETIMEDOUT / VD_EDB / VD_EINVAL /
+ * VD_ENOMEM.
  */
 int vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
     const struct vd_secret *pw, char *err, size_t errlen);
@@ -229,6 +292,59 @@ int vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
 int vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
     const struct vd_secret *pw, struct vd_drv_conn **out, char *err,
     size_t errlen);
+
+/*
+ * Can a login as t->user@account_host, along the route vd_drv_probe()
+ * takes for that host, succeed without the password?  Reads the account's
+ * methods through c (a privileged session, or c's own account) and sets
+ * *can to 1, naming the method in via (vialen bytes, may be 0), when one
+ * of them may let it in: unix_socket on the Unix socket when this
+ * process's effective OS user has t->user's name (vaultd as root,
+ * root@localhost "… OR unix_socket"); gssapi, pam or an unknown plugin on
+ * any route (conservative); named_pipe never (Windows only).  Such a
+ * login proves nothing: vd_drv_probe() then compares stored values, and
+ * vd_drv_holds() needs no login at all.  Returns 0, VD_DRV_UNREACHABLE
+ * (no route to that host from here), VD_DRV_UNKNOWN (the methods cannot
+ * be read: no privilege, a form not known, not MariaDB), VD_ENOTFOUND,
+ * VD_EINVAL, VD_ETIMEDOUT or VD_EDB.
+ */
+int vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
+    const char *account_host, int *can, char *via, size_t vialen);
+
+/*
+ * Does 'user'@'host' hold pw, without a login: reads the account's
+ * stored authentication strings through c (SHOW CREATE USER, the
+ * server's rendering of mysql.global_priv's plugin,
+ * authentication_string and auth_or; needs SELECT on mysql.*, or c's own
+ * account) and compares each password method's (mysql_native_password,
+ * ed25519) with the value computed from pw (vd_drv_native_hash(),
+ * vd_drv_ed25519_hash(); wiped, compared in constant time).  Methods
+ * without a password (unix_socket, named_pipe, gssapi, pam) are
+ * ignored.  No login, so no failed-login count (max_password_errors), and
+ * it works for account hosts not reachable from here.  pw is not
+ * written anywhere.  Sets *holds to 1 when every password method holds
+ * pw, 0 when none or only some do or the account has no password method
+ * (*holds is 0 on every other return).  Returns 0, VD_DRV_UNKNOWN
+ * (positive: cannot tell — no privilege to read the account, a plugin
+ * vaultd does not know, a server that is not MariaDB), VD_ENOTFOUND (no
+ * such account), VD_EINVAL, VD_ETIMEDOUT, VD_EDB or VD_ENOMEM.
+ */
+int vd_drv_holds(struct vd_drv_conn *c, const char *user, const char *host,
+    const struct vd_secret *pw, int *holds);
+
+/*
+ * The server's replication role, so that a replica is not rotated
+ * directly (its primary's SET PASSWORD reaches it): *read_only is
+ * @@read_only; *replica is 1 when SHOW ALL SLAVES STATUS (MySQL: SHOW
+ * SLAVE STATUS) lists a connection with a Master_Host, running or not;
+ * then primary (len bytes) holds the first one's "host:port"
+ * ("[v6addr]:port"), else "".  Needs a privilege for the replica status
+ * (SUPER, REPLICATION CLIENT, SLAVE MONITOR).  Returns 0, VD_ETOOBIG
+ * (primary truncated; *replica still set), VD_ETIMEDOUT or VD_EDB (then
+ * every output is 0 / "").
+ */
+int vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
+    char *primary, size_t len);
 
 /*
  * Runs one statement and discards any result: for set-up and tests.  sql

@@ -26,7 +26,8 @@
 #
 # ENVFILE holds shell-sourceable KEY=VALUE lines:
 #   MDB_NAME, MDB_DIR, MDB_SOCKET, MDB_PORT, MDB_PID,
-#   MDB_IPV6 (1 when the server listens on ::1, else 0).
+#   MDB_IPV6 (1 when the server listens on ::1, else 0: also 0 when OPTS
+#   hold --skip-networking or a --bind-address without ::1).
 # The extra options of start (@DIR@ expanded) are kept in MDB_DIR/opts
 # (not in ENVFILE: the shell tests source it).
 #
@@ -226,6 +227,19 @@ do_start() {
 		rm -rf -- "$dir"
 		exit 1
 	fi
+
+	# OPTS that narrow what the server listens on win over the defaults:
+	# say so in MDB_IPV6 (the server is not on ::1).
+	case " $EXTRA_OPTS " in
+	*" --skip-networking "* | *" --skip-networking=1 "*) ipv6=0 ;;
+	*" --bind-address="*)
+		b=$(printf '%s\n' "$EXTRA_OPTS" | tr ' ' '\n' |
+		    sed -n 's/^--bind-address=//p' | tail -n 1)
+		case ",$b," in
+		*,::1,* | *,::,* | *,\*,*) ;;
+		*) ipv6=0 ;;
+		esac ;;
+	esac
 
 	tmp="$envf.tmp.$$"
 	umask 077

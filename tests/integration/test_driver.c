@@ -5,6 +5,14 @@
  *				hosts, set_password + probe, escaping, threads
  *   test_driver plugin		on the driver's own "drv" fixture: installs
  *				simple_password_check (server-wide state)
+ *   test_driver layout		"drvlayout": bind-address=127.0.0.1 (the
+ *				'::1' rows refused), lc_messages=de_DE,
+ *				max_password_errors=2: refused hosts, ed25519,
+ *				two password methods, holds, unix_socket proof
+ *   test_driver nonet		"drvnonet": skip-networking
+ *   test_driver readonly	"drvro": read_only and the general log
+ *   test_driver repl		"drvprim" + "drvrepl" (VD_TEST_MDB_ENV_REPLICA):
+ *				a real primary/replica pair
  *
  * Accounts are named vdt<pid>_* so concurrent tests on the same server do
  * not collide; they are dropped at exit, also after a failed check.
@@ -17,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <threads.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -77,18 +86,34 @@ admin_exec(const char *fmt, ...)
 	}
 }
 
-/* Creates 'user'@'host' (names without quotes) identified by pw. */
-static void
-create_user(const char *user, const char *host, const char *pw)
+/*
+ * Creates 'user'@'host' (names without quotes) with the clauses fmt
+ * ("IDENTIFIED VIA …") and records it for drop_users().
+ */
+static void __attribute__((format(printf, 3, 4)))
+create_via(const char *user, const char *host, const char *fmt, ...)
 {
+	char how[512];
+	va_list ap;
 	int n;
 
+	va_start(ap, fmt);
+	n = vsnprintf(how, sizeof(how), fmt, ap);
+	va_end(ap);
+	CHECK(n > 0 && (size_t)n < sizeof(how));
 	CHECK(ncreated < MAXUSERS);
 	n = snprintf(created[ncreated], sizeof(created[0]), "'%s'@'%s'",
 	    user, host);
 	CHECK(n > 0 && (size_t)n < sizeof(created[0]));
 	ncreated++;
-	admin_exec("CREATE USER '%s'@'%s' IDENTIFIED BY '%s'", user, host, pw);
+	admin_exec("CREATE USER '%s'@'%s' %s", user, host, how);
+}
+
+/* Creates 'user'@'host' (names without quotes) identified by pw. */
+static void
+create_user(const char *user, const char *host, const char *pw)
+{
+	create_via(user, host, "IDENTIFIED BY '%s'", pw);
 }
 
 /* Drops every account this test created (atexit: also after a failure). */
@@ -322,12 +347,8 @@ t_unix_socket_kept(void)
 	struct vd_dbtarget t;
 
 	uname_(u, sizeof(u), "sock");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA "
-	    "mysql_native_password USING PASSWORD('Init-pw-1') OR unix_socket",
-	    u);
+	create_via(u, "localhost", "IDENTIFIED VIA mysql_native_password "
+	    "USING PASSWORD('Init-pw-1') OR unix_socket");
 	SETPW(admin, u, "localhost", "After-pw-2", 0);
 
 	snprintf(sql, sizeof(sql), "SHOW CREATE USER '%s'@'localhost'", u);
@@ -365,6 +386,24 @@ expect_auth(const char *u, const char *h, const char *want, int line)
 		    line, want, out);
 		exit(1);
 	}
+}
+
+/*
+ * SHOW CREATE USER 'u'@'h' holds the value the account stores for pw:
+ * ed25519's when ed, else mysql_native_password's.
+ */
+static void
+expect_stored(const char *u, const char *h, const char *pw, int ed, int line)
+{
+	struct vd_secret *p = S(pw);
+	char v[64];
+
+	if (ed)
+		CHECK_OK(vd_drv_ed25519_hash(p, v, sizeof(v)));
+	else
+		CHECK_OK(vd_drv_native_hash(p, v, sizeof(v)));
+	vd_secret_free(p);
+	expect_auth(u, h, v, line);
 }
 
 /*
@@ -572,13 +611,21 @@ t_errors(void)
 	t.unix_socket = NULL;
 	t.port = ntohs(sa.sin_port);
 	t.connect_timeout_s = 2;
+	/* Refused: "not reachable from here", not a database error. */
 	r = vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err));
-	if (r != VD_EDB && r != VD_ETIMEDOUT) {
+	if (r != VD_EUNREACH) {
 		fprintf(stderr, "closed port: %d (%s): %s\n", r,
 		    vd_strerror(r), err);
 		exit(1);
 	}
-	CHECK(err[0] != '\0');
+	CHECK(strstr(err, "host 127.0.0.1 not reachable from here: "
+	    "connection refused") != NULL);
+	CHECK(c == NULL);
+	CHECK_INT_EQ(vd_drv_login(&t, NULL, empty, err, sizeof(err)),
+	    VD_EUNREACH);
+	CHECK_INT_EQ(vd_drv_probe(&t, "127.0.0.1", empty, err, sizeof(err)),
+	    VD_DRV_UNREACHABLE);
+	CHECK(strstr(err, "not reachable from here") != NULL);
 
 	/* A socket path where nothing listens. */
 	t = target("root");
@@ -648,6 +695,7 @@ t_plugin(void)
 	char u[64], out[64], err[VD_DRV_ERRLEN];
 	struct vd_dbtarget t;
 	struct vd_secret *weak;
+	int r;
 
 	admin_exec("INSTALL SONAME 'simple_password_check'");
 	if (vd_drv_query1(admin, "SELECT PLUGIN_STATUS FROM "
@@ -684,10 +732,28 @@ t_plugin(void)
 	SETPW(admin, u, "localhost", "Another-Strong-pw-5678", 0);
 	PROBE(&t, "localhost", "Another-Strong-pw-5678", 0);
 	PROBE(&t, "localhost", "Strong-pw-1234", VD_EAUTH);
-	weak = S("Another-Strong-pw-5678");
-	CHECK_OK(vd_drv_native_hash(weak, out, sizeof(out)));
+	expect_stored(u, "localhost", "Another-Strong-pw-5678", 0, __LINE__);
+
+	/*
+	 * The same through ALTER USER … IDENTIFIED VIA (the password method
+	 * is not the first): the plugin refuses the hash with 1290 there
+	 * too, the plaintext form passes and unix_socket stays.
+	 */
+	uname_(u, sizeof(u), "plug2");
+	create_via(u, "localhost", "IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING PASSWORD('Strong-pw-1234')");
+	t = target(u);
+	weak = S("weakweakweak");
+	r = vd_drv_set_password(admin, u, "localhost", weak, err, sizeof(err));
 	vd_secret_free(weak);
-	expect_auth(u, "localhost", out, __LINE__);
+	printf("plugin refusal, ALTER USER: %d: %s\n", r, err);
+	CHECK_INT_EQ(r, VD_EPOLICY);
+	CHECK(strstr(err, "simple_password_check") != NULL);
+	SETPW(admin, u, "localhost", "Third-Strong-pw-9012", 0);
+	PROBE(&t, "localhost", "Third-Strong-pw-9012", 0);
+	PROBE(&t, "localhost", "Strong-pw-1234", VD_EAUTH);
+	expect_auth(u, "localhost", "IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING", __LINE__);
 
 	admin_exec("UNINSTALL SONAME 'simple_password_check'");
 }
@@ -702,34 +768,24 @@ t_plugin(void)
 static void
 t_ed25519(void)
 {
-	char u[64], u2[64], out[64], err[VD_DRV_ERRLEN];
+	char u[64], u2[64], err[VD_DRV_ERRLEN];
 	struct vd_dbtarget t;
 	struct vd_secret *p;
 
 	admin_exec("INSTALL SONAME 'auth_ed25519'");
 	uname_(u, sizeof(u), "ed");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA ed25519 "
-	    "USING PASSWORD('Ed-init-pw-1')", u);
+	create_via(u, "localhost", "IDENTIFIED VIA ed25519 USING "
+	    "PASSWORD('Ed-init-pw-1')");
 	t = target(u);
 	PROBE(&t, "localhost", "Ed-init-pw-1", 0);
 	SETPW(admin, u, "localhost", "Ed-new-pw-2'#", 0);
-	p = S("Ed-new-pw-2'#");
-	CHECK_OK(vd_drv_ed25519_hash(p, out, sizeof(out)));
-	vd_secret_free(p);
-	expect_auth(u, "localhost", out, __LINE__);
+	expect_stored(u, "localhost", "Ed-new-pw-2'#", 1, __LINE__);
 	expect_auth(u, "localhost", "IDENTIFIED VIA ed25519", __LINE__);
 	PROBE(&t, "localhost", "Ed-new-pw-2'#", 0);
 	PROBE(&t, "localhost", "Ed-init-pw-1", VD_EAUTH);
 
 	uname_(u2, sizeof(u2), "sockonly");
-	CHECK(ncreated < MAXUSERS);
-	snprintf(created[ncreated++], sizeof(created[0]), "'%s'@'localhost'",
-	    u2);
-	admin_exec("CREATE USER '%s'@'localhost' IDENTIFIED VIA unix_socket",
-	    u2);
+	create_via(u2, "localhost", "IDENTIFIED VIA unix_socket");
 	p = S("Whatever-pw-3");
 	CHECK_INT_EQ(vd_drv_set_password(admin, u2, "localhost", p, err,
 	    sizeof(err)), VD_EINVAL);
@@ -739,13 +795,524 @@ t_ed25519(void)
 	CHECK(strstr(err, "Whatever") == NULL);
 }
 
+/* vd_drv_holds() as c for user@host and pw; checks return and *holds. */
+static void
+expect_holds(struct vd_drv_conn *c, const char *user, const char *host,
+    const char *pw, int want_r, int want_h, int line)
+{
+	struct vd_secret *p = S(pw);
+	int h = -1, r = vd_drv_holds(c, user, host, p, &h);
+
+	vd_secret_free(p);
+	if (r != want_r || h != want_h) {
+		fprintf(stderr, "line %d: holds %s@%s: got %d (%s) holds %d, "
+		    "want %d holds %d\n", line, user, host, r, vd_strerror(r),
+		    h, want_r, want_h);
+		exit(1);
+	}
+}
+
+#define HOLDS(c, u, h, pw, wr, wh) \
+	expect_holds((c), (u), (h), (pw), (wr), (wh), __LINE__)
+
+/*
+ * Issue 13 case 1, bind-address=127.0.0.1 while '::1' rows exist: a
+ * refused TCP connection is "not reachable from here" (positive
+ * VD_DRV_UNREACHABLE for probes, VD_EUNREACH for connects), never a
+ * database error; the other rows still change and verify.
+ */
+static void
+t_refused_v6(void)
+{
+	const char *hosts[] = { "localhost", "127.0.0.1", "::1" };
+	char u[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t = target("root");
+	struct vd_secret *empty = S("");
+	struct vd_drv_conn *c = NULL;
+	size_t i;
+	int r;
+
+	/* root@::1 exists (mariadb-install-db), its route is refused. */
+	t.unix_socket = NULL;
+	r = vd_drv_probe(&t, "::1", empty, err, sizeof(err));
+	printf("probe root@::1: %d: %s\n", r, err);
+	CHECK_INT_EQ(r, VD_DRV_UNREACHABLE);
+	CHECK(strstr(err, "host ::1 not reachable from here: connection "
+	    "refused") != NULL);
+	t.host = "::1";
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err)),
+	    VD_EUNREACH);
+	CHECK(c == NULL);
+	CHECK(strstr(err, "host ::1 not reachable from here") != NULL);
+	CHECK_INT_EQ(vd_drv_login(&t, NULL, empty, err, sizeof(err)),
+	    VD_EUNREACH);
+	vd_secret_free(empty);
+
+	uname_(u, sizeof(u), "bind");
+	for (i = 0; i < VD_NELEM(hosts); i++)
+		create_user(u, hosts[i], "Bind-old-1");
+	t = target(u);
+	for (i = 0; i < VD_NELEM(hosts); i++)
+		SETPW(admin, u, hosts[i], "Bind-new-2", 0);
+	PROBE(&t, "localhost", "Bind-new-2", 0);
+	PROBE(&t, "127.0.0.1", "Bind-new-2", 0);
+	PROBE(&t, "::1", "Bind-new-2", VD_DRV_UNREACHABLE);
+	PROBE(&t, "localhost", "Bind-old-1", VD_EAUTH);
+	/* The unreachable row holds the new password all the same. */
+	HOLDS(admin, u, "::1", "Bind-new-2", 0, 1);
+}
+
+/*
+ * skip-networking while root@127.0.0.1 exists: TCP is refused, the
+ * socket works.
+ */
+static void
+t_nonet(void)
+{
+	char u[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t = target("root");
+	struct vd_secret *empty = S("");
+	struct vd_drv_conn *c = NULL;
+	int r;
+
+	r = vd_drv_probe(&t, "127.0.0.1", empty, err, sizeof(err));
+	printf("probe root@127.0.0.1: %d: %s\n", r, err);
+	CHECK_INT_EQ(r, VD_DRV_UNREACHABLE);
+	CHECK(strstr(err, "host 127.0.0.1 not reachable from here: "
+	    "connection refused") != NULL);
+	PROBE(&t, "localhost", "", 0);
+	t.unix_socket = NULL;
+	CHECK_INT_EQ(vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err)),
+	    VD_EUNREACH);
+	CHECK(strstr(err, "host 127.0.0.1 not reachable from here") != NULL);
+	vd_secret_free(empty);
+
+	uname_(u, sizeof(u), "nonet");
+	create_user(u, "localhost", "Nonet-old-1");
+	create_user(u, "127.0.0.1", "Nonet-old-1");
+	SETPW(admin, u, "localhost", "Nonet-new-2", 0);
+	SETPW(admin, u, "127.0.0.1", "Nonet-new-2", 0);
+	t = target(u);
+	PROBE(&t, "localhost", "Nonet-new-2", 0);
+	PROBE(&t, "127.0.0.1", "Nonet-new-2", VD_DRV_UNREACHABLE);
+	HOLDS(admin, u, "127.0.0.1", "Nonet-new-2", 0, 1);
+}
+
+/* Counts the occurrences of needle in the file at path. */
+static int
+count_in_file(const char *path, const char *needle)
+{
+	char *buf;
+	FILE *f;
+	long n;
+	int cnt = 0;
+	const char *p;
+
+	CHECK((f = fopen(path, "rb")) != NULL);
+	CHECK(fseek(f, 0, SEEK_END) == 0);
+	CHECK((n = ftell(f)) >= 0);
+	rewind(f);
+	CHECK((buf = malloc((size_t)n + 1)) != NULL);
+	CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
+		cnt++;
+	free(buf);
+	return cnt;
+}
+
+/*
+ * Issue 13 case 10: a read_only server refuses an operator without READ
+ * ONLY ADMIN with 1290, which is not strict_password_validation's 1290:
+ * the change fails with a "read-only" reason and the plaintext form is
+ * never sent (the general log, written for every statement, shows no
+ * PASSWORD(…) and not the password).  Also with a validation plugin
+ * active.  Once read_only is off, the plugin's 1290 does fall back to
+ * PASSWORD(…), and the log shows it (the check can see a fallback).
+ */
+static void
+t_readonly(void)
+{
+	char op[64], u[64], log[VD_MDBENV_PATHMAX + 32], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	struct vd_secret *p;
+	int n, r, pass;
+
+	n = snprintf(log, sizeof(log), "%s/general.log", env.dir);
+	CHECK(n > 0 && (size_t)n < sizeof(log));
+	uname_(op, sizeof(op), "op");
+	uname_(u, sizeof(u), "rotd");
+	create_user(op, "localhost", "Op-pw-1234#");
+	admin_exec("GRANT CREATE USER, SELECT ON *.* TO '%s'@'localhost'", op);
+	admin_exec("GRANT UPDATE ON mysql.* TO '%s'@'localhost'", op);
+	create_user(u, "localhost", "Ro-old-pw-1#");
+	t = target(op);
+	p = S("Op-pw-1234#");
+	CHECK_OK(vd_drv_connect(&t, NULL, p, &c, err, sizeof(err)));
+	vd_secret_free(p);
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			admin_exec("INSTALL SONAME 'simple_password_check'");
+		p = S("Ro-New-pw-2#x");
+		r = vd_drv_set_password(c, u, "localhost", p, err, sizeof(err));
+		vd_secret_free(p);
+		printf("read-only server, pass %d: %d: %s\n", pass, r, err);
+		CHECK_INT_EQ(r, VD_EDB);
+		CHECK(strstr(err, "1290") != NULL);
+		CHECK(strstr(err, "read-only") != NULL);
+		CHECK(strstr(err, "Ro-New-pw-2#x") == NULL);
+		CHECK_INT_EQ(count_in_file(log, "PASSWORD('"), 0);
+		CHECK_INT_EQ(count_in_file(log, "Ro-New-pw-2#x"), 0);
+		t = target(u);
+		PROBE(&t, "localhost", "Ro-old-pw-1#", 0);
+	}
+	/* Writable again: the plugin's 1290 is the one that falls back. */
+	admin_exec("SET GLOBAL read_only = 0");
+	SETPW(c, u, "localhost", "Ro-New-pw-3#y", 0);
+	CHECK(count_in_file(log, "PASSWORD('") > 0);
+	PROBE(&t, "localhost", "Ro-New-pw-3#y", 0);
+	PROBE(&t, "localhost", "Ro-old-pw-1#", VD_EAUTH);
+	admin_exec("UNINSTALL SONAME 'simple_password_check'");
+	admin_exec("SET GLOBAL read_only = 1");
+	vd_drv_close(c);
+}
+
+/*
+ * Issue 13 case 8: an account with two password methods (ed25519 OR
+ * mysql_native_password, plus unix_socket).  SET PASSWORD would change the
+ * first alone and the old password would still log in through the other;
+ * every password method must hold the new one, the old one must be
+ * refused (the server tries each method in turn, so a refused login
+ * covers both), and unix_socket is kept.  Also "unix_socket OR
+ * mysql_native_password" (SET PASSWORD: 1699) and the stored values.
+ */
+static void
+t_two_methods(void)
+{
+	char u[64], u2[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_secret *p;
+
+	/* auth_ed25519 is installed by t_ed25519(), which runs first. */
+	uname_(u, sizeof(u), "two");
+	create_via(u, "localhost", "IDENTIFIED VIA ed25519 USING "
+	    "PASSWORD('Two-old-1') OR mysql_native_password USING "
+	    "PASSWORD('Two-old-1') OR unix_socket");
+	t = target(u);
+	PROBE(&t, "localhost", "Two-old-1", 0);
+	SETPW(admin, u, "localhost", "Two-new-2'\\#", 0);
+	expect_stored(u, "localhost", "Two-new-2'\\#", 1, __LINE__);
+	expect_stored(u, "localhost", "Two-new-2'\\#", 0, __LINE__);
+	expect_auth(u, "localhost", "IDENTIFIED VIA ed25519 USING", __LINE__);
+	expect_auth(u, "localhost", "OR unix_socket", __LINE__);
+	PROBE(&t, "localhost", "Two-new-2'\\#", 0);
+	PROBE(&t, "localhost", "Two-old-1", VD_EAUTH);
+	HOLDS(admin, u, "localhost", "Two-new-2'\\#", 0, 1);
+	HOLDS(admin, u, "localhost", "Two-old-1", 0, 0);
+
+	/* The password method second: SET PASSWORD alone says 1699. */
+	uname_(u2, sizeof(u2), "sockfirst");
+	create_via(u2, "localhost", "IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING PASSWORD('Sf-old-1') WITH "
+	    "MAX_QUERIES_PER_HOUR 1000 PASSWORD EXPIRE INTERVAL 100 DAY");
+	t = target(u2);
+	SETPW(admin, u2, "localhost", "Sf-new-2", 0);
+	expect_auth(u2, "localhost", "IDENTIFIED VIA unix_socket OR "
+	    "mysql_native_password USING", __LINE__);
+	/* ALTER USER … IDENTIFIED leaves the account's other clauses. */
+	expect_auth(u2, "localhost", "MAX_QUERIES_PER_HOUR 1000", __LINE__);
+	expect_auth(u2, "localhost", "PASSWORD EXPIRE INTERVAL 100 DAY",
+	    __LINE__);
+	PROBE(&t, "localhost", "Sf-new-2", 0);
+	PROBE(&t, "localhost", "Sf-old-1", VD_EAUTH);
+
+	/* Self-rotation of a two-method account needs CREATE USER. */
+	t = target(u);
+	p = S("Two-new-2'\\#");
+	{
+		struct vd_drv_conn *c = NULL;
+
+		CHECK_OK(vd_drv_connect(&t, NULL, p, &c, err, sizeof(err)));
+		vd_secret_free(p);
+		p = S("Two-self-3");
+		CHECK_INT_EQ(vd_drv_set_password(c, u, "localhost", p, err,
+		    sizeof(err)), VD_EDB);
+		printf("self-rotation, two methods: %s\n", err);
+		CHECK(strstr(err, "1227") != NULL);
+		CHECK(strstr(err, "CREATE USER") != NULL);
+		vd_drv_close(c);
+	}
+	vd_secret_free(p);
+	PROBE(&t, "localhost", "Two-new-2'\\#", 0);
+}
+
+/*
+ * An operator who may change passwords (UPDATE on mysql.*) but not read
+ * accounts (no SELECT): the methods are unreadable, so the account's
+ * first method decides, told by error number alone (1372 for the native
+ * hash means ed25519), whatever the server's language.
+ */
+static void
+t_unreadable(void)
+{
+	char op[64], u[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	struct vd_secret *p;
+
+	uname_(op, sizeof(op), "upd");
+	create_user(op, "localhost", "Upd-pw-1");
+	admin_exec("GRANT UPDATE ON mysql.* TO '%s'@'localhost'", op);
+	uname_(u, sizeof(u), "edu");
+	create_via(u, "localhost", "IDENTIFIED VIA ed25519 USING "
+	    "PASSWORD('Edu-old-1')");
+	t = target(op);
+	p = S("Upd-pw-1");
+	CHECK_OK(vd_drv_connect(&t, NULL, p, &c, err, sizeof(err)));
+	vd_secret_free(p);
+	HOLDS(c, u, "localhost", "Edu-old-1", VD_DRV_UNKNOWN, 0);
+	SETPW(c, u, "localhost", "Edu-new-2", 0);
+	vd_drv_close(c);
+	expect_stored(u, "localhost", "Edu-new-2", 1, __LINE__);
+	t = target(u);
+	PROBE(&t, "localhost", "Edu-new-2", 0);
+	PROBE(&t, "localhost", "Edu-old-1", VD_EAUTH);
+}
+
+/*
+ * Issue 13 case 11: vaultd as OS root, root@localhost "IDENTIFIED VIA
+ * mysql_native_password USING PASSWORD(…) OR unix_socket" (Debian's
+ * default shape) over the socket: the login succeeds by unix_socket
+ * whatever the password, so a wrong password must not verify; the right
+ * one does.  unix_socket alone: nothing proves a password.
+ */
+static void
+t_proof(void)
+{
+	char u[64], via[32], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t = target("root"), o;
+	struct vd_secret *p;
+	int can = -1;
+
+	if (geteuid() != 0) {
+		printf("note: not run as root; unix_socket proof not run\n");
+		return;
+	}
+	admin_exec("ALTER USER 'root'@'localhost' IDENTIFIED VIA "
+	    "mysql_native_password USING PASSWORD('Root-pw-1') OR unix_socket");
+	CHECK_OK(vd_drv_passwordless(admin, &t, "localhost", &can, via,
+	    sizeof(via)));
+	CHECK_INT_EQ(can, 1);
+	CHECK_STR_EQ(via, "unix_socket");
+	/* TCP (root@127.0.0.1), or another user name: the password only. */
+	CHECK_OK(vd_drv_passwordless(admin, &t, "127.0.0.1", &can, via,
+	    sizeof(via)));
+	CHECK_INT_EQ(can, 0);
+	uname_(u, sizeof(u), "notroot");
+	create_via(u, "localhost", "IDENTIFIED VIA mysql_native_password "
+	    "USING PASSWORD('Nr-pw-1') OR unix_socket");
+	o = target(u);
+	CHECK_OK(vd_drv_passwordless(admin, &o, "localhost", &can, via,
+	    sizeof(via)));
+	CHECK_INT_EQ(can, 0);
+	PROBE(&o, "localhost", "Wrong-pw-9", VD_EAUTH);
+	CHECK_INT_EQ(vd_drv_passwordless(admin, &o, "%", &can, via,
+	    sizeof(via)), VD_DRV_UNREACHABLE);
+	PROBE(&t, "localhost", "Wrong-pw-9", VD_EAUTH);
+	PROBE(&t, "localhost", "", VD_EAUTH);
+	PROBE(&t, "localhost", "Root-pw-1", 0);
+	p = S("Wrong-pw-9");
+	CHECK_INT_EQ(vd_drv_login(&t, NULL, p, err, sizeof(err)), VD_EAUTH);
+	printf("root wrong password over the socket: %s\n", err);
+	CHECK(strstr(err, "unix_socket") != NULL);
+	CHECK(strstr(err, "Wrong-pw-9") == NULL);
+	vd_secret_free(p);
+	p = S("Root-pw-1");
+	CHECK_OK(vd_drv_login(&t, NULL, p, err, sizeof(err)));
+	vd_secret_free(p);
+
+	admin_exec("ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket");
+	PROBE(&t, "localhost", "Root-pw-1", VD_DRV_UNPROVEN);
+	admin_exec("ALTER USER 'root'@'localhost' IDENTIFIED BY ''");
+	PROBE(&t, "localhost", "", 0);
+}
+
+/*
+ * vd_drv_holds(): no login, so with max_password_errors=2 five wrong
+ * checks leave the account usable (two wrong logins do block it: the
+ * control); cannot tell without the privilege; every method counts.
+ */
+static void
+t_holds(void)
+{
+	char u[64], v[64], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	struct vd_secret *p;
+	int i, r;
+
+	uname_(u, sizeof(u), "holds");
+	create_user(u, "localhost", "Holds-pw-1");
+	create_user(u, "10.1.2.%", "Holds-pw-1");
+	uname_(v, sizeof(v), "blocked");
+	create_user(v, "localhost", "Block-pw-1");
+	HOLDS(admin, u, "localhost", "Holds-pw-1", 0, 1);
+	HOLDS(admin, u, "10.1.2.%", "Holds-pw-1", 0, 1);
+	for (i = 0; i < 5; i++)
+		HOLDS(admin, u, "localhost", "Wrong-pw-1", 0, 0);
+	t = target(u);
+	PROBE(&t, "localhost", "Holds-pw-1", 0);
+
+	/* Control: two failed logins block an account on this server. */
+	t = target(v);
+	PROBE(&t, "localhost", "Wrong-pw-1", VD_EAUTH);
+	PROBE(&t, "localhost", "Wrong-pw-1", VD_EAUTH);
+	p = S("Block-pw-1");
+	r = vd_drv_probe(&t, "localhost", p, err, sizeof(err));
+	vd_secret_free(p);
+	printf("after 2 failed logins: %d: %s\n", r, err);
+	CHECK(r != 0);
+	CHECK(strstr(err, "4150") != NULL);
+	admin_exec("FLUSH PRIVILEGES");	/* unblocks */
+
+	/* Cannot tell: an unprivileged session, another account. */
+	t = target(u);
+	p = S("Holds-pw-1");
+	CHECK_OK(vd_drv_connect(&t, NULL, p, &c, err, sizeof(err)));
+	vd_secret_free(p);
+	HOLDS(c, v, "localhost", "Block-pw-1", VD_DRV_UNKNOWN, 0);
+	/* Its own account it can read. */
+	HOLDS(c, u, "localhost", "Holds-pw-1", 0, 1);
+	vd_drv_close(c);
+
+	/* No such account; an account without a password method. */
+	HOLDS(admin, u, "nohost.example", "Holds-pw-1", VD_ENOTFOUND, 0);
+	uname_(v, sizeof(v), "sockonly2");
+	create_via(v, "localhost", "IDENTIFIED VIA unix_socket");
+	HOLDS(admin, v, "localhost", "Holds-pw-1", 0, 0);
+	/* Half changed (SET PASSWORD changes the first method only): 0. */
+	uname_(v, sizeof(v), "half");
+	create_via(v, "localhost", "IDENTIFIED VIA ed25519 USING "
+	    "PASSWORD('Half-old-1') OR mysql_native_password USING "
+	    "PASSWORD('Half-old-1')");
+	admin_exec("SET PASSWORD FOR '%s'@'localhost' = PASSWORD('Half-new-2')",
+	    v);
+	HOLDS(admin, v, "localhost", "Half-new-2", 0, 0);
+	HOLDS(admin, v, "localhost", "Half-old-1", 0, 0);
+	t = target(v);
+	PROBE(&t, "localhost", "Half-old-1", 0);	/* via native */
+}
+
+/* Sleeps ms milliseconds. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Issue 13 case 14, a real primary/replica pair: vd_drv_role() reports a
+ * replica with its primary's host:port on the replica, and neither on the
+ * primary; read_only as set; a SET PASSWORD on the primary reaches the
+ * replica (the new password logs in there, the old one does not).
+ */
+static void
+t_repl(void)
+{
+	struct vd_mdbenv renv;
+	struct vd_dbtarget t;
+	struct vd_drv_conn *radmin = NULL;
+	struct vd_secret *empty = S("");
+	const char *path = getenv("VD_TEST_MDB_ENV_REPLICA");
+	char u[64], sql[512], want[64], prim[64], out[16], err[VD_DRV_ERRLEN];
+	int ro = -1, rep = -1, i, h = 0;
+
+	CHECK(path != NULL);
+	CHECK_OK(vd_mdbenv_read(path, &renv));
+	memset(&t, 0, sizeof(t));
+	t.unix_socket = renv.socket;
+	t.user = "root";
+	t.connect_timeout_s = 5;
+	t.rw_timeout_s = 10;
+	CHECK_OK(vd_drv_connect(&t, NULL, empty, &radmin, err, sizeof(err)));
+
+	/* Not yet replicating: nothing to report on either server. */
+	CHECK_OK(vd_drv_role(radmin, &ro, &rep, prim, sizeof(prim)));
+	CHECK_INT_EQ(rep, 0);
+	CHECK_STR_EQ(prim, "");
+
+	admin_exec("CREATE USER IF NOT EXISTS 'vdrepl'@'127.0.0.1' "
+	    "IDENTIFIED BY 'Repl-pw-1'");
+	admin_exec("GRANT REPLICATION SLAVE ON *.* TO 'vdrepl'@'127.0.0.1'");
+	snprintf(sql, sizeof(sql), "CHANGE MASTER TO MASTER_HOST = "
+	    "'127.0.0.1', MASTER_PORT = %u, MASTER_USER = 'vdrepl', "
+	    "MASTER_PASSWORD = 'Repl-pw-1', MASTER_CONNECT_RETRY = 1",
+	    env.port);
+	CHECK_OK(vd_drv_exec(radmin, sql, err, sizeof(err)));
+	CHECK_OK(vd_drv_exec(radmin, "START SLAVE", err, sizeof(err)));
+	CHECK_OK(vd_drv_exec(radmin, "SET GLOBAL read_only = 1", err,
+	    sizeof(err)));
+
+	uname_(u, sizeof(u), "repl");
+	create_user(u, "localhost", "Repl-old-1");
+	/* Wait (bounded) until the account reached the replica. */
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM mysql.user WHERE "
+	    "User = '%s'", u);
+	for (i = 0; i < 300; i++) {
+		CHECK_OK(vd_drv_query1(radmin, sql, out, sizeof(out), err,
+		    sizeof(err)));
+		if (strcmp(out, "1") == 0)
+			break;
+		sleep_ms(50);
+	}
+	CHECK_STR_EQ(out, "1");
+	printf("replica caught up after %d ms\n", i * 50);
+
+	snprintf(want, sizeof(want), "127.0.0.1:%u", env.port);
+	CHECK_OK(vd_drv_role(radmin, &ro, &rep, prim, sizeof(prim)));
+	CHECK_INT_EQ(ro, 1);
+	CHECK_INT_EQ(rep, 1);
+	CHECK_STR_EQ(prim, want);
+	CHECK_INT_EQ(vd_drv_role(radmin, &ro, &rep, prim, 5), VD_ETOOBIG);
+	CHECK_INT_EQ(rep, 1);
+	CHECK_OK(vd_drv_role(admin, &ro, &rep, prim, sizeof(prim)));
+	CHECK_INT_EQ(ro, 0);
+	CHECK_INT_EQ(rep, 0);
+	CHECK_STR_EQ(prim, "");
+
+	/* The primary's change reaches the replica. */
+	SETPW(admin, u, "localhost", "Repl-new-2", 0);
+	for (i = 0; i < 300; i++) {
+		struct vd_secret *p = S("Repl-new-2");
+
+		CHECK_OK(vd_drv_holds(radmin, u, "localhost", p, &h));
+		vd_secret_free(p);
+		if (h)
+			break;
+		sleep_ms(50);
+	}
+	CHECK_INT_EQ(h, 1);
+	t.user = u;
+	PROBE(&t, "localhost", "Repl-new-2", 0);
+	PROBE(&t, "localhost", "Repl-old-1", VD_EAUTH);
+
+	CHECK_OK(vd_drv_exec(radmin, "STOP SLAVE", err, sizeof(err)));
+	vd_drv_close(radmin);
+	vd_secret_free(empty);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct vd_dbtarget t;
 	struct vd_secret *empty;
 	char err[VD_DRV_ERRLEN];
-	int plugin = argc > 1 && strcmp(argv[1], "plugin") == 0;
+	const char *mode = argc > 1 ? argv[1] : "";
 
 	CHECK_OK(vd_mem_init());
 	CHECK_OK(vd_drv_init());
@@ -760,11 +1327,44 @@ main(int argc, char **argv)
 	vd_secret_free(empty);
 	atexit(drop_users);
 
-	if (plugin) {
+	if (strcmp(mode, "plugin") == 0) {
 		t_plugin();
 		t_ed25519();
 		printf("test_driver plugin: ok\n");
 		return 0;
+	}
+	/*
+	 * Servers configured as real installs are: bind-address=127.0.0.1
+	 * with '::1' rows, lc_messages=de_DE, max_password_errors=2.
+	 */
+	if (strcmp(mode, "layout") == 0) {
+		t_refused_v6();
+		t_ed25519();
+		t_two_methods();
+		t_unreadable();
+		t_holds();
+		t_proof();
+		printf("test_driver layout: ok\n");
+		return 0;
+	}
+	if (strcmp(mode, "nonet") == 0) {	/* skip-networking */
+		t_nonet();
+		printf("test_driver nonet: ok\n");
+		return 0;
+	}
+	if (strcmp(mode, "readonly") == 0) {	/* read_only, general log */
+		t_readonly();
+		printf("test_driver readonly: ok\n");
+		return 0;
+	}
+	if (strcmp(mode, "repl") == 0) {	/* primary; replica in env */
+		t_repl();
+		printf("test_driver repl: ok\n");
+		return 0;
+	}
+	if (*mode != '\0') {
+		fprintf(stderr, "test_driver: unknown mode %s\n", mode);
+		return 2;
 	}
 	t_connect();
 	t_wrong_password();
