@@ -203,6 +203,49 @@ held_note(struct vd_apply *a, char *const *hosts, const uint64_t *held, size_t n
 		snprintf(p + len, sz - len, " (restored backup?)");
 }
 
+/*
+ * Whether user@host holds pw by its stored hash, read through c (no
+ * login): 1 or 0, -1 when it cannot tell (no session, no privilege, a
+ * plugin not known).
+ */
+static int
+holds(struct vd_drv_conn *c, const char *user, const char *host,
+    const struct vd_secret *pw)
+{
+	int h = 0;
+
+	if (c == NULL || vd_drv_holds(c, user, host, pw, &h) != 0)
+		return -1;
+	return h;
+}
+
+/*
+ * After a change: the old password must be refused on every row.  Shown
+ * by the stored hashes (a login with it would count toward
+ * max_password_errors); a row that still holds it, e.g. an account with a
+ * second password method that was not changed, is named in a->note (the
+ * history entry).  Rows whose hashes cannot be read are not claimed.
+ */
+static void
+old_refused(struct vd_apply *a, struct vd_drv_conn *c, char *const *hosts,
+    size_t n)
+{
+	size_t len = strlen(a->note);
+
+	if (a->cur_pw == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (hosts[i][0] == '\0' ||
+		    holds(c, a->user, hosts[i], a->cur_pw) != 1)
+			continue;
+		snprintf(a->note + len, sizeof(a->note) - len, "%s%s",
+		    len ? (strstr(a->note, "old password") ? "," :
+		    "; old password still accepted on ") :
+		    "old password still accepted on ", hosts[i]);
+		len = strlen(a->note);
+	}
+}
+
 /* See apply.h. */
 void
 vd_apply_run(struct vd_apply *a)
@@ -268,6 +311,26 @@ vd_apply_run(struct vd_apply *a)
 
 	vd_drv_learn_port(c, &t);	/* loopback probes need it */
 
+	/*
+	 * A replica takes its primary's changes to mysql.user: a password
+	 * set here directly would be overwritten (or break replication).
+	 * Not known (no privilege to read the replica status): go on.
+	 */
+	if (a->mode == VD_APPLY_NEW) {
+		char primary[300];
+		int ro = 0, replica = 0;
+
+		if (vd_drv_role(c, &ro, &replica, primary, sizeof(primary)) !=
+		    VD_EDB && replica) {
+			a->out = VD_OUT_REFUSED;
+			snprintf(a->err, sizeof(a->err), "the server is a "
+			    "replica of %.200s: its primary's password changes "
+			    "reach it; rotate the primary's target instead "
+			    "(target add --replica-of)", primary);
+			goto out;
+		}
+	}
+
 	/* 2. The account's hosts: configured, or discovered. */
 	if (n == 0) {
 		r = vd_drv_account_hosts(c, a->user, &found, &nfound, a->err,
@@ -309,7 +372,15 @@ vd_apply_run(struct vd_apply *a)
 			else
 				r = vd_drv_probe(&t, hosts[i], a->new_pw, NULL,
 				    0);
-			if (r == 0) {
+			if (r == 0 || ((r == VD_DRV_UNREACHABLE ||
+			    r == VD_DRV_UNPROVEN) && holds(c, a->user,
+			    hosts[i], a->new_pw) == 1)) {
+				/*
+				 * In force there (by a login, or by its
+				 * stored hash where no login reaches): never
+				 * set again (password_reuse_check and
+				 * password history would refuse it).
+				 */
 				applied = 1;
 				continue;
 			}
@@ -349,6 +420,12 @@ vd_apply_run(struct vd_apply *a)
 		}
 		r = vd_drv_set_password(use, a->user, hosts[i], a->new_pw,
 		    a->err, sizeof(a->err));
+		if (r == VD_EPOLICY && a->mode == VD_APPLY_RESOLVE &&
+		    holds(use, a->user, hosts[i], a->new_pw) == 1) {
+			/* Refused as a reuse: it is the one in force. */
+			r = 0;
+			a->err[0] = '\0';
+		}
 		vd_drv_close(hc);
 		if (r == VD_ENOTFOUND && a->nhosts == 0) {
 			/*
@@ -395,9 +472,29 @@ vd_apply_run(struct vd_apply *a)
 			    strcasecmp(hosts[i], main_host) == 0)
 				main_ok = 1;
 			add_summary(a, hosts[i], "ok");
-		} else if (r == VD_DRV_UNREACHABLE)
-			add_summary(a, hosts[i], "unverified");
-		else {
+		} else if (r == VD_DRV_UNREACHABLE || r == VD_DRV_UNPROVEN) {
+			/*
+			 * No login proves it from here: the row's stored hash,
+			 * read through the main session, can.  A row that
+			 * does not hold the password is an error like a
+			 * refused login (without counting as one).
+			 */
+			int h = holds(c, a->user, hosts[i], probe_pw);
+
+			if (h == 0) {
+				add_summary(a, hosts[i], "not-held");
+				snprintf(a->err, sizeof(a->err), "verify "
+				    "%.64s@%.60s: the account does not hold the "
+				    "password (checked through the server: no "
+				    "login reaches it from here)", a->user,
+				    hosts[i]);
+				a->out = a->mode == VD_APPLY_CHECK ?
+				    VD_OUT_DRIFT : VD_OUT_UNCERTAIN;
+				goto out;
+			}
+			add_summary(a, hosts[i], h == 1 ? "held" :
+			    "unverified");
+		} else {
 			a->auth_fails += r == VD_EAUTH;
 			add_summary(a, hosts[i], r == VD_EAUTH ? "refused" :
 			    "error");
@@ -411,6 +508,10 @@ vd_apply_run(struct vd_apply *a)
 	/* The path vault users take must work too (unless a probe took it). */
 	if (!main_ok && (r = vd_drv_login(&t, NULL, probe_pw, a->err,
 	    sizeof(a->err))) != 0) {
+		if (r == VD_DRV_UNPROVEN)
+			snprintf(a->err, sizeof(a->err), "verify %.64s: the "
+			    "login succeeded without proving the password (an "
+			    "authentication method that needs none)", a->user);
 		a->auth_fails += r == VD_EAUTH;
 		a->out = a->mode == VD_APPLY_CHECK && r == VD_EAUTH ? VD_OUT_DRIFT :
 		    VD_OUT_UNCERTAIN;
@@ -422,6 +523,8 @@ vd_apply_run(struct vd_apply *a)
  out:
 	held_note(a, hosts, held, n < VD_APPLY_MAX_HOSTS ? n :
 	    VD_APPLY_MAX_HOSTS);
+	if (a->out == VD_OUT_OK && a->mode != VD_APPLY_CHECK)
+		old_refused(a, c, hosts, n);
 	vd_drv_hosts_free(found, nfound);
 	vd_drv_close(c);
 }
@@ -484,7 +587,7 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	for (i = 0; i < n; i++) {
 		h = found != NULL ? found[i] : a->hosts[i];
 		r = vd_drv_probe(&t, h, pw, perr, sizeof(perr));
-		if (r == VD_DRV_UNREACHABLE) {
+		if (r == VD_DRV_UNREACHABLE || r == VD_DRV_UNPROVEN) {
 			add_summary(a, h, "unverified");
 			continue;
 		}
@@ -510,6 +613,13 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 		if (r == VD_EAUTH)
 			snprintf(perr, sizeof(perr), "the server refused this "
 			    "password");
+		else if (r == VD_DRV_UNPROVEN) {
+			r = VD_EAUTH;
+			snprintf(perr, sizeof(perr), "the login succeeded "
+			    "without proving the password (an authentication "
+			    "method that needs none)");
+		} else if (r == VD_DRV_UNREACHABLE)
+			r = VD_EUNREACH;
 		snprintf(a->err, sizeof(a->err), "%.80s through %.100s: "
 		    "%.300s", t.user, t.unix_socket ? t.unix_socket : t.host,
 		    perr);
@@ -585,9 +695,26 @@ vd_apply_login(struct vd_apply *a, const char *user,
     const struct vd_secret *pw)
 {
 	struct vd_dbtarget t;
+	int r;
 
 	dbtarget(a, &t);
-	return vd_drv_login(&t, user, pw, a->err, sizeof(a->err));
+	r = vd_drv_login(&t, user, pw, a->err, sizeof(a->err));
+	if (r == VD_DRV_UNPROVEN) {
+		/*
+		 * In as the account, but by a method that needs no password
+		 * (unix_socket for vaultd's own OS user …): the password
+		 * itself is not proven, so it is not taken.
+		 */
+		snprintf(a->err, sizeof(a->err), "%.80s: the login succeeded "
+		    "without proving the password (an authentication method "
+		    "that needs none); connect over a route where the "
+		    "password is the only way in (e.g. TCP)", user ? user :
+		    a->user);
+		return VD_EAUTH;
+	}
+	if (r == VD_DRV_UNREACHABLE)
+		return VD_EUNREACH;	/* reason in a->err */
+	return r;
 }
 
 /* See apply.h. */

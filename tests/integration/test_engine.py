@@ -29,8 +29,24 @@ here.  Each scenario is a case the issue reproduced on main before:
              history row stays "running", get's password logs in (case 12)
   bind       a server listening on 127.0.0.1 only while the account also
              exists at ::1: the rotation applies ::1's row through a
-             session that works and reports it "unverified"; the target is
-             never stranded and get's password logs in (case 1)
+             session that works and reports it "held" (its stored hash
+             checked through the server, since no login reaches it); the
+             target is never stranded and get's password logs in (case 1)
+  reuse      the same layout with password_reuse_check: a crash after the
+             server took the pending version; the resolution proves ::1
+             holds it (no second SET PASSWORD, which the plugin refuses
+             as a reuse) and promotes it (case 2)
+  twomethods an account IDENTIFIED VIA ed25519 OR mysql_native_password:
+             after a rotation the old password is refused through either
+             method, and the history has no "old password still
+             accepted" note (case 8)
+  socket     vaultd as OS root and root@localhost "… OR unix_socket"
+             (Debian's shape): target add with a wrong password is refused
+             and a DBA's change is found as drift, though the socket login
+             itself needs no password (case 11)
+  replica    a real primary/replica pair: rotating the replica directly is
+             refused and names the primary; the primary's rotation reaches
+             the replica (case 14)
 
 usage: test_engine.py VAULTD VAULTCTL [SCENARIO...]
 Needs VD_TEST_MDB_ENV (the fixture's env file) and root (tmpfs, mariadbd).
@@ -356,22 +372,31 @@ def diskfull(mnt):
     check(rc == 0, "audit verify: %d %s" % (rc, err))
 
 
+# --- servers of a scenario's own ----------------------------------------
+
+def with_server(name, opts, fn, *more):
+    """Starts a throwaway server (mariadb.sh, extra mariadbd options opts)
+    and runs fn(env, *more) against it; always stops it."""
+    envfile = os.path.join(E.work, name + ".env")
+    p = subprocess.run(["sh", MARIADB_SH, "start", name, envfile, opts],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "start server %s (%s): %s" % (
+        name, opts, p.stdout.decode()))
+    if p.returncode != 0:
+        return
+    env = Env(VAULTD, VAULTCTL, "vd%s." % name, envfile)
+    try:
+        fn(env, *more)
+    finally:
+        stop_all()
+        subprocess.run(["sh", MARIADB_SH, "stop", name, envfile])
+        env.cleanup()
+
+
 # --- case 1: a host the server does not listen on ------------------------
 
 def sc_bind():
-    envfile = os.path.join(E.work, "bind.env")
-    p = subprocess.run(["sh", MARIADB_SH, "start", "engbind", envfile,
-                        "--bind-address=127.0.0.1"],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    check(p.returncode == 0, "start a 127.0.0.1-only server: %s" %
-          p.stdout.decode())
-    if p.returncode != 0:
-        return
-    try:
-        bind(Env(VAULTD, VAULTCTL, "vdengb.", envfile))
-    finally:
-        stop_all()
-        subprocess.run(["sh", MARIADB_SH, "stop", "engbind", envfile])
+    with_server("engbind", "--bind-address=127.0.0.1", bind)
 
 
 def bind(env):
@@ -384,8 +409,8 @@ def bind(env):
     rc, out, err = v.ctl(["rotate", "b", "--wait", "--json"])
     check(rc == 0, "the rotation succeeds: %d %s %s" % (rc, out, err))
     h = v.history("b")
-    check(h and h[0].get("result") == "ok" and "::1=unverified" in
-          h[0].get("hosts", ""), "::1 applied, reported unverified: %r" %
+    check(h and h[0].get("result") == "ok" and "::1=held" in
+          h[0].get("hosts", ""), "::1 applied, its hash checked: %r" %
           h[:1])
     check(v.target_status("b").get("state") == "ok", "target ok")
     got = v.get("b")
@@ -400,9 +425,162 @@ def bind(env):
     v.stop()
 
 
+# --- case 2: resolution never re-applies a password in force --------------
+
+def sc_reuse():
+    with_server("engreuse", "--bind-address=127.0.0.1 "
+                "--plugin-load-add=password_reuse_check "
+                "--password-reuse-check-interval=0", reuse)
+
+
+def reuse(env):
+    user, pw = "engre", new_pw()
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    # A validation plugin is loaded: strict_password_validation refuses a
+    # hash, so this throwaway server (no logs) gets the plaintext.
+    env.sql("".join("CREATE USER %s@%s IDENTIFIED BY %s; GRANT ALL "
+                    "PRIVILEGES ON *.* TO %s@%s;" % (q(user), q(h), q(pw),
+                                                     q(user), q(h))
+                    for h in hosts))
+    v = Vault(env, "reuse")
+    v.start()
+    v.add("r", user, pw, ",".join(hosts))
+    v.stop()
+    # The server takes version 2 on every row, then vaultd dies before
+    # recording it.
+    v.start(env={"VAULTD_TEST_CRASH": "after-apply"})
+    v.ctl(["rotate", "r", "--wait"])
+    check(v.proc.wait(timeout=60) == 99, "vaultd died at the crash point")
+    v.stop()
+    check(not env.login(user, pw), "the server took version 2")
+    v.start()
+    h = v.wait_history("r", lambda h: h and h[0].get("version") == 2 and
+                       h[0].get("result") != "running", timeout=30)
+    check(h and h[0].get("version") == 2 and h[0].get("result") == "ok" and
+          h[0].get("trigger") == "recovery", "resolved, not refused as a "
+          "reuse: %r" % h[:2])
+    got = v.get("r")
+    check(got is not None and got != pw and env.login(user, got) and
+          env.login(user, got, "127.0.0.1"), "get hands out version 2")
+    check("1819" not in v.logtext() and "reused" not in v.logtext(),
+          "no reuse refusal in the log")
+    v.stop()
+
+
+# --- case 8: an account with two password methods -----------------------
+
+def sc_twomethods():
+    with_server("eng2m", "--plugin-load-add=auth_ed25519", twomethods)
+
+
+def twomethods(env):
+    user, pw = "eng2m", new_pw()
+    env.sql("CREATE USER %s@'localhost' IDENTIFIED VIA ed25519 USING "
+            "PASSWORD(%s) OR mysql_native_password USING %s;"
+            "GRANT ALL PRIVILEGES ON *.* TO %s@'localhost';" % (
+                q(user), q(pw), q(native_hash(pw)), q(user)))
+    v = Vault(env, "twomethods")
+    v.start()
+    v.add("m", user, pw, "localhost")
+    rc, out, err = v.ctl(["rotate", "m", "--wait"])
+    check(rc == 0, "rotation: %d %s" % (rc, err))
+    got = v.get("m")
+    check(got is not None and env.login(user, got), "the new password "
+          "logs in")
+    check(not env.login(user, pw), "the old password is refused")
+    show = env.sql("SHOW CREATE USER %s@'localhost';" % q(user))
+    check(native_hash(pw) not in show and native_hash(got) in show and
+          "ed25519" in show, "both methods changed, both kept: %r" % show)
+    h = v.history("m")
+    check(h and "still accepted" not in h[0].get("note", ""),
+          "no old password left: %r" % h[:1])
+    v.stop()
+
+
+# --- case 11: a login that proves nothing ---------------------------------
+
+def sc_socket():
+    with_server("engsock", "", socketauth)
+
+
+def socketauth(env):
+    pw, dba = new_pw(), new_pw()
+    # Debian's root: a password OR unix_socket.  As OS root, the socket
+    # login works whatever the password.
+    env.sql("ALTER USER 'root'@'localhost' IDENTIFIED VIA "
+            "mysql_native_password USING %s OR unix_socket;" %
+            q(native_hash(pw)))
+    v = Vault(env, "socket", rotation="check_interval = 1s\n")
+    v.start()
+    rc, out, err = v.ctl(["target", "add", "s", "--unix-socket",
+                          env.mdb["MDB_SOCKET"], "--user", "root",
+                          "--account-hosts", "localhost"], "bogus\n")
+    check(rc != 0, "target add with a wrong password is refused: %d %s" %
+          (rc, out))
+    v.add("s", "root", pw, "localhost")
+    env.sql("SET PASSWORD FOR 'root'@'localhost' = %s;" %
+            q(native_hash(dba)))
+    end = time.time() + 15
+    while time.time() < end and v.target_status("s").get("state") != \
+            "drift":
+        time.sleep(0.3)
+    st = v.target_status("s")
+    check(st.get("state") == "drift", "the DBA's change is drift, not "
+          "'localhost=ok': %r" % st)
+    v.stop()
+
+
+# --- case 14: replicas ---------------------------------------------------
+
+def sc_replica():
+    with_server("engprim", "--server-id=1 --log-bin=@DIR@/binlog",
+                replica_pair)
+
+
+def replica_pair(prim):
+    with_server("engrepl", "--server-id=2", replica, prim)
+
+
+def replica(repl, prim):
+    prim.sql("CREATE USER 'vdrepl'@'127.0.0.1' IDENTIFIED BY 'Repl-pw-1';"
+             "GRANT REPLICATION SLAVE ON *.* TO 'vdrepl'@'127.0.0.1';")
+    repl.sql("CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %s,"
+             " MASTER_USER = 'vdrepl', MASTER_PASSWORD = 'Repl-pw-1', "
+             "MASTER_CONNECT_RETRY = 1; START SLAVE;" %
+             prim.mdb["MDB_PORT"])
+    user, pw = "engrp", new_pw()
+    prim.make_user(user, pw, ["localhost"], grant="ALL PRIVILEGES")
+    end = time.time() + 30
+    while time.time() < end and not repl.login(user, pw):
+        time.sleep(0.2)
+    check(repl.login(user, pw), "the account replicated")
+    v = Vault(prim, "replica")
+    v.start()
+    v.add("p", user, pw, "localhost")
+    rc, out, err = v.ctl(["target", "add", "rp", "--unix-socket",
+                          repl.mdb["MDB_SOCKET"], "--user", user,
+                          "--account-hosts", "localhost"], pw + "\n")
+    check(rc == 0, "the replica registered: %s" % err)
+    rc, out, err = v.ctl(["rotate", "rp", "--wait"])
+    check(rc != 0 and "replica of 127.0.0.1:%s" % prim.mdb["MDB_PORT"] in
+          err, "rotating the replica directly is refused, naming its "
+          "primary: %d %r" % (rc, err))
+    check(repl.login(user, pw) and prim.login(user, pw), "nothing changed")
+    rc, out, err = v.ctl(["rotate", "p", "--wait"])
+    got = v.get("p")
+    check(rc == 0 and got and prim.login(user, got), "the primary rotates")
+    end = time.time() + 30
+    while time.time() < end and not repl.login(user, got):
+        time.sleep(0.2)
+    check(repl.login(user, got), "the primary's change reaches the replica")
+    v.stop()
+
+
 SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("setpw", sc_setpw), ("inflight", sc_inflight),
-             ("diskfull", sc_diskfull), ("bind", sc_bind)]
+             ("diskfull", sc_diskfull), ("bind", sc_bind),
+             ("reuse", sc_reuse), ("twomethods", sc_twomethods),
+             ("socket", sc_socket), ("replica", sc_replica)]
 
 
 def main():
