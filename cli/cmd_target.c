@@ -31,6 +31,7 @@ target_usage(FILE *f)
 	    "       vaultctl target show NAME [--json]\n"
 	    "       vaultctl target remove NAME [--wait]\n"
 	    "       vaultctl target set-password NAME [--json]\n"
+	    "       vaultctl target abandon NAME [--json]\n"
 	    "\n"
 	    "target add reads the account's current password from the first "
 	    "line of stdin\n"
@@ -45,6 +46,9 @@ target_usage(FILE *f)
 	    "logs in on every host of the account, and replaces it after the "
 	    "after-reveal\n"
 	    "grace (at once without one).\n"
+	    "target abandon drops a pending version that no host holds "
+	    "(vaultd proves it),\n"
+	    "keeping the current one.\n"
 	    "target remove refuses while a rotation of the target runs; "
 	    "--wait waits for\n"
 	    "its end, then removes (versions and escrow envelopes stay "
@@ -394,6 +398,34 @@ target_remove(int argc, char **argv)
 }
 
 /*
+ * target abandon NAME: the pending version is held by no row of the
+ * account (vaultd proves it by each row's stored hash): it fails and the
+ * current version stands.
+ */
+static int
+target_abandon(int argc, char **argv)
+{
+	json_t *res = NULL;
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 1, &json, NULL)) >= 0)
+		return rc;
+	if ((rc = vc_call_exit("target abandon", "target.abandon",
+	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) !=
+	    VC_EXIT_OK)
+		return rc;
+	if (json)
+		rc = vc_print_json(res);
+	else
+		printf("target %s: pending version %lld abandoned; no row "
+		    "holds it (%s)\n", argv[optind], (long long)
+		    json_integer_value(json_object_get(res, "version")),
+		    vc_str(json_object_get(res, "hosts")));
+	json_decref(res);
+	return rc;
+}
+
+/*
  * target set-password NAME: hands vaultd the password now in force (read
  * like target add's), after it was changed outside the vault.
  */
@@ -458,6 +490,8 @@ cmd_target(int argc, char **argv)
 		return target_remove(argc - 1, argv + 1);
 	if (strcmp(argv[1], "set-password") == 0)
 		return target_set_password(argc - 1, argv + 1);
+	if (strcmp(argv[1], "abandon") == 0)
+		return target_abandon(argc - 1, argv + 1);
 	fprintf(stderr, "vaultctl: unknown target command '%s'\n", argv[1]);
 	target_usage(stderr);
 	return VC_EXIT_USAGE;

@@ -1046,6 +1046,67 @@ remove_now(struct vd_req *rq, const char *name)
 	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
 }
 
+/* --- target.abandon ---------------------------------------------------- */
+
+/*
+ * target.abandon: the pending version is held by no row of the account
+ * (the engine proves it, vd_rotate_abandon()), so it fails and the current
+ * version stands: the way out of a pending version whose change never
+ * reached the server.  Audited when asked and with its outcome.
+ */
+struct abandonjob {
+	struct vd_req	*rq;
+	char		 name[VD_NAME_MAX + 1];
+};
+
+static void
+abandon_done(void *arg, int err, json_t *result)
+{
+	struct abandonjob *j = arg;
+	struct vd_req *rq = j->rq;
+	json_int_t v = json_integer_value(json_object_get(result, "version"));
+	char why[VD_APPLY_ERRLEN];
+
+	snprintf(why, sizeof(why), "%s", err != 0 ? vd_err_detail() : "");
+	(void)audit_now(rq->d, rq, j->name, (uint64_t)v, err != 0 ? "failed" :
+	    "ok", err != 0 ? why : NULL);
+	if (err != 0)
+		vd_req_fail_code(rq, vd_proto_code(err), why);
+	else
+		vd_req_reply(rq, json_pack("{s:s, s:I, s:s}", "name", j->name,
+		    "version", v, "hosts", json_string_value(json_object_get(
+		    result, "hosts")) ? json_string_value(json_object_get(
+		    result, "hosts")) : ""));
+	free(j);
+}
+
+static void
+m_target_abandon(struct vd_req *rq, json_t *params)
+{
+	struct abandonjob *j;
+	const char *name;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if ((r = audit_now(rq->d, rq, name, 0, "requested", NULL)) != 0 ||
+	    (r = vd_rotate_abandon(rq->d, name, abandon_done, j)) != 0) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		free(j);
+		(void)audit_now(rq->d, rq, name, 0, "failed", why);
+		vd_req_fail_code(rq, vd_proto_code(r), why);
+	}
+}
+
 /* --- target.set_password ------------------------------------------------ */
 
 /*
@@ -2077,6 +2138,7 @@ static const struct method methods[] = {
 	    m_target_show },
 	{ "target.remove", 0, 1, m_target_remove },
 	{ "target.set_password", 0, 1, m_target_set_password },
+	{ "target.abandon", 0, 1, m_target_abandon },
 	{ "get", VD_ROLE_REVEAL, 1, m_get },
 	{ "rotate", VD_ROLE_OPERATOR, 1, m_rotate },
 	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },

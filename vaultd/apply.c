@@ -93,7 +93,7 @@ logins(const struct vd_apply *a, struct login *lg, size_t *first_old)
 
 	lg[n].v = a->cur_v;
 	lg[n++].pw = a->cur_pw;
-	if (a->mode == VD_APPLY_RESOLVE) {
+	if (a->mode == VD_APPLY_RESOLVE || a->mode == VD_APPLY_ABANDON) {
 		lg[n].v = a->new_v;
 		lg[n++].pw = a->new_pw;
 	}
@@ -246,6 +246,39 @@ old_refused(struct vd_apply *a, struct vd_drv_conn *c, char *const *hosts,
 	}
 }
 
+/*
+ * ABANDON: the pending password a->new_pw must be held by no row of the
+ * account, shown by each row's stored hash through c, or, where it cannot
+ * be read, by a login that the server refuses.  Sets a->out.
+ */
+static void
+held_nowhere(struct vd_apply *a, struct vd_drv_conn *c,
+    const struct vd_dbtarget *t, char *const *hosts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int h = holds(c, a->user, hosts[i], a->new_pw), r;
+
+		if (h < 0) {
+			r = vd_drv_probe(t, hosts[i], a->new_pw, NULL, 0);
+			a->auth_fails += r == VD_EAUTH;
+			h = r == VD_EAUTH ? 0 : r == 0 ? 1 : -1;
+		}
+		add_summary(a, hosts[i], h == 0 ? "not-held" : h == 1 ?
+		    "holds" : "unknown");
+		if (h != 0) {
+			a->out = VD_OUT_REFUSED;
+			snprintf(a->err, sizeof(a->err), "%.64s@%.60s %s the "
+			    "pending version: it %s in force; resolve it "
+			    "(vaultctl rotate) or hand in the password in force "
+			    "(target set-password)", a->user, hosts[i], h == 1 ?
+			    "holds" : "cannot be shown not to hold", h == 1 ?
+			    "is" : "may be");
+			return;
+		}
+	}
+	a->out = VD_OUT_OK;
+}
+
 /* See apply.h. */
 void
 vd_apply_run(struct vd_apply *a)
@@ -353,6 +386,19 @@ vd_apply_run(struct vd_apply *a)
 	if (a->admin_user == NULL && vd_drv_current_user(c, self, sizeof(self),
 	    NULL, 0) == 0 && (at = strrchr(self, '@')) != NULL)
 		self_host = at + 1;
+
+	if (a->mode == VD_APPLY_ABANDON) {
+		if (a->admin_user == NULL && lg[main_used].v == a->new_v) {
+			/* The main session logged in with it. */
+			a->out = VD_OUT_REFUSED;
+			snprintf(a->err, sizeof(a->err), "%.64s holds the "
+			    "pending version (it logs in): it is in force; "
+			    "resolve it (vaultctl rotate)", a->user);
+			goto out;
+		}
+		held_nowhere(a, c, &t, hosts, n);
+		goto out;
+	}
 
 	/* 3. Apply (not for a check). */
 	for (size_t i = 0; a->mode != VD_APPLY_CHECK && i < n; i++) {

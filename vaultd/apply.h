@@ -30,6 +30,7 @@ enum vd_apply_mode {
 	VD_APPLY_NEW,		/* set a fresh pending version everywhere */
 	VD_APPLY_RESOLVE,	/* a pending version exists: apply it forward */
 	VD_APPLY_CHECK,		/* probe the current password on every host */
+	VD_APPLY_ABANDON,	/* prove no host holds the pending version */
 };
 
 struct vd_apply {
@@ -87,7 +88,11 @@ int vd_apply_init(void);
  * pending, older ones within the max_password_errors budget), apply the
  * pending password to every host that does not hold it yet, then verify
  * every host with a fresh login; for CHECK only the verification, with the
- * current password.  Sets the outcome fields; never fails otherwise.
+ * current password; for ABANDON (new_pw: the pending one) proof that no
+ * row holds the pending password (its stored hash, or a refused login
+ * where the hash cannot be read): VD_OUT_OK only then, VD_OUT_REFUSED
+ * naming a row that holds it or cannot be told.  Sets the outcome fields;
+ * never fails otherwise.
  */
 void vd_apply_run(struct vd_apply *a);
 

@@ -240,6 +240,28 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	if (j->a.note[0])
 		json_object_set_new(h, "note", json_string(j->a.note));
 
+	if (j->a.mode == VD_APPLY_ABANDON) {
+		/*
+		 * Proven held by no row: the pending version was never in
+		 * force, so it fails (its password goes at the next prune)
+		 * and the current one stands.  Otherwise nothing changes.
+		 */
+		if (j->a.out == VD_OUT_OK) {
+			if ((r = vd_versions_move(t, j->name, j->a.new_v,
+			    VD_VE_ABANDON, ts)) != 0)
+				goto fail;
+			json_object_set_new(sf, "state", json_string(
+			    vd_tstate_name(vd_tstate_next(was, j->a.out, 0))));
+			json_object_set_new(sf, "retries", json_integer(0));
+			json_object_set_new(sf, "last_error", json_null());
+			json_object_set_new(sf, "trigger", json_null());
+			json_object_set_new(sf, "next_due", json_integer(e ?
+			    vd__next_due(e, every) : now + every));
+		}
+		if ((r = vd_history_update(t, j->name, j->hist_seq, h)) != 0)
+			goto fail;
+		goto commit;
+	}
 	switch (j->a.out) {
 	case VD_OUT_OK: {
 		crash_point(rot, "before-promote");
@@ -352,8 +374,11 @@ apply_sched(struct rot *rot, const struct job *j, const json_t *sf)
 			e->drift = j->a.out == VD_OUT_DRIFT;
 		return;
 	}
-	e->pending = j->a.out == VD_OUT_UNCERTAIN ||
-	    (j->a.mode == VD_APPLY_RESOLVE && j->a.out != VD_OUT_OK);
+	if (j->a.mode == VD_APPLY_ABANDON)
+		e->pending = j->a.out != VD_OUT_OK;
+	else
+		e->pending = j->a.out == VD_OUT_UNCERTAIN ||
+		    (j->a.mode == VD_APPLY_RESOLVE && j->a.out != VD_OUT_OK);
 	e->drift = j->a.out == VD_OUT_DRIFT;
 	e->unrec_v = 0;		/* recorded: the store says what is true */
 	e->unrec_err = 0;
@@ -412,11 +437,15 @@ finish(struct rot *rot, struct job *j, int r)
 		    "%llu: %s", j->name, vd_outcome_name(j->a.out),
 		    (unsigned long long)(j->a.mode == VD_APPLY_CHECK ? j->a.cur_v :
 		    j->a.new_v), buf);
-		if (j->a.mode != VD_APPLY_CHECK)
+		if (j->a.mode != VD_APPLY_CHECK &&
+		    j->a.mode != VD_APPLY_ABANDON)
 			unrecorded(rot, j, r, buf);
-	}
-	if (r != 0)
-		;	/* said above; the outcome is not in the vault */
+	} else if (j->a.mode == VD_APPLY_ABANDON)
+		vd_log(j->a.out == VD_OUT_OK ? LOG_NOTICE : LOG_WARNING,
+		    "%s: pending version %llu %s: %s", j->name,
+		    (unsigned long long)j->a.new_v, j->a.out == VD_OUT_OK ?
+		    "abandoned (no row holds it)" : "not abandoned",
+		    j->a.out == VD_OUT_OK ? j->a.summary : j->a.err);
 	else if (j->a.out == VD_OUT_OK && j->a.repaired)
 		vd_log(LOG_NOTICE, "%s: drift repaired: rotated to version "
 		    "%llu (%s); %s: %s", j->name, (unsigned long long)j->a.new_v,
@@ -447,7 +476,8 @@ finish(struct rot *rot, struct job *j, int r)
 	 * Drift: reset through the admin account, or repair from an older
 	 * version (j->repair, see record_in()); once, not by a reconcile.
 	 */
-	reconcile = j->a.out == VD_OUT_DRIFT && strcmp(j->trigger, "reconcile") !=
+	reconcile = j->a.out == VD_OUT_DRIFT && j->a.mode != VD_APPLY_ABANDON &&
+	    strcmp(j->trigger, "reconcile") !=
 	    0 && (j->a.admin_user != NULL || j->repair);
 	if ((e = vd__ent_find(rot, j->name)) != NULL) {
 		e->busy = 0;
@@ -712,7 +742,16 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			r = vd_err_set(VD_EBUSY, "pending version");
 		goto out;
 	}
-	if (vs.pending != 0) {
+	if (j->a.mode == VD_APPLY_ABANDON) {
+		if (vs.pending == 0) {
+			r = vd_err_set(VD_ENOTFOUND, "target %s has no pending "
+			    "version", name);
+			goto out;
+		}
+		j->a.new_v = vs.pending;
+		if ((r = vd_secret_get(t, name, vs.pending, &j->a.new_pw)) != 0)
+			goto out;
+	} else if (vs.pending != 0) {
 		/* Never generate anew for a version that may be in force. */
 		j->a.mode = VD_APPLY_RESOLVE;
 		j->a.new_v = vs.pending;
@@ -1439,6 +1478,32 @@ vd_rotate_busy(const struct vd_daemon *d, const char *target)
 	if (engine == NULL || (e = vd__ent_find(engine, target)) == NULL)
 		return 0;
 	return e->busy;
+}
+
+int
+vd_rotate_abandon(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
+    void *arg)
+{
+	struct rot *rot = engine;
+	struct waiter *w;
+	struct ent *e;
+	int r;
+
+	if (rot == NULL)
+		return vd_err_set(VD_ESEALED, "the rotation engine starts once "
+		    "the vault is unsealed");
+	if ((e = vd__ent_find(rot, target)) == NULL)
+		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if (e->busy || e->queued)
+		return vd_err_set(VD_EBUSY, "a rotation of %s is running; "
+		    "wait for it to end and try again", target);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return VD_ENOMEM;
+	w->cb = cb;
+	w->arg = arg;
+	r = vd__start_job(rot, target, "abandon", VD_APPLY_ABANDON, &w);
+	free(w);	/* NULL once taken */
+	return r;
 }
 
 int

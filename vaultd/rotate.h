@@ -100,6 +100,18 @@ unsigned vd_rotate_running(const struct vd_daemon *d);
 int vd_rotate_busy(const struct vd_daemon *d, const char *target);
 
 /*
+ * An admin's abandon of target's pending version: a job proves, by each
+ * account row's stored hash (or a refused login where it cannot be read),
+ * that no row holds the pending password; then the version fails
+ * (state.h VD_VE_ABANDON) and the current one stands.  cb(arg, err,
+ * result) hears the outcome: err 0, or the row that holds it (or cannot
+ * be shown not to).  Returns 0 once started, VD_EBUSY while a job of the
+ * target runs, VD_ENOTFOUND, or another error (cb is then not called).
+ */
+int vd_rotate_abandon(struct vd_daemon *d, const char *target,
+    vd_rotate_cb cb, void *arg);
+
+/*
  * Makes cb(arg, err, result) be called once the password in force on
  * target's server is settled: when a rotation or resolution of target is
  * running, at its end (after its outcome is recorded, or failed to be);

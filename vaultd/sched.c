@@ -223,6 +223,7 @@ vd__may_start(struct rot *rot, struct ent *e, const char *trigger, int64_t now)
 	    strcmp(trigger, "retry") == 0;
 	int asked = strcmp(trigger, "manual") == 0 ||
 	    strcmp(trigger, "breakglass") == 0 ||
+	    strcmp(trigger, "abandon") == 0 ||
 	    strcmp(trigger, "reconcile") == 0;
 
 	if (!asked && over_budget(e))

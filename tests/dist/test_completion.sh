@@ -91,7 +91,7 @@ chmod 755 "$tmp/bin/vaultctl"
 PATH=$tmp/bin:$PATH
 
 expect "target" vaultctl ta
-expect "add list remove set-password show" vaultctl target ""
+expect "abandon add list remove set-password show" vaultctl target ""
 expect "remove" vaultctl target r
 expect "audit" vaultctl au
 expect "init" vaultctl --socket /x in

@@ -16,6 +16,11 @@ here.  Each scenario is a case the issue reproduced on main before:
   setpw      drift while a version is pending: target set-password is
              accepted, supersedes the pending version (kept as previous),
              and get returns the imported password (case 5)
+  abandon    a pending version no row holds (a crash before the server
+             was touched, on a server in drift... resolution cannot finish
+             it) is abandoned by an admin: proven by the rows' hashes,
+             failed, the current version stands; one the server holds is
+             refused (case 5)
   inflight   a rotation held on the server (FLUSH TABLES WITH READ LOCK):
              target remove is refused while it runs, get waits for its
              outcome and returns the password in force, a reveal of the
@@ -215,6 +220,85 @@ def sc_setpw():
           "the pending version is superseded (kept): %r" % states)
     check(v.get("s") == dba_pw, "get returns the imported password")
     v.stop()
+
+
+def crashed_pending(v, name, step):
+    """A rotation of name killed at step (vaultd exits 99)."""
+    v.start(env={"VAULTD_TEST_CRASH": step})
+    v.ctl(["rotate", name, "--wait"])
+    check(v.proc.wait(timeout=60) == 99, "vaultd died at %s" % step)
+    v.stop()
+
+
+def stuck_pending(v, name, user, hosts):
+    """Restarts vaultd after a crash with a DBA's password on every row:
+    the resolution finds drift (current and pending refused) and, its
+    refused logins at the budget, stops trying.  Returns the target's
+    version states."""
+    for h in hosts:
+        dba_set(user, h, new_pw())
+    v.start()
+    end = time.time() + 30
+    while time.time() < end and v.target_status(name).get("state") != \
+            "drift":
+        time.sleep(0.2)
+    return {x["version"]: x["state"] for x in versions(v, name)}
+
+
+def sc_abandon():
+    user, pw = "engab", new_pw()
+    hosts = ["localhost", "127.0.0.1"]
+    E.make_user(user, pw, hosts)
+    v = Vault(E, "abandon")
+    v.start()
+    v.add("a", user, pw, ",".join(hosts))
+    v.stop()
+    # Killed after the pending commit: version 2 never reached the server;
+    # then the DBA changes the password, and later restores version 1.
+    crashed_pending(v, "a", "after-pending")
+    vs = stuck_pending(v, "a", user, hosts)
+    check(vs.get(2) == "pending", "a pending version, in drift: %r" % vs)
+    for h in hosts:
+        dba_set(user, h, pw)
+    rc, out, err = v.ctl(["target", "abandon", "a"])
+    check(rc == 0 and "abandoned" in out and "not-held" in out,
+          "abandon: %d %r %r" % (rc, out, err))
+    vs = {x["version"]: x["state"] for x in versions(v, "a")}
+    check(vs.get(2) == "failed" and vs.get(1) == "current",
+          "version 2 failed, version 1 current: %r" % vs)
+    check(v.get("a") == pw and E.login(user, pw), "get: version 1, which "
+          "logs in")
+    check(v.target_status("a").get("state") == "ok", "target ok")
+    rc, out, err = v.ctl(["target", "abandon", "a"])
+    check(rc == 4, "nothing pending any more: %d %s" % (rc, err))
+    v.stop()
+    # One the server holds is refused.
+    crashed_pending(v, "a", "after-apply")
+    vs = stuck_pending(v, "a", user, hosts)
+    pend = [k for k, x in vs.items() if x == "pending"]
+    check(len(pend) == 1, "a pending version, in drift: %r" % vs)
+    held = v.get("a", pend[0]) if pend else None
+    for h in hosts:
+        dba_set(user, h, held or new_pw())
+    rc, out, err = v.ctl(["target", "abandon", "a"])
+    check(rc == 1 and "holds the pending version" in err,
+          "abandon of a version the server holds is refused: %d %r" %
+          (rc, err))
+    check({x["version"]: x["state"] for x in versions(v, "a")} == vs,
+          "nothing changed")
+    ents = [e for e in audit(v) if e.get("event") == "target.abandon"]
+    check(sorted(e.get("result") for e in ents) == [
+        "failed", "failed", "ok", "requested", "requested", "requested"],
+          "every abandon audited: %r" % [e.get("result") for e in ents])
+    v.stop()
+
+
+def audit(v):
+    rc, out, err = v.ctl(["audit", "list", "--json", "--limit", "1000"])
+    try:
+        return json.loads(out) if rc == 0 else []
+    except ValueError:
+        return []
 
 
 # --- cases 6, 7, 9: a rotation in flight ---------------------------------
@@ -577,7 +661,8 @@ def replica(repl, prim):
 
 
 SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
-             ("setpw", sc_setpw), ("inflight", sc_inflight),
+             ("setpw", sc_setpw), ("abandon", sc_abandon),
+             ("inflight", sc_inflight),
              ("diskfull", sc_diskfull), ("bind", sc_bind),
              ("reuse", sc_reuse), ("twomethods", sc_twomethods),
              ("socket", sc_socket), ("replica", sc_replica)]
