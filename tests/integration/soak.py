@@ -13,11 +13,11 @@ What users see, meanwhile:
   of them for targets whose rotation is due, i.e. in flight or queued) and
   logs in with every password returned (mariadb client, the password in a
   0600 option file in the work dir).  The server's hash of the account is
-  read just before each get, so a refusal is classified: "refused" when the
-  password was not the server's before the get and is refused after it
-  (the vault handed out a dead password); "raced" when it was the
-  server's before the get (a rotation changed it between the get and the
-  login: not the vault's fault).
+  read just before each get and after a refused login, so a refusal is
+  classified: "raced" when the password was the server's before the get
+  and the server holds another one after the login (a rotation changed it
+  in between: not the vault's fault); otherwise "refused" (the vault
+  handed out a password that does not log in).
 - a full disk: the vault's data directory is on an 8 MB tmpfs (needs
   root); at random moments a ballast file fills it (vaultd's commits fail
   with ENOSPC) and is later deleted.
@@ -217,18 +217,24 @@ class Getter(threading.Thread):
         if r == "down":
             self.unchecked += 1
             return
-        self.checked += 1
         if r == "ok":
+            self.checked += 1
             self.ok += 1
-        elif before == native_hash(pw):
+            return
+        after = server_hash(self.E, user)
+        if after is None:
+            self.unchecked += 1
+            return
+        self.checked += 1
+        if before == native_hash(pw) != after:
             self.raced += 1     # in force when asked, changed since
         else:
             self.refused += 1
             d = self.disk.state()
             self.refusals.append((time.strftime("%H:%M:%S"), name, ver, d))
-            log("refused get: %s version %s (the server held another "
-                "password before the get and refuses this one; disk %s)" %
-                (name, ver, d))
+            log("refused get: %s version %s (the login is refused, and no "
+                "rotation changed the password between the get and the "
+                "login; disk %s)" % (name, ver, d))
 
     def run(self):
         while not self.halt.is_set():
