@@ -116,7 +116,7 @@ def sc_second():
           "the lock file names A: %r" % text)
     check(pw not in text and (cur or "x") not in text,
           "no password in the lock file")
-    v.stop()
+    check(v.stop() == 0, "A stops cleanly")
 
 
 def sc_samesock():
@@ -133,7 +133,7 @@ def sc_samesock():
           "A's socket is left alone")
     rc, out, err = v.ctl(["status"], keep=False)
     check(rc == 0, "A still answers on its socket: %d %s" % (rc, err))
-    v.stop()
+    check(v.stop() == 0, "A stops cleanly")
 
 
 def sc_takeover():
@@ -179,7 +179,7 @@ def sc_takeover():
 def sc_symlink():
     v = Vault(E, "symlink")
     user, pw = serving(v, "t")
-    v.stop()
+    check(v.stop() == 0, "A stops cleanly")
     victim = os.path.join(v.dir, "victim")
     with open(victim, "w") as f:
         f.write("untouched\n")
@@ -199,7 +199,7 @@ def sc_symlink():
     check(not os.path.islink(lock_path(v)) and
           os.lstat(lock_path(v)).st_mode & 0o7777 == 0o600,
           "a plain 0600 lock file once the link is gone")
-    v.stop()
+    check(v.stop() == 0, "A stops cleanly")
 
 
 def sc_user():
