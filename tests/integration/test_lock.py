@@ -20,6 +20,9 @@ Scenarios (default: all):
   user      [vault] user: started as root, running as nobody, vaultd still
             holds the lock (the descriptor survives setuid): a second
             vaultd is refused naming its pid; the lock file is nobody's
+  fulldisk  the data directory on a full tmpfs: vaultd starts and holds
+            the lock though it cannot write its pid (a second one is
+            refused, "pid unknown"); with room again the pid is written
 Standard library only; passwords only ever travel on stdin or in 0600
 option files.
 """
@@ -230,9 +233,54 @@ def sc_user():
     os.chmod(E.work, 0o700)
 
 
+def sc_fulldisk():
+    if os.geteuid() != 0:
+        log("fulldisk: not root (mount), skipped")
+        return
+    mnt = os.path.join(E.work, "tmpfs")
+    os.mkdir(mnt, 0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700",
+                    "tmpfs", mnt], check=True)
+    try:
+        fulldisk(mnt)
+    finally:
+        stop_all()
+        subprocess.run(["umount", mnt])
+
+
+def fulldisk(mnt):
+    v = Vault(E, "fulldisk", data_dir=mnt + "/data")
+    fd = os.open(mnt + "/ballast", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+    check(not os.path.exists(lock_path(v)), "no lock file before the start")
+    v.start()
+    st = os.lstat(lock_path(v))
+    log("full disk: vaultd started, lock file %d bytes" % st.st_size)
+    check(st.st_size == 0, "the full disk kept our pid out: %d bytes" %
+          st.st_size)
+    check("cannot record our pid" in v.logtext(), "the log says why")
+    conf, sock = second_conf(v, "b")
+    rc, err = run_second(conf)
+    check(rc == 1 and "is in use by vaultd (pid unknown); one vaultd per "
+          "data directory" in err,
+          "still locked, the holder unnamed: %r %s" % (rc, err))
+    os.unlink(mnt + "/ballast")
+    check(v.stop() == 0, "A stops cleanly")
+    v.start()
+    with open(lock_path(v)) as f:
+        check(f.read().split()[:1] == [str(v.proc.pid)],
+              "with room again the lock file names the holder")
+    check(v.stop() == 0, "A stops cleanly")
+
+
 SCENARIOS = [("second", sc_second), ("samesock", sc_samesock),
              ("takeover", sc_takeover), ("symlink", sc_symlink),
-             ("user", sc_user)]
+             ("user", sc_user), ("fulldisk", sc_fulldisk)]
 
 
 def main():
