@@ -399,9 +399,7 @@ def run(E, seconds, rnd, mdb, seed, mnt, strict):
     getter.join(60)
     v.stop()
     tlog("kill loop over; calm end")
-    # Calm end: scheduled rotations paused, pending versions resolved;
-    # vaultd has run a few ticks (1 s) since the disk was freed, at least
-    # one of them in this calm run, before the history is read.
+    # Calm end: scheduled rotations paused, pending versions resolved.
     with open(v.conf, "a") as f:
         f.write("paused = yes\n")
     v.start()
@@ -417,9 +415,8 @@ def run(E, seconds, rnd, mdb, seed, mnt, strict):
           "no target left pending: %r" % [t for t in st
                                           if t.get("state") == "pending"])
     tlog("nothing pending")
-    time.sleep(max(0, calm + 1.5 - time.time(),
-                   (disk.changed or 0) + 3 - time.time()))
-    rotations = failed = bad = lockouts = running = 0
+    rotations = failed = bad = lockouts = 0
+    stuck = {}                  # target: versions whose row says running
     for i in range(N):
         name, user = "s%02d" % i, "vsk%02d" % i
         rc, out, err = v.ctl(["history", name, "--json", "--limit",
@@ -429,11 +426,8 @@ def run(E, seconds, rnd, mdb, seed, mnt, strict):
         rotations += sum(1 for e in h if e["result"] == "ok" and
                          e["trigger"] != "initial")
         failed += sum(1 for e in h if e["result"] not in ("ok", "running"))
-        stuck = [e["version"] for e in h if e["result"] == "running"]
-        if stuck:
-            running += len(stuck)
-            log("%s: history rows still running: versions %s" %
-                (name, stuck))
+        if any(e["result"] == "running" for e in h):
+            stuck[name] = None
         cur = v.get(name)
         if cur is not None and E.login(user, cur):
             continue
@@ -444,6 +438,25 @@ def run(E, seconds, rnd, mdb, seed, mnt, strict):
         if not any(E.login(user, v.get(name, k) or "")
                    for k in range(max(1, n - 3), n + 3)):
             lockouts += 1
+    # A row left "running" must be settled within a few ticks (1 s) of
+    # the disk being freed and this calm run starting: look again until
+    # then, so that a settled engine costs no waiting.
+    while True:
+        for name in stuck:
+            rc, out, err = v.ctl(["history", name, "--json", "--limit",
+                                  "10000"], keep=False)
+            h = json.loads(out) if rc == 0 else []
+            stuck[name] = [e["version"] for e in h
+                           if e["result"] == "running"]
+        stuck = {k: x for k, x in stuck.items() if x}
+        if not stuck or time.time() > max(calm + 4,
+                                          (disk.changed or 0) + 6):
+            break
+        time.sleep(1)
+    for name in sorted(stuck):
+        log("%s: history rows still running: versions %s" %
+            (name, stuck[name]))
+    running = sum(len(x) for x in stuck.values())
     v.stop()
     rc, out, err = v.audit_verify()
     check(rc == 0, "audit verify: %d %s %s" % (rc, out, err))
