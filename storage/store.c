@@ -23,6 +23,7 @@
  * The wrap's associated data is every byte before the nonce, so the KDF
  * parameters and id cannot be altered without the unwrap failing.
  */
+#define _GNU_SOURCE	/* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -485,6 +486,177 @@ lock_owner(const char *dir)
 			vd_log(LOG_DEBUG, "%s: chown: %s", path,
 			    strerror(errno));
 	close(fd);
+}
+
+/* ---- the one-writer lock of a data directory ------------------------- */
+
+#define HOLDER_MAX	128	/* bytes of "PID HOST\n" read back */
+#define HOLDER_TRIES	50	/* x 10 ms: a holder between lock and write */
+
+/*
+ * Reads the holder's "PID HOST" from the lock file into a message naming
+ * it.  The holder writes it just after it got the lock, so an empty file is
+ * read again for a moment; it stays "pid unknown" after that (a holder on
+ * a full disk cannot write it).  The host is named only when it is not
+ * ours (shared storage).  Nothing read is trusted beyond printable text.
+ */
+static void
+lock_holder(int fd, char *out, size_t len)
+{
+	char buf[HOLDER_MAX + 1], host[HOST_NAME_MAX + 1], *end, *h;
+	long long pid = 0;
+	ssize_t n = 0;
+
+	snprintf(out, len, "pid unknown");
+	for (int i = 0; i < HOLDER_TRIES; i++) {
+		if ((n = pread(fd, buf, HOLDER_MAX, 0)) > 0)
+			break;
+		usleep(10000);
+	}
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	errno = 0;
+	pid = strtoll(buf, &end, 10);
+	if (errno != 0 || end == buf || pid <= 0 || pid > INT_MAX)
+		return;
+	h = end + strspn(end, " ");
+	h[strcspn(h, "\n")] = '\0';
+	for (char *c = h; *c != '\0'; c++)
+		if (*c < 0x21 || *c > 0x7e)
+			*c = '?';
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	if (*h == '\0' || strcmp(h, host) == 0)
+		snprintf(out, len, "pid %lld", pid);
+	else
+		snprintf(out, len, "pid %lld on host %.64s", pid, h);
+}
+
+/*
+ * Writes "PID HOST\n" into the lock file we hold: over the old bytes first,
+ * then cut to length, so a full disk (ENOSPC) costs only the name, never
+ * the lock; on a failed write the file is emptied, never left naming a
+ * former holder.
+ */
+static void
+lock_write_holder(int fd, const char *path)
+{
+	char host[HOST_NAME_MAX + 1], buf[HOLDER_MAX];
+	int n;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	n = snprintf(buf, sizeof(buf), "%ld %.64s\n", (long)getpid(), host);
+	if (n < 0 || (size_t)n >= sizeof(buf) ||
+	    pwrite(fd, buf, (size_t)n, 0) != n || ftruncate(fd, n) != 0) {
+		vd_log(LOG_WARNING, "%s: cannot record our pid: %s", path,
+		    strerror(errno));
+		if (ftruncate(fd, 0) != 0)
+			vd_log(LOG_DEBUG, "%s: truncate: %s", path,
+			    strerror(errno));
+		return;
+	}
+	/* Seen from another host on shared storage too. */
+	(void)fdatasync(fd);
+}
+
+int
+vd_store_lock_dir(const char *dir, int *fdp)
+{
+	struct flock fl;
+	struct stat ds, ls;
+	char path[PATH_MAX], who[HOLDER_MAX + 96];
+	int dfd = -1, fd = -1, n, r;
+
+	*fdp = -1;
+	if ((r = check_dir(dir, 1)) != 0)
+		return r;
+	n = snprintf(path, sizeof(path), "%s/%s", dir, VD_STORE_LOCKFILE);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return vd_err_set(VD_EINVAL, "data directory path too long");
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(dfd, &ds) != 0) {
+		r = vd_err_set(-errno, "cannot open %s: %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	/* O_NONBLOCK: a FIFO planted here must not hang the start. */
+	if ((fd = openat(dfd, VD_STORE_LOCKFILE, O_RDWR | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600)) < 0) {
+		if (errno == ELOOP)
+			r = vd_err_set(-ELOOP, "%s is a symbolic link; vaultd "
+			    "does not follow it (remove it)", path);
+		else if (errno == EACCES)
+			r = vd_err_set(-EACCES, "cannot open %s: %s (it must "
+			    "belong to the data directory's owner)", path,
+			    strerror(errno));
+		else
+			r = vd_err_set(-errno, "cannot open %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &ls) != 0) {
+		r = vd_err_set(-errno, "cannot stat %s", path);
+		goto out;
+	}
+	/*
+	 * We write into it (as root, maybe): never into a file that is also
+	 * reachable under another name.
+	 */
+	if (!S_ISREG(ls.st_mode) || ls.st_nlink != 1 ||
+	    ls.st_dev != ds.st_dev) {
+		r = vd_err_set(-ELOOP, "%s is not a plain file with one link; "
+		    "vaultd does not use it (remove it)", path);
+		goto out;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;		/* l_start 0, l_len 0: the whole file */
+	if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+		if (errno == EAGAIN || errno == EACCES) {
+			lock_holder(fd, who, sizeof(who));
+			r = vd_err_set(VD_EBUSY, "data directory %s is in use "
+			    "by vaultd (%s); one vaultd per data directory",
+			    dir, who);
+		} else if (errno == ENOLCK || errno == EINVAL)
+			r = vd_err_set(-errno, "cannot lock %s: %s: the file "
+			    "system must support locks (fcntl OFD locks) so "
+			    "that only one vaultd uses the data directory",
+			    path, strerror(errno));
+		else
+			r = vd_err_set(-errno, "cannot lock %s: %s", path,
+			    strerror(errno));
+		goto out;
+	}
+	/* Ours now.  Files the daemon keeps are 0600, its owner's. */
+	if ((ls.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0) {
+		r = vd_err_set(-errno, "cannot chmod %s", path);
+		goto out;
+	}
+	if (geteuid() == 0 && ds.st_uid != 0 &&
+	    (ls.st_uid != ds.st_uid || ls.st_gid != ds.st_gid) &&
+	    fchown(fd, ds.st_uid, ds.st_gid) != 0)
+		vd_log(LOG_WARNING, "%s: chown: %s", path, strerror(errno));
+	lock_write_holder(fd, path);
+	*fdp = fd;
+	fd = -1;
+	r = 0;
+ out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+void
+vd_store_unlock_dir(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 static int

@@ -89,6 +89,38 @@ int vd_store_create(const char *dir, enum vd_kdf kdf,
  */
 int vd_store_open(const char *dir, unsigned flags, struct vd_store **out);
 
+/*
+ * The one-writer lock of a data directory (DESIGN.md, "High availability").
+ * vaultd takes it before it opens the store and keeps it for its life, so
+ * a second vaultd on the same directory (this host, or another host on
+ * shared storage whose locks work across hosts: NFSv4, GFS2, OCFS2)
+ * refuses to start.  Offline commands do not take it: they open the store
+ * read-only, or write under LMDB's own lock beside a running vaultd.
+ */
+#define VD_STORE_LOCKFILE	"vaultd.lock"
+
+/*
+ * Takes the exclusive lock of data directory dir: an open-file-description
+ * lock (F_OFD_SETLK, whole file) on dir/vaultd.lock, opened read-write,
+ * created 0600 when missing, never through a symbolic link, and refused
+ * unless it is a plain file with one link; "PID HOST" is written into it
+ * for the next one to name.  Run as root on a directory owned by someone
+ * else, the file is given to the directory's owner (as for lock.mdb).  On
+ * success *fd holds the descriptor that holds the lock (close-on-exec):
+ * keep it open as long as the lock must hold, across setuid() too; the
+ * kernel releases the lock when it is closed or the process dies.  The
+ * file is never removed (a removed lock file lets two holders coexist).
+ * Returns 0; VD_EBUSY when another open file holds the lock, with the
+ * detail "data directory DIR is in use by vaultd (pid N); one vaultd per
+ * data directory"; VD_ENOTVAULT / VD_EKEYPERM as vd_store_open() for the
+ * directory; -ELOOP for a link planted as the lock file; -ENOLCK when the
+ * file system has no locks; or another -errno.
+ */
+int vd_store_lock_dir(const char *dir, int *fd);
+
+/* Releases the lock taken by vd_store_lock_dir(); fd < 0 is a no-op. */
+void vd_store_unlock_dir(int fd);
+
 /* Returns how the vault's root key is obtained. */
 enum vd_kdf vd_store_kdf(const struct vd_store *st);
 

@@ -2,7 +2,8 @@
  * main.c - vaultd: the daemon.  `vaultd --config FILE` runs in the
  * foreground and logs to stderr with syslog priority prefixes.
  *
- * Start-up: read the config, open the vault; a key-file vault is unlocked
+ * Start-up: read the config, lock the data directory (one vaultd per data
+ * directory), open the vault; a key-file vault is unlocked
  * now, a passphrase vault stays sealed until `vaultctl unseal`.  Then serve
  * the socket until SIGTERM/SIGINT (stop accepting, finish what is in
  * flight, close the store, exit 0).  SIGHUP re-reads the config; a bad new
@@ -177,6 +178,34 @@ signal_cb(uv_signal_t *h, int signum)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
 }
 
+/*
+ * One writer per data directory: the lock is taken before anything reads
+ * the key or the vault or touches the socket, so a second vaultd refuses
+ * before it could prompt for, read or use a key, or unlink the first one's
+ * socket.  The descriptor stays open (across the privilege drop) until
+ * exit; the kernel releases the lock when the process dies.
+ */
+static int
+lock_data_dir(const struct vd_config *cfg, int *fd)
+{
+	char buf[768];
+	int r;
+
+	vd_err_clear();
+	if ((r = vd_store_lock_dir(cfg->data_dir, fd)) == 0)
+		return 0;
+	if (r == VD_EBUSY) {
+		/* The detail is the whole story: who holds it, and the rule. */
+		vd_log(LOG_ERR, "%s", vd_err_detail());
+		vd_notify_status("start-up failed: %s", vd_err_detail());
+		return r;
+	}
+	vd_err_format(r, buf, sizeof(buf));
+	vd_log(LOG_ERR, "data directory lock: %s", buf);
+	vd_notify_status("start-up failed: data directory lock: %s", buf);
+	return r;
+}
+
 static int
 open_vault(struct vd_daemon *d)
 {
@@ -264,7 +293,7 @@ main(int argc, char **argv)
 	static const int signums[] = { SIGTERM, SIGINT, SIGHUP };
 	struct vd_daemon d;
 	const char *path = NULL;
-	int ch, r, check = 0, level = LOG_INFO, rc = 1;
+	int ch, r, check = 0, level = LOG_INFO, rc = 1, lockfd = -1;
 
 	memset(&d, 0, sizeof(d));
 	while ((ch = getopt_long(argc, argv, "c:C:dVh", opts, NULL)) != -1) {
@@ -321,6 +350,10 @@ main(int argc, char **argv)
 	if ((r = vd_harden_check_file(path, "config file")) != 0 ||
 	    (r = vd_config_load(path, &d.cfg)) != 0) {
 		startup_failed("configuration", r);
+		return 1;
+	}
+	if (lock_data_dir(d.cfg, &lockfd) != 0) {
+		vd_config_free(d.cfg);
 		return 1;
 	}
 	/*
@@ -392,6 +425,7 @@ main(int argc, char **argv)
 	if (uv_loop_close(d.loop) != 0)
 		vd_log(LOG_WARNING, "loop closed with handles open");
 	vd_store_close(d.st);
+	vd_store_unlock_dir(lockfd);	/* after the store: no writer left */
 	vd_config_free(d.cfg);
 	if (rc == 0)
 		vd_log(LOG_NOTICE, "stopped");

@@ -1,7 +1,8 @@
 /*
  * test_store.c - the encrypted LMDB store: round trips, tamper detection,
  * wrong keys, read-only access beside a writer, durability, the audit chain,
- * and history paging over 100,000 entries.
+ * history paging over 100,000 entries, and the data directory's one-writer
+ * lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -887,6 +888,75 @@ test_lock_owner(void)
 	CHECK(unlink(lock) == 0 && unlink(victim) == 0);
 }
 
+/*
+ * The one-writer lock: OFD locks conflict between two open files even in
+ * one process, so a second vd_store_lock_dir() here stands for a second
+ * vaultd.  It names our pid; closing the first lets it in; the lock file
+ * is 0600; a symlink or hard link planted as the lock file is refused and
+ * its target left as it was.
+ */
+static void
+test_lock_dir(void)
+{
+	char dir[256], lock[300], victim[300], want[64];
+	struct stat sb;
+	int fd1, fd2, fd;
+
+	vd_store_close(new_vault("ld", NULL));
+	path_in(dir, sizeof(dir), "ld");
+	CHECK(snprintf(lock, sizeof(lock), "%s/%s", dir,
+	    VD_STORE_LOCKFILE) > 0);
+	path_in(victim, sizeof(victim), "ld-victim");
+	CHECK_OK(vd_store_lock_dir(dir, &fd1));
+	CHECK(fd1 >= 0);
+	CHECK(stat(lock, &sb) == 0 && S_ISREG(sb.st_mode));
+	CHECK_INT_EQ(sb.st_mode & 07777, 0600);
+	vd_err_clear();
+	CHECK_INT_EQ(vd_store_lock_dir(dir, &fd2), VD_EBUSY);
+	CHECK_INT_EQ(fd2, -1);
+	CHECK(snprintf(want, sizeof(want), "in use by vaultd (pid %ld);",
+	    (long)getpid()) > 0);
+	CHECK(strstr(vd_err_detail(), want) != NULL);
+	CHECK(strstr(vd_err_detail(), "one vaultd per data directory"));
+	CHECK(strstr(vd_err_detail(), dir) != NULL);
+	/* The store itself still opens beside the lock (offline readers). */
+	open_ro(dir);
+	vd_store_unlock_dir(fd1);
+	CHECK_OK(vd_store_lock_dir(dir, &fd2));
+	vd_store_unlock_dir(fd2);
+	/* A symlink planted as the lock file: not followed, nothing written. */
+	CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	CHECK(fchmod(fd, 0644) == 0);	/* past the umask */
+	close(fd);
+	CHECK(unlink(lock) == 0 && symlink(victim, lock) == 0);
+	CHECK_INT_EQ(vd_store_lock_dir(dir, &fd2), -ELOOP);
+	CHECK(strstr(vd_err_detail(), "symbolic link") != NULL);
+	CHECK(stat(victim, &sb) == 0 && sb.st_size == 0);
+	CHECK_INT_EQ(sb.st_mode & 07777, 0644);
+	/* A hard link: refused too (we would write into another file). */
+	CHECK(unlink(lock) == 0 && link(victim, lock) == 0);
+	CHECK_INT_EQ(vd_store_lock_dir(dir, &fd2), -ELOOP);
+	CHECK(stat(victim, &sb) == 0 && sb.st_size == 0);
+	CHECK(unlink(lock) == 0 && unlink(victim) == 0);
+	/* A lock file left 0644 (restored by hand) is made 0600 again. */
+	CHECK((fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	CHECK(fchmod(fd, 0644) == 0);
+	close(fd);
+	CHECK_OK(vd_store_lock_dir(dir, &fd2));
+	CHECK(stat(lock, &sb) == 0);
+	CHECK_INT_EQ(sb.st_mode & 07777, 0600);
+	vd_store_unlock_dir(fd2);
+	if (geteuid() == 0) {
+		/* Root on a directory of nobody's: the file becomes nobody's. */
+		CHECK(chown(dir, 65534, 65534) == 0 && unlink(lock) == 0);
+		CHECK_OK(vd_store_lock_dir(dir, &fd2));
+		CHECK(stat(lock, &sb) == 0);
+		CHECK_INT_EQ(sb.st_uid, 65534);
+		CHECK_INT_EQ(sb.st_gid, 65534);
+		vd_store_unlock_dir(fd2);
+	}
+}
+
 static void
 rm_rf(const char *dir)
 {
@@ -910,6 +980,7 @@ main(void)
 	test_audit();
 	test_history();
 	test_lock_owner();
+	test_lock_dir();
 	if (!getenv("VD_KEEP")) rm_rf(tmproot);
 	printf("test_store: ok\n");
 	return 0;
