@@ -329,6 +329,10 @@ login "$T/pw1" || die "the test user cannot log in"
 cmd1=$(grep '^  vaultctl init ' "$B/src/debian/vaultd.README.Debian" |
     sed 's/^  //')
 [ -n "$cmd1" ] || die "README.Debian has no vaultctl init command"
+grep -qxF "$cmd1" "$SRC/README.md" ||
+	fail "README.md's init command differs from README.Debian's"
+grep -qx '  systemctl enable --now vaultd' "$B/src/debian/vaultd.README.Debian" ||
+	fail "README.Debian does not say systemctl enable --now vaultd"
 inroot sh -c "$cmd1" >"$T/init.log" 2>&1 ||
 	{ cat "$T/init.log" >&2; die "README.Debian's init command"; }
 check_mode /etc/vaultd/root.key 600 vaultd vaultd
