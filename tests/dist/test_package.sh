@@ -142,6 +142,22 @@ for p in vaultd vaultctl; do
 		fail "no ${p}_$V1 .deb"
 done
 
+# Hardening from dpkg-buildflags (hardening=+all): PIE, full RELRO (relro +
+# bindnow), stack protector, fortified calls; in both programs.
+mkdir -p "$T/x"
+for p in vaultd vaultctl; do
+	dpkg-deb -x "$B/${p}_${V1}_$(dpkg --print-architecture).deb" "$T/x" ||
+		fail "dpkg-deb -x $p"
+done
+for f in "$T/x/usr/sbin/vaultd" "$T/x/usr/bin/vaultctl"; do
+	n=$(basename "$f")
+	readelf -h "$f" | grep -q 'Type:.*DYN' || fail "$n is not PIE"
+	readelf -lW "$f" | grep -q GNU_RELRO || fail "$n: no RELRO"
+	readelf -d "$f" | grep -q 'BIND_NOW' || fail "$n: no BIND_NOW"
+	nm -D "$f" | grep -q ' __stack_chk_fail' || fail "$n: no stack protector"
+	nm -D "$f" | grep -q '_chk@' || fail "$n: no fortified calls"
+done
+
 step "lintian"
 # --fail-on error,warning: warnings are fixed or overridden with a reason.
 lintian --fail-on error,warning --show-overrides --display-info --pedantic \
