@@ -297,6 +297,10 @@ if inroot vaultd --check-config /etc/vaultd/vaultd.conf >"$T/cc0" 2>&1; then
 	fail "check-config accepted a configuration without a vault"
 fi
 grep -q 'key_file' "$T/cc0" || fail "check-config before init: $(cat "$T/cc0")"
+# Everything else in the shipped file is valid as it is.
+sed '/^key_file *=/d' "$R/etc/vaultd/vaultd.conf" >"$R/tmp/nokey.conf"
+inroot vaultd --check-config /tmp/nokey.conf >"$T/cc1" 2>&1 ||
+	fail "the shipped vaultd.conf without key_file: $(cat "$T/cc1")"
 
 # What the postinst does under systemd (skipped here, no systemd running):
 # no enable unless it was enabled before; start on install (which
