@@ -70,7 +70,9 @@ if [ -z "${VD_PKG_UNSHARED:-}" ]; then
 fi
 
 CACHE=${VD_PKG_CACHE:-/var/cache/vaultd-test}
-SUITE=bookworm
+# The root is of this machine's release: the packages are built here.
+SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[ -n "$SUITE" ] || SUITE=bookworm
 T=$(mktemp -d /tmp/vd-pkg.XXXXXX) || exit 1
 R=$T/root
 ENVF=$T/mdb.env
@@ -225,12 +227,12 @@ if [ ! -s "$base" ]; then
 	mkdir -p "$CACHE"
 	if ! mmdebstrap --mode=root --format=tar --variant=minbase \
 	    --include="$deps" \
-	    "$SUITE" "$base.tmp" >"$T/mmdebstrap.log" 2>&1; then
+	    "$SUITE" "$base.tmp.$$" >"$T/mmdebstrap.log" 2>&1; then
 		tail -20 "$T/mmdebstrap.log" >&2
-		rm -rf "$base.tmp"
+		rm -rf "$base.tmp.$$"
 		die "mmdebstrap failed"
 	fi
-	mv "$base.tmp" "$base"
+	mv "$base.tmp.$$" "$base"
 fi
 step "fresh root from $base"
 mkdir -p "$R"
