@@ -42,9 +42,10 @@
 # byte), and a reinstall opens the same vault.
 #
 # Passwords never reach argv or the environment: they travel on stdin and
-# in 0600 files.  Run time: about 1.5 minutes with a cached root (two
-# package builds ~35 s, lintian ~5 s, the rest ~30 s); the first run also
-# makes the root (~30 s to a few minutes, depending on the mirror).
+# in 0600 files.  Run time: about 50 s with a cached root on two busy
+# cores (two package builds ~40 s, lintian ~3 s, root, install, upgrade and
+# purge ~10 s); the first run also makes the root (~30 s here, more on a
+# slow mirror).  ctest TIMEOUT 1200.
 set -u
 
 [ $# -eq 1 ] || { echo "usage: test_package.sh SOURCE_DIR" >&2; exit 2; }
