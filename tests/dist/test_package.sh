@@ -125,7 +125,8 @@ B=$T/b1
 mkdir -p "$B/src"
 if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
 	(cd "$SRC" && git ls-files -z -co --exclude-standard |
-	    tar --null -T - -cf -) | tar -xf - -C "$B/src" ||
+	    tar --null --ignore-failed-read -T - -cf -) |
+	    tar -xf - -C "$B/src" ||
 		die "copying the checkout"
 else
 	(cd "$SRC" && tar --exclude=./build --exclude='./obj-*' -cf - .) |
