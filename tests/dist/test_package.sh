@@ -42,7 +42,7 @@
 # byte), and a reinstall opens the same vault.
 #
 # Passwords never reach argv or the environment: they travel on stdin and
-# in 0600 files.  Run time: about 50 s with a cached root on two busy
+# in 0600 files.  Run time: 50-90 s with a cached root on two busy
 # cores (two package builds ~40 s, lintian ~3 s, root, install, upgrade and
 # purge ~10 s); the first run also makes the root (~30 s here, more on a
 # slow mirror).  ctest TIMEOUT 1200.
