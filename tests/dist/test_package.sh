@@ -234,6 +234,11 @@ if [ ! -s "$base" ]; then
 		rm -rf "$base.tmp.$$"
 		die "mmdebstrap failed"
 	fi
+	# One root per release and architecture: drop those of older
+	# dependency lists (a run still extracting one keeps its open file).
+	for old in "$CACHE/$SUITE-$arch-minbase-"*.tar; do
+		[ -f "$old" ] && rm -f "$old"
+	done
 	mv "$base.tmp.$$" "$base"
 fi
 step "fresh root from $base"
