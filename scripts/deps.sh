@@ -1,5 +1,6 @@
 #!/bin/sh
-# Install the Debian packages vaultd needs to build, test and run its demo.
+# Install the Debian packages vaultd needs to build, test and run its demo;
+# the last line is the Debian packaging and its test (tests/dist/test_package.sh).
 # Idempotent: installs only what is missing. Run as root (or with sudo).
 set -eu
 
@@ -10,7 +11,8 @@ mariadb-server mariadb-client mariadb-plugin-cracklib-password-check cracklib-ru
 clang libclang-rt-14-dev util-linux procps socat iproute2 python3
 libsystemd-dev systemd scdoc bash-completion man-db groff-base
 pass gnupg
-nettle-dev valgrind"
+nettle-dev valgrind
+debhelper dpkg-dev fakeroot lintian mmdebstrap debian-archive-keyring"
 
 missing=""
 for p in $PKGS; do

@@ -4,8 +4,11 @@
 # each, runs the release build's unit tests under valgrind memcheck
 # (scripts/memcheck.sh: errors and leaks fail), a 2-minute crash soak
 # (scripts/soak.sh), then every libFuzzer target for a bounded time
-# (VD_FUZZ_SECONDS, default 60).  The integration tests start and stop their own throwaway MariaDB
-# servers; nothing outside the build trees and /tmp is touched.
+# (VD_FUZZ_SECONDS, default 60).  The release suite includes the Debian
+# package test (tests/dist/test_package.sh: build, lintian, install, upgrade,
+# purge in a cached mmdebstrap root).  The integration tests start and stop their own throwaway MariaDB
+# servers; nothing outside the build trees, /tmp and the package test's
+# cache of Debian roots (/var/cache/vaultd-test) is touched.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -24,13 +27,19 @@ run_suite() {
 	    { tail -60 "build-$name.log"; return 1; }
 	rm -f "build-$name.log"
 	echo "==> $name: ctest"
-	ctest --test-dir "build/$name" --output-on-failure -j2 --timeout 1200
+	# $ctest_extra: more ctest options for this suite.
+	ctest --test-dir "build/$name" --output-on-failure -j2 --timeout 1200 \
+	    $ctest_extra
 }
 
 mkdir -p build
+ctest_extra=
 run_suite release -DCMAKE_BUILD_TYPE=RelWithDebInfo || status=1
 echo "==> memcheck: the release build's unit tests under valgrind"
 sh scripts/memcheck.sh build/release || status=1
+# The Debian package test (label package) builds its own packages from the
+# source tree, not from build/asan: once, in the release suite, is enough.
+ctest_extra="-LE package"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DVD_SANITIZE=ON || status=1
