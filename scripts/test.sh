@@ -3,7 +3,8 @@
 # an ASan+UBSan build (warnings are errors in both), and runs every test in
 # each, runs the release build's unit tests under valgrind memcheck
 # (scripts/memcheck.sh: errors and leaks fail), a 2-minute crash soak
-# (scripts/soak.sh), then every libFuzzer target for a bounded time
+# (scripts/soak.sh --strict: a get whose password does not log in, or a
+# history row left running, fails it), then every libFuzzer target for a bounded time
 # (VD_FUZZ_SECONDS, default 60).  The release suite includes the Debian
 # package test (tests/dist/test_package.sh: build, lintian, install, upgrade,
 # purge in a cached mmdebstrap root).  The integration tests start and stop their own throwaway MariaDB
@@ -44,8 +45,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 run_suite asan -DCMAKE_BUILD_TYPE=Debug -DVD_SANITIZE=ON || status=1
 
-echo "==> soak: 2 minutes (scripts/soak.sh; vaultd and mariadbd killed at random)"
-sh scripts/soak.sh 120 build/release || status=1
+echo "==> soak: 2 minutes (scripts/soak.sh --strict; vaultd and mariadbd killed at random, the disk filled, gets checked by a login)"
+sh scripts/soak.sh --strict 120 build/release || status=1
 
 echo "==> fuzz: each libFuzzer target for ${VD_FUZZ_SECONDS:-60}s"
 sh scripts/fuzz.sh "${VD_FUZZ_SECONDS:-60}" || status=1
