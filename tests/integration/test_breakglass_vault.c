@@ -16,8 +16,15 @@
  *	Flips one bit of the byte at OFFSET of PARTY's envelope.
  *   reports DIR
  *	Prints "TARGET VERSION OPENINGS" per break-glass report record.
+ *   forge DIR TARGET VERSION MODE PARTY=PUB...
+ *	The attacker of issue 14 item 1: with write access to DIR and no
+ *	vault key, seals the password read from stdin's first line to the
+ *	parties' public keys, signed by a fresh vault's key (made in a
+ *	scratch directory), and stores the envelopes raw in DIR as TARGET's
+ *	VERSION.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,6 +136,68 @@ seal(int argc, char **argv, int commit)
 }
 
 static int
+forge_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	/* Every envelope of the scratch vault goes into the victim's. */
+	return vd_escrow_put(arg, target, v, party, env, len);
+}
+
+static int
+forge(int argc, char **argv)
+{
+	char scratch[] = "/tmp/vdforge.XXXXXX", sdir[PATH_MAX], cmd[PATH_MAX];
+	struct vd_escrow_cfg *ec;
+	struct vd_secret *pw;
+	struct vd_store *st, *victim;
+	struct vd_txn *t, *vt;
+	int r;
+
+	if (argc < 6)
+		die(VD_EINVAL, "usage");
+	if ((r = vd_escrow_cfg_new(&ec)) != 0 ||
+	    (r = vd_escrow_cfg_set(ec, "mode", argv[4])) != 0)
+		die(r, "mode");
+	for (int i = 5; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL)
+			die(VD_EINVAL, "PARTY=PUB");
+		*eq = '\0';
+		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+			die(r, "party");
+	}
+	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
+		die(r, "finalize");
+	if ((r = vd_read_secret(STDIN_FILENO, NULL, 0, 0, &pw)) != 0)
+		die(r, "password");
+	if (mkdtemp(scratch) == NULL ||
+	    snprintf(sdir, sizeof(sdir), "%s/v", scratch) >= (int)sizeof(sdir))
+		die(VD_EINVAL, "scratch");
+	st = open_rw(sdir);		/* a vault of the attacker's own */
+	if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
+	    (r = vd_escrow_seal_version(ec, st, t, argv[2], num(argv[3]), pw))
+	    != 0 || (r = vd_txn_commit(t)) != 0)
+		die(r, "seal");
+	/* The victim's data directory, opened without any key. */
+	if ((r = vd_store_open(argv[1], 0, &victim)) != 0 ||
+	    (r = vd_txn_begin(victim, 1, &vt)) != 0 ||
+	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
+	    (r = vd_escrow_each(t, argv[2], forge_cb, vt)) != 0 ||
+	    (r = vd_txn_commit(vt)) != 0)
+		die(r, "plant");
+	vd_txn_abort(t);
+	vd_store_close(st);
+	vd_store_close(victim);
+	vd_secret_free(pw);
+	vd_escrow_cfg_free(ec);
+	if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch) <
+	    (int)sizeof(cmd) && system(cmd) != 0)
+		die(VD_EINVAL, "rm scratch");
+	return 0;
+}
+
+static int
 tamper(int argc, char **argv, int flip)
 {
 	struct vd_store *st;
@@ -210,6 +279,8 @@ main(int argc, char **argv)
 		return tamper(argc - 1, argv + 1, 1);
 	if (argc >= 2 && strcmp(argv[1], "reports") == 0)
 		return reports(argc - 1, argv + 1);
-	die(VD_EINVAL, "usage: seal|hold|copy|flip|reports ...");
+	if (argc >= 2 && strcmp(argv[1], "forge") == 0)
+		return forge(argc - 1, argv + 1);
+	die(VD_EINVAL, "usage: seal|hold|copy|flip|reports|forge ...");
 	return 1;
 }
