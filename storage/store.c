@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,14 +455,15 @@ check_dir(const char *dir, int must_exist)
 }
 
 /*
- * LMDB creates lock.mdb owned by whoever opens the directory first.  When
- * that is root (an offline `vaultctl audit verify`, a restore), a 0600
- * root-owned lock file would stop a vaultd that runs as the directory's
- * owner from opening the vault.  So root hands a lock file it finds owned
- * by someone else than the directory's owner to that owner.  Through a
- * descriptor opened without following links, and only for a plain file
- * with one link: the directory's owner cannot point root's chown at
- * another file.  Best effort: a failure leaves things as LMDB made them.
+ * LMDB creates lock.mdb owned by whoever opens the directory first.  Root
+ * now opens a directory it does not own as its owner (as_owner), but a
+ * vaultctl before that change, run as root, left a 0600 root-owned lock
+ * file that stops a vaultd running as the directory's owner.  So root
+ * hands a lock file it finds owned by someone else than the directory's
+ * owner to that owner, before opening.  Through a descriptor opened
+ * without following links, and only for a plain file with one link: the
+ * directory's owner cannot point root's chown at another file.  Best
+ * effort: a failure leaves the file as it was (check_env_file refuses it).
  */
 static void
 lock_owner(const char *dir)
@@ -487,13 +489,206 @@ lock_owner(const char *dir)
 	close(fd);
 }
 
+/*
+ * LMDB opens data.mdb and lock.mdb by name, following symbolic links, and
+ * writes lock.mdb even for MDB_RDONLY: a lock.mdb planted as a link to
+ * another file would be overwritten by whoever opens the vault, root
+ * included.  So before LMDB sees them, each is looked at through a
+ * descriptor opened with O_NOFOLLOW: a symbolic link, anything but a
+ * regular file, a file with more than one link (a hard link to a file
+ * elsewhere; data.mdb only when writing: backups made of hard links are
+ * read fine) or one owned by neither the directory's owner nor us is
+ * refused.  A missing lock.mdb is created here (O_EXCL, 0600), so LMDB
+ * finds a file rather than creating one through a link planted after this
+ * check.  Against a swap after the check, root opens as the directory's
+ * owner (as_owner).  Returns 0, or VD_EKEYPERM with a detail; a file we
+ * may not open is left to LMDB (a read-only copy then opens without a
+ * lock file).
+ */
+/* The rules of check_env_file() for one stat of path. */
+static int
+env_file_ok(const char *path, const struct stat *sb, const struct stat *ds,
+    int one_link)
+{
+	if (S_ISLNK(sb->st_mode))
+		return vd_err_set(VD_EKEYPERM, "%s is a symbolic link: refusing "
+		    "to open the vault (it would be followed and written)",
+		    path);
+	if (!S_ISREG(sb->st_mode))
+		return vd_err_set(VD_EKEYPERM, "%s is not a regular file: "
+		    "refusing to open the vault", path);
+	if (sb->st_nlink != 1 && one_link)
+		return vd_err_set(VD_EKEYPERM, "%s has %lu links (a hard link "
+		    "to a file elsewhere?): refusing to open the vault", path,
+		    (unsigned long)sb->st_nlink);
+	if (sb->st_uid != ds->st_uid && sb->st_uid != geteuid())
+		return vd_err_set(VD_EKEYPERM, "%s belongs to uid %lu, not to "
+		    "the data directory's owner (uid %lu): refusing to open the "
+		    "vault", path, (unsigned long)sb->st_uid,
+		    (unsigned long)ds->st_uid);
+	return 0;
+}
+
+static int
+check_env_file(const char *at, const char *dir, const char *name,
+    const struct stat *ds, int writing, int create)
+{
+	char path[PATH_MAX], rel[PATH_MAX];
+	struct stat sb;
+	int fd, n, r = 0;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    (n = snprintf(rel, sizeof(rel), "%s/%s", at, name)) < 0 ||
+	    (size_t)n >= sizeof(rel))
+		return vd_err_set(VD_EINVAL, "data directory path too long");
+	/* lstat first: it needs no read permission on the file itself. */
+	if (lstat(rel, &sb) == 0 && (r = env_file_ok(path, &sb, ds, writing ||
+	    create)) != 0)
+		return r;
+	fd = open(rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT && create) {
+		fd = open(rel, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd < 0 && (errno == EACCES || errno == EROFS ||
+		    errno == EPERM))
+			return 0;
+	}
+	if (fd < 0) {
+		if (errno == ELOOP || errno == EEXIST)
+			return vd_err_set(VD_EKEYPERM, "%s is a symbolic link: "
+			    "refusing to open the vault (it would be followed "
+			    "and written)", path);
+		if (errno == ENOENT || errno == EACCES)
+			return 0;
+		return vd_err_set(-errno, "cannot open %s: %s", path,
+		    strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0)
+		r = vd_err_set(-errno, "cannot stat %s: %s", path,
+		    strerror(errno));
+	else
+		r = env_file_ok(path, &sb, ds, writing || create);
+	close(fd);
+	return r;
+}
+
+static int env_open_checked(struct vd_store *st, const char *at,
+    const char *dir, int create, const struct stat *ds);
+
+/* The identity set aside while root opens a vault as its owner. */
+struct ids {
+	int	 switched;	/* as_owner() changed the identity */
+	int	 cwd;		/* the working directory to return to */
+	uid_t	 euid;		/* root's */
+	gid_t	 egid;
+	int	 ngroups;	/* supplementary groups, in groups */
+	gid_t	 groups[256];
+};
+
+/*
+ * When root opens a data directory that belongs to another user, LMDB
+ * runs as that user (effective ids and groups): whatever link it might be
+ * made to follow, it can only touch what the owner could touch anyway.
+ * The owner may not be able to reach the directory through its parents (a
+ * copy under /root), so root first changes into it (dirfd; the old working
+ * directory in sv->cwd) and LMDB opens ".".  Returns 0 (sv->switched says
+ * whether anything changed) or an error; nothing is opened as root when
+ * switching fails.
+ */
+static int
+as_owner(const char *dir, const struct stat *ds, struct ids *sv)
+{
+	int dfd;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->cwd = -1;
+	if (geteuid() != 0 || ds->st_uid == 0)
+		return 0;
+	if ((sv->cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return vd_err_set(-errno, "cannot open the working directory: "
+		    "%s", strerror(errno));
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fchdir(dfd) != 0) {
+		int e = errno;
+
+		if (dfd >= 0)
+			close(dfd);
+		close(sv->cwd);
+		sv->cwd = -1;
+		return vd_err_set(-e, "cannot enter %s: %s", dir, strerror(e));
+	}
+	close(dfd);
+	sv->euid = geteuid();
+	sv->egid = getegid();
+	if ((sv->ngroups = getgroups((int)VD_NELEM(sv->groups), sv->groups))
+	    < 0)
+		return vd_err_set(-errno, "getgroups: %s", strerror(errno));
+	if (setgroups(1, &ds->st_gid) != 0 || setegid(ds->st_gid) != 0 ||
+	    seteuid(ds->st_uid) != 0) {
+		int e = errno;
+
+		if (seteuid(sv->euid) != 0 || setegid(sv->egid) != 0 ||
+		    setgroups((size_t)sv->ngroups, sv->groups) != 0 ||
+		    fchdir(sv->cwd) != 0)
+			abort();	/* an unknown identity: do not go on */
+		close(sv->cwd);
+		sv->cwd = -1;
+		return vd_err_set(-e, "cannot act as the data directory's "
+		    "owner (uid %lu): %s", (unsigned long)ds->st_uid,
+		    strerror(e));
+	}
+	sv->switched = 1;
+	return 0;
+}
+
+/* Back to the identity as_owner() set aside; aborts if it cannot. */
+static void
+as_self(struct ids *sv)
+{
+	if (!sv->switched)
+		return;
+	if (seteuid(sv->euid) != 0 || setegid(sv->egid) != 0 ||
+	    setgroups((size_t)sv->ngroups, sv->groups) != 0 ||
+	    fchdir(sv->cwd) != 0)
+		abort();	/* running on as someone else would be worse */
+	close(sv->cwd);
+	sv->cwd = -1;
+	sv->switched = 0;
+}
+
 static int
 env_open(struct vd_store *st, const char *dir, int create)
 {
+	struct ids ids;
+	struct stat ds;
+	int r;
+
+	if (stat(dir, &ds) != 0)
+		return vd_err_set(-errno, "cannot stat %s: %s", dir,
+		    strerror(errno));
+	/* Root first hands a lock.mdb of another owner to the dir's owner. */
+	lock_owner(dir);
+	if ((r = as_owner(dir, &ds, &ids)) != 0)
+		return r;
+	r = env_open_checked(st, ids.switched ? "." : dir, dir, create, &ds);
+	as_self(&ids);
+	return r;
+}
+
+/* env_open() once the identity is settled: opens at (dir, or "."). */
+static int
+env_open_checked(struct vd_store *st, const char *at, const char *dir,
+    int create, const struct stat *ds)
+{
 	unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD;
+	int writing = !(st->flags & VD_STORE_RDONLY);
 	MDB_txn *txn = NULL;
 	int rc, r;
 
+	if ((r = check_env_file(at, dir, "data.mdb", ds, writing, 0)) != 0 ||
+	    (r = check_env_file(at, dir, "lock.mdb", ds, 1, 1)) != 0)
+		return r;
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		return mdb_err(rc, "create environment");
 	st->mapsize = VD_MAP_SIZE_DEFAULT;
@@ -503,7 +698,7 @@ env_open(struct vd_store *st, const char *dir, int create)
 		return mdb_err(rc, "configure environment");
 	if (st->flags & VD_STORE_RDONLY)
 		eflags |= MDB_RDONLY;
-	rc = mdb_env_open(st->env, dir, eflags, 0600);
+	rc = mdb_env_open(st->env, at, eflags, 0600);
 	if ((rc == EACCES || rc == EROFS) && (st->flags & VD_STORE_RDONLY)) {
 		/*
 		 * A read-only copy (another machine, a read-only mount) cannot
@@ -515,11 +710,10 @@ env_open(struct vd_store *st, const char *dir, int create)
 			return mdb_err(rc, "create environment");
 		mdb_env_set_mapsize(st->env, st->mapsize);
 		mdb_env_set_maxdbs(st->env, DB_COUNT + 2);
-		rc = mdb_env_open(st->env, dir, eflags | MDB_NOLOCK, 0600);
+		rc = mdb_env_open(st->env, at, eflags | MDB_NOLOCK, 0600);
 	}
 	if (rc != 0)
 		return mdb_err(rc, dir);
-	lock_owner(dir);
 	{
 		MDB_envinfo info;
 

@@ -12,8 +12,9 @@
 #    trusted on first use (--accept-vault-key, which pins); a recovered
 #    password with a control character is refused, --hex prints it;
 #    --my-cnf writes a quoted option file.
-# 2. lock.mdb planted as a symlink or a hard link to a sentinel file: every
-#    offline command refuses and the sentinel is unchanged.
+# 2. lock.mdb planted as a symlink (also dangling) or a hard link to a
+#    sentinel file: every offline command refuses and the sentinel is
+#    unchanged; as root, on a directory owned by "nobody".
 # 3. A cut audit tail with an older audit head put back: audit verify
 #    fails against the freshness anchor beside the data directory.
 set -u
@@ -145,6 +146,58 @@ printf '[client]\npassword="Quo\\"te\\\\back#;x"\n' >"$T/want.cnf"
 cmp -s "$T/my.cnf" "$T/want.cnf" || fail "my.cnf: $(cat "$T/my.cnf")"
 brk --data-dir "$D" --escrow-key "$T/customer.key" --my-cnf "$T/my.cnf" db3
 refused $? "--my-cnf over an existing file"
+
+# ---- 2. lock.mdb planted as a link -----------------------------------------
+# The sentinel stands for a file root owns (/etc/shadow); when run as root,
+# the data directory belongs to "nobody", as a vault owned by vaultd does.
+(umask 077 && printf 'root:sentinel\n' >"$T/sentinel")
+sen_state() {
+	printf '%s %s\n' "$(stat -c '%s %a %u %g %Y' "$T/sentinel")" \
+	    "$(sha256sum <"$T/sentinel")"
+}
+sen0=$(sen_state)
+L=$T/linked
+cp -a "$D" "$L" || fail "copy for links"
+[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$L"
+
+# Runs every offline command on $L; each must refuse; sentinel unchanged.
+offline_all() {
+	what=$1
+	"$VC" audit verify --data-dir "$L" --key-file "$D.key" >"$T/out" 2>"$T/err"
+	refused $? "$what: audit verify"
+	grep -q 'refusing to open the vault' "$T/err" ||
+	    fail "$what: audit verify: $(cat "$T/err")"
+	brk --data-dir "$L" --escrow-key "$T/customer.key" db1
+	refused $? "$what: breakglass --data-dir"
+	"$VC" escrow export --data-dir "$L" --out "$T/l.bundle" >"$T/out" 2>"$T/err"
+	refused $? "$what: escrow export"
+	[ -e "$T/l.bundle" ] && fail "$what: a bundle was written"
+	"$VC" escrow vault-key --data-dir "$L" --key-file "$D.key" >"$T/out" 2>"$T/err"
+	refused $? "$what: escrow vault-key"
+	printf '{"event":"breakglass","target":"db1","version":1}\n' >"$T/rep"
+	"$VC" breakglass report --data-dir "$L" --file "$T/rep" >"$T/out" 2>"$T/err"
+	refused $? "$what: breakglass report"
+	[ "$(sen_state)" = "$sen0" ] || fail "$what: the sentinel changed"
+}
+rm -f "$L/lock.mdb"
+ln -s "$T/sentinel" "$L/lock.mdb" || fail "symlink"
+offline_all "symlink lock.mdb"
+rm -f "$L/lock.mdb"
+ln "$T/sentinel" "$L/lock.mdb" || fail "hard link"
+offline_all "hard link lock.mdb"
+rm -f "$L/lock.mdb"
+ln -s "$T/made-by-lmdb" "$L/lock.mdb" || fail "dangling symlink"
+offline_all "dangling symlink lock.mdb"
+[ -e "$T/made-by-lmdb" ] && fail "a file was created through the link"
+# Put right, the copy opens again (and, as root, its new lock.mdb is the
+# owner's, not root's).
+rm -f "$L/lock.mdb"
+"$VC" audit verify --data-dir "$L" --key-file "$D.key" >"$T/out" 2>"$T/err" ||
+    fail "audit verify after the links: $(cat "$T/err")"
+if [ "$(id -u)" -eq 0 ]; then
+	[ "$(stat -c %u "$L/lock.mdb")" = 65534 ] ||
+	    fail "lock.mdb made as uid $(stat -c %u "$L/lock.mdb")"
+fi
 
 if [ $fails -ne 0 ]; then
 	echo "test_breakglass_trust: $fails failure(s)" >&2

@@ -847,44 +847,135 @@ open_ro(const char *dir)
 	vd_store_close(st);
 }
 
+/* A sentinel file: its bytes and times, to prove nothing touched it. */
+struct sentinel {
+	char		path[300];
+	struct stat	sb;
+	char		text[64];
+};
+
 static void
-test_lock_owner(void)
+sentinel_make(struct sentinel *s, const char *name)
 {
-	char dir[256], lock[300], data[300], victim[300];
-	struct stat sb;
 	int fd;
+
+	path_in(s->path, sizeof(s->path), name);
+	CHECK((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	snprintf(s->text, sizeof(s->text), "sentinel %s\n", name);
+	CHECK(write(fd, s->text, strlen(s->text)) == (ssize_t)strlen(s->text));
+	close(fd);
+	CHECK(stat(s->path, &s->sb) == 0);
+}
+
+static void
+sentinel_check(const struct sentinel *s)
+{
+	char buf[128];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	CHECK(stat(s->path, &sb) == 0);
+	CHECK_INT_EQ(sb.st_size, (long long)strlen(s->text));
+	CHECK_INT_EQ(sb.st_uid, s->sb.st_uid);
+	CHECK_INT_EQ(sb.st_gid, s->sb.st_gid);
+	CHECK_INT_EQ(sb.st_mode, s->sb.st_mode);
+	CHECK(sb.st_mtim.tv_sec == s->sb.st_mtim.tv_sec &&
+	    sb.st_mtim.tv_nsec == s->sb.st_mtim.tv_nsec);
+	CHECK((fd = open(s->path, O_RDONLY)) >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	CHECK(n == (ssize_t)strlen(s->text) && memcmp(buf, s->text, n) == 0);
+}
+
+/* Both ways of opening dir are refused with VD_EKEYPERM. */
+static void
+open_refused(const char *dir, const char *what)
+{
+	struct vd_store *st = NULL;
+	int r;
+
+	r = vd_store_open(dir, VD_STORE_RDONLY, &st);
+	if (r != VD_EKEYPERM)
+		fprintf(stderr, "%s: read-only open gave %d\n", what, r);
+	CHECK_INT_EQ(r, VD_EKEYPERM);
+	CHECK(st == NULL);
+	CHECK(strstr(vd_err_detail(), "refusing") != NULL);
+	r = vd_store_open(dir, 0, &st);
+	CHECK_INT_EQ(r, VD_EKEYPERM);
+	CHECK(st == NULL);
+}
+
+/*
+ * Issue 14 item 2: lock.mdb (or data.mdb) planted as a symlink, a hard
+ * link to another file, or a FIFO: every open is refused and the file it
+ * points at is untouched.  As root, the vault belongs to "nobody" and the
+ * sentinel to root, as in the attack (root running an offline command).
+ */
+static void
+test_lock_links(void)
+{
+	char dir[256], lock[300], data[300], moved[300];
+	struct sentinel sen;
+	struct stat sb;
+	int root = geteuid() == 0;
 
 	vd_store_close(new_vault("lk", NULL));
 	path_in(dir, sizeof(dir), "lk");
 	CHECK(snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) > 0);
 	CHECK(snprintf(data, sizeof(data), "%s/data.mdb", dir) > 0);
-	path_in(victim, sizeof(victim), "victim");
-	if (geteuid() != 0) {
-		/* Not root: a lock file of one's own is left alone. */
+	path_in(moved, sizeof(moved), "lk-data.mdb");
+	if (root) {
+		/* The vault belongs to "nobody"; root runs an offline command. */
+		CHECK(chown(dir, 65534, 65534) == 0 &&
+		    chown(data, 65534, 65534) == 0);
+		/* A lock file root made earlier goes to the owner. */
+		CHECK(chown(lock, 0, 0) == 0);
+		open_ro(dir);
+		CHECK(stat(lock, &sb) == 0);
+		CHECK_INT_EQ(sb.st_uid, 65534);
+		CHECK_INT_EQ(sb.st_gid, 65534);
+		/* A lock file made now is made as the owner. */
+		CHECK(unlink(lock) == 0);
+		open_ro(dir);
+		CHECK(stat(lock, &sb) == 0);
+		CHECK_INT_EQ(sb.st_uid, 65534);
+		CHECK_INT_EQ(sb.st_mode & 07777, 0600);
+	} else {
 		CHECK(unlink(lock) == 0);
 		open_ro(dir);
 		CHECK(stat(lock, &sb) == 0 && sb.st_uid == geteuid());
-		printf("lock owner: not root, only the no-op checked\n");
-		return;
 	}
-	/* The vault belongs to "nobody"; root runs an offline command. */
-	CHECK(chown(dir, 65534, 65534) == 0 && chown(data, 65534, 65534) == 0);
+	sentinel_make(&sen, "sentinel");
+
+	/* lock.mdb -> sentinel (symlink). */
+	CHECK(unlink(lock) == 0 && symlink(sen.path, lock) == 0);
+	open_refused(dir, "symlink lock.mdb");
+	sentinel_check(&sen);
+	/* A dangling symlink: LMDB would create its target. */
 	CHECK(unlink(lock) == 0);
+	path_in(moved, sizeof(moved), "created-through-link");
+	CHECK(symlink(moved, lock) == 0);
+	open_refused(dir, "dangling symlink lock.mdb");
+	CHECK(access(moved, F_OK) != 0);
+	/* lock.mdb and the sentinel: one file, two links. */
+	CHECK(unlink(lock) == 0 && link(sen.path, lock) == 0);
+	open_refused(dir, "hard link lock.mdb");
+	sentinel_check(&sen);
+	/* A FIFO: refused, and the open does not hang. */
+	CHECK(unlink(lock) == 0 && mkfifo(lock, 0600) == 0);
+	open_refused(dir, "fifo lock.mdb");
+	CHECK(unlink(lock) == 0);
+	/* data.mdb -> elsewhere (symlink): refused too. */
+	path_in(moved, sizeof(moved), "lk-data.mdb");
+	CHECK(rename(data, moved) == 0 && symlink(moved, data) == 0);
+	open_refused(dir, "symlink data.mdb");
+	CHECK(unlink(data) == 0 && rename(moved, data) == 0);
+	/* Put right, the vault opens again. */
 	open_ro(dir);
-	CHECK(stat(lock, &sb) == 0);
-	CHECK_INT_EQ(sb.st_uid, 65534);
-	CHECK_INT_EQ(sb.st_gid, 65534);
-	CHECK_INT_EQ(sb.st_mode & 07777, 0600);
-	/* A symlink or a hard link planted as lock.mdb: root chowns nothing. */
-	CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
-	close(fd);
-	CHECK(unlink(lock) == 0 && symlink(victim, lock) == 0);
-	open_ro(dir);
-	CHECK(stat(victim, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0);
-	CHECK(unlink(lock) == 0 && link(victim, lock) == 0);
-	open_ro(dir);
-	CHECK(stat(victim, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0);
-	CHECK(unlink(lock) == 0 && unlink(victim) == 0);
+	if (!root)
+		printf("lock links: not root, the root-owned sentinel case "
+		    "is run by the root CI job\n");
 }
 
 static void
@@ -909,7 +1000,7 @@ main(void)
 	test_processes();
 	test_audit();
 	test_history();
-	test_lock_owner();
+	test_lock_links();
 	if (!getenv("VD_KEEP")) rm_rf(tmproot);
 	printf("test_store: ok\n");
 	return 0;
