@@ -199,6 +199,78 @@ if [ "$(id -u)" -eq 0 ]; then
 	    fail "lock.mdb made as uid $(stat -c %u "$L/lock.mdb")"
 fi
 
+# ---- 3. a cut audit tail -----------------------------------------------------
+# The vault in $A writes its freshness anchor to $A.anchor, outside $A.
+A=$T/aud
+printf '%s\n' "$PW" | "$H" seal "$A" db1 1 current any "$C" "$V" ||
+    fail "seal for audit"
+"$H" audit "$A" 3 || fail "audit 3"
+"$H" savehead "$A" "$T/head.old" || fail "savehead"
+cp -a "$A" "$T/aud-old"
+"$H" audit "$A" 4 || fail "audit 4 more"
+[ -f "$A.anchor" ] || fail "no anchor beside the data directory"
+[ "$(stat -c %a "$A.anchor")" = 600 ] || fail "anchor not 0600"
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err" ||
+    fail "verify before the cut: $(cat "$T/err")"
+grep -q 'not older than its freshness anchor' "$T/out" ||
+    fail "verify did not check the anchor: $(cat "$T/out")"
+n=$(sed -n 's/^audit log intact: \([0-9]*\) entries$/\1/p' "$T/out")
+cp -a "$A" "$T/aud-before-cut"
+
+# The attack (no key): the newest 4 entries go, the older head comes back.
+cut=$("$H" cut "$A" $((n - 3)) "$T/head.old") || fail "cut"
+[ "$cut" -eq 4 ] || fail "cut $cut entries, expected 4"
+# Without the anchor, the chain alone looks intact (the attack of main).
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" \
+    --anchor "$T/no-such-anchor" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] || fail "verify with a missing explicit anchor did not fail"
+grep -q "audit log intact: $((n - 4)) entries" "$T/out" &&
+    fail "intact printed although the anchor is missing"
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err"
+refused $? "audit verify after the cut"
+grep -q "entries $((n - 3))-$n are missing" "$T/err" ||
+    fail "cut not named: $(cat "$T/err")"
+# vaultd (any read-write open with the key) refuses to start on it.
+printf 'x\n' | "$H" seal "$A" db9 1 current any "$C" "$V" >"$T/out" 2>"$T/err" &&
+    fail "a writer opened the rolled-back vault"
+grep -q 'older than its freshness anchor' "$T/err" ||
+    fail "writer: $(cat "$T/err")"
+# The anchor is not this vault's to forge: a copy of another vault's
+# anchor, or a damaged one, is refused too.
+cp "$A.anchor" "$T/anchor.bak"
+cp "$D.anchor" "$A.anchor"
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err"
+refused $? "audit verify with another vault's anchor"
+grep -q 'another vault' "$T/err" || fail "foreign anchor: $(cat "$T/err")"
+cp "$T/anchor.bak" "$A.anchor"
+# An anchor planted as a symlink is not followed.
+mv "$A.anchor" "$T/anchor.real"
+ln -s "$T/anchor.real" "$A.anchor"
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err"
+refused $? "audit verify with a symlinked anchor"
+rm -f "$A.anchor"
+mv "$T/anchor.real" "$A.anchor"
+
+# A whole older copy put back (taken before the last 4 entries): the same.
+rm -rf "$A" && cp -a "$T/aud-old" "$A"
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err"
+refused $? "audit verify on an older copy"
+grep -q "entries $((n - 3))-$n are missing" "$T/err" ||
+    fail "older copy: $(cat "$T/err")"
+# A deliberate restore: explicit, audited, and the anchor moves.
+"$VC" audit restore --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err" ||
+    fail "audit restore: $(cat "$T/err")"
+grep -q "the anchor recorded $n" "$T/out" || fail "restore: $(cat "$T/out")"
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err" ||
+    fail "verify after the restore: $(cat "$T/err")"
+grep -q "audit log intact: $((n - 3)) entries" "$T/out" ||
+    fail "after the restore: $(cat "$T/out")"
+"$H" lastaudit "$A" >"$T/last" 2>&1 || fail "lastaudit: $(cat "$T/last")"
+grep -q '"event":"restore"' "$T/last" || fail "restore not audited: $(cat "$T/last")"
+grep -q "\"audit_count\":$n" "$T/last" || fail "restore entry: $(cat "$T/last")"
+printf 'x\n' | "$H" seal "$A" db9 1 current any "$C" "$V" ||
+    fail "a writer after the restore"
+
 if [ $fails -ne 0 ]; then
 	echo "test_breakglass_trust: $fails failure(s)" >&2
 	exit 1

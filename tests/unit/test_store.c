@@ -978,6 +978,188 @@ test_lock_links(void)
 		    "is run by the root CI job\n");
 }
 
+/* ---- freshness anchor (issue 14 item 3) ------------------------------ */
+
+static void
+cp_file(const char *from, const char *to)
+{
+	char cmd[1024];
+	int n = snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+
+	CHECK(n > 0 && (size_t)n < sizeof(cmd));
+	CHECK(system(cmd) == 0);
+}
+
+/* Opens dir (flags) and unlocks it with key; returns unlock's code. */
+static int
+reopen(const char *dir, unsigned flags, struct vd_secret *key,
+    struct vd_store **stp)
+{
+	CHECK_OK(vd_store_open(dir, flags, stp));
+	return vd_store_unlock(*stp, key);
+}
+
+static void
+audit_n(struct vd_store *st, int n)
+{
+	struct vd_txn *t;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	for (int i = 0; i < n; i++) {
+		json_t *e = json_pack("{s:i}", "n", i);
+
+		CHECK_OK(vd_audit_append(t, e, NULL));
+		json_decref(e);
+	}
+	CHECK_OK(vd_txn_commit(t));
+}
+
+static void
+version_n(struct vd_store *st, const char *target, uint64_t v)
+{
+	json_t *meta = json_pack("{s:s}", "state", "current");
+	struct vd_txn *t;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_version_put(t, target, v, meta));
+	CHECK_OK(vd_txn_commit(t));
+	json_decref(meta);
+}
+
+/* The anchor's state as the store reads it; CHECKs it is found. */
+static struct vd_anchor
+anchor_of(struct vd_store *st)
+{
+	struct vd_anchor a, now;
+	int found = 0;
+
+	CHECK_OK(vd_store_anchor_check(st, &a, &now, &found));
+	CHECK(found);
+	return a;
+}
+
+/*
+ * The anchor beside the data directory follows each audit commit and each
+ * new version; an anchor that lags is fine; data older than the anchor (a
+ * cut tail, a dropped version, an older copy) keeps a writer from
+ * unlocking; one damaged slot is survived, two are not; a deliberate
+ * restore is audited and moves the anchor.
+ */
+static void
+test_anchor(void)
+{
+	char dir[256], anc[300], saved[300], olddata[300], data[300];
+	struct vd_secret *key;
+	struct vd_store *st = new_vault("anc", &key), *ro;
+	struct vd_anchor a;
+	unsigned char vkey[32];
+	struct vd_txn *t;
+	int found;
+	size_t klen;
+
+	path_in(dir, sizeof(dir), "anc");
+	CHECK(snprintf(anc, sizeof(anc), "%s.anchor", dir) > 0);
+	path_in(saved, sizeof(saved), "anc-anchor.saved");
+	path_in(olddata, sizeof(olddata), "anc-data.old");
+	CHECK(access(anc, F_OK) == 0);
+	CHECK_STR_EQ(vd_store_anchor_path(st), anc);
+	audit_n(st, 5);
+	version_n(st, "t1", 1);
+	version_n(st, "t1", 2);
+	version_n(st, "t2", 1);
+	version_n(st, "t1", 2);		/* a state change: no growth */
+	a = anchor_of(st);
+	CHECK_INT_EQ(a.audit_count, 5);
+	CHECK_INT_EQ(a.versions, 3);
+	cp_file(anc, saved);
+	CHECK(snprintf(data, sizeof(data), "%s/data.mdb", dir) > 0);
+	cp_file(data, olddata);
+	audit_n(st, 2);
+	CHECK_INT_EQ(anchor_of(st).audit_count, 7);
+	vd_store_close(st);
+
+	/* Lagging (the older anchor put back): accepted, and caught up. */
+	cp_file(saved, anc);
+	CHECK_OK(reopen(dir, 0, key, &st));
+	CHECK_INT_EQ(anchor_of(st).audit_count, 7);
+	vd_store_close(st);
+
+	/* Damaged slots: one is survived (the other holds a valid state),
+	 * two are not. */
+	{
+		unsigned char b0, b1, x;
+		int fd;
+
+		CHECK((fd = open(anc, O_RDWR)) >= 0);
+		CHECK(pread(fd, &b0, 1, 40) == 1 &&
+		    pread(fd, &b1, 1, 128 + 40) == 1);
+		x = b0 ^ 1;
+		CHECK(pwrite(fd, &x, 1, 40) == 1);
+		CHECK_OK(reopen(dir, VD_STORE_RDONLY, key, &ro));
+		CHECK_OK(vd_store_anchor_check(ro, &a, NULL, &found));
+		CHECK(found && a.audit_count <= 7);
+		x = b1 ^ 1;
+		CHECK(pwrite(fd, &x, 1, 128 + 40) == 1);
+		CHECK_INT_EQ(vd_store_anchor_check(ro, &a, NULL, &found),
+		    VD_ECORRUPT);
+		CHECK(pwrite(fd, &b0, 1, 40) == 1 &&
+		    pwrite(fd, &b1, 1, 128 + 40) == 1);
+		CHECK_OK(vd_store_anchor_check(ro, &a, NULL, &found));
+		CHECK_INT_EQ(a.audit_count, 7);
+		close(fd);
+		vd_store_close(ro);
+	}
+
+	/* A dropped newest version (no key needed): a writer is refused. */
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	klen = 3 + 8;
+	memcpy(vkey, "t1\0\0\0\0\0\0\0\0\2", klen);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_del(t, "versions", vkey, klen));
+	CHECK_OK(vd_txn_commit(t));
+	vd_store_close(st);
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECHAIN);
+	CHECK(strstr(vd_err_detail(), "versions sum to 2") != NULL);
+	CHECK(!vd_store_unlocked(st));
+	vd_store_close(st);
+	/* Offline: read-only opens, and the check says the same. */
+	CHECK_OK(reopen(dir, VD_STORE_RDONLY, key, &ro));
+	CHECK_INT_EQ(vd_store_anchor_check(ro, &a, NULL, &found), VD_ECHAIN);
+	vd_store_close(ro);
+
+	/* An older copy of the data file: entries 6-7 missing. */
+	cp_file(olddata, data);
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECHAIN);
+	CHECK(strstr(vd_err_detail(), "entries 6-7 are missing") != NULL);
+	vd_store_close(st);
+
+	/* The deliberate restore: audited, then the anchor starts again. */
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECHAIN);
+	vd_store_close(st);
+	CHECK_OK(reopen(dir, VD_STORE_NOFRESH, key, &st));
+	{
+		json_t *by = json_pack("{s:s}", "user", "test");
+		struct vd_anchor was;
+
+		CHECK_OK(vd_store_anchor_restore(st, by, &was, &found));
+		CHECK(found);
+		CHECK_INT_EQ(was.audit_count, 7);
+		json_decref(by);
+	}
+	vd_store_close(st);
+	CHECK_OK(reopen(dir, 0, key, &st));
+	a = anchor_of(st);
+	CHECK_INT_EQ(a.audit_count, 6);		/* 5 + the restore entry */
+	{
+		struct rawrec r6;
+
+		audit_raw(st, 6, &r6);
+		free(r6.val);
+	}
+	vd_store_close(st);
+	vd_secret_free(key);
+}
+
 static void
 rm_rf(const char *dir)
 {
@@ -1001,6 +1183,7 @@ main(void)
 	test_audit();
 	test_history();
 	test_lock_links();
+	test_anchor();
 	if (!getenv("VD_KEEP")) rm_rf(tmproot);
 	printf("test_store: ok\n");
 	return 0;
