@@ -633,12 +633,19 @@ as_owner(const char *dir, const struct stat *ds, struct ids *sv)
 	close(dfd);
 	sv->euid = geteuid();
 	sv->egid = getegid();
-	if ((sv->ngroups = getgroups((int)VD_NELEM(sv->groups), sv->groups))
-	    < 0)
-		return vd_err_set(-errno, "getgroups: %s", strerror(errno));
-	if (setgroups(1, &ds->st_gid) != 0 || setegid(ds->st_gid) != 0 ||
-	    seteuid(ds->st_uid) != 0) {
+	sv->ngroups = getgroups((int)VD_NELEM(sv->groups), sv->groups);
+	if (sv->ngroups < 0 || setgroups(1, &ds->st_gid) != 0 ||
+	    setegid(ds->st_gid) != 0 || seteuid(ds->st_uid) != 0) {
 		int e = errno;
+
+		if (sv->ngroups < 0) {
+			/* Nothing changed yet but the working directory. */
+			if (fchdir(sv->cwd) != 0)
+				abort();
+			close(sv->cwd);
+			sv->cwd = -1;
+			return vd_err_set(-e, "getgroups: %s", strerror(e));
+		}
 
 		if (seteuid(sv->euid) != 0 || setegid(sv->egid) != 0 ||
 		    setgroups((size_t)sv->ngroups, sv->groups) != 0 ||

@@ -85,9 +85,15 @@ int vd_store_create(const char *dir, enum vd_kdf kdf,
     struct vd_store **out);
 
 /*
- * Opens the vault in dir, sealed.  flags: VD_STORE_RDONLY.  Refuses a dir
- * without a vault (VD_ENOTVAULT), a vault of a newer format (VD_EFORMAT), a
- * data dir writable by group or others (VD_EKEYPERM).
+ * Opens the vault in dir, sealed.  flags: VD_STORE_RDONLY, VD_STORE_NOFRESH.
+ * Refuses a dir without a vault (VD_ENOTVAULT), a vault of a newer format
+ * (VD_EFORMAT), a data dir writable by group or others (VD_EKEYPERM), and
+ * (VD_EKEYPERM) a data.mdb or lock.mdb that LMDB would follow or write
+ * elsewhere: a symbolic link, not a regular file, lock.mdb (data.mdb when
+ * writing) with more than one link, owned by neither the directory's owner
+ * nor the caller.  Run as root on a directory of another owner, the
+ * environment is opened as that owner (effective ids), so nothing a link
+ * swapped in later points at is written with root's rights.
  */
 int vd_store_open(const char *dir, unsigned flags, struct vd_store **out);
 
@@ -97,7 +103,10 @@ enum vd_kdf vd_store_kdf(const struct vd_store *st);
 /*
  * Unlocks an open store with the root key (key file vaults) or the
  * passphrase (Argon2id vaults).  Returns VD_EBADKEY when it does not open
- * the data key.  Idempotent once unlocked.
+ * the data key.  A read-write store (without VD_STORE_NOFRESH) is then
+ * checked against its freshness anchor and stays sealed with VD_ECHAIN
+ * (or VD_ECORRUPT, VD_EKEYPERM for a bad anchor file) when the data is
+ * older; see vd_store_anchor_check().  Idempotent once unlocked.
  */
 int vd_store_unlock(struct vd_store *st, const struct vd_secret *secret);
 
