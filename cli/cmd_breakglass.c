@@ -220,7 +220,7 @@ settle_trust(struct trust *tr, struct vd_escrow_key *const *keys,
 		if (tr->fp[0] == '\0')
 			memcpy(tr->fp, keys[i]->vault_fp, sizeof(tr->fp));
 		else if (strcmp(tr->fp, keys[i]->vault_fp) != 0)
-			return vd_err_set(VD_ECORRUPT, "the escrow keys are "
+			return vd_err_set(VD_EPERM, "the escrow keys are "
 			    "pinned to different vault keys (%s, %s): give "
 			    "--vault-key", tr->fp, keys[i]->vault_fp);
 	}
@@ -238,7 +238,7 @@ settle_trust(struct trust *tr, struct vd_escrow_key *const *keys,
 		snprintf(seen, sizeof(seen), "(see breakglass share's output)");
 	else if (vd_escrow_set_signer(set, target, version, seen) != 0)
 		snprintf(seen, sizeof(seen), "(none valid)");
-	return vd_err_set(VD_EBADKEY, "no trusted vault key: the escrow key "
+	return vd_err_set(VD_EPERM, "no trusted vault key: the escrow key "
 	    "file(s) are not pinned to a vault and --vault-key was not given."
 	    "\n  The envelopes of %s are signed by vault key %s.\n  Compare "
 	    "it with the fingerprint the vault's administrator printed "
