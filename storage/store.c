@@ -2424,15 +2424,21 @@ anchor_get(struct vd_store *st, struct vd_anchor *a, int *found)
 	return 0;
 }
 
-/* Compares now with the anchor: 0 when now is not older. */
+/*
+ * Reads the anchor, then the vault's state into *now, and compares them:
+ * 0 when now is not older.  In that order: the anchor never leads the
+ * data, so a writer committing meanwhile (vaultd beside an offline audit
+ * verify) can only make the state read second newer, never older.
+ */
 static int
-anchor_compare(struct vd_store *st, const struct vd_anchor *now,
+anchor_compare(struct vd_store *st, struct vd_anchor *now,
     struct vd_anchor *a, int *found)
 {
 	char h[2 * VD_HASHBYTES + 1], ts[VD_TIME_STRLEN];
 	int r;
 
-	if ((r = anchor_get(st, a, found)) != 0 || !*found)
+	if ((r = anchor_get(st, a, found)) != 0 ||
+	    (r = head_now(st, now)) != 0 || !*found)
 		return r;
 	vd_time_rfc3339(a->written, ts, sizeof(ts));
 	if (now->audit_count < a->audit_count)
@@ -2473,10 +2479,10 @@ vd_store_anchor_check(struct vd_store *st, struct vd_anchor *anchor,
 	int r;
 
 	*found = 0;
+	memset(&a, 0, sizeof(a));
+	memset(&n, 0, sizeof(n));
 	if (st->reckey == NULL)
 		return VD_ESEALED;
-	if ((r = head_now(st, &n)) != 0)
-		return r;
 	r = anchor_compare(st, &n, &a, found);
 	if (anchor != NULL)
 		*anchor = a;
@@ -2499,26 +2505,24 @@ anchor_on_unlock(struct vd_store *st)
 
 	if (st->flags & VD_STORE_RDONLY)
 		return 0;
-	if ((r = head_now(st, &st->head)) != 0)
-		return r;
-	if (st->flags & VD_STORE_NEWANCHOR) {
+	if (st->flags & (VD_STORE_NEWANCHOR | VD_STORE_NOFRESH)) {
+		if ((r = head_now(st, &st->head)) != 0)
+			return r;
 		st->head_known = 1;
-		anchor_update(st, 1);
+		if (st->flags & VD_STORE_NEWANCHOR)
+			anchor_update(st, 1);
 		return 0;
 	}
-	if (!(st->flags & VD_STORE_NOFRESH)) {
-		if ((r = anchor_compare(st, &st->head, &a, &found)) != 0) {
-			vd_log(LOG_CRIT, "refusing the vault in %s: %s", st->dir,
-			    vd_err_detail());
-			return r;
-		}
-		if (!found)
-			vd_log(LOG_NOTICE, "no freshness anchor at %s yet: "
-			    "writing one", vd_store_anchor_path(st));
+	if ((r = anchor_compare(st, &st->head, &a, &found)) != 0) {
+		vd_log(LOG_CRIT, "refusing the vault in %s: %s", st->dir,
+		    vd_err_detail());
+		return r;
 	}
+	if (!found)
+		vd_log(LOG_NOTICE, "no freshness anchor at %s yet: writing one",
+		    vd_store_anchor_path(st));
 	st->head_known = 1;
-	if (!(st->flags & VD_STORE_NOFRESH))
-		anchor_update(st, 0);
+	anchor_update(st, 0);
 	return 0;
 }
 
