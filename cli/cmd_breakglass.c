@@ -796,8 +796,14 @@ bg_share(int argc, char **argv)
 		vc_err(r, "breakglass share");
 		goto out;
 	}
+	/*
+	 * A first use is not pinned here: the share file carries the signed
+	 * envelope, and the combiner checks the signer against its own pin.
+	 */
 	if (tr.pin == NULL && vd_escrow_set_signer(&set, target, v, fp) == 0)
-		pin_first_use(&tr, &key, &keypath, 1, fp);
+		fprintf(stderr, "vaultctl: WARNING: trusted vault key %s on "
+		    "first use for this share; %s stays unpinned (vaultctl "
+		    "escrow pin)\n", fp, keypath);
 	fprintf(stderr, "vaultctl: party %s's share of %s version %llu is "
 	    "sealed to %s (key id %s) in %s\n", key->pub.party, target,
 	    (unsigned long long)v, pub.party, pub.keyid, out);
