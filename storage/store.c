@@ -2331,16 +2331,33 @@ anchor_update(struct vd_store *st, int force)
 	st->anchor_warned = 1;
 }
 
+/*
+ * Adds a target's highest version to *sum, once its record is shown to be
+ * the vault's own: a raw key planted with a high number (no key needed to
+ * add one) must not make up for a version dropped elsewhere.
+ */
+static int
+sum_last(struct vd_txn *t, const MDB_val *k, const MDB_val *v, uint64_t *sum)
+{
+	json_t *obj = NULL;
+	int r;
+
+	if ((r = open_json(t->st, DB_VERSIONS, k->mv_data, k->mv_size, v,
+	    &obj)) != 0)
+		return vd_err_set(VD_ECORRUPT, "a newest version record fails "
+		    "authentication (planted or moved)");
+	json_decref(obj);
+	*sum += get_be64((const unsigned char *)k->mv_data + k->mv_size - 8);
+	return 0;
+}
+
 /* Sum over targets of the highest version number (one walk of keys). */
 static int
 versions_sum(struct vd_txn *t, uint64_t *sum)
 {
 	MDB_cursor *c = NULL;
-	MDB_val k, v;
-	const unsigned char *prev = NULL;
-	size_t prevlen = 0;
-	uint64_t last = 0;
-	int rc;
+	MDB_val k, v, lk = { 0, NULL }, lv = { 0, NULL };
+	int r = 0, rc;
 
 	*sum = 0;
 	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_VERSIONS], &c)) != 0)
@@ -2349,21 +2366,22 @@ versions_sum(struct vd_txn *t, uint64_t *sum)
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		const unsigned char *p = k.mv_data;
-		size_t nl;
 
 		if (k.mv_size < 10 || p[k.mv_size - 9] != '\0')
 			continue;
-		nl = k.mv_size - 9;
-		if (prev != NULL && (nl != prevlen || memcmp(p, prev, nl) != 0))
-			*sum += last;
-		prev = p;
-		prevlen = nl;
-		last = get_be64(p + nl + 1);
+		if (lk.mv_data != NULL && (k.mv_size != lk.mv_size ||
+		    memcmp(p, lk.mv_data, k.mv_size - 8) != 0) &&
+		    (r = sum_last(t, &lk, &lv, sum)) != 0)
+			break;
+		lk = k;
+		lv = v;
 	}
-	if (prev != NULL)
-		*sum += last;
+	if (r == 0 && lk.mv_data != NULL && (rc == 0 || rc == MDB_NOTFOUND))
+		r = sum_last(t, &lk, &lv, sum);
 	mdb_cursor_close(c);
-	return rc == MDB_NOTFOUND ? 0 : mdb_err(rc, "cursor");
+	if (r != 0)
+		return r;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc, "cursor");
 }
 
 /* The vault's state now: audit head and versions sum. */

@@ -1126,6 +1126,17 @@ test_anchor(void)
 	CHECK_OK(reopen(dir, VD_STORE_RDONLY, key, &ro));
 	CHECK_INT_EQ(vd_store_anchor_check(ro, &a, NULL, &found), VD_ECHAIN);
 	vd_store_close(ro);
+	/* A planted key with a high version does not make up for it. */
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	memcpy(vkey, "zz\0\0\0\0\0\0\0\0\x64", klen);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "versions", vkey, klen, "forged-forged-"
+	    "forged-forged-forged-forged-forged", 41));
+	CHECK_OK(vd_txn_commit(t));
+	vd_store_close(st);
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECORRUPT);
+	CHECK(!vd_store_unlocked(st));
+	vd_store_close(st);
 
 	/* An older copy of the data file: entries 6-7 missing. */
 	cp_file(olddata, data);
