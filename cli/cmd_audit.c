@@ -1,9 +1,12 @@
 /*
- * cmd_audit.c - vaultctl audit list (online, auditor role) and
- * vaultctl audit verify (offline: opens the data directory read-only and
- * checks the audit log's hash chain).
+ * cmd_audit.c - vaultctl audit list (online, auditor role),
+ * vaultctl audit verify (offline: opens the data directory read-only,
+ * checks the audit log's hash chain, then the data directory against its
+ * freshness anchor outside it) and vaultctl audit restore (offline: accepts
+ * an older data directory deliberately, audited, and moves the anchor).
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,14 +27,24 @@ audit_usage(FILE *f)
 {
 	fprintf(f, "usage: vaultctl audit list [--limit N] [--json] "
 	    "[--socket PATH]\n"
-	    "       vaultctl audit verify --data-dir DIR [--key-file FILE]\n"
+	    "       vaultctl audit verify --data-dir DIR [--key-file FILE] "
+	    "[--anchor FILE]\n"
+	    "       vaultctl audit restore --data-dir DIR [--key-file FILE] "
+	    "[--anchor FILE]\n"
 	    "\n"
 	    "list shows the newest audit entries.  verify checks, offline "
 	    "and read-only,\n"
-	    "that no entry was edited, dropped or re-ordered; it exits 1 "
-	    "naming the first\n"
-	    "bad entry.  A passphrase vault's passphrase is read from the "
-	    "terminal or stdin.\n");
+	    "that no entry was edited, dropped or re-ordered, and that the "
+	    "data directory\n"
+	    "is not older than its freshness anchor (default DIR.anchor); it "
+	    "exits 1\n"
+	    "naming the first bad or missing entry.  restore accepts an older"
+	    " data\n"
+	    "directory (a deliberate restore from backup, vaultd stopped): it "
+	    "is audited\n"
+	    "and the anchor starts again from it.  A passphrase vault's "
+	    "passphrase is\n"
+	    "read from the terminal or stdin.\n");
 }
 
 /* Prints one audit entry: seq, time, then key=value for all but prev. */
@@ -64,27 +77,33 @@ audit_list(int argc, char **argv)
 	    json_pack("{s:I}", "limit", (json_int_t)l.limit));
 }
 
+/* Options shared by verify and restore. */
+struct offline {
+	const char	*dir;		/* --data-dir */
+	const char	*keyfile;	/* --key-file */
+	const char	*anchor;	/* --anchor, or NULL: DIR.anchor */
+};
+
+/* Parses verify/restore options; returns -1 to go on, or an exit code. */
 static int
-audit_verify(int argc, char **argv)
+offline_options(struct offline *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "key-file", required_argument, NULL, 'k' },
+		{ "anchor", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *keyfile = NULL;
-	struct vd_store *st = NULL;
-	struct vd_secret *key = NULL;
-	struct vd_txn *t = NULL;
-	uint64_t count = 0, bad = 0;
-	int ch, r, rc = VC_EXIT_FAIL;
+	int ch;
 
+	memset(o, 0, sizeof(*o));
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': dir = optarg; break;
-		case 'k': keyfile = optarg; break;
+		case 'd': o->dir = optarg; break;
+		case 'k': o->keyfile = optarg; break;
+		case 'a': o->anchor = optarg; break;
 		case 'h':
 			audit_usage(stdout);
 			return VC_EXIT_OK;
@@ -93,22 +112,39 @@ audit_verify(int argc, char **argv)
 			return VC_EXIT_USAGE;
 		}
 	}
-	if (dir == NULL || optind != argc) {
+	if (o->dir == NULL || optind != argc) {
 		audit_usage(stderr);
 		return VC_EXIT_USAGE;
 	}
-	if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0) {
-		vc_err(r, "%s", dir);
+	return -1;
+}
+
+/* Opens (flags) and unlocks the vault of o; returns an exit code. */
+static int
+offline_open(const struct offline *o, unsigned flags, struct vd_store **stp)
+{
+	struct vd_secret *key = NULL;
+	struct vd_store *st = NULL;
+	int r, rc = VC_EXIT_FAIL;
+
+	*stp = NULL;
+	if ((r = vd_store_open(o->dir, flags, &st)) != 0) {
+		vc_err(r, "%s", o->dir);
+		goto out;
+	}
+	if (o->anchor != NULL && (r = vd_store_set_anchor(st, o->anchor))
+	    != 0) {
+		vc_err(r, "--anchor");
 		goto out;
 	}
 	if (vd_store_kdf(st) == VD_KDF_KEYFILE) {
-		if (keyfile == NULL) {
+		if (o->keyfile == NULL) {
 			fprintf(stderr, "vaultctl: this vault uses a key file: "
 			    "give --key-file\n");
 			rc = VC_EXIT_USAGE;
 			goto out;
 		}
-		r = vd_keyfile_load(keyfile, &key);
+		r = vd_keyfile_load(o->keyfile, &key);
 	} else
 		r = vd_read_secret(STDIN_FILENO, "Vault passphrase: ", 0, 0,
 		    &key);
@@ -116,27 +152,137 @@ audit_verify(int argc, char **argv)
 		vc_err(r, "cannot unlock the vault");
 		goto out;
 	}
+	*stp = st;
+	st = NULL;
+	rc = VC_EXIT_OK;
+ out:
+	vd_store_close(st);
+	vd_secret_free(key);
+	return rc;
+}
+
+/* Checks the hash chain; prints why not and returns an exit code. */
+static int
+chain_ok(struct vd_store *st, uint64_t *count)
+{
+	struct vd_txn *t = NULL;
+	uint64_t bad = 0;
+	int r;
+
 	if ((r = vd_txn_begin(st, 0, &t)) != 0) {
 		vc_err(r, "read transaction");
-		goto out;
+		return VC_EXIT_FAIL;
 	}
 	vd_err_clear();
-	r = vd_audit_verify(t, &count, &bad);
+	r = vd_audit_verify(t, count, &bad);
+	vd_txn_abort(t);
 	if (r == VD_ECHAIN || r == VD_ECORRUPT) {
 		fprintf(stderr, "vaultctl: audit verify: entry %" PRIu64
 		    " is bad: %s\n", bad, vd_err_detail());
-		goto out;
+		return VC_EXIT_FAIL;
 	}
 	if (r != 0) {
 		vc_err(r, "audit verify");
+		return VC_EXIT_FAIL;
+	}
+	return VC_EXIT_OK;
+}
+
+static int
+audit_verify(int argc, char **argv)
+{
+	struct offline o;
+	struct vd_store *st = NULL;
+	struct vd_anchor a, now;
+	char ts[VD_TIME_STRLEN];
+	uint64_t count = 0;
+	int r, rc, found = 0;
+
+	if ((rc = offline_options(&o, argc, argv)) >= 0)
+		return rc;
+	if ((rc = offline_open(&o, VD_STORE_RDONLY, &st)) != VC_EXIT_OK ||
+	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)
+		goto out;
+	rc = VC_EXIT_FAIL;
+	vd_err_clear();
+	r = vd_store_anchor_check(st, &a, &now, &found);
+	if (r == VD_ECHAIN) {
+		fprintf(stderr, "vaultctl: audit verify: %s\n"
+		    "vaultctl: if an older copy was restored on purpose, accept "
+		    "it (audited) with: vaultctl audit restore --data-dir %s\n",
+		    vd_err_detail(), o.dir);
 		goto out;
 	}
+	if (r != 0) {
+		vc_err(r, "audit verify: freshness anchor");
+		goto out;
+	}
+	if (!found && o.anchor != NULL) {
+		fprintf(stderr, "vaultctl: audit verify: no freshness anchor in "
+		    "%s\n", o.anchor);
+		goto out;
+	}
+	if (!found)
+		fprintf(stderr, "vaultctl: warning: no freshness anchor at %s: "
+		    "a cut audit tail or an older copy of the data directory "
+		    "cannot be detected (give --anchor FILE where it is kept)\n",
+		    vd_store_anchor_path(st));
 	printf("audit log intact: %" PRIu64 " entries\n", count);
+	if (found)
+		printf("not older than its freshness anchor %s (entry %" PRIu64
+		    ", versions %" PRIu64 ", written %s)\n",
+		    vd_store_anchor_path(st), a.audit_count, a.versions,
+		    vd_time_rfc3339(a.written, ts, sizeof(ts)));
 	rc = VC_EXIT_OK;
  out:
-	vd_txn_abort(t);
 	vd_store_close(st);
-	vd_secret_free(key);
+	return rc;
+}
+
+static int
+audit_restore(int argc, char **argv)
+{
+	struct offline o;
+	struct vd_store *st = NULL;
+	struct vd_anchor was;
+	struct passwd pwd, *pw = NULL;
+	char pwbuf[1024];
+	json_t *by = NULL;
+	uint64_t count = 0;
+	int r, rc, found = 0;
+
+	if ((rc = offline_options(&o, argc, argv)) >= 0)
+		return rc;
+	/* Read-write, without the freshness check that would refuse it. */
+	if ((rc = offline_open(&o, VD_STORE_NOFRESH, &st)) != VC_EXIT_OK ||
+	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)
+		goto out;
+	rc = VC_EXIT_FAIL;
+	if (getpwuid_r(getuid(), &pwd, pwbuf, sizeof(pwbuf), &pw) != 0)
+		pw = NULL;
+	if ((by = json_pack("{s:I,s:s,s:s}", "uid", (json_int_t)getuid(),
+	    "user", pw != NULL ? pw->pw_name : "?", "via",
+	    "vaultctl audit restore")) == NULL) {
+		vc_err(VD_ENOMEM, "audit restore");
+		goto out;
+	}
+	if ((r = vd_store_anchor_restore(st, by, &was, &found)) != 0) {
+		vc_err(r, "audit restore");
+		goto out;
+	}
+	if (found)
+		printf("restore accepted: the audit log had %" PRIu64 " entries,"
+		    " the anchor recorded %" PRIu64 "; recorded as audit entry %"
+		    PRIu64 ", and the anchor %s starts from here\n", count,
+		    was.audit_count, count + 1, vd_store_anchor_path(st));
+	else
+		printf("restore accepted (there was no anchor); recorded as "
+		    "audit entry %" PRIu64 ", anchor %s written\n", count + 1,
+		    vd_store_anchor_path(st));
+	rc = VC_EXIT_OK;
+ out:
+	json_decref(by);
+	vd_store_close(st);
 	return rc;
 }
 
@@ -156,6 +302,8 @@ cmd_audit(int argc, char **argv)
 		return audit_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify") == 0)
 		return audit_verify(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return audit_restore(argc - 1, argv + 1);
 	fprintf(stderr, "vaultctl: unknown audit command '%s'\n", argv[1]);
 	audit_usage(stderr);
 	return VC_EXIT_USAGE;

@@ -2,19 +2,26 @@
  * cmd_breakglass.c - vaultctl breakglass: open escrowed passwords offline.
  *
  *   vaultctl breakglass (--data-dir DIR | --bundle FILE) --escrow-key FILE
- *       [--escrow-key FILE2 ...] [--version N] [--vault-key FP] NAME
+ *       [--escrow-key FILE2 ...] [--version N] [--vault-key FP]
+ *       [--accept-vault-key] [--my-cnf FILE | --hex] NAME
  *   vaultctl breakglass share (--data-dir DIR | --bundle FILE)
  *       --escrow-key FILE --to COMBINER.pub [--version N] [--vault-key FP]
- *       --out SHAREFILE NAME
+ *       [--accept-vault-key] --out SHAREFILE NAME
  *   vaultctl breakglass combine --escrow-key COMBINER_KEY [--vault-key FP]
- *       SHAREFILE...
+ *       [--accept-vault-key] [--my-cnf FILE | --hex] SHAREFILE...
  *   vaultctl breakglass report --data-dir DIR --file REPORT
  *
  * The vault is opened read-only and never unlocked: envelopes are sealed to
- * the parties, not to the vault's key.  The password and a newline are the
- * only output on stdout; everything else goes to stderr.  After printing,
- * the opening is recorded in the data directory when it is writable, or
- * printed as a one-line JSON report to import later with `report`.
+ * the parties, not to the vault's key.  Anyone can sign an envelope with a
+ * key of their own, so only envelopes signed by the trusted vault key are
+ * used: --vault-key, else the key the party's key file is pinned to
+ * (vaultctl escrow pin), else — with --accept-vault-key only — the signer
+ * seen now, which is then pinned (trust on first use).  A recovered
+ * password must be printable ASCII.  The password and a newline are the
+ * only output on stdout (or it goes to a MariaDB option file, --my-cnf);
+ * everything else goes to stderr.  After printing, the opening is recorded
+ * in the data directory when it is writable, or printed as a one-line JSON
+ * report to import later with `report`.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +35,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "cmds.h"
 #include "err.h"
@@ -49,14 +57,17 @@ bg_usage(FILE *f)
 	    "usage: vaultctl breakglass (--data-dir DIR | --bundle FILE) "
 	    "--escrow-key FILE\n"
 	    "           [--escrow-key FILE2 ...] [--version N] "
-	    "[--vault-key FP] NAME\n"
+	    "[--vault-key FP]\n"
+	    "           [--accept-vault-key] [--my-cnf FILE | --hex] NAME\n"
 	    "       vaultctl breakglass share (--data-dir DIR | --bundle FILE) "
 	    "--escrow-key FILE\n"
 	    "           --to COMBINER.pub [--version N] [--vault-key FP] "
-	    "--out SHAREFILE NAME\n"
+	    "[--accept-vault-key]\n"
+	    "           --out SHAREFILE NAME\n"
 	    "       vaultctl breakglass combine --escrow-key COMBINER_KEY "
 	    "[--vault-key FP]\n"
-	    "           SHAREFILE...\n"
+	    "           [--accept-vault-key] [--my-cnf FILE | --hex] "
+	    "SHAREFILE...\n"
 	    "       vaultctl breakglass report --data-dir DIR --file REPORT\n\n"
 	    "Prints target NAME's escrowed password on stdout, opened with "
 	    "escrow party\n"
@@ -64,8 +75,15 @@ bg_usage(FILE *f)
 	    "or gone) or an\n"
 	    "exported bundle.  Needs no vault key.  --version picks a version"
 	    " (default:\n"
-	    "the newest escrowed); --vault-key pins the vault's signing key "
-	    "fingerprint.\n"
+	    "the newest escrowed).  Only envelopes signed by the trusted vault "
+	    "key are\n"
+	    "used: --vault-key FP, else the key the escrow key file is pinned "
+	    "to\n"
+	    "(vaultctl escrow pin); --accept-vault-key trusts and pins the "
+	    "signer seen\n"
+	    "now (first use only).  --my-cnf FILE writes a MariaDB option file "
+	    "(0600)\n"
+	    "instead of printing; --hex prints the password in hex.\n"
 	    "Passphrases of protected keys are read from the terminal, or one "
 	    "line each\n"
 	    "from stdin.  share/combine: for parties who cannot meet; report:"
@@ -157,6 +175,108 @@ load_key(const char *path, struct vd_escrow_key **out)
 	return r;
 }
 
+/* Which vault signing key break-glass trusts, and where that came from. */
+struct trust {
+	const char	*given;		/* --vault-key, or NULL */
+	int		 accept;	/* --accept-vault-key: first use */
+	char		 fp[VD_ESCROW_FPLEN + 1];	/* the trusted key */
+	const char	*pin;		/* fp, or NULL for a first use */
+};
+
+/*
+ * Settles tr->pin: --vault-key when given (an explicit pin overrides the
+ * key files', with a warning); else the key the key files are pinned to,
+ * which must be one key; else NULL when --accept-vault-key asked for a
+ * trust on first use.  Otherwise refuses, naming the signer found in set
+ * (target's version) so the party can compare it before pinning.
+ */
+static int
+settle_trust(struct trust *tr, struct vd_escrow_key *const *keys,
+    const char *const *paths, size_t nk, const struct vd_escrow_set *set,
+    const char *target, uint64_t version)
+{
+	char seen[64];
+
+	tr->fp[0] = '\0';
+	tr->pin = NULL;
+	if (tr->given != NULL) {
+		if (vd_escrow_fp_parse(tr->given, tr->fp) != 0)
+			return vd_err_set(VD_EINVAL, "--vault-key takes the %d "
+			    "hex digits of a vault key fingerprint",
+			    VD_ESCROW_FPLEN);
+		for (size_t i = 0; i < nk; i++)
+			if (keys[i]->vault_fp[0] != '\0' &&
+			    strcmp(keys[i]->vault_fp, tr->fp) != 0)
+				fprintf(stderr, "vaultctl: warning: escrow key %s "
+				    "is pinned to vault key %s; --vault-key %s "
+				    "overrides it for this run\n", paths[i],
+				    keys[i]->vault_fp, tr->fp);
+		tr->pin = tr->fp;
+		return 0;
+	}
+	for (size_t i = 0; i < nk; i++) {
+		if (keys[i]->vault_fp[0] == '\0')
+			continue;
+		if (tr->fp[0] == '\0')
+			memcpy(tr->fp, keys[i]->vault_fp, sizeof(tr->fp));
+		else if (strcmp(tr->fp, keys[i]->vault_fp) != 0)
+			return vd_err_set(VD_EPERM, "the escrow keys are "
+			    "pinned to different vault keys (%s, %s): give "
+			    "--vault-key", tr->fp, keys[i]->vault_fp);
+	}
+	if (tr->fp[0] != '\0') {
+		tr->pin = tr->fp;
+		return 0;
+	}
+	if (tr->accept) {
+		fprintf(stderr, "vaultctl: WARNING: no vault key is pinned and "
+		    "--accept-vault-key was given: trusting whichever vault key "
+		    "signed these envelopes (trust on first use)\n");
+		return 0;
+	}
+	if (set == NULL)
+		snprintf(seen, sizeof(seen), "(see breakglass share's output)");
+	else if (vd_escrow_set_signer(set, target, version, seen) != 0)
+		snprintf(seen, sizeof(seen), "(none valid)");
+	return vd_err_set(VD_EPERM, "no trusted vault key: the escrow key "
+	    "file(s) are not pinned to a vault and --vault-key was not given."
+	    "\n  The envelopes of %s are signed by vault key %s.\n  Compare "
+	    "it with the fingerprint the vault's administrator printed "
+	    "(vaultctl escrow vault-key), then pin it:\n    vaultctl escrow pin "
+	    "--escrow-key %s --vault-key FINGERPRINT\n  or pass --vault-key "
+	    "FINGERPRINT, or --accept-vault-key to trust it on first use",
+	    target != NULL ? target : "the share files", seen, paths[0]);
+}
+
+/*
+ * After a first use (--accept-vault-key): pins the signer that opened to
+ * every key file that has no pin yet.  Best effort (a key on read-only
+ * media stays unpinned), always said on stderr.
+ */
+static void
+pin_first_use(const struct trust *tr, struct vd_escrow_key *const *keys,
+    const char *const *paths, size_t nk, const char *fp)
+{
+	char ebuf[768];
+	int r;
+
+	if (tr->pin != NULL)
+		return;
+	for (size_t i = 0; i < nk; i++) {
+		if (keys[i]->vault_fp[0] != '\0')
+			continue;
+		if ((r = vd_escrow_key_pin(paths[i], fp, 0)) == 0)
+			fprintf(stderr, "vaultctl: WARNING: trusted vault key %s "
+			    "on first use and pinned it in %s: from now on only "
+			    "envelopes it signed are accepted with this key\n",
+			    fp, paths[i]);
+		else
+			fprintf(stderr, "vaultctl: WARNING: trusted vault key %s "
+			    "on first use but could not pin it in %s: %s\n",
+			    fp, paths[i], vd_err_format(r, ebuf, sizeof(ebuf)));
+	}
+}
+
 /* Loads target's envelopes (NULL: all) from a data dir or a bundle. */
 static int
 load_set(const char *dir, const char *bundle, const char *target,
@@ -216,6 +336,12 @@ say_versions(const struct vd_escrow_set *set, const char *target,
 		fprintf(stderr, "vaultctl: the newest version may be a "
 		    "\"pending\" one not yet in force on the server\n");
 }
+
+/* How to hand out the password: stdout, hex on stdout, an option file. */
+struct output {
+	const char	*mycnf;		/* --my-cnf FILE, or NULL */
+	int		 hex;		/* --hex */
+};
 
 /*
  * Prints the password and a newline on stdout with write(2), so that no
@@ -368,25 +494,65 @@ record(const char *dir, const char *target,
 	json_decref(o);
 }
 
-/* Prints the password, or the "need more" message; returns exit code. */
-static int
-finish(const struct vd_escrow_result *res, const char *target)
-{
-	int r;
+static int write_new(const char *path, const void *p, size_t n);
 
-	fprintf(stderr, "vaultctl: envelopes signed by vault key %s (pin it "
-	    "with --vault-key)\n", res->vault_fp);
+/*
+ * Hands out the password as out says, or prints the "need more" message;
+ * returns the exit code.  A password that is not printable ASCII (a
+ * newline, a quote is fine, a control character is not) is refused unless
+ * printed as hex: no policy generates one, and printed raw it could add
+ * lines to an option file or talk to the terminal.
+ */
+static int
+finish(const struct vd_escrow_result *res, const char *target,
+    const struct output *out)
+{
+	struct vd_secret *s = NULL;
+	size_t at = 0;
+	int r, rc = VC_EXIT_FAIL;
+
+	fprintf(stderr, "vaultctl: envelopes signed by vault key %s "
+	    "(trusted)\n", res->vault_fp);
 	if (res->pw == NULL) {
 		fprintf(stderr, "vaultctl: need %u more key(s) (have %u of %u)"
 		    " to open %s version %llu\n", res->m - res->have, res->have,
 		    res->m, target, (unsigned long long)res->version);
 		return VC_EXIT_FAIL;
 	}
-	if ((r = print_pw(res->pw)) != 0) {
-		vc_err(r, "breakglass");
+	if (!out->hex && vd_escrow_pw_check(res->pw, &at) != 0) {
+		fprintf(stderr, "vaultctl: breakglass: the password of %s "
+		    "version %llu holds a control or non-ASCII character (byte "
+		    "%zu): refused, nothing printed (vault passwords are "
+		    "printable ASCII; --hex prints it in hex)\n", target,
+		    (unsigned long long)res->version, at + 1);
 		return VC_EXIT_FAIL;
 	}
-	return VC_EXIT_OK;
+	if (out->hex) {
+		if ((s = vd_secret_new(2 * res->pw->len + 1)) == NULL) {
+			vc_err(VD_ENOMEM, "breakglass");
+			goto out;
+		}
+		sodium_bin2hex((char *)s->data, s->cap, res->pw->data,
+		    res->pw->len);
+		s->len = 2 * res->pw->len;
+		r = print_pw(s);
+	} else if (out->mycnf != NULL) {
+		if ((r = vd_escrow_pw_mycnf(res->pw, &s)) == 0 &&
+		    (r = write_new(out->mycnf, s->data, s->len)) == 0)
+			fprintf(stderr, "vaultctl: wrote the password to option "
+			    "file %s (0600): mariadb --defaults-file=%s -uroot "
+			    "-h HOST; then shred -u %s\n", out->mycnf,
+			    out->mycnf, out->mycnf);
+	} else
+		r = print_pw(res->pw);
+	if (r != 0) {
+		vc_err(r, "breakglass");
+		goto out;
+	}
+	rc = VC_EXIT_OK;
+ out:
+	vd_secret_free(s);
+	return rc;
 }
 
 static void
@@ -416,14 +582,19 @@ bg_open(int argc, char **argv)
 		{ "escrow-key", required_argument, NULL, 'k' },
 		{ "version", required_argument, NULL, 'v' },
 		{ "vault-key", required_argument, NULL, 'f' },
+		{ "accept-vault-key", no_argument, NULL, 'a' },
+		{ "my-cnf", required_argument, NULL, 'm' },
+		{ "hex", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *bundle = NULL, *pin = NULL, *target;
+	const char *dir = NULL, *bundle = NULL, *target;
 	const char *keypaths[VD_ESCROW_MAXPARTIES];
 	struct vd_escrow_key *keys[VD_ESCROW_MAXPARTIES];
 	struct vd_escrow_set set = { NULL, 0, 0 };
 	struct vd_escrow_result res;
+	struct trust tr = { NULL, 0, "", NULL };
+	struct output out = { NULL, 0 };
 	size_t nk = 0, nloaded = 0;
 	uint64_t version = 0;
 	int c, r, rc = VC_EXIT_FAIL;
@@ -453,7 +624,16 @@ bg_open(int argc, char **argv)
 			}
 			break;
 		case 'f':
-			pin = optarg;
+			tr.given = optarg;
+			break;
+		case 'a':
+			tr.accept = 1;
+			break;
+		case 'm':
+			out.mycnf = optarg;
+			break;
+		case 'x':
+			out.hex = 1;
 			break;
 		case 'h':
 			bg_usage(stdout);
@@ -462,6 +642,11 @@ bg_open(int argc, char **argv)
 			bg_usage(stderr);
 			return VC_EXIT_USAGE;
 		}
+	}
+	if (out.hex && out.mycnf != NULL) {
+		fprintf(stderr, "vaultctl breakglass: --hex and --my-cnf exclude "
+		    "each other\n");
+		return VC_EXIT_USAGE;
 	}
 	if (optind + 1 != argc || (dir == NULL) == (bundle == NULL) ||
 	    nk == 0) {
@@ -485,14 +670,21 @@ bg_open(int argc, char **argv)
 		vc_err(r, "breakglass: cannot read the escrow envelopes");
 		goto out;
 	}
-	if ((r = vd_escrow_recover(&set, target, version, keys, nk, pin,
+	if ((r = settle_trust(&tr, keys, keypaths, nk, &set, target, version))
+	    != 0) {
+		vc_err(r, "breakglass");
+		goto out;
+	}
+	if ((r = vd_escrow_recover(&set, target, version, keys, nk, tr.pin,
 	    &res)) != 0) {
 		vc_err(r, "breakglass");
 		goto out;
 	}
 	say_versions(&set, target, &res, version != 0);
-	if ((rc = finish(&res, target)) == VC_EXIT_OK)
+	if ((rc = finish(&res, target, &out)) == VC_EXIT_OK) {
+		pin_first_use(&tr, keys, keypaths, nk, res.vault_fp);
 		record(dir, target, &res, bundle ? "bundle" : "data-dir");
+	}
  out:
 	vd_escrow_result_clear(&res);
 	vd_escrow_set_clear(&set);
@@ -529,11 +721,14 @@ bg_share(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "version", required_argument, NULL, 'v' },
 		{ "vault-key", required_argument, NULL, 'f' },
+		{ "accept-vault-key", no_argument, NULL, 'a' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *bundle = NULL, *pin = NULL, *keypath = NULL;
+	struct trust tr = { NULL, 0, "", NULL };
+	char fp[VD_ESCROW_FPLEN + 1];
+	const char *dir = NULL, *bundle = NULL, *keypath = NULL;
 	const char *to = NULL, *out = NULL, *target;
 	struct vd_escrow_key *key = NULL;
 	struct vd_escrow_set set = { NULL, 0, 0 };
@@ -565,7 +760,10 @@ bg_share(int argc, char **argv)
 			}
 			break;
 		case 'f':
-			pin = optarg;
+			tr.given = optarg;
+			break;
+		case 'a':
+			tr.accept = 1;
 			break;
 		case 'o':
 			out = optarg;
@@ -590,12 +788,22 @@ bg_share(int argc, char **argv)
 	if ((r = vd_escrow_pub_load(to, &pub)) != 0 ||
 	    (r = load_key(keypath, &key)) != 0 ||
 	    (r = load_set(dir, bundle, target, &set)) != 0 ||
-	    (r = vd_escrow_share_make(&set, target, version, key, &pub, pin,
+	    (r = settle_trust(&tr, &key, &keypath, 1, &set, target, version))
+	    != 0 ||
+	    (r = vd_escrow_share_make(&set, target, version, key, &pub, tr.pin,
 	    &buf, &len, &v)) != 0 ||
 	    (r = write_new(out, buf, len)) != 0) {
 		vc_err(r, "breakglass share");
 		goto out;
 	}
+	/*
+	 * A first use is not pinned here: the share file carries the signed
+	 * envelope, and the combiner checks the signer against its own pin.
+	 */
+	if (tr.pin == NULL && vd_escrow_set_signer(&set, target, v, fp) == 0)
+		fprintf(stderr, "vaultctl: WARNING: trusted vault key %s on "
+		    "first use for this share; %s stays unpinned (vaultctl "
+		    "escrow pin)\n", fp, keypath);
 	fprintf(stderr, "vaultctl: party %s's share of %s version %llu is "
 	    "sealed to %s (key id %s) in %s\n", key->pub.party, target,
 	    (unsigned long long)v, pub.party, pub.keyid, out);
@@ -613,10 +821,15 @@ bg_combine(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "escrow-key", required_argument, NULL, 'k' },
 		{ "vault-key", required_argument, NULL, 'f' },
+		{ "accept-vault-key", no_argument, NULL, 'a' },
+		{ "my-cnf", required_argument, NULL, 'm' },
+		{ "hex", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *keypath = NULL, *pin = NULL;
+	struct trust tr = { NULL, 0, "", NULL };
+	struct output oo = { NULL, 0 };
+	const char *keypath = NULL;
 	unsigned char *files[VD_ESCROW_MAXPARTIES];
 	size_t lens[VD_ESCROW_MAXPARTIES], nf = 0;
 	struct vd_escrow_key *key = NULL;
@@ -631,7 +844,16 @@ bg_combine(int argc, char **argv)
 			keypath = optarg;
 			break;
 		case 'f':
-			pin = optarg;
+			tr.given = optarg;
+			break;
+		case 'a':
+			tr.accept = 1;
+			break;
+		case 'm':
+			oo.mycnf = optarg;
+			break;
+		case 'x':
+			oo.hex = 1;
 			break;
 		case 'h':
 			bg_usage(stdout);
@@ -641,13 +863,19 @@ bg_combine(int argc, char **argv)
 			return VC_EXIT_USAGE;
 		}
 	}
+	if (oo.hex && oo.mycnf != NULL) {
+		fprintf(stderr, "vaultctl breakglass combine: --hex and --my-cnf "
+		    "exclude each other\n");
+		return VC_EXIT_USAGE;
+	}
 	if (keypath == NULL || optind >= argc ||
 	    argc - optind > VD_ESCROW_MAXPARTIES) {
 		fprintf(stderr, "vaultctl breakglass combine: give --escrow-key "
 		    "and 1..%d share files\n", VD_ESCROW_MAXPARTIES);
 		return VC_EXIT_USAGE;
 	}
-	if ((r = load_key(keypath, &key)) != 0) {
+	if ((r = load_key(keypath, &key)) != 0 ||
+	    (r = settle_trust(&tr, &key, &keypath, 1, NULL, NULL, 0)) != 0) {
 		vc_err(r, "breakglass combine");
 		goto out;
 	}
@@ -657,15 +885,17 @@ bg_combine(int argc, char **argv)
 			goto out;
 		}
 	if ((r = vd_escrow_combine((const unsigned char *const *)files, lens,
-	    nf, key, pin, target, &res)) != 0) {
+	    nf, key, tr.pin, target, &res)) != 0) {
 		vc_err(r, "breakglass combine");
 		goto out;
 	}
 	fprintf(stderr, "vaultctl: %s: combining version %llu, escrowed at "
 	    "%s\n", target, (unsigned long long)res.version,
 	    vd_time_rfc3339(res.created, ts, sizeof(ts)));
-	if ((rc = finish(&res, target)) == VC_EXIT_OK)
+	if ((rc = finish(&res, target, &oo)) == VC_EXIT_OK) {
+		pin_first_use(&tr, &key, &keypath, 1, res.vault_fp);
 		record(NULL, target, &res, "combine");
+	}
  out:
 	for (size_t i = 0; i < nf; i++)
 		free(files[i]);

@@ -3,16 +3,19 @@
  *
  *   vaultctl escrow keygen --out FILE [--name PARTY] [--passphrase]
  *                          [--kdf-cost interactive|moderate|sensitive]
+ *                          [--vault-key FP]
  *   vaultctl escrow export [--data-dir DIR] --out FILE
  *   vaultctl escrow vault-key --data-dir DIR (--key-file FILE | --passphrase)
+ *   vaultctl escrow pin --escrow-key FILE --vault-key FP [--replace]
  *
  * keygen writes a party's X25519 private key to FILE (0600, never
  * overwritten), optionally sealed under a passphrase (Argon2id), and its
  * public key line to FILE.pub.  export writes a bundle of every escrow
  * envelope of a vault (read-only, no vault key needed) for the parties to
  * keep offline.  vault-key prints the fingerprint of the vault's escrow
- * signing key (needs the vault's key), for the parties to pin at break-glass
- * time with --vault-key.  Formats: docs/escrow.md.
+ * signing key (needs the vault's key); pin records it in a party's key file
+ * (keygen --vault-key at creation), and break-glass then trusts envelopes
+ * signed by that key only.  Formats: docs/escrow.md.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -37,9 +40,12 @@ escrow_usage(FILE *f)
 	    "[--passphrase]\n"
 	    "                              [--kdf-cost interactive|moderate|"
 	    "sensitive]\n"
+	    "                              [--vault-key FP]\n"
 	    "       vaultctl escrow export [--data-dir DIR] --out FILE\n"
 	    "       vaultctl escrow vault-key --data-dir DIR "
-	    "(--key-file FILE | --passphrase)\n\n"
+	    "(--key-file FILE | --passphrase)\n"
+	    "       vaultctl escrow pin --escrow-key FILE --vault-key FP "
+	    "[--replace]\n\n"
 	    "keygen  makes an escrow party's key pair: FILE holds the private "
 	    "key\n"
 	    "        (mode 0600; keep it offline), FILE.pub the public line for"
@@ -55,9 +61,16 @@ escrow_usage(FILE *f)
 	    "key).\n"
 	    "vault-key  prints the vault's escrow signing key fingerprint, "
 	    "for the\n"
-	    "        parties to record and pin (breakglass --vault-key); "
-	    "unlocks the\n"
-	    "        vault read-only with its key file or passphrase.\n");
+	    "        parties to record and pin; unlocks the vault read-only "
+	    "with its\n"
+	    "        key file or passphrase.\n"
+	    "pin     records the vault key fingerprint FP in the party's key "
+	    "file\n"
+	    "        (no passphrase needed): break-glass with that key then "
+	    "trusts\n"
+	    "        only envelopes signed by that vault key.  keygen "
+	    "--vault-key pins\n"
+	    "        at creation.\n");
 }
 
 /* Default party name: FILE's base name up to its first dot. */
@@ -84,10 +97,12 @@ keygen(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "passphrase", no_argument, NULL, 'p' },
 		{ "kdf-cost", required_argument, NULL, 'c' },
+		{ "vault-key", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *out = NULL, *name = NULL, *cost = "moderate";
+	const char *out = NULL, *name = NULL, *cost = "moderate", *vk = NULL;
+	char fp[VD_ESCROW_FPLEN + 1] = "";
 	struct vd_escrow_key *k = NULL;
 	struct vd_secret *pass = NULL;
 	struct vd_kdf_params params;
@@ -108,6 +123,9 @@ keygen(int argc, char **argv)
 		case 'c':
 			cost = optarg;
 			break;
+		case 'f':
+			vk = optarg;
+			break;
 		case 'h':
 			escrow_usage(stdout);
 			return VC_EXIT_OK;
@@ -118,6 +136,11 @@ keygen(int argc, char **argv)
 	}
 	if (optind != argc || out == NULL) {
 		escrow_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (vk != NULL && vd_escrow_fp_parse(vk, fp) != 0) {
+		fprintf(stderr, "vaultctl escrow keygen: --vault-key takes the %d "
+		    "hex digits of a vault key fingerprint\n", VD_ESCROW_FPLEN);
 		return VC_EXIT_USAGE;
 	}
 	if (name != NULL) {
@@ -150,8 +173,12 @@ keygen(int argc, char **argv)
 		vc_err(r, "cannot read the passphrase");
 		goto out;
 	}
-	if ((r = vd_escrow_keygen(party, &k)) != 0 ||
-	    (r = vd_escrow_key_write(out, k, pass, &params)) != 0) {
+	if ((r = vd_escrow_keygen(party, &k)) != 0) {
+		vc_err(r, "escrow keygen");
+		goto out;
+	}
+	memcpy(k->vault_fp, fp, sizeof(fp));
+	if ((r = vd_escrow_key_write(out, k, pass, &params)) != 0) {
 		vc_err(r, "escrow keygen");
 		goto out;
 	}
@@ -160,6 +187,12 @@ keygen(int argc, char **argv)
 	    "  public key:  %s.pub - give it to the vault's administrator\n",
 	    k->pub.party, k->pub.keyid, out,
 	    prot ? ", passphrase-protected" : "", out);
+	if (fp[0] != '\0')
+		printf("  trusts vault key %s for break-glass\n", fp);
+	else
+		printf("  no vault key pinned yet: when the vault's administrator"
+		    " gives you its\n  fingerprint, run vaultctl escrow pin "
+		    "--escrow-key %s --vault-key FP\n", out);
 	rc = VC_EXIT_OK;
  out:
 	vd_escrow_key_free(k);
@@ -316,7 +349,58 @@ vault_key(int argc, char **argv)
 	return rc;
 }
 
-/* vaultctl escrow keygen|export|vault-key ...; returns an exit code. */
+static int
+pin(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "escrow-key", required_argument, NULL, 'k' },
+		{ "vault-key", required_argument, NULL, 'f' },
+		{ "replace", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *keyfile = NULL, *vk = NULL;
+	char fp[VD_ESCROW_FPLEN + 1];
+	int c, r, replace = 0;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'f':
+			vk = optarg;
+			break;
+		case 'r':
+			replace = 1;
+			break;
+		case 'h':
+			escrow_usage(stdout);
+			return VC_EXIT_OK;
+		default:
+			escrow_usage(stderr);
+			return VC_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || keyfile == NULL || vk == NULL) {
+		escrow_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (vd_escrow_fp_parse(vk, fp) != 0) {
+		fprintf(stderr, "vaultctl escrow pin: --vault-key takes the %d "
+		    "hex digits of a vault key fingerprint\n", VD_ESCROW_FPLEN);
+		return VC_EXIT_USAGE;
+	}
+	if ((r = vd_escrow_key_pin(keyfile, fp, replace)) != 0) {
+		vc_err(r, "escrow pin");
+		return VC_EXIT_FAIL;
+	}
+	printf("escrow key %s trusts vault key %s for break-glass\n", keyfile,
+	    fp);
+	return VC_EXIT_OK;
+}
+
+/* vaultctl escrow keygen|export|vault-key|pin ...; returns an exit code. */
 int
 cmd_escrow(int argc, char **argv)
 {
@@ -330,6 +414,8 @@ cmd_escrow(int argc, char **argv)
 		return export(argc - 1, argv + 1);
 	if (strcmp(argv[1], "vault-key") == 0)
 		return vault_key(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pin") == 0)
+		return pin(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		escrow_usage(stdout);
 		return VC_EXIT_OK;

@@ -9,6 +9,8 @@
  *               BASE64(salt) BASE64(nonce) BASE64(XChaCha20-Poly1305(sk))\n"
  *              (one line; the AEAD's associated data is every byte of the
  *              line before the nonce)
+ *              then optionally the pin line "vaultd-escrow-vault-v1 FP\n":
+ *              the vault signing key the party trusts
  *   KEYID      first 8 bytes of BLAKE2b-128(pk), hex
  *
  *   envelope   "VDESCRW1" | u8 tlen | target | u64 version | u8 plen |
@@ -43,6 +45,7 @@
 
 #define PUB_MAGIC	"vaultd-escrow-v1"
 #define KEY_MAGIC	"vaultd-escrow-key-v1"
+#define PIN_MAGIC	"vaultd-escrow-vault-v1"	/* key file pin line */
 #define ENV_MAGIC	"VDESCRW1"
 #define PT_MAGIC	"VDESCPT1"
 #define BUNDLE_MAGIC	"VDBUNDL1"
@@ -535,6 +538,15 @@ vd_escrow_key_format(const struct vd_escrow_key *k,
 	    (r = text_str(text, "\n")) != 0)
 		goto out;
  done:
+	if (k->vault_fp[0] != '\0') {
+		n = snprintf(head, sizeof(head), "%s %s\n", PIN_MAGIC,
+		    k->vault_fp);
+		if (n < 0 || (size_t)n >= sizeof(head) ||
+		    (r = text_str(text, head)) != 0) {
+			r = VD_ETOOBIG;
+			goto out;
+		}
+	}
 	text->data[text->len] = '\0';
 	*textp = text;
 	text = NULL;
@@ -545,11 +557,61 @@ vd_escrow_key_format(const struct vd_escrow_key *k,
 	return r;
 }
 
+/* Length of buf's first line, its newline included. */
+static size_t
+first_line(const char *buf, size_t len)
+{
+	const char *nl = memchr(buf, '\n', len);
+
+	return nl != NULL ? (size_t)(nl - buf) + 1 : len;
+}
+
+/*
+ * Parses what follows a key file's key line: nothing, or one pin line
+ * "vaultd-escrow-vault-v1 FP" (at most one trailing newline) into fp.
+ */
+static int
+pin_line_parse(const char *buf, size_t len, char fp[VD_ESCROW_FPLEN + 1])
+{
+	struct tok t[2];
+	char tmp[VD_ESCROW_FPLEN + 1];
+
+	fp[0] = '\0';
+	if (len == 0)
+		return 0;
+	if (tokenize(buf, len, t, 2) != 2 || !tok_is(&t[0], PIN_MAGIC) ||
+	    t[1].n != VD_ESCROW_FPLEN)
+		return -1;
+	memcpy(tmp, t[1].p, t[1].n);
+	tmp[t[1].n] = '\0';
+	return vd_escrow_fp_parse(tmp, fp) == 0 ? 0 : -1;
+}
+
+int
+vd_escrow_fp_parse(const char *s, char out[VD_ESCROW_FPLEN + 1])
+{
+	if (s == NULL || strlen(s) != VD_ESCROW_FPLEN)
+		return vd_err_set(VD_EINVAL, "a vault key fingerprint is %d hex "
+		    "digits", VD_ESCROW_FPLEN);
+	for (size_t i = 0; i < VD_ESCROW_FPLEN; i++) {
+		char c = s[i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return vd_err_set(VD_EINVAL, "a vault key fingerprint is "
+			    "%d hex digits", VD_ESCROW_FPLEN);
+		out[i] = c;
+	}
+	out[VD_ESCROW_FPLEN] = '\0';
+	return 0;
+}
+
 int
 vd_escrow_key_protected(const char *buf, size_t len)
 {
 	struct tok t[9];
-	int n = tokenize(buf, len, t, 9);
+	int n = tokenize(buf, first_line(buf, len), t, 9);
 
 	if (n == 5 && tok_is(&t[0], KEY_MAGIC) && tok_is(&t[3], "none"))
 		return 0;
@@ -574,9 +636,15 @@ vd_escrow_key_parse(const char *buf, size_t len,
 	*out = NULL;
 	if ((prot = vd_escrow_key_protected(buf, len)) < 0)
 		return prot;
-	n = tokenize(buf, len, t, 9);
+	n = tokenize(buf, first_line(buf, len), t, 9);
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return VD_ENOMEM;
+	if (pin_line_parse(buf + first_line(buf, len), len - first_line(buf,
+	    len), k->vault_fp) != 0) {
+		r = vd_err_set(VD_EINVAL, "escrow private key: the line after "
+		    "the key is not \"" PIN_MAGIC " FINGERPRINT\"");
+		goto out;
+	}
 	if ((k->sk = vd_secret_new(SKBYTES)) == NULL) {
 		r = VD_ENOMEM;
 		goto out;
@@ -723,6 +791,112 @@ vd_escrow_key_write(const char *path, const struct vd_escrow_key *k,
 	r = 0;
  out:
 	vd_secret_free(text);
+	return r;
+}
+
+int
+vd_escrow_key_pin(const char *path, const char *fp, int replace)
+{
+	struct vd_secret *text = NULL, *nt = NULL;
+	char want[VD_ESCROW_FPLEN + 1], have[VD_ESCROW_FPLEN + 1];
+	char tmp[4096], dirpath[4096], line[128];
+	struct stat sb;
+	size_t fl;
+	int fd = -1, n, r;
+
+	if ((r = vd_escrow_fp_parse(fp, want)) != 0)
+		return r;
+	if (lstat(path, &sb) != 0)
+		return vd_err_set(-errno, "cannot stat escrow key %s: %s", path,
+		    strerror(errno));
+	if (!S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    sb.st_uid != geteuid())
+		return vd_err_set(VD_EKEYPERM, "escrow key %s is not a regular "
+		    "file of yours with one link: not rewriting it", path);
+	if ((r = vd_escrow_key_read(path, &text)) != 0)
+		goto out;
+	if (vd_escrow_key_protected((const char *)text->data, text->len) < 0) {
+		r = vd_err_set(VD_EINVAL, "%s is not an escrow private key "
+		    "file", path);
+		goto out;
+	}
+	fl = first_line((const char *)text->data, text->len);
+	if (pin_line_parse((const char *)text->data + fl, text->len - fl,
+	    have) != 0) {
+		r = vd_err_set(VD_EINVAL, "%s: malformed pin line", path);
+		goto out;
+	}
+	if (strcmp(have, want) == 0) {
+		r = 0;
+		goto out;
+	}
+	if (have[0] != '\0' && !replace) {
+		r = vd_err_set(VD_EEXIST, "escrow key %s already trusts vault "
+		    "key %s, not %s (replace it deliberately)", path, have,
+		    want);
+		goto out;
+	}
+	n = snprintf(line, sizeof(line), "%s %s\n", PIN_MAGIC, want);
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    (nt = vd_secret_new(fl + 1 + (size_t)n)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	memcpy(nt->data, text->data, fl);
+	nt->len = fl;
+	if (fl == 0 || nt->data[fl - 1] != '\n')
+		nt->data[nt->len++] = '\n';
+	memcpy(nt->data + nt->len, line, (size_t)n);
+	nt->len += (size_t)n;
+	/* A new file beside the old one, then rename: never half-written. */
+	n = snprintf(tmp, sizeof(tmp), "%s.pinXXXXXX", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		r = vd_err_set(VD_EINVAL, "key file path too long");
+		goto out;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		r = vd_err_set(-errno, "cannot create a file beside %s: %s",
+		    path, strerror(errno));
+		goto out;
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (fchmod(fd, 0600) != 0 || (r = write_all(fd, nt->data, nt->len))
+	    != 0 || fsync(fd) != 0) {
+		r = vd_err_set(r ? r : -errno, "cannot write beside %s", path);
+		unlink(tmp);
+		goto out;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		fd = -1;
+		r = vd_err_set(-errno, "cannot replace %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	fd = -1;
+	n = snprintf(dirpath, sizeof(dirpath), "%s", path);
+	if (n > 0 && (size_t)n < sizeof(dirpath)) {
+		char *slash = strrchr(dirpath, '/');
+		int dfd;
+
+		if (slash == NULL)
+			snprintf(dirpath, sizeof(dirpath), ".");
+		else if (slash == dirpath)
+			dirpath[1] = '\0';
+		else
+			*slash = '\0';
+		if ((dfd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
+		    >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
+	r = 0;
+ out:
+	if (fd >= 0)
+		close(fd);
+	vd_secret_free(text);
+	vd_secret_free(nt);
 	return r;
 }
 
@@ -1751,6 +1925,69 @@ pick_version(const struct vd_escrow_set *set, const char *target,
 	return 0;
 }
 
+int
+vd_escrow_set_signer(const struct vd_escrow_set *set, const char *target,
+    uint64_t version, char fp[VD_ESCROW_FPLEN + 1])
+{
+	struct hdr h;
+	int r;
+
+	fp[0] = '\0';
+	if ((r = pick_version(set, target, &version)) != 0)
+		return r;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct vd_escrow_item *it = &set->items[i];
+
+		if (it->version == version && strcmp(it->target, target) == 0 &&
+		    env_parse(it->env, it->len, &h) == 0) {
+			fp_of(h.vpk, fp);
+			return 0;
+		}
+	}
+	return vd_err_set(VD_ENOTFOUND, "no envelope of %s version %llu has a "
+	    "valid signature", target, (unsigned long long)version);
+}
+
+int
+vd_escrow_pw_check(const struct vd_secret *pw, size_t *at)
+{
+	for (size_t i = 0; i < pw->len; i++)
+		if (pw->data[i] < 0x20 || pw->data[i] > 0x7e) {
+			if (at != NULL)
+				*at = i;
+			return vd_err_set(VD_EINVAL, "the password holds a "
+			    "control or non-ASCII character at byte %zu", i + 1);
+		}
+	return 0;
+}
+
+int
+vd_escrow_pw_mycnf(const struct vd_secret *pw, struct vd_secret **out)
+{
+	static const char head[] = "[client]\npassword=\"", tail[] = "\"\n";
+	struct vd_secret *s;
+	int r;
+
+	*out = NULL;
+	if ((r = vd_escrow_pw_check(pw, NULL)) != 0)
+		return r;
+	/* Worst case every byte escaped. */
+	if ((s = vd_secret_new(sizeof(head) + 2 * pw->len + sizeof(tail))) ==
+	    NULL)
+		return VD_ENOMEM;
+	memcpy(s->data, head, sizeof(head) - 1);
+	s->len = sizeof(head) - 1;
+	for (size_t i = 0; i < pw->len; i++) {
+		if (pw->data[i] == '\\' || pw->data[i] == '"')
+			s->data[s->len++] = '\\';
+		s->data[s->len++] = pw->data[i];
+	}
+	memcpy(s->data + s->len, tail, sizeof(tail) - 1);
+	s->len += sizeof(tail) - 1;
+	*out = s;
+	return 0;
+}
+
 /*
  * Opens the envelope it with key: checks signature, place and recipient.
  * Returns 0, VD_EBADKEY when the envelope is sealed to another key, or
@@ -1825,9 +2062,11 @@ gather(struct opened *o, size_t n, const char *pin,
 
 	fp_of(o[0].h.vpk, res->vault_fp);
 	if (!pin_ok(pin, res->vault_fp))
-		return vd_err_set(VD_ECORRUPT, "the envelopes are signed by "
-		    "vault key %s, not the pinned %s: refused", res->vault_fp,
-		    pin);
+		return vd_err_set(VD_ECORRUPT, "the envelopes of %s version %llu "
+		    "are signed by vault key %s, not the trusted %s (planted by "
+		    "someone without the vault's key, or another vault's): "
+		    "refused", o[0].h.target, (unsigned long long)o[0].h.version,
+		    res->vault_fp, pin);
 	res->version = o[0].h.version;
 	res->created = o[0].h.created;
 	res->mode = (enum vd_escrow_mode)o[0].h.mode;

@@ -10,7 +10,9 @@
  * clear and again inside the sealed box, carries a commitment to its
  * plaintext, and is signed (Ed25519) by the vault's escrow signing key, a
  * sub-key of the data key.  The vault's signing public key travels in every
- * envelope; its fingerprint can be pinned at break-glass time.
+ * envelope, so a signature alone proves nothing: break-glass trusts only
+ * the vault key pinned in the party's key file (or given explicitly), and
+ * refuses envelopes signed by any other key.
  *
  * Envelopes are stored raw in the store's escrow database, so break-glass
  * needs no vault key: it opens the data directory read-only (or reads a
@@ -55,6 +57,9 @@ struct vd_escrow_pub {
 struct vd_escrow_key {
 	struct vd_escrow_pub	 pub;	/* the public half */
 	struct vd_secret	*sk;	/* 32-byte X25519 secret key */
+	char		 vault_fp[VD_ESCROW_FPLEN + 1];
+					/* pinned vault signing key
+					 * fingerprint; "" when none */
 };
 
 /* --- party keys -------------------------------------------------------- */
@@ -97,10 +102,12 @@ int vd_escrow_key_format(const struct vd_escrow_key *k,
 int vd_escrow_key_protected(const char *buf, size_t len);
 
 /*
- * Parses a private key file's text into *out.  pass is needed (and only
- * used) for a protected file.  Returns VD_EINVAL for a malformed file,
- * VD_EBADKEY "wrong passphrase" when the passphrase does not open it (or
- * none was given), VD_ECORRUPT when the key does not match its key id.
+ * Parses a private key file's text into *out: the key line, then
+ * optionally one pin line "vaultd-escrow-vault-v1 FP" naming the vault
+ * signing key the party trusts (into out->vault_fp).  pass is needed (and
+ * only used) for a protected file.  Returns VD_EINVAL for a malformed
+ * file, VD_EBADKEY "wrong passphrase" when the passphrase does not open it
+ * (or none was given), VD_ECORRUPT when the key does not match its key id.
  */
 int vd_escrow_key_parse(const char *buf, size_t len,
     const struct vd_secret *pass, struct vd_escrow_key **out);
@@ -115,10 +122,27 @@ int vd_escrow_key_read(const char *path, struct vd_secret **text);
 /*
  * Writes k to path (mode 0600, O_EXCL: never overwrites) and its public
  * line to path.pub (0644, O_EXCL), both fsynced; see vd_escrow_key_format
- * for pass and params.  On failure neither file is left behind.
+ * for pass and params (k->vault_fp, when set, is written as the pin line).
+ * On failure neither file is left behind.
  */
 int vd_escrow_key_write(const char *path, const struct vd_escrow_key *k,
     const struct vd_secret *pass, const struct vd_kdf_params *params);
+
+/*
+ * Normalises a vault key fingerprint (VD_ESCROW_FPLEN hex digits, any
+ * case) into out (lower case).  Returns 0 or VD_EINVAL.
+ */
+int vd_escrow_fp_parse(const char *s, char out[VD_ESCROW_FPLEN + 1]);
+
+/*
+ * Records fp (a vault key fingerprint) as the vault key the private key
+ * file at path trusts: the file's key line is kept byte for byte (no
+ * passphrase needed) and its pin line set.  A file already pinned to
+ * another key is refused (VD_EEXIST) unless replace.  The file must be the
+ * caller's own regular file (mode 0600, no links); it is replaced
+ * atomically (a new file in the same directory, fsynced, renamed over).
+ */
+int vd_escrow_key_pin(const char *path, const char *fp, int replace);
 
 /* --- configuration ----------------------------------------------------- */
 
@@ -268,12 +292,23 @@ struct vd_escrow_result {
 };
 
 /*
+ * Sets fp to the fingerprint of the key that signs target's version (0:
+ * the newest) in set: the first envelope whose own signature verifies.
+ * Informational only (it trusts nothing): for the message that asks a
+ * party to compare the fingerprint before pinning it.  VD_ENOTFOUND.
+ */
+int vd_escrow_set_signer(const struct vd_escrow_set *set, const char *target,
+    uint64_t version, char fp[VD_ESCROW_FPLEN + 1]);
+
+/*
  * Opens target's version (0: the newest with envelopes in set) with the
  * given party keys.  Every envelope used is checked: the vault signature,
  * the place it was found against the target/version/party it names (in
- * the clear and sealed), pin (a vault fingerprint, may be NULL), one vault
- * key for all.  On 0, res->pw holds the password, or is NULL when fewer
- * than m shares opened (res->have of res->m: "need m - have more").
+ * the clear and sealed), one vault key for all, and that key's fingerprint
+ * against pin.  pin NULL accepts any signer: only for a trust-on-first-use
+ * the user asked for explicitly; every other caller passes the pin.  On 0,
+ * res->pw holds the password, or is NULL when fewer than m shares opened
+ * (res->have of res->m: "need m - have more").
  * Returns VD_ENOTFOUND (no envelopes), VD_EBADKEY (no key opens any
  * envelope), VD_ECORRUPT (an envelope is tampered with or moved, or the
  * vault key differs from pin).  Free res with vd_escrow_result_clear().
@@ -284,6 +319,21 @@ int vd_escrow_recover(const struct vd_escrow_set *set, const char *target,
 
 /* Wipes res's password; NULL-safe. */
 void vd_escrow_result_clear(struct vd_escrow_result *res);
+
+/*
+ * Checks a recovered password is printable ASCII (0x20..0x7e), the
+ * alphabet of the password generator: no newline, no control character,
+ * nothing a terminal or an option file would interpret.  Returns 0, or
+ * VD_EINVAL with *at (may be NULL) the offset of the first bad byte.
+ */
+int vd_escrow_pw_check(const struct vd_secret *pw, size_t *at);
+
+/*
+ * Formats pw as a MariaDB option file "[client]\npassword=\"...\"\n" in
+ * secure memory (*out), with \ and " escaped as MARIADB.md says.  pw must
+ * pass vd_escrow_pw_check() (VD_EINVAL otherwise).
+ */
+int vd_escrow_pw_mycnf(const struct vd_secret *pw, struct vd_secret **out);
 
 /*
  * For parties that cannot meet: opens key's envelope of target's version

@@ -73,6 +73,12 @@ step "escrow keys for the bank (customer) and the vendor: private halves stay of
 "$B/vaultctl" escrow keygen --out "$W/customer.key" --name customer
 "$B/vaultctl" escrow keygen --out "$W/vendor.key" --name vendor
 
+step "each party pins the vault's signing key: break-glass trusts no other signer"
+fp=$("$B/vaultctl" escrow vault-key --data-dir "$W/vault" --key-file "$W/vault.key")
+echo "vault signing key: $fp (handed to each party out of band)"
+"$B/vaultctl" escrow pin --escrow-key "$W/customer.key" --vault-key "$fp"
+"$B/vaultctl" escrow pin --escrow-key "$W/vendor.key" --vault-key "$fp"
+
 step "vaultd: the daemon, on its own socket"
 mkdir -p "$W/run"
 cat >"$W/vaultd.conf" <<EOF

@@ -26,10 +26,12 @@
 #define _GNU_SOURCE	/* F_OFD_SETLK */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +55,7 @@
 #define SUBKEY_RECORDS	1
 #define SUBKEY_CTX	"vaultd01"	/* crypto_kdf context, 8 bytes */
 #define RECMAX		(16u << 20)	/* largest record we will open */
+#define VD_STORE_NEWANCHOR 0x100	/* internal: a new vault's anchor */
 
 enum {
 	DB_META,
@@ -85,12 +88,22 @@ struct vd_store {
 	size_t		 mapsize;	/* current map size */
 	int		 active;	/* open transactions in this process */
 	char		*dir;		/* the data directory */
+	char		*anchor_path;	/* freshness anchor; NULL: dir.anchor */
+	int		 anchor_fd;	/* open for writing, or -1 */
+	int		 anchor_warned;	/* a failed write was logged */
+	int		 head_known;	/* head holds the vault's state */
+	struct vd_anchor head;		/* audit head and versions now */
 };
 
 struct vd_txn {
 	struct vd_store	*st;		/* owning store */
 	MDB_txn		*txn;		/* the LMDB transaction */
 	int		 write;		/* read-write? */
+	int		 fresh;		/* audit or versions grew: anchor */
+	uint64_t	 count;		/* audit entries after this txn (0: none
+					 * appended) */
+	char		 hash[2 * VD_HASHBYTES + 1];	/* their head hash */
+	uint64_t	 vgrow;		/* growth of the versions sum */
 };
 
 /* Maps an LMDB return code to a vaultd error, with a detail. */
@@ -455,14 +468,15 @@ check_dir(const char *dir, int must_exist)
 }
 
 /*
- * LMDB creates lock.mdb owned by whoever opens the directory first.  When
- * that is root (an offline `vaultctl audit verify`, a restore), a 0600
- * root-owned lock file would stop a vaultd that runs as the directory's
- * owner from opening the vault.  So root hands a lock file it finds owned
- * by someone else than the directory's owner to that owner.  Through a
- * descriptor opened without following links, and only for a plain file
- * with one link: the directory's owner cannot point root's chown at
- * another file.  Best effort: a failure leaves things as LMDB made them.
+ * LMDB creates lock.mdb owned by whoever opens the directory first.  Root
+ * now opens a directory it does not own as its owner (as_owner), but a
+ * vaultctl before that change, run as root, left a 0600 root-owned lock
+ * file that stops a vaultd running as the directory's owner.  So root
+ * hands a lock file it finds owned by someone else than the directory's
+ * owner to that owner, before opening.  Through a descriptor opened
+ * without following links, and only for a plain file with one link: the
+ * directory's owner cannot point root's chown at another file.  Best
+ * effort: a failure leaves the file as it was (check_env_file refuses it).
  */
 static void
 lock_owner(const char *dir)
@@ -659,13 +673,213 @@ vd_store_unlock_dir(int fd)
 		close(fd);
 }
 
+/*
+ * LMDB opens data.mdb and lock.mdb by name, following symbolic links, and
+ * writes lock.mdb even for MDB_RDONLY: a lock.mdb planted as a link to
+ * another file would be overwritten by whoever opens the vault, root
+ * included.  So before LMDB sees them, each is looked at through a
+ * descriptor opened with O_NOFOLLOW: a symbolic link, anything but a
+ * regular file, a file with more than one link (a hard link to a file
+ * elsewhere; data.mdb only when writing: backups made of hard links are
+ * read fine) or one owned by neither the directory's owner nor us is
+ * refused.  A missing lock.mdb is created here (O_EXCL, 0600), so LMDB
+ * finds a file rather than creating one through a link planted after this
+ * check.  Against a swap after the check, root opens as the directory's
+ * owner (as_owner).  Returns 0, or VD_EKEYPERM with a detail; a file we
+ * may not open is left to LMDB (a read-only copy then opens without a
+ * lock file).
+ */
+/* The rules of check_env_file() for one stat of path. */
+static int
+env_file_ok(const char *path, const struct stat *sb, const struct stat *ds,
+    int one_link)
+{
+	if (S_ISLNK(sb->st_mode))
+		return vd_err_set(VD_EKEYPERM, "%s is a symbolic link: refusing "
+		    "to open the vault (it would be followed and written)",
+		    path);
+	if (!S_ISREG(sb->st_mode))
+		return vd_err_set(VD_EKEYPERM, "%s is not a regular file: "
+		    "refusing to open the vault", path);
+	if (sb->st_nlink != 1 && one_link)
+		return vd_err_set(VD_EKEYPERM, "%s has %lu links (a hard link "
+		    "to a file elsewhere?): refusing to open the vault", path,
+		    (unsigned long)sb->st_nlink);
+	if (sb->st_uid != ds->st_uid && sb->st_uid != geteuid())
+		return vd_err_set(VD_EKEYPERM, "%s belongs to uid %lu, not to "
+		    "the data directory's owner (uid %lu): refusing to open the "
+		    "vault", path, (unsigned long)sb->st_uid,
+		    (unsigned long)ds->st_uid);
+	return 0;
+}
+
+static int
+check_env_file(const char *at, const char *dir, const char *name,
+    const struct stat *ds, int writing, int create)
+{
+	char path[PATH_MAX], rel[PATH_MAX];
+	struct stat sb;
+	int fd, n, r = 0;
+
+	n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    (n = snprintf(rel, sizeof(rel), "%s/%s", at, name)) < 0 ||
+	    (size_t)n >= sizeof(rel))
+		return vd_err_set(VD_EINVAL, "data directory path too long");
+	/* lstat first: it needs no read permission on the file itself. */
+	if (lstat(rel, &sb) == 0 && (r = env_file_ok(path, &sb, ds, writing ||
+	    create)) != 0)
+		return r;
+	fd = open(rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == ENOENT && create) {
+		fd = open(rel, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd < 0 && (errno == EACCES || errno == EROFS ||
+		    errno == EPERM))
+			return 0;
+	}
+	if (fd < 0) {
+		if (errno == ELOOP || errno == EEXIST)
+			return vd_err_set(VD_EKEYPERM, "%s is a symbolic link: "
+			    "refusing to open the vault (it would be followed "
+			    "and written)", path);
+		if (errno == ENOENT || errno == EACCES)
+			return 0;
+		return vd_err_set(-errno, "cannot open %s: %s", path,
+		    strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0)
+		r = vd_err_set(-errno, "cannot stat %s: %s", path,
+		    strerror(errno));
+	else
+		r = env_file_ok(path, &sb, ds, writing || create);
+	close(fd);
+	return r;
+}
+
+static int env_open_checked(struct vd_store *st, const char *at,
+    const char *dir, int create, const struct stat *ds);
+
+/* The identity set aside while root opens a vault as its owner. */
+struct ids {
+	int	 switched;	/* as_owner() changed the identity */
+	int	 cwd;		/* the working directory to return to */
+	uid_t	 euid;		/* root's */
+	gid_t	 egid;
+	int	 ngroups;	/* supplementary groups, in groups */
+	gid_t	 groups[256];
+};
+
+/*
+ * When root opens a data directory that belongs to another user, LMDB
+ * runs as that user (effective ids and groups): whatever link it might be
+ * made to follow, it can only touch what the owner could touch anyway.
+ * The owner may not be able to reach the directory through its parents (a
+ * copy under /root), so root first changes into it (dirfd; the old working
+ * directory in sv->cwd) and LMDB opens ".".  Returns 0 (sv->switched says
+ * whether anything changed) or an error; nothing is opened as root when
+ * switching fails.
+ */
+static int
+as_owner(const char *dir, const struct stat *ds, struct ids *sv)
+{
+	int dfd;
+
+	memset(sv, 0, sizeof(*sv));
+	sv->cwd = -1;
+	if (geteuid() != 0 || ds->st_uid == 0)
+		return 0;
+	if ((sv->cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return vd_err_set(-errno, "cannot open the working directory: "
+		    "%s", strerror(errno));
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fchdir(dfd) != 0) {
+		int e = errno;
+
+		if (dfd >= 0)
+			close(dfd);
+		close(sv->cwd);
+		sv->cwd = -1;
+		return vd_err_set(-e, "cannot enter %s: %s", dir, strerror(e));
+	}
+	close(dfd);
+	sv->euid = geteuid();
+	sv->egid = getegid();
+	sv->ngroups = getgroups((int)VD_NELEM(sv->groups), sv->groups);
+	if (sv->ngroups < 0 || setgroups(1, &ds->st_gid) != 0 ||
+	    setegid(ds->st_gid) != 0 || seteuid(ds->st_uid) != 0) {
+		int e = errno;
+
+		if (sv->ngroups < 0) {
+			/* Nothing changed yet but the working directory. */
+			if (fchdir(sv->cwd) != 0)
+				abort();
+			close(sv->cwd);
+			sv->cwd = -1;
+			return vd_err_set(-e, "getgroups: %s", strerror(e));
+		}
+
+		if (seteuid(sv->euid) != 0 || setegid(sv->egid) != 0 ||
+		    setgroups((size_t)sv->ngroups, sv->groups) != 0 ||
+		    fchdir(sv->cwd) != 0)
+			abort();	/* an unknown identity: do not go on */
+		close(sv->cwd);
+		sv->cwd = -1;
+		return vd_err_set(-e, "cannot act as the data directory's "
+		    "owner (uid %lu): %s", (unsigned long)ds->st_uid,
+		    strerror(e));
+	}
+	sv->switched = 1;
+	return 0;
+}
+
+/* Back to the identity as_owner() set aside; aborts if it cannot. */
+static void
+as_self(struct ids *sv)
+{
+	if (!sv->switched)
+		return;
+	if (seteuid(sv->euid) != 0 || setegid(sv->egid) != 0 ||
+	    setgroups((size_t)sv->ngroups, sv->groups) != 0 ||
+	    fchdir(sv->cwd) != 0)
+		abort();	/* running on as someone else would be worse */
+	close(sv->cwd);
+	sv->cwd = -1;
+	sv->switched = 0;
+}
+
 static int
 env_open(struct vd_store *st, const char *dir, int create)
 {
+	struct ids ids;
+	struct stat ds;
+	int r;
+
+	if (stat(dir, &ds) != 0)
+		return vd_err_set(-errno, "cannot stat %s: %s", dir,
+		    strerror(errno));
+	/* Root first hands a lock.mdb of another owner to the dir's owner. */
+	lock_owner(dir);
+	if ((r = as_owner(dir, &ds, &ids)) != 0)
+		return r;
+	r = env_open_checked(st, ids.switched ? "." : dir, dir, create, &ds);
+	as_self(&ids);
+	return r;
+}
+
+/* env_open() once the identity is settled: opens at (dir, or "."). */
+static int
+env_open_checked(struct vd_store *st, const char *at, const char *dir,
+    int create, const struct stat *ds)
+{
 	unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD;
+	int writing = !(st->flags & VD_STORE_RDONLY);
 	MDB_txn *txn = NULL;
 	int rc, r;
 
+	if ((r = check_env_file(at, dir, "data.mdb", ds, writing, 0)) != 0 ||
+	    (r = check_env_file(at, dir, "lock.mdb", ds, 1, 1)) != 0)
+		return r;
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		return mdb_err(rc, "create environment");
 	st->mapsize = VD_MAP_SIZE_DEFAULT;
@@ -675,7 +889,7 @@ env_open(struct vd_store *st, const char *dir, int create)
 		return mdb_err(rc, "configure environment");
 	if (st->flags & VD_STORE_RDONLY)
 		eflags |= MDB_RDONLY;
-	rc = mdb_env_open(st->env, dir, eflags, 0600);
+	rc = mdb_env_open(st->env, at, eflags, 0600);
 	if ((rc == EACCES || rc == EROFS) && (st->flags & VD_STORE_RDONLY)) {
 		/*
 		 * A read-only copy (another machine, a read-only mount) cannot
@@ -687,11 +901,10 @@ env_open(struct vd_store *st, const char *dir, int create)
 			return mdb_err(rc, "create environment");
 		mdb_env_set_mapsize(st->env, st->mapsize);
 		mdb_env_set_maxdbs(st->env, DB_COUNT + 2);
-		rc = mdb_env_open(st->env, dir, eflags | MDB_NOLOCK, 0600);
+		rc = mdb_env_open(st->env, at, eflags | MDB_NOLOCK, 0600);
 	}
 	if (rc != 0)
 		return mdb_err(rc, dir);
-	lock_owner(dir);
 	{
 		MDB_envinfo info;
 
@@ -776,6 +989,7 @@ store_alloc(unsigned flags)
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return NULL;
 	st->flags = flags;
+	st->anchor_fd = -1;
 	return st;
 }
 
@@ -826,6 +1040,8 @@ vd_store_open(const char *dir, unsigned flags, struct vd_store **out)
 	vd_store_close(st);
 	return r;
 }
+
+static int anchor_on_unlock(struct vd_store *st);
 
 /* Derives the root key for this vault's KDF from secret into rk. */
 static int
@@ -881,6 +1097,13 @@ vd_store_unlock(struct vd_store *st, const struct vd_secret *secret)
 	sub = NULL;
 	st->datakey = dk;
 	dk = NULL;
+	if ((r = anchor_on_unlock(st)) != 0) {
+		/* Older than its anchor: stay sealed. */
+		vd_secret_free(st->reckey);
+		vd_secret_free(st->datakey);
+		st->reckey = st->datakey = NULL;
+		goto out;
+	}
 	r = 0;
  out:
 	vd_secret_free(rk);
@@ -979,7 +1202,14 @@ vd_store_create(const char *dir, enum vd_kdf kdf,
 		r = mdb_err(rc, "commit");
 		goto out;
 	}
-	if ((r = vd_store_unlock(st, secret)) != 0)
+	/*
+	 * A new vault: an anchor left at its place by an earlier vault says
+	 * nothing about this one and is replaced (vd_store_unlock writes it).
+	 */
+	st->flags |= VD_STORE_NEWANCHOR;
+	r = vd_store_unlock(st, secret);
+	st->flags &= ~(unsigned)VD_STORE_NEWANCHOR;
+	if (r != 0)
 		goto out;
 	*out = st;
 	st = NULL;
@@ -1056,7 +1286,10 @@ vd_store_close(struct vd_store *st)
 		return;
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	if (st->anchor_fd >= 0)
+		close(st->anchor_fd);
 	free(st->dir);
+	free(st->anchor_path);
 	vd_secret_free(st->reckey);
 	vd_secret_free(st->datakey);
 	sodium_memzero(st, sizeof(*st));
@@ -1064,6 +1297,8 @@ vd_store_close(struct vd_store *st)
 }
 
 /* ---- transactions --------------------------------------------------- */
+
+static void anchor_update(struct vd_store *st, int force);
 
 /* Doubles the map when it is more than 3/4 used (no txn may be open). */
 static void
@@ -1124,12 +1359,23 @@ vd_txn_begin(struct vd_store *st, int write, struct vd_txn **out)
 int
 vd_txn_commit(struct vd_txn *t)
 {
+	struct vd_store *st;
 	int rc;
 
 	if (t == NULL)
 		return VD_EINVAL;
+	st = t->st;
 	rc = mdb_txn_commit(t->txn);
-	t->st->active--;
+	st->active--;
+	if (rc == 0 && t->fresh && st->head_known) {
+		/* Durable now: the anchor may follow (never lead). */
+		if (t->count != 0) {
+			st->head.audit_count = t->count;
+			memcpy(st->head.audit_hash, t->hash, sizeof(t->hash));
+		}
+		st->head.versions += t->vgrow;
+		anchor_update(st, 0);
+	}
 	free(t);
 	return rc ? mdb_err(rc, "commit") : 0;
 }
@@ -1411,6 +1657,9 @@ vd_secret_del(struct vd_txn *t, const char *target, uint64_t v)
 	return del_key(t, DB_SECRETS, key, klen);
 }
 
+static int seq_last(struct vd_txn *t, int db, const char *prefix,
+    uint64_t *last);
+
 int
 vd_version_put(struct vd_txn *t, const char *target, uint64_t v,
     const json_t *meta)
@@ -1418,11 +1667,23 @@ vd_version_put(struct vd_txn *t, const char *target, uint64_t v,
 	unsigned char key[KEYMAX];
 	size_t klen;
 
+	uint64_t last = 0;
+	int r;
+
 	if (v == 0)
 		return vd_err_set(VD_EINVAL, "versions start at 1");
 	if ((klen = make_key(key, target, 1, v, NULL)) == 0)
 		return bad_name("target", target);
-	return put_json(t, DB_VERSIONS, key, klen, meta, 0);
+	/* A new highest version raises the anchor's versions sum. */
+	if (t->write && (r = seq_last(t, DB_VERSIONS, target, &last)) != 0)
+		return r;
+	if ((r = put_json(t, DB_VERSIONS, key, klen, meta, 0)) != 0)
+		return r;
+	if (v > last) {
+		t->vgrow += v - last;
+		t->fresh = 1;
+	}
+	return 0;
 }
 
 int
@@ -1836,6 +2097,9 @@ vd_audit_append(struct vd_txn *t, const json_t *entry, uint64_t *seq)
 		goto out;
 	if (seq != NULL)
 		*seq = count + 1;
+	t->fresh = 1;
+	t->count = count + 1;
+	memcpy(t->hash, cur, sizeof(cur));
 	r = 0;
  out:
 	json_decref(e);
@@ -1960,6 +2224,553 @@ vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad)
  out:
 	json_decref(obj);
 	mdb_cursor_close(c);
+	return r;
+}
+
+/* ---- freshness anchor ------------------------------------------------ */
+
+/*
+ * The audit head in the meta database proves the log was not cut only to
+ * someone who trusts the meta database: whoever can write the data
+ * directory can put back an older sealed head with the entries it covers,
+ * or an older copy of the whole directory.  So the head also goes outside
+ * the directory, into the anchor file (default: DIR.anchor beside the data
+ * directory), with the vault's versions watermark (the sum over targets of
+ * the highest version number: versions are never deleted, so it only
+ * grows).  The anchor is written after each commit that appended to the
+ * audit log or created a version, so it may lag the data (a crash between
+ * the two, a failed write) but never leads it; data older than the anchor
+ * means a rollback.
+ *
+ * File: two slots of ANCHOR_SLOT bytes, each
+ *   "VDANCHR1" | vault id[16] | u64 audit count | audit hash[32] |
+ *   u64 versions | i64 written | BLAKE2b-256 MAC[32] | zero padding
+ * the MAC keyed with a sub-key of the data key (context "vdanchor"), so
+ * only the vault writes it and an anchor of another vault is not taken.
+ * A write goes to the slot not holding the newest valid state (under
+ * flock), and never replaces a newer state with an older one; a torn
+ * write leaves the other slot.  No fsync: the anchor may lag by design.
+ */
+#define ANCHOR_MAGIC	"VDANCHR1"
+#define ANCHOR_SLOT	128
+#define ANCHOR_BODY	(8 + IDBYTES + 8 + VD_HASHBYTES + 8 + 8)
+#define ANCHOR_CTX	"vdanchor"	/* crypto_kdf context, 8 bytes */
+#define ANCHOR_SUFFIX	".anchor"
+
+/* Returns the anchor's path (built once from the data directory). */
+static const char *
+anchor_file(struct vd_store *st)
+{
+	size_t n;
+
+	if (st->anchor_path != NULL || st->dir == NULL)
+		return st->anchor_path;
+	n = strlen(st->dir);
+	while (n > 1 && st->dir[n - 1] == '/')
+		n--;		/* "dir/" + ".anchor" would land inside */
+	if ((st->anchor_path = malloc(n + sizeof(ANCHOR_SUFFIX))) == NULL)
+		return NULL;
+	memcpy(st->anchor_path, st->dir, n);
+	memcpy(st->anchor_path + n, ANCHOR_SUFFIX, sizeof(ANCHOR_SUFFIX));
+	return st->anchor_path;
+}
+
+int
+vd_store_set_anchor(struct vd_store *st, const char *path)
+{
+	char *p;
+
+	if (path == NULL || path[0] == '\0')
+		return vd_err_set(VD_EINVAL, "empty anchor path");
+	if ((p = strdup(path)) == NULL)
+		return VD_ENOMEM;
+	free(st->anchor_path);
+	st->anchor_path = p;
+	if (st->anchor_fd >= 0) {
+		close(st->anchor_fd);
+		st->anchor_fd = -1;
+	}
+	return 0;
+}
+
+const char *
+vd_store_anchor_path(struct vd_store *st)
+{
+	const char *p = anchor_file(st);
+
+	return p != NULL ? p : "(none)";
+}
+
+/* The anchor's MAC of body under the vault's anchor sub-key. */
+static void
+anchor_mac(const struct vd_store *st, const unsigned char *body,
+    unsigned char *mac)
+{
+	unsigned char key[crypto_generichash_KEYBYTES];
+
+	crypto_kdf_derive_from_key(key, sizeof(key), 1, ANCHOR_CTX,
+	    st->datakey->data);
+	crypto_generichash(mac, VD_HASHBYTES, body, ANCHOR_BODY, key,
+	    sizeof(key));
+	sodium_memzero(key, sizeof(key));
+}
+
+static const unsigned char *
+vault_id(const struct vd_store *st)
+{
+	return st->meta + 32 + SALTBYTES;
+}
+
+static int
+anchor_encode(const struct vd_store *st, const struct vd_anchor *a,
+    unsigned char *slot)
+{
+	memset(slot, 0, ANCHOR_SLOT);
+	memcpy(slot, ANCHOR_MAGIC, 8);
+	memcpy(slot + 8, vault_id(st), IDBYTES);
+	put_be64(slot + 24, a->audit_count);
+	if (sodium_hex2bin(slot + 32, VD_HASHBYTES, a->audit_hash,
+	    2 * VD_HASHBYTES, NULL, NULL, NULL) != 0)
+		return VD_EINVAL;
+	put_be64(slot + 64, a->versions);
+	put_be64(slot + 72, (uint64_t)a->written);
+	anchor_mac(st, slot, slot + ANCHOR_BODY);
+	return 0;
+}
+
+/* Decodes one slot: 0, or -1 when it is empty, damaged or not ours. */
+static int
+anchor_decode(const struct vd_store *st, const unsigned char *slot,
+    struct vd_anchor *a)
+{
+	unsigned char mac[VD_HASHBYTES];
+
+	if (memcmp(slot, ANCHOR_MAGIC, 8) != 0 ||
+	    memcmp(slot + 8, vault_id(st), IDBYTES) != 0)
+		return -1;
+	anchor_mac(st, slot, mac);
+	if (sodium_memcmp(mac, slot + ANCHOR_BODY, VD_HASHBYTES) != 0)
+		return -1;
+	a->audit_count = get_be64(slot + 24);
+	hex(a->audit_hash, slot + 32, VD_HASHBYTES);
+	a->versions = get_be64(slot + 64);
+	a->written = (int64_t)get_be64(slot + 72);
+	return 0;
+}
+
+/* Of two states, is a newer than b? */
+static int
+anchor_newer(const struct vd_anchor *a, const struct vd_anchor *b)
+{
+	return a->audit_count > b->audit_count ||
+	    (a->audit_count == b->audit_count && a->versions > b->versions);
+}
+
+/*
+ * Reads both slots of the open anchor fd: *best the newest valid state,
+ * *bestslot its slot (-1: none valid), *empty set for a file with no
+ * content at all (made, never written).
+ */
+static int
+anchor_slots(const struct vd_store *st, int fd, struct vd_anchor *best,
+    int *bestslot, int *empty)
+{
+	unsigned char buf[2 * ANCHOR_SLOT];
+	struct vd_anchor a;
+	ssize_t n;
+
+	*bestslot = -1;
+	*empty = 0;
+	memset(best, 0, sizeof(*best));
+	memset(buf, 0, sizeof(buf));
+	if ((n = pread(fd, buf, sizeof(buf), 0)) < 0)
+		return vd_err_set(-errno, "cannot read the freshness anchor: "
+		    "%s", strerror(errno));
+	if (n == 0) {
+		*empty = 1;
+		return 0;
+	}
+	for (int i = 0; i < 2; i++)
+		if (anchor_decode(st, buf + i * ANCHOR_SLOT, &a) == 0 &&
+		    (*bestslot < 0 || anchor_newer(&a, best))) {
+			*best = a;
+			*bestslot = i;
+		}
+	return 0;
+}
+
+/*
+ * Opens the anchor without following a link: a regular file with one
+ * link, owned by us, or (reading only) by the data directory's owner.
+ * Returns the fd, or -1 with *r set (0 and *r == 0: no anchor file).
+ */
+static int
+anchor_open(struct vd_store *st, int write, int *r)
+{
+	const char *path = anchor_file(st);
+	struct stat sb, ds;
+	int fd;
+
+	*r = 0;
+	if (path == NULL) {
+		*r = VD_ENOMEM;
+		return -1;
+	}
+	fd = open(path, (write ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		if (errno == ENOENT && !write)
+			return -1;
+		*r = vd_err_set(errno == ELOOP ? VD_EKEYPERM : -errno,
+		    "freshness anchor %s: %s", path, errno == ELOOP ?
+		    "a symbolic link: refused" : strerror(errno));
+		return -1;
+	}
+	if (st->dir == NULL || stat(st->dir, &ds) != 0)
+		ds.st_uid = geteuid();
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1 ||
+	    (sb.st_uid != geteuid() && sb.st_uid != ds.st_uid)) {
+		*r = vd_err_set(VD_EKEYPERM, "freshness anchor %s is not a "
+		    "regular file of the vault's owner with one link: refused",
+		    path);
+		close(fd);
+		return -1;
+	}
+	/*
+	 * Root (vaultd before it drops privileges, an offline command) makes
+	 * the anchor the data directory's owner's, as it does lock.mdb: the
+	 * owner writes it from then on.  Through this descriptor, no link.
+	 */
+	if (write && geteuid() == 0 && sb.st_uid != ds.st_uid &&
+	    fchown(fd, ds.st_uid, ds.st_gid) != 0)
+		vd_log(LOG_DEBUG, "%s: chown: %s", path, strerror(errno));
+	return fd;
+}
+
+/*
+ * Writes st->head to the anchor unless the anchor already holds a state
+ * as new (another writer was faster) — or always, into both slots, with
+ * force (a new vault, a deliberate restore).  Failures are logged once and
+ * otherwise ignored: the commit is durable, the anchor just lags.
+ */
+static void
+anchor_update(struct vd_store *st, int force)
+{
+	unsigned char slot[ANCHOR_SLOT];
+	struct vd_anchor best, now;
+	int r, bestslot, empty, fd;
+
+	if (!st->head_known || st->datakey == NULL ||
+	    (st->flags & VD_STORE_RDONLY))
+		return;
+	if (st->anchor_fd < 0 && (st->anchor_fd = anchor_open(st, 1, &r)) < 0)
+		goto fail;
+	fd = st->anchor_fd;
+	if (flock(fd, LOCK_EX) != 0) {
+		r = vd_err_set(-errno, "flock: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = anchor_slots(st, fd, &best, &bestslot, &empty)) != 0)
+		goto unlock;
+	now = st->head;
+	now.written = vd_now();
+	if (!force && bestslot >= 0 && !anchor_newer(&now, &best))
+		goto unlock;
+	if ((r = anchor_encode(st, &now, slot)) != 0)
+		goto unlock;
+	for (int i = 0; i < 2; i++) {
+		if (!force && i == bestslot)
+			continue;
+		if (pwrite(fd, slot, sizeof(slot), (off_t)i * ANCHOR_SLOT) !=
+		    (ssize_t)sizeof(slot)) {
+			r = vd_err_set(-EIO, "cannot write");
+			goto unlock;
+		}
+		if (!force)
+			break;
+	}
+	st->anchor_warned = 0;
+ unlock:
+	(void)flock(fd, LOCK_UN);
+	sodium_memzero(slot, sizeof(slot));
+	if (r == 0)
+		return;
+ fail:
+	if (!st->anchor_warned)
+		vd_log(LOG_WARNING, "freshness anchor %s not updated (%s): a "
+		    "rolled-back data directory will not be detected until it "
+		    "is", vd_store_anchor_path(st), vd_err_detail());
+	st->anchor_warned = 1;
+}
+
+/*
+ * Adds a target's highest version to *sum, once its record is shown to be
+ * the vault's own: a raw key planted with a high number (no key needed to
+ * add one) must not make up for a version dropped elsewhere.
+ */
+static int
+sum_last(struct vd_txn *t, const MDB_val *k, const MDB_val *v, uint64_t *sum)
+{
+	json_t *obj = NULL;
+	int r;
+
+	if ((r = open_json(t->st, DB_VERSIONS, k->mv_data, k->mv_size, v,
+	    &obj)) != 0)
+		return vd_err_set(VD_ECORRUPT, "a newest version record fails "
+		    "authentication (planted or moved)");
+	json_decref(obj);
+	*sum += get_be64((const unsigned char *)k->mv_data + k->mv_size - 8);
+	return 0;
+}
+
+/* Sum over targets of the highest version number (one walk of keys). */
+static int
+versions_sum(struct vd_txn *t, uint64_t *sum)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v, lk = { 0, NULL }, lv = { 0, NULL };
+	int r = 0, rc;
+
+	*sum = 0;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_VERSIONS], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	/* Keys are name \0 be64(v), in order: a name's last key is its max. */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const unsigned char *p = k.mv_data;
+
+		if (k.mv_size < 10 || p[k.mv_size - 9] != '\0')
+			continue;
+		if (lk.mv_data != NULL && (k.mv_size != lk.mv_size ||
+		    memcmp(p, lk.mv_data, k.mv_size - 8) != 0) &&
+		    (r = sum_last(t, &lk, &lv, sum)) != 0)
+			break;
+		lk = k;
+		lv = v;
+	}
+	if (r == 0 && lk.mv_data != NULL && (rc == 0 || rc == MDB_NOTFOUND))
+		r = sum_last(t, &lk, &lv, sum);
+	mdb_cursor_close(c);
+	if (r != 0)
+		return r;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : mdb_err(rc, "cursor");
+}
+
+/* The vault's state now: audit head and versions sum. */
+static int
+head_now(struct vd_store *st, struct vd_anchor *now)
+{
+	struct vd_txn *t = NULL;
+	int r;
+
+	memset(now, 0, sizeof(*now));
+	if ((r = vd_txn_begin(st, 0, &t)) != 0)
+		return r;
+	if ((r = audit_head(t, &now->audit_count, now->audit_hash)) == 0)
+		r = versions_sum(t, &now->versions);
+	vd_txn_abort(t);
+	return r;
+}
+
+/* Hex hash of audit entry n as stored; VD_ECHAIN when it cannot open. */
+static int
+entry_hash(struct vd_store *st, uint64_t n, char *out)
+{
+	unsigned char key[8], h[VD_HASHBYTES];
+	struct vd_txn *t = NULL;
+	json_t *obj = NULL;
+	int r;
+
+	put_be64(key, n);
+	if ((r = vd_txn_begin(st, 0, &t)) != 0)
+		return r;
+	if ((r = get_json(t, DB_AUDIT, key, 8, &obj)) == 0 &&
+	    (r = audit_hash(obj, h)) == 0)
+		hex(out, h, VD_HASHBYTES);
+	json_decref(obj);
+	vd_txn_abort(t);
+	return r;
+}
+
+/* Reads the anchor into *a; *found 0 when there is none (or empty). */
+static int
+anchor_get(struct vd_store *st, struct vd_anchor *a, int *found)
+{
+	int fd, r, slot, empty;
+
+	*found = 0;
+	memset(a, 0, sizeof(*a));
+	if ((fd = anchor_open(st, 0, &r)) < 0)
+		return r;
+	(void)flock(fd, LOCK_SH);
+	r = anchor_slots(st, fd, a, &slot, &empty);
+	close(fd);
+	if (r != 0 || empty)
+		return r;
+	if (slot < 0)
+		return vd_err_set(VD_ECORRUPT, "freshness anchor %s is damaged "
+		    "or belongs to another vault", vd_store_anchor_path(st));
+	*found = 1;
+	return 0;
+}
+
+/*
+ * Reads the anchor, then the vault's state into *now, and compares them:
+ * 0 when now is not older.  In that order: the anchor never leads the
+ * data, so a writer committing meanwhile (vaultd beside an offline audit
+ * verify) can only make the state read second newer, never older.
+ */
+static int
+anchor_compare(struct vd_store *st, struct vd_anchor *now,
+    struct vd_anchor *a, int *found)
+{
+	char h[2 * VD_HASHBYTES + 1], ts[VD_TIME_STRLEN];
+	int r;
+
+	if ((r = anchor_get(st, a, found)) != 0 ||
+	    (r = head_now(st, now)) != 0 || !*found)
+		return r;
+	vd_time_rfc3339(a->written, ts, sizeof(ts));
+	if (now->audit_count < a->audit_count)
+		return vd_err_set(VD_ECHAIN, "the data directory is older than "
+		    "its freshness anchor %s (written %s): the audit log ends "
+		    "at entry %llu, the anchor records entry %llu, so entries "
+		    "%llu-%llu are missing (cut, or an older copy restored)",
+		    vd_store_anchor_path(st), ts,
+		    (unsigned long long)now->audit_count,
+		    (unsigned long long)a->audit_count,
+		    (unsigned long long)now->audit_count + 1,
+		    (unsigned long long)a->audit_count);
+	if (a->audit_count > 0) {
+		r = entry_hash(st, a->audit_count, h);
+		if (r != 0 || strcmp(h, a->audit_hash) != 0)
+			return vd_err_set(VD_ECHAIN, "audit entry %llu is not "
+			    "the one the freshness anchor %s recorded (written "
+			    "%s): the log was replaced",
+			    (unsigned long long)a->audit_count,
+			    vd_store_anchor_path(st), ts);
+	}
+	if (now->versions < a->versions)
+		return vd_err_set(VD_ECHAIN, "the data directory is older than "
+		    "its freshness anchor %s (written %s): its versions sum to "
+		    "%llu, the anchor records %llu (versions dropped, or "
+		    "records of an older copy put back)",
+		    vd_store_anchor_path(st), ts,
+		    (unsigned long long)now->versions,
+		    (unsigned long long)a->versions);
+	return 0;
+}
+
+int
+vd_store_anchor_check(struct vd_store *st, struct vd_anchor *anchor,
+    struct vd_anchor *now, int *found)
+{
+	struct vd_anchor a, n;
+	int r;
+
+	*found = 0;
+	memset(&a, 0, sizeof(a));
+	memset(&n, 0, sizeof(n));
+	if (st->reckey == NULL)
+		return VD_ESEALED;
+	r = anchor_compare(st, &n, &a, found);
+	if (anchor != NULL)
+		*anchor = a;
+	if (now != NULL)
+		*now = n;
+	return r;
+}
+
+/*
+ * At unlock (read-write stores only; offline readers call
+ * vd_store_anchor_check): learns the vault's state, refuses data older
+ * than the anchor, and brings the anchor up to date (creating it after an
+ * upgrade).
+ */
+static int
+anchor_on_unlock(struct vd_store *st)
+{
+	struct vd_anchor a;
+	int r, found = 0;
+
+	if (st->flags & VD_STORE_RDONLY)
+		return 0;
+	if (st->flags & (VD_STORE_NEWANCHOR | VD_STORE_NOFRESH)) {
+		if ((r = head_now(st, &st->head)) != 0)
+			return r;
+		st->head_known = 1;
+		if (st->flags & VD_STORE_NEWANCHOR)
+			anchor_update(st, 1);
+		return 0;
+	}
+	if ((r = anchor_compare(st, &st->head, &a, &found)) != 0) {
+		vd_log(LOG_CRIT, "refusing the vault in %s: %s", st->dir,
+		    vd_err_detail());
+		return r;
+	}
+	if (!found)
+		vd_log(LOG_NOTICE, "no freshness anchor at %s yet: writing one",
+		    vd_store_anchor_path(st));
+	st->head_known = 1;
+	anchor_update(st, 0);
+	return 0;
+}
+
+int
+vd_store_anchor_restore(struct vd_store *st, const json_t *by,
+    struct vd_anchor *was, int *found)
+{
+	struct vd_anchor a, now;
+	struct vd_txn *t = NULL;
+	json_t *e = NULL;
+	int r;
+
+	*found = 0;
+	memset(&a, 0, sizeof(a));
+	if (st->reckey == NULL || !st->head_known)
+		return VD_ESEALED;
+	if (!(st->flags & VD_STORE_NOFRESH))
+		return vd_err_set(VD_EINVAL, "a restore needs the vault opened "
+		    "with VD_STORE_NOFRESH");
+	r = anchor_get(st, &a, found);
+	if (r != 0 && r != VD_ECORRUPT)
+		return r;
+	now = st->head;
+	e = json_pack("{s:s,s:s,s:{s:I,s:I},s:O*}", "event", "restore",
+	    "result", "ok", "found", "audit_count",
+	    (json_int_t)now.audit_count, "versions", (json_int_t)now.versions,
+	    "by", by);
+	if (e == NULL)
+		return VD_ENOMEM;
+	if (*found)
+		json_object_set_new(e, "anchor", json_pack("{s:I,s:s,s:I,s:I}",
+		    "audit_count", (json_int_t)a.audit_count, "audit_hash",
+		    a.audit_hash, "versions", (json_int_t)a.versions, "written",
+		    (json_int_t)a.written));
+	else
+		json_object_set_new(e, "anchor", r == VD_ECORRUPT ?
+		    json_string("damaged or another vault's") : json_null());
+	if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
+	    (r = vd_audit_append(t, e, NULL)) != 0) {
+		vd_txn_abort(t);
+		goto out;
+	}
+	if ((r = vd_txn_commit(t)) != 0)
+		goto out;
+	/* The anchor now starts from here, whatever it held. */
+	st->anchor_warned = 0;
+	anchor_update(st, 1);
+	if (st->anchor_warned) {
+		r = vd_err_set(VD_ESTORE, "the restore is audited but the "
+		    "freshness anchor %s could not be written",
+		    vd_store_anchor_path(st));
+		goto out;
+	}
+	if (was != NULL)
+		*was = a;
+	r = 0;
+ out:
+	json_decref(e);
 	return r;
 }
 

@@ -51,6 +51,8 @@ enum vd_kdf {
 
 /* Flags for vd_store_open(). */
 #define VD_STORE_RDONLY	0x1	/* offline tools: never write */
+#define VD_STORE_NOFRESH 0x2	/* unlock does not check the freshness
+				 * anchor: only for vd_store_anchor_restore */
 
 /* Argon2id strength for vd_store_create() with a passphrase. */
 struct vd_kdf_params {
@@ -83,9 +85,15 @@ int vd_store_create(const char *dir, enum vd_kdf kdf,
     struct vd_store **out);
 
 /*
- * Opens the vault in dir, sealed.  flags: VD_STORE_RDONLY.  Refuses a dir
- * without a vault (VD_ENOTVAULT), a vault of a newer format (VD_EFORMAT), a
- * data dir writable by group or others (VD_EKEYPERM).
+ * Opens the vault in dir, sealed.  flags: VD_STORE_RDONLY, VD_STORE_NOFRESH.
+ * Refuses a dir without a vault (VD_ENOTVAULT), a vault of a newer format
+ * (VD_EFORMAT), a data dir writable by group or others (VD_EKEYPERM), and
+ * (VD_EKEYPERM) a data.mdb or lock.mdb that LMDB would follow or write
+ * elsewhere: a symbolic link, not a regular file, lock.mdb (data.mdb when
+ * writing) with more than one link, owned by neither the directory's owner
+ * nor the caller.  Run as root on a directory of another owner, the
+ * environment is opened as that owner (effective ids), so nothing a link
+ * swapped in later points at is written with root's rights.
  */
 int vd_store_open(const char *dir, unsigned flags, struct vd_store **out);
 
@@ -127,7 +135,10 @@ enum vd_kdf vd_store_kdf(const struct vd_store *st);
 /*
  * Unlocks an open store with the root key (key file vaults) or the
  * passphrase (Argon2id vaults).  Returns VD_EBADKEY when it does not open
- * the data key.  Idempotent once unlocked.
+ * the data key.  A read-write store (without VD_STORE_NOFRESH) is then
+ * checked against its freshness anchor and stays sealed with VD_ECHAIN
+ * (or VD_ECORRUPT, VD_EKEYPERM for a bad anchor file) when the data is
+ * older; see vd_store_anchor_check().  Idempotent once unlocked.
  */
 int vd_store_unlock(struct vd_store *st, const struct vd_secret *secret);
 
@@ -289,6 +300,54 @@ int vd_audit_each(struct vd_txn *t, size_t limit,
  * *bad the first bad sequence number and a detail saying what is wrong.
  */
 int vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad);
+
+/* --- freshness anchor: the vault's state, outside the data directory -- */
+
+/*
+ * The anchor (default: the data directory's path + ".anchor", a file
+ * beside it) records the audit head and the versions watermark (the sum
+ * over targets of the highest version number), MAC'd with a sub-key of
+ * the data key.  A read-write store writes it after every commit that
+ * appended to the audit log or created a version (it may lag the data,
+ * never lead it), and vd_store_unlock() of a read-write store refuses
+ * data older than the anchor (VD_ECHAIN): a cut audit tail, an older audit
+ * head put back, an older copy of the directory restored.  A deliberate
+ * restore goes through vd_store_anchor_restore().
+ */
+struct vd_anchor {
+	uint64_t	 audit_count;	/* audit entries */
+	char		 audit_hash[2 * VD_HASHBYTES + 1];	/* their head */
+	uint64_t	 versions;	/* sum of each target's highest version */
+	int64_t		 written;	/* when written (epoch s); 0 for "now" */
+};
+
+/* Sets the anchor file's path (before vd_store_unlock); copies path. */
+int vd_store_set_anchor(struct vd_store *st, const char *path);
+
+/* Returns the anchor file's path. */
+const char *vd_store_anchor_path(struct vd_store *st);
+
+/*
+ * Checks the vault (unlocked; read-only is fine) against its anchor.
+ * Returns 0 with *found 1 when the data is not older than the anchor, 0
+ * with *found 0 when there is no anchor file; VD_ECHAIN with a detail
+ * naming what is missing when the data is older; VD_ECORRUPT when the
+ * anchor is damaged or another vault's; VD_EKEYPERM when it is a link or
+ * not the vault owner's.  *anchor and *now (may be NULL) get the anchor's
+ * and the vault's state.
+ */
+int vd_store_anchor_check(struct vd_store *st, struct vd_anchor *anchor,
+    struct vd_anchor *now, int *found);
+
+/*
+ * A deliberate restore of an older data directory: on a store opened
+ * read-write with VD_STORE_NOFRESH and unlocked, appends the audit entry
+ * {"event": "restore", "anchor": {what the anchor held}, "found": {the
+ * vault's state}, "by": by} and rewrites the anchor to the vault's state.
+ * *was (may be NULL) gets the old anchor, *found whether there was one.
+ */
+int vd_store_anchor_restore(struct vd_store *st, const json_t *by,
+    struct vd_anchor *was, int *found);
 
 /* --- schedule state: target -> JSON ----------------------------------- */
 

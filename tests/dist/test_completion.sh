@@ -95,8 +95,10 @@ expect "abandon add list remove set-password show" vaultctl target ""
 expect "remove" vaultctl target r
 expect "audit" vaultctl au
 expect "init" vaultctl --socket /x in
-expect "list verify" vaultctl audit ""
+expect "list restore verify" vaultctl audit ""
 expect "keygen" vaultctl escrow k
+expect "pin" vaultctl escrow pi
+expect "--accept-vault-key" vaultctl breakglass --ac
 expect "generate" vaultctl policy gen
 expect "--help --json --limit --socket" vaultctl history x --
 expect "--wait" vaultctl rotate --w
@@ -107,7 +109,7 @@ expect "--check --grace --help --json --prometheus --socket" vaultctl status --
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
-expect "--data-dir --help --key-file" vaultctl audit verify --
+expect "--anchor --data-dir --help --key-file" vaultctl audit verify --
 expect "interactive moderate sensitive" vaultctl init --kdf-cost ""
 expect "auto" vaultctl target add n --account-hosts ""
 

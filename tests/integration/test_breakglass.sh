@@ -117,6 +117,15 @@ printf '%s\n' "$PW" | "$H" seal "$D" q23 1 current 2-of-3 "$C" "$V" "$A" ||
     fail "seal q23"
 grep -qaF -f "$T/pw" "$D/data.mdb" && fail "password in clear in data.mdb"
 
+# Each party pins the vault's signing key in its key file (issue 14): the
+# fingerprint comes from the vault's administrator, out of band.
+vfp=$("$VC" escrow vault-key --data-dir "$D" --key-file "$D.key") ||
+    fail "escrow vault-key"
+for k in customer vendor auditor third; do
+	"$VC" escrow pin --escrow-key "$T/$k.key" --vault-key "$vfp" >/dev/null ||
+	    fail "escrow pin $k"
+done
+
 # The vault is copied elsewhere, as after losing its host.
 cp -a "$D" "$T/copy" || fail "copy"
 K=$T/copy

@@ -16,8 +16,24 @@
  *	Flips one bit of the byte at OFFSET of PARTY's envelope.
  *   reports DIR
  *	Prints "TARGET VERSION OPENINGS" per break-glass report record.
+ *   forge DIR TARGET VERSION MODE PARTY=PUB...
+ *	The attacker of issue 14 item 1: with write access to DIR and no
+ *	vault key, seals the password read from stdin's first line to the
+ *	parties' public keys, signed by a fresh vault's key (made in a
+ *	scratch directory), and stores the envelopes raw in DIR as TARGET's
+ *	VERSION.
+ *   audit DIR N
+ *	Appends N audit entries (with the vault's key, as vaultd would).
+ *   savehead DIR FILE
+ *	Saves the raw sealed audit head (no key needed) to FILE.
+ *   lastaudit DIR
+ *	Prints the newest audit entry (with the vault's key) as JSON.
+ *   cut DIR FROM FILE
+ *	The attacker of issue 14 item 3, without any key: deletes audit
+ *	entries FROM and newer and puts back the sealed head saved in FILE.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,6 +145,201 @@ seal(int argc, char **argv, int commit)
 }
 
 static int
+forge_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	/* Every envelope of the scratch vault goes into the victim's. */
+	return vd_escrow_put(arg, target, v, party, env, len);
+}
+
+static int
+forge(int argc, char **argv)
+{
+	char scratch[] = "/tmp/vdforge.XXXXXX", sdir[PATH_MAX], cmd[PATH_MAX];
+	struct vd_escrow_cfg *ec;
+	struct vd_secret *pw;
+	struct vd_store *st, *victim;
+	struct vd_txn *t, *vt;
+	int r;
+
+	if (argc < 6)
+		die(VD_EINVAL, "usage");
+	if ((r = vd_escrow_cfg_new(&ec)) != 0 ||
+	    (r = vd_escrow_cfg_set(ec, "mode", argv[4])) != 0)
+		die(r, "mode");
+	for (int i = 5; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL)
+			die(VD_EINVAL, "PARTY=PUB");
+		*eq = '\0';
+		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+			die(r, "party");
+	}
+	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
+		die(r, "finalize");
+	if ((r = vd_read_secret(STDIN_FILENO, NULL, 0, 0, &pw)) != 0)
+		die(r, "password");
+	if (mkdtemp(scratch) == NULL ||
+	    snprintf(sdir, sizeof(sdir), "%s/v", scratch) >= (int)sizeof(sdir))
+		die(VD_EINVAL, "scratch");
+	st = open_rw(sdir);		/* a vault of the attacker's own */
+	if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
+	    (r = vd_escrow_seal_version(ec, st, t, argv[2], num(argv[3]), pw))
+	    != 0 || (r = vd_txn_commit(t)) != 0)
+		die(r, "seal");
+	/* The victim's data directory, opened without any key. */
+	if ((r = vd_store_open(argv[1], 0, &victim)) != 0 ||
+	    (r = vd_txn_begin(victim, 1, &vt)) != 0 ||
+	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
+	    (r = vd_escrow_each(t, argv[2], forge_cb, vt)) != 0 ||
+	    (r = vd_txn_commit(vt)) != 0)
+		die(r, "plant");
+	vd_txn_abort(t);
+	vd_store_close(st);
+	vd_store_close(victim);
+	vd_secret_free(pw);
+	vd_escrow_cfg_free(ec);
+	if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch) <
+	    (int)sizeof(cmd) && system(cmd) != 0)
+		die(VD_EINVAL, "rm scratch");
+	return 0;
+}
+
+static int
+audit_n(int argc, char **argv)
+{
+	struct vd_store *st;
+	struct vd_txn *t;
+	uint64_t n;
+	int r;
+
+	if (argc != 3)
+		die(VD_EINVAL, "usage");
+	n = num(argv[2]);
+	st = open_rw(argv[1]);
+	for (uint64_t i = 0; i < n; i++) {
+		json_t *e = json_pack("{s:s,s:I}", "event", "test", "n",
+		    (json_int_t)i);
+
+		if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
+		    (r = vd_audit_append(t, e, NULL)) != 0 ||
+		    (r = vd_txn_commit(t)) != 0)
+			die(r, "audit");
+		json_decref(e);
+	}
+	vd_store_close(st);
+	return 0;
+}
+
+struct head_arg {
+	FILE	*f;	/* where the head goes */
+	int	 found;
+};
+
+static int
+head_cb(const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen, void *arg)
+{
+	struct head_arg *a = arg;
+
+	if (strcmp(db, "meta") == 0 && klen == 10 &&
+	    memcmp(key, "audit-head", 10) == 0) {
+		if (fwrite(val, 1, vlen, a->f) != vlen)
+			die(VD_EINVAL, "write head");
+		a->found = 1;
+	}
+	return 0;
+}
+
+static int
+savehead(int argc, char **argv)
+{
+	struct head_arg a = { NULL, 0 };
+	struct vd_store *st;
+	struct vd_txn *t;
+	int r;
+
+	if (argc != 3 || (a.f = fopen(argv[2], "w")) == NULL)
+		die(VD_EINVAL, "usage");
+	if ((r = vd_store_open(argv[1], VD_STORE_RDONLY, &st)) != 0 ||
+	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
+	    (r = vd_store_raw_each(t, head_cb, &a)) != 0)
+		die(r, "savehead");
+	if (!a.found || fclose(a.f) != 0)
+		die(VD_ENOTFOUND, "no audit head");
+	vd_txn_abort(t);
+	vd_store_close(st);
+	return 0;
+}
+
+static int
+cut(int argc, char **argv)
+{
+	unsigned char head[4096], key[8];
+	struct vd_store *st;
+	struct vd_txn *t;
+	uint64_t from, seq;
+	size_t hlen;
+	FILE *f;
+	int r;
+
+	if (argc != 4 || (f = fopen(argv[3], "r")) == NULL)
+		die(VD_EINVAL, "usage");
+	hlen = fread(head, 1, sizeof(head), f);
+	fclose(f);
+	from = num(argv[2]);
+	/* No key: the store stays sealed, raw access only. */
+	if ((r = vd_store_open(argv[1], 0, &st)) != 0 ||
+	    (r = vd_txn_begin(st, 1, &t)) != 0)
+		die(r, "open");
+	for (seq = from;; seq++) {
+		for (int i = 7, x = 0; i >= 0; i--, x += 8)
+			key[i] = (unsigned char)(seq >> x);
+		if ((r = vd_store_raw_del(t, "audit", key, 8)) == VD_ENOTFOUND)
+			break;
+		if (r != 0)
+			die(r, "cut");
+	}
+	if ((r = vd_store_raw_put(t, "meta", "audit-head", 10, head, hlen))
+	    != 0 || (r = vd_txn_commit(t)) != 0)
+		die(r, "put head");
+	printf("%llu\n", (unsigned long long)(seq - from));
+	vd_store_close(st);
+	return 0;
+}
+
+static int
+last_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	char *s = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+
+	(void)seq;
+	(void)arg;
+	printf("%s\n", s != NULL ? s : "?");
+	free(s);
+	return 0;
+}
+
+static int
+lastaudit(int argc, char **argv)
+{
+	struct vd_store *st;
+	struct vd_txn *t;
+	int r;
+
+	if (argc != 2)
+		die(VD_EINVAL, "usage");
+	st = open_rw(argv[1]);
+	if ((r = vd_txn_begin(st, 0, &t)) != 0 ||
+	    (r = vd_audit_each(t, 1, last_cb, NULL)) != 0)
+		die(r, "lastaudit");
+	vd_txn_abort(t);
+	vd_store_close(st);
+	return 0;
+}
+
+static int
 tamper(int argc, char **argv, int flip)
 {
 	struct vd_store *st;
@@ -210,6 +421,17 @@ main(int argc, char **argv)
 		return tamper(argc - 1, argv + 1, 1);
 	if (argc >= 2 && strcmp(argv[1], "reports") == 0)
 		return reports(argc - 1, argv + 1);
-	die(VD_EINVAL, "usage: seal|hold|copy|flip|reports ...");
+	if (argc >= 2 && strcmp(argv[1], "forge") == 0)
+		return forge(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+		return audit_n(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "savehead") == 0)
+		return savehead(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "cut") == 0)
+		return cut(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "lastaudit") == 0)
+		return lastaudit(argc - 1, argv + 1);
+	die(VD_EINVAL, "usage: seal|hold|copy|flip|reports|forge|audit|"
+	    "savehead|cut ...");
 	return 1;
 }

@@ -165,6 +165,14 @@ def main():
                               "--out", bundle])
     check(rc == 0 and os.path.getsize(bundle) > 0,
           "escrow export: %d %s" % (rc, err))
+    # Each party pins the vault's signing key first (issue 14).
+    rc, fp, err = v.run_ctl(["escrow", "vault-key", "--data-dir", v.data,
+                             "--key-file", v.key])
+    check(rc == 0 and len(fp.strip()) == 32, "escrow vault-key: %s" % err)
+    for key in (cust, vend):
+        rc, out, err = v.run_ctl(["escrow", "pin", "--escrow-key", key,
+                                  "--vault-key", fp.strip()])
+        check(rc == 0, "escrow pin %s: %s" % (key, err))
     bg = []
     for src in (["--data-dir", v.data], ["--bundle", bundle]):
         for key in (cust, vend):

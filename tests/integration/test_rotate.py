@@ -829,12 +829,25 @@ def keygen(name):
     return path
 
 
-def breakglass(data_dir, keys, target, version=None):
+def vault_fp(v):
+    """The vault's escrow signing key fingerprint, which the parties pin
+    (issue 14): break-glass trusts no other signer."""
+    p = subprocess.run([VAULTCTL, "escrow", "vault-key", "--data-dir",
+                        v.dir + "/data", "--key-file", v.dir + "/key"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    check(p.returncode == 0, "escrow vault-key: %s" % p.stderr.decode())
+    return p.stdout.decode().strip()
+
+
+def breakglass(data_dir, keys, target, version=None, fp=None):
     args = [VAULTCTL, "breakglass", "--data-dir", data_dir]
     for k in keys:
         args += ["--escrow-key", k]
     if version:
         args += ["--version", str(version)]
+    if fp:
+        args += ["--vault-key", fp]
     p = subprocess.run(args + [target], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60)
     out = p.stdout.decode()
@@ -857,6 +870,7 @@ def sc_escrow():
                   "customer = %s.pub\nvendor = %s.pub\n" % (mode, cust, vend))
         v.start()
         v.add("e", user, pw, "localhost")
+        fp = vault_fp(v)
         v.stop()
         v.start(env={"VAULTD_TEST_CRASH": "after-apply"})
         v.ctl(["rotate", "e", "--wait"])
@@ -870,17 +884,17 @@ def sc_escrow():
               mode)
         if mode == "any":
             for key in (cust, vend):
-                rc, got, err = breakglass(copy, [key], "e")
+                rc, got, err = breakglass(copy, [key], "e", fp=fp)
                 check(rc == 0 and login(user, got),
                       "any: %s alone opens the password in force: %d %s" %
                       (os.path.basename(key), rc, err))
-            rc, got, err = breakglass(copy, [other], "e")
+            rc, got, err = breakglass(copy, [other], "e", fp=fp)
             check(rc != 0 and got == "", "an unrelated key opens nothing")
         else:
-            rc, got, err = breakglass(copy, [cust], "e")
+            rc, got, err = breakglass(copy, [cust], "e", fp=fp)
             check(rc != 0 and got == "" and "need 1 more" in err,
                   "2-of-2: one key is not enough: %d %s" % (rc, err))
-            rc, got, err = breakglass(copy, [cust, vend], "e")
+            rc, got, err = breakglass(copy, [cust, vend], "e", fp=fp)
             check(rc == 0 and login(user, got),
                   "2-of-2: both keys open the password in force: %s" % err)
         # The restart resolves the pending version; the break-glass report
@@ -890,7 +904,7 @@ def sc_escrow():
                            h[0]["version"] == 2, 60)
         check(h and h[0]["version"] == 2, "%s: recovered: %r" % (mode, h[:1]))
         keys = [cust] if mode == "any" else [cust, vend]
-        rc, got, err = breakglass(v.dir + "/data", keys, "e", 2)
+        rc, got, err = breakglass(v.dir + "/data", keys, "e", 2, fp=fp)
         check(rc == 0 and got == v.get("e", 2), "%s: break-glass on the live "
               "vault: %d %s" % (mode, rc, err))
         h = v.wait_history("e", lambda h: any(x["trigger"] == "breakglass" and
@@ -921,7 +935,7 @@ def sc_escrow():
                   "any: the re-seal to a new party is audited")
             copy2 = v.dir + "/copy2"
             subprocess.run(["cp", "-a", v.dir + "/data", copy2], check=True)
-            rc, got, err = breakglass(copy2, [other], "e")
+            rc, got, err = breakglass(copy2, [other], "e", fp=fp)
             check(rc == 0 and got == v.get("e"),
                   "any: the new party opens the current version: %s" % err)
         # The online export (admin, over the socket) opens offline too.
@@ -929,7 +943,8 @@ def sc_escrow():
         rc, out, err = v.ctl(["escrow", "export", "--out", bundle])
         check(rc == 0 and os.stat(bundle).st_mode & 0o777 == 0o600,
               "%s: escrow export: %d %s" % (mode, rc, err))
-        args = [VAULTCTL, "breakglass", "--bundle", bundle]
+        args = [VAULTCTL, "breakglass", "--bundle", bundle,
+                "--vault-key", fp]
         for k in keys:
             args += ["--escrow-key", k]
         p = subprocess.run(args + ["e"], stdout=subprocess.PIPE,

@@ -284,6 +284,138 @@ test_key_files(void)
 	vd_escrow_key_free(k);
 }
 
+/* Reads a whole small file into buf (NUL-terminated); returns its length. */
+static size_t
+slurp(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	CHECK(f != NULL);
+	n = fread(buf, 1, len - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return n;
+}
+
+/*
+ * Key files pinned to a vault key (issue 14 item 1): the pin line parses,
+ * survives a protected key (no passphrase to add it), is refused when
+ * malformed, and a pinned file is not re-pinned to another key silently.
+ */
+static void
+test_key_pin(void)
+{
+	static const char fp1[] = "00112233445566778899aabbccddeeff";
+	static const char fp2[] = "ffeeddccbbaa99887766554433221100";
+	struct vd_escrow_key *k, *k2;
+	struct vd_secret *text, *pass = sec("pin phrase");
+	char path[256], link[300], buf[2048], before[2048], fp[33];
+	size_t n;
+
+	CHECK_OK(vd_escrow_fp_parse("00112233445566778899AABBCCDDEEFF", fp));
+	CHECK_STR_EQ(fp, fp1);
+	CHECK_INT_EQ(vd_escrow_fp_parse("0011223344556677", fp), VD_EINVAL);
+	CHECK_INT_EQ(vd_escrow_fp_parse("00112233445566778899aabbccddeefg",
+	    fp), VD_EINVAL);
+
+	/* keygen --vault-key: the pin line is written and read back. */
+	CHECK_OK(vd_escrow_keygen("pinned", &k));
+	memcpy(k->vault_fp, fp1, sizeof(fp1));
+	CHECK_OK(vd_escrow_key_format(k, NULL, NULL, &text));
+	CHECK(strstr((char *)text->data, "\nvaultd-escrow-vault-v1 "
+	    "00112233445566778899aabbccddeeff\n") != NULL);
+	CHECK_OK(vd_escrow_key_parse((char *)text->data, text->len, NULL,
+	    &k2));
+	CHECK_STR_EQ(k2->vault_fp, fp1);
+	vd_escrow_key_free(k2);
+	/* A damaged pin line is refused, not ignored. */
+	text->data[text->len - 3] = 'x';
+	CHECK_INT_EQ(vd_escrow_key_parse((char *)text->data, text->len, NULL,
+	    &k2), VD_EINVAL);
+	vd_secret_free(text);
+
+	/* escrow pin on a protected file: the key line is kept byte for byte. */
+	k->vault_fp[0] = '\0';
+	path_in(path, sizeof(path), "kf-pinned");
+	CHECK_OK(vd_escrow_key_write(path, k, pass, &fast));
+	n = slurp(path, before, sizeof(before));
+	CHECK_OK(vd_escrow_key_read(path, &text));
+	CHECK_OK(vd_escrow_key_parse((char *)text->data, text->len, pass,
+	    &k2));
+	CHECK_STR_EQ(k2->vault_fp, "");
+	vd_escrow_key_free(k2);
+	vd_secret_free(text);
+	CHECK_OK(vd_escrow_key_pin(path, fp1, 0));
+	CHECK(slurp(path, buf, sizeof(buf)) > n);
+	CHECK(memcmp(buf, before, n) == 0);
+	CHECK_STR_EQ(buf + n, "vaultd-escrow-vault-v1 "
+	    "00112233445566778899aabbccddeeff\n");
+	{
+		struct stat sb;
+
+		CHECK(stat(path, &sb) == 0);
+		CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+	}
+	CHECK_OK(vd_escrow_key_read(path, &text));
+	CHECK_OK(vd_escrow_key_parse((char *)text->data, text->len, pass,
+	    &k2));
+	CHECK_STR_EQ(k2->vault_fp, fp1);
+	CHECK(sodium_memcmp(k2->sk->data, k->sk->data, 32) == 0);
+	vd_escrow_key_free(k2);
+	vd_secret_free(text);
+	/* Same pin again: fine; another: refused unless replace. */
+	CHECK_OK(vd_escrow_key_pin(path, fp1, 0));
+	CHECK_INT_EQ(vd_escrow_key_pin(path, fp2, 0), VD_EEXIST);
+	slurp(path, buf, sizeof(buf));
+	CHECK(strstr(buf, fp1) != NULL);
+	CHECK_OK(vd_escrow_key_pin(path, fp2, 1));
+	slurp(path, buf, sizeof(buf));
+	CHECK(strstr(buf, fp2) != NULL && strstr(buf, fp1) == NULL);
+	/* A symlink to a key file is not rewritten. */
+	CHECK(snprintf(link, sizeof(link), "%s.lnk", path) > 0);
+	CHECK(symlink(path, link) == 0);
+	CHECK(vd_escrow_key_pin(link, fp1, 1) != 0);
+	slurp(path, buf, sizeof(buf));
+	CHECK(strstr(buf, fp2) != NULL);
+	vd_escrow_key_free(k);
+	vd_secret_free(pass);
+}
+
+/* Recovered passwords: printable ASCII only; the option file quotes. */
+static void
+test_pw_output(void)
+{
+	struct vd_secret *p, *cnf;
+	size_t at = 99;
+
+	p = sec("Ok-\"quote'\\#; x");
+	CHECK_OK(vd_escrow_pw_check(p, &at));
+	CHECK_OK(vd_escrow_pw_mycnf(p, &cnf));
+	CHECK_INT_EQ(cnf->len, strlen("[client]\npassword=\"Ok-\\\"quote'"
+	    "\\\\#; x\"\n"));
+	CHECK(memcmp(cnf->data, "[client]\npassword=\"Ok-\\\"quote'\\\\#; "
+	    "x\"\n", cnf->len) == 0);
+	vd_secret_free(cnf);
+	vd_secret_free(p);
+	p = sec("a\nhost=evil");
+	CHECK_INT_EQ(vd_escrow_pw_check(p, &at), VD_EINVAL);
+	CHECK_INT_EQ(at, 1);
+	CHECK_INT_EQ(vd_escrow_pw_mycnf(p, &cnf), VD_EINVAL);
+	CHECK(cnf == NULL);
+	vd_secret_free(p);
+	p = sec("tab\there");
+	CHECK_INT_EQ(vd_escrow_pw_check(p, &at), VD_EINVAL);
+	vd_secret_free(p);
+	p = sec("del\x7f");
+	CHECK_INT_EQ(vd_escrow_pw_check(p, &at), VD_EINVAL);
+	vd_secret_free(p);
+	p = sec("caf\xc3\xa9");
+	CHECK_INT_EQ(vd_escrow_pw_check(p, &at), VD_EINVAL);
+	CHECK_INT_EQ(at, 3);
+	vd_secret_free(p);
+}
+
 static void
 test_cfg(void)
 {
@@ -375,8 +507,21 @@ test_any(struct vd_store *st, struct vd_escrow_key **k)
 	CHECK_INT_EQ(res.nkeyids, 1);
 	CHECK_STR_EQ(res.keyids[0], k[0]->pub.keyid);
 	vd_escrow_result_clear(&res);
+	{
+		struct vd_escrow_set set;
+		char seen[VD_ESCROW_FPLEN + 1];
+
+		load(st, &set);
+		CHECK_OK(vd_escrow_set_signer(&set, "db1", 0, seen));
+		CHECK_STR_EQ(seen, fp);
+		CHECK_INT_EQ(vd_escrow_set_signer(&set, "nosuch", 0, seen),
+		    VD_ENOTFOUND);
+		vd_escrow_set_clear(&set);
+	}
 	fp[0] = fp[0] == 'a' ? 'b' : 'a';
 	CHECK_INT_EQ(recover(st, "db1", 0, &k[0], 1, fp, &res), VD_ECORRUPT);
+	CHECK(strstr(vd_err_detail(), "not the trusted") != NULL);
+	CHECK(res.pw == NULL);
 	vd_escrow_key_free(third);
 	vd_escrow_cfg_free(ec);
 }
@@ -822,6 +967,8 @@ main(void)
 	CHECK(mkdtemp(tmproot) != NULL);
 	test_pub_parse();
 	test_key_files();
+	test_key_pin();
+	test_pw_output();
 	k[0] = party("customer");
 	k[1] = party("vendor");
 	k[2] = party("auditor");

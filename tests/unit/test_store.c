@@ -848,44 +848,328 @@ open_ro(const char *dir)
 	vd_store_close(st);
 }
 
+/* A sentinel file: its bytes and times, to prove nothing touched it. */
+struct sentinel {
+	char		path[300];
+	struct stat	sb;
+	char		text[64];
+};
+
 static void
-test_lock_owner(void)
+sentinel_make(struct sentinel *s, const char *name)
 {
-	char dir[256], lock[300], data[300], victim[300];
-	struct stat sb;
 	int fd;
+
+	path_in(s->path, sizeof(s->path), name);
+	CHECK((fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL, 0644)) >= 0);
+	snprintf(s->text, sizeof(s->text), "sentinel %s\n", name);
+	CHECK(write(fd, s->text, strlen(s->text)) == (ssize_t)strlen(s->text));
+	close(fd);
+	CHECK(stat(s->path, &s->sb) == 0);
+}
+
+static void
+sentinel_check(const struct sentinel *s)
+{
+	char buf[128];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	CHECK(stat(s->path, &sb) == 0);
+	CHECK_INT_EQ(sb.st_size, (long long)strlen(s->text));
+	CHECK_INT_EQ(sb.st_uid, s->sb.st_uid);
+	CHECK_INT_EQ(sb.st_gid, s->sb.st_gid);
+	CHECK_INT_EQ(sb.st_mode, s->sb.st_mode);
+	CHECK(sb.st_mtim.tv_sec == s->sb.st_mtim.tv_sec &&
+	    sb.st_mtim.tv_nsec == s->sb.st_mtim.tv_nsec);
+	CHECK((fd = open(s->path, O_RDONLY)) >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	CHECK(n == (ssize_t)strlen(s->text) && memcmp(buf, s->text, n) == 0);
+}
+
+/* Both ways of opening dir are refused with VD_EKEYPERM. */
+static void
+open_refused(const char *dir, const char *what)
+{
+	struct vd_store *st = NULL;
+	int r;
+
+	r = vd_store_open(dir, VD_STORE_RDONLY, &st);
+	if (r != VD_EKEYPERM)
+		fprintf(stderr, "%s: read-only open gave %d\n", what, r);
+	CHECK_INT_EQ(r, VD_EKEYPERM);
+	CHECK(st == NULL);
+	CHECK(strstr(vd_err_detail(), "refusing") != NULL);
+	r = vd_store_open(dir, 0, &st);
+	CHECK_INT_EQ(r, VD_EKEYPERM);
+	CHECK(st == NULL);
+}
+
+/*
+ * Issue 14 item 2: lock.mdb (or data.mdb) planted as a symlink, a hard
+ * link to another file, or a FIFO: every open is refused and the file it
+ * points at is untouched.  As root, the vault belongs to "nobody" and the
+ * sentinel to root, as in the attack (root running an offline command).
+ */
+static void
+test_lock_links(void)
+{
+	char dir[256], lock[300], data[300], moved[300];
+	struct sentinel sen;
+	struct stat sb;
+	int root = geteuid() == 0;
 
 	vd_store_close(new_vault("lk", NULL));
 	path_in(dir, sizeof(dir), "lk");
 	CHECK(snprintf(lock, sizeof(lock), "%s/lock.mdb", dir) > 0);
 	CHECK(snprintf(data, sizeof(data), "%s/data.mdb", dir) > 0);
-	path_in(victim, sizeof(victim), "victim");
-	if (geteuid() != 0) {
-		/* Not root: a lock file of one's own is left alone. */
+	path_in(moved, sizeof(moved), "lk-data.mdb");
+	if (root) {
+		/* The vault belongs to "nobody"; root runs an offline command. */
+		CHECK(chown(dir, 65534, 65534) == 0 &&
+		    chown(data, 65534, 65534) == 0);
+		/* A lock file root made earlier goes to the owner. */
+		CHECK(chown(lock, 0, 0) == 0);
+		open_ro(dir);
+		CHECK(stat(lock, &sb) == 0);
+		CHECK_INT_EQ(sb.st_uid, 65534);
+		CHECK_INT_EQ(sb.st_gid, 65534);
+		/* A lock file made now is made as the owner. */
+		CHECK(unlink(lock) == 0);
+		open_ro(dir);
+		CHECK(stat(lock, &sb) == 0);
+		CHECK_INT_EQ(sb.st_uid, 65534);
+		CHECK_INT_EQ(sb.st_mode & 07777, 0600);
+	} else {
 		CHECK(unlink(lock) == 0);
 		open_ro(dir);
 		CHECK(stat(lock, &sb) == 0 && sb.st_uid == geteuid());
-		printf("lock owner: not root, only the no-op checked\n");
-		return;
 	}
-	/* The vault belongs to "nobody"; root runs an offline command. */
-	CHECK(chown(dir, 65534, 65534) == 0 && chown(data, 65534, 65534) == 0);
+	sentinel_make(&sen, "sentinel");
+
+	/* lock.mdb -> sentinel (symlink). */
+	CHECK(unlink(lock) == 0 && symlink(sen.path, lock) == 0);
+	open_refused(dir, "symlink lock.mdb");
+	sentinel_check(&sen);
+	/* A dangling symlink: LMDB would create its target. */
 	CHECK(unlink(lock) == 0);
+	path_in(moved, sizeof(moved), "created-through-link");
+	CHECK(symlink(moved, lock) == 0);
+	open_refused(dir, "dangling symlink lock.mdb");
+	CHECK(access(moved, F_OK) != 0);
+	/* lock.mdb and the sentinel: one file, two links. */
+	CHECK(unlink(lock) == 0 && link(sen.path, lock) == 0);
+	open_refused(dir, "hard link lock.mdb");
+	sentinel_check(&sen);
+	/* A FIFO: refused, and the open does not hang. */
+	CHECK(unlink(lock) == 0 && mkfifo(lock, 0600) == 0);
+	open_refused(dir, "fifo lock.mdb");
+	CHECK(unlink(lock) == 0);
+	/* data.mdb -> elsewhere (symlink): refused too. */
+	path_in(moved, sizeof(moved), "lk-data.mdb");
+	CHECK(rename(data, moved) == 0 && symlink(moved, data) == 0);
+	open_refused(dir, "symlink data.mdb");
+	CHECK(unlink(data) == 0 && rename(moved, data) == 0);
+	/* Put right, the vault opens again. */
 	open_ro(dir);
-	CHECK(stat(lock, &sb) == 0);
-	CHECK_INT_EQ(sb.st_uid, 65534);
-	CHECK_INT_EQ(sb.st_gid, 65534);
-	CHECK_INT_EQ(sb.st_mode & 07777, 0600);
-	/* A symlink or a hard link planted as lock.mdb: root chowns nothing. */
-	CHECK((fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
-	close(fd);
-	CHECK(unlink(lock) == 0 && symlink(victim, lock) == 0);
-	open_ro(dir);
-	CHECK(stat(victim, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0);
-	CHECK(unlink(lock) == 0 && link(victim, lock) == 0);
-	open_ro(dir);
-	CHECK(stat(victim, &sb) == 0 && sb.st_uid == 0 && sb.st_gid == 0);
-	CHECK(unlink(lock) == 0 && unlink(victim) == 0);
+	if (!root)
+		printf("lock links: not root, the root-owned sentinel case "
+		    "is run by the root CI job\n");
+}
+
+/* ---- freshness anchor (issue 14 item 3) ------------------------------ */
+
+static void
+cp_file(const char *from, const char *to)
+{
+	char cmd[1024];
+	int n = snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+
+	CHECK(n > 0 && (size_t)n < sizeof(cmd));
+	CHECK(system(cmd) == 0);
+}
+
+/* Opens dir (flags) and unlocks it with key; returns unlock's code. */
+static int
+reopen(const char *dir, unsigned flags, struct vd_secret *key,
+    struct vd_store **stp)
+{
+	CHECK_OK(vd_store_open(dir, flags, stp));
+	return vd_store_unlock(*stp, key);
+}
+
+static void
+audit_n(struct vd_store *st, int n)
+{
+	struct vd_txn *t;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	for (int i = 0; i < n; i++) {
+		json_t *e = json_pack("{s:i}", "n", i);
+
+		CHECK_OK(vd_audit_append(t, e, NULL));
+		json_decref(e);
+	}
+	CHECK_OK(vd_txn_commit(t));
+}
+
+static void
+version_n(struct vd_store *st, const char *target, uint64_t v)
+{
+	json_t *meta = json_pack("{s:s}", "state", "current");
+	struct vd_txn *t;
+
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_version_put(t, target, v, meta));
+	CHECK_OK(vd_txn_commit(t));
+	json_decref(meta);
+}
+
+/* The anchor's state as the store reads it; CHECKs it is found. */
+static struct vd_anchor
+anchor_of(struct vd_store *st)
+{
+	struct vd_anchor a, now;
+	int found = 0;
+
+	CHECK_OK(vd_store_anchor_check(st, &a, &now, &found));
+	CHECK(found);
+	return a;
+}
+
+/*
+ * The anchor beside the data directory follows each audit commit and each
+ * new version; an anchor that lags is fine; data older than the anchor (a
+ * cut tail, a dropped version, an older copy) keeps a writer from
+ * unlocking; one damaged slot is survived, two are not; a deliberate
+ * restore is audited and moves the anchor.
+ */
+static void
+test_anchor(void)
+{
+	char dir[256], anc[300], saved[300], olddata[300], data[300];
+	struct vd_secret *key;
+	struct vd_store *st = new_vault("anc", &key), *ro;
+	struct vd_anchor a;
+	unsigned char vkey[32];
+	struct vd_txn *t;
+	int found;
+	size_t klen;
+
+	path_in(dir, sizeof(dir), "anc");
+	CHECK(snprintf(anc, sizeof(anc), "%s.anchor", dir) > 0);
+	path_in(saved, sizeof(saved), "anc-anchor.saved");
+	path_in(olddata, sizeof(olddata), "anc-data.old");
+	CHECK(access(anc, F_OK) == 0);
+	CHECK_STR_EQ(vd_store_anchor_path(st), anc);
+	audit_n(st, 5);
+	version_n(st, "t1", 1);
+	version_n(st, "t1", 2);
+	version_n(st, "t2", 1);
+	version_n(st, "t1", 2);		/* a state change: no growth */
+	a = anchor_of(st);
+	CHECK_INT_EQ(a.audit_count, 5);
+	CHECK_INT_EQ(a.versions, 3);
+	cp_file(anc, saved);
+	CHECK(snprintf(data, sizeof(data), "%s/data.mdb", dir) > 0);
+	cp_file(data, olddata);
+	audit_n(st, 2);
+	CHECK_INT_EQ(anchor_of(st).audit_count, 7);
+	vd_store_close(st);
+
+	/* Lagging (the older anchor put back): accepted, and caught up. */
+	cp_file(saved, anc);
+	CHECK_OK(reopen(dir, 0, key, &st));
+	CHECK_INT_EQ(anchor_of(st).audit_count, 7);
+	vd_store_close(st);
+
+	/* Damaged slots: one is survived (the other holds a valid state),
+	 * two are not. */
+	{
+		unsigned char b0, b1, x;
+		int fd;
+
+		CHECK((fd = open(anc, O_RDWR)) >= 0);
+		CHECK(pread(fd, &b0, 1, 40) == 1 &&
+		    pread(fd, &b1, 1, 128 + 40) == 1);
+		x = b0 ^ 1;
+		CHECK(pwrite(fd, &x, 1, 40) == 1);
+		CHECK_OK(reopen(dir, VD_STORE_RDONLY, key, &ro));
+		CHECK_OK(vd_store_anchor_check(ro, &a, NULL, &found));
+		CHECK(found && a.audit_count <= 7);
+		x = b1 ^ 1;
+		CHECK(pwrite(fd, &x, 1, 128 + 40) == 1);
+		CHECK_INT_EQ(vd_store_anchor_check(ro, &a, NULL, &found),
+		    VD_ECORRUPT);
+		CHECK(pwrite(fd, &b0, 1, 40) == 1 &&
+		    pwrite(fd, &b1, 1, 128 + 40) == 1);
+		CHECK_OK(vd_store_anchor_check(ro, &a, NULL, &found));
+		CHECK_INT_EQ(a.audit_count, 7);
+		close(fd);
+		vd_store_close(ro);
+	}
+
+	/* A dropped newest version (no key needed): a writer is refused. */
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	klen = 3 + 8;
+	memcpy(vkey, "t1\0\0\0\0\0\0\0\0\2", klen);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_del(t, "versions", vkey, klen));
+	CHECK_OK(vd_txn_commit(t));
+	vd_store_close(st);
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECHAIN);
+	CHECK(strstr(vd_err_detail(), "versions sum to 2") != NULL);
+	CHECK(!vd_store_unlocked(st));
+	vd_store_close(st);
+	/* Offline: read-only opens, and the check says the same. */
+	CHECK_OK(reopen(dir, VD_STORE_RDONLY, key, &ro));
+	CHECK_INT_EQ(vd_store_anchor_check(ro, &a, NULL, &found), VD_ECHAIN);
+	vd_store_close(ro);
+	/* A planted key with a high version does not make up for it. */
+	CHECK_OK(vd_store_open(dir, 0, &st));
+	memcpy(vkey, "zz\0\0\0\0\0\0\0\0\x64", klen);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "versions", vkey, klen, "forged-forged-"
+	    "forged-forged-forged-forged-forged", 41));
+	CHECK_OK(vd_txn_commit(t));
+	vd_store_close(st);
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECORRUPT);
+	CHECK(!vd_store_unlocked(st));
+	vd_store_close(st);
+
+	/* An older copy of the data file: entries 6-7 missing. */
+	cp_file(olddata, data);
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECHAIN);
+	CHECK(strstr(vd_err_detail(), "entries 6-7 are missing") != NULL);
+	vd_store_close(st);
+
+	/* The deliberate restore: audited, then the anchor starts again. */
+	CHECK_INT_EQ(reopen(dir, 0, key, &st), VD_ECHAIN);
+	vd_store_close(st);
+	CHECK_OK(reopen(dir, VD_STORE_NOFRESH, key, &st));
+	{
+		json_t *by = json_pack("{s:s}", "user", "test");
+		struct vd_anchor was;
+
+		CHECK_OK(vd_store_anchor_restore(st, by, &was, &found));
+		CHECK(found);
+		CHECK_INT_EQ(was.audit_count, 7);
+		json_decref(by);
+	}
+	vd_store_close(st);
+	CHECK_OK(reopen(dir, 0, key, &st));
+	a = anchor_of(st);
+	CHECK_INT_EQ(a.audit_count, 6);		/* 5 + the restore entry */
+	{
+		struct rawrec r6;
+
+		audit_raw(st, 6, &r6);
+		free(r6.val);
+	}
+	vd_store_close(st);
+	vd_secret_free(key);
 }
 
 /*
@@ -979,8 +1263,9 @@ main(void)
 	test_processes();
 	test_audit();
 	test_history();
-	test_lock_owner();
 	test_lock_dir();
+	test_lock_links();
+	test_anchor();
 	if (!getenv("VD_KEEP")) rm_rf(tmproot);
 	printf("test_store: ok\n");
 	return 0;
