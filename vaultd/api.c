@@ -684,7 +684,7 @@ static json_t *
 add_record(struct vd_req *rq, json_t *params, const char *name)
 {
 	const char *host, *sock, *user, *policy, *every, *window, *after,
-	    *admin, *tls, *tls_ca;
+	    *admin, *tls, *tls_ca, *replica_of;
 	struct vd_window win;
 	json_t *rec = NULL, *ah;
 	long long port = 3306;
@@ -701,6 +701,7 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	admin = pstr(params, "admin_user", &bad);
 	tls = pstr(params, "tls", &bad);
 	tls_ca = pstr(params, "tls_ca", &bad);
+	replica_of = pstr(params, "replica_of", &bad);
 	if (bad) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "a parameter that must be "
 		    "a string is not");
@@ -799,6 +800,15 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 		json_object_set_new(rec, "tls", json_string("required"));
 	if (tls_ca != NULL)
 		json_object_set_new(rec, "tls_ca", json_string(tls_ca));
+	if (replica_of != NULL) {
+		if (!vd_name_valid(replica_of) || strcmp(replica_of, name) == 0) {
+			json_decref(rec);
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "replica_of: the name "
+			    "of another target");
+			return NULL;
+		}
+		json_object_set_new(rec, "replica_of", json_string(replica_of));
+	}
 	if (admin != NULL)
 		json_object_set_new(rec, "admin_user", json_string(admin));
 	return rec;
@@ -842,10 +852,29 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	r = vd_target_get(t, name, &old);
-	vd_txn_abort(t);
 	json_decref(old);
+	old = NULL;
+	if (r == VD_ENOTFOUND && json_is_string(json_object_get(params,
+	    "replica_of"))) {
+		/* Its primary: an existing target, not a replica itself. */
+		const char *p = json_string_value(json_object_get(params,
+		    "replica_of"));
+
+		if (vd_name_valid(p) && vd_target_get(t, p, &old) == 0 &&
+		    json_object_get(old, "replica_of") == NULL)
+			r = VD_ENOTFOUND;
+		else
+			r = vd_err_set(VD_EINVAL, "replica_of: %s is not a "
+			    "target, or is a replica itself", p);
+		json_decref(old);
+	}
+	vd_txn_abort(t);
 	if (r == 0) {
 		vd_req_fail_code(rq, VD_RPC_EXISTS, "target already exists");
+		return;
+	}
+	if (r == VD_EINVAL) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
 		return;
 	}
 	if (r != VD_ENOTFOUND) {
@@ -1478,6 +1507,8 @@ struct vd_reveal {
 	struct vd_req		*rq;		/* answered by reveal_answer() */
 	struct vd_daemon	*d;		/* its daemon */
 	const char		*name;		/* borrowed from rq->msg */
+	char			 src[VD_NAME_MAX + 1];	/* whose password:
+					 * name, or a replica's primary */
 	uint64_t		 want;		/* version asked for, 0: current */
 	uint64_t		 v;		/* version revealed */
 	int			 err;		/* 0, or why it failed */
@@ -1494,15 +1525,29 @@ reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
 
 	if ((r = vd_target_get(t, rv->name, target)) != 0)
 		goto out;
+	snprintf(rv->src, sizeof(rv->src), "%s", rv->name);
+	if (rv->want == 0 && json_is_string(json_object_get(*target,
+	    "replica_of"))) {
+		/*
+		 * A replica takes its primary's password changes: the
+		 * password in force there is the primary's.
+		 */
+		snprintf(rv->src, sizeof(rv->src), "%s", json_string_value(
+		    json_object_get(*target, "replica_of")));
+		json_decref(*target);
+		*target = NULL;
+		if ((r = vd_target_get(t, rv->src, target)) != 0)
+			goto out;
+	}
 	rv->after = json_is_integer(json_object_get(*target, "after_reveal"));
 	if (rv->want != 0) {
 		rv->v = rv->want;
 		if ((r = vd_version_get(t, rv->name, rv->v, &meta)) != 0)
 			goto out;
-	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->name, NULL)) == 0 &&
-	    (r = current_version(t, rv->name, &rv->v)) != 0)
+	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->src, NULL)) == 0 &&
+	    (r = current_version(t, rv->src, &rv->v)) != 0)
 		goto out;
-	r = vd_secret_get(t, rv->name, rv->v, &rv->pw);
+	r = vd_secret_get(t, rv->src, rv->v, &rv->pw);
  out:
 	json_decref(meta);
 	return rv->err = r;
@@ -1530,8 +1575,9 @@ reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
 		/* No audit entry, no password: both or neither commit. */
 		if (reveal_read(t, rv, &target) == 0 &&
 		    ((r = audit_in(t, rv->rq, rv->name, rv->v, "ok",
-		    NULL)) != 0 || (r = mark_revealed(t, rv->name, rv->v,
-		    target)) != 0))
+		    strcmp(rv->src, rv->name) != 0 ? "the password of its "
+		    "primary target" : NULL)) != 0 || (r = mark_revealed(t,
+		    rv->src, rv->v, target)) != 0))
 			rv->err = r;
 		json_decref(target);
 	}
@@ -1584,7 +1630,7 @@ reveal_answer(struct vd_daemon *d, struct vd_reveal *rv)
 	 * the answer: name points into the request, which answering frees.
 	 */
 	if (rv->after)
-		vd_rotate_notify(d, rv->name);
+		vd_rotate_notify(d, rv->src);
 	if (res == NULL)
 		vd_req_fail_code(rq, VD_RPC_INTERNAL, "password is not UTF-8");
 	else
@@ -1781,6 +1827,9 @@ batch_done(void *arg, int err, json_t *result)
 static int
 names_cb(const char *name, json_t *obj, void *arg)
 {
+	/* A replica changes with its primary: not rotated itself. */
+	if (json_object_get(obj, "replica_of") != NULL)
+		return 0;
 	return json_array_append_new(arg, json_pack("{s:s}", "name", name)) ==
 	    0 ? 0 : VD_ENOMEM;
 }

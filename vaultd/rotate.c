@@ -487,6 +487,14 @@ finish(struct rot *rot, struct job *j, int r)
 		}
 	} else
 		reconcile = 0;
+	if (r == 0 && j->a.out == VD_OUT_OK && (j->a.mode == VD_APPLY_NEW ||
+	    j->a.mode == VD_APPLY_RESOLVE)) {
+		/* Its replicas should take the change: check them soon. */
+		for (size_t i = 0; i < rot->nents; i++)
+			if (strcmp(rot->ents[i].replica_of, j->name) == 0)
+				rot->ents[i].check_due = vd_now() +
+				    REPLICA_DELAY;
+	}
 	if (reconcile && !rot->stopping)
 		(void)vd__start_job(rot, j->name, "reconcile", VD_APPLY_NEW, NULL);
 	job_free(j);
@@ -722,6 +730,23 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			j->a.prior_fails = jint(s, "auth_fails", 0);
 			json_decref(s);
 		}
+	}
+	if (jstr(target, "replica_of") != NULL) {
+		/*
+		 * A replica: only checked, with its primary's password in
+		 * force (a pending one there: its rotation is not over).
+		 */
+		const char *p = jstr(target, "replica_of");
+
+		if (j->a.mode != VD_APPLY_CHECK) {
+			r = vd_err_set(VD_EINVAL, "target %s is a replica of "
+			    "target %s: it takes %s's password changes; rotate "
+			    "%s", name, p, p, p);
+			goto out;
+		}
+		if ((r = vd_versions_find(t, p, &vs.cur, &vs.pending)) != 0)
+			goto out;
+		name = p;
 	}
 	if (vs.cur == 0) {
 		r = vd_err_set(VD_ENOTFOUND, "target %s has no current "
@@ -1446,6 +1471,7 @@ int
 vd_rotate_request(struct vd_daemon *d, const char *target,
     const char *trigger, vd_rotate_cb cb, void *arg)
 {
+	struct ent *e;
 	struct rot *rot = engine;
 	struct waiter *w = NULL;
 	int r;
@@ -1457,8 +1483,12 @@ vd_rotate_request(struct vd_daemon *d, const char *target,
 		return vd_err_set(VD_ENOTFOUND, "no such target");
 	if (vd__ent_find(rot, target) == NULL)
 		vd_rotate_notify(d, target);	/* added a moment ago? */
-	if (vd__ent_find(rot, target) == NULL)
+	if ((e = vd__ent_find(rot, target)) == NULL)
 		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if (e->replica_of[0] != '\0')
+		return vd_err_set(VD_EINVAL, "target %s is a replica of target "
+		    "%s: it takes %s's password changes; rotate %s", target,
+		    e->replica_of, e->replica_of, e->replica_of);
 	if (cb != NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			return VD_ENOMEM;
@@ -1519,6 +1549,12 @@ vd_rotate_join(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
 	if (rot == NULL || rot->stopping || (e = vd__ent_find(rot, target)) ==
 	    NULL)
 		return 0;
+	if (e->replica_of[0] != '\0') {
+		/* Its password in force is its primary's. */
+		target = e->replica_of;
+		if ((e = vd__ent_find(rot, target)) == NULL)
+			return 0;
+	}
 	for (j = rot->running; j != NULL; j = j->next)
 		if (j->a.mode != VD_APPLY_CHECK && strcmp(j->name, target) == 0)
 			break;

@@ -160,6 +160,13 @@ vd__ent_load(struct rot *rot, struct ent *e, const json_t *target,
 	}
 	e->auth_fails = jint(sched, "auth_fails", 0);
 	e->pwerr_max = jint(sched, "pw_errors_max", -1);
+	snprintf(e->replica_of, sizeof(e->replica_of), "%s",
+	    jstr(target, "replica_of") ? jstr(target, "replica_of") : "");
+	if (e->replica_of[0] != '\0') {
+		/* Its passwords come with its primary's rotations. */
+		e->due = 0;
+		e->unsaved = 0;
+	}
 	after_due = jint(sched, "after_reveal_due", 0);
 	if (after_due > 0 && after_due > jint(sched, "last_ok", 0) &&
 	    after_due < e->due) {
