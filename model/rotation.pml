@@ -48,6 +48,43 @@
  *                      memory only and a crash forgets it           -> d
  */
 
+/* ---- which claim this run checks ----------------------------------- */
+
+/*
+ * tests/model/check.sh compiles one claim per run (-DCLAIM_A ...); with
+ * none named, all four are compiled (for runs by hand, ./pan -N name).
+ * A variable that no step of the model reads and the claim of the run
+ * does not read either is declared "hidden" (not part of the state): this
+ * merges states that differ only in it, and changes nothing else.
+ */
+#if !defined(CLAIM_A) && !defined(CLAIM_B) && !defined(CLAIM_C) && \
+    !defined(CLAIM_D)
+#define CLAIM_A
+#define CLAIM_B
+#define CLAIM_C
+#define CLAIM_D
+#endif
+#if defined(CLAIM_C) && !defined(LIVENESS)
+#define LIVENESS	/* the admin answers drift alerts */
+#endif
+
+#ifdef LIVENESS
+#define TSTATE_VIS		/* the admin reads the target state */
+#else
+#define TSTATE_VIS	hidden	/* a label nothing reads */
+#endif
+#ifdef CLAIM_A
+#define OUTSIDER_T	bool
+#else
+#define OUTSIDER_T	hidden byte	/* a ghost of claim a (a hidden
+					 * variable cannot be a bit) */
+#endif
+#ifdef CLAIM_D
+#define FAILS_VIS
+#else
+#define FAILS_VIS	hidden	/* the server's counter: claim d's */
+#endif
+
 /* ---- sizes ---------------------------------------------------------- */
 
 /*
@@ -112,7 +149,7 @@ mtype:outcome = { O_ok, O_failed, O_unreachable, O_partial, O_drift };
 /* ---- the store (durable: survives a crash) --------------------------- */
 
 mtype:vstate vs[NS + 1];	/* vs[UNKNOWN] stays V_failed */
-mtype:tstate tstate = T_ok;
+TSTATE_VIS mtype:tstate tstate = T_ok;
 bool due;			/* a rotation is due (schedule, request) */
 bool removed;			/* target removed (versions kept) */
 byte vfails[NH];		/* failed logins vaultd may have caused on
@@ -143,7 +180,7 @@ bool mpend;			/* the engine's belief: a version is pending */
 /* ---- the server ------------------------------------------------------ */
 
 byte srv[NH];			/* the slot whose password each row holds */
-byte fails[NH];			/* the server's failed-login counter */
+FAILS_VIS byte fails[NH];	/* the server's failed-login counter */
 
 /* ---- clients and environment ----------------------------------------- */
 
@@ -154,7 +191,7 @@ byte crashes, faults, disk, drifts;
 
 /* ---- ghosts (for the claims only) ------------------------------------ */
 
-bool outsider[NH];		/* the row's password was set by an outsider
+OUTSIDER_T outsider[NH];	/* the row's password was set by an outsider
 				 * since the vault last set it */
 bool get_bad;			/* a get answered a password that does not
 				 * log in on an untouched reachable row */
@@ -358,6 +395,9 @@ inline set_password()
 	n = 0;
 	tstate = T_ok;
 	ab_req = false;
+#ifdef BROKEN_FORGET
+	mpend = false;
+#endif
 	canon()
 }
 
@@ -557,7 +597,7 @@ end_idle:
 
 	/* resolve(): a pending version, found in the store (start-up,
 	 * retries), is finished before anything else; ignores the window. */
-	:: atomic { IDLE && PEND_VIEW && RESOLVE_WIN ->
+	:: atomic { IDLE && PENDING && RESOLVE_WIN ->
 		busy = true; resolving = true;
 		slot_of(V_pending, p); slot_of(V_current, c);
 		slot_of(V_previous, q) };
@@ -588,7 +628,7 @@ end_idle:
 		fi
 
 	/* check(): JOB_CHECK, drift check with the current password. */
-	:: atomic { IDLE && !PEND_VIEW ->
+	:: atomic { IDLE && !PENDING ->
 		busy = true; slot_of(V_current, c) };
 		goto check
 
@@ -800,6 +840,7 @@ check:
 #endif
 #ifdef BROKEN_VOLATILE
 		vfails[0] = 0; vfails[1] = 0; vfails[NH - 1] = 0;
+		bad[0] = 0; bad[1] = 0; bad[NH - 1] = 0;
 #endif
 		resolving = false; drop = false; ma = false;
 		ev = E_fail; out = O_ok;
@@ -934,7 +975,15 @@ active proctype crasher()
 
 #define ROW_OK(h)	(outsider[h] || STORED(srv[h]))
 
+#ifdef CLAIM_A
 ltl a { [] (!started || !lost_pw && ROW_OK(0) && ROW_OK(1) && ROW_OK(NH - 1) && !get_bad) }
+#endif
+#ifdef CLAIM_B
 ltl b { [] !gen_bad }
+#endif
+#ifdef CLAIM_C
 ltl c { [] (PENDING -> <> !PENDING) }
+#endif
+#ifdef CLAIM_D
 ltl d { [] (fails[0] < MAXERR && fails[1] < MAXERR && fails[NH - 1] < MAXERR) }
+#endif
