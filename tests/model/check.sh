@@ -9,9 +9,9 @@
 # memory limit), or when spin accepts a broken variant.  Per run it prints
 # the states stored, transitions, depth reached, time and errors.
 #
-# Environment: SPIN (spin), CC (cc), MEMLIM (MB per search, 2048),
-# DEPTH (-m, 400000), KEEP (a directory to keep pan.c, outputs and trails
-# in, instead of a temporary one).
+# Environment: MODEL (model/rotation.pml), SPIN (spin), CC (cc), MEMLIM
+# (MB per search, 2048), DEPTH (-m, 400000), KEEP (a directory to keep
+# pan.c, the outputs and the trails in, instead of a temporary one).
 #
 # Search settings, the same for every run:
 #   -DCOLLAPSE     exhaustive search, states stored compressed (no
@@ -27,7 +27,7 @@
 set -u
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-model=$root/model/rotation.pml
+model=${MODEL:-$root/model/rotation.pml}
 SPIN=${SPIN:-spin}
 CC=${CC:-cc}
 MEMLIM=${MEMLIM:-2048}
@@ -133,8 +133,9 @@ run() {
 	fi
 	if [ "$expect" = hold ]; then
 		if [ "$errors" != 0 ]; then
-			echo "model: $id: claim $claim FAILS; counterexample:" \
-			    "cd $dir && $SPIN $defs -t -p -N $claim rotation.pml" >&2
+			echo "model: $id: claim $claim FAILS; counterexample" \
+			    "(with KEEP=dir): cd dir/$id &&" \
+			    "$SPIN $defs -t -p -N $claim rotation.pml" >&2
 			grep -e "violated" -e "acceptance cycle" -e "invalid end" \
 			    "$out" >&2
 			return 1
