@@ -9,9 +9,12 @@
  *             (prep, open_as, apply, verify, record; resolve; check);
  *             crashes at any step (memory lost, the store kept);
  *   operator  get, rotate, set-password, target remove, abandon and
- *             config reload, at any time, concurrent with the engine;
- *   admin     the person who answers a drift alert with set-password;
- *   outsider  drift: sets a row's password to one the vault does not
+ *             config reload, at any time, concurrent with the engine
+ *             (one request at a time: get and the others are single
+ *             steps, so two at once add no new outcome here);
+ *   admin     the person who answers a drift alert with set-password
+ *             (liveness run only);
+ *   outsider_drift  sets a row's password to one the vault does not
  *             know, or restores an older kept one (a backup restore);
  *   crasher   kills the engine (bounded, so fairness means something).
  *
@@ -44,8 +47,9 @@
  *                      (issue 13 case 3)                            -> c
  *   BROKEN_CHECK       the drift check logs in again with a password it
  *                      knows is refused (issue 13 case 4)           -> d
- *   BROKEN_VOLATILE    the engine's count of failed logins lives in
- *                      memory only and a crash forgets it           -> d
+ *   BROKEN_VOLATILE    the engine's count of failed logins and its
+ *                      known refusals live in memory only; a crash
+ *                      forgets them                                 -> d
  */
 
 /* ---- which claim this run checks ----------------------------------- */

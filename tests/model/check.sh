@@ -38,20 +38,23 @@ if ! command -v "$SPIN" >/dev/null 2>&1; then
 	exit 1
 fi
 
-# Environment budgets (model/README.md says why these):
-#   full   one crash, one fault, one failed commit, one drift;
-#   nodrift, drift  the same split in two for the costlier liveness search.
+# Environment budgets (model/README.md says why these): crashes of the
+# engine, faults (a statement refused or its connection lost, a connect
+# that fails), commits that fail (disk full), outsider changes (drift).
 full="-DMAXCRASH=1 -DMAXFAULT=1 -DMAXDISK=1 -DMAXDRIFT=1"
+crash2="-DMAXCRASH=2 -DMAXFAULT=1 -DMAXDISK=1 -DMAXDRIFT=0"
 nodrift="-DMAXCRASH=1 -DMAXFAULT=1 -DMAXDISK=1 -DMAXDRIFT=0"
 drift="-DMAXCRASH=1 -DMAXFAULT=0 -DMAXDISK=0 -DMAXDRIFT=1"
+logins="-DMAXCRASH=1 -DMAXFAULT=1 -DMAXDISK=0 -DMAXDRIFT=1"
 
 # id | claim | kind (safety, liveness) | expect (hold, reject) | spin -D
 runs="
 a|a|safety|hold|-DCLAIM_A $full
-b|b|safety|hold|-DCLAIM_B $nodrift
+a-crash2|a|safety|hold|-DCLAIM_A $crash2
+b|b|safety|hold|-DCLAIM_B $crash2
 c|c|liveness|hold|-DCLAIM_C $nodrift
 c-drift|c|liveness|hold|-DCLAIM_C $drift
-d|d|safety|hold|-DCLAIM_D $drift
+d|d|safety|hold|-DCLAIM_D $logins
 broken-get-nowait|a|safety|reject|-DCLAIM_A -DBROKEN_GET_NOWAIT $full
 broken-no-hash|a|safety|reject|-DCLAIM_A -DBROKEN_NO_HASH $full
 broken-forget|b|safety|reject|-DCLAIM_B -DBROKEN_FORGET $nodrift
