@@ -977,6 +977,20 @@ m_target_show(struct vd_req *rq, json_t *params)
 	vd_req_reply(rq, obj);
 }
 
+/* Whether target name has a pending version (store). */
+static int
+has_pending(struct vd_daemon *d, const char *name)
+{
+	struct vd_txn *t = NULL;
+	uint64_t cur = 0, pending = 0;
+
+	if (vd_txn_begin(d->st, 0, &t) != 0)
+		return 0;
+	(void)vd_versions_find(t, name, &cur, &pending);
+	vd_txn_abort(t);
+	return pending != 0;
+}
+
 /* A target.remove waiting for the target's rotation to end. */
 struct rmwait {
 	struct vd_req	*rq;
@@ -1019,11 +1033,12 @@ m_target_remove(struct vd_req *rq, json_t *params)
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "wait: expected a boolean");
 		return;
 	}
-	if (vd_rotate_busy(rq->d, name)) {
+	if (vd_rotate_busy(rq->d, name) || has_pending(rq->d, name)) {
 		if (!json_is_true(w)) {
-			vd_err_set(VD_EBUSY, "a rotation of %s is running; "
-			    "removing the target now would lose its outcome: "
-			    "try again when it ends, or use --wait", name);
+			vd_err_set(VD_EBUSY, "a rotation of %s is running or "
+			    "its outcome is pending; removing the target now "
+			    "would lose it: try again when it ends, or use "
+			    "--wait", name);
 			vd_req_fail(rq, VD_EBUSY, NULL);
 			return;
 		}
@@ -1507,6 +1522,7 @@ struct vd_reveal {
 	struct vd_req		*rq;		/* answered by reveal_answer() */
 	struct vd_daemon	*d;		/* its daemon */
 	const char		*name;		/* borrowed from rq->msg */
+	char			 why[300];	/* a refusal's reason, or "" */
 	char			 src[VD_NAME_MAX + 1];	/* whose password:
 					 * name, or a replica's primary */
 	uint64_t		 want;		/* version asked for, 0: current */
@@ -1544,9 +1560,31 @@ reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
 		rv->v = rv->want;
 		if ((r = vd_version_get(t, rv->name, rv->v, &meta)) != 0)
 			goto out;
-	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->src, NULL)) == 0 &&
-	    (r = current_version(t, rv->src, &rv->v)) != 0)
-		goto out;
+	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->src, NULL)) == 0) {
+		uint64_t cur = 0, pending = 0;
+
+		if ((r = vd_versions_find(t, rv->src, &cur, &pending)) != 0)
+			goto out;
+		if (pending != 0) {
+			/*
+			 * Still pending after the wait (m_get): which of the
+			 * two is in force is not known, so neither is handed
+			 * out as "the" password (the model's claim a).
+			 */
+			r = vd_err_set(VD_EBUSY, "%s: version %llu is pending "
+			    "and its outcome is not known yet (vaultctl "
+			    "history %s); the password in force is version "
+			    "%llu or %llu: get --version N reveals either",
+			    rv->src, (unsigned long long)pending, rv->src,
+			    (unsigned long long)pending,
+			    (unsigned long long)cur);
+			snprintf(rv->why, sizeof(rv->why), "%s",
+			    vd_err_detail());
+			goto out;
+		}
+		if ((r = current_version(t, rv->src, &rv->v)) != 0)
+			goto out;
+	}
 	r = vd_secret_get(t, rv->src, rv->v, &rv->pw);
  out:
 	json_decref(meta);
@@ -1614,7 +1652,7 @@ reveal_answer(struct vd_daemon *d, struct vd_reveal *rv)
 
 	if (rv->err != 0 || rv->pw == NULL) {
 		vd_req_fail(rq, rv->err, rv->err == VD_ENOTFOUND ?
-		    "no such target or version" : NULL);
+		    "no such target or version" : rv->why[0] ? rv->why : NULL);
 		goto out;
 	}
 	vd_log(LOG_INFO, "password of %s version %llu revealed to %s "

@@ -82,18 +82,29 @@ pwerr_limit(struct vd_drv_conn *c)
 
 /*
  * Fills lg with the passwords to log in with, in the order a repair tries
- * them on each host: current; then, resolving a pending version, that one
- * (it may be in force); then the older versions prep() loaded, newest
- * first.  Returns how many; *first_old is the index of the first older one.
+ * them on each host: resolving a pending version, that one first (it may be
+ * in force), then current (an abandon: current, then the pending one, whose
+ * login would show it is held); then the older versions prep() loaded,
+ * newest first.  Returns how many; *first_old is the index of the first
+ * older one.
  */
 static size_t
 logins(const struct vd_apply *a, struct login *lg, size_t *first_old)
 {
 	size_t n = 0;
 
+	/*
+	 * A resolution tries the pending password first: after a crash past
+	 * the apply (the common case) it is in force, and trying the current
+	 * one first would cost a refused login (max_password_errors).
+	 */
+	if (a->mode == VD_APPLY_RESOLVE) {
+		lg[n].v = a->new_v;
+		lg[n++].pw = a->new_pw;
+	}
 	lg[n].v = a->cur_v;
 	lg[n++].pw = a->cur_pw;
-	if (a->mode == VD_APPLY_RESOLVE || a->mode == VD_APPLY_ABANDON) {
+	if (a->mode == VD_APPLY_ABANDON) {
 		lg[n].v = a->new_v;
 		lg[n++].pw = a->new_pw;
 	}
@@ -430,7 +441,7 @@ vd_apply_run(struct vd_apply *a)
 				applied = 1;
 				continue;
 			}
-			skip = 1;	/* lg[1], the pending one: refused */
+			skip = 0;	/* lg[0], the pending one: refused */
 			fails = r == VD_EAUTH;
 			a->auth_fails += r == VD_EAUTH;
 		}
