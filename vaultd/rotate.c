@@ -767,18 +767,15 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			r = vd_err_set(VD_EBUSY, "pending version");
 		goto out;
 	}
-	if (j->a.mode == VD_APPLY_ABANDON) {
-		if (vs.pending == 0) {
-			r = vd_err_set(VD_ENOTFOUND, "target %s has no pending "
-			    "version", name);
-			goto out;
-		}
-		j->a.new_v = vs.pending;
-		if ((r = vd_secret_get(t, name, vs.pending, &j->a.new_pw)) != 0)
-			goto out;
-	} else if (vs.pending != 0) {
+	if (j->a.mode == VD_APPLY_ABANDON && vs.pending == 0) {
+		r = vd_err_set(VD_ENOTFOUND, "target %s has no pending version",
+		    name);
+		goto out;
+	}
+	if (vs.pending != 0) {
 		/* Never generate anew for a version that may be in force. */
-		j->a.mode = VD_APPLY_RESOLVE;
+		if (j->a.mode != VD_APPLY_ABANDON)
+			j->a.mode = VD_APPLY_RESOLVE;
 		j->a.new_v = vs.pending;
 		if ((r = vd_secret_get(t, name, vs.pending, &j->a.new_pw)) != 0)
 			goto out;
