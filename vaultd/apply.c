@@ -689,10 +689,28 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	return r;
 }
 
-static const char *
-str(const json_t *o, const char *k)
+/* See apply.h. */
+int
+vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
+    unsigned timeout)
 {
-	return json_string_value(json_object_get(o, k));
+	if ((t->host != NULL && (a->host = strdup(t->host)) == NULL) ||
+	    (t->unix_socket != NULL && (a->sock = strdup(t->unix_socket)) ==
+	    NULL) ||
+	    (a->user = strdup(t->user)) == NULL ||
+	    (t->admin_user != NULL && (a->admin_user = strdup(t->admin_user))
+	    == NULL) ||
+	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL))
+		return VD_ENOMEM;
+	a->port = t->port;
+	a->tls = t->tls;
+	a->timeout = timeout;
+	for (size_t i = 0; i < t->nhosts && i < VD_APPLY_MAX_HOSTS; i++) {
+		if ((a->hosts[i] = strdup(t->hosts[i])) == NULL)
+			return VD_ENOMEM;
+		a->nhosts = i + 1;
+	}
+	return 0;
 }
 
 /* See apply.h. */
@@ -700,43 +718,12 @@ int
 vd_apply_from_target(struct vd_apply *a, const char *name,
     const json_t *target, unsigned timeout)
 {
-	const json_t *ah = json_object_get(target, "account_hosts");
-	const char *s;
+	struct vd_target t;
+	int r;
 
-	if ((s = str(target, "host")) != NULL && (a->host = strdup(s)) ==
-	    NULL)
-		return VD_ENOMEM;
-	if ((s = str(target, "unix_socket")) != NULL &&
-	    (a->sock = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	if ((s = str(target, "user")) == NULL)
-		return vd_err_set(VD_EINVAL, "target %s has no user", name);
-	if ((a->user = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	if ((s = str(target, "admin_user")) != NULL &&
-	    (a->admin_user = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	a->port = (unsigned)json_integer_value(json_object_get(target, "port"));
-	a->tls = json_object_get(target, "tls") != NULL;
-	if ((s = str(target, "tls_ca")) != NULL &&
-	    (a->tls_ca = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	a->timeout = timeout;
-	if (json_is_array(ah)) {
-		size_t i;
-		json_t *h;
-
-		json_array_foreach(ah, i, h) {
-			if (a->nhosts == VD_APPLY_MAX_HOSTS ||
-			    !json_is_string(h))
-				break;
-			if ((a->hosts[a->nhosts] =
-			    strdup(json_string_value(h))) == NULL)
-				return VD_ENOMEM;
-			a->nhosts++;
-		}
-	}
-	return 0;
+	if ((r = vd_target_decode(target, name, &t)) != 0)
+		return r;
+	return vd_apply_set_target(a, &t, timeout);
 }
 
 /* See apply.h. */

@@ -20,7 +20,6 @@
 #include "util.h"
 
 #define TICK_MS			1000	/* scheduler period */
-#define EVERY_DEFAULT		(90 * 86400)	/* cadence without --every */
 #define CHECK_EVERY_DEFAULT	86400	/* drift check period */
 #define JITTER_MAX		3600	/* jitter cap, seconds */
 #define REPLICA_DELAY		5	/* check a replica after its primary */

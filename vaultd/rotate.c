@@ -57,6 +57,7 @@
 #include "state.h"
 #include "timing.h"
 #include "store.h"
+#include "target.h"
 #include "util.h"
 #include "versions.h"
 
@@ -148,13 +149,17 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	json_t *h = NULL, *sf = NULL;
 	char ts[VD_TIME_STRLEN];
 	const char *res = vd_outcome_name(j->a.out);
-	int64_t every = jint(target, "every", EVERY_DEFAULT), now = vd_now();
+	struct vd_target tg;
+	int64_t every, now = vd_now();
 	long long retries = 0, revealed_v = 0, reveal_due = 0, prior_fails = 0;
 	enum vd_tstate was = VD_TS_OK;
 	int r = 0, was_drift;
 
 	*sfp = NULL;
 	now_str(ts, sizeof(ts));
+	/* The record may be gone (removed): its defaults then. */
+	(void)vd_target_decode(target, j->name, &tg);
+	every = tg.every;
 	{
 		json_t *s = NULL;
 
@@ -712,12 +717,14 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	const struct vd_policy *pol;
 	char ts[VD_TIME_STRLEN];
 	struct { uint64_t cur, pending; } vs;
+	struct vd_target tg;
 	int r;
 
 	*dirty = 0;
 	now_str(ts, sizeof(ts));
 	if ((r = vd_target_get(t, name, &target)) != 0 ||
-	    (r = vd_apply_from_target(&j->a, name, target,
+	    (r = vd_target_decode(target, name, &tg)) != 0 ||
+	    (r = vd_apply_set_target(&j->a, &tg,
 	    (unsigned)cfg_ll(d->cfg->connect_timeout, 10))) != 0 ||
 	    (r = vd_versions_find(t, name, &vs.cur, &vs.pending)) != 0)
 		goto out;
@@ -731,12 +738,12 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			json_decref(s);
 		}
 	}
-	if (jstr(target, "replica_of") != NULL) {
+	if (tg.replica_of != NULL) {
 		/*
 		 * A replica: only checked, with its primary's password in
 		 * force (a pending one there: its rotation is not over).
 		 */
-		const char *p = jstr(target, "replica_of");
+		const char *p = tg.replica_of;
 
 		if (j->a.mode != VD_APPLY_CHECK) {
 			r = vd_err_set(VD_EINVAL, "target %s is a replica of "
@@ -781,11 +788,9 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			goto out;
 	} else {
 		if (d->cfg->policies == NULL || (pol = vd_policyset_get(
-		    d->cfg->policies, jstr(target, "policy") ?
-		    jstr(target, "policy") : "default")) == NULL) {
+		    d->cfg->policies, tg.policy)) == NULL) {
 			r = vd_err_set(VD_EPOLICY, "target %s: policy %s is not "
-			    "configured", name, jstr(target, "policy") ?
-			    jstr(target, "policy") : "default");
+			    "configured", name, tg.policy);
 			goto out;
 		}
 		if ((r = vd_policy_generate(pol, &j->a.new_pw)) != 0 ||
@@ -794,9 +799,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		j->a.new_v++;
 		meta = json_pack("{s:s,s:s,s:s,s:s}", "state",
 		    vd_vstate_name(VD_VS_PENDING),
-		    "trigger", trigger, "created_at", ts, "policy",
-		    jstr(target, "policy") ? jstr(target, "policy") :
-		    "default");
+		    "trigger", trigger, "created_at", ts, "policy", tg.policy);
 		if (meta == NULL) {
 			r = VD_ENOMEM;
 			goto out;
