@@ -482,8 +482,8 @@ finish(struct rot *rot, struct job *j, int r)
 	 * version (j->repair, see record_in()); once, not by a reconcile.
 	 */
 	reconcile = j->a.out == VD_OUT_DRIFT && j->a.mode != VD_APPLY_ABANDON &&
-	    strcmp(j->trigger, "reconcile") !=
-	    0 && (j->a.admin_user != NULL || j->repair);
+	    strcmp(j->trigger, "reconcile") != 0 &&
+	    (j->a.admin_user != NULL || j->repair);
 	if ((e = vd__ent_find(rot, j->name)) != NULL) {
 		e->busy = 0;
 		if (e->gone) {
