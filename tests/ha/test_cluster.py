@@ -722,5 +722,10 @@ def run(E, c):
     return reader, sampler
 
 
+def on_term(signum, frame):
+    raise SystemExit("signal %d" % signum)    # the finally tears down
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_term)
     main()
