@@ -67,7 +67,7 @@ EVERY = "3s"
 NODES = ("a", "b")
 ADDR = {"a": "10.216.0.1", "b": "10.216.0.2"}
 T0 = time.time()
-RUN = "vh%d" % (os.getpid() % 100000)       # namespace/link name prefix
+RUN = "vh%d" % os.getpid()      # namespace/link name prefix (<= 15 chars)
 
 
 def tlog(msg):
@@ -502,6 +502,7 @@ def main():
         if shutil.which(tool) is None:
             print("FAIL: %s missing (scripts/deps.sh)" % tool)
             sys.exit(1)
+    reap_stale()
     envf = "/tmp/vdha-mdb.%d.env" % os.getpid()
     sh(["sh", MARIADB_SH, "start", "ha", envf], timeout=180)
     E = Env(VAULTD, VAULTCTL, "vdha.", envf)
@@ -510,6 +511,9 @@ def main():
     reader = sampler = None
     try:
         reader, sampler = run(E, c)
+    except Exception as e:      # a piece that cannot run here is a failure
+        check(False, "%s: %s" % (type(e).__name__, e))
+        __import__("traceback").print_exc()
     finally:
         if reader:
             reader.halt.set()
@@ -720,6 +724,36 @@ def run(E, c):
     for what, dt in sc.times:
         print("ha: failover time: %-55s %6.2fs" % (what, dt))
     return reader, sampler
+
+
+def reap_stale():
+    """The namespaces of an earlier run that was killed before its
+    teardown (named vh<its pid>a/b; that pid no longer runs this test):
+    their processes killed, the namespaces deleted."""
+    p = subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+    for line in p.stdout.decode().splitlines():
+        m = re.match(r"(vh(\d+)[ab])\b", line)
+        if not m:
+            continue
+        try:
+            with open("/proc/%s/cmdline" % m.group(2), "rb") as f:
+                if b"test_cluster.py" in f.read():
+                    continue            # another run, alive
+        except OSError:
+            pass
+        try:
+            ino = os.stat("/run/netns/" + m.group(1)).st_ino
+        except OSError:
+            continue
+        tlog("reaping the stale namespace %s" % m.group(1))
+        for pid in pids_in_ns("net:[%d]" % ino):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+        subprocess.run(["ip", "netns", "del", m.group(1)])
 
 
 def on_term(signum, frame):
