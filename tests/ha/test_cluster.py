@@ -445,12 +445,21 @@ class Scenario:
         raise RuntimeError("vaultd never answered from node-%s (%s)" % (
             node, self.node_of_vaultd()))
 
+    def history(self, i):
+        """Target i's whole history (newest first)."""
+        rc, out, err = self.v.ctl(["history", "h%02d" % i, "--json",
+                                   "--limit", "10000"], keep=False)
+        try:
+            return json.loads(out) if rc == 0 else []
+        except ValueError:
+            return []
+
     def counts(self):
-        """{target: ok rotations} from history."""
+        """{target: rotations that ended ok}, from the whole history."""
         out = {}
         for i in range(N):
-            h = self.v.history("h%02d" % i)
-            out[i] = sum(1 for e in h if e.get("result") == "ok" and
+            out[i] = sum(1 for e in self.history(i)
+                         if e.get("result") == "ok" and
                          e.get("trigger") != "initial")
         return out
 
@@ -505,8 +514,7 @@ class Scenario:
         """No target has two rotations in flight at once: at most one row
         running, and rows do not overlap in time (seconds)."""
         for i in range(N):
-            h = self.v.history("h%02d" % i)
-            h = [e for e in h if e.get("trigger") != "initial"]
+            h = [e for e in self.history(i) if e.get("trigger") != "initial"]
             running = [e for e in h if e.get("result") == "running"]
             check(len(running) <= 1, "%s: h%02d has %d rotations running" %
                   (what, i, len(running)))
