@@ -30,7 +30,11 @@ random passwords and logs in with them throughout.  Then
   (2) the corosync of the node that runs vaultd is SIGKILLed (node loss:
       the other node fences it and takes vaultd over); the fenced node is
       booted again;
-  (3) a clean move back (crm_resource --move, then --clear).
+  (3) a clean move back (crm_resource --move, then --clear);
+  (4) node loss again, with the fence device broken (fence_vdtest's
+      failflag): for 8 s the survivor must not start vaultd (the lost node
+      is not fenced, its vaultd may still run); once the device works
+      again, the node is fenced and vaultd moves.
 After each: vaultd runs on exactly one node (the one Pacemaker says), the
 lock file names it, rotations continue (every target rotates again),
 every target's get logs in, `vaultctl audit verify` passes, and no
@@ -87,6 +91,7 @@ class Cluster:
     def __init__(self, work):
         self.w = work
         self.procs = {}         # node: Popen of node.sh
+        self.failflag = work + "/fence-broken"   # fence_vdtest fails
         self.nsino = {}
 
     def ns(self, n):
@@ -595,6 +600,10 @@ def run(E, c):
               "-v", "true"])
     c.run(a, ["crm_attribute", "-t", "crm_config", "-n", "stonith-timeout",
               "-v", "30s"])
+    # (4) keeps the fence device broken for a while: Pacemaker must keep
+    # trying (its default gives up on a node after 10 failed attempts).
+    c.run(a, ["crm_attribute", "-t", "crm_config", "-n",
+              "stonith-max-attempts", "-v", "1000"])
     c.run(a, ["crm_attribute", "-t", "rsc_defaults", "-n",
               "resource-stickiness", "-v", "100"])
     nsmap = ",".join("node-%s:%s" % (n, re.sub(r"\D", "", c.nsino[n]))
@@ -606,9 +615,10 @@ def run(E, c):
           '<nvpair id="fence-ns-hl" name="pcmk_host_list" '
           'value="node-a node-b"/>'
           '<nvpair id="fence-ns-ra" name="pcmk_reboot_action" value="off"/>'
+          '<nvpair id="fence-ns-ff" name="failflag" value="%s"/>'
           '</instance_attributes><operations>'
           '<op id="fence-ns-mon" name="monitor" interval="30s"/>'
-          '</operations></primitive>' % nsmap)
+          '</operations></primitive>' % (nsmap, c.failflag))
     c.cib(a, "resources",
           '<primitive id="vaultd" class="ocf" provider="vaultd" '
           'type="vaultd"><instance_attributes id="vaultd-ia">'
@@ -745,6 +755,50 @@ def run(E, c):
     sc.check_after("(3) after the clean move", dst)
     check("SIGTERM" in v.logtext(), "the clean move stopped vaultd with "
           "SIGTERM (its log says so)")
+
+    # (4) node loss while the fence device is broken: the survivor must not
+    # start vaultd before the lost node is fenced; once fencing works again
+    # it takes over.
+    src, dst = dst, src
+    with open(c.failflag, "w"):
+        pass
+    cpid = c.pid_of(src, "corosync")
+    os.kill(cpid, signal.SIGKILL)
+    tk = time.time()
+    tlog("(4) fence device broken; SIGKILL corosync pid %d on node-%s" %
+         (cpid, src))
+    lost = None
+    while time.time() < tk + 30:
+        if detected(c, tk, r"Node node-%s state is now lost" % src):
+            lost = time.time()
+            break
+        time.sleep(0.2)
+    check(lost is not None, "(4) node-%s seen lost" % src)
+    end = time.time() + 8
+    seen = set()
+    while time.time() < end:
+        nodes, procs = sc.node_of_vaultd()
+        seen |= set(nodes)
+        time.sleep(0.1)
+    failed = detected(c, tk, r"fence_vdtest.*(broken|returned: 1)|"
+                      r"[Ff]encing of node-%s.*(failed|error)|"
+                      r"operation .*node-%s.* (failed|error)" % (src, src))
+    check(failed is not None, "(4) Pacemaker's log shows the fencing of "
+          "node-%s failing" % src)
+    check(seen == {src}, "(4) while node-%s cannot be fenced, no vaultd "
+          "starts on node-%s (vaultd seen on %r)" % (src, dst, sorted(seen)))
+    tlog("(4) 8 s of failed fencing: vaultd only on node-%s (%r)" %
+         (src, sorted(seen)))
+    os.unlink(c.failflag)
+    tr = time.time()
+    t = sc.wait_served_on(dst, tr, timeout=120)
+    sc.times.append(("(4) fence device repaired -> serving on node-%s" %
+                     dst, t - tr, None))
+    tlog("(4) fence device repaired: serving on node-%s after %.2fs" %
+         (dst, t - tr))
+    check(not c.up(src), "(4) node-%s was fenced once the device worked" %
+          src)
+    sc.check_after("(4) after fencing was repaired", dst)
 
     reader.halt.set()
     sampler.halt.set()
