@@ -1,5 +1,7 @@
 #!/bin/sh
 # Install the Debian packages vaultd needs to build, test and run its demo;
+# resource-agents .. libxml2-utils: the OCF agent test and the two-node
+# Pacemaker/Corosync cluster test (tests/ha, docs/ha.md);
 # the last line is the Debian packaging and its test (tests/dist/test_package.sh).
 # Idempotent: installs only what is missing. Run as root (or with sudo).
 set -eu
@@ -12,6 +14,7 @@ clang libclang-rt-14-dev util-linux procps socat iproute2 python3
 libsystemd-dev systemd scdoc bash-completion man-db groff-base
 pass gnupg
 nettle-dev valgrind spin
+resource-agents pacemaker pacemaker-cli-utils corosync libxml2-utils
 debhelper dpkg-dev fakeroot lintian mmdebstrap debian-archive-keyring"
 
 missing=""
