@@ -1752,7 +1752,19 @@ static void
 reveal_queue(struct vd_reveal *rv)
 {
 	struct vd_daemon *d = rv->d;
+	int r;
 
+	if (d->reveal_closed) {
+		/*
+		 * Stopping (a get that waited for a rotation finishing at
+		 * shutdown): the batch handle is closed, reveal alone now.
+		 */
+		rv->next = NULL;
+		if ((r = reveal_batch(d, rv)) != 0)
+			rv->err = r;
+		reveal_answer(d, rv);
+		return;
+	}
 	if (!d->reveal_open) {
 		uv_check_init(d->loop, &d->reveal_check);
 		d->reveal_check.data = d;
@@ -1768,6 +1780,7 @@ reveal_queue(struct vd_reveal *rv)
 void
 vd_api_stop(struct vd_daemon *d)
 {
+	d->reveal_closed = 1;
 	if (!d->reveal_open)
 		return;
 	reveal_flush(&d->reveal_check);

@@ -34,6 +34,7 @@ struct vd_daemon {
 	uint64_t		 served;	/* requests answered */
 	uv_check_t		 reveal_check;	/* group commit of reveals */
 	int			 reveal_open;	/* reveal_check initialised */
+	int			 reveal_closed;	/* vd_api_stop(): no batching */
 	struct vd_reveal	*reveals;	/* queued for it (api.c) */
 	struct vd_reveal	**reveals_tail;	/* where the next one goes */
 };

@@ -63,6 +63,7 @@ Standard library only; passwords travel on stdin or in 0600 option files.
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -378,6 +379,33 @@ def sc_inflight():
     v.stop()
 
 
+def sc_stopget():
+    """SIGTERM while a get waits for a rotation held on the server: vaultd
+    finishes the rotation, answers the get with the password in force (or
+    an error), and exits 0 (a waiting reveal after the batch handle closed
+    must not touch it)."""
+    user, pw = "engsg", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v = Vault(E, "stopget")
+    v.start()
+    v.add("g", user, pw, "localhost")
+    hold = Hold(3)
+    rot = ctl_bg(v, ["rotate", "g", "--wait"])
+    time.sleep(0.8)
+    g = ctl_bg(v, ["get", "g"])
+    time.sleep(0.5)
+    v.proc.send_signal(signal.SIGTERM)
+    hold.wait()
+    gout, gerr = g.communicate(timeout=120)
+    rot.communicate(timeout=120)
+    rc = v.stop()
+    got = gout.decode().rstrip("\n")
+    check(rc == 0, "vaultd exits 0 after answering: %r" % rc)
+    check(g.returncode != 0 or E.login(user, got), "the waiting get "
+          "answers with the password in force or an error: %d %r" %
+          (g.returncode, gerr))
+
+
 # --- case 12: a full disk after the server changed ------------------------
 
 def sc_diskfull():
@@ -669,7 +697,7 @@ def replica(repl, prim):
 
 SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("setpw", sc_setpw), ("abandon", sc_abandon),
-             ("inflight", sc_inflight),
+             ("inflight", sc_inflight), ("stopget", sc_stopget),
              ("diskfull", sc_diskfull), ("bind", sc_bind),
              ("reuse", sc_reuse), ("twomethods", sc_twomethods),
              ("socket", sc_socket), ("replica", sc_replica)]
