@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "err.h"
 #include "escrow.h"
+#include "escrowd.h"
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
@@ -585,7 +586,7 @@ put_version(struct vd_daemon *d, struct vd_txn *t, const char *target,
 
 	if ((r = vd_secret_put(t, target, v, pw)) != 0 ||
 	    (r = vd_version_put(t, target, v, meta)) != 0 ||
-	    (r = vd_rotate_escrow(d, t, target, v, pw)) != 0)
+	    (r = vd_escrowd_seal(d, t, target, v, pw)) != 0)
 		return r;
 	return vd_history_append(t, target, hist, NULL);
 }

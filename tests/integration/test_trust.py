@@ -224,7 +224,206 @@ class Forwarder:
         self.sock.close()
 
 
-SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault)]
+def keygen(name, tag=""):
+    path = os.path.join(E.work, name + tag + ".key")
+    p = subprocess.run([VAULTCTL, "escrow", "keygen", "--out", path,
+                        "--name", name], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    check(p.returncode == 0, "keygen %s: %s" % (name, p.stderr.decode()))
+    return path
+
+
+def vault_fp(v):
+    p = subprocess.run([VAULTCTL, "escrow", "vault-key", "--data-dir",
+                        v.data, "--key-file", v.key],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    check(p.returncode == 0, "escrow vault-key: %s" % p.stderr.decode())
+    return p.stdout.decode().strip()
+
+
+def export(v, name):
+    path = os.path.join(v.dir, name)
+    rc, out, err = v.ctl(["escrow", "export", "--out", path])
+    check(rc == 0, "escrow export %s: %s" % (name, err))
+    return path
+
+
+def bg_bundle(bundle, fp, keys, target):
+    """Break-glass on a bundle; (rc, password or '', stderr)."""
+    args = [VAULTCTL, "breakglass", "--bundle", bundle, "--vault-key", fp]
+    for k in keys:
+        args += ["--escrow-key", k]
+    p = subprocess.run(args + [target], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode()
+    return p.returncode, out[:-1] if out.endswith("\n") else out, \
+        p.stderr.decode()
+
+
+def set_escrow(v, lines):
+    """Replaces the [escrow] section of v's config with lines."""
+    with open(v.conf) as f:
+        conf = f.read()
+    head, sep, tail = conf.partition("[escrow]\n")
+    rest = tail.split("\n[", 1)
+    tail = ("\n[" + rest[1]) if len(rest) > 1 else ""
+    with open(v.conf, "w") as f:
+        f.write(head + "[escrow]\n" + "".join(l + "\n" for l in lines) +
+                tail)
+
+
+def audit_events(v, event):
+    rc, out, err = v.ctl(["audit", "list", "--json"])
+    try:
+        return [e for e in json.loads(out) if e.get("event") == event] \
+            if rc == 0 else []
+    except ValueError:
+        return []
+
+
+def wait_rotated(v, names, trigger, since, timeout=90):
+    """Waits until each target's newest history entry is an ok rotation
+    with trigger (one of) after version since[name]; returns
+    {name: entry}."""
+    done = {}
+    end = time.time() + timeout
+    while time.time() < end and len(done) < len(names):
+        for n in names:
+            if n in done:
+                continue
+            h = v.history(n)
+            if h and h[0].get("result") == "ok" and \
+                    h[0].get("trigger") in trigger and \
+                    h[0].get("version", 0) > since[n]:
+                done[n] = h[0]
+        time.sleep(0.25)
+    return done
+
+
+def current_versions(v, names):
+    return {n: (v.target_status(n).get("current_version") or 0)
+            for n in names}
+
+
+def sc_parties():
+    cust, vend, other = keygen("customer"), keygen("vendor"), keygen("other")
+    users = {}
+    names = ["p1", "p2", "p3"]
+    v = Vault(E, "parties", rotation="concurrency = 2",
+              extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
+              "vendor = %s.pub\n" % (cust, vend))
+    try:
+        v.start()
+        for n in names:
+            user, pw = "trp" + n + secrets.token_hex(3), new_pw()
+            E.make_user(user, pw, ["localhost"])
+            users[n] = user
+            v.add(n, user, pw, "localhost")
+        fp = vault_fp(v)
+        old = export(v, "before.bundle")
+        rc, got, err = bg_bundle(old, fp, [vend], "p1")
+        check(rc == 0 and E.login(users["p1"], got),
+              "before: the vendor's key opens the password in force: %s" %
+              err)
+
+        # 1. Adding a party re-seals, and rotates nothing.
+        since = current_versions(v, names)
+        set_escrow(v, ["mode = any", "customer = %s.pub" % cust,
+                       "vendor = %s.pub" % vend, "other = %s.pub" % other])
+        v.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 30
+        while time.time() < end and len(audit_events(v, "escrow-reseal")) \
+                < 1:
+            time.sleep(0.2)
+        time.sleep(1.5)
+        check(audit_events(v, "escrow-reseal") and
+              not audit_events(v, "escrow-rotate"),
+              "a party added: re-sealed, no rotation requested")
+        check(current_versions(v, names) == since,
+              "a party added: no target rotated: %r" %
+              current_versions(v, names))
+
+        # 2. Removing the vendor rotates every target.
+        since = current_versions(v, names)
+        set_escrow(v, ["mode = any", "customer = %s.pub" % cust,
+                       "other = %s.pub" % other])
+        v.proc.send_signal(signal.SIGHUP)
+        done = wait_rotated(v, names, ("escrow",), since)
+        check(sorted(done) == names, "vendor removed: every target "
+              "rotated (trigger escrow): %r" % sorted(done))
+        ev = audit_events(v, "escrow-rotate")
+        check(len(ev) == 1 and ev[0].get("targets") == 3 and
+              ev[0].get("party") == "vendor",
+              "the rotation is audited once, naming the party: %r" % ev)
+        for n in names:
+            now_pw = v.get(n)
+            check(E.login(users[n], now_pw), "%s: the new password logs "
+                  "in" % n)
+            rc, got, err = bg_bundle(old, fp, [vend], n)
+            check(rc == 0 and got != now_pw and
+                  not E.login(users[n], got),
+                  "%s: the old bundle with the removed vendor's key opens "
+                  "only a password that no longer logs in: %d %s" %
+                  (n, rc, err))
+        new = export(v, "after.bundle")
+        rc, got, err = bg_bundle(new, fp, [vend], "p1")
+        check(rc != 0 and got == "", "a bundle made after the change "
+              "opens nothing with the vendor's key: %d %s" % (rc, err))
+        rc, got, err = bg_bundle(new, fp, [cust], "p1")
+        check(rc == 0 and got == v.get("p1"), "the customer still opens "
+              "the new password: %s" % err)
+
+        # 3. Re-keying a party while vaultd is stopped: the start rotates
+        # (the need is found before the re-seal drops the envelopes).
+        old2 = export(v, "before-rekey.bundle")
+        since = current_versions(v, names)
+        v.stop()
+        cust2 = keygen("customer", "-new")
+        set_escrow(v, ["mode = any", "customer = %s.pub" % cust2,
+                       "other = %s.pub" % other])
+        v.start()
+        done = wait_rotated(v, names, ("escrow", "after-reveal"), since)
+        check(sorted(done) == names, "customer re-keyed while stopped: "
+              "every target rotated at start: %r" % sorted(done))
+        for n in names:
+            rc, got, err = bg_bundle(old2, fp, [cust], n)
+            check(rc == 0 and not E.login(users[n], got),
+                  "%s: the customer's old key opens nothing that logs in"
+                  % n)
+    finally:
+        v.stop()
+
+    # 4. A stricter mode (any -> 2-of-2) rotates too.
+    v = Vault(E, "strict", extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
+              "vendor = %s.pub\n" % (cust, vend))
+    try:
+        v.start()
+        user, pw = "trps" + secrets.token_hex(3), new_pw()
+        E.make_user(user, pw, ["localhost"])
+        users["s"] = user
+        v.add("s", user, pw, "localhost")
+        fp = vault_fp(v)
+        old = export(v, "before.bundle")
+        since = current_versions(v, ["s"])
+        set_escrow(v, ["mode = 2-of-2", "customer = %s.pub" % cust,
+                       "vendor = %s.pub" % vend])
+        v.proc.send_signal(signal.SIGHUP)
+        done = wait_rotated(v, ["s"], ("escrow",), since)
+        check("s" in done, "any -> 2-of-2: rotated")
+        rc, got, err = bg_bundle(old, fp, [cust], "s")
+        check(rc == 0 and not E.login(user, got) and
+              E.login(user, v.get("s")),
+              "any -> 2-of-2: the customer alone, with the old bundle, "
+              "opens only a password that no longer logs in: %s" % err)
+    finally:
+        v.stop()
+        for u in users.values():
+            E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
+
+
+SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
+             ("parties", sc_parties)]
 
 if __name__ == "__main__":
     try:
