@@ -125,6 +125,13 @@ mdb_err(int rc, const char *what)
 	case MDB_VERSION_MISMATCH:
 		return vd_err_set(VD_ENOTVAULT, "%s: %s", what,
 		    mdb_strerror(rc));
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_BAD_TXN:
+		/* What a damaged page of data.mdb shows as (issue 14). */
+		return vd_err_set(VD_ECORRUPT, "%s: data.mdb is damaged (%s): "
+		    "use a backup of the data directory", what,
+		    mdb_strerror(rc));
 	default:
 		if (rc > 0)
 			return vd_err_set(-rc, "%s: %s", what, strerror(rc));
@@ -920,8 +927,21 @@ env_open_checked(struct vd_store *st, const char *at, const char *dir,
 		rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0,
 		    &st->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
-			r = vd_err_set(VD_ENOTVAULT, "%s holds no vault (create "
-			    "one with `vaultctl init`)", dir);
+			MDB_stat ms;
+
+			/*
+			 * Other databases there, this one not: a damaged
+			 * page lost it (issue 14), not an empty directory.
+			 */
+			if (i > 0 || (mdb_stat(txn, 0, &ms) == 0 &&
+			    ms.ms_entries > 0))
+				r = vd_err_set(VD_ECORRUPT, "%s/data.mdb is "
+				    "damaged: its %s database is missing; use a "
+				    "backup of the data directory", dir,
+				    db_names[i]);
+			else
+				r = vd_err_set(VD_ENOTVAULT, "%s holds no vault "
+				    "(create one with `vaultctl init`)", dir);
 			goto fail;
 		}
 		if (rc != 0) {
@@ -1024,8 +1044,10 @@ vd_store_open(const char *dir, unsigned flags, struct vd_store **out)
 		goto out;
 	}
 	if ((rc = mdb_get(txn, st->dbi[DB_META], &k, &v)) != 0) {
-		r = rc == MDB_NOTFOUND ? vd_err_set(VD_ENOTVAULT,
-		    "%s holds no vault (no meta record)", dir) :
+		r = rc == MDB_NOTFOUND ? vd_err_set(VD_ECORRUPT,
+		    "%s/data.mdb is damaged: it has the vault's databases but "
+		    "no meta record; use a backup of the data directory",
+		    dir) :
 		    mdb_err(rc, "read meta");
 		goto out;
 	}
