@@ -97,9 +97,23 @@ mark_exposed(struct vd_txn *t, const struct exposed_list *l)
 	if ((names = json_array()) == NULL)
 		return VD_ENOMEM;
 	for (size_t i = 0; i < l->n; i++) {
-		json_t *sf = json_pack("{s:I,s:I,s:I}", "escrow_exposed_at",
+		json_t *sched = NULL, *sf;
+		int64_t due = now;
+
+		/*
+		 * The scheduler trusts an after-reveal due time only when it
+		 * is later than the last success (a rotation that ended in
+		 * this very second would hide it).
+		 */
+		if (vd_sched_get(t, l->v[i].name, &sched) == 0 &&
+		    json_integer_value(json_object_get(sched, "last_ok")) >=
+		    due)
+			due = json_integer_value(json_object_get(sched,
+			    "last_ok")) + 1;
+		json_decref(sched);
+		sf = json_pack("{s:I,s:I,s:I}", "escrow_exposed_at",
 		    (json_int_t)now, "revealed_v", (json_int_t)l->v[i].v,
-		    "after_reveal_due", (json_int_t)now);
+		    "after_reveal_due", (json_int_t)due);
 
 		r = sf == NULL ? VD_ENOMEM : vd_sched_update(t, l->v[i].name,
 		    sf);
