@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "notify.h"
 #include "proto.h"
+#include "refusals.h"
 #include "rotate.h"
 #include "state.h"
 #include "store.h"
@@ -1699,6 +1700,7 @@ reveal_queue(struct vd_reveal *rv)
 void
 vd_api_stop(struct vd_daemon *d)
 {
+	vd_refusals_stop(d);
 	if (!d->reveal_open)
 		return;
 	reveal_flush(&d->reveal_check);
@@ -2185,6 +2187,14 @@ vd_api_dispatch(struct vd_req *rq, json_t *params)
 	}
 	roles = vd_config_roles(rq->d->cfg, c->user, c->groups, c->ngroups);
 	if (!(roles & VD_ROLE_ADMIN) && !(roles & m->roles)) {
+		/*
+		 * Audited once per uid and interval, then summarised
+		 * (refusals.h): no durable write per refused call.
+		 */
+		if (!vd_refusals_note(rq->d, c->uid, c->user, rq->method)) {
+			vd_req_fail_code(rq, VD_RPC_PERM, "permission denied");
+			return;
+		}
 		target = pstr(params, "name", &bad);
 		refuse(rq, target != NULL && vd_name_valid(target) ? target :
 		    NULL, "caller lacks the role");
