@@ -13,7 +13,7 @@
 #include "store.h"
 #include "util.h"
 
-#define METHODS_MAX	8	/* distinct methods named in a summary */
+#define METHODS_MAX	16	/* distinct methods per uid and interval */
 
 struct slot {
 	int		 used;
@@ -22,8 +22,10 @@ struct slot {
 	int64_t		 start;		/* the interval's first refusal */
 	int64_t		 last;		/* the newest one */
 	unsigned long long count;	/* counted, not audited */
-	char		 methods[METHODS_MAX][33];
+	char		 methods[METHODS_MAX][33];	/* counted */
 	int		 nmethods;
+	char		 audited[METHODS_MAX][33];	/* audited one by one */
+	int		 naudited;
 };
 
 static struct slot slots[VD_REFUSALS_SLOTS + 1];	/* + overflow */
@@ -125,7 +127,27 @@ vd_refusals_note(struct vd_daemon *d, uid_t uid, const char *user,
 		fr->uid = (long long)uid;
 		snprintf(fr->user, sizeof(fr->user), "%s", user);
 		fr->start = fr->last = now;
+		snprintf(fr->audited[fr->naudited++], sizeof(fr->audited[0]),
+		    "%s", method);
 		return 1;
+	}
+	if (s != NULL) {
+		/*
+		 * The first refusal of each method (at most METHODS_MAX, the
+		 * API has fewer) is audited as before: an attempted unseal
+		 * is not lost among refused status calls.
+		 */
+		int i;
+
+		for (i = 0; i < s->naudited; i++)
+			if (strcmp(s->audited[i], method) == 0)
+				break;
+		if (i == s->naudited && s->naudited < METHODS_MAX) {
+			snprintf(s->audited[s->naudited++],
+			    sizeof(s->audited[0]), "%s", method);
+			s->last = now;
+			return 1;
+		}
 	}
 	if (s == NULL) {
 		/* Every slot taken: the overflow slot counts the rest. */

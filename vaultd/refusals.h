@@ -4,9 +4,10 @@
  * A caller that reaches the socket but holds no role for a method used to
  * cost one durable audit write (an fsync) and one log line per refused
  * call, on the loop thread: 2,000 refused `status` calls took 13 s of
- * loop time and grew data.mdb by 650 KB.  Now the first refusal of a uid
- * in an interval (VD_REFUSALS_INTERVAL) is audited and logged as before;
- * the ones that follow within it are counted, and one audit entry
+ * loop time and grew data.mdb by 650 KB.  Now the first refusal of each
+ * method by a uid in an interval (VD_REFUSALS_INTERVAL) is audited and
+ * logged as before (a handful: the API has 14 methods); the ones that
+ * follow within it are counted, and one audit entry
  * {"event": "refused-summary", "uid", "user", "count", "methods", "from",
  * "to"} and one log line per uid say how many there were once the
  * interval has passed (a timer; at stop, whatever is left).  A bounded
