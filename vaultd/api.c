@@ -262,6 +262,9 @@ struct status_ctx {
 	size_t		 total;		/* targets seen */
 	size_t		 listed;	/* targets put in arr */
 	size_t		 max;		/* list at most this many "ok" ones */
+	json_t		*hist;		/* {target: [rotations, failures,
+					 * drift, last_ok]}, counted off
+					 * the loop (counters_work()) */
 };
 
 static int
@@ -444,11 +447,14 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	json_decref(last);
 	json_decref(sched);
 	if (sc->counters) {
-		/* The whole history: opt-in, its cost grows with it. */
-		if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb,
-		    &hc)) < 0) {
-			json_decref(o);
-			return r;
+		/* The whole history, counted on the thread pool. */
+		json_t *h = json_object_get(sc->hist, name);
+
+		if (json_is_array(h) && json_array_size(h) == 4) {
+			hc.rotations = json_integer_value(json_array_get(h, 0));
+			hc.failures = json_integer_value(json_array_get(h, 1));
+			hc.drift = json_integer_value(json_array_get(h, 2));
+			hc.last_ok = json_integer_value(json_array_get(h, 3));
 		}
 		if (hc.last_ok > last_ok)
 			last_ok = hc.last_ok;
@@ -478,14 +484,74 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	return json_array_append_new(sc->arr, o) == 0 ? 0 : VD_ENOMEM;
 }
 
+/*
+ * status with counters: the whole audit log (reveals) and every target's
+ * whole history are read on the thread pool, in a read transaction of
+ * their own, never on the loop (issue 14 item 6); the answer is then
+ * built on the loop from what they counted.
+ */
+struct countjob {
+	uv_work_t		 work;
+	struct vd_req		*rq;
+	struct status_ctx	 sc;	/* reveals, nreveals, hist filled */
+	int			 r;
+};
+
+static int
+count_target_cb(const char *name, json_t *obj, void *arg)
+{
+	struct status_ctx *sc = arg;
+	struct hist_count hc = { 0, 0, 0, -1 };
+	int r;
+
+	if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb, &hc)) < 0)
+		return r;
+	return json_object_set_new(sc->hist, name, json_pack("[I,I,I,I]",
+	    hc.rotations, hc.failures, hc.drift, (json_int_t)hc.last_ok)) == 0 ?
+	    0 : VD_ENOMEM;
+}
+
+static void
+counters_work(uv_work_t *w)
+{
+	struct countjob *j = w->data;
+	struct status_ctx *sc = &j->sc;
+	int r;
+
+	if ((r = vd_txn_begin(sc->d->st, 0, &sc->t)) == 0) {
+		if ((r = vd_audit_each(sc->t, 0, reveal_cb, sc)) >= 0)
+			r = vd_target_each(sc->t, count_target_cb, sc);
+		vd_txn_abort(sc->t);
+		sc->t = NULL;
+	}
+	j->r = r < 0 ? r : 0;
+}
+
+static void status_answer(struct vd_req *rq, struct status_ctx *sc);
+
+static void
+counters_after(uv_work_t *w, int status)
+{
+	struct countjob *j = w->data;
+
+	j->rq->d->inflight--;
+	if (status != 0 || j->r != 0)
+		vd_req_fail(j->rq, status != 0 ? VD_EBUSY : j->r, NULL);
+	else
+		status_answer(j->rq, &j->sc);	/* borrows reveals, hist */
+	json_decref(j->sc.reveals);
+	json_decref(j->sc.hist);
+	free(j);
+}
+
 static void
 m_status(struct vd_req *rq, json_t *params)
 {
-	struct vd_daemon *d = rq->d;
 	struct status_ctx sc = { NULL, rq->d, NULL, 0, NULL, 0, NULL, 0, 0,
-	    10000 };
-	json_t *res, *c = json_object_get(params, "counters");
+	    10000, NULL };
+	json_t *c = json_object_get(params, "counters");
 	long long max = 10000;
+	struct countjob *j;
 	int r;
 
 	if (pint(params, "max_targets", 1, 1000000, &max) != 0) {
@@ -500,6 +566,46 @@ m_status(struct vd_req *rq, json_t *params)
 		return;
 	}
 	sc.counters = json_is_true(c);
+	if (!sc.counters || sealed(rq->d)) {
+		sc.counters = 0;
+		status_answer(rq, &sc);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	j->sc = sc;
+	j->work.data = j;
+	if ((j->sc.reveals = json_object()) == NULL ||
+	    (j->sc.hist = json_object()) == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_queue_work(rq->d->loop, &j->work, counters_work,
+	    counters_after)) != 0) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	rq->d->inflight++;
+	return;
+ fail:
+	json_decref(j->sc.reveals);
+	json_decref(j->sc.hist);
+	free(j);
+	vd_req_fail(rq, r, NULL);
+}
+
+/* Answers status from sc (counters already counted when sc->counters). */
+static void
+status_answer(struct vd_req *rq, struct status_ctx *sc0)
+{
+	struct vd_daemon *d = rq->d;
+	struct status_ctx sc = *sc0;
+	json_t *res;
+	int r;
+
 	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:I}",
 	    "sealed", sealed(d), "version", VD_VERSION,
 	    "uptime", (json_int_t)(vd_now() - d->started),
@@ -519,14 +625,16 @@ m_status(struct vd_req *rq, json_t *params)
 		return;
 	}
 	sc.arr = json_array();
-	sc.reveals = json_object();
+	if (sc.reveals == NULL)
+		sc.reveals = json_object();
+	else
+		json_incref(sc.reveals);
 	sc.by_state = json_object();
 	if (sc.arr == NULL || sc.reveals == NULL || sc.by_state == NULL) {
 		r = VD_ENOMEM;
 		goto fail;
 	}
 	if ((r = vd_txn_begin(d->st, 0, &sc.t)) != 0 ||
-	    (sc.counters && (r = vd_audit_each(sc.t, 0, reveal_cb, &sc)) < 0) ||
 	    (r = vd_target_each(sc.t, status_target_cb, &sc)) < 0)
 		goto fail;
 	vd_txn_abort(sc.t);
