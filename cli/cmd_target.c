@@ -26,7 +26,8 @@ target_usage(FILE *f)
 	    "[--every DUR]\n"
 	    "           [--window HH:MM-HH:MM[ DAYS]] [--after-reveal DUR] "
 	    "[--admin-user U]\n"
-	    "           [--tls required|disabled] [--tls-ca FILE] [--json]\n"
+	    "           [--tls required|disabled] [--tls-ca FILE] [--replica-of T] "
+	    "[--json]\n"
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"
 	    "       vaultctl target remove NAME [--wait]\n"
@@ -59,7 +60,7 @@ target_usage(FILE *f)
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
 	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP,
-	O_WAIT
+	O_WAIT, O_REPLICA
 };
 
 static const struct option add_opts[] = {
@@ -75,6 +76,7 @@ static const struct option add_opts[] = {
 	{ "admin-user", required_argument, NULL, O_ADMIN },
 	{ "tls", required_argument, NULL, O_TLS },
 	{ "tls-ca", required_argument, NULL, O_TLSCA },
+	{ "replica-of", required_argument, NULL, O_REPLICA },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -145,7 +147,7 @@ target_add(int argc, char **argv)
 {
 	const char *host = NULL, *usock = NULL, *user = NULL, *ahosts = NULL,
 	    *policy = NULL, *every = NULL, *window = NULL, *after = NULL,
-	    *admin = NULL, *tls = NULL, *tls_ca = NULL;
+	    *admin = NULL, *tls = NULL, *tls_ca = NULL, *replica = NULL;
 	json_t *params = NULL, *res = NULL, *v;
 	long long port = 0;
 	char prompt[160];
@@ -172,6 +174,7 @@ target_add(int argc, char **argv)
 		case O_ADMIN: admin = optarg; break;
 		case O_TLS: tls = optarg; break;
 		case O_TLSCA: tls_ca = optarg; break;
+		case O_REPLICA: replica = optarg; break;
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: json = 1; break;
 		case O_HELP:
@@ -208,6 +211,7 @@ target_add(int argc, char **argv)
 	    put_str(params, "tls_ca", tls_ca) != 0 ||
 	    put_str(params, "after_reveal", after) != 0 ||
 	    put_str(params, "admin_user", admin) != 0 ||
+	    put_str(params, "replica_of", replica) != 0 ||
 	    (port != 0 && json_object_set_new(params, "port",
 	    json_integer(port)) != 0)) {
 		rc = VC_EXIT_FAIL;

@@ -11,7 +11,7 @@ mariadb-server mariadb-client mariadb-plugin-cracklib-password-check cracklib-ru
 clang libclang-rt-14-dev util-linux procps socat iproute2 python3
 libsystemd-dev systemd scdoc bash-completion man-db groff-base
 pass gnupg
-nettle-dev valgrind
+nettle-dev valgrind spin
 debhelper dpkg-dev fakeroot lintian mmdebstrap debian-archive-keyring"
 
 missing=""

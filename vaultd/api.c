@@ -801,7 +801,7 @@ static json_t *
 add_record(struct vd_req *rq, json_t *params, const char *name)
 {
 	const char *host, *sock, *user, *policy, *every, *window, *after,
-	    *admin, *tls, *tls_ca;
+	    *admin, *tls, *tls_ca, *replica_of;
 	struct vd_window win;
 	json_t *rec = NULL, *ah;
 	long long port = 3306;
@@ -818,6 +818,7 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	admin = pstr(params, "admin_user", &bad);
 	tls = pstr(params, "tls", &bad);
 	tls_ca = pstr(params, "tls_ca", &bad);
+	replica_of = pstr(params, "replica_of", &bad);
 	if (bad) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "a parameter that must be "
 		    "a string is not");
@@ -923,6 +924,15 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 		    "required") == 0 ? "required" : "disabled"));
 	if (tls_ca != NULL)
 		json_object_set_new(rec, "tls_ca", json_string(tls_ca));
+	if (replica_of != NULL) {
+		if (!vd_name_valid(replica_of) || strcmp(replica_of, name) == 0) {
+			json_decref(rec);
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "replica_of: the name "
+			    "of another target");
+			return NULL;
+		}
+		json_object_set_new(rec, "replica_of", json_string(replica_of));
+	}
 	if (admin != NULL)
 		json_object_set_new(rec, "admin_user", json_string(admin));
 	return rec;
@@ -966,10 +976,29 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	r = vd_target_get(t, name, &old);
-	vd_txn_abort(t);
 	json_decref(old);
+	old = NULL;
+	if (r == VD_ENOTFOUND && json_is_string(json_object_get(params,
+	    "replica_of"))) {
+		/* Its primary: an existing target, not a replica itself. */
+		const char *p = json_string_value(json_object_get(params,
+		    "replica_of"));
+
+		if (vd_name_valid(p) && vd_target_get(t, p, &old) == 0 &&
+		    json_object_get(old, "replica_of") == NULL)
+			r = VD_ENOTFOUND;
+		else
+			r = vd_err_set(VD_EINVAL, "replica_of: %s is not a "
+			    "target, or is a replica itself", p);
+		json_decref(old);
+	}
+	vd_txn_abort(t);
 	if (r == 0) {
 		vd_req_fail_code(rq, VD_RPC_EXISTS, "target already exists");
+		return;
+	}
+	if (r == VD_EINVAL) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
 		return;
 	}
 	if (r != VD_ENOTFOUND) {
@@ -1072,6 +1101,20 @@ m_target_show(struct vd_req *rq, json_t *params)
 	vd_req_reply(rq, obj);
 }
 
+/* Whether target name has a pending version (store). */
+static int
+has_pending(struct vd_daemon *d, const char *name)
+{
+	struct vd_txn *t = NULL;
+	uint64_t cur = 0, pending = 0;
+
+	if (vd_txn_begin(d->st, 0, &t) != 0)
+		return 0;
+	(void)vd_versions_find(t, name, &cur, &pending);
+	vd_txn_abort(t);
+	return pending != 0;
+}
+
 /* A target.remove waiting for the target's rotation to end. */
 struct rmwait {
 	struct vd_req	*rq;
@@ -1114,11 +1157,12 @@ m_target_remove(struct vd_req *rq, json_t *params)
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "wait: expected a boolean");
 		return;
 	}
-	if (vd_rotate_busy(rq->d, name)) {
+	if (vd_rotate_busy(rq->d, name) || has_pending(rq->d, name)) {
 		if (!json_is_true(w)) {
-			vd_err_set(VD_EBUSY, "a rotation of %s is running; "
-			    "removing the target now would lose its outcome: "
-			    "try again when it ends, or use --wait", name);
+			vd_err_set(VD_EBUSY, "a rotation of %s is running or "
+			    "its outcome is pending; removing the target now "
+			    "would lose it: try again when it ends, or use "
+			    "--wait", name);
 			vd_req_fail(rq, VD_EBUSY, NULL);
 			return;
 		}
@@ -1602,6 +1646,9 @@ struct vd_reveal {
 	struct vd_req		*rq;		/* answered by reveal_answer() */
 	struct vd_daemon	*d;		/* its daemon */
 	const char		*name;		/* borrowed from rq->msg */
+	char			 why[300];	/* a refusal's reason, or "" */
+	char			 src[VD_NAME_MAX + 1];	/* whose password:
+					 * name, or a replica's primary */
 	uint64_t		 want;		/* version asked for, 0: current */
 	uint64_t		 v;		/* version revealed */
 	int			 err;		/* 0, or why it failed */
@@ -1618,15 +1665,51 @@ reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
 
 	if ((r = vd_target_get(t, rv->name, target)) != 0)
 		goto out;
+	snprintf(rv->src, sizeof(rv->src), "%s", rv->name);
+	if (rv->want == 0 && json_is_string(json_object_get(*target,
+	    "replica_of"))) {
+		/*
+		 * A replica takes its primary's password changes: the
+		 * password in force there is the primary's.
+		 */
+		snprintf(rv->src, sizeof(rv->src), "%s", json_string_value(
+		    json_object_get(*target, "replica_of")));
+		json_decref(*target);
+		*target = NULL;
+		if ((r = vd_target_get(t, rv->src, target)) != 0)
+			goto out;
+	}
 	rv->after = json_is_integer(json_object_get(*target, "after_reveal"));
 	if (rv->want != 0) {
 		rv->v = rv->want;
 		if ((r = vd_version_get(t, rv->name, rv->v, &meta)) != 0)
 			goto out;
-	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->name, NULL)) == 0 &&
-	    (r = current_version(t, rv->name, &rv->v)) != 0)
-		goto out;
-	r = vd_secret_get(t, rv->name, rv->v, &rv->pw);
+	} else if ((rv->v = vd_rotate_in_force(rv->d, rv->src, NULL)) == 0) {
+		uint64_t cur = 0, pending = 0;
+
+		if ((r = vd_versions_find(t, rv->src, &cur, &pending)) != 0)
+			goto out;
+		if (pending != 0) {
+			/*
+			 * Still pending after the wait (m_get): which of the
+			 * two is in force is not known, so neither is handed
+			 * out as "the" password (the model's claim a).
+			 */
+			r = vd_err_set(VD_EBUSY, "%s: version %llu is pending "
+			    "and its outcome is not known yet (vaultctl "
+			    "history %s); the password in force is version "
+			    "%llu or %llu: get --version N reveals either",
+			    rv->src, (unsigned long long)pending, rv->src,
+			    (unsigned long long)pending,
+			    (unsigned long long)cur);
+			snprintf(rv->why, sizeof(rv->why), "%s",
+			    vd_err_detail());
+			goto out;
+		}
+		if ((r = current_version(t, rv->src, &rv->v)) != 0)
+			goto out;
+	}
+	r = vd_secret_get(t, rv->src, rv->v, &rv->pw);
  out:
 	json_decref(meta);
 	return rv->err = r;
@@ -1654,8 +1737,9 @@ reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
 		/* No audit entry, no password: both or neither commit. */
 		if (reveal_read(t, rv, &target) == 0 &&
 		    ((r = audit_in(t, rv->rq, rv->name, rv->v, "ok",
-		    NULL)) != 0 || (r = mark_revealed(t, rv->name, rv->v,
-		    target)) != 0))
+		    strcmp(rv->src, rv->name) != 0 ? "the password of its "
+		    "primary target" : NULL)) != 0 || (r = mark_revealed(t,
+		    rv->src, rv->v, target)) != 0))
 			rv->err = r;
 		json_decref(target);
 	}
@@ -1692,7 +1776,7 @@ reveal_answer(struct vd_daemon *d, struct vd_reveal *rv)
 
 	if (rv->err != 0 || rv->pw == NULL) {
 		vd_req_fail(rq, rv->err, rv->err == VD_ENOTFOUND ?
-		    "no such target or version" : NULL);
+		    "no such target or version" : rv->why[0] ? rv->why : NULL);
 		goto out;
 	}
 	vd_log(LOG_INFO, "password of %s version %llu revealed to %s "
@@ -1708,7 +1792,7 @@ reveal_answer(struct vd_daemon *d, struct vd_reveal *rv)
 	 * the answer: name points into the request, which answering frees.
 	 */
 	if (rv->after)
-		vd_rotate_notify(d, rv->name);
+		vd_rotate_notify(d, rv->src);
 	if (res == NULL)
 		vd_req_fail_code(rq, VD_RPC_INTERNAL, "password is not UTF-8");
 	else
@@ -1906,6 +1990,9 @@ batch_done(void *arg, int err, json_t *result)
 static int
 names_cb(const char *name, json_t *obj, void *arg)
 {
+	/* A replica changes with its primary: not rotated itself. */
+	if (json_object_get(obj, "replica_of") != NULL)
+		return 0;
 	return json_array_append_new(arg, json_pack("{s:s}", "name", name)) ==
 	    0 ? 0 : VD_ENOMEM;
 }

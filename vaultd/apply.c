@@ -83,18 +83,29 @@ pwerr_limit(struct vd_drv_conn *c)
 
 /*
  * Fills lg with the passwords to log in with, in the order a repair tries
- * them on each host: current; then, resolving a pending version, that one
- * (it may be in force); then the older versions prep() loaded, newest
- * first.  Returns how many; *first_old is the index of the first older one.
+ * them on each host: resolving a pending version, that one first (it may be
+ * in force), then current (an abandon: current, then the pending one, whose
+ * login would show it is held); then the older versions prep() loaded,
+ * newest first.  Returns how many; *first_old is the index of the first
+ * older one.
  */
 static size_t
 logins(const struct vd_apply *a, struct login *lg, size_t *first_old)
 {
 	size_t n = 0;
 
+	/*
+	 * A resolution tries the pending password first: after a crash past
+	 * the apply (the common case) it is in force, and trying the current
+	 * one first would cost a refused login (max_password_errors).
+	 */
+	if (a->mode == VD_APPLY_RESOLVE) {
+		lg[n].v = a->new_v;
+		lg[n++].pw = a->new_pw;
+	}
 	lg[n].v = a->cur_v;
 	lg[n++].pw = a->cur_pw;
-	if (a->mode == VD_APPLY_RESOLVE || a->mode == VD_APPLY_ABANDON) {
+	if (a->mode == VD_APPLY_ABANDON) {
 		lg[n].v = a->new_v;
 		lg[n++].pw = a->new_pw;
 	}
@@ -431,7 +442,7 @@ vd_apply_run(struct vd_apply *a)
 				applied = 1;
 				continue;
 			}
-			skip = 1;	/* lg[1], the pending one: refused */
+			skip = 0;	/* lg[0], the pending one: refused */
 			fails = r == VD_EAUTH;
 			a->auth_fails += r == VD_EAUTH;
 		}
@@ -679,10 +690,28 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	return r;
 }
 
-static const char *
-str(const json_t *o, const char *k)
+/* See apply.h. */
+int
+vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
+    unsigned timeout)
 {
-	return json_string_value(json_object_get(o, k));
+	if ((t->host != NULL && (a->host = strdup(t->host)) == NULL) ||
+	    (t->unix_socket != NULL && (a->sock = strdup(t->unix_socket)) ==
+	    NULL) ||
+	    (a->user = strdup(t->user)) == NULL ||
+	    (t->admin_user != NULL && (a->admin_user = strdup(t->admin_user))
+	    == NULL) ||
+	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL))
+		return VD_ENOMEM;
+	a->port = t->port;
+	a->tls = t->tls;
+	a->timeout = timeout;
+	for (size_t i = 0; i < t->nhosts && i < VD_APPLY_MAX_HOSTS; i++) {
+		if ((a->hosts[i] = strdup(t->hosts[i])) == NULL)
+			return VD_ENOMEM;
+		a->nhosts = i + 1;
+	}
+	return 0;
 }
 
 /* See apply.h. */
@@ -690,54 +719,12 @@ int
 vd_apply_from_target(struct vd_apply *a, const char *name,
     const json_t *target, unsigned timeout)
 {
-	const json_t *ah = json_object_get(target, "account_hosts");
-	const char *s;
+	struct vd_target t;
+	int r;
 
-	if ((s = str(target, "host")) != NULL && (a->host = strdup(s)) ==
-	    NULL)
-		return VD_ENOMEM;
-	if ((s = str(target, "unix_socket")) != NULL &&
-	    (a->sock = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	if ((s = str(target, "user")) == NULL)
-		return vd_err_set(VD_EINVAL, "target %s has no user", name);
-	if ((a->user = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	if ((s = str(target, "admin_user")) != NULL &&
-	    (a->admin_user = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	a->port = (unsigned)json_integer_value(json_object_get(target, "port"));
-	/*
-	 * "required": TLS on every TCP route; "disabled" (an explicit
-	 * `--tls disabled`): none, even to a remote host; absent: TLS to
-	 * any host that is not loopback (the driver decides per route).
-	 * Any other value fails safe to required.
-	 */
-	if ((s = str(target, "tls")) == NULL)
-		a->tls = VD_APPLY_TLS_DEFAULT;
-	else if (strcmp(s, "disabled") == 0)
-		a->tls = VD_APPLY_TLS_DISABLED;
-	else
-		a->tls = VD_APPLY_TLS_REQUIRED;
-	if ((s = str(target, "tls_ca")) != NULL &&
-	    (a->tls_ca = strdup(s)) == NULL)
-		return VD_ENOMEM;
-	a->timeout = timeout;
-	if (json_is_array(ah)) {
-		size_t i;
-		json_t *h;
-
-		json_array_foreach(ah, i, h) {
-			if (a->nhosts == VD_APPLY_MAX_HOSTS ||
-			    !json_is_string(h))
-				break;
-			if ((a->hosts[a->nhosts] =
-			    strdup(json_string_value(h))) == NULL)
-				return VD_ENOMEM;
-			a->nhosts++;
-		}
-	}
-	return 0;
+	if ((r = vd_target_decode(target, name, &t)) != 0)
+		return r;
+	return vd_apply_set_target(a, &t, timeout);
 }
 
 /* See apply.h. */

@@ -19,17 +19,18 @@
 #include <jansson.h>
 
 #include "state.h"
+#include "target.h"
 #include "versions.h"
 
 struct vd_secret;
 
-#define VD_APPLY_MAX_HOSTS	64	/* account hosts per target */
+#define VD_APPLY_MAX_HOSTS	VD_TARGET_MAX_HOSTS	/* account hosts */
 #define VD_APPLY_ERRLEN		512	/* err: the server's reason */
 
-/* A target's "tls" (issue 14 item 5). */
-#define VD_APPLY_TLS_DEFAULT	0	/* absent: TLS to non-loopback hosts */
-#define VD_APPLY_TLS_REQUIRED	1	/* "required": TLS on every TCP route */
-#define VD_APPLY_TLS_DISABLED	2	/* "disabled": never (explicit) */
+/* A target's "tls" (issue 14 item 5): target.h's values. */
+#define VD_APPLY_TLS_DEFAULT	VD_TARGET_TLS_DEFAULT
+#define VD_APPLY_TLS_REQUIRED	VD_TARGET_TLS_REQUIRED
+#define VD_APPLY_TLS_DISABLED	VD_TARGET_TLS_DISABLED
 
 enum vd_apply_mode {
 	VD_APPLY_NEW,		/* set a fresh pending version everywhere */
@@ -77,9 +78,16 @@ struct vd_apply {
 };
 
 /*
- * Fills a's server and account from target record (name: for errors),
- * copying (loop thread; the record may change afterwards).  Returns 0,
- * VD_ENOMEM, or VD_EINVAL for a record without a user.
+ * Fills a's server and account from decoded target t, copying (loop
+ * thread; the record may change afterwards).  Returns 0 or VD_ENOMEM.
+ */
+int vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
+    unsigned timeout);
+
+/*
+ * The same from target record (name: for errors), decoded here
+ * (vd_target_decode()).  Returns 0, VD_ENOMEM, or VD_EINVAL for a record
+ * without a user.
  */
 int vd_apply_from_target(struct vd_apply *a, const char *name,
     const json_t *target, unsigned timeout);

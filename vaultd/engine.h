@@ -20,9 +20,9 @@
 #include "util.h"
 
 #define TICK_MS			1000	/* scheduler period */
-#define EVERY_DEFAULT		(90 * 86400)	/* cadence without --every */
 #define CHECK_EVERY_DEFAULT	86400	/* drift check period */
 #define JITTER_MAX		3600	/* jitter cap, seconds */
+#define REPLICA_DELAY		5	/* check a replica after its primary */
 #define RESOLVE_DELAY		5	/* first retry of an uncertain apply */
 
 
@@ -70,6 +70,9 @@ struct ent {
 					 * the account's last success */
 	long long	 pwerr_max;	/* the server's max_password_errors for
 					 * it (0: none, -1: not known) */
+	char		 replica_of[VD_NAME_MAX + 1];	/* "": none; else
+					 * the primary's target: never rotated
+					 * itself, checked after its rotations */
 	struct vd_window win;		/* rotation window */
 };
 

@@ -57,6 +57,7 @@
 #include "state.h"
 #include "timing.h"
 #include "store.h"
+#include "target.h"
 #include "util.h"
 #include "versions.h"
 
@@ -148,13 +149,17 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	json_t *h = NULL, *sf = NULL;
 	char ts[VD_TIME_STRLEN];
 	const char *res = vd_outcome_name(j->a.out);
-	int64_t every = jint(target, "every", EVERY_DEFAULT), now = vd_now();
+	struct vd_target tg;
+	int64_t every, now = vd_now();
 	long long retries = 0, revealed_v = 0, reveal_due = 0, prior_fails = 0;
 	enum vd_tstate was = VD_TS_OK;
 	int r = 0, was_drift;
 
 	*sfp = NULL;
 	now_str(ts, sizeof(ts));
+	/* The record may be gone (removed): its defaults then. */
+	(void)vd_target_decode(target, j->name, &tg);
+	every = tg.every;
 	{
 		json_t *s = NULL;
 
@@ -477,8 +482,8 @@ finish(struct rot *rot, struct job *j, int r)
 	 * version (j->repair, see record_in()); once, not by a reconcile.
 	 */
 	reconcile = j->a.out == VD_OUT_DRIFT && j->a.mode != VD_APPLY_ABANDON &&
-	    strcmp(j->trigger, "reconcile") !=
-	    0 && (j->a.admin_user != NULL || j->repair);
+	    strcmp(j->trigger, "reconcile") != 0 &&
+	    (j->a.admin_user != NULL || j->repair);
 	if ((e = vd__ent_find(rot, j->name)) != NULL) {
 		e->busy = 0;
 		if (e->gone) {
@@ -487,6 +492,14 @@ finish(struct rot *rot, struct job *j, int r)
 		}
 	} else
 		reconcile = 0;
+	if (r == 0 && j->a.out == VD_OUT_OK && (j->a.mode == VD_APPLY_NEW ||
+	    j->a.mode == VD_APPLY_RESOLVE)) {
+		/* Its replicas should take the change: check them soon. */
+		for (size_t i = 0; i < rot->nents; i++)
+			if (strcmp(rot->ents[i].replica_of, j->name) == 0)
+				rot->ents[i].check_due = vd_now() +
+				    REPLICA_DELAY;
+	}
 	if (reconcile && !rot->stopping)
 		(void)vd__start_job(rot, j->name, "reconcile", VD_APPLY_NEW, NULL);
 	job_free(j);
@@ -704,12 +717,14 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	const struct vd_policy *pol;
 	char ts[VD_TIME_STRLEN];
 	struct { uint64_t cur, pending; } vs;
+	struct vd_target tg;
 	int r;
 
 	*dirty = 0;
 	now_str(ts, sizeof(ts));
 	if ((r = vd_target_get(t, name, &target)) != 0 ||
-	    (r = vd_apply_from_target(&j->a, name, target,
+	    (r = vd_target_decode(target, name, &tg)) != 0 ||
+	    (r = vd_apply_set_target(&j->a, &tg,
 	    (unsigned)cfg_ll(d->cfg->connect_timeout, 10))) != 0 ||
 	    (r = vd_versions_find(t, name, &vs.cur, &vs.pending)) != 0)
 		goto out;
@@ -722,6 +737,23 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			j->a.prior_fails = jint(s, "auth_fails", 0);
 			json_decref(s);
 		}
+	}
+	if (tg.replica_of != NULL) {
+		/*
+		 * A replica: only checked, with its primary's password in
+		 * force (a pending one there: its rotation is not over).
+		 */
+		const char *p = tg.replica_of;
+
+		if (j->a.mode != VD_APPLY_CHECK) {
+			r = vd_err_set(VD_EINVAL, "target %s is a replica of "
+			    "target %s: it takes %s's password changes; rotate "
+			    "%s", name, p, p, p);
+			goto out;
+		}
+		if ((r = vd_versions_find(t, p, &vs.cur, &vs.pending)) != 0)
+			goto out;
+		name = p;
 	}
 	if (vs.cur == 0) {
 		r = vd_err_set(VD_ENOTFOUND, "target %s has no current "
@@ -742,28 +774,23 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			r = vd_err_set(VD_EBUSY, "pending version");
 		goto out;
 	}
-	if (j->a.mode == VD_APPLY_ABANDON) {
-		if (vs.pending == 0) {
-			r = vd_err_set(VD_ENOTFOUND, "target %s has no pending "
-			    "version", name);
-			goto out;
-		}
-		j->a.new_v = vs.pending;
-		if ((r = vd_secret_get(t, name, vs.pending, &j->a.new_pw)) != 0)
-			goto out;
-	} else if (vs.pending != 0) {
+	if (j->a.mode == VD_APPLY_ABANDON && vs.pending == 0) {
+		r = vd_err_set(VD_ENOTFOUND, "target %s has no pending version",
+		    name);
+		goto out;
+	}
+	if (vs.pending != 0) {
 		/* Never generate anew for a version that may be in force. */
-		j->a.mode = VD_APPLY_RESOLVE;
+		if (j->a.mode != VD_APPLY_ABANDON)
+			j->a.mode = VD_APPLY_RESOLVE;
 		j->a.new_v = vs.pending;
 		if ((r = vd_secret_get(t, name, vs.pending, &j->a.new_pw)) != 0)
 			goto out;
 	} else {
 		if (d->cfg->policies == NULL || (pol = vd_policyset_get(
-		    d->cfg->policies, jstr(target, "policy") ?
-		    jstr(target, "policy") : "default")) == NULL) {
+		    d->cfg->policies, tg.policy)) == NULL) {
 			r = vd_err_set(VD_EPOLICY, "target %s: policy %s is not "
-			    "configured", name, jstr(target, "policy") ?
-			    jstr(target, "policy") : "default");
+			    "configured", name, tg.policy);
 			goto out;
 		}
 		if ((r = vd_policy_generate(pol, &j->a.new_pw)) != 0 ||
@@ -772,9 +799,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		j->a.new_v++;
 		meta = json_pack("{s:s,s:s,s:s,s:s}", "state",
 		    vd_vstate_name(VD_VS_PENDING),
-		    "trigger", trigger, "created_at", ts, "policy",
-		    jstr(target, "policy") ? jstr(target, "policy") :
-		    "default");
+		    "trigger", trigger, "created_at", ts, "policy", tg.policy);
 		if (meta == NULL) {
 			r = VD_ENOMEM;
 			goto out;
@@ -1275,6 +1300,7 @@ int
 vd_rotate_request(struct vd_daemon *d, const char *target,
     const char *trigger, vd_rotate_cb cb, void *arg)
 {
+	struct ent *e;
 	struct rot *rot = engine;
 	struct waiter *w = NULL;
 	int r;
@@ -1286,8 +1312,12 @@ vd_rotate_request(struct vd_daemon *d, const char *target,
 		return vd_err_set(VD_ENOTFOUND, "no such target");
 	if (vd__ent_find(rot, target) == NULL)
 		vd_rotate_notify(d, target);	/* added a moment ago? */
-	if (vd__ent_find(rot, target) == NULL)
+	if ((e = vd__ent_find(rot, target)) == NULL)
 		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if (e->replica_of[0] != '\0')
+		return vd_err_set(VD_EINVAL, "target %s is a replica of target "
+		    "%s: it takes %s's password changes; rotate %s", target,
+		    e->replica_of, e->replica_of, e->replica_of);
 	if (cb != NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			return VD_ENOMEM;
@@ -1348,6 +1378,12 @@ vd_rotate_join(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
 	if (rot == NULL || rot->stopping || (e = vd__ent_find(rot, target)) ==
 	    NULL)
 		return 0;
+	if (e->replica_of[0] != '\0') {
+		/* Its password in force is its primary's. */
+		target = e->replica_of;
+		if ((e = vd__ent_find(rot, target)) == NULL)
+			return 0;
+	}
 	for (j = rot->running; j != NULL; j = j->next)
 		if (j->a.mode != VD_APPLY_CHECK && strcmp(j->name, target) == 0)
 			break;

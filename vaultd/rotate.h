@@ -12,10 +12,22 @@
  *   4. one transaction: v+1 "current", v "previous", history, schedule
  *      (loop thread).
  *
- * A pending version found at start-up or on a retry is resolved forward:
- * hosts that already take it are left alone, the others get it, all are
- * verified.  A pending password is never replaced by a new one, because it
- * may already be in force on some host.
+ * A pending version found at start-up or on a retry is resolved forward,
+ * whatever the window or pause say: hosts that already take it (a login,
+ * or the row's stored hash where no login reaches it) are left alone, the
+ * others get it, all are verified.  A pending password is never replaced
+ * by a new one, because it may already be in force on some host; an admin
+ * can supersede it (target.set_password) or abandon it once no row holds
+ * it (vd_rotate_abandon()).  get waits for a job in flight and never
+ * hands out a password while which one is in force is unknown.
+ *
+ * The protocol's states and transitions are state.h's; the engine's
+ * seams: sched.c (when), rotate.c (job life cycle), apply.c (the server),
+ * versions.c (version records).  model/rotation.pml is its Promela model,
+ * checked by tests/model (claims: a password that logs in is always
+ * stored and get answers only with it; no generation while a pending one
+ * may be in force; every pending version is resolved; refused logins stay
+ * below max_password_errors).
  *
  * Drift (the vault's password is refused: typically the database was
  * restored from a backup, bringing back an older password) is repaired

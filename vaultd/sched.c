@@ -15,6 +15,7 @@
 #include "log.h"
 #include "state.h"
 #include "store.h"
+#include "target.h"
 #include "util.h"
 #include "versions.h"
 
@@ -120,11 +121,12 @@ vd__ent_load(struct rot *rot, struct ent *e, const json_t *target,
     const json_t *sched)
 {
 	int64_t now = vd_now(), every, after_due;
-	const char *w = jstr(target, "window");
+	struct vd_target t;
 
-	if (vd_window_parse(w, &e->win) != 0)
-		memset(&e->win, 0, sizeof(e->win));
-	every = jint(target, "every", EVERY_DEFAULT);
+	/* A record without a user still gets a schedule (its jobs fail). */
+	(void)vd_target_decode(target, e->name, &t);
+	e->win = t.win;
+	every = t.every;
 	e->due = jint(sched, "next_due", 0);
 	snprintf(e->trigger, sizeof(e->trigger), "%s",
 	    jstr(sched, "trigger") ? jstr(sched, "trigger") : "schedule");
@@ -161,6 +163,13 @@ vd__ent_load(struct rot *rot, struct ent *e, const json_t *target,
 	}
 	e->auth_fails = jint(sched, "auth_fails", 0);
 	e->pwerr_max = jint(sched, "pw_errors_max", -1);
+	snprintf(e->replica_of, sizeof(e->replica_of), "%s",
+	    t.replica_of ? t.replica_of : "");
+	if (e->replica_of[0] != '\0') {
+		/* Its passwords come with its primary's rotations. */
+		e->due = 0;
+		e->unsaved = 0;
+	}
 	after_due = jint(sched, "after_reveal_due", 0);
 	if (after_due > 0 && after_due > jint(sched, "last_ok", 0) &&
 	    after_due < e->due) {

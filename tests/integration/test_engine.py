@@ -50,8 +50,11 @@ here.  Each scenario is a case the issue reproduced on main before:
              and a DBA's change is found as drift, though the socket login
              itself needs no password (case 11)
   replica    a real primary/replica pair: rotating the replica directly is
-             refused and names the primary; the primary's rotation reaches
-             the replica (case 14)
+             refused and names the primary; registered --replica-of the
+             primary's target it is never rotated itself, is checked with
+             the primary's password after the primary's rotation (ok, not
+             drift), get answers with the password in force, rotate --all
+             leaves it out (case 14)
 
 usage: test_engine.py VAULTD VAULTCTL [SCENARIO...]
 Needs VD_TEST_MDB_ENV (the fixture's env file) and root (tmpfs, mariadbd).
@@ -65,8 +68,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (Env, Vault, check, finish, log,  # noqa: E402
-                    native_hash, q, run_scenarios, stop_all)
+from vdtest import (Env, Vault, check, fill, finish, log,  # noqa: E402
+                    native_hash, q, run_scenarios, stop_all, tmpfs)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -377,28 +380,9 @@ def sc_inflight():
 
 # --- case 12: a full disk after the server changed ------------------------
 
-def fill(path):
-    n = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while True:
-            n += os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    os.close(fd)
-    return n
-
-
 def sc_diskfull():
-    mnt = os.path.join(E.work, "tmpfs")
-    os.mkdir(mnt, 0o700)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700",
-                    "tmpfs", mnt], check=True)
-    try:
+    with tmpfs(os.path.join(E.work, "tmpfs"), "3m") as mnt:
         diskfull(mnt)
-    finally:
-        stop_all()
-        subprocess.run(["umount", mnt])
 
 
 def diskfull(mnt):
@@ -638,7 +622,7 @@ def replica(repl, prim):
     while time.time() < end and not repl.login(user, pw):
         time.sleep(0.2)
     check(repl.login(user, pw), "the account replicated")
-    v = Vault(prim, "replica")
+    v = Vault(prim, "replica", rotation="check_interval = 1s\n")
     v.start()
     v.add("p", user, pw, "localhost")
     rc, out, err = v.ctl(["target", "add", "rp", "--unix-socket",
@@ -650,6 +634,15 @@ def replica(repl, prim):
           err, "rotating the replica directly is refused, naming its "
           "primary: %d %r" % (rc, err))
     check(repl.login(user, pw) and prim.login(user, pw), "nothing changed")
+    rc, out, err = v.ctl(["target", "add", "rq", "--unix-socket",
+                          repl.mdb["MDB_SOCKET"], "--user", user,
+                          "--account-hosts", "localhost", "--replica-of",
+                          "p"], pw + "\n")
+    check(rc == 0, "registered as a replica of p: %s" % err)
+    rc, out, err = v.ctl(["rotate", "rq", "--wait"])
+    check(rc != 0 and "replica of target p" in err, "rotating a declared "
+          "replica is refused, naming its primary's target: %d %r" %
+          (rc, err))
     rc, out, err = v.ctl(["rotate", "p", "--wait"])
     got = v.get("p")
     check(rc == 0 and got and prim.login(user, got), "the primary rotates")
@@ -657,6 +650,20 @@ def replica(repl, prim):
     while time.time() < end and not repl.login(user, got):
         time.sleep(0.2)
     check(repl.login(user, got), "the primary's change reaches the replica")
+    time.sleep(8)       # the replica's check after its primary's rotation
+    st = v.target_status("rq")
+    check(st.get("state") == "ok", "the declared replica is checked with "
+          "its primary's password: no drift: %r" % st)
+    check(v.history("rq") and all(e.get("result") != "drift" for e in
+                                  v.history("rq")), "no drift row")
+    got_rq = v.get("rq")
+    check(got_rq == got and repl.login(user, got_rq), "get of the replica "
+          "answers with the password in force")
+    rc, out, err = v.ctl(["rotate", "--all", "--wait", "--json"])
+    names = [x.get("name") for x in json.loads(out).get("results", [])] \
+        if rc in (0, 1) and out else []
+    check("rq" not in names and "p" in names, "rotate --all leaves the "
+          "replica out: %r" % names)
     v.stop()
 
 

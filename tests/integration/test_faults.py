@@ -34,8 +34,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (O_CLOEXEC, Env, Vault, check, finish, log,  # noqa
-                    open_fds, run_scenarios, stop_all)
+from vdtest import (O_CLOEXEC, Env, Vault, check, fill, finish, log,  # noqa
+                    open_fds, run_scenarios, stop_all, tmpfs)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -328,28 +328,8 @@ def sc_cut():
 
 
 def sc_diskfull():
-    mnt = os.path.join(E.work, "tmpfs")
-    os.mkdir(mnt, 0o700)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700",
-                    "tmpfs", mnt], check=True)
-    try:
+    with tmpfs(os.path.join(E.work, "tmpfs"), "3m") as mnt:
         diskfull(mnt)
-    finally:
-        stop_all()
-        subprocess.run(["umount", mnt])
-
-
-def fill(path):
-    """Writes zeros to path until the file system is full."""
-    n = 0
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while True:
-            n += os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    os.close(fd)
-    return n
 
 
 def diskfull(mnt):

@@ -34,8 +34,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (Env, Vault, check, finish, log,  # noqa: E402
-                    run_scenarios, stop_all)
+from vdtest import (Env, Vault, check, fill, finish, log,  # noqa: E402
+                    run_scenarios, stop_all, tmpfs)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -237,26 +237,13 @@ def sc_fulldisk():
     if os.geteuid() != 0:
         log("fulldisk: not root (mount), skipped")
         return
-    mnt = os.path.join(E.work, "tmpfs")
-    os.mkdir(mnt, 0o700)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700",
-                    "tmpfs", mnt], check=True)
-    try:
+    with tmpfs(os.path.join(E.work, "tmpfs"), "2m") as mnt:
         fulldisk(mnt)
-    finally:
-        stop_all()
-        subprocess.run(["umount", mnt])
 
 
 def fulldisk(mnt):
     v = Vault(E, "fulldisk", data_dir=mnt + "/data")
-    fd = os.open(mnt + "/ballast", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError:
-        pass
-    os.close(fd)
+    fill(mnt + "/ballast")
     check(not os.path.exists(lock_path(v)), "no lock file before the start")
     v.start()
     st = os.lstat(lock_path(v))

@@ -7,6 +7,7 @@ creates accounts carries mysql_native_password hashes computed here, never
 a plaintext, so the server's logs never see one from the tests either.
 Standard library only.
 """
+import contextlib
 import hashlib
 import json
 import os
@@ -107,6 +108,34 @@ def open_fds(pid):
             continue            # closed between listdir and the read
         fds[int(name)] = (what, flags)
     return fds
+
+
+def fill(path):
+    """Writes zeros to path until its file system is full; returns how
+    many bytes it took."""
+    n = 0
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while True:
+            n += os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    os.close(fd)
+    return n
+
+
+@contextlib.contextmanager
+def tmpfs(path, size):
+    """A tmpfs of size (e.g. "3m") mounted at path (made 0700) for the
+    with-block (needs root); every vaultd is stopped before it goes."""
+    os.mkdir(path, 0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" %
+                    size, "tmpfs", path], check=True)
+    try:
+        yield path
+    finally:
+        stop_all()
+        subprocess.run(["umount", path])
 
 
 def q(s):
