@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -400,6 +401,9 @@ make_report(const char *target, const struct vd_escrow_result *res,
 	return o;
 }
 
+/* record_writer()'s exit when the report was printed for later. */
+#define RECORD_LATER	3
+
 /*
  * A writer (vaultd mid-transaction, or stopped with SIGSTOP) can hold the
  * vault's write lock indefinitely, and LMDB has no try-lock: after
@@ -413,7 +417,7 @@ record_timeout(int sig)
 	(void)sig;
 	w = write(STDERR_FILENO, alarm_msg, alarm_len);
 	(void)w;
-	_exit(VC_EXIT_OK);	/* the password is already out */
+	_exit(RECORD_LATER);	/* the password is already out */
 }
 
 /* Builds the "report it later" text for line. */
@@ -461,31 +465,56 @@ record(const char *dir, const char *target,
 	}
 	if (dir != NULL && access(dir, W_OK) == 0) {
 		struct sigaction sa;
+		pid_t pid;
+		int st_;
 
-		alarm_msg = later;
-		alarm_len = strlen(later);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = record_timeout;
-		sigaction(SIGALRM, &sa, NULL);
-		alarm(RECORD_WAIT);
-		if ((r = vd_store_open(dir, 0, &st)) == 0 &&
-		    (r = vd_txn_begin(st, 1, &t)) == 0 &&
-		    (r = vd_escrow_report_add(t, target, res->version, o)) ==
-		    0) {
-			r = vd_txn_commit(t);
-			t = NULL;
+		/*
+		 * The write goes through LMDB into a file that may be
+		 * damaged (issue 14 item 7): in a process of its own, so
+		 * that its death cannot take the opening's report with it.
+		 */
+		fflush(stdout);
+		fflush(stderr);
+		if ((pid = fork()) == 0) {
+			alarm_msg = later;
+			alarm_len = strlen(later);
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = record_timeout;
+			sigaction(SIGALRM, &sa, NULL);
+			alarm(RECORD_WAIT);
+			if ((r = vd_store_open(dir, 0, &st)) == 0 &&
+			    (r = vd_txn_begin(st, 1, &t)) == 0 &&
+			    (r = vd_escrow_report_add(t, target, res->version,
+			    o)) == 0) {
+				r = vd_txn_commit(t);
+				t = NULL;
+			}
+			alarm(0);
+			vd_txn_abort(t);
+			vd_store_close(st);
+			if (r == 0)
+				fprintf(stderr, "vaultctl: this opening is "
+				    "recorded in %s; vaultd will audit it and "
+				    "rotate %s\n", dir, target);
+			else
+				fprintf(stderr, "vaultctl: cannot record this "
+				    "opening in %s: %s\n", dir, vd_err_format(r,
+				    ebuf, sizeof(ebuf)));
+			fflush(stderr);
+			_exit(r == 0 ? 0 : 1);
 		}
-		alarm(0);
-		vd_txn_abort(t);
-		vd_store_close(st);
-		if (r == 0) {
-			fprintf(stderr, "vaultctl: this opening is recorded in "
-			    "%s; vaultd will audit it and rotate %s\n", dir,
-			    target);
+		while (pid > 0 && waitpid(pid, &st_, 0) < 0 && errno == EINTR)
+			;
+		if (pid > 0 && WIFEXITED(st_) && (WEXITSTATUS(st_) == 0 ||
+		    WEXITSTATUS(st_) == RECORD_LATER))
 			goto out;
-		}
-		fprintf(stderr, "vaultctl: cannot record this opening in %s: "
-		    "%s\n", dir, vd_err_format(r, ebuf, sizeof(ebuf)));
+		if (pid > 0 && WIFSIGNALED(st_))
+			fprintf(stderr, "vaultctl: cannot record this opening in "
+			    "%s: %s/data.mdb is damaged (the writer died: %s)\n",
+			    dir, dir, strsignal(WTERMSIG(st_)));
+		else if (pid < 0)
+			fprintf(stderr, "vaultctl: cannot record this opening in "
+			    "%s: fork: %s\n", dir, strerror(errno));
 	}
 	fputs(later, stderr);
  out:

@@ -329,6 +329,11 @@ status_show(int json)
 		printf("%-20s ", vc_str(json_object_get(t, "next_due")));
 		printf("%s\n", vc_str(json_object_get(t, "last_error")));
 	}
+	json_array_foreach(json_object_get(res, "targets"), i, t)
+		if (json_is_string(json_object_get(t, "warning")))
+			printf("warning: target %s: %s\n", vc_str(
+			    json_object_get(t, "name")), vc_str(
+			    json_object_get(t, "warning")));
 	total = json_integer_value(json_object_get(res, "targets_total"));
 	if ((size_t)total > json_array_size(json_object_get(res, "targets"))) {
 		const char *k;

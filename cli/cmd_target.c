@@ -26,7 +26,7 @@ target_usage(FILE *f)
 	    "[--every DUR]\n"
 	    "           [--window HH:MM-HH:MM[ DAYS]] [--after-reveal DUR] "
 	    "[--admin-user U]\n"
-	    "           [--tls required|off] [--tls-ca FILE] [--replica-of T] "
+	    "           [--tls required|disabled] [--tls-ca FILE] [--replica-of T] "
 	    "[--json]\n"
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"

@@ -20,6 +20,7 @@ struct vc_cmd {
 	const char	*name;	/* first word on the command line */
 	int		(*fn)(int argc, char **argv);	/* returns an exit code */
 	const char	*help;	/* one line for `vaultctl --help` */
+	int		 guard;	/* reads data.mdb: run in a child process */
 };
 
 /* Prints "vaultctl: " msg (and the error's detail for err < 0) to stderr. */

@@ -2,9 +2,14 @@
  * main.c - vaultctl: the command-line client of vaultd, plus the offline
  * commands (init, policy, audit verify, breakglass …).
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "cmds.h"
@@ -15,17 +20,19 @@
 #include "util.h"
 
 static const struct vc_cmd commands[] = {
-	{ "init", cmd_init, "create a new vault (offline)" },
-	{ "policy", cmd_policy, "show, check and generate passwords to a policy" },
-	{ "target", cmd_target, "add, list, show, remove targets; set-password" },
-	{ "get", cmd_get, "print a target's password (audited)" },
-	{ "rotate", cmd_rotate, "ask vaultd to rotate a target now" },
-	{ "history", cmd_history, "a target's rotation history" },
-	{ "status", cmd_status, "vaultd's state and each target's" },
-	{ "audit", cmd_audit, "list the audit log; verify it (offline)" },
-	{ "unseal", cmd_unseal, "give vaultd the vault's passphrase" },
-	{ "escrow", cmd_escrow, "escrow party keys; export a bundle (offline)" },
-	{ "breakglass", cmd_breakglass, "open an escrowed password (offline)" },
+	{ "init", cmd_init, "create a new vault (offline)", 0 },
+	{ "policy", cmd_policy, "show, check and generate passwords to a policy", 0 },
+	{ "target", cmd_target, "add, list, show, remove targets; set-password", 0 },
+	{ "get", cmd_get, "print a target's password (audited)", 0 },
+	{ "rotate", cmd_rotate, "ask vaultd to rotate a target now", 0 },
+	{ "history", cmd_history, "a target's rotation history", 0 },
+	{ "status", cmd_status, "vaultd's state and each target's", 0 },
+	{ "audit", cmd_audit, "list the audit log; verify it (offline)", 1 },
+	{ "unseal", cmd_unseal, "give vaultd the vault's passphrase", 0 },
+	{ "escrow", cmd_escrow, "escrow party keys; export a bundle (offline)",
+	    1 },
+	{ "breakglass", cmd_breakglass, "open an escrowed password (offline)",
+	    1 },
 };
 
 void
@@ -73,6 +80,87 @@ usage(FILE *f)
 	    "4 not found\n");
 }
 
+/*
+ * The data directory a command names (--data-dir DIR or --data-dir=DIR),
+ * or NULL.
+ */
+static const char *
+data_dir_arg(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--data-dir") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--data-dir=", 11) == 0)
+			return argv[i] + 11;
+	}
+	return NULL;
+}
+
+/*
+ * Runs an offline-capable command (audit, breakglass, escrow) in a child
+ * process (issue 14 item 7).  LMDB trusts the pages of data.mdb: a
+ * damaged one can send it outside the map (SIGSEGV, SIGBUS) or into an
+ * assertion (SIGABRT), and no LMDB option checks them.  The child does
+ * the command; the parent turns such a death into an error that names the
+ * damaged file, with exit code 1.  The child inherits vd_mem_init()'s
+ * settings: no core file, not dumpable, so a crash leaves no secret
+ * behind.  Any other signal (^C) ends the parent the same way.
+ */
+static int
+guarded(const struct vc_cmd *c, int argc, char **argv)
+{
+	const char *dir = data_dir_arg(argc, argv);
+	int st, sig;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		vc_err(-errno, "%s: cannot start the reader process", c->name);
+		return VC_EXIT_FAIL;
+	}
+	if (pid == 0) {
+		int rc = c->fn(argc, argv);
+
+		fflush(stdout);
+		fflush(stderr);
+		_exit(rc);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			vc_err(-errno, "%s: waiting for the reader process",
+			    c->name);
+			return VC_EXIT_FAIL;
+		}
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGKILL;
+	switch (sig) {
+	case SIGBUS:
+	case SIGSEGV:
+	case SIGABRT:
+	case SIGFPE:
+	case SIGILL:
+		if (dir != NULL)
+			fprintf(stderr, "vaultctl: %s: %s/data.mdb is damaged: "
+			    "reading it killed the reader (%s). Nothing in it "
+			    "can be trusted: use a backup of the data "
+			    "directory, or an exported escrow bundle "
+			    "(--bundle)\n", c->name, dir, strsignal(sig));
+		else
+			fprintf(stderr, "vaultctl: %s: the reader died (%s): "
+			    "its input is damaged (or this is a bug)\n",
+			    c->name, strsignal(sig));
+		return VC_EXIT_FAIL;
+	default:
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return 128 + sig;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -104,7 +192,9 @@ main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < VD_NELEM(commands); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+			return commands[i].guard ? guarded(&commands[i],
+			    argc - 1, argv + 1) : commands[i].fn(argc - 1,
+			    argv + 1);
 	fprintf(stderr, "vaultctl: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return VC_EXIT_USAGE;

@@ -1707,6 +1707,76 @@ vd_escrow_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t, int *stale)
 	return r;
 }
 
+/* Checks one target's live envelopes against ec for exposure. */
+struct expose_arg {
+	const struct vd_escrow_cfg *ec;
+	const struct live *l;
+	const char	*why;		/* first reason found, or NULL */
+	char		 party[VD_NAME_MAX + 1];	/* whose envelope */
+};
+
+static int
+expose_cb(const char *target, uint64_t v, const char *party,
+    const unsigned char *env, size_t len, void *arg)
+{
+	struct expose_arg *a = arg;
+	const struct vd_escrow_cfg *ec = a->ec;
+	struct hdr h;
+	size_t i, live = 0;
+
+	if (a->why != NULL || strcmp(party, VD_ESCROW_REPORT) == 0)
+		return 0;
+	for (i = 0; i < a->l->n; i++)
+		live |= a->l->v[i] == v;
+	if (!live)
+		return 0;
+	if (env_parse(env, len, &h) != 0)
+		return 0;	/* opens nothing: break-glass refuses it */
+	for (i = 0; ec != NULL && i < ec->nparties; i++)
+		if (memcmp(h.rpk, ec->parties[i].pk, PKBYTES) == 0)
+			break;
+	if (ec == NULL || i == ec->nparties)
+		a->why = ec == NULL || ec->nparties == 0 ? "escrow turned off" :
+		    "a party was removed or re-keyed";
+	else if (ec->mode == VD_ESCROW_QUORUM && h.m < ec->m)
+		a->why = "the escrow mode is stricter";
+	if (a->why != NULL)
+		snprintf(a->party, sizeof(a->party), "%s", party);
+	return 0;
+}
+
+int
+vd_escrow_exposed(const struct vd_escrow_cfg *ec, struct vd_txn *t,
+    int (*cb)(const char *target, uint64_t newest, const char *why,
+    const char *party, void *arg), void *arg)
+{
+	struct names nm = { NULL, 0, 0 };
+	int r;
+
+	if ((r = vd_target_each(t, names_cb, &nm)) != 0)
+		goto out;
+	for (size_t i = 0; i < nm.n; i++) {
+		struct expose_arg a;
+		struct live l;
+
+		if ((r = live_versions(t, nm.v[i], &l)) != 0)
+			goto out;
+		if (l.n == 0)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.ec = ec;
+		a.l = &l;
+		if ((r = vd_escrow_each(t, nm.v[i], expose_cb, &a)) != 0)
+			goto out;
+		if (a.why != NULL && (r = cb(nm.v[i], l.v[0], a.why, a.party,
+		    arg)) != 0)
+			goto out;
+	}
+ out:
+	free(nm.v);
+	return r;
+}
+
 /* ---- envelope sets ------------------------------------------------- */
 
 static int

@@ -219,6 +219,22 @@ int vd_escrow_reseal(const struct vd_escrow_cfg *ec, struct vd_store *st,
 int vd_escrow_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t,
     int *stale);
 
+/*
+ * Finds the targets whose password in force (the current version, and a
+ * pending one newer than it) can be opened by someone ec no longer
+ * trusts as much (issue 14 item 4): an envelope sealed to a key no party
+ * of ec has (a party removed or re-keyed; every envelope when ec is NULL
+ * or empty: escrow turned off), or a share of a quorum smaller than ec's
+ * M (a stricter mode).  Such envelopes may sit in bundles and backups
+ * made before the change, so re-sealing does not help: the target must be
+ * rotated.  Calls cb(target, newest live version, why, party of the
+ * first such envelope, arg) once per such target; a non-zero return
+ * stops.  Must run before vd_escrow_reseal() drops those envelopes.
+ */
+int vd_escrow_exposed(const struct vd_escrow_cfg *ec, struct vd_txn *t,
+    int (*cb)(const char *target, uint64_t newest, const char *why,
+    const char *party, void *arg), void *arg);
+
 /* --- envelope sets: from a store or a bundle --------------------------- */
 
 /* One envelope and where it was found. */

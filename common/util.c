@@ -1,6 +1,7 @@
 /*
  * util.c - time, names, durations, secret input.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,4 +225,26 @@ vd_read_secret(int fd, const char *prompt, int confirm, int allow_empty,
 	vd_secret_free(a);
 	vd_secret_free(b);
 	return r;
+}
+
+int
+vd_host_is_loopback(const char *host)
+{
+	unsigned char a[16];
+
+	if (host == NULL || *host == '\0')
+		return 0;
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1) {
+		static const unsigned char one[16] = { [15] = 1 };
+		static const unsigned char mapped[12] = { [10] = 0xff,
+		    [11] = 0xff };
+
+		return memcmp(a, one, 16) == 0 ||
+		    (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+	}
+	return 0;
 }

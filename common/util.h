@@ -56,4 +56,12 @@ int vd_read_secret(int fd, const char *prompt, int confirm, int allow_empty,
  */
 int vd_parse_int(const char *s, long long min, long long max, long long *out);
 
+/*
+ * Returns 1 when host names this machine's loopback: "localhost", an IPv4
+ * address in 127.0.0.0/8, ::1 or ::ffff:127.x.y.z (literals only; a name
+ * that resolves to loopback is not trusted to keep doing so).  TCP to any
+ * other host needs TLS unless a target says `tls disabled` (issue 14).
+ */
+int vd_host_is_loopback(const char *host);
+
 #endif

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,9 @@ struct vd_store {
 	struct vd_secret *datakey;	/* data key, for vd_store_derive() */
 	size_t		 mapsize;	/* current map size */
 	int		 active;	/* open transactions in this process */
+	pthread_mutex_t	 lock;		/* active and env against a read
+					 * transaction begun on another thread
+					 * (status counters, issue 14) */
 	char		*dir;		/* the data directory */
 	char		*anchor_path;	/* freshness anchor; NULL: dir.anchor */
 	int		 anchor_fd;	/* open for writing, or -1 */
@@ -124,6 +128,13 @@ mdb_err(int rc, const char *what)
 	case MDB_INVALID:
 	case MDB_VERSION_MISMATCH:
 		return vd_err_set(VD_ENOTVAULT, "%s: %s", what,
+		    mdb_strerror(rc));
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_BAD_TXN:
+		/* What a damaged page of data.mdb shows as (issue 14). */
+		return vd_err_set(VD_ECORRUPT, "%s: data.mdb is damaged (%s): "
+		    "use a backup of the data directory", what,
 		    mdb_strerror(rc));
 	default:
 		if (rc > 0)
@@ -920,8 +931,21 @@ env_open_checked(struct vd_store *st, const char *at, const char *dir,
 		rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0,
 		    &st->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
-			r = vd_err_set(VD_ENOTVAULT, "%s holds no vault (create "
-			    "one with `vaultctl init`)", dir);
+			MDB_stat ms;
+
+			/*
+			 * Other databases there, this one not: a damaged
+			 * page lost it (issue 14), not an empty directory.
+			 */
+			if (i > 0 || (mdb_stat(txn, 0, &ms) == 0 &&
+			    ms.ms_entries > 0))
+				r = vd_err_set(VD_ECORRUPT, "%s/data.mdb is "
+				    "damaged: its %s database is missing; use a "
+				    "backup of the data directory", dir,
+				    db_names[i]);
+			else
+				r = vd_err_set(VD_ENOTVAULT, "%s holds no vault "
+				    "(create one with `vaultctl init`)", dir);
 			goto fail;
 		}
 		if (rc != 0) {
@@ -990,6 +1014,7 @@ store_alloc(unsigned flags)
 		return NULL;
 	st->flags = flags;
 	st->anchor_fd = -1;
+	pthread_mutex_init(&st->lock, NULL);
 	return st;
 }
 
@@ -1024,8 +1049,10 @@ vd_store_open(const char *dir, unsigned flags, struct vd_store **out)
 		goto out;
 	}
 	if ((rc = mdb_get(txn, st->dbi[DB_META], &k, &v)) != 0) {
-		r = rc == MDB_NOTFOUND ? vd_err_set(VD_ENOTVAULT,
-		    "%s holds no vault (no meta record)", dir) :
+		r = rc == MDB_NOTFOUND ? vd_err_set(VD_ECORRUPT,
+		    "%s/data.mdb is damaged: it has the vault's databases but "
+		    "no meta record; use a backup of the data directory",
+		    dir) :
 		    mdb_err(rc, "read meta");
 		goto out;
 	}
@@ -1266,8 +1293,11 @@ vd_store_release_pages(struct vd_store *st)
 	 * environments on one file in one process would share, and then
 	 * drop, each other's POSIX locks.
 	 */
-	if (st->active != 0 || st->dir == NULL || st->env == NULL)
+	pthread_mutex_lock(&st->lock);
+	if (st->active != 0 || st->dir == NULL || st->env == NULL) {
+		pthread_mutex_unlock(&st->lock);
 		return;
+	}
 	mdb_env_close(st->env);
 	st->env = NULL;
 	if (env_open(st, st->dir, 0) != 0) {
@@ -1277,6 +1307,7 @@ vd_store_release_pages(struct vd_store *st)
 		vd_log(LOG_CRIT, "cannot reopen the vault in %s: %s", st->dir,
 		    vd_err_detail());
 	}
+	pthread_mutex_unlock(&st->lock);
 }
 
 void
@@ -1292,6 +1323,7 @@ vd_store_close(struct vd_store *st)
 	free(st->anchor_path);
 	vd_secret_free(st->reckey);
 	vd_secret_free(st->datakey);
+	pthread_mutex_destroy(&st->lock);
 	sodium_memzero(st, sizeof(*st));
 	free(st);
 }
@@ -1330,14 +1362,18 @@ vd_txn_begin(struct vd_store *st, int write, struct vd_txn **out)
 	int rc;
 
 	*out = NULL;
-	if (st->env == NULL)
-		return vd_err_set(VD_ESTORE, "the vault is not open");
 	if (write && (st->flags & VD_STORE_RDONLY))
 		return vd_err_set(VD_ERDONLY, "the vault is open read-only");
-	if (write)
-		maybe_grow(st);
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return VD_ENOMEM;
+	pthread_mutex_lock(&st->lock);
+	if (st->env == NULL) {
+		pthread_mutex_unlock(&st->lock);
+		free(t);
+		return vd_err_set(VD_ESTORE, "the vault is not open");
+	}
+	if (write)
+		maybe_grow(st);
 	t->st = st;
 	t->write = write;
 	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
@@ -1348,10 +1384,12 @@ vd_txn_begin(struct vd_store *st, int write, struct vd_txn **out)
 			    write ? 0 : MDB_RDONLY, &t->txn);
 	}
 	if (rc != 0) {
+		pthread_mutex_unlock(&st->lock);
 		free(t);
 		return mdb_err(rc, "begin");
 	}
 	st->active++;
+	pthread_mutex_unlock(&st->lock);
 	*out = t;
 	return 0;
 }
@@ -1366,7 +1404,9 @@ vd_txn_commit(struct vd_txn *t)
 		return VD_EINVAL;
 	st = t->st;
 	rc = mdb_txn_commit(t->txn);
+	pthread_mutex_lock(&st->lock);
 	st->active--;
+	pthread_mutex_unlock(&st->lock);
 	if (rc == 0 && t->fresh && st->head_known) {
 		/* Durable now: the anchor may follow (never lead). */
 		if (t->count != 0) {
@@ -1386,7 +1426,9 @@ vd_txn_abort(struct vd_txn *t)
 	if (t == NULL)
 		return;
 	mdb_txn_abort(t->txn);
+	pthread_mutex_lock(&t->st->lock);
 	t->st->active--;
+	pthread_mutex_unlock(&t->st->lock);
 	free(t);
 }
 

@@ -23,10 +23,12 @@
 #include "apply.h"
 #include "err.h"
 #include "escrow.h"
+#include "escrowd.h"
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
 #include "proto.h"
+#include "refusals.h"
 #include "rotate.h"
 #include "state.h"
 #include "store.h"
@@ -260,6 +262,9 @@ struct status_ctx {
 	size_t		 total;		/* targets seen */
 	size_t		 listed;	/* targets put in arr */
 	size_t		 max;		/* list at most this many "ok" ones */
+	json_t		*hist;		/* {target: [rotations, failures,
+					 * drift, last_ok]}, counted off
+					 * the loop (counters_work()) */
 };
 
 static int
@@ -409,6 +414,13 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");
 	json_object_set_new(o, "policy", v ? json_copy(v) : json_null());
+	v = json_object_get(obj, "tls");
+	if (json_is_string(v) && strcmp(json_string_value(v), "disabled") ==
+	    0 && json_is_string(json_object_get(obj, "host")) &&
+	    !vd_host_is_loopback(json_string_value(json_object_get(obj,
+	    "host"))))
+		json_object_set_new(o, "warning", json_string("TLS disabled: "
+		    "the password crosses the network in plaintext"));
 	json_object_set_new(o, "busy", json_boolean(vd_rotate_busy(sc->d,
 	    name)));
 	{
@@ -435,11 +447,14 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	json_decref(last);
 	json_decref(sched);
 	if (sc->counters) {
-		/* The whole history: opt-in, its cost grows with it. */
-		if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb,
-		    &hc)) < 0) {
-			json_decref(o);
-			return r;
+		/* The whole history, counted on the thread pool. */
+		json_t *h = json_object_get(sc->hist, name);
+
+		if (json_is_array(h) && json_array_size(h) == 4) {
+			hc.rotations = json_integer_value(json_array_get(h, 0));
+			hc.failures = json_integer_value(json_array_get(h, 1));
+			hc.drift = json_integer_value(json_array_get(h, 2));
+			hc.last_ok = json_integer_value(json_array_get(h, 3));
 		}
 		if (hc.last_ok > last_ok)
 			last_ok = hc.last_ok;
@@ -469,14 +484,74 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	return json_array_append_new(sc->arr, o) == 0 ? 0 : VD_ENOMEM;
 }
 
+/*
+ * status with counters: the whole audit log (reveals) and every target's
+ * whole history are read on the thread pool, in a read transaction of
+ * their own, never on the loop (issue 14 item 6); the answer is then
+ * built on the loop from what they counted.
+ */
+struct countjob {
+	uv_work_t		 work;
+	struct vd_req		*rq;
+	struct status_ctx	 sc;	/* reveals, nreveals, hist filled */
+	int			 r;
+};
+
+static int
+count_target_cb(const char *name, json_t *obj, void *arg)
+{
+	struct status_ctx *sc = arg;
+	struct hist_count hc = { 0, 0, 0, -1 };
+	int r;
+
+	if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb, &hc)) < 0)
+		return r;
+	return json_object_set_new(sc->hist, name, json_pack("[I,I,I,I]",
+	    hc.rotations, hc.failures, hc.drift, (json_int_t)hc.last_ok)) == 0 ?
+	    0 : VD_ENOMEM;
+}
+
+static void
+counters_work(uv_work_t *w)
+{
+	struct countjob *j = w->data;
+	struct status_ctx *sc = &j->sc;
+	int r;
+
+	if ((r = vd_txn_begin(sc->d->st, 0, &sc->t)) == 0) {
+		if ((r = vd_audit_each(sc->t, 0, reveal_cb, sc)) >= 0)
+			r = vd_target_each(sc->t, count_target_cb, sc);
+		vd_txn_abort(sc->t);
+		sc->t = NULL;
+	}
+	j->r = r < 0 ? r : 0;
+}
+
+static void status_answer(struct vd_req *rq, struct status_ctx *sc);
+
+static void
+counters_after(uv_work_t *w, int status)
+{
+	struct countjob *j = w->data;
+
+	j->rq->d->inflight--;
+	if (status != 0 || j->r != 0)
+		vd_req_fail(j->rq, status != 0 ? VD_EBUSY : j->r, NULL);
+	else
+		status_answer(j->rq, &j->sc);	/* borrows reveals, hist */
+	json_decref(j->sc.reveals);
+	json_decref(j->sc.hist);
+	free(j);
+}
+
 static void
 m_status(struct vd_req *rq, json_t *params)
 {
-	struct vd_daemon *d = rq->d;
 	struct status_ctx sc = { NULL, rq->d, NULL, 0, NULL, 0, NULL, 0, 0,
-	    10000 };
-	json_t *res, *c = json_object_get(params, "counters");
+	    10000, NULL };
+	json_t *c = json_object_get(params, "counters");
 	long long max = 10000;
+	struct countjob *j;
 	int r;
 
 	if (pint(params, "max_targets", 1, 1000000, &max) != 0) {
@@ -491,6 +566,46 @@ m_status(struct vd_req *rq, json_t *params)
 		return;
 	}
 	sc.counters = json_is_true(c);
+	if (!sc.counters || sealed(rq->d)) {
+		sc.counters = 0;
+		status_answer(rq, &sc);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	j->sc = sc;
+	j->work.data = j;
+	if ((j->sc.reveals = json_object()) == NULL ||
+	    (j->sc.hist = json_object()) == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if ((r = uv_queue_work(rq->d->loop, &j->work, counters_work,
+	    counters_after)) != 0) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	rq->d->inflight++;
+	return;
+ fail:
+	json_decref(j->sc.reveals);
+	json_decref(j->sc.hist);
+	free(j);
+	vd_req_fail(rq, r, NULL);
+}
+
+/* Answers status from sc (counters already counted when sc->counters). */
+static void
+status_answer(struct vd_req *rq, struct status_ctx *sc0)
+{
+	struct vd_daemon *d = rq->d;
+	struct status_ctx sc = *sc0;
+	json_t *res;
+	int r;
+
 	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:b, s:I}",
 	    "sealed", sealed(d), "version", VD_VERSION,
 	    "uptime", (json_int_t)(vd_now() - d->started),
@@ -510,14 +625,16 @@ m_status(struct vd_req *rq, json_t *params)
 		return;
 	}
 	sc.arr = json_array();
-	sc.reveals = json_object();
+	if (sc.reveals == NULL)
+		sc.reveals = json_object();
+	else
+		json_incref(sc.reveals);
 	sc.by_state = json_object();
 	if (sc.arr == NULL || sc.reveals == NULL || sc.by_state == NULL) {
 		r = VD_ENOMEM;
 		goto fail;
 	}
 	if ((r = vd_txn_begin(d->st, 0, &sc.t)) != 0 ||
-	    (sc.counters && (r = vd_audit_each(sc.t, 0, reveal_cb, &sc)) < 0) ||
 	    (r = vd_target_each(sc.t, status_target_cb, &sc)) < 0)
 		goto fail;
 	vd_txn_abort(sc.t);
@@ -578,7 +695,7 @@ put_version(struct vd_daemon *d, struct vd_txn *t, const char *target,
 
 	if ((r = vd_secret_put(t, target, v, pw)) != 0 ||
 	    (r = vd_version_put(t, target, v, meta)) != 0 ||
-	    (r = vd_rotate_escrow(d, t, target, v, pw)) != 0)
+	    (r = vd_escrowd_seal(d, t, target, v, pw)) != 0)
 		return r;
 	return vd_history_append(t, target, hist, NULL);
 }
@@ -785,10 +902,16 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	}
 	if (window != NULL)
 		json_object_set_new(rec, "window", json_string(window));
+	/*
+	 * TLS (issue 14 item 5): by default TCP to a host that is not
+	 * loopback needs TLS with a verified certificate; "disabled" (or
+	 * its old spelling "off") is the explicit way out, stored so that
+	 * status can warn about it.
+	 */
 	if (tls != NULL && strcmp(tls, "required") != 0 &&
-	    strcmp(tls, "off") != 0) {
+	    strcmp(tls, "disabled") != 0 && strcmp(tls, "off") != 0) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls: expected required "
-		    "or off");
+		    "or disabled");
 		goto fail;
 	}
 	if (tls_ca != NULL && *tls_ca != '/') {
@@ -796,8 +919,9 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 		    "absolute path");
 		goto fail;
 	}
-	if (tls != NULL && strcmp(tls, "required") == 0)
-		json_object_set_new(rec, "tls", json_string("required"));
+	if (tls != NULL)
+		json_object_set_new(rec, "tls", json_string(strcmp(tls,
+		    "required") == 0 ? "required" : "disabled"));
 	if (tls_ca != NULL)
 		json_object_set_new(rec, "tls_ca", json_string(tls_ca));
 	if (replica_of != NULL) {
@@ -1781,6 +1905,7 @@ void
 vd_api_stop(struct vd_daemon *d)
 {
 	d->reveal_closed = 1;
+	vd_refusals_stop(d);
 	if (!d->reveal_open)
 		return;
 	reveal_flush(&d->reveal_check);
@@ -2270,6 +2395,14 @@ vd_api_dispatch(struct vd_req *rq, json_t *params)
 	}
 	roles = vd_config_roles(rq->d->cfg, c->user, c->groups, c->ngroups);
 	if (!(roles & VD_ROLE_ADMIN) && !(roles & m->roles)) {
+		/*
+		 * Audited once per uid and interval, then summarised
+		 * (refusals.h): no durable write per refused call.
+		 */
+		if (!vd_refusals_note(rq->d, c->uid, c->user, rq->method)) {
+			vd_req_fail_code(rq, VD_RPC_PERM, "permission denied");
+			return;
+		}
 		target = pstr(params, "name", &bad);
 		refuse(rq, target != NULL && vd_name_valid(target) ? target :
 		    NULL, "caller lacks the role");

@@ -26,7 +26,8 @@ dbtarget(const struct vd_apply *a, struct vd_dbtarget *t)
 	t->unix_socket = a->sock;
 	t->user = a->user;
 	t->connect_timeout_s = a->timeout;
-	t->tls_required = a->tls;
+	t->tls_required = a->tls == VD_APPLY_TLS_REQUIRED;
+	t->tls_disabled = a->tls == VD_APPLY_TLS_DISABLED;
 	t->tls_ca = a->tls_ca;
 }
 

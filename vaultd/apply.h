@@ -27,6 +27,11 @@ struct vd_secret;
 #define VD_APPLY_MAX_HOSTS	VD_TARGET_MAX_HOSTS	/* account hosts */
 #define VD_APPLY_ERRLEN		512	/* err: the server's reason */
 
+/* A target's "tls" (issue 14 item 5): target.h's values. */
+#define VD_APPLY_TLS_DEFAULT	VD_TARGET_TLS_DEFAULT
+#define VD_APPLY_TLS_REQUIRED	VD_TARGET_TLS_REQUIRED
+#define VD_APPLY_TLS_DISABLED	VD_TARGET_TLS_DISABLED
+
 enum vd_apply_mode {
 	VD_APPLY_NEW,		/* set a fresh pending version everywhere */
 	VD_APPLY_RESOLVE,	/* a pending version exists: apply it forward */
@@ -42,7 +47,7 @@ struct vd_apply {
 	char		*sock;		/* Unix socket, or NULL */
 	char		*user;		/* rotated account */
 	char		*admin_user;	/* separate admin account, or NULL */
-	int		 tls;		/* TLS required (TCP targets) */
+	int		 tls;		/* VD_APPLY_TLS_* (TCP targets) */
 	char		*tls_ca;	/* CA file to verify the server, or NULL */
 	char		*hosts[VD_APPLY_MAX_HOSTS];	/* configured hosts */
 	size_t		 nhosts;	/* 0: auto (discover on the server) */

@@ -29,6 +29,16 @@
 #include "util.h"
 
 #define PATH_MAXLEN	4096	/* longest socket path / host accepted */
+
+/*
+ * The only authentication plugins a login may use (issue 14 item 5): the
+ * password methods vaultd rotates.  Never mysql_clear_password or dialog
+ * (they send the password as it is), nor sha256_password or
+ * caching_sha2_password (RSA to a key the server sends, unverified).  A
+ * server that asks for any other plugin, in its greeting or by an auth
+ * switch, is refused by Connector/C before the plugin runs.
+ */
+#define VD_DRV_AUTH_PLUGINS	"mysql_native_password,client_ed25519"
 #define NAME_MAXLEN	1024	/* longest user or account host accepted */
 
 struct vd_drv_conn {
@@ -247,10 +257,10 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	struct vd_secret *p = NULL;
 	unsigned int ct, rw, proto, off = 0;
 	unsigned int port;
-	my_bool on = 1;
+	my_bool on = 1, off8 = 0;
 	const char *why;
 	double t0;
-	int r;
+	int r, tls;
 
 	*out = NULL;
 	if (err != NULL && errlen > 0)
@@ -289,12 +299,17 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	rw = t->rw_timeout_s ? t->rw_timeout_s : VD_DRV_RW_TIMEOUT;
 	proto = ro->tcp ? MYSQL_PROTOCOL_TCP : MYSQL_PROTOCOL_SOCKET;
 	port = t->port ? t->port : VD_DRV_PORT_DEFAULT;
+	tls = ro->tcp && (t->tls_required || (!t->tls_disabled &&
+	    !vd_host_is_loopback(ro->host)));
 	if (mysql_options(c->my, MYSQL_OPT_CONNECT_TIMEOUT, &ct) != 0 ||
 	    mysql_options(c->my, MYSQL_OPT_READ_TIMEOUT, &rw) != 0 ||
 	    mysql_options(c->my, MYSQL_OPT_WRITE_TIMEOUT, &rw) != 0 ||
 	    mysql_options(c->my, MYSQL_OPT_PROTOCOL, &proto) != 0 ||
 	    mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &off) != 0 ||
-	    mysql_options(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0) {
+	    mysql_options(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0 ||
+	    mysql_options(c->my, MYSQL_ENABLE_CLEARTEXT_PLUGIN, &off8) != 0 ||
+	    mysql_options(c->my, MARIADB_OPT_RESTRICTED_AUTH,
+	    VD_DRV_AUTH_PLUGINS) != 0) {
 		r = myerr(c->my, "setting connection options", NULL, err,
 		    errlen);
 		goto out;
@@ -304,7 +319,7 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	 * fails a TLS-less server only when the certificate is verified, so
 	 * verify (tls_ca, else the system's CAs) and check the cipher below.
 	 */
-	if (ro->tcp && t->tls_required) {
+	if (tls) {
 		if (mysql_options(c->my, MYSQL_OPT_SSL_ENFORCE, &on) != 0 ||
 		    mysql_options(c->my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT,
 		    &on) != 0 || (t->tls_ca != NULL && mysql_options(c->my,
@@ -328,7 +343,26 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 			r = VD_EUNREACH;
 			goto out;
 		}
+		if (mysql_errno(c->my) == CR_PLUGIN_NOT_ALLOWED) {
+			/* Its message names the wrong plugin: say it here. */
+			seterr(err, errlen, "connect: the server asked for an "
+			    "authentication plugin outside %s (e.g. "
+			    "mysql_clear_password); refused before the "
+			    "password was sent (client error %u)",
+			    VD_DRV_AUTH_PLUGINS, CR_PLUGIN_NOT_ALLOWED);
+			r = VD_EDB;
+			goto out;
+		}
 		r = myerr(c->my, "connect", p, err, errlen);
+		if (tls && !t->tls_required && err != NULL && errlen > 0 &&
+		    mysql_errno(c->my) == CR_SSL_CONNECTION_ERROR) {
+			size_t n = strlen(err);
+
+			snprintf(err + n, errlen - n, " (TLS with a verified "
+			    "certificate is required for %s, which is not "
+			    "loopback; the target's `tls disabled` accepts "
+			    "plaintext)", ro->host);
+		}
 		/* EINPROGRESS (115) as the connect timeout passed. */
 		if (r == VD_EDB && (mysql_errno(c->my) == CR_CONN_HOST_ERROR ||
 		    mysql_errno(c->my) == CR_CONNECTION_ERROR) &&
@@ -342,7 +376,7 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	 */
 	if (c->my->passwd != NULL)
 		sodium_memzero(c->my->passwd, strlen(c->my->passwd));
-	if (ro->tcp && t->tls_required && mysql_get_ssl_cipher(c->my) == NULL) {
+	if (tls && mysql_get_ssl_cipher(c->my) == NULL) {
 		seterr(err, errlen, "connect: TLS is required, but the "
 		    "connection is not encrypted");
 		r = VD_EDB;

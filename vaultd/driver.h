@@ -87,6 +87,7 @@ struct vd_dbtarget {
 	const char	*unix_socket;	/* socket path; NULL: none */
 	const char	*user;		/* the rotated account's User name */
 	int		 tls_required;	/* TCP only with TLS, cert verified */
+	int		 tls_disabled;	/* explicit: plaintext TCP to any host */
 	const char	*tls_ca;	/* CA file; NULL: the system's CAs */
 	unsigned	 connect_timeout_s; /* 0: VD_DRV_CONNECT_TIMEOUT */
 	unsigned	 rw_timeout_s;	/* per read/write; 0: VD_DRV_RW_TIMEOUT */
@@ -111,12 +112,19 @@ void vd_drv_end(void);
 /*
  * Connects to t as user (NULL: t->user) with password pw (may be empty).
  * Transport: the Unix socket when t->unix_socket is set, else TCP to
- * t->host:t->port.  With t->tls_required a TCP connection must use TLS
- * with a server certificate that verifies (against t->tls_ca, else the
- * system's CAs, host name included), or the connect fails with VD_EDB.
- * A Unix socket never leaves the host, so tls_required does not apply to
- * it.  Without TLS, a password sent by vd_drv_set_password() crosses the
- * network in plaintext: use tls_required for remote targets.  Connect, read
+ * t->host:t->port.  A TCP connection to a host that is not loopback
+ * (vd_host_is_loopback(), util.h), or any TCP connection with
+ * t->tls_required, must use TLS with a server certificate that verifies
+ * (against t->tls_ca, else the system's CAs, host name included), or the
+ * connect fails with VD_EDB; only t->tls_disabled (set by an explicit
+ * `--tls disabled`) lets a non-loopback TCP connection go without, and
+ * then a password sent by vd_drv_set_password() crosses the network in
+ * plaintext.  A Unix socket never leaves the host, so TLS does not apply
+ * to it.  Authentication plugins are restricted to mysql_native_password
+ * and client_ed25519 (MARIADB_OPT_RESTRICTED_AUTH): a server asking for
+ * mysql_clear_password, dialog, sha256_password or caching_sha2_password
+ * is refused (VD_EDB, client error 2059) before the password is sent in
+ * any form.  Connect, read
  * and write timeouts are always set; no option file is read, LOAD DATA
  * LOCAL is off, the character set is utf8mb4.  On success *out owns the
  * connection (vd_drv_close()).  On failure *out is NULL, err (errlen > 0,

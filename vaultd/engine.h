@@ -95,7 +95,6 @@ struct rot {
 	struct qreq	*qhead, *qtail;	/* FIFO of waiting requests */
 	int		 stopping;	/* no new jobs */
 	char		 crash[32];	/* test-only crash point */
-	struct vd_escrow_cfg *ec;	/* escrow parties (NULL: none) */
 	unsigned	 ticks;		/* timer ticks so far */
 	uv_check_t	 flush;		/* group commit of finished jobs */
 	int		 defer;		/* start_job() queues (tick batches) */
@@ -155,6 +154,5 @@ int vd__load_cb(const char *name, json_t *target, void *arg);
 int vd__start_job(struct rot *rot, const char *name, const char *trigger,
     enum vd_apply_mode mode, struct waiter **wp);
 void vd__pump(struct rot *rot);
-void vd__breakglass_reports(struct rot *rot);
 
 #endif

@@ -49,7 +49,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "err.h"
-#include "escrow.h"
+#include "escrowd.h"
 #include "log.h"
 #include "mem.h"
 #include "policy.h"
@@ -811,7 +811,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		*dirty = 1;
 		if ((r = vd_secret_put(t, name, j->a.new_v, j->a.new_pw)) != 0 ||
 		    (r = vd_version_put(t, name, j->a.new_v, meta)) != 0 ||
-		    (r = vd_escrow_seal_version(rot->ec, d->st, t, name,
+		    (r = vd_escrowd_seal(d, t, name,
 		    j->a.new_v, j->a.new_pw)) != 0)
 			goto out;
 	}
@@ -1150,168 +1150,6 @@ vd__pump(struct rot *rot)
 		launch_batch(rot, batch, n);
 }
 
-/* ---- escrow ----------------------------------------------------------- */
-
-/*
- * Builds the escrow configuration from d->cfg and re-seals the current
- * versions when the parties or mode changed.  On error the previous
- * configuration stays in force.
- */
-static int
-escrow_load(struct rot *rot)
-{
-	struct vd_escrow_cfg *ec = NULL;
-	struct vd_txn *t = NULL;
-	char fp[VD_ESCROW_FPLEN + 1];
-	int r, stale = 0;
-
-	if ((r = vd_escrow_cfg_from_json(rot->d->cfg->escrow, &ec)) != 0) {
-		char buf[300];
-
-		vd_log(LOG_ERR, "[escrow]: %s", vd_err_format(r, buf,
-		    sizeof(buf)));
-		return r;
-	}
-	if (vd_escrow_cfg_parties(ec) > 0) {
-		if ((r = vd_txn_begin(rot->d->st, 0, &t)) != 0 ||
-		    (r = vd_escrow_stale(ec, t, &stale)) != 0)
-			goto out;
-		vd_txn_abort(t);
-		t = NULL;
-		if (stale) {
-			if ((r = vd_txn_begin(rot->d->st, 1, &t)) != 0 ||
-			    (r = vd_escrow_reseal(ec, rot->d->st, t)) != 0)
-				goto out;
-			r = vd_txn_commit(t);
-			t = NULL;
-			if (r != 0)
-				goto out;
-			vd_log(LOG_NOTICE, "escrow: current versions re-sealed "
-			    "to %zu parties", vd_escrow_cfg_parties(ec));
-		}
-		if (vd_escrow_vault_fp(rot->d->st, fp) == 0)
-			vd_log(LOG_INFO, "escrow: %zu parties; vault signing key "
-			    "%s", vd_escrow_cfg_parties(ec), fp);
-	}
-	vd_escrow_cfg_free(rot->ec);
-	rot->ec = ec;
-	ec = NULL;
-	r = 0;
- out:
-	if (r != 0) {
-		char buf[300];
-
-		vd_log(LOG_ERR, "escrow: %s", vd_err_format(r, buf,
-		    sizeof(buf)));
-	}
-	vd_txn_abort(t);
-	vd_escrow_cfg_free(ec);
-	return r;
-}
-
-struct report {
-	char		 target[VD_NAME_MAX + 1];
-	uint64_t	 v;
-	char		*json;		/* the openings, as stored */
-	struct report	*next;
-};
-
-static int
-report_cb(const char *target, uint64_t v, const char *json, size_t len,
-    void *arg)
-{
-	struct report **head = arg, *rp;
-
-	if ((rp = calloc(1, sizeof(*rp))) == NULL ||
-	    (rp->json = strndup(json, len)) == NULL) {
-		free(rp);
-		return VD_ENOMEM;
-	}
-	snprintf(rp->target, sizeof(rp->target), "%s", target);
-	rp->v = v;
-	rp->next = *head;
-	*head = rp;
-	return 0;
-}
-
-/*
- * Handles break-glass openings that vaultctl recorded in the data
- * directory: each becomes an audit entry, and its target is rotated
- * (trigger "breakglass"), because a disclosed password is spent.
- */
-void
-vd__breakglass_reports(struct rot *rot)
-{
-	struct report *head = NULL, *rp, *next;
-	struct vd_txn *t = NULL;
-	int r;
-
-	if (vd_txn_begin(rot->d->st, 0, &t) != 0)
-		return;
-	r = vd_escrow_reports(t, report_cb, &head);
-	vd_txn_abort(t);
-	t = NULL;
-	if (r != 0 || head == NULL)
-		goto out;
-	if ((r = vd_txn_begin(rot->d->st, 1, &t)) != 0)
-		goto out;
-	for (rp = head; rp != NULL; rp = rp->next) {
-		json_error_t jerr;
-		json_t *e = json_pack("{s:s,s:s,s:I,s:s}", "event",
-		    "breakglass", "target", rp->target, "version",
-		    (json_int_t)rp->v, "result", "opened");
-		json_t *open = json_loads(rp->json, 0, &jerr);
-
-		if (e != NULL && open != NULL)
-			json_object_set_new(e, "openings", open);
-		else
-			json_decref(open);
-		r = e == NULL ? VD_ENOMEM : vd_audit_append(t, e, NULL);
-		json_decref(e);
-		if (r == 0) {
-			/*
-			 * Opened: rotated now, and again once promoted if it
-			 * was still pending (record_in(), revealed_v).
-			 */
-			json_t *sf = json_pack("{s:I,s:I,s:I}", "revealed_at",
-			    (json_int_t)vd_now(), "revealed_v",
-			    (json_int_t)rp->v, "after_reveal_due",
-			    (json_int_t)vd_now());
-
-			r = sf == NULL ? VD_ENOMEM : vd__ent_find(rot, rp->target)
-			    == NULL ? 0 : vd_sched_update(t, rp->target, sf);
-			json_decref(sf);
-		}
-		if (r != 0 || (r = vd_escrow_report_clear(t, rp->target,
-		    rp->v)) != 0)
-			break;
-	}
-	if (r == 0) {
-		r = vd_txn_commit(t);
-		t = NULL;
-	}
-	if (r != 0) {
-		vd_log(LOG_ERR, "cannot record break-glass reports: %s",
-		    vd_strerror(r));
-		goto out;
-	}
-	for (rp = head; rp != NULL; rp = rp->next) {
-		vd_log(LOG_ALERT, "%s: break-glass opening of version %llu "
-		    "reported: rotating it", rp->target,
-		    (unsigned long long)rp->v);
-		if (vd__ent_find(rot, rp->target) != NULL)
-			(void)vd__start_job(rot, rp->target, "breakglass",
-			    VD_APPLY_NEW, NULL);
-	}
- out:
-	vd_txn_abort(t);
-	for (rp = head; rp != NULL; rp = next) {
-		next = rp->next;
-		free(rp->json);
-		free(rp);
-	}
-}
-
 /* ---- public ----------------------------------------------------------- */
 
 int
@@ -1331,7 +1169,7 @@ vd_rotate_start(struct vd_daemon *d)
 		snprintf(rot->crash, sizeof(rot->crash), "%s", crash);
 	if ((r = vd_apply_init()) != 0)
 		goto fail;
-	if ((r = escrow_load(rot)) != 0)
+	if ((r = vd_escrowd_load(d, 0)) != 0)
 		vd_log(LOG_WARNING, "escrow is not in force: new versions are "
 		    "not escrowed until [escrow] is fixed");
 	memset(&lc, 0, sizeof(lc));
@@ -1355,7 +1193,7 @@ vd_rotate_start(struct vd_daemon *d)
 	vd_store_release_pages(d->st);	/* the load touched every record */
 	return 0;
  fail:
-	vd_escrow_cfg_free(rot->ec);
+	vd_escrowd_end();
 	free(rot->ents);
 	free(rot);
 	return r;
@@ -1445,20 +1283,11 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 }
 
 int
-vd_rotate_escrow(struct vd_daemon *d, struct vd_txn *t, const char *target,
-    uint64_t v, const struct vd_secret *pw)
-{
-	if (engine == NULL)
-		return 0;	/* sealed: re-sealed when the engine starts */
-	return vd_escrow_seal_version(engine->ec, d->st, t, target, v, pw);
-}
-
-int
 vd_rotate_reload(struct vd_daemon *d)
 {
 	if (engine == NULL)
-		return 0;
-	return escrow_load(engine);
+		return 0;	/* sealed: loaded when the engine starts */
+	return vd_escrowd_load(d, 1);
 }
 
 unsigned

@@ -79,19 +79,13 @@ void vd_rotate_notify(struct vd_daemon *d, const char *target);
 
 /*
  * Tells the engine that d->cfg was replaced (SIGHUP): it rebuilds what it
- * derives from the configuration (escrow parties; re-seals current versions
- * when they changed).  Returns 0 or a negative error (logged; the engine
- * keeps running with what it had).
+ * derives from the configuration.  Escrow is escrowd.c's
+ * (vd_escrowd_load(): re-seals when the parties changed, rotates every
+ * target when a party was removed or re-keyed or the mode is stricter).
+ * Returns 0 or a negative error (logged; the engine keeps running with
+ * what it had).
  */
 int vd_rotate_reload(struct vd_daemon *d);
-
-/*
- * Seals version v of target (password pw) to the configured escrow parties
- * in the caller's write transaction t: for versions stored outside a
- * rotation (the initial one of target.add).  No parties: returns 0.
- */
-int vd_rotate_escrow(struct vd_daemon *d, struct vd_txn *t,
-    const char *target, uint64_t v, const struct vd_secret *pw);
 
 /* Returns the number of rotations running now (for status). */
 unsigned vd_rotate_running(const struct vd_daemon *d);

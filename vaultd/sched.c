@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "escrowd.h"
 #include "err.h"
 #include "log.h"
 #include "state.h"
@@ -303,7 +304,7 @@ vd__tick(uv_timer_t *h)
 	if (!vd_store_unlocked(rot->d->st))
 		return;
 	if (rot->ticks++ % 10 == 0)
-		vd__breakglass_reports(rot);
+		vd_escrowd_breakglass_reports(rot->d);
 	vd__pump(rot);
 	/* Due work joins the FIFO; one vd__pump() then starts it as a batch. */
 	rot->defer = 1;

@@ -16,6 +16,7 @@ int
 vd_target_decode(const json_t *rec, const char *name, struct vd_target *t)
 {
 	const json_t *ah = json_object_get(rec, "account_hosts"), *v;
+	const char *s;
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
@@ -25,7 +26,18 @@ vd_target_decode(const json_t *rec, const char *name, struct vd_target *t)
 	    json_integer_value(v) < 65536 ? (unsigned)json_integer_value(v) : 0;
 	t->unix_socket = str(rec, "unix_socket");
 	t->admin_user = str(rec, "admin_user");
-	t->tls = json_object_get(rec, "tls") != NULL;
+	/*
+	 * "required": TLS on every TCP route; "disabled" (an explicit
+	 * `--tls disabled`): none, even to a remote host; absent: TLS to
+	 * any host that is not loopback (the driver decides per route).
+	 * Any other value fails safe to required.
+	 */
+	if ((s = str(rec, "tls")) == NULL)
+		t->tls = VD_TARGET_TLS_DEFAULT;
+	else if (strcmp(s, "disabled") == 0)
+		t->tls = VD_TARGET_TLS_DISABLED;
+	else
+		t->tls = VD_TARGET_TLS_REQUIRED;
 	t->tls_ca = str(rec, "tls_ca");
 	t->policy = str(rec, "policy") ? str(rec, "policy") : "default";
 	v = json_object_get(rec, "every");

@@ -17,6 +17,11 @@
 #define VD_TARGET_MAX_HOSTS	64	/* account hosts per target */
 #define VD_TARGET_EVERY_DEFAULT	(90 * 86400)	/* cadence without --every */
 
+/* A target's "tls" (issue 14 item 5). */
+#define VD_TARGET_TLS_DEFAULT	0	/* absent: TLS to non-loopback hosts */
+#define VD_TARGET_TLS_REQUIRED	1	/* "required": TLS on every TCP route */
+#define VD_TARGET_TLS_DISABLED	2	/* "disabled": never (explicit) */
+
 /* Strings are borrowed from the record: valid while it lives. */
 struct vd_target {
 	const char	*host;		/* TCP host, or NULL */
@@ -24,7 +29,7 @@ struct vd_target {
 	const char	*unix_socket;	/* socket path, or NULL */
 	const char	*user;		/* the rotated account (required) */
 	const char	*admin_user;	/* rotation/reconcile account, or NULL */
-	int		 tls;		/* TLS required */
+	int		 tls;		/* VD_TARGET_TLS_* */
 	const char	*tls_ca;	/* CA file, or NULL */
 	const char	*hosts[VD_TARGET_MAX_HOSTS];	/* account hosts */
 	size_t		 nhosts;	/* 0: "auto" (discovered) */

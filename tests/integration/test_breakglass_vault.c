@@ -218,15 +218,20 @@ audit_n(int argc, char **argv)
 		die(VD_EINVAL, "usage");
 	n = num(argv[2]);
 	st = open_rw(argv[1]);
-	for (uint64_t i = 0; i < n; i++) {
-		json_t *e = json_pack("{s:s,s:I}", "event", "test", "n",
-		    (json_int_t)i);
-
-		if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
-		    (r = vd_audit_append(t, e, NULL)) != 0 ||
-		    (r = vd_txn_commit(t)) != 0)
+	/* A thousand entries per transaction: big logs in seconds. */
+	for (uint64_t i = 0; i < n; i += 1000) {
+		if ((r = vd_txn_begin(st, 1, &t)) != 0)
 			die(r, "audit");
-		json_decref(e);
+		for (uint64_t k = i; k < n && k < i + 1000; k++) {
+			json_t *e = json_pack("{s:s,s:I}", "event", "test",
+			    "n", (json_int_t)k);
+
+			if ((r = vd_audit_append(t, e, NULL)) != 0)
+				die(r, "audit");
+			json_decref(e);
+		}
+		if ((r = vd_txn_commit(t)) != 0)
+			die(r, "audit");
 	}
 	vd_store_close(st);
 	return 0;

@@ -747,7 +747,8 @@ test_audit(void)
 	CHECK_OK(vd_txn_commit(t));
 	verify_expect(st, VD_ECHAIN, 10);
 
-	/* An entry replaced by a well-formed one with a stale chain. */
+	/* Entry 10 put back: whole again.  (A well-formed entry with a
+	 * stale chain: test_audit_stale_chain().) */
 	CHECK_OK(vd_txn_begin(st, 1, &t));
 	CHECK_OK(vd_store_raw_put(t, "audit", r10.key, 8, r10.val, r10.vlen));
 	CHECK_OK(vd_txn_commit(t));
@@ -757,6 +758,88 @@ test_audit(void)
 	free(r3.val);
 	free(r4.val);
 	free(r10.val);
+	vd_store_close(st);
+}
+
+/* The raw sealed value of meta's audit-head into *out (val malloc'd). */
+static void
+head_raw(struct vd_store *st, struct rawrec *out)
+{
+	struct rawset rs = { .n = 0 };
+	struct vd_txn *t;
+	int found = 0;
+
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_store_raw_each(t, collect_cb, &rs));
+	vd_txn_abort(t);
+	for (int i = 0; i < rs.n; i++) {
+		struct rawrec *r = &rs.r[i];
+
+		if (!found && strcmp(r->db, "meta") == 0 && r->klen == 10 &&
+		    memcmp(r->key, "audit-head", 10) == 0) {
+			*out = *r;
+			found = 1;
+			continue;
+		}
+		free(r->val);
+	}
+	CHECK(found);
+}
+
+/*
+ * An entry replaced by a well-formed one with a stale chain (issue 14:
+ * the old version of this test only restored the entry, so disabling the
+ * prev check passed every test).  History A: entries 1..10.  The log is
+ * rewound to 4 (entries 5..10 deleted, the sealed head of 4 put back, no
+ * key needed) and history B appends 5'..10' with other contents.  Then A's
+ * entry 7 — authentic, sealed for key 7, the right seq — replaces 7': only
+ * its prev (the hash of A's 6, not of 6') gives it away; the head (of 10')
+ * still matches.
+ */
+static void
+test_audit_stale_chain(void)
+{
+	struct vd_store *st = new_vault("stalechain", NULL);
+	struct rawrec h4, a7;
+	struct vd_txn *t;
+	unsigned char k[8] = { 0 };
+
+	for (int i = 1; i <= 10; i++) {
+		json_t *e = json_pack("{s:i,s:s}", "n", i, "history", "A");
+
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		CHECK_OK(vd_audit_append(t, e, NULL));
+		CHECK_OK(vd_txn_commit(t));
+		json_decref(e);
+		if (i == 4)
+			head_raw(st, &h4);
+	}
+	verify_expect(st, 0, 0);
+	audit_raw(st, 7, &a7);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	for (int i = 5; i <= 10; i++) {
+		k[7] = (unsigned char)i;
+		CHECK_OK(vd_store_raw_del(t, "audit", k, 8));
+	}
+	CHECK_OK(vd_store_raw_put(t, "meta", h4.key, h4.klen, h4.val,
+	    h4.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, 0, 0);		/* a whole log of 4 */
+	for (int i = 5; i <= 10; i++) {
+		json_t *e = json_pack("{s:i,s:s}", "n", i, "history", "B");
+
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		CHECK_OK(vd_audit_append(t, e, NULL));
+		CHECK_OK(vd_txn_commit(t));
+		json_decref(e);
+	}
+	verify_expect(st, 0, 0);		/* a whole log of 10 */
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_store_raw_put(t, "audit", a7.key, 8, a7.val, a7.vlen));
+	CHECK_OK(vd_txn_commit(t));
+	verify_expect(st, VD_ECHAIN, 7);
+	free(h4.val);
+	free(a7.val);
 	vd_store_close(st);
 }
 
@@ -1262,6 +1345,7 @@ main(void)
 	test_keys();
 	test_processes();
 	test_audit();
+	test_audit_stale_chain();
 	test_history();
 	test_lock_dir();
 	test_lock_links();

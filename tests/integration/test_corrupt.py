@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""test_corrupt.py - issue 14 item 7: a damaged data.mdb is an error, never
+a crash.  No database.
+
+usage: test_corrupt.py VAULTCTL HELPER [BUDGET_SECONDS]
+
+Builds a vault with test_breakglass_vault (8 targets of 3 escrowed versions
+each, 300 audit entries), pins the escrow key, then sweeps single-bit
+flips over a copy of data.mdb: every page gets flips at sampled offsets (one
+in the page header, others anywhere in the page), and after each flip the
+offline commands run on the copy: breakglass --data-dir, audit verify,
+escrow export --data-dir, escrow vault-key.  Each must end in
+
+  - a correct answer: exit 0, and break-glass prints exactly the password of
+    the version it says it opened; or
+  - a clear error: exit 1 with a "vaultctl: ..." message;
+
+never a signal (before the fix: SIGBUS, SIGSEGV, or LMDB's assertion
+and SIGABRT), never a hang (20 s each), never a sanitizer report.
+Bounded: flips go round the pages until the budget (default 30 s) is spent,
+at least one full round.  VD_FLIP_SEED picks the offsets (default 14).
+"""
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+VC, HELPER = sys.argv[1:3]
+BUDGET = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
+SEED = int(os.environ.get("VD_FLIP_SEED", "14"))
+PS = 4096
+TARGETS = ["db%d" % i for i in range(1, 9)]
+fails = []
+# Signals must reach vaultctl's parent under a sanitizer build too.
+ENV = dict(os.environ)
+ENV["ASAN_OPTIONS"] = ":".join(filter(None, [
+    os.environ.get("ASAN_OPTIONS", ""), "handle_segv=0", "handle_sigbus=0",
+    "handle_abort=0", "detect_leaks=0"]))
+
+
+def fail(msg):
+    fails.append(msg)
+    print("FAIL: " + msg, file=sys.stderr, flush=True)
+
+
+def pw_of(target, v):
+    return "Pw-%s-%s-%s" % (target, v, "q7Zx")
+
+
+def run(args, timeout=20):
+    try:
+        p = subprocess.run([VC] + args, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, env=ENV)
+        return p.returncode, p.stdout.decode(errors="replace"), \
+            p.stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        return "timeout", "", ""
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="vdcorrupt.")
+    os.chmod(work, 0o700)
+    d = os.path.join(work, "D")
+    key = os.path.join(work, "c.key")
+    rc, out, err = run(["escrow", "keygen", "--out", key, "--name",
+                        "customer"])
+    if rc != 0:
+        fail("keygen: " + err)
+        return work
+    for t in TARGETS:
+        for v in (1, 2, 3):
+            st = "current" if v == 3 else "previous"
+            p = subprocess.run([HELPER, "seal", d, t, str(v), st, "any",
+                                "customer=%s.pub" % key],
+                               input=(pw_of(t, v) + "\n").encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if p.returncode != 0:
+                fail("seal %s %d: %s" % (t, v, p.stderr.decode()))
+                return work
+    subprocess.run([HELPER, "audit", d, "300"], stdout=subprocess.DEVNULL,
+                   check=True)
+    rc, fp, err = run(["escrow", "vault-key", "--data-dir", d, "--key-file",
+                       d + ".key"])
+    fp = fp.strip()
+    if rc != 0 or run(["escrow", "pin", "--escrow-key", key, "--vault-key",
+                       fp])[0] != 0:
+        fail("vault-key / pin: " + err)
+        return work
+    # The undamaged vault answers correctly.
+    rc, out, err = run(["breakglass", "--data-dir", d, "--escrow-key", key,
+                        "db4"])
+    if rc != 0 or out != pw_of("db4", 3) + "\n":
+        fail("undamaged: breakglass: %s %s" % (rc, err))
+    # A pristine copy: break-glass on a data directory records its opening
+    # there, so every flip starts from this one.
+    pristine = os.path.join(work, "P")
+    shutil.copytree(d, pristine)
+    size = os.path.getsize(os.path.join(pristine, "data.mdb"))
+    npages = size // PS
+    rnd = random.Random(SEED)
+    t0 = time.time()
+    flips = runs = errors = oks = 0
+    rounds = 0
+    kinds = {}
+    while rounds == 0 or time.time() - t0 < BUDGET:
+        for page in range(npages):
+            if rounds > 0 and time.time() - t0 >= BUDGET:
+                break
+            off = page * PS + (rnd.randrange(0, 64) if (page + rounds) % 2
+                               == 0 else rnd.randrange(0, PS))
+            bit = 1 << rnd.randrange(8)
+            c = os.path.join(work, "C")
+            shutil.rmtree(c, ignore_errors=True)
+            shutil.copytree(pristine, c)
+            shutil.copy(d + ".key", c + ".key")
+            if os.path.exists(d + ".anchor"):
+                shutil.copy(d + ".anchor", c + ".anchor")
+            with open(os.path.join(c, "data.mdb"), "r+b") as f:
+                f.seek(off)
+                b = f.read(1)[0]
+                f.seek(off)
+                f.write(bytes([b ^ bit]))
+            flips += 1
+            target = TARGETS[rnd.randrange(len(TARGETS))]
+            bundle = c + ".bundle"
+            if os.path.exists(bundle):
+                os.unlink(bundle)
+            for name, args in (
+                    ("breakglass", ["breakglass", "--data-dir", c,
+                                    "--escrow-key", key, target]),
+                    ("audit verify", ["audit", "verify", "--data-dir", c,
+                                      "--key-file", c + ".key"]),
+                    ("escrow export", ["escrow", "export", "--data-dir", c,
+                                       "--out", bundle]),
+                    ("escrow vault-key", ["escrow", "vault-key",
+                                          "--data-dir", c, "--key-file",
+                                          c + ".key"])):
+                rc, out, err = run(args)
+                runs += 1
+                where = "%s after flipping bit %#x of byte %d (page %d)" % (
+                    name, bit, off, page)
+                if rc == "timeout":
+                    fail(where + ": hung")
+                    continue
+                if rc < 0:
+                    fail("%s: killed by signal %d: %s" % (
+                        where, -rc, err.strip()[-300:]))
+                    continue
+                if "Sanitizer" in err or "runtime error" in err:
+                    fail(where + ": sanitizer report: " + err[-500:])
+                    continue
+                if rc == 0:
+                    oks += 1
+                    if name == "breakglass":
+                        m = re.search(r"opening version (\d+)", err)
+                        if not m or out != pw_of(target, m.group(1)) + "\n":
+                            fail(where + ": wrong password printed")
+                    continue
+                errors += 1
+                last = err.strip().splitlines()[-1] if err.strip() else ""
+                if rc != 1 or not last.startswith("vaultctl: ") or \
+                        out.strip() != "" and name != "audit verify":
+                    fail("%s: exit %s without a clear error: %r" % (
+                        where, rc, last))
+                k = "damaged" if "damaged" in last else "other error"
+                kinds[k] = kinds.get(k, 0) + 1
+        rounds += 1
+    print("%d pages, %d flips in %d rounds, %d runs: %d correct answers, "
+          "%d clear errors %r, %.1f s" % (npages, flips, rounds, runs, oks,
+                                          errors, kinds, time.time() - t0))
+    return work
+
+
+if __name__ == "__main__":
+    w = main()
+    if fails:
+        print("%d failures; kept %s" % (len(fails), w))
+        sys.exit(1)
+    shutil.rmtree(w, ignore_errors=True)
+    print("ok")
