@@ -421,7 +421,8 @@ read_text(const char *path, char **textp)
  * (";"/"#" comments, "key = value" or "key: value", an indented line
  * continuing the previous key): inih hands both to the handler as if they
  * were one, so a second [access] would add admins and a second [policy p]
- * would silently replace the first.  Returns the line of the repetition
+ * would silently replace the first.  deny_words in a [policy] section is a
+ * list whose lines add up, by design.  Returns the line of the repetition
  * (why says what, and where the first one is), or 0.
  */
 static int
@@ -437,6 +438,7 @@ dup_scan(const char *text, char *why, size_t whylen)
 	/* Keys before any section: the handler refuses them. */
 	cur = json_object();
 	json_object_set_new(secs, "", cur);
+	name[0] = '\0';
 	for (; *p != '\0' && !found; p = nl != NULL ? nl + 1 : p +
 	    strlen(p)) {
 		size_t len;
@@ -485,6 +487,10 @@ dup_scan(const char *text, char *why, size_t whylen)
 		s = trim(s);
 		have_key = 1;
 		if (*s == '\0')
+			continue;
+		/* A list key whose lines add up (docs/policy.md). */
+		if (strcmp(s, "deny_words") == 0 && strncmp(name, "policy ",
+		    7) == 0)
 			continue;
 		if ((o = json_object_get(cur, s)) != NULL) {
 			snprintf(why, whylen, "key '%s' appears twice in its "
