@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""test_operator.py - the operator's day (issue 19) against a real MariaDB
+server of its own (the "opr" fixture):
+
+  config   duplicated sections and keys refused with file:line by
+           --check-config and by SIGHUP (the old configuration kept);
+           deny_words lines still add up; the shipped
+           etc/vaultd.conf.example passes --check-config once `vaultctl
+           init` made its vault; every config example the docs show
+           (README.md, docs/*.md ```ini blocks, vaultd.conf(5) EXAMPLE)
+           passes it, with the site's paths, users and groups replaced by
+           the test's own
+  every    --every below 1m and above ten years refused, the limit in the
+           message (target add and target set)
+  set      vaultctl target set: policy/cadence/window/after-reveal change
+           in place (audited, shown as written, rescheduled); account hosts
+           and the server proven by a login with the current password
+           before they are stored (refusals store nothing); no --user;
+           unknown target; nothing to change
+  dup      a second target for the same server, user and host rows is
+           refused naming the first (add and set), allowed with --force;
+           other rows of the same user are not a duplicate
+
+usage: test_operator.py VAULTD VAULTCTL [SCENARIO...]
+Needs VD_TEST_MDB_ENV (the fixture's env file) and VD_SOURCE_DIR.  Passwords
+travel on stdin or in 0600 option files, never in argv.
+"""
+import grp
+import json
+import os
+import pwd
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vdtest  # noqa: E402
+from vdtest import Env, check, finish, log, run_scenarios  # noqa: E402
+
+VAULTD, VAULTCTL = sys.argv[1:3]
+ONLY = sys.argv[3:]
+os.environ.pop("NOTIFY_SOCKET", None)
+SRC = os.environ.get("VD_SOURCE_DIR") or os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+E = Env(VAULTD, VAULTCTL, "vdopr.")
+WORK, MDB = E.work, E.mdb
+
+
+def new_pw():
+    return "Opr#" + secrets.token_hex(8) + "'\\;"
+
+
+def checkconf(path):
+    p = subprocess.run([VAULTD, "--check-config", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Vault(vdtest.Vault):
+    """vdtest's vault, with a [policy bank] for target set --policy."""
+
+    def __init__(self, name):
+        super().__init__(E, name, extra="[policy bank]\nlength = 24\n")
+
+
+# --- config -------------------------------------------------------------
+
+def sc_config():
+    d = os.path.join(WORK, "cfg")
+    os.mkdir(d, 0o700)
+    data, key = d + "/data", d + "/root.key"
+    p = subprocess.run([VAULTCTL, "init", "--data-dir", data, "--key-file",
+                        key], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(p.returncode == 0, "init: %s" % p.stderr.decode())
+    base = ("[vault]\ndata_dir = %s\nkey_file = %s\nsocket = %s/v.sock\n"
+            % (data, key, d))
+    good = write(d + "/good.conf", base + "[access]\nadmin = root\n"
+                 "[policy p]\nlength = 24\ndeny_words = cmb\n"
+                 "deny_words = batch\n")
+    rc, out, err = checkconf(good)
+    check(rc == 0 and out == good + ": ok\n",
+          "deny_words lines add up, accepted: %d %r %r" % (rc, out, err))
+    # (text, line of the repetition, line of the first, what is named)
+    cases = [
+        (base + "[access]\nadmin = root\n[rotation]\nconcurrency = 2\n"
+         "[access]\nadmin = nobody\n", 9, 5, r"section \[access\]"),
+        (base + "[policy p]\nlength = 24\n[access]\nadmin = root\n"
+         "[ policy  p ]\nlength = 30\n", 9, 5, r"section \[policy p\]"),
+        (base + "[access]\nadmin = root\n[rotation]\nretry_min = 1m\n"
+         "concurrency = 2\nretry_min = 2m\n", 10, 8, r"key 'retry_min'"),
+        (base.replace("socket =", "data_dir = %s\nsocket =" % data),
+         4, 2, r"key 'data_dir'"),
+    ]
+    for i, (text, line, first, what) in enumerate(cases):
+        path = write("%s/dup%d.conf" % (d, i), text)
+        rc, out, err = checkconf(path)
+        check(rc == 1 and out == "" and re.search(
+            re.escape(path) + ":%d: %s.*twice.*first at line %d" %
+            (line, what, first), err),
+            "duplicate %d refused with file:line: %d %r" % (i, rc, err))
+    # SIGHUP: a second [access] is refused; the old configuration stays.
+    v = Vault("hup")
+    v.start()
+    with open(v.conf, "a") as f:
+        f.write("\n[access]\nadmin = nobody\n")
+    v.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 30
+    while time.time() < end and "twice" not in v.logtext():
+        time.sleep(0.1)
+    check(re.search(re.escape(v.conf) + r":\d+: section \[access\] appears "
+                    r"twice", v.logtext()),
+          "SIGHUP refuses a second [access] with file:line: %r" %
+          v.logtext()[-600:])
+    rc, out, err = v.ctl(["audit", "list", "--json"])
+    ents = json.loads(out) if rc == 0 else []
+    ents = ents.get("entries", ents) if isinstance(ents, dict) else ents
+    check(any(e.get("event") == "config.reload" and
+              e.get("result") == "refused" and "twice" in
+              e.get("reason", "") for e in ents),
+          "the refused reload is audited: %r" % ents[-3:])
+    rc, _, err = v.ctl(["status"])
+    check(rc == 0, "still serving with the old configuration: %s" % err)
+    v.stop()
+    # The shipped example, as shipped: only where the vault lives changes.
+    ex = open(os.path.join(SRC, "etc", "vaultd.conf.example")).read()
+    path = write(d + "/example.conf", ex.replace(
+        "/var/lib/vaultd", data).replace("/etc/vaultd/root.key", key)
+        .replace("/run/vaultd/vaultd.sock", d + "/ex.sock"))
+    check(path != ex, "example paths substituted")
+    rc, out, err = checkconf(path)
+    check(rc == 0 and out == path + ": ok\n",
+          "etc/vaultd.conf.example passes --check-config: %d %r" % (rc, err))
+    docs_examples(d, data, key)
+
+
+def doc_blocks():
+    """(where, text) of every config example the docs show."""
+    blocks = []
+    files = [os.path.join(SRC, "README.md")] + sorted(
+        os.path.join(SRC, "docs", f) for f in os.listdir(
+            os.path.join(SRC, "docs")) if f.endswith(".md"))
+    for path in files:
+        lines = open(path).read().split("\n")
+        i = 0
+        while i < len(lines):
+            if lines[i].strip() == "```ini":
+                j = i + 1
+                while lines[j].strip() != "```":
+                    j += 1
+                blocks.append(("%s:%d" % (os.path.relpath(path, SRC),
+                                          i + 1),
+                               "\n".join(l.strip() for l in
+                                         lines[i + 1:j]) + "\n"))
+                i = j
+            i += 1
+    man = open(os.path.join(SRC, "docs", "man", "vaultd.conf.5.scd")).read()
+    m = re.search(r"# EXAMPLE\n\n```\n(.*?)```", man, re.S)
+    check(m is not None, "vaultd.conf(5) has an EXAMPLE")
+    if m:
+        blocks.append(("docs/man/vaultd.conf.5.scd EXAMPLE", m.group(1)))
+    return blocks
+
+
+def docs_examples(d, data, key):
+    """--check-config on each: site paths, users and groups become the
+    test's own; a fragment without [vault] gets one; escrow parties get
+    keys made here."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    group = grp.getgrgid(os.getgid()).gr_name
+    pubs = {}
+    for party in ("customer", "vendor"):
+        out = d + "/" + party + ".key"
+        p = subprocess.run([VAULTCTL, "escrow", "keygen", "--out", out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(p.returncode == 0, "escrow keygen %s: %s" %
+              (party, p.stderr.decode()))
+        pubs[party] = out + ".pub"
+    blocks = doc_blocks()
+    check(len(blocks) >= 6, "config examples found in the docs: %d" %
+          len(blocks))
+    for n, (where, text) in enumerate(blocks):
+        t = re.sub(r"^(data_dir\s*=\s*)\S+", r"\g<1>" + data, text, flags=re.M)
+        t = re.sub(r"^(key_file\s*=\s*)\S+", r"\g<1>" + key, t, flags=re.M)
+        t = re.sub(r"^(socket\s*=\s*)\S+", r"\g<1>%s/doc.sock" % d, t,
+                   flags=re.M)
+        t = re.sub(r"^(socket_group\s*=\s*)\S+", r"\g<1>" + group, t,
+                   flags=re.M)
+        t = re.sub(r"@[a-z][a-z-]*", "@" + group, t)
+        t = re.sub(r"\balice\b", me, t)
+        for party, pub in pubs.items():
+            t = re.sub(r"^(%s\s*=\s*)\S+" % party, r"\g<1>" + pub, t,
+                       flags=re.M)
+        if "[vault]" not in t:
+            t = "[vault]\ndata_dir = %s\nkey_file = %s\n%s" % (data, key, t)
+        path = write("%s/doc%d.conf" % (d, n), t)
+        rc, out, err = checkconf(path)
+        check(rc == 0, "the docs' config example at %s passes "
+              "--check-config: %r" % (where, err))
+
+
+# --- every, set, dup ------------------------------------------------------
+
+def show(v, name):
+    rc, out, err = v.ctl(["target", "show", name, "--json"])
+    return json.loads(out) if rc == 0 else {}
+
+
+def audits(v, event):
+    rc, out, _ = v.ctl(["audit", "list", "--limit", "200", "--json"])
+    ents = json.loads(out) if rc == 0 else []
+    ents = ents.get("entries", ents) if isinstance(ents, dict) else ents
+    return [e for e in ents if e.get("event") == event]
+
+
+def add_args(name, user, hosts="localhost"):
+    return ["target", "add", name, "--unix-socket", MDB["MDB_SOCKET"],
+            "--user", user, "--account-hosts", hosts]
+
+
+def sc_every():
+    v = Vault("every")
+    v.start()
+    user, pw = "opr_ev", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    for every, want in (("30s", "at least 1m"), ("59s", "at least 1m"),
+                        ("99999999999d", "10 years"),
+                        ("600w", "10 years")):
+        rc, out, err = v.ctl(add_args("ev", user) + ["--every", every],
+                             pw + "\n")
+        check(rc != 0 and want in err and "positive" not in err,
+              "--every %s refused saying %r: %d %r" % (every, want, rc, err))
+    check(show(v, "ev") == {}, "nothing stored")
+    v.add("ev", user, pw, extra=["--every", "1m"])
+    rc, out, err = v.ctl(["target", "set", "ev", "--every", "30s"])
+    check(rc != 0 and "at least 1m" in err, "target set --every 30s: %d %r"
+          % (rc, err))
+    check(show(v, "ev").get("every") == 60, "the cadence stays 1m")
+    v.stop()
+    E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
+
+
+def sc_set():
+    v = Vault("set")
+    v.start()
+    user, pw = "opr_set", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v.add("s1", user, pw, extra=["--every", "90d"])
+    before = show(v, "s1")
+    rc, out, err = v.ctl(["target", "show", "s1"])
+    check(re.search(r"^every\s+90d$", out, re.M),
+          "target show prints the cadence as written (90d): %r" % out)
+    # Scheduling fields: no login needed, stored, audited, rescheduled.
+    rc, out, err = v.ctl(["target", "set", "s1", "--policy", "bank",
+                          "--every", "1m", "--window", "00:00-23:59",
+                          "--after-reveal", "1h"])
+    check(rc == 0 and "changed" in out and "policy" in out,
+          "target set policy/every/window/after-reveal: %d %r %r" %
+          (rc, out, err))
+    t = show(v, "s1")
+    check(t.get("policy") == "bank" and t.get("every") == 60 and
+          t.get("window") == "00:00-23:59" and t.get("after_reveal") ==
+          3600 and t.get("created_at") == before.get("created_at") and
+          [x["version"] for x in t.get("versions", [])] ==
+          [x["version"] for x in before.get("versions", [])],
+          "edited in place, versions kept: %r" % t)
+    due = v.target_status("s1").get("next_due_unix") or 0
+    check(0 < due - time.time() <= 70,
+          "a shorter cadence reschedules at once (due in %ds)" %
+          (due - time.time()))
+    a = audits(v, "target.set")
+    check(len(a) == 1 and a[0].get("result") == "ok" and a[0].get(
+        "reason") == "policy,every,window,after_reveal" and
+        a[0].get("target") == "s1", "audited with the fields: %r" % a)
+    # The engine uses it: with a 1m cadence a scheduled rotation runs.
+    h = v.wait_history("s1", lambda h: any(
+        e.get("trigger") == "schedule" and e.get("result") == "ok"
+        for e in h), timeout=150)
+    check(any(e.get("trigger") == "schedule" for e in h),
+          "the new cadence takes effect: %r" % h[:2])
+    v.ctl(["target", "set", "s1", "--every", "90d", "--window", "",
+           "--after-reveal", "0"])
+    t = show(v, "s1")
+    check(t.get("every") == 7776000 and "window" not in t and
+          "after_reveal" not in t, "'' and 0 clear: %r" % t)
+    cur = v.get("s1")
+    # A host row that does not exist: refused, nothing stored.
+    rc, out, err = v.ctl(["target", "set", "s1", "--account-hosts",
+                          "localhost,127.0.0.1"])
+    check(rc != 0 and "127.0.0.1" in err, "an account host the password "
+          "does not log in on is refused, named: %d %r" % (rc, err))
+    check(show(v, "s1").get("account_hosts") == ["localhost"],
+          "refused: account_hosts unchanged")
+    # The row exists with another password: refused naming it.
+    E.sql("CREATE USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
+          (vdtest.q(user), vdtest.q(vdtest.native_hash(new_pw()))))
+    rc, out, err = v.ctl(["target", "set", "s1", "--account-hosts",
+                          "localhost,127.0.0.1"])
+    check(rc != 0 and "127.0.0.1" in err and cur not in err + out,
+          "a row holding another password is refused: %d %r" % (rc, err))
+    check(show(v, "s1").get("account_hosts") == ["localhost"],
+          "still unchanged")
+    E.sql("SET PASSWORD FOR %s@'127.0.0.1' = %s;" %
+          (vdtest.q(user), vdtest.q(vdtest.native_hash(cur))))
+    rc, out, err = v.ctl(["target", "set", "s1", "--account-hosts",
+                          "localhost,127.0.0.1"])
+    check(rc == 0 and "account_hosts" in out and "127.0.0.1" in out,
+          "proven by login, stored: %d %r %r" % (rc, out, err))
+    check(show(v, "s1").get("account_hosts") == ["localhost", "127.0.0.1"],
+          "account hosts stored")
+    # Another server that is not there: refused, unchanged.
+    rc, out, err = v.ctl(["target", "set", "s1", "--unix-socket",
+                          WORK + "/no-such.sock"])
+    check(rc != 0 and show(v, "s1").get("unix_socket") == MDB["MDB_SOCKET"],
+          "an unreachable server is refused: %d %r" % (rc, err))
+    # Usage and refusals.
+    rc, out, err = v.ctl(["target", "set", "s1", "--user", "root"])
+    check(rc == 2, "target set --user is a usage error: %d %r" % (rc, err))
+    rc, out, err = v.ctl(["target", "set", "nosuch", "--every", "1d"])
+    check(rc == 4, "unknown target: %d %r" % (rc, err))
+    rc, out, err = v.ctl(["target", "set", "s1", "--policy", "bank"])
+    check(rc != 0 and "nothing to change" in err,
+          "nothing to change: %d %r" % (rc, err))
+    rc, out, err = v.ctl(["target", "set", "s1", "--policy", "nosuch"])
+    check(rc != 0 and "policy" in err, "unknown policy: %d %r" % (rc, err))
+    for what, data in [("vaultd log", v.logtext().encode())] + v.outputs:
+        check(cur.encode() not in data and pw.encode() not in data,
+              "a password in %s" % what)
+    v.stop()
+    E.sql("DROP USER IF EXISTS %s@'localhost';"
+          "DROP USER IF EXISTS %s@'127.0.0.1';" % (vdtest.q(user),
+                                                   vdtest.q(user)))
+
+
+def sc_dup():
+    v = Vault("dup")
+    v.start()
+    user, pw = "opr_dup", new_pw()
+    E.make_user(user, pw, ["localhost", "127.0.0.1"])
+    v.add("d1", user, pw, hosts="localhost")
+    rc, out, err = v.ctl(add_args("d2", user, "localhost"), pw + "\n")
+    check(rc != 0 and "d1" in err and "force" in err,
+          "the same rows twice: refused naming d1: %d %r" % (rc, err))
+    rc, out, err = v.ctl(add_args("d3", user, "auto"), pw + "\n")
+    check(rc != 0 and "d1" in err, "auto overlaps: refused: %d %r" %
+          (rc, err))
+    rc, out, err = v.ctl(add_args("d4", user, "127.0.0.1"), pw + "\n")
+    check(rc == 0, "another row of the user is not a duplicate: %d %r" %
+          (rc, err))
+    rc, out, err = v.ctl(["target", "set", "d4", "--account-hosts",
+                          "127.0.0.1,localhost"])
+    check(rc != 0 and "d1" in err, "target set onto d1's rows: refused: "
+          "%d %r" % (rc, err))
+    rc, out, err = v.ctl(add_args("d2", user, "localhost") + ["--force"],
+                         pw + "\n")
+    check(rc == 0, "--force registers it: %d %r" % (rc, err))
+    check([e.get("result") for e in audits(v, "target.add")
+           if e.get("target") in ("d2", "d3")] ==
+          ["ok", "refused", "refused"], "refusals audited")
+    v.stop()
+    E.sql("DROP USER IF EXISTS %s@'localhost';"
+          "DROP USER IF EXISTS %s@'127.0.0.1';" % (vdtest.q(user),
+                                                   vdtest.q(user)))
+
+
+SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
+             ("dup", sc_dup)]
+
+
+def main():
+    try:
+        ran = run_scenarios(SCENARIOS, ONLY)
+    finally:
+        vdtest.stop_all()
+    finish(ran, WORK)
+
+
+if __name__ == "__main__":
+    main()
