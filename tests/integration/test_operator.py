@@ -95,7 +95,7 @@ def sc_config():
         (base + "[access]\nadmin = root\n[rotation]\nconcurrency = 2\n"
          "[access]\nadmin = nobody\n", 9, 5, r"section \[access\]"),
         (base + "[policy p]\nlength = 24\n[access]\nadmin = root\n"
-         "[ policy  p ]\nlength = 30\n", 9, 5, r"section \[policy p\]"),
+         "[policy  p]\nlength = 30\n", 9, 5, r"section \[policy p\]"),
         (base + "[access]\nadmin = root\n[rotation]\nretry_min = 1m\n"
          "concurrency = 2\nretry_min = 2m\n", 10, 8, r"key 'retry_min'"),
         (base.replace("socket =", "data_dir = %s\nsocket =" % data),
