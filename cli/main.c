@@ -17,9 +17,10 @@
 static const struct vc_cmd commands[] = {
 	{ "init", cmd_init, "create a new vault (offline)" },
 	{ "policy", cmd_policy, "show, check and generate passwords to a policy" },
-	{ "target", cmd_target, "add, list, show, remove targets; set-password" },
+	{ "target", cmd_target, "add, set, list, show, remove targets; set-password" },
 	{ "get", cmd_get, "print a target's password (audited)" },
 	{ "rotate", cmd_rotate, "ask vaultd to rotate a target now" },
+	{ "check", cmd_check, "check now that the vault's password logs in" },
 	{ "history", cmd_history, "a target's rotation history" },
 	{ "status", cmd_status, "vaultd's state and each target's" },
 	{ "audit", cmd_audit, "list the audit log; verify it (offline)" },

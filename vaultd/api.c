@@ -2312,6 +2312,9 @@ batch_record(struct batch *b, size_t idx, int err, const json_t *result,
 	    json_string(err != 0 ? "failed" : "ok"));
 	json_object_set_new(o, "error", err != 0 ? json_string(why) :
 	    json_null());
+	v = json_object_get(result, "hosts");
+	if (json_is_string(v))
+		json_object_set_new(o, "hosts", json_copy(v));
 	b->ended++;
 	if (err != 0)
 		b->failed++;
@@ -2345,9 +2348,12 @@ names_cb(const char *name, json_t *obj, void *arg)
 	    0 ? 0 : VD_ENOMEM;
 }
 
-/* rotate {"all": true}: every target; see struct batch. */
+/*
+ * rotate {"all": true}, and check {"all": true} (check: drift checks,
+ * vd_rotate_check(), always waited for): every target; see struct batch.
+ */
 static void
-rotate_all(struct vd_req *rq, int wait, int progress)
+rotate_all(struct vd_req *rq, int wait, int progress, int check)
 {
 	struct vd_daemon *d = rq->d;
 	struct vd_txn *t = NULL;
@@ -2377,8 +2383,9 @@ rotate_all(struct vd_req *rq, int wait, int progress)
 	t = NULL;
 	if (r != 0)
 		goto fail;
-	vd_log(LOG_INFO, "rotation of all %zu targets requested by %s (uid "
-	    "%lu)", b->total, rq->caller->user, (unsigned long)rq->caller->uid);
+	vd_log(LOG_INFO, "%s of all %zu targets requested by %s (uid %lu)",
+	    check ? "drift check" : "rotation", b->total, rq->caller->user,
+	    (unsigned long)rq->caller->uid);
 	b->requesting = 1;
 	for (size_t i = 0; i < b->total; i++) {
 		const char *name = json_string_value(json_object_get(
@@ -2396,8 +2403,9 @@ rotate_all(struct vd_req *rq, int wait, int progress)
 			it->idx = i;
 		}
 		vd_err_clear();
-		if ((r = vd_rotate_request(d, name, "manual", wait ?
-		    batch_done : NULL, it)) != 0) {
+		if ((r = check ? vd_rotate_check(d, name, batch_done, it) :
+		    vd_rotate_request(d, name, "manual", wait ? batch_done :
+		    NULL, it)) != 0) {
 			/* Refused now: the callback will not come. */
 			free(it);
 			batch_record(b, i, r, NULL, vd_err_detail()[0] ?
@@ -2452,7 +2460,7 @@ m_rotate(struct vd_req *rq, json_t *params)
 			    "give one of them");
 			return;
 		}
-		rotate_all(rq, wait, json_is_true(prog));
+		rotate_all(rq, wait, json_is_true(prog), 0);
 		return;
 	}
 	if ((name = target_param(rq, params)) == NULL)
@@ -2478,6 +2486,68 @@ m_rotate(struct vd_req *rq, json_t *params)
 	}
 	if (!wait)
 		vd_req_reply(rq, json_pack("{s:b}", "accepted", 1));
+}
+
+/*
+ * A check's outcome: the result, or an error naming the outcome, the
+ * engine's reason (the host that refused; vd_err_detail()) and what to do.
+ */
+static void
+check_done(void *arg, int err, json_t *result)
+{
+	struct vd_req *rq = arg;
+	const char *out = json_string_value(json_object_get(result, "result"));
+	char msg[900];
+
+	if (err == 0) {
+		vd_req_reply(rq, json_incref(result));
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s%s", out != NULL ? out : "failed",
+	    vd_err_detail()[0] ? vd_err_detail() : vd_strerror(err),
+	    err == VD_EAUTH ? "; vaultd repairs drift through the admin "
+	    "account or a kept version (vaultctl status; docs/operations.md "
+	    "section 8)" : "");
+	vd_req_fail_code(rq, err == VD_EAUTH ? VD_RPC_AUTH : vd_proto_code(err),
+	    msg);
+}
+
+/*
+ * check {"name": N} | {"all": true}: a drift check now (vd_rotate_check()),
+ * answered with its outcome: the current password verified by a fresh
+ * login on every account host.  Audited when asked.
+ */
+static void
+m_check(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	json_t *all = json_object_get(params, "all");
+	const char *name;
+	int r;
+
+	if (all != NULL && !json_is_boolean(all)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "all: expected a boolean");
+		return;
+	}
+	if (json_is_true(all)) {
+		if (json_object_get(params, "name") != NULL) {
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "name and all: "
+			    "give one of them");
+			return;
+		}
+		rotate_all(rq, 1, 0, 1);
+		return;
+	}
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if ((r = audit_now(d, rq, name, 0, "requested", NULL)) != 0) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	vd_err_clear();
+	if ((r = vd_rotate_check(d, name, check_done, rq)) != 0)
+		vd_req_fail_code(rq, vd_proto_code(r), vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
 }
 
 /* --- history / audit ---------------------------------------------------- */
@@ -2700,6 +2770,7 @@ static const struct method methods[] = {
 	{ "target.set_password", 0, 1, m_target_set_password },
 	{ "target.abandon", 0, 1, m_target_abandon },
 	{ "target.set", 0, 1, m_target_set },
+	{ "check", VD_ROLE_OPERATOR, 1, m_check },
 	{ "get", VD_ROLE_REVEAL, 1, m_get },
 	{ "rotate", VD_ROLE_OPERATOR, 1, m_rotate },
 	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },

@@ -17,6 +17,9 @@ server of its own (the "opr" fixture):
            and the server proven by a login with the current password
            before they are stored (refusals store nothing); no --user;
            unknown target; nothing to change
+  check    vaultctl check NAME|--all: a drift check now, recorded (state
+           drift after an out-of-band change, ok once it is back);
+           rotate --wait says which host rows were not verified
   dup      a second target for the same server, user and host rows is
            refused naming the first (add and set), allowed with --force;
            other rows of the same user are not a duplicate
@@ -372,8 +375,56 @@ def sc_dup():
                                                    vdtest.q(user)))
 
 
+def sc_check():
+    v = Vault("check")
+    v.start()
+    user, pw = "opr_ck", new_pw()
+    E.make_user(user, pw, ["localhost", "192.0.2.1"], grant="ALL PRIVILEGES")
+    v.add("c1", user, pw, hosts="localhost")
+    rc, out, err = v.ctl(["check", "c1"])
+    check(rc == 0 and re.match(r"c1 checked: version 1 \(localhost=ok\)\n$",
+                               out), "check c1: %d %r %r" % (rc, out, err))
+    check(v.target_status("c1").get("state") == "ok", "state ok")
+    # Changed behind the vault's back: the check says so now.
+    E.sql("SET PASSWORD FOR %s@'localhost' = %s;" %
+          (vdtest.q(user), vdtest.q(vdtest.native_hash(new_pw()))))
+    rc, out, err = v.ctl(["check", "c1"])
+    check(rc == 1 and "drift" in err and user in err,
+          "check after an out-of-band change: %d %r %r" % (rc, out, err))
+    check(v.target_status("c1").get("state") == "drift",
+          "the check is recorded: state drift")
+    rc, out, err = v.ctl(["check", "--all"])
+    check(rc == 1 and re.search(r"^c1: drift", out, re.M) and
+          "checked 1 targets, 1 failed" in out,
+          "check --all: %d %r %r" % (rc, out, err))
+    E.sql("SET PASSWORD FOR %s@'localhost' = %s;" %
+          (vdtest.q(user), vdtest.q(vdtest.native_hash(pw))))
+    rc, out, err = v.ctl(["check", "c1", "--json"])
+    res = json.loads(out) if rc == 0 else {}
+    check(res.get("result") == "ok" and res.get("version") == 1,
+          "check --json after the password is back: %d %r" % (rc, out))
+    check(v.target_status("c1").get("state") == "ok", "state ok again")
+    rc, out, err = v.ctl(["check", "nosuch"])
+    check(rc == 4, "check of an unknown target: %d %r" % (rc, err))
+    check(len([e for e in audits(v, "check")
+               if e.get("result") == "requested"]) >= 3, "checks audited")
+    # A row vaultd cannot log in on from here: "rotated" says so.
+    rc, out, err = v.ctl(["target", "set", "c1", "--account-hosts",
+                          "localhost,192.0.2.1"])
+    check(rc == 0, "account host 192.0.2.1 added: %d %r" % (rc, err))
+    rc, out, err = v.ctl(["rotate", "c1", "--wait"])
+    check(rc == 0 and re.match(r"c1 rotated to version 2, but 1 of 2 host "
+                               r"rows not verified by a login from here: ", out),
+          "rotate --wait names the rows not verified: %d %r %r" %
+          (rc, out, err))
+    v.stop()
+    E.sql("DROP USER IF EXISTS %s@'localhost';"
+          "DROP USER IF EXISTS %s@'192.0.2.1';" % (vdtest.q(user),
+                                                   vdtest.q(user)))
+
+
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
-             ("dup", sc_dup)]
+             ("dup", sc_dup), ("check", sc_check)]
 
 
 def main():
