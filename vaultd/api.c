@@ -706,6 +706,19 @@ add_commit(struct addjob *j, uint64_t *vp)
 	}
 	if ((r = put_version(rq->d, t, j->name, v, j->pw, meta, hist)) != 0)
 		goto out;
+	/*
+	 * The initial version is a successful change of the password as far
+	 * as status's last_ok_unix goes (docs/api.md); the cadence counts
+	 * from it.
+	 */
+	json_decref(meta);
+	if ((meta = json_pack("{s:I}", "last_ok", (json_int_t)vd_now())) ==
+	    NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	if ((r = vd_sched_update(t, j->name, meta)) != 0)
+		goto out;
 	if (j->admin_pw != NULL &&
 	    (r = vd_admin_secret_put(t, j->name, j->admin_pw)) != 0)
 		goto out;

@@ -91,7 +91,7 @@ chmod 755 "$tmp/bin/vaultctl"
 PATH=$tmp/bin:$PATH
 
 expect "target" vaultctl ta
-expect "abandon add list remove set-password show" vaultctl target ""
+expect "abandon add list remove set set-password show" vaultctl target ""
 expect "remove" vaultctl target r
 expect "audit" vaultctl au
 expect "init" vaultctl --socket /x in
@@ -118,6 +118,13 @@ expect "batch1 batch2 reporting.db-3" vaultctl get ""
 expect "batch1 batch2" vaultctl rotate ba
 expect "reporting.db-3" vaultctl target show rep
 expect "batch1 batch2" vaultctl target set-password b
+expect "batch1 batch2" vaultctl target set b
+expect "" vaultctl target set batch1 ""
+expect "--every" vaultctl target set batch1 --ev
+expect "--force" vaultctl target add n --f
+expect "batch1 batch2" vaultctl check b
+expect "" vaultctl check --all ""
+expect "--all --help --json --socket" vaultctl check --
 expect "--help --json --socket" vaultctl target set-password batch1 --
 expect "batch1 batch2 reporting.db-3" vaultctl history --limit 5 ""
 # Only one name: after it, nothing.

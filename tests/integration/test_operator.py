@@ -381,6 +381,9 @@ def sc_check():
     user, pw = "opr_ck", new_pw()
     E.make_user(user, pw, ["localhost", "192.0.2.1"], grant="ALL PRIVILEGES")
     v.add("c1", user, pw, hosts="localhost")
+    lo = v.target_status("c1").get("last_ok_unix")
+    check(lo is not None and abs(lo - time.time()) < 120,
+          "last_ok_unix counts the initial version (docs/api.md): %r" % lo)
     rc, out, err = v.ctl(["check", "c1"])
     check(rc == 0 and re.match(r"c1 checked: version 1 \(localhost=ok\)\n$",
                                out), "check c1: %d %r %r" % (rc, out, err))
