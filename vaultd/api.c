@@ -405,6 +405,15 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	v = json_object_get(sched, "last_ok");
 	if (json_is_integer(v))
 		last_ok = json_integer_value(v);
+	/*
+	 * The newest entry, when it is a success the engine did not record
+	 * in the schedule (the initial version of target.add): it counts
+	 * (docs/api.md).
+	 */
+	v = json_object_get(last, "result");
+	if (json_is_string(v) && strcmp(json_string_value(v), "ok") == 0 &&
+	    rfc3339_secs(json_object_get(last, "finished_at")) > last_ok)
+		last_ok = rfc3339_secs(json_object_get(last, "finished_at"));
 	v = json_object_get(last, "error");
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");
@@ -705,19 +714,6 @@ add_commit(struct addjob *j, uint64_t *vp)
 		goto out;
 	}
 	if ((r = put_version(rq->d, t, j->name, v, j->pw, meta, hist)) != 0)
-		goto out;
-	/*
-	 * The initial version is a successful change of the password as far
-	 * as status's last_ok_unix goes (docs/api.md); the cadence counts
-	 * from it.
-	 */
-	json_decref(meta);
-	if ((meta = json_pack("{s:I}", "last_ok", (json_int_t)vd_now())) ==
-	    NULL) {
-		r = VD_ENOMEM;
-		goto out;
-	}
-	if ((r = vd_sched_update(t, j->name, meta)) != 0)
 		goto out;
 	if (j->admin_pw != NULL &&
 	    (r = vd_admin_secret_put(t, j->name, j->admin_pw)) != 0)
@@ -2266,13 +2262,42 @@ vd_api_stop(struct vd_daemon *d)
 
 /* --- rotate ------------------------------------------------------------- */
 
+/*
+ * The message for a job that ended with err: the engine's reason, or,
+ * when the server took the change (result "ok") but its record failed
+ * (a full disk …) and the engine gave no reason but "ok", that, and what
+ * happens next; never "No space left on device: ok".
+ */
+static const char *
+job_err(int err, const json_t *result, char *buf, size_t len)
+{
+	const char *out = json_string_value(json_object_get(result,
+	    "result"));
+	const char *hosts = json_string_value(json_object_get(result,
+	    "hosts"));
+
+	/* The engine's reason is its outcome's name when it had no other. */
+	if (out != NULL && strcmp(out, "ok") == 0 &&
+	    strcmp(vd_err_detail(), "ok") == 0) {
+		snprintf(buf, len, "the server holds version %lld (%s), but "
+		    "vaultd could not record it: %s; get serves that version "
+		    "and vaultd retries the record (free space, then vaultctl "
+		    "status)", (long long)json_integer_value(json_object_get(
+		    result, "version")), hosts != NULL && *hosts ? hosts : "-",
+		    vd_strerror(err));
+		return buf;
+	}
+	return vd_err_format(err, buf, len);
+}
+
 static void
 rotate_done(void *arg, int err, json_t *result)
 {
 	struct vd_req *rq = arg;
+	char buf[700];
 
 	if (err != 0)
-		vd_req_fail(rq, err, NULL);
+		vd_req_fail(rq, err, job_err(err, result, buf, sizeof(buf)));
 	else
 		vd_req_reply(rq, result != NULL ? json_incref(result) :
 		    json_pack("{s:b}", "ok", 1));
@@ -2321,7 +2346,10 @@ batch_record(struct batch *b, size_t idx, int err, const json_t *result,
 	json_object_set_new(o, "version", json_is_integer(v) ? json_copy(v) :
 	    json_null());
 	v = json_object_get(result, "result");
-	json_object_set_new(o, "result", json_is_string(v) ? json_copy(v) :
+	/* On the server, but not recorded: not "ok". */
+	json_object_set_new(o, "result", err != 0 && json_is_string(v) &&
+	    strcmp(json_string_value(v), "ok") == 0 ? json_string(
+	    "unrecorded") : json_is_string(v) ? json_copy(v) :
 	    json_string(err != 0 ? "failed" : "ok"));
 	json_object_set_new(o, "error", err != 0 ? json_string(why) :
 	    json_null());
@@ -2338,10 +2366,10 @@ batch_done(void *arg, int err, json_t *result)
 {
 	struct batch_item *it = arg;
 	struct batch *b = it->b;
-	char buf[300];
+	char buf[700];
 
 	batch_record(b, it->idx, err, result, err != 0 ?
-	    vd_err_format(err, buf, sizeof(buf)) : NULL);
+	    job_err(err, result, buf, sizeof(buf)) : NULL);
 	free(it);
 	if (b->progress && !b->requesting) {
 		/* A JSON-RPC notification: no id, the answer follows later. */

@@ -526,8 +526,10 @@ def log_count(daemon, text):
 
 def test_reload(daemon, conf, data, key):
     rev1 = USERS["rev1"]
+    # An unknown key in the file's last section ([rotation]); a second
+    # [vault] section would itself be refused (issue 19) before the key.
     with open(conf, "a") as f:
-        f.write("[vault]\nbogus_key = 1\n")
+        f.write("bogus_key = 1\n")
     daemon.proc.send_signal(signal.SIGHUP)
     check(wait_for(lambda: log_count(daemon, "new configuration refused") ==
                    1), "bad reload logged")
