@@ -20,6 +20,7 @@ server of its own (the "opr" fixture):
   check    vaultctl check NAME|--all: a drift check now, recorded (state
            drift after an out-of-band change, ok once it is back);
            rotate --wait says which host rows were not verified
+  full     a connection refused for max_clients says vaultd is full
   dup      a second target for the same server, user and host rows is
            refused naming the first (add and set), allowed with --force;
            other rows of the same user are not a duplicate
@@ -426,8 +427,32 @@ def sc_check():
                                                    vdtest.q(user)))
 
 
+def sc_full():
+    v = Vault("full")
+    with open(v.conf) as f:
+        conf = f.read()
+    with open(v.conf, "w") as f:
+        f.write(conf.replace("[vault]\n", "[vault]\nmax_clients = 1\n", 1))
+    v.start()
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(v.sock)
+    time.sleep(0.2)
+    try:
+        for _ in range(5):
+            rc, out, err = v.ctl(["status"])
+            check(rc != 0 and "vaultd is full" in err and "max_clients" in err,
+                  "status while vaultd is full says so: %d %r" % (rc, err))
+    finally:
+        s.close()
+    time.sleep(0.2)
+    rc, out, err = v.ctl(["status"])
+    check(rc == 0, "status once a connection is free: %d %r" % (rc, err))
+    v.stop()
+
+
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
-             ("dup", sc_dup), ("check", sc_check)]
+             ("dup", sc_dup), ("check", sc_check), ("full", sc_full)]
 
 
 def main():
