@@ -20,6 +20,9 @@ server of its own (the "opr" fixture):
   check    vaultctl check NAME|--all: a drift check now, recorded (state
            drift after an out-of-band change, ok once it is back);
            rotate --wait says which host rows were not verified
+  glass    break-glass on a copy of the data directory does not promise
+           an audit; on the live one it does, and audit list shows the
+           opening's details
   full     a connection refused for max_clients says vaultd is full
   dup      a second target for the same server, user and host rows is
            refused naming the first (add and set), allowed with --force;
@@ -451,8 +454,58 @@ def sc_full():
     v.stop()
 
 
+def sc_glass():
+    """Break-glass says whether a vaultd will see the recorded opening;
+    audit list shows its openings, not "-"."""
+    d = os.path.join(WORK, "glasskeys")
+    os.mkdir(d, 0o700)
+    key = d + "/customer.key"
+    p = subprocess.run([VAULTCTL, "escrow", "keygen", "--out", key],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(p.returncode == 0, "keygen: %s" % p.stderr.decode())
+    v = vdtest.Vault(E, "glass", extra="[escrow]\nmode = any\n"
+                     "customer = %s.pub\n" % key)
+    v.start()
+    user, pw = "opr_bg", new_pw()
+    E.make_user(user, pw, ["localhost"])
+    v.add("g", user, pw)
+    fp = subprocess.run([VAULTCTL, "escrow", "vault-key", "--data-dir",
+                         v.data, "--key-file", v.key], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE).stdout.decode().strip()
+
+    def glass(data):
+        p = subprocess.run([VAULTCTL, "breakglass", "--data-dir", data,
+                            "--escrow-key", key, "--vault-key", fp, "g"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    copy = v.dir + "/copy"
+    subprocess.run(["cp", "-a", v.data, copy], check=True)
+    rc, out, err = glass(copy)
+    check(rc == 0 and out == pw + "\n", "break-glass on a copy opens it: %d "
+          "%r" % (rc, err))
+    check("no vaultd runs on it" in err and "copy" in err and
+          "breakglass report" in err and "will audit it" not in err,
+          "on a copy it does not promise an audit: %r" % err)
+    rc, out, err = glass(v.data)
+    check(rc == 0 and "the vaultd running on it will audit it" in err,
+          "on the live directory: %d %r" % (rc, err))
+    h = v.wait_history("g", lambda h: any(
+        e.get("trigger") == "breakglass" for e in h), timeout=120)
+    check(any(e.get("trigger") == "breakglass" for e in h),
+          "the live opening is audited and rotated")
+    rc, out, err = v.ctl(["audit", "list"])
+    line = [x for x in out.splitlines() if "event=breakglass" in x]
+    check(line and "openings=-" not in line[0] and "openings=[" in line[0],
+          "audit list shows the openings: %r" % line)
+    v.stop()
+    E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
+
+
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
-             ("dup", sc_dup), ("check", sc_check), ("full", sc_full)]
+             ("dup", sc_dup), ("check", sc_check), ("full", sc_full),
+             ("glass", sc_glass)]
 
 
 def main():
