@@ -406,14 +406,18 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	if (json_is_integer(v))
 		last_ok = json_integer_value(v);
 	/*
-	 * The newest entry, when it is a success the engine did not record
-	 * in the schedule (the initial version of target.add): it counts
-	 * (docs/api.md).
+	 * A current version the engine's schedule does not count yet (the
+	 * initial one of target.add, before any rotation): its creation is
+	 * the last successful change (docs/api.md).
 	 */
-	v = json_object_get(last, "result");
-	if (json_is_string(v) && strcmp(json_string_value(v), "ok") == 0 &&
-	    rfc3339_secs(json_object_get(last, "finished_at")) > last_ok)
-		last_ok = rfc3339_secs(json_object_get(last, "finished_at"));
+	if (last_ok < 0 && cur != 0) {
+		json_t *meta = NULL;
+
+		if (vd_version_get(sc->t, name, cur, &meta) == 0)
+			last_ok = rfc3339_secs(json_object_get(meta,
+			    "created_at"));
+		json_decref(meta);
+	}
 	v = json_object_get(last, "error");
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");

@@ -400,9 +400,30 @@ def sc_check():
           "check after an out-of-band change: %d %r %r" % (rc, out, err))
     check(v.target_status("c1").get("state") == "drift",
           "the check is recorded: state drift")
+    # A second target, healthy: --state shows only the one in drift.
+    u2, pw2 = "opr_ck2", new_pw()
+    E.make_user(u2, pw2, ["localhost"])
+    v.add("c2", u2, pw2, hosts="localhost")
+    rc, out, err = v.ctl(["status", "--state", "drift,failed"])
+    rows = [ln.split()[0] for ln in out.splitlines()
+            if re.match(r"c\d ", ln)]
+    check(rc == 0 and rows == ["c1"], "status --state drift,failed: %r" %
+          out)
+    rc, out, err = v.ctl(["status", "--state", "ok", "--json"])
+    check(rc == 0 and [t["name"] for t in json.loads(out)["targets"]] ==
+          ["c2"], "status --state ok --json: %r" % out[:300])
+    rc, out, err = v.ctl(["status", "--state", "bogus"])
+    check(rc == 2 and "not a state" in err, "--state bogus: %d %r" %
+          (rc, err))
+    rc, out, err = v.ctl(["status"])
+    row = [ln for ln in out.splitlines() if ln.startswith("c1 ")]
+    check("LAST OK" in out and row and
+          re.match(r"c1\s+drift\s+1\s+\d{4}-\d\d-\d\dT", row[0]),
+          "LAST OK is the last success, not the failed check: %r" % row)
     rc, out, err = v.ctl(["check", "--all"])
     check(rc == 1 and re.search(r"^c1: drift", out, re.M) and
-          "checked 1 targets, 1 failed" in out,
+          "checked 2 targets, 1 failed" in out and
+          re.search(r"^c2 checked: version 1 \(localhost=ok\)$", out, re.M),
           "check --all: %d %r %r" % (rc, out, err))
     E.sql("SET PASSWORD FOR %s@'localhost' = %s;" %
           (vdtest.q(user), vdtest.q(vdtest.native_hash(pw))))
@@ -424,10 +445,35 @@ def sc_check():
                                r"rows not verified by a login from here: ", out),
           "rotate --wait names the rows not verified: %d %r %r" %
           (rc, out, err))
+    # history: the hosts in text, and CSV that a CSV reader takes back.
+    rc, out, err = v.ctl(["history", "c1"])
+    check(rc == 0 and "HOSTS" in out.splitlines()[0] and
+          re.search(r"^2\s+manual\s+ok\s+\S+\s+\S+\s+localhost=ok "
+                    r"192\.0\.2\.1=", out, re.M),
+          "text history has the hosts: %r" % out)
+    import csv
+    import io
+    rc, out, err = v.ctl(["history", "c1", "--csv"])
+    rows = list(csv.DictReader(io.StringIO(out))) if rc == 0 else []
+    check(rows and rows[0]["version"] == "2" and rows[0]["result"] == "ok"
+          and rows[0]["hosts"].startswith("localhost=ok") and
+          rows[-1]["trigger"] == "initial" and out.endswith("\r\n"),
+          "history --csv: %d %r" % (rc, out[:300]))
+    rc, out, err = v.ctl(["audit", "list", "--csv", "--limit", "500"])
+    rows = list(csv.DictReader(io.StringIO(out))) if rc == 0 else []
+    reasons = [r["reason"] for r in rows if r["event"] == "target.set"]
+    check(rows and rows[0]["seq"].isdigit() and
+          any("," in x for x in reasons) is False and
+          any(r["event"] == "check" and r["target"] == "c1" for r in rows),
+          "audit list --csv: %d %r" % (rc, out[:300]))
+    rc, out, err = v.ctl(["audit", "list", "--csv", "--json"])
+    check(rc == 2, "--csv and --json together: usage error: %d" % rc)
     v.stop()
     E.sql("DROP USER IF EXISTS %s@'localhost';"
-          "DROP USER IF EXISTS %s@'192.0.2.1';" % (vdtest.q(user),
-                                                   vdtest.q(user)))
+          "DROP USER IF EXISTS %s@'192.0.2.1';"
+          "DROP USER IF EXISTS %s@'localhost';" % (vdtest.q(user),
+                                                   vdtest.q(user),
+                                                   vdtest.q(u2)))
 
 
 def sc_full():
