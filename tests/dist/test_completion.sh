@@ -100,12 +100,13 @@ expect "keygen" vaultctl escrow k
 expect "pin" vaultctl escrow pi
 expect "--accept-vault-key" vaultctl breakglass --ac
 expect "generate" vaultctl policy gen
-expect "--help --json --limit --socket" vaultctl history x --
+expect "--csv --help --json --limit --socket" vaultctl history x --
+expect "drift" vaultctl status --state d
 expect "--wait" vaultctl rotate --w
 expect "--all" vaultctl rotate --a
 expect "--check" vaultctl status --ch
 expect "--prometheus" vaultctl status --p
-expect "--check --grace --help --json --prometheus --socket" vaultctl status --
+expect "--check --grace --help --json --prometheus --socket --state" vaultctl status --
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
