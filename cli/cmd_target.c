@@ -27,7 +27,8 @@ target_usage(FILE *f)
 	    "           [--window HH:MM-HH:MM[ DAYS]] [--after-reveal DUR] "
 	    "[--admin-user U]\n"
 	    "           [--tls required|off] [--tls-ca FILE] [--force] "
-	    "[--json]\n"
+	    "[--check] [--json]\n"
+	    "       vaultctl target check NAME [--json]\n"
 	    "       vaultctl target set NAME [--host H [--port P] | "
 	    "--unix-socket PATH]\n"
 	    "           [--account-hosts h1,h2,...|auto] [--policy P] "
@@ -58,6 +59,13 @@ target_usage(FILE *f)
 	    "--after-reveal 0 clears it.\n"
 	    "--force registers an account (server, user, host rows) that "
 	    "another target has.\n"
+	    "target check logs in with the current password on every host of "
+	    "the account\n"
+	    "(listing them, for auto) and prints per host ok, unverified (not "
+	    "reachable\n"
+	    "from here), refused or error, and why; target add --check does "
+	    "the same\n"
+	    "before storing the password.\n"
 	    "target set-password reads, the same way, the password now in "
 	    "force on the server\n"
 	    "(changed outside the vault); vaultd stores it as the new current "
@@ -78,7 +86,7 @@ target_usage(FILE *f)
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
 	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP,
-	O_WAIT, O_FORCE
+	O_WAIT, O_FORCE, O_CHECK
 };
 
 static const struct option add_opts[] = {
@@ -95,6 +103,7 @@ static const struct option add_opts[] = {
 	{ "tls", required_argument, NULL, O_TLS },
 	{ "tls-ca", required_argument, NULL, O_TLSCA },
 	{ "force", no_argument, NULL, O_FORCE },
+	{ "check", no_argument, NULL, O_CHECK },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -173,7 +182,7 @@ target_edit(int argc, char **argv, int set)
 	json_t *params = NULL, *res = NULL, *v;
 	long long port = 0;
 	char prompt[160];
-	int ch, json = 0, force = 0, rc;
+	int ch, json = 0, force = 0, pre = 0, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", add_opts, NULL)) != -1) {
@@ -199,6 +208,7 @@ target_edit(int argc, char **argv, int set)
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: json = 1; break;
 		case O_FORCE: force = 1; break;
+		case O_CHECK: pre = 1; break;
 		case O_HELP:
 			target_usage(stdout);
 			return VC_EXIT_OK;
@@ -207,8 +217,8 @@ target_edit(int argc, char **argv, int set)
 			return VC_EXIT_USAGE;
 		}
 	}
-	if (set && (optind + 1 != argc || user != NULL || (host != NULL &&
-	    usock != NULL))) {
+	if (set && (optind + 1 != argc || user != NULL || pre || (host !=
+	    NULL && usock != NULL))) {
 		fprintf(stderr, "vaultctl: target set needs NAME and takes no "
 		    "--user (the account is the target; add another), and at "
 		    "most one of --host / --unix-socket\n");
@@ -228,7 +238,8 @@ target_edit(int argc, char **argv, int set)
 		return VC_EXIT_USAGE;
 	}
 	if ((params = json_pack("{s:s}", "name", argv[optind])) == NULL ||
-	    (force && json_object_set_new(params, "force", json_true()) != 0)) {
+	    (force && json_object_set_new(params, "force", json_true()) != 0) ||
+	    (pre && json_object_set_new(params, "check", json_true()) != 0)) {
 		rc = VC_EXIT_FAIL;
 		goto out;
 	}
@@ -286,7 +297,11 @@ target_edit(int argc, char **argv, int set)
 		    vc_str(json_object_get(res, "changed")), *h && strcmp(h,
 		    "-") != 0 ? "; proven by login: " : "", *h && strcmp(h,
 		    "-") != 0 ? h : "");
-	} else
+	} else if (pre)
+		printf("target %s added, version %s; every host checked: %s\n",
+		    argv[optind], vc_str(json_object_get(res, "version")),
+		    vc_str(json_object_get(res, "hosts")));
+	else
 		printf("target %s added, version %s\n", argv[optind],
 		    vc_str(json_object_get(res, "version")));
  out:
@@ -502,6 +517,52 @@ target_abandon(int argc, char **argv)
 }
 
 /*
+ * target check NAME: the pre-flight; one line per account host.  Exits 0
+ * when every host that can be reached logs in.
+ */
+static int
+target_check(int argc, char **argv)
+{
+	json_t *res = NULL;
+	const char *h, *p, *sp, *err;
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 1, &json, NULL)) >= 0)
+		return rc;
+	if ((rc = vc_call_exit("target check", "target.check",
+	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) !=
+	    VC_EXIT_OK)
+		return rc;
+	rc = strcmp(vc_str(json_object_get(res, "result")), "ok") == 0 ?
+	    VC_EXIT_OK : VC_EXIT_FAIL;
+	if (json) {
+		if (vc_print_json(res) != 0)
+			rc = VC_EXIT_FAIL;
+		json_decref(res);
+		return rc;
+	}
+	h = json_string_value(json_object_get(res, "hosts"));
+	err = json_string_value(json_object_get(res, "error"));
+	printf("target %s: %s\n", argv[optind], rc == VC_EXIT_OK ? "every "
+	    "host that can be reached from here logs in" : "NOT READY");
+	for (p = h; p != NULL && *p != '\0'; p = sp != NULL ? sp + 1 : "") {
+		const char *eq = strchr(p, '=');
+
+		sp = strchr(p, ' ');
+		if (eq == NULL || (sp != NULL && eq > sp))
+			continue;
+		printf("  %-30.*s %.*s%s\n", (int)(eq - p), p, (int)(sp != NULL ?
+		    (size_t)(sp - eq - 1) : strlen(eq + 1)), eq + 1,
+		    strncmp(eq + 1, "unverified", 10) == 0 ? " (cannot be "
+		    "reached from the vault host; not proven)" : "");
+	}
+	if (err != NULL)
+		printf("  why: %s\n", err);
+	json_decref(res);
+	return rc;
+}
+
+/*
  * target set-password NAME: hands vaultd the password now in force (read
  * like target add's), after it was changed outside the vault.
  */
@@ -570,6 +631,8 @@ cmd_target(int argc, char **argv)
 		return target_set_password(argc - 1, argv + 1);
 	if (strcmp(argv[1], "abandon") == 0)
 		return target_abandon(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check") == 0)
+		return target_check(argc - 1, argv + 1);
 	fprintf(stderr, "vaultctl: unknown target command '%s'\n", argv[1]);
 	target_usage(stderr);
 	return VC_EXIT_USAGE;

@@ -654,6 +654,7 @@ struct addjob {
 	struct vd_secret	*pw;		/* the account's password */
 	struct vd_secret	*admin_pw;	/* admin_user's password or NULL */
 	struct vd_apply		 a;		/* the login checks (apply.c) */
+	int			 check;		/* params.check: every host */
 	int			 r;		/* outcome of the check */
 };
 
@@ -661,7 +662,10 @@ static void
 add_work(uv_work_t *w)
 {
 	struct addjob *j = container_of(w, struct addjob, work);
-	j->r = vd_apply_login(&j->a, NULL, j->pw);
+
+	/* check: the pre-flight of target.check, on every account host. */
+	j->r = j->check ? vd_apply_verify(&j->a, j->pw) :
+	    vd_apply_login(&j->a, NULL, j->pw);
 	if (j->r == 0 && j->admin_pw != NULL)
 		j->r = vd_apply_login(&j->a, j->a.admin_user, j->admin_pw);
 }
@@ -770,8 +774,8 @@ add_after(uv_work_t *w, int status)
 	    j->name, rq->caller->user, (unsigned long)rq->caller->uid,
 	    (unsigned long long)v);
 	vd_rotate_notify(rq->d, j->name);
-	vd_req_reply(rq, json_pack("{s:s, s:I}", "name", j->name, "version",
-	    (json_int_t)v));
+	vd_req_reply(rq, json_pack("{s:s, s:I, s:s}", "name", j->name,
+	    "version", (json_int_t)v, "hosts", j->a.summary));
  out:
 	vd_secret_free(j->admin_pw);
 	vd_secret_free(j->pw);
@@ -1059,6 +1063,7 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	j->rq = rq;
+	j->check = json_is_true(json_object_get(params, "check"));
 	memcpy(j->name, name, strlen(name) + 1);
 	if ((j->target = add_record(rq, params, name)) == NULL) {
 		free(j);
@@ -1457,6 +1462,124 @@ m_target_set(struct vd_req *rq, json_t *params)
 		return;
 	}
 	d->inflight++;
+}
+
+/* --- target.check ------------------------------------------------------- */
+
+/*
+ * target.check: the pre-flight a person reads before trusting the schedule.
+ * On the thread pool, by the target's own route (its admin account when it
+ * has one), the account's hosts are listed ("auto": which needs the
+ * privilege to read mysql.user, as every rotation does) and the current
+ * password is proven by a fresh login on each (vd_apply_verify()): per
+ * host ok, unverified (cannot be reached from here), refused or error,
+ * and why.  Changes nothing; not audited (no secret leaves).
+ */
+struct tcheckjob {
+	uv_work_t		 work;		/* libuv request */
+	struct vd_req		*rq;		/* answered in tcheck_after */
+	char			 name[VD_NAME_MAX + 1];	/* target name */
+	struct vd_secret	*pw;		/* current version's password */
+	struct vd_apply		 a;		/* the logins */
+	int			 r;		/* outcome */
+};
+
+static void
+tcheck_work(uv_work_t *w)
+{
+	struct tcheckjob *j = container_of(w, struct tcheckjob, work);
+
+	j->r = vd_apply_verify(&j->a, j->pw);
+}
+
+static void
+tcheck_free(struct tcheckjob *j)
+{
+	vd_secret_free(j->pw);
+	vd_apply_clear(&j->a);
+	free(j);
+}
+
+static void
+tcheck_after(uv_work_t *w, int status)
+{
+	struct tcheckjob *j = container_of(w, struct tcheckjob, work);
+	struct vd_req *rq = j->rq;
+	int r = status != 0 ? VD_EBUSY : j->r;
+
+	rq->d->inflight--;
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:s?}", "name", j->name,
+	    "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" : "error",
+	    "hosts", j->a.summary, "error", r == 0 ? NULL : status != 0 ?
+	    "cancelled" : j->a.err));
+	tcheck_free(j);
+}
+
+static void
+m_target_check(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct tcheckjob *j;
+	struct vd_txn *t = NULL;
+	json_t *rec = NULL;
+	const char *name;
+	uint64_t cur = 0;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
+		goto fail;
+	if ((r = vd_target_get(t, name, &rec)) != 0) {
+		r = vd_err_set(VD_ENOTFOUND, "no such target");
+		goto fail;
+	}
+	if ((r = vd_versions_find(t, name, &cur, NULL)) != 0)
+		goto fail;
+	if (cur == 0) {
+		r = vd_err_set(VD_ENOTFOUND, "target %s has no current version",
+		    name);
+		goto fail;
+	}
+	if ((r = vd_secret_get(t, name, cur, &j->pw)) != 0 ||
+	    (r = vd_apply_from_target(&j->a, name, rec,
+	    (unsigned)d->cfg->connect_timeout)) != 0)
+		goto fail;
+	if (json_object_get(rec, "admin_user") != NULL &&
+	    (r = vd_admin_secret_get(t, name, &j->a.admin_pw)) != 0) {
+		r = vd_err_set(r == VD_ENOTFOUND ? VD_ESTORE : r, "target %s: "
+		    "no password stored for its admin account", name);
+		goto fail;
+	}
+	vd_txn_abort(t);
+	t = NULL;
+	json_decref(rec);
+	rec = NULL;
+	if ((r = uv_queue_work(d->loop, &j->work, tcheck_work,
+	    tcheck_after)) != 0) {
+		r = vd_err_set(VD_EBUSY, "cannot queue work: %s",
+		    uv_strerror(r));
+		goto fail;
+	}
+	d->inflight++;
+	return;
+ fail:
+	{
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		vd_txn_abort(t);
+		json_decref(rec);
+		tcheck_free(j);
+		vd_req_fail_code(rq, vd_proto_code(r), why);
+	}
 }
 
 /* --- target.list / show / remove --------------------------------------- */
@@ -2816,6 +2939,7 @@ static const struct method methods[] = {
 	{ "target.abandon", 0, 1, m_target_abandon },
 	{ "target.set", 0, 1, m_target_set },
 	{ "check", VD_ROLE_OPERATOR, 1, m_check },
+	{ "target.check", VD_ROLE_OPERATOR, 1, m_target_check },
 	{ "get", VD_ROLE_REVEAL, 1, m_get },
 	{ "rotate", VD_ROLE_OPERATOR, 1, m_rotate },
 	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },

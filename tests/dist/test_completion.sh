@@ -91,7 +91,8 @@ chmod 755 "$tmp/bin/vaultctl"
 PATH=$tmp/bin:$PATH
 
 expect "target" vaultctl ta
-expect "abandon add list remove set set-password show" vaultctl target ""
+expect "abandon add check list remove set set-password show" vaultctl target ""
+expect "batch1 batch2" vaultctl target check b
 expect "remove" vaultctl target r
 expect "audit" vaultctl au
 expect "init" vaultctl --socket /x in

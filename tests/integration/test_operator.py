@@ -25,6 +25,9 @@ server of its own (the "opr" fixture):
            opening's details
   readme   README "Using it" run command by command with the shipped
            example config (only where the vault lives changed)
+  preflight target check / target add --check: per host ok, unverified,
+           refused, and a missing privilege to list the rows, before the
+           first rotation
   full     a connection refused for max_clients says vaultd is full
   dup      a second target for the same server, user and host rows is
            refused naming the first (add and set), allowed with --force;
@@ -638,9 +641,60 @@ def sc_readme():
     E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
 
 
+def sc_preflight():
+    v = Vault("pre")
+    v.start()
+    # No privilege to list its rows: add (one login) takes it, the first
+    # rotation would fail; target check and add --check say so now.
+    weak, wpw = "opr_weak", new_pw()
+    E.make_user(weak, wpw, ["localhost"])
+    rc, out, err = v.ctl(add_args("w1", weak, "auto") + ["--check"],
+                         wpw + "\n")
+    check(rc != 0 and "cannot list the hosts" in err,
+          "add --check refuses what a rotation could not do: %d %r" %
+          (rc, err))
+    check(show(v, "w1") == {}, "nothing stored")
+    v.add("w1", weak, wpw, hosts="auto")
+    rc, out, err = v.ctl(["target", "check", "w1"])
+    check(rc == 1 and "NOT READY" in out and "cannot list the hosts" in out,
+          "target check names the missing privilege: %d %r %r" %
+          (rc, out, err))
+    # Rows the vault host reaches, one it cannot, one with another password.
+    user, pw = "opr_pre", new_pw()
+    E.make_user(user, pw, ["localhost", "192.0.2.1"], grant="ALL PRIVILEGES")
+    rc, out, err = v.ctl(add_args("p1", user, "auto") + ["--check"],
+                         pw + "\n")
+    check(rc == 0 and "every host checked" in out and "localhost=ok" in out,
+          "add --check: %d %r %r" % (rc, out, err))
+    rc, out, err = v.ctl(["target", "check", "p1"])
+    check(rc == 0 and re.search(r"^  localhost\s+ok$", out, re.M) and
+          re.search(r"^  192\.0\.2\.1\s+unverified \(cannot be reached",
+                    out, re.M),
+          "target check per host: %d %r %r" % (rc, out, err))
+    E.sql("CREATE USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
+          (vdtest.q(user), vdtest.q(vdtest.native_hash(new_pw()))))
+    rc, out, err = v.ctl(["target", "check", "p1", "--json"])
+    res = json.loads(out) if out else {}
+    check(rc == 1 and res.get("result") == "refused" and
+          "127.0.0.1" in res.get("error", ""),
+          "a row with another password: %d %r" % (rc, out))
+    rc, out, err = v.ctl(["target", "check", "nosuch"])
+    check(rc == 4, "unknown target: %d" % rc)
+    for what, data in [("vaultd log", v.logtext().encode())] + v.outputs:
+        check(pw.encode() not in data and wpw.encode() not in data,
+              "a password in %s" % what)
+    v.stop()
+    E.sql("DROP USER IF EXISTS %s@'localhost';"
+          "DROP USER IF EXISTS %s@'localhost';"
+          "DROP USER IF EXISTS %s@'192.0.2.1';"
+          "DROP USER IF EXISTS %s@'127.0.0.1';" %
+          (vdtest.q(weak), vdtest.q(user), vdtest.q(user), vdtest.q(user)))
+
+
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
              ("dup", sc_dup), ("check", sc_check), ("full", sc_full),
-             ("glass", sc_glass), ("readme", sc_readme)]
+             ("glass", sc_glass), ("readme", sc_readme),
+             ("preflight", sc_preflight)]
 
 
 def main():
