@@ -1353,7 +1353,8 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 		vd_txn_abort(t);
 		return -1;
 	}
-	if (!force && (r = dup_check(t, j->name, j->rec)) != 0) {
+	/* Only a change of where the account is can make a duplicate. */
+	if (!force && *conn && (r = dup_check(t, j->name, j->rec)) != 0) {
 		snprintf(why, sizeof(why), "%s", vd_err_detail());
 		vd_txn_abort(t);
 		refuse_code(rq, j->name, why, VD_RPC_EXISTS, NULL);

@@ -375,6 +375,9 @@ def sc_dup():
     rc, out, err = v.ctl(add_args("d2", user, "localhost") + ["--force"],
                          pw + "\n")
     check(rc == 0, "--force registers it: %d %r" % (rc, err))
+    rc, out, err = v.ctl(["target", "set", "d2", "--every", "30d"])
+    check(rc == 0, "a forced duplicate's cadence can change: %d %r" %
+          (rc, err))
     check([e.get("result") for e in audits(v, "target.add")
            if e.get("target") in ("d2", "d3")] ==
           ["ok", "refused", "refused"], "refusals audited")
