@@ -28,6 +28,9 @@ server of its own (the "opr" fixture):
   preflight target check / target add --check: per host ok, unverified,
            refused, and a missing privilege to list the rows, before the
            first rotation
+  doccmds  every vaultctl/vaultd command line in README.md and
+           docs/operations.md names a command that exists, with options
+           its --help lists
   full     a connection refused for max_clients says vaultd is full
   dup      a second target for the same server, user and host rows is
            refused naming the first (add and set), allowed with --force;
@@ -694,10 +697,57 @@ def sc_preflight():
           (vdtest.q(weak), vdtest.q(user), vdtest.q(user), vdtest.q(user)))
 
 
+def sc_doccmds():
+    """Every vaultctl and vaultd command line the README and the operations
+    guide show names a command (and sub-command) that exists, with options
+    its --help lists.  (README "Using it" also runs: the readme
+    scenario.)"""
+    helps = {}
+
+    def helptext(args):
+        key = " ".join(args)
+        if key not in helps:
+            prog = VAULTD if args[0] == "vaultd" else VAULTCTL
+            p = subprocess.run([prog] + args[1:] + ["--help"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=30)
+            helps[key] = (p.returncode, (p.stdout + p.stderr).decode())
+        return helps[key]
+
+    n = 0
+    for doc in ("README.md", "docs/operations.md"):
+        text = open(os.path.join(SRC, doc)).read()
+        for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+            joined = re.sub(r"\\\n\s*", " ", block)
+            for ln in joined.split("\n"):
+                ln = re.sub(r"\s+#.*$", "", ln.strip())
+                for part in re.split(r"&&|\||;", ln):
+                    words = part.split()
+                    if not words or words[0] not in ("vaultctl", "vaultd"):
+                        continue
+                    args = [words[0]]
+                    rest = words[1:]
+                    while rest[:1] == ["--socket"]:
+                        rest = rest[2:]
+                    if words[0] == "vaultctl" and rest and \
+                            not rest[0].startswith("-"):
+                        args.append(rest[0])
+                        rc, h = helptext(args)
+                        check(rc == 0, "%s: %s: no such command: %r" %
+                              (doc, part.strip(), h[:200]))
+                    rc, h = helptext(args)
+                    for o in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", part):
+                        check(o in h, "%s: %s: option %s not in %s --help"
+                              % (doc, part.strip(), o, " ".join(args)))
+                    n += 1
+    check(n >= 30, "command lines found in the docs: %d" % n)
+    log("doccmds: %d command lines checked" % n)
+
+
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
              ("dup", sc_dup), ("check", sc_check), ("full", sc_full),
              ("glass", sc_glass), ("readme", sc_readme),
-             ("preflight", sc_preflight)]
+             ("preflight", sc_preflight), ("doccmds", sc_doccmds)]
 
 
 def main():
