@@ -785,10 +785,6 @@ add_after(uv_work_t *w, int status)
 }
 
 
-/* Cadence bounds: the docs' "at least 1m"; the most vd_parse_duration()
- * takes is ten years. */
-#define EVERY_MIN	60
-
 /*
  * Sets rec[key] to a duration parsed from s (seconds), failing rq with the
  * limits in the message: at least min seconds (min_s as written), at most
@@ -809,7 +805,8 @@ set_duration(struct vd_req *rq, json_t *rec, const char *key, const char *s,
 	}
 	if (dur < min) {
 		snprintf(msg, sizeof(msg), "%s: must be at least %s (e.g. "
-		    "90d)", key, min_s);
+		    "90d)%s", key, min_s, strcmp(key, "every") == 0 ?
+		    "; [rotation] min_every sets the bound" : "");
 		vd_req_fail_code(rq, VD_RPC_PARAMS, msg);
 		return -1;
 	}
@@ -938,9 +935,26 @@ record_fields(struct vd_req *rq, json_t *params, json_t *rec, int adding,
 			    json_string_length(h) > 255)
 				goto badhosts;
 	}
-	if (every != NULL && set_duration(rq, rec, "every", every, EVERY_MIN,
-	    "1m") != 0)
-		return -1;
+	if (every != NULL) {
+		/* At least [rotation] min_every (default 1m), as written. */
+		char min_s[32];
+		int64_t m = rq->d->cfg->min_every > 0 ? rq->d->cfg->min_every :
+		    60;
+
+		if (m % 86400 == 0)
+			snprintf(min_s, sizeof(min_s), "%lldd", (long long)(m /
+			    86400));
+		else if (m % 3600 == 0)
+			snprintf(min_s, sizeof(min_s), "%lldh", (long long)(m /
+			    3600));
+		else if (m % 60 == 0)
+			snprintf(min_s, sizeof(min_s), "%lldm", (long long)(m /
+			    60));
+		else
+			snprintf(min_s, sizeof(min_s), "%llds", (long long)m);
+		if (set_duration(rq, rec, "every", every, m, min_s) != 0)
+			return -1;
+	}
 	if (after != NULL) {
 		if (!adding && strcmp(after, "0") == 0)
 			json_object_del(rec, "after_reveal");

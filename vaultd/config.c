@@ -285,6 +285,8 @@ sec_rotation(struct parse *p, const char *key, const char *value)
 		return set_dur(p, &c->connect_timeout, key, value, 1);
 	if (strcmp(key, "check_interval") == 0)
 		return set_dur(p, &c->check_interval, key, value, 1);
+	if (strcmp(key, "min_every") == 0)
+		return set_dur(p, &c->min_every, key, value, 1);
 	if (strcmp(key, "paused") == 0) {
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
 			c->paused = 1;
@@ -529,6 +531,7 @@ config_load(const char *path, const char *text, struct vd_config **out)
 	c->retry_limit = 10;
 	c->connect_timeout = 10;
 	c->check_interval = 86400;
+	c->min_every = 60;		/* a cadence typed as 30s for 30d */
 	if ((c->path = strdup(path)) == NULL ||
 	    (c->policy_raw = json_object()) == NULL ||
 	    (c->escrow = json_object()) == NULL) {

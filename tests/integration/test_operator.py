@@ -261,6 +261,15 @@ def sc_every():
           % (rc, err))
     check(show(v, "ev").get("every") == 60, "the cadence stays 1m")
     v.stop()
+    # The bound is [rotation] min_every, and the error names it.
+    v = vdtest.Vault(E, "every2", rotation="min_every = 10s\n")
+    v.start()
+    rc, out, err = v.ctl(add_args("ev", user) + ["--every", "5s"], pw + "\n")
+    check(rc != 0 and "at least 10s" in err and "min_every" in err,
+          "below min_every: %d %r" % (rc, err))
+    rc, out, err = v.ctl(add_args("ev", user) + ["--every", "10s"], pw + "\n")
+    check(rc == 0, "at min_every: %d %r" % (rc, err))
+    v.stop()
     E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
 
 

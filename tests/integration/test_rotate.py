@@ -665,7 +665,7 @@ def sc_soak():
     target's password logs in."""
     kills = int(os.environ.get("VD_SOAK_KILLS", "50"))
     n = 20
-    v = Vault("soak", rotation="concurrency = 4")
+    v = Vault("soak", rotation="concurrency = 4\nmin_every = 1s")
     pws = {}
     for i in range(n):
         pws[i] = new_pw()
@@ -712,7 +712,7 @@ def sc_soak():
 def sc_mdbcrash():
     """MariaDB killed mid-rotation and restarted: nothing is lost."""
     n = 6
-    v = Vault("mdbcrash", rotation="concurrency = 3")
+    v = Vault("mdbcrash", rotation="concurrency = 3\nmin_every = 1s")
     pws = {}
     for i in range(n):
         pws[i] = new_pw()
@@ -752,7 +752,7 @@ def sc_mdbcrash():
 
 def sc_sched():
     """Cadence, window, backoff, persistence across restart, concurrency."""
-    v = Vault("sched", rotation="concurrency = 2")
+    v = Vault("sched", rotation="concurrency = 2\nmin_every = 1s")
     pws = {}
     for i in range(8):
         pws[i] = new_pw()
