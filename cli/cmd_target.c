@@ -27,7 +27,7 @@ target_usage(FILE *f)
 	    "           [--window HH:MM-HH:MM[ DAYS]] [--after-reveal DUR] "
 	    "[--admin-user U]\n"
 	    "           [--tls required|off] [--tls-ca FILE] [--force] "
-	    "[--check] [--json]\n"
+	    "[--no-check] [--json]\n"
 	    "       vaultctl target check NAME [--json]\n"
 	    "       vaultctl target set NAME [--host H [--port P] | "
 	    "--unix-socket PATH]\n"
@@ -63,9 +63,10 @@ target_usage(FILE *f)
 	    "the account\n"
 	    "(listing them, for auto) and prints per host ok, unverified (not "
 	    "reachable\n"
-	    "from here), refused or error, and why; target add --check does "
-	    "the same\n"
-	    "before storing the password.\n"
+	    "from here), refused or error, and why; target add does the same "
+	    "before\n"
+	    "storing the password (--no-check: one login by the target's route "
+	    "only).\n"
 	    "target set-password reads, the same way, the password now in "
 	    "force on the server\n"
 	    "(changed outside the vault); vaultd stores it as the new current "
@@ -86,7 +87,7 @@ target_usage(FILE *f)
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
 	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP,
-	O_WAIT, O_FORCE, O_CHECK
+	O_WAIT, O_FORCE, O_CHECK, O_NOCHECK
 };
 
 static const struct option add_opts[] = {
@@ -104,6 +105,7 @@ static const struct option add_opts[] = {
 	{ "tls-ca", required_argument, NULL, O_TLSCA },
 	{ "force", no_argument, NULL, O_FORCE },
 	{ "check", no_argument, NULL, O_CHECK },
+	{ "no-check", no_argument, NULL, O_NOCHECK },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -182,7 +184,7 @@ target_edit(int argc, char **argv, int set)
 	json_t *params = NULL, *res = NULL, *v;
 	long long port = 0;
 	char prompt[160];
-	int ch, json = 0, force = 0, pre = 0, rc;
+	int ch, json = 0, force = 0, pre = 1, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", add_opts, NULL)) != -1) {
@@ -208,7 +210,8 @@ target_edit(int argc, char **argv, int set)
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: json = 1; break;
 		case O_FORCE: force = 1; break;
-		case O_CHECK: pre = 1; break;
+		case O_CHECK: pre = 1; break;	/* the default */
+		case O_NOCHECK: pre = 0; break;
 		case O_HELP:
 			target_usage(stdout);
 			return VC_EXIT_OK;
@@ -217,8 +220,8 @@ target_edit(int argc, char **argv, int set)
 			return VC_EXIT_USAGE;
 		}
 	}
-	if (set && (optind + 1 != argc || user != NULL || pre || (host !=
-	    NULL && usock != NULL))) {
+	if (set && (optind + 1 != argc || user != NULL || (host != NULL &&
+	    usock != NULL))) {
 		fprintf(stderr, "vaultctl: target set needs NAME and takes no "
 		    "--user (the account is the target; add another), and at "
 		    "most one of --host / --unix-socket\n");
@@ -239,7 +242,8 @@ target_edit(int argc, char **argv, int set)
 	}
 	if ((params = json_pack("{s:s}", "name", argv[optind])) == NULL ||
 	    (force && json_object_set_new(params, "force", json_true()) != 0) ||
-	    (pre && json_object_set_new(params, "check", json_true()) != 0)) {
+	    (!set && json_object_set_new(params, "check", json_boolean(pre)) !=
+	    0)) {
 		rc = VC_EXIT_FAIL;
 		goto out;
 	}
@@ -297,7 +301,7 @@ target_edit(int argc, char **argv, int set)
 		    vc_str(json_object_get(res, "changed")), *h && strcmp(h,
 		    "-") != 0 ? "; proven by login: " : "", *h && strcmp(h,
 		    "-") != 0 ? h : "");
-	} else if (pre)
+	} else if (pre && json_string_length(json_object_get(res, "hosts")))
 		printf("target %s added, version %s; every host checked: %s\n",
 		    argv[optind], vc_str(json_object_get(res, "version")),
 		    vc_str(json_object_get(res, "hosts")));

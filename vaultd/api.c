@@ -1077,7 +1077,8 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	j->rq = rq;
-	j->check = json_is_true(json_object_get(params, "check"));
+	/* On unless asked off: a row found at 03:00 is found too late. */
+	j->check = !json_is_false(json_object_get(params, "check"));
 	memcpy(j->name, name, strlen(name) + 1);
 	if ((j->target = add_record(rq, params, name)) == NULL) {
 		free(j);
@@ -1109,6 +1110,13 @@ m_target_add(struct vd_req *rq, json_t *params)
 		j->admin_pw = vd_secret_from(json_string_value(apw),
 		    json_string_length(apw));
 	if (j->pw == NULL || (apw != NULL && j->admin_pw == NULL)) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	/* The checks list the rows through the admin account, as rotations
+	 * do: it needs the password given (vd_apply_clear() wipes it). */
+	if (j->check && j->admin_pw != NULL && (j->a.admin_pw =
+	    vd_secret_from(j->admin_pw->data, j->admin_pw->len)) == NULL) {
 		r = VD_ENOMEM;
 		goto fail;
 	}
