@@ -76,7 +76,8 @@ write_all(int fd, const char *p, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return vd_err_set(-errno, "write to vaultd");
+			return vd_err_set(-errno, "write to vaultd: %s",
+			    strerror(errno));
 		p += n;
 		len -= (size_t)n;
 	}
@@ -200,9 +201,23 @@ vc_call_notify(const char *method, json_t *params, unsigned timeout,
 		r = vd_err_set(VD_ETOOBIG, "request too large or no memory");
 		goto out;
 	}
-	if ((r = sock_connect(vc_socket_path(), &fd)) != 0 ||
-	    (r = write_all(fd, line, len)) != 0)
+	if ((r = sock_connect(vc_socket_path(), &fd)) != 0)
 		goto out;
+	if ((r = write_all(fd, line, len)) != 0) {
+		/*
+		 * vaultd answers a connection it refuses (max_clients) at once
+		 * and closes it, maybe before our request was written: read
+		 * why, and fall back to the write error.
+		 */
+		char why[300];
+		int wr = r;
+
+		snprintf(why, sizeof(why), "%s", vd_err_detail());
+		if (read_line(fd, &buf, 2) != 0) {
+			r = vd_err_set(wr, "%s", why);
+			goto out;
+		}
+	}
 	/* Notifications (a "method", no "id") may come before the answer. */
 	for (;;) {
 		if (!take_line(&buf, &ans)) {
@@ -232,7 +247,12 @@ vc_call_notify(const char *method, json_t *params, unsigned timeout,
 
 		r = vd_proto_err(json_is_integer(c) ?
 		    (int)json_integer_value(c) : VD_RPC_INTERNAL);
-		vd_err_set(r, "%s", m != NULL ? m : "error");
+		if (m != NULL && strcmp(m, "too many connections") == 0)
+			vd_err_set(r, "vaultd is full: it serves [vault] "
+			    "max_clients connections at once and refused this "
+			    "one; try again in a moment, or raise max_clients");
+		else
+			vd_err_set(r, "%s", m != NULL ? m : "error");
 		goto out;
 	}
 	if ((res = json_object_get(ans, "result")) == NULL) {

@@ -25,7 +25,7 @@
 static void
 audit_usage(FILE *f)
 {
-	fprintf(f, "usage: vaultctl audit list [--limit N] [--json] "
+	fprintf(f, "usage: vaultctl audit list [--limit N] [--json | --csv] "
 	    "[--socket PATH]\n"
 	    "       vaultctl audit verify --data-dir DIR [--key-file FILE] "
 	    "[--anchor FILE]\n"
@@ -60,7 +60,12 @@ audit_row(json_t *e)
 		if (strcmp(key, "seq") == 0 || strcmp(key, "time") == 0 ||
 		    strcmp(key, "prev") == 0)
 			continue;
-		printf(" %s=%s", key, vc_str(v));
+		{
+			char buf[1024];
+
+			/* A list (break-glass openings) as JSON, not "-". */
+			printf(" %s=%s", key, vc_cell(v, buf, sizeof(buf)));
+		}
 	}
 	putchar('\n');
 }
@@ -68,7 +73,10 @@ audit_row(json_t *e)
 static int
 audit_list(int argc, char **argv)
 {
-	struct vc_list l = { .usage = audit_usage, .row = audit_row };
+	static const char *const cols[] = { "seq", "time", "event", "result",
+	    "user", "uid", "pid", "target", "version", "reason", NULL };
+	struct vc_list l = { .usage = audit_usage, .row = audit_row,
+	    .csv = cols };
 	int rc;
 
 	if ((rc = vc_list_options(&l, argc, argv)) >= 0)

@@ -23,6 +23,7 @@
  * in the data directory when it is writable, or printed as a one-line JSON
  * report to import later with `report`.
  */
+#define _GNU_SOURCE	/* F_OFD_GETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -442,6 +443,32 @@ later_text(const char *line, const char *target)
 }
 
 /*
+ * Returns 1 when a vaultd holds dir's lock (it runs on dir, so it reads
+ * the recorded opening), 0 when none does (a stopped vault, or a copy of
+ * its data directory: nobody may ever read it there).  Tests the lock
+ * (F_OFD_GETLK) without taking it, so a vaultd starting meanwhile is not
+ * refused.
+ */
+static int
+vaultd_runs_on(const char *dir)
+{
+	struct flock fl;
+	char path[4096];
+	int fd, held;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, VD_STORE_LOCKFILE) >=
+	    (int)sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return 0;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;		/* the whole file */
+	held = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd);
+	return held;
+}
+
+/*
  * Records an opening: in dir when it is writable, else prints the report
  * line and how to import it.  Never fails the command: the password is
  * already out.
@@ -492,11 +519,21 @@ record(const char *dir, const char *target,
 			alarm(0);
 			vd_txn_abort(t);
 			vd_store_close(st);
-			if (r == 0)
+			if (r == 0 && vaultd_runs_on(dir))
 				fprintf(stderr, "vaultctl: this opening is "
-				    "recorded in %s; vaultd will audit it and "
-				    "rotate %s\n", dir, target);
-			else
+				    "recorded in %s; the vaultd running on it "
+				    "will audit it and rotate %s\n", dir,
+				    target);
+			else if (r == 0) {
+				/* A copy is never read by the vault: say both. */
+				fprintf(stderr, "vaultctl: this opening is "
+				    "recorded in %s, but no vaultd runs on it: "
+				    "if it is the vault's own data directory, "
+				    "vaultd audits it and rotates %s when it "
+				    "starts; if it is a copy, the vault never "
+				    "sees it there.\n", dir, target);
+				fputs(later, stderr);
+			} else
 				fprintf(stderr, "vaultctl: cannot record this "
 				    "opening in %s: %s\n", dir, vd_err_format(r,
 				    ebuf, sizeof(ebuf)));

@@ -14,19 +14,21 @@
 static void
 history_usage(FILE *f)
 {
-	fprintf(f, "usage: vaultctl history NAME [--limit N] [--json] "
+	fprintf(f, "usage: vaultctl history NAME [--limit N] [--json | --csv] "
 	    "[--socket PATH]\n"
 	    "Lists the target's rotations, newest first: version, trigger, "
 	    "result,\n"
-	    "started_at, finished_at and error (or a repair's note).\n");
+	    "started_at, finished_at, the host rows and what each did, and "
+	    "the error\n"
+	    "(or a repair's note).\n");
 }
 
 /* Prints the table's header, over history_row()'s columns. */
 static void
 history_header(void)
 {
-	printf("%-7s %-12s %-8s %-20s %-20s %s\n", "VERSION", "TRIGGER",
-	    "RESULT", "STARTED", "FINISHED", "ERROR/NOTE");
+	printf("%-7s %-12s %-8s %-20s %-20s %-30s %s\n", "VERSION", "TRIGGER",
+	    "RESULT", "STARTED", "FINISHED", "HOSTS", "ERROR/NOTE");
 }
 
 /* Prints one rotation as a table row. */
@@ -38,6 +40,7 @@ history_row(json_t *e)
 	printf("%-8s ", vc_str(json_object_get(e, "result")));
 	printf("%-20s ", vc_str(json_object_get(e, "started_at")));
 	printf("%-20s ", vc_str(json_object_get(e, "finished_at")));
+	printf("%-30s ", vc_str(json_object_get(e, "hosts")));
 	/* A repair's note says which version the server held. */
 	if (json_is_string(json_object_get(e, "note")) &&
 	    json_is_string(json_object_get(e, "error")))
@@ -52,8 +55,12 @@ history_row(json_t *e)
 int
 cmd_history(int argc, char **argv)
 {
+	static const char *const cols[] = { "seq", "version", "trigger",
+	    "result", "started_at", "finished_at", "hosts", "error", "note",
+	    "by", NULL };
 	struct vc_list l = { .usage = history_usage,
-	    .header = history_header, .row = history_row, .nargs = 1 };
+	    .header = history_header, .row = history_row, .csv = cols,
+	    .nargs = 1 };
 	int rc;
 
 	if ((rc = vc_list_options(&l, argc, argv)) >= 0)

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -34,7 +35,8 @@ enum {
 static void
 status_usage(FILE *f)
 {
-	fprintf(f, "usage: vaultctl status [--json] [--socket PATH]\n"
+	fprintf(f, "usage: vaultctl status [--state S1,S2,...] [--json] "
+	    "[--socket PATH]\n"
 	    "       vaultctl status --check [--grace DUR] [--socket PATH]\n"
 	    "       vaultctl status --prometheus [--socket PATH]\n"
 	    "Shows whether the vault is sealed and each target's state.\n"
@@ -44,7 +46,12 @@ status_usage(FILE *f)
 	    "failed, unrecorded, sealed),\n"
 	    "3 UNKNOWN (vaultd unreachable).  --prometheus: metrics in the "
 	    "Prometheus\n"
-	    "text format (vaultd_up 0 when vaultd does not answer).\n");
+	    "text format (vaultd_up 0 when vaultd does not answer).\n"
+	    "--state lists only the targets in those states (ok, retrying, "
+	    "pending,\n"
+	    "failed, drift, unrecorded, no-password).  LAST OK is the last "
+	    "successful\n"
+	    "change of the password; LAST ERROR the newest entry's error.\n");
 }
 
 /* --- --check ------------------------------------------------------------ */
@@ -294,10 +301,56 @@ status_prometheus(void)
 
 /* --- plain and --json ----------------------------------------------------- */
 
+/*
+ * Checks a --state list ("drift,failed"): 0, or -1 after naming the
+ * state that is not one.
+ */
 static int
-status_show(int json)
+states_valid(const char *list)
 {
-	json_t *res = NULL, *t;
+	const char *p = list, *comma;
+
+	for (;;) {
+		size_t n, k;
+
+		comma = strchr(p, ',');
+		n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+			if (strlen(states[k]) == n &&
+			    strncmp(states[k], p, n) == 0)
+				break;
+		if (k == sizeof(states) / sizeof(states[0])) {
+			fprintf(stderr, "vaultctl: --state: '%.*s' is not a "
+			    "state (ok, retrying, pending, failed, drift, "
+			    "unrecorded, no-password)\n", (int)n, p);
+			return -1;
+		}
+		if (comma == NULL)
+			return 0;
+		p = comma + 1;
+	}
+}
+
+/* 1 when state is in the comma list (NULL: every state). */
+static int
+state_in(const char *list, const char *state)
+{
+	size_t n = strlen(state);
+	const char *p = list;
+
+	if (list == NULL)
+		return 1;
+	for (; (p = strstr(p, state)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == ',' ||
+		    p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static int
+status_show(int json, const char *only)
+{
+	json_t *res = NULL, *t, *keep;
 	size_t i;
 	json_int_t total;
 	int rc;
@@ -305,6 +358,13 @@ status_show(int json)
 	if ((rc = vc_call_exit("status", "status", NULL, 0, &res)) !=
 	    VC_EXIT_OK)
 		return rc;
+	if (only != NULL && (keep = json_array()) != NULL) {
+		json_array_foreach(json_object_get(res, "targets"), i, t)
+			if (state_in(only, vc_str(json_object_get(t,
+			    "state"))))
+				json_array_append(keep, t);
+		json_object_set_new(res, "targets", keep);
+	}
 	if (json) {
 		rc = vc_print_json(res);
 		json_decref(res);
@@ -319,13 +379,24 @@ status_show(int json)
 	    "connections")));
 	if (json_array_size(json_object_get(res, "targets")) > 0)
 		printf("\n%-24s %-12s %-7s %-20s %-20s %s\n", "TARGET",
-		    "STATE", "VERSION", "LAST ROTATION", "NEXT DUE",
+		    "STATE", "VERSION", "LAST OK", "NEXT DUE",
 		    "LAST ERROR");
 	json_array_foreach(json_object_get(res, "targets"), i, t) {
 		printf("%-24s ", vc_str(json_object_get(t, "name")));
 		printf("%-12s ", vc_str(json_object_get(t, "state")));
 		printf("%-7s ", vc_str(json_object_get(t, "current_version")));
-		printf("%-20s ", vc_str(json_object_get(t, "last_rotation")));
+		{
+			/* The last success, not a failed check's time. */
+			json_t *lo = json_object_get(t, "last_ok_unix");
+			char ts[32] = "-";
+			time_t secs = (time_t)json_integer_value(lo);
+			struct tm tm;
+
+			if (json_is_integer(lo) && gmtime_r(&secs, &tm) != NULL)
+				strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ",
+				    &tm);
+			printf("%-20s ", ts);
+		}
 		printf("%-20s ", vc_str(json_object_get(t, "next_due")));
 		printf("%s\n", vc_str(json_object_get(t, "last_error")));
 	}
@@ -363,11 +434,13 @@ cmd_status(int argc, char **argv)
 		{ "check", no_argument, NULL, 'c' },
 		{ "grace", required_argument, NULL, 'g' },
 		{ "prometheus", no_argument, NULL, 'p' },
+		{ "state", required_argument, NULL, 's' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t grace = GRACE_DEFAULT;
+	const char *only = NULL;
 	int ch, json = 0, check = 0, prom = 0, have_grace = 0;
 
 	optind = 0;
@@ -376,6 +449,11 @@ cmd_status(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'c': check = 1; break;
 		case 'p': prom = 1; break;
+		case 's':
+			if (states_valid(optarg) != 0)
+				return VC_EXIT_USAGE;
+			only = optarg;
+			break;
 		case 'S': vc_set_socket(optarg); break;
 		case 'g':
 			if (vd_parse_duration(optarg, &grace) != 0) {
@@ -395,7 +473,7 @@ cmd_status(int argc, char **argv)
 		}
 	}
 	if (optind != argc || json + check + prom > 1 ||
-	    (have_grace && !check)) {
+	    (have_grace && !check) || (only != NULL && (check || prom))) {
 		status_usage(stderr);
 		return check ? CHECK_UNKNOWN : VC_EXIT_USAGE;
 	}
@@ -403,5 +481,5 @@ cmd_status(int argc, char **argv)
 		return status_check(grace);
 	if (prom)
 		return status_prometheus();
-	return status_show(json);
+	return status_show(json, only);
 }

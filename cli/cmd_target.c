@@ -26,8 +26,18 @@ target_usage(FILE *f)
 	    "[--every DUR]\n"
 	    "           [--window HH:MM-HH:MM[ DAYS]] [--after-reveal DUR] "
 	    "[--admin-user U]\n"
-	    "           [--tls required|disabled] [--tls-ca FILE] [--replica-of T] "
-	    "[--json]\n"
+	    "           [--tls required|disabled] [--tls-ca FILE] "
+	    "[--replica-of T] [--force]\n"
+	    "           [--no-check] [--json]\n"
+	    "       vaultctl target check NAME [--json]\n"
+	    "       vaultctl target set NAME [--host H [--port P] | "
+	    "--unix-socket PATH]\n"
+	    "           [--account-hosts h1,h2,...|auto] [--policy P] "
+	    "[--every DUR]\n"
+	    "           [--window HH:MM-HH:MM[ DAYS]|''] [--after-reveal "
+	    "DUR|0]\n"
+	    "           [--admin-user U|''] [--tls required|disabled] "
+	    "[--tls-ca FILE|''] [--force] [--json]\n"
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"
 	    "       vaultctl target remove NAME [--wait]\n"
@@ -40,6 +50,24 @@ target_usage(FILE *f)
 	    "prompts on a\n"
 	    "terminal without echo; vaultd logs in with it before storing "
 	    "it.\n"
+	    "target set changes only the options given (history and versions "
+	    "stay); a new\n"
+	    "server, account hosts, TLS or admin account is proven by a login "
+	    "with the\n"
+	    "current password before it is stored (a new --admin-user's "
+	    "password is read\n"
+	    "like add's).  '' clears --window, --tls-ca, --admin-user; "
+	    "--after-reveal 0 clears it.\n"
+	    "--force registers an account (server, user, host rows) that "
+	    "another target has.\n"
+	    "target check logs in with the current password on every host of "
+	    "the account\n"
+	    "(listing them, for auto) and prints per host ok, unverified (not "
+	    "reachable\n"
+	    "from here), refused or error, and why; target add does the same "
+	    "before\n"
+	    "storing the password (--no-check: one login by the target's route "
+	    "only).\n"
 	    "target set-password reads, the same way, the password now in "
 	    "force on the server\n"
 	    "(changed outside the vault); vaultd stores it as the new current "
@@ -60,7 +88,7 @@ target_usage(FILE *f)
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
 	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP,
-	O_WAIT, O_REPLICA
+	O_WAIT, O_REPLICA, O_FORCE, O_CHECK, O_NOCHECK
 };
 
 static const struct option add_opts[] = {
@@ -77,6 +105,9 @@ static const struct option add_opts[] = {
 	{ "tls", required_argument, NULL, O_TLS },
 	{ "tls-ca", required_argument, NULL, O_TLSCA },
 	{ "replica-of", required_argument, NULL, O_REPLICA },
+	{ "force", no_argument, NULL, O_FORCE },
+	{ "check", no_argument, NULL, O_CHECK },
+	{ "no-check", no_argument, NULL, O_NOCHECK },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -142,8 +173,12 @@ put_str(json_t *params, const char *key, const char *v)
 	return json_object_set_new(params, key, json_string(v));
 }
 
+/*
+ * target add NAME … and target set NAME … (set: only the options given;
+ * no password of the account, a new admin account's password).
+ */
 static int
-target_add(int argc, char **argv)
+target_edit(int argc, char **argv, int set)
 {
 	const char *host = NULL, *usock = NULL, *user = NULL, *ahosts = NULL,
 	    *policy = NULL, *every = NULL, *window = NULL, *after = NULL,
@@ -151,7 +186,7 @@ target_add(int argc, char **argv)
 	json_t *params = NULL, *res = NULL, *v;
 	long long port = 0;
 	char prompt[160];
-	int ch, json = 0, rc;
+	int ch, json = 0, force = 0, pre = 1, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", add_opts, NULL)) != -1) {
@@ -177,6 +212,9 @@ target_add(int argc, char **argv)
 		case O_REPLICA: replica = optarg; break;
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: json = 1; break;
+		case O_FORCE: force = 1; break;
+		case O_CHECK: pre = 1; break;	/* the default */
+		case O_NOCHECK: pre = 0; break;
 		case O_HELP:
 			target_usage(stdout);
 			return VC_EXIT_OK;
@@ -185,8 +223,16 @@ target_add(int argc, char **argv)
 			return VC_EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc || user == NULL || (host == NULL) ==
-	    (usock == NULL)) {
+	if (set && (optind + 1 != argc || user != NULL || (host != NULL &&
+	    usock != NULL))) {
+		fprintf(stderr, "vaultctl: target set needs NAME and takes no "
+		    "--user (the account is the target; add another), and at "
+		    "most one of --host / --unix-socket\n");
+		target_usage(stderr);
+		return VC_EXIT_USAGE;
+	}
+	if (!set && (optind + 1 != argc || user == NULL || (host == NULL) ==
+	    (usock == NULL))) {
 		fprintf(stderr, "vaultctl: target add needs NAME, --user and "
 		    "one of --host / --unix-socket\n");
 		target_usage(stderr);
@@ -197,12 +243,15 @@ target_add(int argc, char **argv)
 		    "[A-Za-z0-9._-], at most %d)\n", VD_NAME_MAX);
 		return VC_EXIT_USAGE;
 	}
-	if ((params = json_pack("{s:s, s:s}", "name", argv[optind], "user",
-	    user)) == NULL) {
+	if ((params = json_pack("{s:s}", "name", argv[optind])) == NULL ||
+	    (force && json_object_set_new(params, "force", json_true()) != 0) ||
+	    (!set && json_object_set_new(params, "check", json_boolean(pre)) !=
+	    0)) {
 		rc = VC_EXIT_FAIL;
 		goto out;
 	}
-	if (put_str(params, "host", host) != 0 ||
+	if (put_str(params, "user", user) != 0 ||
+	    put_str(params, "host", host) != 0 ||
 	    put_str(params, "unix_socket", usock) != 0 ||
 	    put_str(params, "policy", policy) != 0 ||
 	    put_str(params, "every", every) != 0 ||
@@ -228,23 +277,38 @@ target_add(int argc, char **argv)
 		}
 		json_object_set_new(params, "account_hosts", v);
 	}
-	snprintf(prompt, sizeof(prompt), "Current password of %.80s: ", user);
-	if ((rc = read_password(params, "password", prompt,
-	    "the password")) != VC_EXIT_OK)
-		goto out;
-	if (admin != NULL) {
+	if (!set) {
+		snprintf(prompt, sizeof(prompt), "Current password of %.80s: ",
+		    user);
+		if ((rc = read_password(params, "password", prompt,
+		    "the password")) != VC_EXIT_OK)
+			goto out;
+	}
+	if (admin != NULL && *admin != '\0') {
 		snprintf(prompt, sizeof(prompt), "Password of admin account "
 		    "%.80s: ", admin);
 		if ((rc = read_password(params, "admin_password", prompt,
 		    "the admin password")) != VC_EXIT_OK)
 			goto out;
 	}
-	rc = vc_call_exit("target add", "target.add", params, 0, &res);
+	rc = vc_call_exit(set ? "target set" : "target add", set ?
+	    "target.set" : "target.add", params, 0, &res);
 	params = NULL;
 	if (rc != VC_EXIT_OK)
 		goto out;
 	if (json)
 		rc = vc_print_json(res);
+	else if (set) {
+		const char *h = vc_str(json_object_get(res, "hosts"));
+
+		printf("target %s changed: %s%s%s\n", argv[optind],
+		    vc_str(json_object_get(res, "changed")), *h && strcmp(h,
+		    "-") != 0 ? "; proven by login: " : "", *h && strcmp(h,
+		    "-") != 0 ? h : "");
+	} else if (pre && json_string_length(json_object_get(res, "hosts")))
+		printf("target %s added, version %s; every host checked: %s\n",
+		    argv[optind], vc_str(json_object_get(res, "version")),
+		    vc_str(json_object_get(res, "hosts")));
 	else
 		printf("target %s added, version %s\n", argv[optind],
 		    vc_str(json_object_get(res, "version")));
@@ -340,6 +404,31 @@ target_list(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * Writes seconds as the largest whole unit vaultctl takes (90d, 12h, 15m,
+ * 30s): the way the operator wrote --every and --after-reveal.
+ */
+static const char *
+dur_str(const json_t *v, char *buf, size_t len)
+{
+	static const struct { long long secs; char unit; } units[] = {
+		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+	};
+	long long s;
+
+	if (!json_is_integer(v))
+		return vc_str(v);
+	s = (long long)json_integer_value(v);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (s > 0 && s % units[i].secs == 0) {
+			snprintf(buf, len, "%lld%c", s / units[i].secs,
+			    units[i].unit);
+			return buf;
+		}
+	snprintf(buf, len, "%llds", s);
+	return buf;
+}
+
 static int
 target_show(int argc, char **argv)
 {
@@ -366,6 +455,12 @@ target_show(int argc, char **argv)
 
 			printf("%-14s %s\n", key, s != NULL ? s : "-");
 			vd_proto_free(s);
+		} else if (strcmp(key, "every") == 0 ||
+		    strcmp(key, "after_reveal") == 0) {
+			char dbuf[32];
+
+			printf("%-14s %s\n", key, dur_str(v, dbuf,
+			    sizeof(dbuf)));
 		} else
 			printf("%-14s %s\n", key, vc_str(v));
 	}
@@ -430,6 +525,52 @@ target_abandon(int argc, char **argv)
 }
 
 /*
+ * target check NAME: the pre-flight; one line per account host.  Exits 0
+ * when every host that can be reached logs in.
+ */
+static int
+target_check(int argc, char **argv)
+{
+	json_t *res = NULL;
+	const char *h, *p, *sp, *err;
+	int json, rc;
+
+	if ((rc = simple_args(argc, argv, 1, &json, NULL)) >= 0)
+		return rc;
+	if ((rc = vc_call_exit("target check", "target.check",
+	    json_pack("{s:s}", "name", argv[optind]), 0, &res)) !=
+	    VC_EXIT_OK)
+		return rc;
+	rc = strcmp(vc_str(json_object_get(res, "result")), "ok") == 0 ?
+	    VC_EXIT_OK : VC_EXIT_FAIL;
+	if (json) {
+		if (vc_print_json(res) != 0)
+			rc = VC_EXIT_FAIL;
+		json_decref(res);
+		return rc;
+	}
+	h = json_string_value(json_object_get(res, "hosts"));
+	err = json_string_value(json_object_get(res, "error"));
+	printf("target %s: %s\n", argv[optind], rc == VC_EXIT_OK ? "every "
+	    "host that can be reached from here logs in" : "NOT READY");
+	for (p = h; p != NULL && *p != '\0'; p = sp != NULL ? sp + 1 : "") {
+		const char *eq = strchr(p, '=');
+
+		sp = strchr(p, ' ');
+		if (eq == NULL || (sp != NULL && eq > sp))
+			continue;
+		printf("  %-30.*s %.*s%s\n", (int)(eq - p), p, (int)(sp != NULL ?
+		    (size_t)(sp - eq - 1) : strlen(eq + 1)), eq + 1,
+		    strncmp(eq + 1, "unverified", 10) == 0 ? " (cannot be "
+		    "reached from the vault host; not proven)" : "");
+	}
+	if (err != NULL)
+		printf("  why: %s\n", err);
+	json_decref(res);
+	return rc;
+}
+
+/*
  * target set-password NAME: hands vaultd the password now in force (read
  * like target add's), after it was changed outside the vault.
  */
@@ -485,7 +626,9 @@ cmd_target(int argc, char **argv)
 		return VC_EXIT_OK;
 	}
 	if (strcmp(argv[1], "add") == 0)
-		return target_add(argc - 1, argv + 1);
+		return target_edit(argc - 1, argv + 1, 0);
+	if (strcmp(argv[1], "set") == 0)
+		return target_edit(argc - 1, argv + 1, 1);
 	if (strcmp(argv[1], "list") == 0)
 		return target_list(argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
@@ -496,6 +639,8 @@ cmd_target(int argc, char **argv)
 		return target_set_password(argc - 1, argv + 1);
 	if (strcmp(argv[1], "abandon") == 0)
 		return target_abandon(argc - 1, argv + 1);
+	if (strcmp(argv[1], "check") == 0)
+		return target_check(argc - 1, argv + 1);
 	fprintf(stderr, "vaultctl: unknown target command '%s'\n", argv[1]);
 	target_usage(stderr);
 	return VC_EXIT_USAGE;

@@ -35,6 +35,7 @@ int cmd_policy(int argc, char **argv);
 int cmd_target(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_audit(int argc, char **argv);

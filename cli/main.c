@@ -22,9 +22,11 @@
 static const struct vc_cmd commands[] = {
 	{ "init", cmd_init, "create a new vault (offline)", 0 },
 	{ "policy", cmd_policy, "show, check and generate passwords to a policy", 0 },
-	{ "target", cmd_target, "add, list, show, remove targets; set-password", 0 },
+	{ "target", cmd_target, "add, set, list, show, remove targets; set-password",
+	    0 },
 	{ "get", cmd_get, "print a target's password (audited)", 0 },
 	{ "rotate", cmd_rotate, "ask vaultd to rotate a target now", 0 },
+	{ "check", cmd_check, "check now that the vault's password logs in", 0 },
 	{ "history", cmd_history, "a target's rotation history", 0 },
 	{ "status", cmd_status, "vaultd's state and each target's", 0 },
 	{ "audit", cmd_audit, "list the audit log; verify it (offline)", 1 },

@@ -410,6 +410,19 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	v = json_object_get(sched, "last_ok");
 	if (json_is_integer(v))
 		last_ok = json_integer_value(v);
+	/*
+	 * A current version the engine's schedule does not count yet (the
+	 * initial one of target.add, before any rotation): its creation is
+	 * the last successful change (docs/api.md).
+	 */
+	if (last_ok < 0 && cur != 0) {
+		json_t *meta = NULL;
+
+		if (vd_version_get(sc->t, name, cur, &meta) == 0)
+			last_ok = rfc3339_secs(json_object_get(meta,
+			    "created_at"));
+		json_decref(meta);
+	}
 	v = json_object_get(last, "error");
 	json_object_set_new(o, "last_error", v ? json_copy(v) : json_null());
 	v = json_object_get(obj, "policy");
@@ -658,6 +671,95 @@ status_answer(struct vd_req *rq, struct status_ctx *sc0)
 	vd_req_fail(rq, r, NULL);
 }
 
+/* --- duplicate registration --------------------------------------------- */
+
+/* A search for another target naming the same account rows. */
+struct dupscan {
+	const char	*name;		/* the target being added or edited */
+	const json_t	*rec;		/* its record */
+	char		 other[VD_NAME_MAX + 1];	/* the first match */
+	char		 rows[300];	/* the rows they share */
+};
+
+/* 1 when the two records reach the same server the same way. */
+static int
+same_server(const json_t *a, const json_t *b)
+{
+	const char *sa = json_string_value(json_object_get(a, "unix_socket"));
+	const char *sb = json_string_value(json_object_get(b, "unix_socket"));
+	const char *ha = json_string_value(json_object_get(a, "host"));
+	const char *hb = json_string_value(json_object_get(b, "host"));
+
+	if (sa != NULL || sb != NULL)
+		return sa != NULL && sb != NULL && strcmp(sa, sb) == 0;
+	return ha != NULL && hb != NULL && strcasecmp(ha, hb) == 0 &&
+	    json_integer_value(json_object_get(a, "port")) ==
+	    json_integer_value(json_object_get(b, "port"));
+}
+
+static int
+dup_cb(const char *name, json_t *obj, void *arg)
+{
+	struct dupscan *ds = arg;
+	const json_t *ha = json_object_get(ds->rec, "account_hosts");
+	const json_t *hb = json_object_get(obj, "account_hosts");
+	const char *ua = json_string_value(json_object_get(ds->rec, "user"));
+	const char *ub = json_string_value(json_object_get(obj, "user"));
+	json_t *x, *y;
+	size_t i, k, n;
+
+	if (strcmp(name, ds->name) == 0 || ua == NULL || ub == NULL ||
+	    strcmp(ua, ub) != 0 || !same_server(ds->rec, obj))
+		return 0;
+	if (!json_is_array(ha) && !json_is_array(hb)) {
+		/* "auto" both: every row of the user on that server. */
+		snprintf(ds->rows, sizeof(ds->rows), "'%s'@(every host, auto)",
+		    ua);
+		snprintf(ds->other, sizeof(ds->other), "%s", name);
+		return 1;
+	}
+	/* "auto" on one side overlaps every row the other lists. */
+	json_array_foreach(json_is_array(ha) ? ha : hb, i, x)
+		json_array_foreach(json_is_array(ha) && json_is_array(hb) ?
+		    hb : json_is_array(ha) ? ha : hb, k, y)
+			if (json_is_array(ha) && json_is_array(hb) ?
+			    json_equal(x, y) : i == k) {
+				n = strlen(ds->rows);
+				snprintf(ds->rows + n, sizeof(ds->rows) - n,
+				    "%s'%s'@'%s'", n ? ", " : "", ua,
+				    json_string_value(x));
+			}
+	if (ds->rows[0] == '\0')
+		return 0;
+	snprintf(ds->other, sizeof(ds->other), "%s", name);
+	return 1;
+}
+
+/*
+ * Refuses (VD_EEXIST, detail naming the other target and the rows) a
+ * record whose server, user and account rows another target already
+ * registers: two targets rotating one account make one of them stale
+ * (its password no longer logs in).  Returns 0 when none does.
+ */
+static int
+dup_check(struct vd_txn *t, const char *name, const json_t *rec)
+{
+	struct dupscan ds;
+	int r;
+
+	memset(&ds, 0, sizeof(ds));
+	ds.name = name;
+	ds.rec = rec;
+	if ((r = vd_target_each(t, dup_cb, &ds)) < 0)
+		return r;
+	if (ds.other[0] == '\0')
+		return 0;
+	return vd_err_set(VD_EEXIST, "target %s already rotates %s on this "
+	    "server: two targets for one account make one of them stale; "
+	    "remove or change %s, or pass force to register it anyway",
+	    ds.other, ds.rows, ds.other);
+}
+
 /* --- target.add --------------------------------------------------------- */
 
 /* A target.add whose login check runs on the thread pool. */
@@ -669,6 +771,7 @@ struct addjob {
 	struct vd_secret	*pw;		/* the account's password */
 	struct vd_secret	*admin_pw;	/* admin_user's password or NULL */
 	struct vd_apply		 a;		/* the login checks (apply.c) */
+	int			 check;		/* params.check: every host */
 	int			 r;		/* outcome of the check */
 };
 
@@ -676,7 +779,10 @@ static void
 add_work(uv_work_t *w)
 {
 	struct addjob *j = container_of(w, struct addjob, work);
-	j->r = vd_apply_login(&j->a, NULL, j->pw);
+
+	/* check: the pre-flight of target.check, on every account host. */
+	j->r = j->check ? vd_apply_verify(&j->a, j->pw) :
+	    vd_apply_login(&j->a, NULL, j->pw);
 	if (j->r == 0 && j->admin_pw != NULL)
 		j->r = vd_apply_login(&j->a, j->a.admin_user, j->admin_pw);
 }
@@ -785,8 +891,8 @@ add_after(uv_work_t *w, int status)
 	    j->name, rq->caller->user, (unsigned long)rq->caller->uid,
 	    (unsigned long long)v);
 	vd_rotate_notify(rq->d, j->name);
-	vd_req_reply(rq, json_pack("{s:s, s:I}", "name", j->name, "version",
-	    (json_int_t)v));
+	vd_req_reply(rq, json_pack("{s:s, s:I, s:s}", "name", j->name,
+	    "version", (json_int_t)v, "hosts", j->a.summary));
  out:
 	vd_secret_free(j->admin_pw);
 	vd_secret_free(j->pw);
@@ -796,18 +902,76 @@ add_after(uv_work_t *w, int status)
 }
 
 
-/* Validates params into a target record; fails rq and returns NULL. */
-static json_t *
-add_record(struct vd_req *rq, json_t *params, const char *name)
+/*
+ * Sets rec[key] to a duration parsed from s (seconds), failing rq with the
+ * limits in the message: at least min seconds (min_s as written), at most
+ * what vd_parse_duration() takes (ten years).  Returns 0 or -1.
+ */
+static int
+set_duration(struct vd_req *rq, json_t *rec, const char *key, const char *s,
+    int64_t min, const char *min_s)
+{
+	char msg[200];
+	int64_t dur;
+
+	if (vd_parse_duration(s, &dur) != 0) {
+		snprintf(msg, sizeof(msg), "%s: %s; at least %s, at most 10 "
+		    "years (e.g. 90d)", key, vd_err_detail(), min_s);
+		vd_req_fail_code(rq, VD_RPC_PARAMS, msg);
+		return -1;
+	}
+	if (dur < min) {
+		snprintf(msg, sizeof(msg), "%s: must be at least %s (e.g. "
+		    "90d)%s", key, min_s, strcmp(key, "every") == 0 ?
+		    "; [rotation] min_every sets the bound" : "");
+		vd_req_fail_code(rq, VD_RPC_PARAMS, msg);
+		return -1;
+	}
+	json_object_set_new(rec, key, json_integer(dur));
+	return 0;
+}
+
+/* Sets or (value NULL) removes rec[key]; *changed gets 1 when it differs. */
+static void
+rec_set(json_t *rec, const char *key, json_t *value, int *changed)
+{
+	json_t *old = json_object_get(rec, key);
+
+	if (value == NULL) {
+		if (old != NULL) {
+			json_object_del(rec, key);
+			*changed = 1;
+		}
+		return;
+	}
+	if (old == NULL || !json_equal(old, value)) {
+		json_object_set(rec, key, value);
+		*changed = 1;
+	}
+	json_decref(value);
+}
+
+/*
+ * Validates the target fields of params and writes them into rec, for
+ * target.add (adding: rec holds name and creation only; the server and the
+ * user are required) and target.set (rec: a copy of the stored record;
+ * only the fields given change; window "" and after_reveal "0" remove
+ * them, admin_user "" drops the admin account).  *conn gets 1 when the
+ * server, the account hosts, TLS or the admin account changed: what a
+ * login must prove before it is stored.  Fails rq and returns -1.
+ */
+static int
+record_fields(struct vd_req *rq, json_t *params, json_t *rec, int adding,
+    int *conn)
 {
 	const char *host, *sock, *user, *policy, *every, *window, *after,
 	    *admin, *tls, *tls_ca, *replica_of;
 	struct vd_window win;
-	json_t *rec = NULL, *ah;
-	long long port = 3306;
-	int64_t dur;
-	int bad = 0;
+	json_t *ah;
+	long long port = -1;
+	int bad = 0, c = 0;
 
+	*conn = 0;
 	host = pstr(params, "host", &bad);
 	sock = pstr(params, "unix_socket", &bad);
 	user = pstr(params, "user", &bad);
@@ -822,56 +986,62 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 	if (bad) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "a parameter that must be "
 		    "a string is not");
-		return NULL;
+		return -1;
 	}
-	if ((host == NULL) == (sock == NULL) || (host && !*host) ||
-	    (sock && *sock != '/')) {
+	if ((adding && (host == NULL) == (sock == NULL)) || (host && sock) ||
+	    (host && !*host) || (sock && *sock != '/')) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "give either host (and "
 		    "port) or unix_socket (an absolute path)");
-		return NULL;
+		return -1;
 	}
-	if (user == NULL || *user == '\0' || strlen(user) > 80) {
+	if (adding && (user == NULL || *user == '\0' || strlen(user) > 80)) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "user: required, at most "
 		    "80 characters");
-		return NULL;
+		return -1;
 	}
-	if (admin != NULL && (*admin == '\0' || strlen(admin) > 80)) {
+	if (!adding && user != NULL) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "user: the account is what "
+		    "the target is; register another account as a new target");
+		return -1;
+	}
+	if (admin != NULL && ((adding && *admin == '\0') ||
+	    strlen(admin) > 80)) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "admin_user: at most 80 "
 		    "characters");
-		return NULL;
+		return -1;
 	}
 	if (pint(params, "port", 1, 65535, &port) != 0) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
-		return NULL;
+		return -1;
 	}
-	if (policy == NULL)
-		policy = "default";
-	if (!vd_config_policy_known(rq->d->cfg, policy)) {
+	if (port != -1 && sock != NULL) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "port: only with host");
+		return -1;
+	}
+	if (policy != NULL && !vd_config_policy_known(rq->d->cfg, policy)) {
 		vd_req_fail_code(rq, VD_RPC_POLICY, "unknown policy");
-		return NULL;
+		return -1;
 	}
-	if (window != NULL && vd_window_parse(window, &win) != 0) {
+	if (window != NULL && (adding || *window != '\0') &&
+	    vd_window_parse(window, &win) != 0) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "window: expected "
 		    "HH:MM-HH:MM, optionally followed by days (mon-fri)");
-		return NULL;
+		return -1;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:o, s:s}", "name", name,
-	    "user", user, "policy", policy, "created_at", now_str(),
-	    "created_by", rq->caller->user);
-	if (rec == NULL) {
-		vd_req_fail(rq, VD_ENOMEM, NULL);
-		return NULL;
+	if (tls != NULL && strcmp(tls, "required") != 0 &&
+	    strcmp(tls, "disabled") != 0 && strcmp(tls, "off") != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls: expected required "
+		    "or disabled");
+		return -1;
 	}
-	if (host != NULL) {
-		json_object_set_new(rec, "host", json_string(host));
-		json_object_set_new(rec, "port", json_integer(port));
-	} else
-		json_object_set_new(rec, "unix_socket", json_string(sock));
+	if (tls_ca != NULL && (adding || *tls_ca != '\0') && *tls_ca != '/') {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls_ca: expected an "
+		    "absolute path");
+		return -1;
+	}
 	ah = json_object_get(params, "account_hosts");
-	if (ah == NULL || json_is_null(ah) || (json_is_string(ah) &&
-	    strcmp(json_string_value(ah), "auto") == 0))
-		json_object_set_new(rec, "account_hosts", json_string("auto"));
-	else {
+	if (ah != NULL && !json_is_null(ah) && !(json_is_string(ah) &&
+	    strcmp(json_string_value(ah), "auto") == 0)) {
 		size_t i;
 		json_t *h;
 
@@ -882,66 +1052,118 @@ add_record(struct vd_req *rq, json_t *params, const char *name)
 			if (!json_is_string(h) || json_string_length(h) == 0 ||
 			    json_string_length(h) > 255)
 				goto badhosts;
-		json_object_set(rec, "account_hosts", ah);
 	}
 	if (every != NULL) {
-		if (vd_parse_duration(every, &dur) != 0 || dur < 1) {
-			vd_req_fail_code(rq, VD_RPC_PARAMS, "every: expected a "
-			    "positive duration (e.g. 90d)");
-			goto fail;
-		}
-		json_object_set_new(rec, "every", json_integer(dur));
+		/* At least [rotation] min_every (default 1m), as written. */
+		char min_s[32];
+		int64_t m = rq->d->cfg->min_every > 0 ? rq->d->cfg->min_every :
+		    60;
+
+		if (m % 86400 == 0)
+			snprintf(min_s, sizeof(min_s), "%lldd", (long long)(m /
+			    86400));
+		else if (m % 3600 == 0)
+			snprintf(min_s, sizeof(min_s), "%lldh", (long long)(m /
+			    3600));
+		else if (m % 60 == 0)
+			snprintf(min_s, sizeof(min_s), "%lldm", (long long)(m /
+			    60));
+		else
+			snprintf(min_s, sizeof(min_s), "%llds", (long long)m);
+		if (set_duration(rq, rec, "every", every, m, min_s) != 0)
+			return -1;
 	}
 	if (after != NULL) {
-		if (vd_parse_duration(after, &dur) != 0) {
-			vd_req_fail_code(rq, VD_RPC_PARAMS, "after_reveal: "
-			    "expected a duration (e.g. 1h)");
-			goto fail;
-		}
-		json_object_set_new(rec, "after_reveal", json_integer(dur));
+		if (!adding && strcmp(after, "0") == 0)
+			json_object_del(rec, "after_reveal");
+		else if (set_duration(rq, rec, "after_reveal", after, 0,
+		    "0s") != 0)
+			return -1;
 	}
+	if (user != NULL)
+		json_object_set_new(rec, "user", json_string(user));
+	if (policy != NULL || adding)
+		json_object_set_new(rec, "policy", json_string(policy != NULL ?
+		    policy : "default"));
 	if (window != NULL)
 		json_object_set_new(rec, "window", json_string(window));
+	if (window != NULL && *window == '\0')
+		json_object_del(rec, "window");
+	/* What a login has to prove. */
+	if (host != NULL) {
+		rec_set(rec, "unix_socket", NULL, &c);
+		rec_set(rec, "host", json_string(host), &c);
+		rec_set(rec, "port", json_integer(port != -1 ? port : 3306),
+		    &c);
+	} else if (sock != NULL) {
+		rec_set(rec, "host", NULL, &c);
+		rec_set(rec, "port", NULL, &c);
+		rec_set(rec, "unix_socket", json_string(sock), &c);
+	} else if (port != -1) {
+		if (json_object_get(rec, "host") == NULL) {
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "port: the target "
+			    "connects by unix_socket; give host as well");
+			return -1;
+		}
+		rec_set(rec, "port", json_integer(port), &c);
+	}
+	if (ah != NULL && !json_is_null(ah) && json_is_array(ah))
+		rec_set(rec, "account_hosts", json_deep_copy(ah), &c);
+	else if (ah != NULL || adding)
+		rec_set(rec, "account_hosts", json_string("auto"), &c);
 	/*
 	 * TLS (issue 14 item 5): by default TCP to a host that is not
 	 * loopback needs TLS with a verified certificate; "disabled" (or
 	 * its old spelling "off") is the explicit way out, stored so that
 	 * status can warn about it.
 	 */
-	if (tls != NULL && strcmp(tls, "required") != 0 &&
-	    strcmp(tls, "disabled") != 0 && strcmp(tls, "off") != 0) {
-		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls: expected required "
-		    "or disabled");
-		goto fail;
-	}
-	if (tls_ca != NULL && *tls_ca != '/') {
-		vd_req_fail_code(rq, VD_RPC_PARAMS, "tls_ca: expected an "
-		    "absolute path");
-		goto fail;
-	}
 	if (tls != NULL)
-		json_object_set_new(rec, "tls", json_string(strcmp(tls,
-		    "required") == 0 ? "required" : "disabled"));
+		rec_set(rec, "tls", json_string(strcmp(tls, "required") == 0 ?
+		    "required" : "disabled"), &c);
 	if (tls_ca != NULL)
-		json_object_set_new(rec, "tls_ca", json_string(tls_ca));
+		rec_set(rec, "tls_ca", *tls_ca != '\0' ? json_string(tls_ca) :
+		    NULL, &c);
 	if (replica_of != NULL) {
-		if (!vd_name_valid(replica_of) || strcmp(replica_of, name) == 0) {
-			json_decref(rec);
+		const char *self = json_string_value(json_object_get(rec,
+		    "name"));
+
+		if (!adding || !vd_name_valid(replica_of) || (self != NULL &&
+		    strcmp(replica_of, self) == 0)) {
 			vd_req_fail_code(rq, VD_RPC_PARAMS, "replica_of: the name "
-			    "of another target");
-			return NULL;
+			    "of another target, given at target add");
+			return -1;
 		}
 		json_object_set_new(rec, "replica_of", json_string(replica_of));
 	}
 	if (admin != NULL)
-		json_object_set_new(rec, "admin_user", json_string(admin));
-	return rec;
+		rec_set(rec, "admin_user", *admin != '\0' ? json_string(admin) :
+		    NULL, &c);
+	*conn = c;
+	return 0;
  badhosts:
 	vd_req_fail_code(rq, VD_RPC_PARAMS, "account_hosts: \"auto\" or a "
 	    "list of 1..64 host names");
- fail:
-	json_decref(rec);
-	return NULL;
+	return -1;
+}
+
+/* Validates params into a target record; fails rq and returns NULL. */
+static json_t *
+add_record(struct vd_req *rq, json_t *params, const char *name)
+{
+	json_t *rec;
+	int conn;
+
+	rec = json_pack("{s:s, s:o, s:s}", "name", name, "created_at",
+	    now_str(), "created_by", rq->caller->user);
+	if (rec == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return NULL;
+	}
+	if (record_fields(rq, params, rec, 1, &conn) != 0) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
 }
 
 static void
@@ -1010,10 +1232,30 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	j->rq = rq;
+	/* On unless asked off: a row found at 03:00 is found too late. */
+	j->check = !json_is_false(json_object_get(params, "check"));
 	memcpy(j->name, name, strlen(name) + 1);
 	if ((j->target = add_record(rq, params, name)) == NULL) {
 		free(j);
 		return;
+	}
+	if (!json_is_true(json_object_get(params, "force"))) {
+		if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
+			goto fail;
+		r = dup_check(t, name, j->target);
+		vd_txn_abort(t);
+		if (r != 0) {
+			char why[400];
+
+			snprintf(why, sizeof(why), "%s", vd_err_detail());
+			json_decref(j->target);
+			free(j);
+			if (r == VD_EEXIST)
+				refuse_code(rq, name, why, VD_RPC_EXISTS, NULL);
+			else
+				vd_req_fail(rq, r, why);
+			return;
+		}
 	}
 	if ((r = vd_apply_from_target(&j->a, name, j->target,
 	    (unsigned)d->cfg->connect_timeout)) != 0)
@@ -1023,6 +1265,13 @@ m_target_add(struct vd_req *rq, json_t *params)
 		j->admin_pw = vd_secret_from(json_string_value(apw),
 		    json_string_length(apw));
 	if (j->pw == NULL || (apw != NULL && j->admin_pw == NULL)) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	/* The checks list the rows through the admin account, as rotations
+	 * do: it needs the password given (vd_apply_clear() wipes it). */
+	if (j->check && j->admin_pw != NULL && (j->a.admin_pw =
+	    vd_secret_from(j->admin_pw->data, j->admin_pw->len)) == NULL) {
 		r = VD_ENOMEM;
 		goto fail;
 	}
@@ -1037,6 +1286,478 @@ m_target_add(struct vd_req *rq, json_t *params)
 	json_decref(j->target);
 	free(j);
 	vd_req_fail(rq, r, NULL);
+}
+
+/* --- target.set --------------------------------------------------------- */
+
+/*
+ * target.set edits a target in place: policy, cadence, window,
+ * after-reveal grace, and how vaultd reaches the account (server, account
+ * hosts, TLS, admin account), keeping its versions and history.  Fields are
+ * validated as target.add validates them.  A change of how the account is
+ * reached is proven before it is stored: the current password must log in
+ * on every account host by the new route (vd_apply_verify(), thread pool),
+ * and a new admin account with its password.  Refused while a job of the
+ * target runs (its outcome was decided with the old record).  The engine
+ * reloads the record at once (vd_rotate_notify()): the change takes effect
+ * at its next scheduling decision.  Audited with the fields changed.
+ */
+struct setjob {
+	uv_work_t		 work;		/* libuv request */
+	struct vd_req		*rq;		/* answered in set_after */
+	char			 name[VD_NAME_MAX + 1];	/* target name */
+	json_t			*old;		/* the record as read */
+	json_t			*rec;		/* the edited record */
+	char			 changed[200];	/* fields changed, "a,b" */
+	struct vd_secret	*cur_pw;	/* current version's password */
+	struct vd_secret	*new_admin;	/* a new admin account's
+						 * password, or NULL */
+	int			 every_changed;	/* reschedule from last_ok */
+	struct vd_apply		 a;		/* the logins (apply.c) */
+	int			 r;		/* outcome of the logins */
+};
+
+static void
+set_free(struct setjob *j)
+{
+	vd_secret_free(j->cur_pw);
+	vd_secret_free(j->new_admin);
+	vd_apply_clear(&j->a);
+	json_decref(j->old);
+	json_decref(j->rec);
+	free(j);
+}
+
+/* Proves the new route with the current password (pool thread). */
+static void
+set_work(uv_work_t *w)
+{
+	struct setjob *j = container_of(w, struct setjob, work);
+
+	j->r = vd_apply_verify(&j->a, j->cur_pw);
+	if (j->r == 0 && j->new_admin != NULL)
+		j->r = vd_apply_login(&j->a, j->a.admin_user, j->new_admin);
+}
+
+/*
+ * Stores j's record in one write transaction, with the admin password and
+ * the schedule a new cadence gives, and the audit entry.  Refuses
+ * (VD_EBUSY) when a job of the target started, or the record changed,
+ * since it was read.
+ */
+static int
+set_commit(struct setjob *j)
+{
+	struct vd_req *rq = j->rq;
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	json_t *cur = NULL, *sched = NULL, *upd = NULL;
+	int r;
+
+	if (sealed(d))
+		return VD_ESEALED;
+	if (vd_rotate_busy(d, j->name))
+		return vd_err_set(VD_EBUSY, "a rotation of %s is running; "
+		    "wait for it to end (vaultctl history %s) and try again",
+		    j->name, j->name);
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
+		return r;
+	if ((r = vd_target_get(t, j->name, &cur)) != 0)
+		goto out;
+	if (!json_equal(cur, j->old)) {
+		r = vd_err_set(VD_EBUSY, "target %s was changed by someone "
+		    "else meanwhile; look at it (vaultctl target show %s) and "
+		    "try again", j->name, j->name);
+		goto out;
+	}
+	if ((r = vd_target_put(t, j->name, j->rec, 0)) != 0)
+		goto out;
+	if (j->new_admin != NULL &&
+	    (r = vd_admin_secret_put(t, j->name, j->new_admin)) != 0)
+		goto out;
+	if (json_object_get(j->rec, "admin_user") == NULL &&
+	    json_object_get(j->old, "admin_user") != NULL &&
+	    (r = vd_admin_secret_del(t, j->name)) != 0 && r != VD_ENOTFOUND)
+		goto out;
+	if (j->every_changed) {
+		/* One new cadence from the last success (at once if past). */
+		int64_t now = vd_now(), last = 0, due;
+
+		if (vd_sched_get(t, j->name, &sched) == 0)
+			last = json_integer_value(json_object_get(sched,
+			    "last_ok"));
+		due = (last > 0 ? last : now) + json_integer_value(
+		    json_object_get(j->rec, "every"));
+		if (due < now)
+			due = now;
+		if ((upd = json_pack("{s:I}", "next_due", (json_int_t)due)) ==
+		    NULL) {
+			r = VD_ENOMEM;
+			goto out;
+		}
+		if ((r = vd_sched_update(t, j->name, upd)) != 0)
+			goto out;
+	}
+	if ((r = audit_in(t, rq, j->name, 0, "ok", j->changed)) != 0)
+		goto out;
+	r = vd_txn_commit(t);
+	t = NULL;
+ out:
+	vd_txn_abort(t);
+	json_decref(cur);
+	json_decref(sched);
+	json_decref(upd);
+	return r;
+}
+
+/* Commits (loop thread) and answers; frees j. */
+static void
+set_finish(struct setjob *j)
+{
+	struct vd_req *rq = j->rq;
+	char why[300];
+	int r;
+
+	if ((r = set_commit(j)) != 0) {
+		snprintf(why, sizeof(why), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		if (r == VD_EBUSY || r == VD_ENOTFOUND)
+			refuse_code(rq, j->name, r == VD_ENOTFOUND ?
+			    "no such target" : why, vd_proto_code(r), NULL);
+		else {
+			vd_log(LOG_ERR, "target.set %s: %s", j->name, why);
+			(void)audit_now(rq->d, rq, j->name, 0, "failed", why);
+			vd_req_fail(rq, r, why);
+		}
+		set_free(j);
+		return;
+	}
+	vd_log(LOG_NOTICE, "target %s changed by %s (uid %lu): %s%s%s",
+	    j->name, rq->caller->user, (unsigned long)rq->caller->uid,
+	    j->changed, j->a.summary[0] ? "; logins: " : "", j->a.summary);
+	vd_rotate_notify(rq->d, j->name);
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s}", "name", j->name,
+	    "changed", j->changed, "hosts", j->a.summary));
+	set_free(j);
+}
+
+static void
+set_after(uv_work_t *w, int status)
+{
+	struct setjob *j = container_of(w, struct setjob, work);
+	struct vd_req *rq = j->rq;
+	int r;
+
+	rq->d->inflight--;
+	if (status != 0 || j->r != 0) {
+		r = status != 0 ? VD_EBUSY : j->r;
+		if (status != 0)
+			snprintf(j->a.err, sizeof(j->a.err), "cancelled");
+		/* Nothing stored; the reason names the host (no secret). */
+		(void)audit_now(rq->d, rq, j->name, 0, "failed", j->a.err);
+		vd_log(LOG_NOTICE, "target.set %s by %s failed: %s", j->name,
+		    rq->caller->user, j->a.err);
+		vd_req_fail_code(rq, r == VD_EAUTH ? VD_RPC_AUTH : r ==
+		    VD_EBUSY ? VD_RPC_UNAVAIL : VD_RPC_DB, j->a.err);
+		set_free(j);
+		return;
+	}
+	set_finish(j);
+}
+
+/* Lists in j->changed the fields that differ between old and rec. */
+static void
+set_diff(struct setjob *j)
+{
+	static const char *const keys[] = { "host", "port", "unix_socket",
+	    "account_hosts", "policy", "every", "window", "after_reveal",
+	    "tls", "tls_ca", "admin_user" };
+	size_t n = 0;
+
+	j->changed[0] = '\0';
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		json_t *a = json_object_get(j->old, keys[i]);
+		json_t *b = json_object_get(j->rec, keys[i]);
+
+		if ((a == NULL) != (b == NULL) || (a && !json_equal(a, b))) {
+			snprintf(j->changed + n, sizeof(j->changed) - n, "%s%s",
+			    n ? "," : "", keys[i]);
+			n = strlen(j->changed);
+		}
+	}
+	if (j->new_admin != NULL && strstr(j->changed, "admin_user") == NULL)
+		snprintf(j->changed + n, sizeof(j->changed) - n, "%s%s",
+		    n ? "," : "", "admin_password");
+	j->every_changed = strstr(j->changed, "every") != NULL;
+}
+
+/*
+ * Reads the record, the current password and the stored admin password
+ * (loop thread, read transaction) and applies params to a copy.  Fails rq
+ * (returns -1) on a refusal.
+ */
+static int
+set_prep(struct setjob *j, json_t *params, int *conn)
+{
+	struct vd_req *rq = j->rq;
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	uint64_t cur = 0;
+	char why[400];
+	int r, force = json_is_true(json_object_get(params, "force"));
+
+	if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
+		goto fail;
+	if ((r = vd_target_get(t, j->name, &j->old)) != 0) {
+		vd_txn_abort(t);
+		refuse_code(rq, j->name, "no such target", vd_proto_code(
+		    VD_ENOTFOUND), NULL);
+		return -1;
+	}
+	if (vd_rotate_busy(d, j->name)) {
+		vd_txn_abort(t);
+		snprintf(why, sizeof(why), "a rotation of %s is running; wait "
+		    "for it to end (vaultctl history %s) and try again",
+		    j->name, j->name);
+		refuse_code(rq, j->name, why, VD_RPC_UNAVAIL, NULL);
+		return -1;
+	}
+	if ((j->rec = json_deep_copy(j->old)) == NULL) {
+		r = VD_ENOMEM;
+		goto fail;
+	}
+	if (record_fields(rq, params, j->rec, 0, conn) != 0) {
+		vd_txn_abort(t);
+		return -1;
+	}
+	/* Only a change of where the account is can make a duplicate. */
+	if (!force && *conn && (r = dup_check(t, j->name, j->rec)) != 0) {
+		snprintf(why, sizeof(why), "%s", vd_err_detail());
+		vd_txn_abort(t);
+		refuse_code(rq, j->name, why, VD_RPC_EXISTS, NULL);
+		return -1;
+	}
+	if (*conn || j->new_admin != NULL) {
+		*conn = 1;
+		if ((r = vd_versions_find(t, j->name, &cur, NULL)) != 0)
+			goto fail;
+		if (cur == 0) {
+			r = vd_err_set(VD_ENOTFOUND, "target %s has no current "
+			    "version to prove the new settings with", j->name);
+			goto fail;
+		}
+		if ((r = vd_secret_get(t, j->name, cur, &j->cur_pw)) != 0 ||
+		    (r = vd_apply_from_target(&j->a, j->name, j->rec,
+		    (unsigned)d->cfg->connect_timeout)) != 0)
+			goto fail;
+		if (j->new_admin != NULL)
+			j->a.admin_pw = vd_secret_from((const char *)
+			    j->new_admin->data,
+			    j->new_admin->len);
+		else if (json_object_get(j->rec, "admin_user") != NULL &&
+		    (r = vd_admin_secret_get(t, j->name, &j->a.admin_pw)) != 0) {
+			r = vd_err_set(r == VD_ENOTFOUND ? VD_EINVAL : r,
+			    "admin_user %s: give its password (admin_password)",
+			    json_string_value(json_object_get(j->rec,
+			    "admin_user")));
+			goto fail;
+		}
+		if (j->new_admin != NULL && j->a.admin_pw == NULL) {
+			r = VD_ENOMEM;
+			goto fail;
+		}
+	}
+	vd_txn_abort(t);
+	set_diff(j);
+	return 0;
+ fail:
+	vd_txn_abort(t);
+	snprintf(why, sizeof(why), "%s", vd_err_detail()[0] ?
+	    vd_err_detail() : vd_strerror(r));
+	vd_req_fail(rq, r, why);
+	return -1;
+}
+
+static void
+m_target_set(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct setjob *j;
+	const char *name;
+	json_t *apw;
+	int conn = 0, r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	apw = json_object_get(params, "admin_password");
+	if (apw != NULL && (!json_is_string(apw) ||
+	    json_string_length(apw) == 0 ||
+	    json_string_length(apw) > VD_SECRET_MAX)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "admin_password: a "
+		    "non-empty string");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if (apw != NULL) {
+		j->new_admin = vd_secret_from(json_string_value(apw),
+		    json_string_length(apw));
+		json_object_del(params, "admin_password");
+		if (j->new_admin == NULL) {
+			vd_req_fail(rq, VD_ENOMEM, NULL);
+			set_free(j);
+			return;
+		}
+	}
+	if (set_prep(j, params, &conn) != 0) {
+		set_free(j);
+		return;
+	}
+	if (apw != NULL && json_object_get(j->rec, "admin_user") == NULL) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "admin_password: the "
+		    "target has no admin_user");
+		set_free(j);
+		return;
+	}
+	if (j->changed[0] == '\0') {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "nothing to change: every "
+		    "field given has that value already");
+		set_free(j);
+		return;
+	}
+	if (!conn) {
+		set_finish(j);
+		return;
+	}
+	if ((r = uv_queue_work(d->loop, &j->work, set_work, set_after)) != 0) {
+		set_free(j);
+		vd_req_fail(rq, vd_err_set(VD_EBUSY, "cannot queue work: %s",
+		    uv_strerror(r)), NULL);
+		return;
+	}
+	d->inflight++;
+}
+
+/* --- target.check ------------------------------------------------------- */
+
+/*
+ * target.check: the pre-flight a person reads before trusting the schedule.
+ * On the thread pool, by the target's own route (its admin account when it
+ * has one), the account's hosts are listed ("auto": which needs the
+ * privilege to read mysql.user, as every rotation does) and the current
+ * password is proven by a fresh login on each (vd_apply_verify()): per
+ * host ok, unverified (cannot be reached from here), refused or error,
+ * and why.  Changes nothing; not audited (no secret leaves).
+ */
+struct tcheckjob {
+	uv_work_t		 work;		/* libuv request */
+	struct vd_req		*rq;		/* answered in tcheck_after */
+	char			 name[VD_NAME_MAX + 1];	/* target name */
+	struct vd_secret	*pw;		/* current version's password */
+	struct vd_apply		 a;		/* the logins */
+	int			 r;		/* outcome */
+};
+
+static void
+tcheck_work(uv_work_t *w)
+{
+	struct tcheckjob *j = container_of(w, struct tcheckjob, work);
+
+	j->r = vd_apply_verify(&j->a, j->pw);
+}
+
+static void
+tcheck_free(struct tcheckjob *j)
+{
+	vd_secret_free(j->pw);
+	vd_apply_clear(&j->a);
+	free(j);
+}
+
+static void
+tcheck_after(uv_work_t *w, int status)
+{
+	struct tcheckjob *j = container_of(w, struct tcheckjob, work);
+	struct vd_req *rq = j->rq;
+	int r = status != 0 ? VD_EBUSY : j->r;
+
+	rq->d->inflight--;
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:s?}", "name", j->name,
+	    "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" : "error",
+	    "hosts", j->a.summary, "error", r == 0 ? NULL : status != 0 ?
+	    "cancelled" : j->a.err));
+	tcheck_free(j);
+}
+
+static void
+m_target_check(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct tcheckjob *j;
+	struct vd_txn *t = NULL;
+	json_t *rec = NULL;
+	const char *name;
+	uint64_t cur = 0;
+	int r;
+
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	j->rq = rq;
+	snprintf(j->name, sizeof(j->name), "%s", name);
+	if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
+		goto fail;
+	if ((r = vd_target_get(t, name, &rec)) != 0) {
+		r = vd_err_set(VD_ENOTFOUND, "no such target");
+		goto fail;
+	}
+	if ((r = vd_versions_find(t, name, &cur, NULL)) != 0)
+		goto fail;
+	if (cur == 0) {
+		r = vd_err_set(VD_ENOTFOUND, "target %s has no current version",
+		    name);
+		goto fail;
+	}
+	if ((r = vd_secret_get(t, name, cur, &j->pw)) != 0 ||
+	    (r = vd_apply_from_target(&j->a, name, rec,
+	    (unsigned)d->cfg->connect_timeout)) != 0)
+		goto fail;
+	if (json_object_get(rec, "admin_user") != NULL &&
+	    (r = vd_admin_secret_get(t, name, &j->a.admin_pw)) != 0) {
+		r = vd_err_set(r == VD_ENOTFOUND ? VD_ESTORE : r, "target %s: "
+		    "no password stored for its admin account", name);
+		goto fail;
+	}
+	vd_txn_abort(t);
+	t = NULL;
+	json_decref(rec);
+	rec = NULL;
+	if ((r = uv_queue_work(d->loop, &j->work, tcheck_work,
+	    tcheck_after)) != 0) {
+		r = vd_err_set(VD_EBUSY, "cannot queue work: %s",
+		    uv_strerror(r));
+		goto fail;
+	}
+	d->inflight++;
+	return;
+ fail:
+	{
+		char why[300];
+
+		snprintf(why, sizeof(why), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		vd_txn_abort(t);
+		json_decref(rec);
+		tcheck_free(j);
+		vd_req_fail_code(rq, vd_proto_code(r), why);
+	}
 }
 
 /* --- target.list / show / remove --------------------------------------- */
@@ -1915,13 +2636,42 @@ vd_api_stop(struct vd_daemon *d)
 
 /* --- rotate ------------------------------------------------------------- */
 
+/*
+ * The message for a job that ended with err: the engine's reason, or,
+ * when the server took the change (result "ok") but its record failed
+ * (a full disk …) and the engine gave no reason but "ok", that, and what
+ * happens next; never "No space left on device: ok".
+ */
+static const char *
+job_err(int err, const json_t *result, char *buf, size_t len)
+{
+	const char *out = json_string_value(json_object_get(result,
+	    "result"));
+	const char *hosts = json_string_value(json_object_get(result,
+	    "hosts"));
+
+	/* The engine's reason is its outcome's name when it had no other. */
+	if (out != NULL && strcmp(out, "ok") == 0 &&
+	    strcmp(vd_err_detail(), "ok") == 0) {
+		snprintf(buf, len, "the server holds version %lld (%s), but "
+		    "vaultd could not record it: %s; get serves that version "
+		    "and vaultd retries the record (free space, then vaultctl "
+		    "status)", (long long)json_integer_value(json_object_get(
+		    result, "version")), hosts != NULL && *hosts ? hosts : "-",
+		    vd_strerror(err));
+		return buf;
+	}
+	return vd_err_format(err, buf, len);
+}
+
 static void
 rotate_done(void *arg, int err, json_t *result)
 {
 	struct vd_req *rq = arg;
+	char buf[700];
 
 	if (err != 0)
-		vd_req_fail(rq, err, NULL);
+		vd_req_fail(rq, err, job_err(err, result, buf, sizeof(buf)));
 	else
 		vd_req_reply(rq, result != NULL ? json_incref(result) :
 		    json_pack("{s:b}", "ok", 1));
@@ -1970,10 +2720,16 @@ batch_record(struct batch *b, size_t idx, int err, const json_t *result,
 	json_object_set_new(o, "version", json_is_integer(v) ? json_copy(v) :
 	    json_null());
 	v = json_object_get(result, "result");
-	json_object_set_new(o, "result", json_is_string(v) ? json_copy(v) :
+	/* On the server, but not recorded: not "ok". */
+	json_object_set_new(o, "result", err != 0 && json_is_string(v) &&
+	    strcmp(json_string_value(v), "ok") == 0 ? json_string(
+	    "unrecorded") : json_is_string(v) ? json_copy(v) :
 	    json_string(err != 0 ? "failed" : "ok"));
 	json_object_set_new(o, "error", err != 0 ? json_string(why) :
 	    json_null());
+	v = json_object_get(result, "hosts");
+	if (json_is_string(v))
+		json_object_set_new(o, "hosts", json_copy(v));
 	b->ended++;
 	if (err != 0)
 		b->failed++;
@@ -1984,10 +2740,10 @@ batch_done(void *arg, int err, json_t *result)
 {
 	struct batch_item *it = arg;
 	struct batch *b = it->b;
-	char buf[300];
+	char buf[700];
 
 	batch_record(b, it->idx, err, result, err != 0 ?
-	    vd_err_format(err, buf, sizeof(buf)) : NULL);
+	    job_err(err, result, buf, sizeof(buf)) : NULL);
 	free(it);
 	if (b->progress && !b->requesting) {
 		/* A JSON-RPC notification: no id, the answer follows later. */
@@ -2010,9 +2766,12 @@ names_cb(const char *name, json_t *obj, void *arg)
 	    0 ? 0 : VD_ENOMEM;
 }
 
-/* rotate {"all": true}: every target; see struct batch. */
+/*
+ * rotate {"all": true}, and check {"all": true} (check: drift checks,
+ * vd_rotate_check(), always waited for): every target; see struct batch.
+ */
 static void
-rotate_all(struct vd_req *rq, int wait, int progress)
+rotate_all(struct vd_req *rq, int wait, int progress, int check)
 {
 	struct vd_daemon *d = rq->d;
 	struct vd_txn *t = NULL;
@@ -2042,8 +2801,9 @@ rotate_all(struct vd_req *rq, int wait, int progress)
 	t = NULL;
 	if (r != 0)
 		goto fail;
-	vd_log(LOG_INFO, "rotation of all %zu targets requested by %s (uid "
-	    "%lu)", b->total, rq->caller->user, (unsigned long)rq->caller->uid);
+	vd_log(LOG_INFO, "%s of all %zu targets requested by %s (uid %lu)",
+	    check ? "drift check" : "rotation", b->total, rq->caller->user,
+	    (unsigned long)rq->caller->uid);
 	b->requesting = 1;
 	for (size_t i = 0; i < b->total; i++) {
 		const char *name = json_string_value(json_object_get(
@@ -2061,8 +2821,9 @@ rotate_all(struct vd_req *rq, int wait, int progress)
 			it->idx = i;
 		}
 		vd_err_clear();
-		if ((r = vd_rotate_request(d, name, "manual", wait ?
-		    batch_done : NULL, it)) != 0) {
+		if ((r = check ? vd_rotate_check(d, name, batch_done, it) :
+		    vd_rotate_request(d, name, "manual", wait ? batch_done :
+		    NULL, it)) != 0) {
 			/* Refused now: the callback will not come. */
 			free(it);
 			batch_record(b, i, r, NULL, vd_err_detail()[0] ?
@@ -2117,7 +2878,7 @@ m_rotate(struct vd_req *rq, json_t *params)
 			    "give one of them");
 			return;
 		}
-		rotate_all(rq, wait, json_is_true(prog));
+		rotate_all(rq, wait, json_is_true(prog), 0);
 		return;
 	}
 	if ((name = target_param(rq, params)) == NULL)
@@ -2143,6 +2904,68 @@ m_rotate(struct vd_req *rq, json_t *params)
 	}
 	if (!wait)
 		vd_req_reply(rq, json_pack("{s:b}", "accepted", 1));
+}
+
+/*
+ * A check's outcome: the result, or an error naming the outcome, the
+ * engine's reason (the host that refused; vd_err_detail()) and what to do.
+ */
+static void
+check_done(void *arg, int err, json_t *result)
+{
+	struct vd_req *rq = arg;
+	const char *out = json_string_value(json_object_get(result, "result"));
+	char msg[900];
+
+	if (err == 0) {
+		vd_req_reply(rq, json_incref(result));
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s%s", out != NULL ? out : "failed",
+	    vd_err_detail()[0] ? vd_err_detail() : vd_strerror(err),
+	    err == VD_EAUTH ? "; vaultd repairs drift through the admin "
+	    "account or a kept version (vaultctl status; docs/operations.md "
+	    "section 8)" : "");
+	vd_req_fail_code(rq, err == VD_EAUTH ? VD_RPC_AUTH : vd_proto_code(err),
+	    msg);
+}
+
+/*
+ * check {"name": N} | {"all": true}: a drift check now (vd_rotate_check()),
+ * answered with its outcome: the current password verified by a fresh
+ * login on every account host.  Audited when asked.
+ */
+static void
+m_check(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	json_t *all = json_object_get(params, "all");
+	const char *name;
+	int r;
+
+	if (all != NULL && !json_is_boolean(all)) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "all: expected a boolean");
+		return;
+	}
+	if (json_is_true(all)) {
+		if (json_object_get(params, "name") != NULL) {
+			vd_req_fail_code(rq, VD_RPC_PARAMS, "name and all: "
+			    "give one of them");
+			return;
+		}
+		rotate_all(rq, 1, 0, 1);
+		return;
+	}
+	if ((name = target_param(rq, params)) == NULL)
+		return;
+	if ((r = audit_now(d, rq, name, 0, "requested", NULL)) != 0) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	vd_err_clear();
+	if ((r = vd_rotate_check(d, name, check_done, rq)) != 0)
+		vd_req_fail_code(rq, vd_proto_code(r), vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
 }
 
 /* --- history / audit ---------------------------------------------------- */
@@ -2364,6 +3187,9 @@ static const struct method methods[] = {
 	{ "target.remove", 0, 1, m_target_remove },
 	{ "target.set_password", 0, 1, m_target_set_password },
 	{ "target.abandon", 0, 1, m_target_abandon },
+	{ "target.set", 0, 1, m_target_set },
+	{ "check", VD_ROLE_OPERATOR, 1, m_check },
+	{ "target.check", VD_ROLE_OPERATOR, 1, m_target_check },
 	{ "get", VD_ROLE_REVEAL, 1, m_get },
 	{ "rotate", VD_ROLE_OPERATOR, 1, m_rotate },
 	{ "history", VD_ROLE_OPERATOR | VD_ROLE_AUDITOR, 1, m_history },

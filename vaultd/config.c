@@ -285,6 +285,8 @@ sec_rotation(struct parse *p, const char *key, const char *value)
 		return set_dur(p, &c->connect_timeout, key, value, 1);
 	if (strcmp(key, "check_interval") == 0)
 		return set_dur(p, &c->check_interval, key, value, 1);
+	if (strcmp(key, "min_every") == 0)
+		return set_dur(p, &c->min_every, key, value, 1);
 	if (strcmp(key, "paused") == 0) {
 		if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
 			c->paused = 1;
@@ -373,6 +375,138 @@ handler(void *user, const char *section, const char *key, const char *value)
 	return perr(p, "unknown section [%s]", section);
 }
 
+/* The most a configuration file may hold (a sane one is a few KiB). */
+#define CONFIG_MAX	(1024 * 1024)
+
+/*
+ * Reads file path whole into *textp (NUL-terminated, caller frees).
+ * Returns 0, or -errno / VD_ECONFIG with the detail set.
+ */
+static int
+read_text(const char *path, char **textp)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t n = 0, got;
+	int r;
+
+	*textp = NULL;
+	if ((f = fopen(path, "re")) == NULL) {
+		r = errno != 0 ? -errno : -ENOENT;
+		return vd_err_set(r, "%s: cannot read", path);
+	}
+	if ((buf = malloc(CONFIG_MAX + 1)) == NULL) {
+		fclose(f);
+		return VD_ENOMEM;
+	}
+	while ((got = fread(buf + n, 1, CONFIG_MAX + 1 - n, f)) > 0)
+		n += got;
+	if (ferror(f)) {
+		r = errno != 0 ? -errno : -EIO;
+		fclose(f);
+		free(buf);
+		return vd_err_set(r, "%s: cannot read", path);
+	}
+	fclose(f);
+	if (n > CONFIG_MAX) {
+		free(buf);
+		return vd_err_set(VD_ECONFIG, "%s: larger than %d bytes", path,
+		    CONFIG_MAX);
+	}
+	buf[n] = '\0';
+	*textp = buf;
+	return 0;
+}
+
+/*
+ * Finds the first section or key written twice in text, as inih reads it
+ * (";"/"#" comments, "key = value" or "key: value", an indented line
+ * continuing the previous key): inih hands both to the handler as if they
+ * were one, so a second [access] would add admins and a second [policy p]
+ * would silently replace the first.  deny_words in a [policy] section is a
+ * list whose lines add up, by design.  Returns the line of the repetition
+ * (why says what, and where the first one is), or 0.
+ */
+static int
+dup_scan(const char *text, char *why, size_t whylen)
+{
+	json_t *secs = json_object(), *cur = NULL, *o;
+	const char *p = text, *nl;
+	char line[1024], name[300], *s, *e;
+	int lineno = 0, found = 0, have_key = 0;
+
+	if (secs == NULL)
+		return 0;
+	/* Keys before any section: the handler refuses them. */
+	cur = json_object();
+	json_object_set_new(secs, "", cur);
+	name[0] = '\0';
+	for (; *p != '\0' && !found; p = nl != NULL ? nl + 1 : p +
+	    strlen(p)) {
+		size_t len;
+
+		lineno++;
+		nl = strchr(p, '\n');
+		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (len >= sizeof(line))
+			len = sizeof(line) - 1;	/* inih refuses it anyway */
+		memcpy(line, p, len);
+		line[len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[len - 1] = '\0';
+		s = trim(line);
+		if (*s == '\0' || *s == ';' || *s == '#')
+			continue;
+		if (s != line && have_key)
+			continue;		/* a continuation line */
+		if (*s == '[') {
+			if ((e = strchr(s, ']')) == NULL)
+				continue;	/* inih's syntax error */
+			*e = '\0';
+			s = trim(s + 1);
+			if (strncmp(s, "policy ", 7) == 0)
+				snprintf(name, sizeof(name), "policy %s",
+				    trim(s + 7));
+			else
+				snprintf(name, sizeof(name), "%s", s);
+			if ((o = json_object_get(secs, name)) != NULL) {
+				snprintf(why, whylen, "section [%s] appears "
+				    "twice (first at line %lld); merge them",
+				    name, (long long)json_integer_value(
+				    json_object_get(o, "")));
+				found = lineno;
+				break;
+			}
+			cur = json_object();
+			json_object_set_new(cur, "", json_integer(lineno));
+			json_object_set_new(secs, name, cur);
+			have_key = 0;
+			continue;
+		}
+		if ((e = strpbrk(s, "=:")) == NULL)
+			continue;		/* inih's syntax error */
+		*e = '\0';
+		s = trim(s);
+		have_key = 1;
+		if (*s == '\0')
+			continue;
+		/* A list key whose lines add up (docs/policy.md). */
+		if (strcmp(s, "deny_words") == 0 && strncmp(name, "policy ",
+		    7) == 0)
+			continue;
+		if ((o = json_object_get(cur, s)) != NULL) {
+			snprintf(why, whylen, "key '%s' appears twice in its "
+			    "section (first at line %lld); keep one", s,
+			    (long long)json_integer_value(o));
+			found = lineno;
+			break;
+		}
+		json_object_set_new(cur, s, json_integer(lineno));
+	}
+	json_decref(secs);
+	return found;
+}
+
 /*
  * Parses and validates a configuration named path: from the file when text
  * is NULL, else from text (for fuzzing and tests).
@@ -382,7 +516,8 @@ config_load(const char *path, const char *text, struct vd_config **out)
 {
 	struct parse p;
 	struct vd_config *c;
-	int line, r;
+	char *owned = NULL, dwhy[400];
+	int line, dline, r;
 
 	*out = NULL;
 	memset(&p, 0, sizeof(p));
@@ -396,6 +531,7 @@ config_load(const char *path, const char *text, struct vd_config **out)
 	c->retry_limit = 10;
 	c->connect_timeout = 10;
 	c->check_interval = 86400;
+	c->min_every = 60;		/* a cadence typed as 30s for 30d */
 	if ((c->path = strdup(path)) == NULL ||
 	    (c->policy_raw = json_object()) == NULL ||
 	    (c->escrow = json_object()) == NULL) {
@@ -408,16 +544,20 @@ config_load(const char *path, const char *text, struct vd_config **out)
 #endif
 	p.cfg = c;
 	p.file = path;
-	errno = 0;
-	line = text != NULL ? ini_parse_string(text, handler, &p) :
-	    ini_parse(path, handler, &p);
-	if (line == -2) {		/* inih: out of memory */
+	if (text == NULL) {
+		if ((r = read_text(path, &owned)) != 0)
+			goto out;
+		text = owned;
+	}
+	dline = dup_scan(text, dwhy, sizeof(dwhy));
+	line = ini_parse_string(text, handler, &p);
+	if (line < 0) {			/* inih: out of memory */
 		r = VD_ENOMEM;
 		goto out;
 	}
-	if (line < 0) {
-		r = errno != 0 ? -errno : -ENOENT;
-		vd_err_set(r, "%s: cannot read", path);
+	/* The first problem in the file, whichever finds it. */
+	if (dline > 0 && (line == 0 || dline < line)) {
+		r = vd_err_set(VD_ECONFIG, "%s:%d: %s", path, dline, dwhy);
 		goto out;
 	}
 	if (line > 0) {
@@ -452,6 +592,7 @@ config_load(const char *path, const char *text, struct vd_config **out)
 	c = NULL;
 	r = 0;
  out:
+	free(owned);
 	vd_config_free(c);
 	return r;
 }

@@ -9,7 +9,7 @@
  *   [policy N]  every key is handed to the policy module
  *   [escrow]    kept raw for the escrow engine
  *   [rotation]  concurrency, retry_min, retry_max, retry_limit,
- *               connect_timeout, check_interval, paused
+ *               connect_timeout, check_interval, paused, min_every
  *
  * Unknown sections and keys, and bad values, are refused with file:line.
  * etc/vaultd.conf.example documents every key.
@@ -64,6 +64,7 @@ struct vd_config {
 	long long		 retry_limit;	/* attempts before giving up */
 	int64_t			 connect_timeout;	/* MariaDB connect, seconds */
 	int64_t			 check_interval;	/* drift check period, s */
+	int64_t			 min_every;	/* shortest target cadence, s */
 	int			 paused;	/* 1: no scheduled rotations */
 };
 

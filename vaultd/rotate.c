@@ -771,7 +771,10 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	}
 	if (j->a.mode == VD_APPLY_CHECK) {
 		if (vs.pending != 0)
-			r = vd_err_set(VD_EBUSY, "pending version");
+			r = vd_err_set(VD_EBUSY, "target %s has a pending "
+			    "version %llu: resolve it first (vaultctl rotate "
+			    "%s), or abandon it (vaultctl target abandon %s)",
+			    name, (unsigned long long)vs.pending, name, name);
 		goto out;
 	}
 	if (j->a.mode == VD_APPLY_ABANDON && vs.pending == 0) {
@@ -1326,6 +1329,32 @@ vd_rotate_request(struct vd_daemon *d, const char *target,
 	}
 	r = vd__start_job(rot, target, trigger, VD_APPLY_NEW, &w);
 	free_waiters(w);	/* not taken: the caller answers from r */
+	return r;
+}
+
+int
+vd_rotate_check(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
+    void *arg)
+{
+	struct rot *rot = engine;
+	struct waiter *w;
+	int r;
+
+	if (rot == NULL)
+		return vd_err_set(VD_ESEALED, "the rotation engine starts once "
+		    "the vault is unsealed");
+	if (!vd_name_valid(target))
+		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if (vd__ent_find(rot, target) == NULL)
+		vd_rotate_notify(d, target);	/* added a moment ago? */
+	if (vd__ent_find(rot, target) == NULL)
+		return vd_err_set(VD_ENOTFOUND, "no such target");
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return VD_ENOMEM;
+	w->cb = cb;
+	w->arg = arg;
+	r = vd__start_job(rot, target, "check", VD_APPLY_CHECK, &w);
+	free(w);	/* NULL once taken */
 	return r;
 }
 

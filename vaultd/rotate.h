@@ -118,6 +118,19 @@ int vd_rotate_abandon(struct vd_daemon *d, const char *target,
     vd_rotate_cb cb, void *arg);
 
 /*
+ * A drift check of target now (vaultctl check): the current password is
+ * verified by a fresh login on every account host, as the scheduled checks
+ * do (VD_APPLY_CHECK), and recorded the same way.  A rotation of target
+ * running now answers instead (it verifies every host); a check running
+ * now is followed by this one.  cb(arg, err, result) hears the outcome:
+ * err 0, VD_EAUTH (drift), or another error; result (borrowed) has name,
+ * version, result, hosts.  Returns 0 once accepted, VD_ENOTFOUND,
+ * VD_ESEALED, or another error (cb is then not called).
+ */
+int vd_rotate_check(struct vd_daemon *d, const char *target,
+    vd_rotate_cb cb, void *arg);
+
+/*
  * Makes cb(arg, err, result) be called once the password in force on
  * target's server is settled: when a rotation or resolution of target is
  * running, at its end (after its outcome is recorded, or failed to be);

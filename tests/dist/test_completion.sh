@@ -91,7 +91,8 @@ chmod 755 "$tmp/bin/vaultctl"
 PATH=$tmp/bin:$PATH
 
 expect "target" vaultctl ta
-expect "abandon add list remove set-password show" vaultctl target ""
+expect "abandon add check list remove set set-password show" vaultctl target ""
+expect "batch1 batch2" vaultctl target check b
 expect "remove" vaultctl target r
 expect "audit" vaultctl au
 expect "init" vaultctl --socket /x in
@@ -100,12 +101,13 @@ expect "keygen" vaultctl escrow k
 expect "pin" vaultctl escrow pi
 expect "--accept-vault-key" vaultctl breakglass --ac
 expect "generate" vaultctl policy gen
-expect "--help --json --limit --socket" vaultctl history x --
+expect "--csv --help --json --limit --socket" vaultctl history x --
+expect "drift" vaultctl status --state d
 expect "--wait" vaultctl rotate --w
 expect "--all" vaultctl rotate --a
 expect "--check" vaultctl status --ch
 expect "--prometheus" vaultctl status --p
-expect "--check --grace --help --json --prometheus --socket" vaultctl status --
+expect "--check --grace --help --json --prometheus --socket --state" vaultctl status --
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
@@ -118,6 +120,13 @@ expect "batch1 batch2 reporting.db-3" vaultctl get ""
 expect "batch1 batch2" vaultctl rotate ba
 expect "reporting.db-3" vaultctl target show rep
 expect "batch1 batch2" vaultctl target set-password b
+expect "batch1 batch2" vaultctl target set b
+expect "" vaultctl target set batch1 ""
+expect "--every" vaultctl target set batch1 --ev
+expect "--force" vaultctl target add n --f
+expect "batch1 batch2" vaultctl check b
+expect "" vaultctl check --all ""
+expect "--all --help --json --socket" vaultctl check --
 expect "--help --json --socket" vaultctl target set-password batch1 --
 expect "batch1 batch2 reporting.db-3" vaultctl history --limit 5 ""
 # Only one name: after it, nothing.

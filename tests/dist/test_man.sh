@@ -110,7 +110,7 @@ keys=$(sed -n 's/.*strcmp(key, "\([a-z_]*\)").*/\1/p' \
     "$SRC/vaultd/config.c" "$SRC/common/policy.c"
     sed -n 's/^[[:space:]]*{ "\([a-z_]*\)", offsetof.*/\1/p' \
     "$SRC/common/policy.c"
-    sed -n '/role_names\[/,/};/p' "$SRC/vaultd/config.c" |
+    sed -n '/^static const char \*const role_names\[/,/};/p' "$SRC/vaultd/config.c" |
     grep -oE '"[a-z]+"' | tr -d '"'
     # min_%s, built from the class names.
     echo min_upper min_lower min_digit min_special mode)

@@ -348,7 +348,7 @@ def run(E, seconds, rnd, mdb, seed, mnt, strict):
     for i in range(N):
         pws[i] = "Soak#" + secrets.token_hex(10) + "'\\;"
         E.make_user("vsk%02d" % i, pws[i], ["localhost"])
-    rot = ("concurrency = 4\nretry_min = 1s\nretry_max = 4s\n"
+    rot = ("concurrency = 4\nretry_min = 1s\nretry_max = 4s\nmin_every = 1s\n"
            "retry_limit = 100000\nconnect_timeout = 2s\n")
     v = Vault(E, "soak", rotation=rot,
               data_dir=mnt + "/data" if mnt else None)

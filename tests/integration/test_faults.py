@@ -26,6 +26,7 @@ Scenarios (default: all):
 Needs root (mount -t tmpfs).  Standard library only.
 """
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -360,6 +361,10 @@ def diskfull(mnt):
         if rc != 0:
             fails += 1
             log("rotation %d (%s) failed: %s" % (i, t, (out + err).strip()))
+            # Issue 19: "No space left on device: ok" said nothing true.
+            check(not re.search(r": ok\s*$", err) and
+                  ("No space left" in err or "record" in err),
+                  "a failed rotation says what happened: %r" % err)
         else:
             ok += 1
         if fails >= 3:

@@ -242,11 +242,19 @@ class Vault:
     def create(self, rotation, extra):
         """Writes vaultd.conf and makes the vault, with a key file (a test
         that wants another kind of vault overrides this)."""
+        # The test's own [rotation] lines win over these defaults (vaultd
+        # refuses a key written twice).
+        given = {ln.split("=", 1)[0].strip() for ln in rotation.split("\n")
+                 if "=" in ln}
+        defaults = "".join("%s = %s\n" % (k, val) for k, val in
+                           (("retry_min", "1s"), ("retry_max", "4s"))
+                           if k not in given)
         with open(self.conf, "w") as f:
             f.write("[vault]\ndata_dir = %s\nkey_file = %s\n"
                     "socket = %s\n\n[access]\nadmin = root\n\n%s\n"
-                    "[rotation]\nretry_min = 1s\nretry_max = 4s\n%s\n" %
-                    (self.data, self.key, self.sock, extra, rotation))
+                    "[rotation]\n%s%s\n" %
+                    (self.data, self.key, self.sock, extra, defaults,
+                     rotation))
         rc, out, err = self.run_ctl(["init", "--data-dir", self.data,
                                      "--key-file", self.key])
         if rc != 0:
