@@ -591,7 +591,7 @@ def run(E, c):
     # E.work/shared), key-file vault, socket there too (one path for the
     # test's clients whichever node serves).
     rot = ("concurrency = 4\nretry_min = 1s\nretry_max = 4s\n"
-           "retry_limit = 100000\nconnect_timeout = 2s\n")
+           "retry_limit = 100000\nconnect_timeout = 2s\nmin_every = 1s\n")
     v = Vault(E, "shared", rotation=rot)
     os.chmod(v.conf, 0o600)
 
