@@ -662,6 +662,8 @@ def replica(repl, prim):
           err, "rotating the replica directly is refused, naming its "
           "primary: %d %r" % (rc, err))
     check(repl.login(user, pw) and prim.login(user, pw), "nothing changed")
+    rc, out, err = v.ctl(["target", "remove", "rp"])
+    check(rc == 0, "the undeclared replica removed: %s" % err)
     rc, out, err = v.ctl(["target", "add", "rq", "--unix-socket",
                           repl.mdb["MDB_SOCKET"], "--user", user,
                           "--account-hosts", "localhost", "--replica-of",
