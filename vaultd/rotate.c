@@ -1299,13 +1299,19 @@ vd_rotate_running(const struct vd_daemon *d)
 	return engine != NULL ? engine->nrunning : 0;
 }
 
-int
-vd_rotate_request(struct vd_daemon *d, const char *target,
-    const char *trigger, vd_rotate_cb cb, void *arg)
+/*
+ * The public requests' common part: finds target's entry (loading one added
+ * a moment ago) and starts (or joins, or queues) a job of mode with trigger,
+ * cb (may be NULL) hearing its outcome.  A replica is refused a rotation;
+ * with idle, a target whose job runs or waits is refused (VD_EBUSY).
+ */
+static int
+request(struct vd_daemon *d, const char *target, const char *trigger,
+    enum vd_apply_mode mode, int idle, vd_rotate_cb cb, void *arg)
 {
-	struct ent *e;
 	struct rot *rot = engine;
 	struct waiter *w = NULL;
+	struct ent *e;
 	int r;
 
 	if (rot == NULL)
@@ -1317,45 +1323,36 @@ vd_rotate_request(struct vd_daemon *d, const char *target,
 		vd_rotate_notify(d, target);	/* added a moment ago? */
 	if ((e = vd__ent_find(rot, target)) == NULL)
 		return vd_err_set(VD_ENOTFOUND, "no such target");
-	if (e->replica_of[0] != '\0')
+	if (mode == VD_APPLY_NEW && e->replica_of[0] != '\0')
 		return vd_err_set(VD_EINVAL, "target %s is a replica of target "
 		    "%s: it takes %s's password changes; rotate %s", target,
 		    e->replica_of, e->replica_of, e->replica_of);
+	if (idle && (e->busy || e->queued))
+		return vd_err_set(VD_EBUSY, "a rotation of %s is running; "
+		    "wait for it to end and try again", target);
 	if (cb != NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			return VD_ENOMEM;
 		w->cb = cb;
 		w->arg = arg;
 	}
-	r = vd__start_job(rot, target, trigger, VD_APPLY_NEW, &w);
+	r = vd__start_job(rot, target, trigger, mode, &w);
 	free_waiters(w);	/* not taken: the caller answers from r */
 	return r;
+}
+
+int
+vd_rotate_request(struct vd_daemon *d, const char *target,
+    const char *trigger, vd_rotate_cb cb, void *arg)
+{
+	return request(d, target, trigger, VD_APPLY_NEW, 0, cb, arg);
 }
 
 int
 vd_rotate_check(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
     void *arg)
 {
-	struct rot *rot = engine;
-	struct waiter *w;
-	int r;
-
-	if (rot == NULL)
-		return vd_err_set(VD_ESEALED, "the rotation engine starts once "
-		    "the vault is unsealed");
-	if (!vd_name_valid(target))
-		return vd_err_set(VD_ENOTFOUND, "no such target");
-	if (vd__ent_find(rot, target) == NULL)
-		vd_rotate_notify(d, target);	/* added a moment ago? */
-	if (vd__ent_find(rot, target) == NULL)
-		return vd_err_set(VD_ENOTFOUND, "no such target");
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return VD_ENOMEM;
-	w->cb = cb;
-	w->arg = arg;
-	r = vd__start_job(rot, target, "check", VD_APPLY_CHECK, &w);
-	free(w);	/* NULL once taken */
-	return r;
+	return request(d, target, "check", VD_APPLY_CHECK, 0, cb, arg);
 }
 
 int
@@ -1372,26 +1369,7 @@ int
 vd_rotate_abandon(struct vd_daemon *d, const char *target, vd_rotate_cb cb,
     void *arg)
 {
-	struct rot *rot = engine;
-	struct waiter *w;
-	struct ent *e;
-	int r;
-
-	if (rot == NULL)
-		return vd_err_set(VD_ESEALED, "the rotation engine starts once "
-		    "the vault is unsealed");
-	if ((e = vd__ent_find(rot, target)) == NULL)
-		return vd_err_set(VD_ENOTFOUND, "no such target");
-	if (e->busy || e->queued)
-		return vd_err_set(VD_EBUSY, "a rotation of %s is running; "
-		    "wait for it to end and try again", target);
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return VD_ENOMEM;
-	w->cb = cb;
-	w->arg = arg;
-	r = vd__start_job(rot, target, "abandon", VD_APPLY_ABANDON, &w);
-	free(w);	/* NULL once taken */
-	return r;
+	return request(d, target, "abandon", VD_APPLY_ABANDON, 1, cb, arg);
 }
 
 int

@@ -17,10 +17,11 @@ here.  Each scenario is a case the issue reproduced on main before:
              accepted, supersedes the pending version (kept as previous),
              and get returns the imported password (case 5)
   abandon    a pending version no row holds (a crash before the server
-             was touched, on a server in drift... resolution cannot finish
-             it) is abandoned by an admin: proven by the rows' hashes,
-             failed, the current version stands; one the server holds is
-             refused (case 5)
+             was touched, then a DBA's change: the resolution ends in
+             drift and stops at its login budget) is abandoned by an
+             admin: proven by the rows' hashes, failed, the current version
+             stands; one the server holds is refused (case 5)
+  stopget    SIGTERM while a get waits for a rotation: answered, exit 0
   inflight   a rotation held on the server (FLUSH TABLES WITH READ LOCK):
              target remove is refused while it runs, get waits for its
              outcome and returns the password in force, a reveal of the
@@ -69,8 +70,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (Env, Vault, check, fill, finish, log,  # noqa: E402
-                    native_hash, q, run_scenarios, stop_all, tmpfs)
+import vdtest  # noqa: E402
+from vdtest import (Env, Vault, check, fill, log,  # noqa: E402
+                    native_hash, q, stop_all, tmpfs)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -705,14 +707,5 @@ SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("socket", sc_socket), ("replica", sc_replica)]
 
 
-def main():
-    ran = run_scenarios(SCENARIOS, ONLY, after=stop_all)
-    E.cleanup()
-    finish(ran)
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        stop_all()
+    vdtest.main(SCENARIOS, ONLY, E)

@@ -35,8 +35,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (O_CLOEXEC, Env, Vault, check, fill, finish, log,  # noqa
-                    open_fds, run_scenarios, stop_all, tmpfs)
+import vdtest  # noqa: E402
+from vdtest import (O_CLOEXEC, Env, Vault, check, fill, log,  # noqa
+                    open_fds, tmpfs)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -406,14 +407,5 @@ SCENARIOS = [("unreachable", sc_unreachable), ("blackhole", sc_blackhole),
              ("stall", sc_stall), ("cut", sc_cut), ("diskfull", sc_diskfull)]
 
 
-def main():
-    ran = run_scenarios(SCENARIOS, ONLY, after=stop_all)
-    E.cleanup()
-    finish(ran)
-
-
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        stop_all()
+    vdtest.main(SCENARIOS, ONLY, E)

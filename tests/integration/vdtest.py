@@ -74,6 +74,18 @@ def finish(ran, work=None):
     sys.exit(1 if FAILS or ran == 0 else 0)
 
 
+def main(scenarios, only, env):
+    """A test's main: runs the scenarios named in only (all when empty),
+    stopping every vaultd after each, removes env's work dir after a clean
+    run, prints the summary and exits; no vaultd outlives it."""
+    try:
+        ran = run_scenarios(scenarios, only, after=stop_all)
+        env.cleanup()
+        finish(ran)
+    finally:
+        stop_all()
+
+
 def mdbenv(path=None):
     env = {}
     with open(path or os.environ["VD_TEST_MDB_ENV"]) as f:
