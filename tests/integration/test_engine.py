@@ -115,15 +115,7 @@ def dba_set(user, host, pw):
 
 def dba_login_error(user, pw, host="localhost"):
     """The mariadb client's stderr for user@host with pw ('' on success)."""
-    cnf = E.optfile(pw)
-    try:
-        p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u", user,
-                            "--connect-timeout=5", "-N", "-B"] +
-                           E.host_args(host) + ["-e", "SELECT 1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=60)
-    finally:
-        os.unlink(cnf)
+    p = E.client(user, pw, host)
     return "" if p.returncode == 0 else p.stderr.decode(errors="replace")
 
 

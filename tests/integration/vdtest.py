@@ -177,19 +177,24 @@ class Env:
             return ["--socket=" + self.mdb["MDB_SOCKET"]]
         return ["--protocol=TCP", "-h", host, "-P", self.mdb["MDB_PORT"]]
 
+    def client(self, user, pw, host="localhost"):
+        """Logs in as user@host with pw (a 0600 option file, never argv)
+        and asks for CURRENT_USER(); returns the finished process."""
+        cnf = self.optfile(pw)
+        try:
+            return subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u",
+                                   user, "--connect-timeout=5", "-N",
+                                   "-B"] + self.host_args(host) +
+                                  ["-e", "SELECT CURRENT_USER()"],
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, timeout=60)
+        finally:
+            os.unlink(cnf)
+
     def login(self, user, pw, host="localhost"):
         """True when user@host logs in with pw and the server matched
         exactly user@host."""
-        cnf = self.optfile(pw)
-        try:
-            p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u",
-                                user, "--connect-timeout=5", "-N", "-B"] +
-                               self.host_args(host) +
-                               ["-e", "SELECT CURRENT_USER()"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               timeout=60)
-        finally:
-            os.unlink(cnf)
+        p = self.client(user, pw, host)
         return p.returncode == 0 and p.stdout.decode().strip() == "%s@%s" % (
             user, host)
 
