@@ -162,7 +162,10 @@ def sc_lockout():
     try:
         v = Vault(E, "lockout", rotation="check_interval = 1s\n")
         v.start()
-        v.add("l", user, pw, "localhost")
+        # A grace after a reveal: set-password below hands vaultd a password
+        # a person knows, which is replaced at once without one (and get
+        # could then race the replacement).
+        v.add("l", user, pw, "localhost", extra=["--after-reveal", "1h"])
         # The DBA changes the password behind the vault's back.
         dba_set(user, "localhost", dba_pw)
         # Drift checks every second for 10 s: at most one failed login.
