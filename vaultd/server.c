@@ -2,6 +2,7 @@
  * server.c - the listening Unix socket and its connections (libuv).
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -432,6 +433,59 @@ socket_alive(const char *path)
 	return alive;
 }
 
+/*
+ * The uid vaultd runs as once it has dropped privileges: [vault] user's
+ * when started as root with one, else the effective uid.  Start-up only
+ * (getpwnam may block).
+ */
+static uid_t
+run_uid(const struct vd_daemon *d)
+{
+	struct passwd *pw;
+
+	if (geteuid() == 0 && d->cfg->user != NULL &&
+	    (pw = getpwnam(d->cfg->user)) != NULL)
+		return pw->pw_uid;
+	return geteuid();
+}
+
+/*
+ * Refuses a socket directory that someone else could use to put their own
+ * socket in vaultd's place: it must be a directory (not a link), owned by
+ * the uid that binds (the effective uid now) or by the uid vaultd runs as
+ * after the privilege drop (the unit's RuntimeDirectory= and tmpfiles.d
+ * make /run/vaultd vaultd's), and not writable by group or others unless
+ * sticky (then nobody else can remove or rename vaultd's socket, and a
+ * socket they plant first is not vaultd's: vaultctl refuses it).
+ */
+static int
+check_dir(const struct vd_daemon *d, const char *dir)
+{
+	struct stat sb;
+	uid_t ru = run_uid(d);
+
+	if (lstat(dir, &sb) != 0)
+		return vd_err_set(-errno, "socket directory %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return vd_err_set(VD_ECONFIG, "socket directory %s is not a "
+		    "directory (a symbolic link is not followed)", dir);
+	if (sb.st_uid != geteuid() && sb.st_uid != ru)
+		return vd_err_set(VD_ECONFIG, "socket directory %s belongs "
+		    "to uid %lu (mode %04o), not to vaultd (uid %lu): "
+		    "another user could replace the socket", dir,
+		    (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777),
+		    (unsigned long)ru);
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (sb.st_mode & S_ISVTX) == 0)
+		return vd_err_set(VD_ECONFIG, "socket directory %s (uid %lu, "
+		    "mode %04o) is writable by %s and not sticky: another "
+		    "user could replace the socket", dir,
+		    (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777),
+		    (sb.st_mode & S_IWOTH) != 0 ? "others" : "its group");
+	return 0;
+}
+
 /* Binds and listens on the configured socket. */
 int
 vd_server_start(struct vd_daemon *d)
@@ -458,7 +512,12 @@ vd_server_start(struct vd_daemon *d)
 				return vd_err_set(-errno, "chown %s", dir);
 		} else if (errno != EEXIST)
 			return vd_err_set(-errno, "mkdir %s", dir);
-	}
+	} else if (slash == dir)
+		dir[1] = '\0';			/* "/name": the root directory */
+	else
+		memcpy(dir, ".", 2);		/* "name": the working directory */
+	if ((r = check_dir(d, dir)) != 0)
+		return r;
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode))
 			return vd_err_set(VD_ECONFIG, "%s exists and is not a "
