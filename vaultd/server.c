@@ -27,6 +27,7 @@ struct vd_conn {
 	struct vd_conn		*next;		/* daemon's list */
 	struct vd_conn		**prevp;	/* link pointing at us */
 	struct vd_caller	 caller;	/* SO_PEERCRED identity */
+	uv_work_t		 lookup;	/* caller's name, off the loop */
 	struct vd_req		 req;		/* the request in flight */
 	int			 busy;		/* request or answer in flight */
 	int			 writing;	/* the answer is being written */
@@ -359,6 +360,46 @@ resume_read(struct vd_conn *c)
 		uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
 }
 
+/* Starts serving c once its caller is named. */
+static void
+conn_ready(struct vd_conn *c)
+{
+	if (c->caller.truncated)
+		vd_log(LOG_WARNING, "uid %lu is in more than %d groups: roles "
+		    "come from the first %d only", (unsigned long)c->caller.uid,
+		    VD_CALLER_MAXGROUPS, VD_CALLER_MAXGROUPS);
+	idle_arm(c);
+	resume_read(c);
+}
+
+/* Thread pool: the name service may block (LDAP, sssd). */
+static void
+lookup_work(uv_work_t *w)
+{
+	struct vd_conn *c = w->data;
+
+	(void)vd_access_lookup(&c->caller);
+}
+
+static void
+lookup_done(uv_work_t *w, int status)
+{
+	struct vd_conn *c = w->data;
+
+	c->busy = 0;
+	if (status == 0)
+		vd_access_remember(&c->caller, uv_now(c->d->loop));
+	if (c->closing) {
+		conn_free_maybe(c);
+		return;
+	}
+	if (status != 0 || c->close_after || c->d->stopping) {
+		conn_close(c);
+		return;
+	}
+	conn_ready(c);
+}
+
 static void
 accept_cb(uv_stream_t *srv, int status)
 {
@@ -410,8 +451,24 @@ accept_cb(uv_stream_t *srv, int status)
 		    "too many connections");
 		return;
 	}
-	idle_arm(c);
-	resume_read(c);
+	/*
+	 * No name service call on the loop: a fresh cached name, else a
+	 * lookup on the thread pool before the first request is read (busy
+	 * keeps c alive meanwhile).
+	 */
+	if (vd_access_cached(&c->caller, uv_now(d->loop))) {
+		conn_ready(c);
+		return;
+	}
+	c->lookup.data = c;
+	c->busy = 1;
+	if (uv_queue_work(d->loop, &c->lookup, lookup_work,
+	    lookup_done) != 0) {
+		c->busy = 0;
+		vd_log(LOG_ERR, "accept: cannot queue the name lookup of uid "
+		    "%lu", (unsigned long)c->caller.uid);
+		conn_close(c);
+	}
 }
 
 /* Returns 1 when something accepts connections at path. */
