@@ -659,6 +659,7 @@ def sc_squatter():
     socket's directory (or root)."""
     tag = "vdsq" + secrets.token_hex(2)
     uid, gid = throwaway_user(tag)
+    procs = []
     try:
         os.chmod(E.work, 0o711)
         shared = os.path.join(E.work, "sqshared")
@@ -666,6 +667,7 @@ def sc_squatter():
         os.chmod(shared, 0o1777)           # like /tmp: root's, sticky
         path = os.path.join(shared, "vaultd.sock")
         p = squat(path, uid, gid, 5)
+        procs.append(p)
         pw = new_pw()
         rc, out, err = subprocess_ctl(
             ["--socket", path, "target", "add", "sq1", "--unix-socket",
@@ -692,11 +694,16 @@ def sc_squatter():
         os.chown(own, uid, gid)
         path = os.path.join(own, "vaultd.sock")
         p = squat(path, uid, gid, 5)
+        procs.append(p)
         rc, out, err = subprocess_ctl(["--socket", path, "status"])
         got = squat_end(p)
         check(got > 0, "a listener owning its directory is talked to "
               "(%d bytes): %d %s" % (got, rc, err))
     finally:
+        for p in procs:                 # userdel refuses a running user
+            if p.poll() is None:
+                p.kill()
+                p.wait()
         os.chmod(E.work, 0o700)
         drop_user(tag)
 
