@@ -442,12 +442,17 @@ def sc_parties():
             E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
 
 
-REFUSE_CLIENT = r"""
+# The start of a helper script run as another user: argv 1 a socket path,
+# 2 the uid, 3 the gid (no supplementary groups).
+AS_USER = r"""
 import json, os, socket, sys, time
 os.setgroups([])
 os.setgid(int(sys.argv[3]))
 os.setuid(int(sys.argv[2]))
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+"""
+
+REFUSE_CLIENT = AS_USER + r"""
 s.connect(sys.argv[1])
 f = s.makefile("rb")
 n = int(sys.argv[4])
@@ -467,15 +472,10 @@ def sc_refusals():
     is refused, but only the first is a durable audit write; the rest are
     one refused-summary entry (written at the interval's end or at stop).
     Before: 2,000 audit entries, 13 s of loop time, data.mdb +650 KB."""
-    import grp
-    import pwd
     tag = "vdtr" + secrets.token_hex(2)
-    subprocess.run(["groupadd", tag], check=True)
-    subprocess.run(["useradd", "-M", "-N", "-g", tag, "-s",
-                    "/usr/sbin/nologin", tag], check=True)
+    uid, gid = throwaway_user(tag)
     n = 2000
     try:
-        uid, gid = pwd.getpwnam(tag).pw_uid, grp.getgrnam(tag).gr_gid
         os.chmod(E.work, 0o711)
         v = Vault(E, "refuse")
         os.chmod(v.dir, 0o711)
@@ -516,8 +516,7 @@ def sc_refusals():
         stop_ok(v, "stop 7")
     finally:
         os.chmod(E.work, 0o700)
-        subprocess.run(["userdel", tag])
-        subprocess.run(["groupdel", tag])
+        drop_user(tag)
 
 
 def rpc_latency(sock, n_max, stop):
@@ -586,12 +585,7 @@ def shutil_copy(a, b):
     os.close(fd)
 
 
-SQUATTER = r"""
-import os, socket, sys
-os.setgroups([])
-os.setgid(int(sys.argv[3]))
-os.setuid(int(sys.argv[2]))
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+SQUATTER = AS_USER + r"""
 s.bind(sys.argv[1])
 s.listen(8)
 print("listening", flush=True)
