@@ -1,12 +1,14 @@
 /*
  * client.c - connect to vaultd, send one request line, read one answer.
  */
+#define _GNU_SOURCE	/* struct ucred */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -41,11 +43,57 @@ vc_socket_path(void)
 	return VD_SOCKET_DEFAULT;
 }
 
+/*
+ * Checks that the process listening on the connected socket fd is the one
+ * that owns the socket's directory: a stale path in a directory of
+ * someone else (or a shared one like /tmp) could be taken over by any
+ * user, who would then receive the passwords typed into target add or
+ * set-password.  The peer's uid (SO_PEERCRED, fixed when it called
+ * listen()) must own the socket file, and own the directory or be root
+ * (vaultd started as root binds before dropping to [vault] user, in a
+ * directory that may be that user's).  Returns 0, or VD_EPROTO with both
+ * uids in the detail.
+ */
+static int
+check_peer(int fd, const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat sb, db;
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	memcpy(dir, path, strlen(path) + 1);	/* fits: checked by caller */
+	if ((slash = strrchr(dir, '/')) == NULL)
+		memcpy(dir, ".", 2);
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return vd_err_set(-errno, "cannot identify the process "
+		    "listening on %s: %s", path, strerror(errno));
+	if (lstat(path, &sb) != 0 || stat(dir, &db) != 0)
+		return vd_err_set(-errno, "%s: %s", path, strerror(errno));
+	if (!S_ISSOCK(sb.st_mode) || sb.st_uid != cred.uid)
+		return vd_err_set(VD_EPROTO, "refusing %s: it belongs to uid "
+		    "%lu but the process listening on it runs as uid %lu; it "
+		    "may not be vaultd", path, (unsigned long)sb.st_uid,
+		    (unsigned long)cred.uid);
+	if (cred.uid != 0 && db.st_uid != cred.uid)
+		return vd_err_set(VD_EPROTO, "refusing %s: the process "
+		    "listening on it runs as uid %lu but its directory %s "
+		    "belongs to uid %lu; it may not be vaultd (someone else's "
+		    "socket on a stale path)", path, (unsigned long)cred.uid,
+		    dir, (unsigned long)db.st_uid);
+	return 0;
+}
+
 static int
 sock_connect(const char *path, int *fdp)
 {
 	struct sockaddr_un sa;
-	int fd;
+	int fd, r;
 
 	*fdp = -1;
 	memset(&sa, 0, sizeof(sa));
@@ -61,6 +109,10 @@ sock_connect(const char *path, int *fdp)
 		close(fd);
 		return vd_err_set(-e, "cannot connect to %s (is vaultd "
 		    "running? --socket or VAULTD_SOCKET)", path);
+	}
+	if ((r = check_peer(fd, path)) != 0) {
+		close(fd);
+		return r;
 	}
 	*fdp = fd;
 	return 0;

@@ -2,6 +2,7 @@
  * server.c - the listening Unix socket and its connections (libuv).
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@ struct vd_conn {
 	struct vd_conn		*next;		/* daemon's list */
 	struct vd_conn		**prevp;	/* link pointing at us */
 	struct vd_caller	 caller;	/* SO_PEERCRED identity */
+	uv_work_t		 lookup;	/* caller's name, off the loop */
 	struct vd_req		 req;		/* the request in flight */
 	int			 busy;		/* request or answer in flight */
 	int			 writing;	/* the answer is being written */
@@ -358,6 +360,46 @@ resume_read(struct vd_conn *c)
 		uv_read_start((uv_stream_t *)&c->pipe, alloc_cb, read_cb);
 }
 
+/* Starts serving c once its caller is named. */
+static void
+conn_ready(struct vd_conn *c)
+{
+	if (c->caller.truncated)
+		vd_log(LOG_WARNING, "uid %lu is in more than %d groups: roles "
+		    "come from the first %d only", (unsigned long)c->caller.uid,
+		    VD_CALLER_MAXGROUPS, VD_CALLER_MAXGROUPS);
+	idle_arm(c);
+	resume_read(c);
+}
+
+/* Thread pool: the name service may block (LDAP, sssd). */
+static void
+lookup_work(uv_work_t *w)
+{
+	struct vd_conn *c = w->data;
+
+	(void)vd_access_lookup(&c->caller);
+}
+
+static void
+lookup_done(uv_work_t *w, int status)
+{
+	struct vd_conn *c = w->data;
+
+	c->busy = 0;
+	if (status == 0)
+		vd_access_remember(&c->caller, uv_now(c->d->loop));
+	if (c->closing) {
+		conn_free_maybe(c);
+		return;
+	}
+	if (status != 0 || c->close_after || c->d->stopping) {
+		conn_close(c);
+		return;
+	}
+	conn_ready(c);
+}
+
 static void
 accept_cb(uv_stream_t *srv, int status)
 {
@@ -409,8 +451,24 @@ accept_cb(uv_stream_t *srv, int status)
 		    "too many connections");
 		return;
 	}
-	idle_arm(c);
-	resume_read(c);
+	/*
+	 * No name service call on the loop: a fresh cached name, else a
+	 * lookup on the thread pool before the first request is read (busy
+	 * keeps c alive meanwhile).
+	 */
+	if (vd_access_cached(&c->caller, uv_now(d->loop))) {
+		conn_ready(c);
+		return;
+	}
+	c->lookup.data = c;
+	c->busy = 1;
+	if (uv_queue_work(d->loop, &c->lookup, lookup_work,
+	    lookup_done) != 0) {
+		c->busy = 0;
+		vd_log(LOG_ERR, "accept: cannot queue the name lookup of uid "
+		    "%lu", (unsigned long)c->caller.uid);
+		conn_close(c);
+	}
 }
 
 /* Returns 1 when something accepts connections at path. */
@@ -430,6 +488,59 @@ socket_alive(const char *path)
 	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 	close(fd);
 	return alive;
+}
+
+/*
+ * The uid vaultd runs as once it has dropped privileges: [vault] user's
+ * when started as root with one, else the effective uid.  Start-up only
+ * (getpwnam may block).
+ */
+static uid_t
+run_uid(const struct vd_daemon *d)
+{
+	struct passwd *pw;
+
+	if (geteuid() == 0 && d->cfg->user != NULL &&
+	    (pw = getpwnam(d->cfg->user)) != NULL)
+		return pw->pw_uid;
+	return geteuid();
+}
+
+/*
+ * Refuses a socket directory that someone else could use to put their own
+ * socket in vaultd's place: it must be a directory (not a link), owned by
+ * the uid that binds (the effective uid now) or by the uid vaultd runs as
+ * after the privilege drop (the unit's RuntimeDirectory= and tmpfiles.d
+ * make /run/vaultd vaultd's), and not writable by group or others unless
+ * sticky (then nobody else can remove or rename vaultd's socket, and a
+ * socket they plant first is not vaultd's: vaultctl refuses it).
+ */
+static int
+check_dir(const struct vd_daemon *d, const char *dir)
+{
+	struct stat sb;
+	uid_t ru = run_uid(d);
+
+	if (lstat(dir, &sb) != 0)
+		return vd_err_set(-errno, "socket directory %s: %s", dir,
+		    strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return vd_err_set(VD_ECONFIG, "socket directory %s is not a "
+		    "directory (a symbolic link is not followed)", dir);
+	if (sb.st_uid != geteuid() && sb.st_uid != ru)
+		return vd_err_set(VD_ECONFIG, "socket directory %s belongs "
+		    "to uid %lu (mode %04o), not to vaultd (uid %lu): "
+		    "another user could replace the socket", dir,
+		    (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777),
+		    (unsigned long)ru);
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (sb.st_mode & S_ISVTX) == 0)
+		return vd_err_set(VD_ECONFIG, "socket directory %s (uid %lu, "
+		    "mode %04o) is writable by %s and not sticky: another "
+		    "user could replace the socket", dir,
+		    (unsigned long)sb.st_uid, (unsigned)(sb.st_mode & 07777),
+		    (sb.st_mode & S_IWOTH) != 0 ? "others" : "its group");
+	return 0;
 }
 
 /* Binds and listens on the configured socket. */
@@ -458,7 +569,12 @@ vd_server_start(struct vd_daemon *d)
 				return vd_err_set(-errno, "chown %s", dir);
 		} else if (errno != EEXIST)
 			return vd_err_set(-errno, "mkdir %s", dir);
-	}
+	} else if (slash == dir)
+		dir[1] = '\0';			/* "/name": the root directory */
+	else
+		memcpy(dir, ".", 2);		/* "name": the working directory */
+	if ((r = check_dir(d, dir)) != 0)
+		return r;
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode))
 			return vd_err_set(VD_ECONFIG, "%s exists and is not a "

@@ -26,7 +26,10 @@ struct vd_req {
 };
 
 /*
- * Creates the socket's directory (0750) when missing, removes a stale
+ * Creates the socket's directory (0750) when missing, refuses one that is
+ * not a directory, not owned by vaultd (its effective uid, or the uid of
+ * [vault] user it drops to) or writable by group/others without the sticky
+ * bit (VD_ECONFIG naming directory, owner and mode), removes a stale
  * socket, binds (0660) and listens.  Returns 0, or a negative error with a
  * detail (another vaultd already listening: VD_EBUSY).
  */

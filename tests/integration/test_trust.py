@@ -25,6 +25,19 @@ On the "main" fixture (throwaway users, dropped again).
              audited; an escrow bundle exported before the change, opened
              with the removed party's key, yields a password that no
              longer logs in.  Adding a party only re-seals (no rotation).
+  squatter   Another uid listens on a stale socket path in a directory
+             it does not own (a sticky, world-writable one, as /tmp):
+             vaultctl target add and target set-password refuse it, naming
+             both uids, and the squatter receives not one byte.  The same
+             listener in its own directory is what the check trusts.
+  sockdir    vaultd refuses a socket directory writable by others or its
+             group (not sticky), one owned by another uid, and a symbolic
+             link, naming directory, owner and mode; a sticky one of its
+             own it accepts.
+  peergroups Roles come from the caller's real groups (SO_PEERGROUPS), not
+             /etc/group: a user started with setpriv --groups G gets G's
+             role though /etc/group does not list it; a member of G
+             started without G does not.
 """
 import json
 import os
@@ -429,12 +442,17 @@ def sc_parties():
             E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
 
 
-REFUSE_CLIENT = r"""
+# The start of a helper script run as another user: argv 1 a socket path,
+# 2 the uid, 3 the gid (no supplementary groups).
+AS_USER = r"""
 import json, os, socket, sys, time
 os.setgroups([])
 os.setgid(int(sys.argv[3]))
 os.setuid(int(sys.argv[2]))
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+"""
+
+REFUSE_CLIENT = AS_USER + r"""
 s.connect(sys.argv[1])
 f = s.makefile("rb")
 n = int(sys.argv[4])
@@ -454,15 +472,10 @@ def sc_refusals():
     is refused, but only the first is a durable audit write; the rest are
     one refused-summary entry (written at the interval's end or at stop).
     Before: 2,000 audit entries, 13 s of loop time, data.mdb +650 KB."""
-    import grp
-    import pwd
     tag = "vdtr" + secrets.token_hex(2)
-    subprocess.run(["groupadd", tag], check=True)
-    subprocess.run(["useradd", "-M", "-N", "-g", tag, "-s",
-                    "/usr/sbin/nologin", tag], check=True)
+    uid, gid = throwaway_user(tag)
     n = 2000
     try:
-        uid, gid = pwd.getpwnam(tag).pw_uid, grp.getgrnam(tag).gr_gid
         os.chmod(E.work, 0o711)
         v = Vault(E, "refuse")
         os.chmod(v.dir, 0o711)
@@ -503,8 +516,7 @@ def sc_refusals():
         stop_ok(v, "stop 7")
     finally:
         os.chmod(E.work, 0o700)
-        subprocess.run(["userdel", tag])
-        subprocess.run(["groupdel", tag])
+        drop_user(tag)
 
 
 def rpc_latency(sock, n_max, stop):
@@ -573,9 +585,255 @@ def shutil_copy(a, b):
     os.close(fd)
 
 
+SQUATTER = AS_USER + r"""
+s.bind(sys.argv[1])
+s.listen(8)
+print("listening", flush=True)
+got = 0
+s.settimeout(float(sys.argv[4]))
+try:
+    while True:
+        c, _ = s.accept()
+        c.settimeout(2)
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                got += len(b)
+                # Answer like vaultd would, so only the check stops it.
+                c.sendall(b'{"jsonrpc":"2.0","id":1,"result":{}}\n')
+        except OSError:
+            pass
+        c.close()
+except OSError:
+    pass
+print("received", got, flush=True)
+"""
+
+
+def throwaway_user(tag, groups=None):
+    """Creates group tag and user tag (primary group tag); returns
+    (uid, gid)."""
+    import grp
+    import pwd
+    subprocess.run(["groupadd", tag], check=True)
+    subprocess.run(["useradd", "-M", "-N", "-g", tag, "-s",
+                    "/usr/sbin/nologin"] +
+                   (["-G", ",".join(groups)] if groups else []) + [tag],
+                   check=True)
+    return pwd.getpwnam(tag).pw_uid, grp.getgrnam(tag).gr_gid
+
+
+def drop_user(tag):
+    """Removes user tag and group tag (userdel may already have)."""
+    subprocess.run(["userdel", tag])
+    subprocess.run(["groupdel", tag], stderr=subprocess.DEVNULL)
+
+
+def squat(path, uid, gid, secs):
+    """Starts a listener as uid on path; returns the process."""
+    p = subprocess.Popen([sys.executable, "-c", SQUATTER, path, str(uid),
+                          str(gid), str(secs)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    check(line.startswith("listening"), "squatter listens on %s: %s %s" %
+          (path, line, p.stderr.read(300) if not line else ""))
+    return p
+
+
+def squat_end(p):
+    out, err = p.communicate(timeout=60)
+    got = out.decode().split()
+    return int(got[-1]) if got and got[-1].isdigit() else -1
+
+
+def sc_squatter():
+    """vaultctl sends a typed password only to a listener that owns the
+    socket's directory (or root)."""
+    tag = "vdsq" + secrets.token_hex(2)
+    uid, gid = throwaway_user(tag)
+    procs = []
+    try:
+        os.chmod(E.work, 0o711)
+        shared = os.path.join(E.work, "sqshared")
+        os.mkdir(shared)
+        os.chmod(shared, 0o1777)           # like /tmp: root's, sticky
+        path = os.path.join(shared, "vaultd.sock")
+        p = squat(path, uid, gid, 5)
+        procs.append(p)
+        pw = new_pw()
+        rc, out, err = subprocess_ctl(
+            ["--socket", path, "target", "add", "sq1", "--unix-socket",
+             MDB["MDB_SOCKET"], "--user", "sq1"], pw + "\n")
+        check(rc != 0 and ("uid %d" % uid) in err and "uid 0" in err and
+              shared in err,
+              "target add refuses a squatter (uid %d) in a directory of "
+              "uid 0, naming both: %d %s" % (uid, rc, err))
+        check(pw not in out + err, "the password is not printed")
+        rc, out, err = subprocess_ctl(
+            ["--socket", path, "target", "set-password", "sq1"], pw + "\n")
+        check(rc != 0 and ("uid %d" % uid) in err,
+              "target set-password refuses it too: %d %s" % (rc, err))
+        rc, out, err = subprocess_ctl(["--socket", path, "status"])
+        check(rc != 0 and "may not be vaultd" in err,
+              "status refuses it: %d %s" % (rc, err))
+        got = squat_end(p)
+        check(got == 0, "the squatter received %d bytes, not 0" % got)
+
+        # Control: the same listener in a directory of its own is what
+        # the check trusts (it receives the request).
+        own = os.path.join(E.work, "sqown")
+        os.mkdir(own, 0o755)
+        os.chown(own, uid, gid)
+        path = os.path.join(own, "vaultd.sock")
+        p = squat(path, uid, gid, 5)
+        procs.append(p)
+        rc, out, err = subprocess_ctl(["--socket", path, "status"])
+        got = squat_end(p)
+        check(got > 0, "a listener owning its directory is talked to "
+              "(%d bytes): %d %s" % (got, rc, err))
+    finally:
+        for p in procs:                 # userdel refuses a running user
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        os.chmod(E.work, 0o700)
+        drop_user(tag)
+
+
+def subprocess_ctl(args, stdin=""):
+    p = subprocess.run([E.vaultctl] + args, input=stdin.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def start_fails(v, what, *words):
+    """Starts v's vaultd, which must exit non-zero saying words."""
+    v.start(wait=False)
+    rc = None
+    for _ in range(1200):               # until it exits or listens
+        rc = v.proc.poll()
+        if rc is not None or os.path.exists(v.sock):
+            break
+        time.sleep(0.05)
+    text = v.logtext()
+    v.stop()
+    check(rc not in (0, None) and all(w in text for w in words),
+          "%s: vaultd refuses to start (rc %r) naming %s: %s" %
+          (what, rc, words, text[-600:]))
+    check(not os.path.exists(v.sock), "%s: no socket left" % what)
+
+
+def sc_sockdir():
+    """vaultd refuses a socket directory someone else could use to put a
+    socket of theirs in its place."""
+    tag = "vdsd" + secrets.token_hex(2)
+    uid, gid = throwaway_user(tag)
+    v = Vault(E, "sockdir")
+    run = os.path.dirname(v.sock)
+    try:
+        os.mkdir(run)
+        for mode, who in ((0o777, "others"), (0o770, "its group"),
+                          (0o733, "others")):
+            os.chmod(run, mode)
+            start_fails(v, "mode %04o" % mode, run, "mode %04o" % mode,
+                        "writable by " + who, "not sticky")
+        os.chmod(run, 0o755)
+        os.chown(run, uid, gid)
+        start_fails(v, "owned by uid %d" % uid, run,
+                    "belongs to uid %d" % uid, "mode 0755")
+        os.rmdir(run)
+        other = os.path.join(v.dir, "elsewhere")
+        os.mkdir(other, 0o700)
+        os.symlink(other, run)
+        start_fails(v, "a symbolic link", run, "not a directory")
+        os.unlink(run)
+        # Sticky and its own: accepted (a socket planted there by another
+        # user is refused by vaultctl, sc_squatter).
+        os.mkdir(run)
+        os.chmod(run, 0o1777)
+        v.start()
+        rc, out, err = v.ctl(["status"])
+        check(rc == 0, "a sticky directory of its own is accepted: %s" %
+              err)
+        stop_ok(v, "sockdir")
+    finally:
+        v.stop()
+        drop_user(tag)
+
+
+def sc_peergroups():
+    """Roles by the caller's process groups, not by /etc/group."""
+    tag = "vdpg" + secrets.token_hex(2)
+    role_grp = tag + "r"
+    subprocess.run(["groupadd", role_grp], check=True)
+    import grp
+    rgid = grp.getgrnam(role_grp).gr_gid
+    uid, gid = throwaway_user(tag)                  # not in role_grp
+    mem = tag + "m"
+    muid, _ = (None, None)
+    try:
+        subprocess.run(["useradd", "-M", "-N", "-g", tag, "-G", role_grp,
+                        "-s", "/usr/sbin/nologin", mem], check=True)
+        import pwd
+        muid = pwd.getpwnam(mem).pw_uid
+        os.chmod(E.work, 0o711)
+        v = Vault(E, "peergroups")
+        os.chmod(v.dir, 0o711)
+        with open(v.conf) as f:
+            conf = f.read()
+        conf = conf.replace("[vault]\n", "[vault]\nsocket_group = %s\n" %
+                            tag, 1)
+        conf = conf.replace("admin = root\n", "admin = root\noperator = "
+                            "@%s\n" % role_grp, 1)
+        with open(v.conf, "w") as f:
+            f.write(conf)
+        v.start()
+
+        def as_user(user, groups):
+            cmd = ["setpriv", "--reuid=" + user, "--regid=" + tag]
+            cmd += ["--groups=" + groups] if groups else ["--clear-groups"]
+            p = subprocess.run(cmd + [E.vaultctl, "--socket", v.sock,
+                                      "status"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=60)
+            return p.returncode, p.stderr.decode(errors="replace")
+
+        rc, err = as_user(tag, role_grp)
+        check(rc == 0, "a caller started with --groups %s (not in "
+              "/etc/group) is an operator: %d %s" % (role_grp, rc, err))
+        rc, err = as_user(tag, None)
+        check(rc != 0 and "permission denied" in err,
+              "the same caller without the group is not: %d %s" % (rc, err))
+        rc, err = as_user(mem, None)
+        check(rc != 0 and "permission denied" in err,
+              "a member of %s in /etc/group started without it is not an "
+              "operator: %d %s" % (role_grp, rc, err))
+        rc, err = as_user(mem, role_grp)
+        check(rc == 0, "... and is with it: %d %s" % (rc, err))
+        # The refused callers are audited by name: looked up off the loop.
+        ev = [e for e in audit_events(v, "status")
+              if e.get("result") == "refused"]
+        users = sorted(e.get("user") for e in ev)
+        check(users == sorted([tag, mem]) and
+              sorted(e.get("uid") for e in ev) == sorted([uid, muid]),
+              "refusals audited with the callers' names: %r" % ev)
+        stop_ok(v, "peergroups")
+    finally:
+        os.chmod(E.work, 0o700)
+        if muid is not None:
+            subprocess.run(["userdel", mem])
+        drop_user(tag)
+        subprocess.run(["groupdel", role_grp])
+
+
 SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
              ("parties", sc_parties), ("refusals", sc_refusals),
-             ("counters", sc_counters)]
+             ("counters", sc_counters), ("squatter", sc_squatter),
+             ("sockdir", sc_sockdir), ("peergroups", sc_peergroups)]
 
 if __name__ == "__main__":
     try:
