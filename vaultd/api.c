@@ -762,6 +762,34 @@ dup_check(struct vd_txn *t, const char *name, const json_t *rec)
 
 /* --- target.add --------------------------------------------------------- */
 
+/*
+ * The pre-flight's rows (vd_apply_verify()) as a JSON array of
+ * {"host", "result", "why"?} ("why" only when not ok); an empty array
+ * when none were tried.  Never NULL unless out of memory.
+ */
+static json_t *
+rows_json(const struct vd_apply *a)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i < a->nrows; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}",
+		    "host", a->rows[i].host, "result",
+		    vd_apply_row_name(a->rows[i].res), "why",
+		    a->rows[i].why[0] ? a->rows[i].why : NULL));
+	return arr;
+}
+
+/* Whether a row of the pre-flight lacks the privilege to be changed. */
+static int
+rows_nopriv(const struct vd_apply *a)
+{
+	for (size_t i = 0; i < a->nrows; i++)
+		if (a->rows[i].res == VD_ROW_NOPRIV)
+			return 1;
+	return 0;
+}
+
 /* A target.add whose login check runs on the thread pool. */
 struct addjob {
 	uv_work_t		 work;		/* libuv request */
@@ -891,8 +919,9 @@ add_after(uv_work_t *w, int status)
 	    j->name, rq->caller->user, (unsigned long)rq->caller->uid,
 	    (unsigned long long)v);
 	vd_rotate_notify(rq->d, j->name);
-	vd_req_reply(rq, json_pack("{s:s, s:I, s:s}", "name", j->name,
-	    "version", (json_int_t)v, "hosts", j->a.summary));
+	vd_req_reply(rq, json_pack("{s:s, s:I, s:s, s:o}", "name", j->name,
+	    "version", (json_int_t)v, "hosts", j->a.summary, "rows",
+	    rows_json(&j->a)));
  out:
 	vd_secret_free(j->admin_pw);
 	vd_secret_free(j->pw);
@@ -1234,6 +1263,7 @@ m_target_add(struct vd_req *rq, json_t *params)
 	j->rq = rq;
 	/* On unless asked off: a row found at 03:00 is found too late. */
 	j->check = !json_is_false(json_object_get(params, "check"));
+	j->a.privs = j->check;	/* and the privilege to change each row */
 	memcpy(j->name, name, strlen(name) + 1);
 	if ((j->target = add_record(rq, params, name)) == NULL) {
 		free(j);
@@ -1550,6 +1580,7 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 		    (r = vd_apply_from_target(&j->a, j->name, j->rec,
 		    (unsigned)d->cfg->connect_timeout)) != 0)
 			goto fail;
+		j->a.privs = 1;	/* proven as target add proves it */
 		if (j->new_admin != NULL)
 			j->a.admin_pw = vd_secret_from((const char *)
 			    j->new_admin->data,
@@ -1686,10 +1717,11 @@ tcheck_after(uv_work_t *w, int status)
 	int r = status != 0 ? VD_EBUSY : j->r;
 
 	rq->d->inflight--;
-	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:s?}", "name", j->name,
-	    "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" : "error",
-	    "hosts", j->a.summary, "error", r == 0 ? NULL : status != 0 ?
-	    "cancelled" : j->a.err));
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:o, s:s?}", "name",
+	    j->name, "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" :
+	    rows_nopriv(&j->a) ? "no-privilege" : "error", "hosts",
+	    j->a.summary, "rows", rows_json(&j->a), "error", r == 0 ? NULL :
+	    status != 0 ? "cancelled" : j->a.err));
 	tcheck_free(j);
 }
 
@@ -1729,6 +1761,7 @@ m_target_check(struct vd_req *rq, json_t *params)
 	    (r = vd_apply_from_target(&j->a, name, rec,
 	    (unsigned)d->cfg->connect_timeout)) != 0)
 		goto fail;
+	j->a.privs = 1;		/* a rotation must be able to change each row */
 	if (json_object_get(rec, "admin_user") != NULL &&
 	    (r = vd_admin_secret_get(t, name, &j->a.admin_pw)) != 0) {
 		r = vd_err_set(r == VD_ENOTFOUND ? VD_ESTORE : r, "target %s: "

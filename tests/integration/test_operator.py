@@ -28,6 +28,10 @@ server of its own (the "opr" fixture):
   preflight target check / target add --check: per host ok, unverified,
            refused, and a missing privilege to list the rows, before the
            first rotation
+  rows     target check on a server of its own (127.0.0.1 only): every row
+           reported (ok, refused, unreachable ::1 with its route and row,
+           no-privilege to change it), an admin with CREATE USER alone,
+           the privilege through a default role
   doccmds  every vaultctl/vaultd command line in README.md and
            docs/operations.md names a command that exists, with options
            its --help lists
@@ -682,7 +686,8 @@ def sc_preflight():
           "add --check: %d %r %r" % (rc, out, err))
     rc, out, err = v.ctl(["target", "check", "p1"])
     check(rc == 0 and re.search(r"^  localhost\s+ok$", out, re.M) and
-          re.search(r"^  192\.0\.2\.1\s+unverified \(cannot be reached",
+          re.search(r"^  192\.0\.2\.1\s+unreachable: account host "
+                    r"'192\.0\.2\.1' cannot be reached from here$",
                     out, re.M),
           "target check per host: %d %r %r" % (rc, out, err))
     E.sql("CREATE USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
@@ -703,6 +708,103 @@ def sc_preflight():
           "DROP USER IF EXISTS %s@'192.0.2.1';"
           "DROP USER IF EXISTS %s@'127.0.0.1';" %
           (vdtest.q(weak), vdtest.q(user), vdtest.q(user), vdtest.q(user)))
+
+
+def sc_rows():
+    vdtest.with_server(E, "oprrows", "--bind-address=127.0.0.1", rows)
+
+
+def rows(env):
+    """target check reports every account row, on a server that listens
+    on 127.0.0.1 only: ok, refused, unreachable (::1: connection refused,
+    the route and the row named), lacking the privilege to be changed
+    (self-rotation falls back to the socket session for a row it cannot
+    reach; an admin with CREATE USER alone cannot SET PASSWORD), and the
+    privilege held through a default role."""
+    v = vdtest.Vault(env, "rows")
+    v.start()
+    sock, port = env.mdb["MDB_SOCKET"], env.mdb["MDB_PORT"]
+    user, pw = "opr_rows", new_pw()
+    env.make_user(user, pw, ["localhost", "127.0.0.1", "::1"])
+    env.sql("ALTER USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
+            (vdtest.q(user), vdtest.q(vdtest.native_hash(new_pw()))))
+    v.add("r1", user, pw, hosts="localhost,127.0.0.1,::1",
+          extra=["--no-check"])
+
+    def rows_of(name):
+        rc, out, err = v.ctl(["target", "check", name, "--json"])
+        res = json.loads(out) if out.startswith("{") else {}
+        return rc, res, {r["host"]: r for r in res.get("rows", [])}
+
+    rc, res, by = rows_of("r1")
+    check(rc == 1 and res.get("result") == "refused" and
+          sorted(by) == ["127.0.0.1", "::1", "localhost"],
+          "every row is reported, not only up to the refused one: %d %r" %
+          (rc, res))
+    check(by.get("localhost", {}).get("result") == "ok",
+          "localhost ok: %r" % by.get("localhost"))
+    check(by.get("127.0.0.1", {}).get("result") == "refused",
+          "127.0.0.1 refused: %r" % by.get("127.0.0.1"))
+    six = by.get("::1", {})
+    check(six.get("result") == "no-privilege" and
+          "connection refused" in six.get("why", "") and
+          "by TCP [::1]:%s" % port in six.get("why", "") and
+          "'%s'@'::1'" % user in six.get("why", "") and
+          "UPDATE on the mysql database" in six.get("why", ""),
+          "::1: unreachable (route and row named), and the socket session "
+          "may not change it: %r" % six)
+    rc, out, err = v.ctl(["target", "check", "r1"])
+    check(rc == 1 and "NOT READY" in out and
+          re.search(r"^  127\.0\.0\.1\s+refused: ", out, re.M) and
+          re.search(r"^  ::1\s+no-privilege: ", out, re.M) and
+          re.search(r"^  localhost\s+ok$", out, re.M),
+          "text: one line per row: %d %r" % (rc, out))
+    # The privilege to change the other rows, and the right password: the
+    # unreachable row is only that, and the target is ready.
+    env.sql("GRANT UPDATE ON mysql.* TO %s@'localhost';"
+            "ALTER USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
+            (vdtest.q(user), vdtest.q(user),
+             vdtest.q(vdtest.native_hash(pw))))
+    rc, res, by = rows_of("r1")
+    check(rc == 0 and res.get("result") == "ok" and
+          by.get("::1", {}).get("result") == "unreachable" and
+          by.get("127.0.0.1", {}).get("result") == "ok",
+          "with UPDATE on mysql.*: ready, ::1 unreachable: %d %r" %
+          (rc, res))
+    # An admin account with CREATE USER alone: SET PASSWORD FOR another
+    # account answers 1044 on MariaDB 10.11, so every row lacks it.
+    adm, apw = "opr_adm", new_pw()
+    env.make_user(adm, apw, ["localhost"], grant="CREATE USER")
+    env.sql("GRANT SELECT ON mysql.* TO %s@'localhost';" % vdtest.q(adm))
+    args = ["target", "add", "a1", "--unix-socket", sock, "--user", user,
+            "--account-hosts", "localhost,127.0.0.1", "--admin-user", adm,
+            "--force"]
+    rc, out, err = v.ctl(args, pw + "\n" + apw + "\n")
+    check(rc != 0 and "no-privilege" in err and "CREATE USER alone" in err,
+          "add --check refuses an admin that cannot change the rows: %d %r"
+          % (rc, err))
+    check(show(v, "a1") == {}, "nothing stored")
+    v.ctl(args + ["--no-check"], pw + "\n" + apw + "\n")
+    rc, res, by = rows_of("a1")
+    check(rc == 1 and res.get("result") == "no-privilege" and
+          [r["result"] for r in res.get("rows", [])] ==
+          ["no-privilege", "no-privilege"],
+          "target check: each row no-privilege: %d %r" % (rc, res))
+    # The privilege through a default role counts (SHOW GRANTS lists it).
+    env.sql("CREATE ROLE opr_pwadmin; GRANT UPDATE ON mysql.* TO "
+            "opr_pwadmin; GRANT opr_pwadmin TO %s@'localhost';"
+            "SET DEFAULT ROLE opr_pwadmin FOR %s@'localhost';" %
+            (vdtest.q(adm), vdtest.q(adm)))
+    rc, res, by = rows_of("a1")
+    check(rc == 0 and res.get("result") == "ok",
+          "UPDATE on mysql.* by a default role: ready: %d %r" % (rc, res))
+    # And a rotation through it works, as the check said.
+    rc, out, err = v.ctl(["rotate", "a1", "--wait"])
+    check(rc == 0, "rotate through the role's privilege: %d %r" % (rc, err))
+    for what, data in [("vaultd log", v.logtext().encode())] + v.outputs:
+        check(pw.encode() not in data and apw.encode() not in data,
+              "a password in %s" % what)
+    v.stop()
 
 
 def sc_doccmds():
@@ -755,7 +857,8 @@ def sc_doccmds():
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
              ("dup", sc_dup), ("check", sc_check), ("full", sc_full),
              ("glass", sc_glass), ("readme", sc_readme),
-             ("preflight", sc_preflight), ("doccmds", sc_doccmds)]
+             ("preflight", sc_preflight), ("rows", sc_rows),
+             ("doccmds", sc_doccmds)]
 
 
 def main():

@@ -228,6 +228,30 @@ class Env:
             print("kept " + self.work + " for inspection")
 
 
+MARIADB_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "mariadb.sh")
+
+
+def with_server(base, name, opts, fn, *more):
+    """Starts a throwaway server (mariadb.sh, extra mariadbd options opts;
+    its files under base.work) and runs fn(env, *more) against it, env an
+    Env of that server; always stops it and every vaultd started."""
+    envfile = os.path.join(base.work, name + ".env")
+    p = subprocess.run(["sh", MARIADB_SH, "start", name, envfile, opts],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "start server %s (%s): %s" % (
+        name, opts, p.stdout.decode()))
+    if p.returncode != 0:
+        return
+    env = Env(base.vaultd, base.vaultctl, "vd%s." % name, envfile)
+    try:
+        fn(env, *more)
+    finally:
+        stop_all()
+        subprocess.run(["sh", MARIADB_SH, "stop", name, envfile])
+        env.cleanup()
+
+
 def stop_all():
     """Kills every vaultd a Vault of this process still runs (cleanup after
     a failure: no daemon may outlive its test)."""
