@@ -681,7 +681,11 @@ struct dupscan {
 	char		 rows[300];	/* the rows they share */
 };
 
-/* 1 when the two records reach the same server the same way. */
+/*
+ * 1 when the two records reach the same server: the same server_id
+ * (@@hostname:@@port:@@datadir, learned by the login of target add and
+ * target set, vd_apply_server_id()), or the same socket or host and port.
+ */
 static int
 same_server(const json_t *a, const json_t *b)
 {
@@ -690,6 +694,12 @@ same_server(const json_t *a, const json_t *b)
 	const char *ha = json_string_value(json_object_get(a, "host"));
 	const char *hb = json_string_value(json_object_get(b, "host"));
 
+	const char *ia = json_string_value(json_object_get(a, "server_id"));
+	const char *ib = json_string_value(json_object_get(b, "server_id"));
+
+	/* Learned at add/set: a socket and 127.0.0.1:3306 to one server. */
+	if (ia != NULL && ib != NULL && strcmp(ia, ib) == 0)
+		return 1;
 	if (sa != NULL || sb != NULL)
 		return sa != NULL && sb != NULL && strcmp(sa, sb) == 0;
 	return ha != NULL && hb != NULL && strcasecmp(ha, hb) == 0 &&
@@ -800,7 +810,10 @@ struct addjob {
 	struct vd_secret	*admin_pw;	/* admin_user's password or NULL */
 	struct vd_apply		 a;		/* the login checks (apply.c) */
 	int			 check;		/* params.check: every host */
+	int			 force;		/* params.force: no dup_check */
 	int			 r;		/* outcome of the check */
+	char			 server_id[VD_APPLY_SERVER_ID_MAX];
+					/* the server reached (add_work) */
 };
 
 static void
@@ -813,6 +826,10 @@ add_work(uv_work_t *w)
 	    vd_apply_login(&j->a, NULL, j->pw);
 	if (j->r == 0 && j->admin_pw != NULL)
 		j->r = vd_apply_login(&j->a, j->a.admin_user, j->admin_pw);
+	/* Which server that is, for dup_check(); unknown: "". */
+	if (j->r == 0)
+		(void)vd_apply_server_id(&j->a, j->pw, j->server_id,
+		    sizeof(j->server_id));
 }
 
 /*
@@ -884,6 +901,31 @@ add_commit(struct addjob *j, uint64_t *vp)
 	return r;
 }
 
+/*
+ * dup_check() with the server j's login reached; fails j's request when
+ * another target has its rows there.  Returns 0 or the error (answered).
+ */
+static int
+add_dup_again(struct addjob *j)
+{
+	struct vd_txn *t = NULL;
+	char why[400];
+	int r;
+
+	if ((r = vd_txn_begin(j->rq->d->st, 0, &t)) == 0) {
+		r = dup_check(t, j->name, j->target);
+		vd_txn_abort(t);
+	}
+	if (r == 0)
+		return 0;
+	snprintf(why, sizeof(why), "%s", vd_err_detail());
+	if (r == VD_EEXIST)
+		refuse_code(j->rq, j->name, why, VD_RPC_EXISTS, NULL);
+	else
+		vd_req_fail(j->rq, r, why);
+	return r;
+}
+
 static void
 add_after(uv_work_t *w, int status)
 {
@@ -906,6 +948,14 @@ add_after(uv_work_t *w, int status)
 			vd_req_fail_code(rq, vd_proto_code(r), j->a.err);
 		goto out;
 	}
+	/*
+	 * The same server by another route (its socket, 127.0.0.1:3306):
+	 * only the login tells, so checked again now.
+	 */
+	if (j->server_id[0] != '\0' && (json_object_set_new(j->target,
+	    "server_id", json_string(j->server_id)) != 0 ||
+	    (!j->force && (r = add_dup_again(j)) != 0)))
+		goto out;
 	if ((r = add_commit(j, &v)) != 0) {
 		char buf[300];
 
@@ -1269,7 +1319,8 @@ m_target_add(struct vd_req *rq, json_t *params)
 		free(j);
 		return;
 	}
-	if (!json_is_true(json_object_get(params, "force"))) {
+	j->force = json_is_true(json_object_get(params, "force"));
+	if (!j->force) {
 		if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
 			goto fail;
 		r = dup_check(t, name, j->target);
@@ -1345,6 +1396,10 @@ struct setjob {
 	int			 every_changed;	/* reschedule from last_ok */
 	struct vd_apply		 a;		/* the logins (apply.c) */
 	int			 r;		/* outcome of the logins */
+	int			 route_changed;	/* server or rows changed */
+	int			 force;		/* params.force: no dup_check */
+	char			 server_id[VD_APPLY_SERVER_ID_MAX];
+					/* the server reached (set_work) */
 };
 
 static void
@@ -1367,6 +1422,9 @@ set_work(uv_work_t *w)
 	j->r = vd_apply_verify(&j->a, j->cur_pw);
 	if (j->r == 0 && j->new_admin != NULL)
 		j->r = vd_apply_login(&j->a, j->a.admin_user, j->new_admin);
+	if (j->r == 0 && j->route_changed)
+		(void)vd_apply_server_id(&j->a, j->cur_pw, j->server_id,
+		    sizeof(j->server_id));
 }
 
 /*
@@ -1492,6 +1550,31 @@ set_after(uv_work_t *w, int status)
 		set_free(j);
 		return;
 	}
+	/* The server the new route reaches (dup_check(), see add_after). */
+	if (j->route_changed) {
+		struct vd_txn *t = NULL;
+		char why[400];
+
+		if (j->server_id[0] == '\0')
+			json_object_del(j->rec, "server_id");
+		else
+			json_object_set_new(j->rec, "server_id",
+			    json_string(j->server_id));
+		if (!j->force && (r = vd_txn_begin(rq->d->st, 0, &t)) == 0) {
+			r = dup_check(t, j->name, j->rec);
+			vd_txn_abort(t);
+		}
+		if (!j->force && r != 0) {
+			snprintf(why, sizeof(why), "%s", vd_err_detail());
+			if (r == VD_EEXIST)
+				refuse_code(rq, j->name, why, VD_RPC_EXISTS,
+				    NULL);
+			else
+				vd_req_fail(rq, r, why);
+			set_free(j);
+			return;
+		}
+	}
 	set_finish(j);
 }
 
@@ -1567,6 +1650,8 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 		refuse_code(rq, j->name, why, VD_RPC_EXISTS, NULL);
 		return -1;
 	}
+	j->route_changed = *conn;
+	j->force = force;
 	if (*conn || j->new_admin != NULL) {
 		*conn = 1;
 		if ((r = vd_versions_find(t, j->name, &cur, NULL)) != 0)

@@ -787,6 +787,26 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 
 /* See apply.h. */
 int
+vd_apply_server_id(struct vd_apply *a, const struct vd_secret *pw,
+    char *out, size_t len)
+{
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	int admin = a->admin_user != NULL && a->admin_pw != NULL, r;
+
+	out[0] = '\0';
+	dbtarget(a, &t);
+	if ((r = vd_drv_connect(&t, admin ? a->admin_user : NULL, admin ?
+	    a->admin_pw : pw, &c, NULL, 0)) == 0 &&
+	    (r = vd_drv_query1(c, "SELECT CONCAT_WS(':', @@hostname, @@port, "
+	    "@@datadir)", out, len, NULL, 0)) != 0)
+		out[0] = '\0';
+	vd_drv_close(c);
+	return r;
+}
+
+/* See apply.h. */
+int
 vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
     unsigned timeout)
 {

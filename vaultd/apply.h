@@ -156,6 +156,19 @@ int vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw);
 int vd_apply_login(struct vd_apply *a, const char *user,
     const struct vd_secret *pw);
 
+/*
+ * Learns which server the target's route reaches: logs in as a->user
+ * with pw (the admin account when a->admin_user and a->admin_pw are set)
+ * and writes "@@hostname:@@port:@@datadir" to out (len bytes): the same
+ * for a server reached by its socket and by 127.0.0.1:3306, different for
+ * two servers on one host.  Returns 0, or the error of the login or the
+ * query with out "" (then nothing is known).
+ */
+int vd_apply_server_id(struct vd_apply *a, const struct vd_secret *pw,
+    char *out, size_t len);
+
+#define VD_APPLY_SERVER_ID_MAX	320	/* a good size for out */
+
 /* The word for a row result: "ok", "unreachable", "refused" … */
 const char *vd_apply_row_name(enum vd_row_result res);
 

@@ -394,9 +394,28 @@ def sc_dup():
     rc, out, err = v.ctl(["target", "set", "d2", "--every", "30d"])
     check(rc == 0, "a forced duplicate's cadence can change: %d %r" %
           (rc, err))
+    # The same server by another route (TCP instead of the socket): the
+    # server's identity, learned by add's login, matches d1's.
+    tcp = ["target", "add", "d5", "--host", "127.0.0.1", "--port",
+           MDB["MDB_PORT"], "--user", user, "--account-hosts", "localhost",
+           "--no-check"]
+    rc, out, err = v.ctl(tcp, pw + "\n")
+    check(rc != 0 and "d1" in err and "force" in err,
+          "the same server by TCP: refused naming d1: %d %r" % (rc, err))
+    check(show(v, "d5") == {}, "nothing stored")
+    rc, out, err = v.ctl(tcp + ["--force"], pw + "\n")
+    sid = show(v, "d1").get("server_id", "")
+    check(rc == 0 and sid.endswith(":%s:%s/data/" % (MDB["MDB_PORT"],
+                                                      MDB["MDB_DIR"])) and
+          show(v, "d5").get("server_id") == sid,
+          "--force registers it; both know the server as %r: %d %r" %
+          (sid, rc, err))
     check([e.get("result") for e in audits(v, "target.add")
            if e.get("target") in ("d2", "d3")] ==
           ["ok", "refused", "refused"], "refusals audited")
+    check([e.get("result") for e in audits(v, "target.add")
+           if e.get("target") == "d5"] == ["ok", "refused"],
+          "the refusal by server identity audited")
     v.stop()
     E.sql("DROP USER IF EXISTS %s@'localhost';"
           "DROP USER IF EXISTS %s@'127.0.0.1';" % (vdtest.q(user),
@@ -801,6 +820,14 @@ def rows(env):
     # And a rotation through it works, as the check said.
     rc, out, err = v.ctl(["rotate", "a1", "--wait"])
     check(rc == 0, "rotate through the role's privilege: %d %r" % (rc, err))
+    # The same user and row on another server (the fixture's) is not a
+    # duplicate of r1: another server identity, another socket.
+    E.make_user(user, pw, ["localhost"], grant="UPDATE")
+    rc, out, err = v.ctl(add_args("other", user, "localhost"), pw + "\n")
+    check(rc == 0, "the same account on another server: %d %r" % (rc, err))
+    check(show(v, "other").get("server_id") not in (
+        None, show(v, "r1").get("server_id")), "another server_id")
+    E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
     for what, data in [("vaultd log", v.logtext().encode())] + v.outputs:
         check(pw.encode() not in data and apw.encode() not in data,
               "a password in %s" % what)
