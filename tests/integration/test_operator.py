@@ -32,6 +32,12 @@ server of its own (the "opr" fixture):
            reported (ok, refused, unreachable ::1 with its route and row,
            no-privilege to change it), an admin with CREATE USER alone,
            the privilege through a default role
+  opsdoc   docs/operations.md run: its ```sh blocks in order as one shell
+           script against the fixture's server and a vault under the
+           test's directory (systemd, the editor, the vaultd user and the
+           DBA's hand in section 8 stood in for; the blocks that cannot
+           run here listed with why), each command exiting as the guide
+           says
   doccmds  every vaultctl/vaultd command line in README.md and
            docs/operations.md names a command that exists, with options
            its --help lists
@@ -834,6 +840,235 @@ def rows(env):
     v.stop()
 
 
+# docs/operations.md's ```sh blocks that cannot run here, by the words of
+# their first line, and why.  Everything else runs (sc_opsdoc).
+OPS_SKIP = {
+    "apt-get install -y git": "installs packages and builds the tree",
+    "systemd-sysusers": "creates system users and units",
+    "vaultctl init --data-dir /var/lib/vaultd --passphrase":
+        "the passphrase alternative to the key-file vault that runs",
+    "vaultctl unseal": "only for the passphrase vault",
+    "vaultctl escrow keygen": "the ceremony's passphrases are typed by "
+        "two parties at their own machines",
+    "install -m 0644 customer.key.pub": "needs the ceremony's keys",
+    "vaultd --check-config /etc/vaultd/vaultd.conf && systemctl reload":
+        "enables the ceremony's [escrow] section",
+    "runuser -u vaultd -- vaultctl escrow export": "needs the ceremony",
+    "cd /usr/local/src/vaultd && git pull": "an upgrade rebuilds the tree",
+    "* * * * * runuser": "a crontab line, not a command",
+}
+
+# What a test cannot do as root on a shared machine, as shell functions
+# the commands call instead: systemd (vaultd started, stopped, reloaded
+# by the test's own process), the editor (where the vault lives, under
+# the test's directory, and the section 4 [policy bank] the guide asks
+# for), and the vaultd system user (none here: root).
+OPS_PRELUDE = """
+R=%(root)s
+start_vaultd() {
+    vaultd --config "$R/etc/vaultd/vaultd.conf" 2>>"$R/vaultd.log" &
+    echo $! >"$R/vaultd.pid"
+    i=0
+    while [ $i -lt 600 ] && ! vaultctl status >/dev/null 2>&1; do
+        sleep 0.05; i=$((i + 1))
+    done
+}
+stop_vaultd() {
+    [ -s "$R/vaultd.pid" ] || return 0
+    kill -TERM "$(cat "$R/vaultd.pid")"
+    while kill -0 "$(cat "$R/vaultd.pid")" 2>/dev/null; do sleep 0.05; done
+    rm -f "$R/vaultd.pid"
+}
+systemctl() {
+    case "$1" in
+    enable) start_vaultd ;;
+    start) start_vaultd ;;
+    stop) stop_vaultd ;;
+    restart) stop_vaultd; start_vaultd ;;
+    reload) kill -HUP "$(cat "$R/vaultd.pid")" ;;
+    esac
+}
+journalctl() { tail -n 20 "$R/vaultd.log"; }
+editor() {
+    sed -i -e "s| /var/lib/vaultd| $R/var/lib/vaultd|" \\
+        -e "s| /etc/vaultd/| $R/etc/vaultd/|" \\
+        -e "s| /run/vaultd/| $R/run/vaultd/|" "$1"
+    cat "$R/policy-bank.ini" >>"$1"
+}
+chown() { :; }
+runuser() { shift 3; "$@"; }
+install() {
+    a=""
+    while [ $# -gt 0 ]; do
+        case "$1" in -o|-g) shift 2 ;; *) a="$a '$1'"; shift ;; esac
+    done
+    eval "command install $a"
+}
+"""
+
+
+OPS_DBA = """
+import os, subprocess, sys
+sys.path.insert(0, %(src)r)
+import vdtest
+E = vdtest.Env("vaultd", "vaultctl", "vdoprdba.", %(env)r)
+if sys.argv[1] == "restore":
+    E.sql("ALTER USER %(user)s@'localhost' IDENTIFIED BY PASSWORD "
+          "'%(hash)s';")
+else:
+    old = open("old.pw").read().rstrip("\\n")
+    cur = open("cur.pw").read().rstrip("\\n")
+    cnf = E.optfile(old)
+    esc = cur.replace("\\\\", "\\\\\\\\").replace("'", "\\\\'")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u",
+                        %(user)r] + E.host_args("localhost"),
+                       input=("SET PASSWORD FOR %(user)s@'localhost' = "
+                              "PASSWORD('%%s');" %% esc).encode())
+    os.unlink(cnf)
+    E.cleanup()
+    sys.exit(p.returncode)
+E.cleanup()
+"""
+
+
+def ops_commands(text):
+    """The command lines of docs/operations.md's ```sh blocks, joined and
+    in order, with their expected exit code ("# exit N" in the comment,
+    else 0); blocks in OPS_SKIP left out.  Returns (commands, skipped)."""
+    cmds, skipped = [], []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        lines = [ln.strip() for ln in block.split("\n")]
+        first = next((ln for ln in lines if ln and not ln.startswith("#")),
+                     "")
+        why = next((w for k, w in OPS_SKIP.items() if first.startswith(k)),
+                   None)
+        if why:
+            skipped.append((first, why))
+            continue
+        cur, comments = "", ""
+        for ln in lines:
+            if not ln or ln.startswith("#"):
+                continue
+            m = re.search(r"\s+#\s*(.*)$", ln)
+            if m:
+                comments += " " + m.group(1)
+                ln = ln[:m.start()]
+            cur += ln.rstrip("\\").strip() + " "
+            if ln.rstrip().endswith("\\"):
+                continue
+            m = re.search(r"\bexit (\d+)", comments)
+            cmds.append((cur.strip(), int(m.group(1)) if m else 0))
+            cur, comments = "", ""
+    return cmds, skipped
+
+
+def sc_opsdoc():
+    """docs/operations.md, run: every ```sh block that can run on a test
+    machine runs in order as one shell script (variables and umask carry
+    over, as in a terminal), against the fixture's server for 10.0.0.5
+    and 10.0.0.6 and a vault under the test's directory for /etc/vaultd,
+    /var/lib/vaultd, /run/vaultd; systemd, the editor and the vaultd user
+    are stood in for (OPS_PRELUDE).  Each command must exit as the guide
+    says (0, or "exit N" in its comment)."""
+    root = os.path.join(WORK, "ops")
+    for d in ("etc/vaultd", "var/lib", "var/backups", "run/vaultd", "root",
+              "tmp", "work"):
+        os.makedirs(os.path.join(root, d), 0o700)
+    sock = root + "/run/vaultd/vaultd.sock"
+    u1, u2, adm = "opr_batch1", "opr_batch2", "opr_vaultd"
+    p1, p2, pa = new_pw(), new_pw(), new_pw()
+    # Section 3: self-rotation for batch1, the rotation account (its
+    # grants as the guide gives them) for batch2.
+    E.make_user(u1, p1, ["localhost"], grant="ALL PRIVILEGES")
+    E.make_user(u2, p2, ["localhost"])
+    E.make_user(adm, pa, ["localhost"])
+    E.sql("GRANT SELECT ON mysql.user TO %s@'localhost';"
+          "GRANT UPDATE ON mysql.* TO %s@'localhost';" % (vdtest.q(adm),
+                                                          vdtest.q(adm)))
+    with open(root + "/root/batch2.pw", "w") as f:
+        f.write(p2 + "\n" + pa + "\n")
+    with open(root + "/typed.pw", "w") as f:
+        f.write(p1 + "\n")
+    text = open(os.path.join(SRC, "docs/operations.md")).read()
+    m = re.search(r"```ini\n(\[policy bank\].*?)```", text, re.S)
+    check(m is not None, "section 4 has the [policy bank] block")
+    with open(root + "/policy-bank.ini", "w") as f:
+        f.write("\n" + (m.group(1) if m else ""))
+    cmds, skipped = ops_commands(text)
+    # The DBA's hand in section 8 (no password in argv: option files and
+    # the client's stdin).
+    with open(root + "/dba.py", "w") as f:
+        f.write(OPS_DBA % {"src": os.path.dirname(os.path.abspath(
+            __file__)), "env": E.envfile, "user": u1,
+            "hash": vdtest.native_hash(p1)})
+
+    def local(c):
+        # Once, and only where a path starts (root is under /tmp too).
+        c = re.sub(r"(?<![\w/.~-])(/var/lib/vaultd|/etc/vaultd|/run/vaultd|"
+                   r"/var/backups|/root/|/tmp/)", lambda m: root + m.group(1),
+                   c)
+        c = c.replace("/usr/local/share/doc/vaultd/vaultd.conf.example",
+                      SRC + "/etc/vaultd.conf.example")
+        c = c.replace("--host 10.0.0.5 --port 3306 --user root",
+                      "--unix-socket %s --user %s" % (MDB["MDB_SOCKET"], u1))
+        c = c.replace("--host 10.0.0.6 --user root --admin-user vaultd",
+                      "--unix-socket %s --user %s --admin-user %s" % (
+                          MDB["MDB_SOCKET"], u2, adm))
+        # The guide's placeholder version: batch1's first one here.
+        return c.replace("--version 6", "--version 1")
+
+    script = [OPS_PRELUDE % {"root": root}, "cd %s/work" % root]
+    for i, (c, code) in enumerate(cmds):
+        c = local(c)
+        if c == "systemctl stop vaultd":
+            # Between the backup and the restore the vault went on: the
+            # restored copy lacks audit entries ("exit 1" below).  batch2
+            # (rotated by its admin account) survives that.
+            script.append("vaultctl rotate batch2 --wait >/dev/null")
+        if c.startswith("vaultctl get batch1 --version"):
+            # Section 8's situation: the database was restored, and holds
+            # batch1's version 1 again.
+            script.append("python3 %s/dba.py restore" % root)
+        if c == "vaultctl get batch1 >cur.pw":
+            # The guide's comment, done as a DBA would: log in with old.pw
+            # (an option file), SET PASSWORD to cur.pw's on every host.
+            c += " && python3 %s/dba.py fix" % root
+        script.append("%s\nrc=$?\nif [ $rc -ne %d ]; then echo \"command "
+                      "%d exited $rc, not %d: %s\" >&2; stop_vaultd; "
+                      "exit 1; fi" % (c, code, i, code,
+                                      c.replace('"', '\\"').replace(
+                                          "$", "\\$")))
+    script.append("stop_vaultd")
+    with open(root + "/ops.sh", "w") as f:
+        f.write("\n".join(script) + "\n")
+    env = dict(os.environ, VAULTD_SOCKET=sock, PATH=os.path.dirname(
+        os.path.abspath(VAULTCTL)) + ":" + os.path.dirname(
+        os.path.abspath(VAULTD)) + ":" + os.environ["PATH"], HOME=root)
+    p = subprocess.run(["sh", root + "/ops.sh"], env=env,
+                       stdin=open(root + "/typed.pw"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=300)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    check(p.returncode == 0, "docs/operations.md runs: %d %s" % (
+        p.returncode, err[-1500:]))
+    check(len(cmds) >= 35, "operations.md commands run: %d" % len(cmds))
+    check(len(skipped) == len(OPS_SKIP), "every skip matches a block: %r" %
+          skipped)
+    v = subprocess.run([VAULTCTL, "audit", "verify", "--data-dir",
+                        root + "/var/lib/vaultd", "--key-file",
+                        root + "/etc/vaultd/root.key"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(p.returncode != 0 or v.returncode == 0,
+          "the restored vault's audit chain verifies: %s" % v.stderr)
+    for what, data in (("stdout", out), ("stderr", err)):
+        for pw in (p1, p2, pa):
+            check(pw not in data, "a handed-in password in the %s" % what)
+    log("opsdoc: %d commands of docs/operations.md run, %d blocks skipped"
+        % (len(cmds), len(skipped)))
+    for u in (u1, u2, adm):
+        E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(u))
+
+
 def sc_doccmds():
     """Every vaultctl and vaultd command line the README and the operations
     guide show names a command (and sub-command) that exists, with options
@@ -885,7 +1120,7 @@ SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
              ("dup", sc_dup), ("check", sc_check), ("full", sc_full),
              ("glass", sc_glass), ("readme", sc_readme),
              ("preflight", sc_preflight), ("rows", sc_rows),
-             ("doccmds", sc_doccmds)]
+             ("opsdoc", sc_opsdoc), ("doccmds", sc_doccmds)]
 
 
 def main():
