@@ -599,89 +599,23 @@ def sc_glass():
 
 
 def sc_readme():
-    """README "Using it", command by command, as a newcomer runs it: the
-    shipped example config unchanged but for where the vault lives (/etc,
-    /var/lib and /run under the test's directory), the fixture's server
-    by its socket for 10.0.0.5, a throwaway account for root.  Logs the
-    time from the first command to the first rotation."""
-    text = open(os.path.join(SRC, "README.md")).read()
-    m = re.search(r"## Using it\n\n```sh\n(.*?)```", text, re.S)
-    check(m is not None, "README has a Using it block")
-    if not m:
-        return
+    """README "Using it", command by command, as a newcomer runs it
+    (vdtest.run_readme(): the shipped example config unchanged but for
+    where the vault lives, the fixture's server by its socket for
+    10.0.0.5, a throwaway account for root).  Logs the time from the
+    first command to the first rotation."""
     root = os.path.join(WORK, "readme")
-    os.mkdir(root, 0o700)
-    for d in ("etc/vaultd", "var/lib", "run"):
-        os.makedirs(os.path.join(root, d), 0o700)
-    sock = root + "/run/vaultd/vaultd.sock"
     user, pw = "opr_readme", new_pw()
     # root's privileges: "auto" lists the account's rows in mysql.user.
     E.make_user(user, pw, ["localhost"], grant="ALL PRIVILEGES")
-    with open(root + "/current-password", "w") as f:
-        f.write(pw + "\n")
-    env = dict(os.environ, VAULTD_SOCKET=sock)
-
-    def local(s):
-        for a in ("/var/lib/vaultd", "/etc/vaultd", "/run/vaultd"):
-            s = s.replace(a, root + a)
-        return s
-
-    # Join continuation lines; drop comments.
-    cmds, cur = [], ""
-    for ln in m.group(1).split("\n"):
-        ln = re.sub(r"\s+#.*$", "", ln) if not ln.startswith("#") else ""
-        cur += ln.rstrip("\\").strip() + " " if ln.strip() else ""
-        if ln.strip() and not ln.rstrip().endswith("\\"):
-            cmds.append(cur.strip())
-            cur = ""
-    t0, daemon, rotated = time.time(), None, None
-    for c in cmds:
-        c = local(c).replace("--host 10.0.0.5", "--unix-socket " +
-                             MDB["MDB_SOCKET"])
-        c = c.replace("--user root", "--user " + user)
-        c = c.replace("< current-password", "< " + root +
-                      "/current-password")
-        if "password-now-in-force" in c:
-            continue            # needs a change behind the vault's back
-        argv = c.split()
-        stdin = None
-        if "<" in argv:
-            i = argv.index("<")
-            stdin = open(argv[i + 1])
-            argv = argv[:i] + argv[i + 2:]
-        if argv[-1] == "&":
-            argv = argv[:-1]
-        argv[0] = {"vaultctl": VAULTCTL, "vaultd": VAULTD}.get(argv[0],
-                                                              argv[0])
-        if argv[0] == VAULTD and "--config" in argv:
-            daemon = subprocess.Popen(argv, env=env, cwd=SRC,
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=open(root + "/vaultd.log", "w"))
-            end = time.time() + 30
-            while time.time() < end and not os.path.exists(sock):
-                time.sleep(0.05)
-            continue
-        p = subprocess.run(argv, env=env, cwd=SRC, stdin=stdin,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=120)
-        if argv[0] == "install":
-            # Where the vault lives is the one line a site changes.
-            conf = argv[-1]
-            with open(conf) as f:
-                body = f.read()
-            with open(conf, "w") as f:
-                f.write(local(body))
-        check(p.returncode == 0, "README: %s: %d %s" % (
-            c, p.returncode, p.stderr.decode()[-300:]))
-        if "rotate" in argv and p.returncode == 0 and rotated is None:
-            rotated = time.time() - t0
+    runs, rotated = vdtest.run_readme(E, SRC, root, user, pw)
+    check(len(runs) > 5, "README has a Using it block: %d" % len(runs))
+    for c, rc, err in runs:
+        check(rc == 0, "README: %s: %d %s" % (c, rc, err[-300:]))
     check(rotated is not None, "README reaches a rotation")
     if rotated is not None:
         log("README: first rotation %.1fs after the first command, with "
             "no edit of the example config" % rotated)
-    if daemon is not None:
-        daemon.terminate()
-        daemon.wait(timeout=60)
     E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
 
 
