@@ -693,7 +693,6 @@ same_server(const json_t *a, const json_t *b)
 	const char *sb = json_string_value(json_object_get(b, "unix_socket"));
 	const char *ha = json_string_value(json_object_get(a, "host"));
 	const char *hb = json_string_value(json_object_get(b, "host"));
-
 	const char *ia = json_string_value(json_object_get(a, "server_id"));
 	const char *ib = json_string_value(json_object_get(b, "server_id"));
 
@@ -768,6 +767,32 @@ dup_check(struct vd_txn *t, const char *name, const json_t *rec)
 	    "server: two targets for one account make one of them stale; "
 	    "remove or change %s, or pass force to register it anyway",
 	    ds.other, ds.rows, ds.other);
+}
+
+/*
+ * dup_check() of rec (target name) in a read transaction of its own;
+ * refuses rq (audited, naming the other target) when it is a duplicate,
+ * fails it on another error.  Returns 0, or the error rq was answered with.
+ */
+static int
+dup_refused(struct vd_req *rq, const char *name, const json_t *rec)
+{
+	struct vd_txn *t = NULL;
+	char why[400];
+	int r;
+
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) == 0) {
+		r = dup_check(t, name, rec);
+		vd_txn_abort(t);
+	}
+	if (r == 0)
+		return 0;
+	snprintf(why, sizeof(why), "%s", vd_err_detail());
+	if (r == VD_EEXIST)
+		refuse_code(rq, name, why, VD_RPC_EXISTS, NULL);
+	else
+		vd_req_fail(rq, r, why);
+	return r;
 }
 
 /* --- target.add --------------------------------------------------------- */
@@ -901,31 +926,6 @@ add_commit(struct addjob *j, uint64_t *vp)
 	return r;
 }
 
-/*
- * dup_check() with the server j's login reached; fails j's request when
- * another target has its rows there.  Returns 0 or the error (answered).
- */
-static int
-add_dup_again(struct addjob *j)
-{
-	struct vd_txn *t = NULL;
-	char why[400];
-	int r;
-
-	if ((r = vd_txn_begin(j->rq->d->st, 0, &t)) == 0) {
-		r = dup_check(t, j->name, j->target);
-		vd_txn_abort(t);
-	}
-	if (r == 0)
-		return 0;
-	snprintf(why, sizeof(why), "%s", vd_err_detail());
-	if (r == VD_EEXIST)
-		refuse_code(j->rq, j->name, why, VD_RPC_EXISTS, NULL);
-	else
-		vd_req_fail(j->rq, r, why);
-	return r;
-}
-
 static void
 add_after(uv_work_t *w, int status)
 {
@@ -952,9 +952,13 @@ add_after(uv_work_t *w, int status)
 	 * The same server by another route (its socket, 127.0.0.1:3306):
 	 * only the login tells, so checked again now.
 	 */
-	if (j->server_id[0] != '\0' && (json_object_set_new(j->target,
-	    "server_id", json_string(j->server_id)) != 0 ||
-	    (!j->force && (r = add_dup_again(j)) != 0)))
+	if (j->server_id[0] != '\0' && json_object_set_new(j->target,
+	    "server_id", json_string(j->server_id)) != 0) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		goto out;
+	}
+	if (j->server_id[0] != '\0' && !j->force &&
+	    dup_refused(rq, j->name, j->target) != 0)
 		goto out;
 	if ((r = add_commit(j, &v)) != 0) {
 		char buf[300];
@@ -1320,23 +1324,10 @@ m_target_add(struct vd_req *rq, json_t *params)
 		return;
 	}
 	j->force = json_is_true(json_object_get(params, "force"));
-	if (!j->force) {
-		if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
-			goto fail;
-		r = dup_check(t, name, j->target);
-		vd_txn_abort(t);
-		if (r != 0) {
-			char why[400];
-
-			snprintf(why, sizeof(why), "%s", vd_err_detail());
-			json_decref(j->target);
-			free(j);
-			if (r == VD_EEXIST)
-				refuse_code(rq, name, why, VD_RPC_EXISTS, NULL);
-			else
-				vd_req_fail(rq, r, why);
-			return;
-		}
+	if (!j->force && dup_refused(rq, name, j->target) != 0) {
+		json_decref(j->target);
+		free(j);
+		return;
 	}
 	if ((r = vd_apply_from_target(&j->a, name, j->target,
 	    (unsigned)d->cfg->connect_timeout)) != 0)
@@ -1552,25 +1543,15 @@ set_after(uv_work_t *w, int status)
 	}
 	/* The server the new route reaches (dup_check(), see add_after). */
 	if (j->route_changed) {
-		struct vd_txn *t = NULL;
-		char why[400];
-
 		if (j->server_id[0] == '\0')
 			json_object_del(j->rec, "server_id");
-		else
-			json_object_set_new(j->rec, "server_id",
-			    json_string(j->server_id));
-		if (!j->force && (r = vd_txn_begin(rq->d->st, 0, &t)) == 0) {
-			r = dup_check(t, j->name, j->rec);
-			vd_txn_abort(t);
+		else if (json_object_set_new(j->rec, "server_id",
+		    json_string(j->server_id)) != 0) {
+			vd_req_fail(rq, VD_ENOMEM, NULL);
+			set_free(j);
+			return;
 		}
-		if (!j->force && r != 0) {
-			snprintf(why, sizeof(why), "%s", vd_err_detail());
-			if (r == VD_EEXIST)
-				refuse_code(rq, j->name, why, VD_RPC_EXISTS,
-				    NULL);
-			else
-				vd_req_fail(rq, r, why);
+		if (!j->force && dup_refused(rq, j->name, j->rec) != 0) {
 			set_free(j);
 			return;
 		}

@@ -644,6 +644,17 @@ verify_row(struct vd_apply *a, const struct vd_dbtarget *t,
 	if (!a->privs || changer == NULL)
 		goto out;
 	m = vd_drv_may_set_password(changer, t->user, h, why, sizeof(why));
+	if (m == VD_ENOTFOUND && a->nhosts == 0 &&
+	    row->res == VD_ROW_UNREACHABLE) {
+		/*
+		 * A discovered row the server does not use (a host name under
+		 * skip-name-resolve): a rotation skips it ("inactive").
+		 */
+		snprintf(row->why, sizeof(row->why), "the server does not use "
+		    "this row (a host name under skip-name-resolve?): nothing "
+		    "to change");
+		goto out;
+	}
 	if (m == VD_DRV_NOPRIV || m < 0) {
 		size_t n = strlen(row->why);
 

@@ -885,6 +885,19 @@ is_pw(enum mkind k)
 }
 
 /*
+ * Whether an account with methods ms (npw of them password methods) is
+ * changed by ALTER USER … IDENTIFIED VIA (two password methods, or its
+ * password method not first: SET PASSWORD changes the first method only)
+ * rather than SET PASSWORD.  vd_drv_set_password() and
+ * vd_drv_may_set_password() decide alike through it.
+ */
+static int
+takes_alter(const struct methods *ms, size_t npw)
+{
+	return ms->n > 0 && (npw > 1 || !is_pw(ms->m[0].kind));
+}
+
+/*
  * Skips spaces; then when *p starts with keyword w (any case) followed by
  * a space or the end, moves past it and returns 1; otherwise returns 0
  * and leaves *p alone.
@@ -1415,7 +1428,7 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
 		    "password: not rotatable", user, host);
 		return VD_EINVAL;
 	}
-	if (npw > 1 || !is_pw(ms.m[0].kind))
+	if (takes_alter(&ms, npw))
 		alter = &ms;
 	else
 		k = ms.m[0].kind;
@@ -1842,8 +1855,7 @@ vd_drv_may_set_password(struct vd_drv_conn *c, const char *user,
 		return r;
 	for (i = 0; known && i < ms.n; i++)
 		npw += is_pw(ms.m[i].kind);
-	if (known && ms.n > 0)
-		alter = npw > 1 || !is_pw(ms.m[0].kind);
+	alter = known && takes_alter(&ms, npw);
 	if ((r = session_grants(c, &bits, why, whylen)) != 0)
 		return r;
 	if (why != NULL && whylen > 0)
