@@ -730,6 +730,26 @@ def rows(env):
           by.get("127.0.0.1", {}).get("result") == "ok",
           "with UPDATE on mysql.*: ready, ::1 unreachable: %d %r" %
           (rc, res))
+    # Its own row, but its password method is not its first: the change
+    # takes ALTER USER, which needs CREATE USER even for oneself.  The
+    # check says so, and the rotation fails as it said.
+    alt, altpw = "opr_alt", new_pw()
+    env.sql("DROP USER IF EXISTS %s@'localhost';"
+            "CREATE USER %s@'localhost' IDENTIFIED VIA unix_socket OR "
+            "mysql_native_password USING %s;" % (
+                vdtest.q(alt), vdtest.q(alt),
+                vdtest.q(vdtest.native_hash(altpw))))
+    v.add("alt", alt, altpw, extra=["--no-check"])
+    rc, res, by = rows_of("alt")
+    check(rc == 1 and by.get("localhost", {}).get("result") ==
+          "no-privilege" and "ALTER USER" in by["localhost"].get("why", ""),
+          "own row by ALTER USER without CREATE USER: %d %r" % (rc, res))
+    rc, out, err = v.ctl(["rotate", "alt", "--wait"])
+    check(rc != 0 and "CREATE USER" in err,
+          "and the rotation fails as the check said: %d %r" % (rc, err))
+    env.sql("GRANT CREATE USER ON *.* TO %s@'localhost';" % vdtest.q(alt))
+    rc, res, by = rows_of("alt")
+    check(rc == 0, "with CREATE USER: ready: %d %r" % (rc, res))
     # An admin account with CREATE USER alone: SET PASSWORD FOR another
     # account answers 1044 on MariaDB 10.11, so every row lacks it.
     adm, apw = "opr_adm", new_pw()
@@ -769,8 +789,8 @@ def rows(env):
         None, show(v, "r1").get("server_id")), "another server_id")
     E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
     for what, data in [("vaultd log", v.logtext().encode())] + v.outputs:
-        check(pw.encode() not in data and apw.encode() not in data,
-              "a password in %s" % what)
+        check(pw.encode() not in data and apw.encode() not in data and
+              altpw.encode() not in data, "a password in %s" % what)
     v.stop()
 
 
