@@ -62,12 +62,13 @@ target_usage(FILE *f)
 	    "another target has.\n"
 	    "target check logs in with the current password on every host of "
 	    "the account\n"
-	    "(listing them, for auto) and prints per host ok, unverified (not "
-	    "reachable\n"
-	    "from here), refused or error, and why; target add does the same "
-	    "before\n"
-	    "storing the password (--no-check: one login by the target's route "
-	    "only).\n"
+	    "(listing them, for auto), checks that the session a rotation "
+	    "changes each row\n"
+	    "through may change it, and prints per row ok, unreachable (from "
+	    "here), refused,\n"
+	    "no-privilege or error, and why; target add does the same before "
+	    "storing the\n"
+	    "password (--no-check: one login by the target's route only).\n"
 	    "target set-password reads, the same way, the password now in "
 	    "force on the server\n"
 	    "(changed outside the vault); vaultd stores it as the new current "
@@ -525,14 +526,16 @@ target_abandon(int argc, char **argv)
 }
 
 /*
- * target check NAME: the pre-flight; one line per account host.  Exits 0
- * when every host that can be reached logs in.
+ * target check NAME: the pre-flight; one line per account row, with what
+ * was found and why.  Exits 0 when every row that can be reached logs in
+ * and every row may be changed.
  */
 static int
 target_check(int argc, char **argv)
 {
-	json_t *res = NULL;
-	const char *h, *p, *sp, *err;
+	json_t *res = NULL, *rows, *row;
+	const char *err;
+	size_t i;
 	int json, rc;
 
 	if ((rc = simple_args(argc, argv, 1, &json, NULL)) >= 0)
@@ -549,22 +552,20 @@ target_check(int argc, char **argv)
 		json_decref(res);
 		return rc;
 	}
-	h = json_string_value(json_object_get(res, "hosts"));
 	err = json_string_value(json_object_get(res, "error"));
 	printf("target %s: %s\n", argv[optind], rc == VC_EXIT_OK ? "every "
-	    "host that can be reached from here logs in" : "NOT READY");
-	for (p = h; p != NULL && *p != '\0'; p = sp != NULL ? sp + 1 : "") {
-		const char *eq = strchr(p, '=');
+	    "account row that can be reached from here logs in, and may be "
+	    "changed" : "NOT READY");
+	rows = json_object_get(res, "rows");
+	json_array_foreach(rows, i, row) {
+		const char *why = json_string_value(json_object_get(row,
+		    "why"));
 
-		sp = strchr(p, ' ');
-		if (eq == NULL || (sp != NULL && eq > sp))
-			continue;
-		printf("  %-30.*s %.*s%s\n", (int)(eq - p), p, (int)(sp != NULL ?
-		    (size_t)(sp - eq - 1) : strlen(eq + 1)), eq + 1,
-		    strncmp(eq + 1, "unverified", 10) == 0 ? " (cannot be "
-		    "reached from the vault host; not proven)" : "");
+		printf("  %-30s %s%s%s\n", vc_str(json_object_get(row, "host")),
+		    vc_str(json_object_get(row, "result")), why ? ": " : "",
+		    why ? why : "");
 	}
-	if (err != NULL)
+	if (err != NULL && json_array_size(rows) == 0)
 		printf("  why: %s\n", err);
 	json_decref(res);
 	return rc;

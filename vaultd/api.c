@@ -681,7 +681,11 @@ struct dupscan {
 	char		 rows[300];	/* the rows they share */
 };
 
-/* 1 when the two records reach the same server the same way. */
+/*
+ * 1 when the two records reach the same server: the same server_id
+ * (@@hostname:@@port:@@datadir, learned by the login of target add and
+ * target set, vd_apply_server_id()), or the same socket or host and port.
+ */
 static int
 same_server(const json_t *a, const json_t *b)
 {
@@ -689,7 +693,12 @@ same_server(const json_t *a, const json_t *b)
 	const char *sb = json_string_value(json_object_get(b, "unix_socket"));
 	const char *ha = json_string_value(json_object_get(a, "host"));
 	const char *hb = json_string_value(json_object_get(b, "host"));
+	const char *ia = json_string_value(json_object_get(a, "server_id"));
+	const char *ib = json_string_value(json_object_get(b, "server_id"));
 
+	/* Learned at add/set: a socket and 127.0.0.1:3306 to one server. */
+	if (ia != NULL && ib != NULL && strcmp(ia, ib) == 0)
+		return 1;
 	if (sa != NULL || sb != NULL)
 		return sa != NULL && sb != NULL && strcmp(sa, sb) == 0;
 	return ha != NULL && hb != NULL && strcasecmp(ha, hb) == 0 &&
@@ -760,7 +769,61 @@ dup_check(struct vd_txn *t, const char *name, const json_t *rec)
 	    ds.other, ds.rows, ds.other);
 }
 
+/*
+ * dup_check() of rec (target name) in a read transaction of its own;
+ * refuses rq (audited, naming the other target) when it is a duplicate,
+ * fails it on another error.  Returns 0, or the error rq was answered with.
+ */
+static int
+dup_refused(struct vd_req *rq, const char *name, const json_t *rec)
+{
+	struct vd_txn *t = NULL;
+	char why[400];
+	int r;
+
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) == 0) {
+		r = dup_check(t, name, rec);
+		vd_txn_abort(t);
+	}
+	if (r == 0)
+		return 0;
+	snprintf(why, sizeof(why), "%s", vd_err_detail());
+	if (r == VD_EEXIST)
+		refuse_code(rq, name, why, VD_RPC_EXISTS, NULL);
+	else
+		vd_req_fail(rq, r, why);
+	return r;
+}
+
 /* --- target.add --------------------------------------------------------- */
+
+/*
+ * The pre-flight's rows (vd_apply_verify()) as a JSON array of
+ * {"host", "result", "why"?} ("why" only when not ok); an empty array
+ * when none were tried.  Never NULL unless out of memory.
+ */
+static json_t *
+rows_json(const struct vd_apply *a)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr != NULL && i < a->nrows; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s?}",
+		    "host", a->rows[i].host, "result",
+		    vd_apply_row_name(a->rows[i].res), "why",
+		    a->rows[i].why[0] ? a->rows[i].why : NULL));
+	return arr;
+}
+
+/* Whether a row of the pre-flight lacks the privilege to be changed. */
+static int
+rows_nopriv(const struct vd_apply *a)
+{
+	for (size_t i = 0; i < a->nrows; i++)
+		if (a->rows[i].res == VD_ROW_NOPRIV)
+			return 1;
+	return 0;
+}
 
 /* A target.add whose login check runs on the thread pool. */
 struct addjob {
@@ -772,7 +835,10 @@ struct addjob {
 	struct vd_secret	*admin_pw;	/* admin_user's password or NULL */
 	struct vd_apply		 a;		/* the login checks (apply.c) */
 	int			 check;		/* params.check: every host */
+	int			 force;		/* params.force: no dup_check */
 	int			 r;		/* outcome of the check */
+	char			 server_id[VD_APPLY_SERVER_ID_MAX];
+					/* the server reached (add_work) */
 };
 
 static void
@@ -785,6 +851,10 @@ add_work(uv_work_t *w)
 	    vd_apply_login(&j->a, NULL, j->pw);
 	if (j->r == 0 && j->admin_pw != NULL)
 		j->r = vd_apply_login(&j->a, j->a.admin_user, j->admin_pw);
+	/* Which server that is, for dup_check(); unknown: "". */
+	if (j->r == 0)
+		(void)vd_apply_server_id(&j->a, j->pw, j->server_id,
+		    sizeof(j->server_id));
 }
 
 /*
@@ -878,6 +948,18 @@ add_after(uv_work_t *w, int status)
 			vd_req_fail_code(rq, vd_proto_code(r), j->a.err);
 		goto out;
 	}
+	/*
+	 * The same server by another route (its socket, 127.0.0.1:3306):
+	 * only the login tells, so checked again now.
+	 */
+	if (j->server_id[0] != '\0' && json_object_set_new(j->target,
+	    "server_id", json_string(j->server_id)) != 0) {
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		goto out;
+	}
+	if (j->server_id[0] != '\0' && !j->force &&
+	    dup_refused(rq, j->name, j->target) != 0)
+		goto out;
 	if ((r = add_commit(j, &v)) != 0) {
 		char buf[300];
 
@@ -891,8 +973,9 @@ add_after(uv_work_t *w, int status)
 	    j->name, rq->caller->user, (unsigned long)rq->caller->uid,
 	    (unsigned long long)v);
 	vd_rotate_notify(rq->d, j->name);
-	vd_req_reply(rq, json_pack("{s:s, s:I, s:s}", "name", j->name,
-	    "version", (json_int_t)v, "hosts", j->a.summary));
+	vd_req_reply(rq, json_pack("{s:s, s:I, s:s, s:o}", "name", j->name,
+	    "version", (json_int_t)v, "hosts", j->a.summary, "rows",
+	    rows_json(&j->a)));
  out:
 	vd_secret_free(j->admin_pw);
 	vd_secret_free(j->pw);
@@ -1234,28 +1317,17 @@ m_target_add(struct vd_req *rq, json_t *params)
 	j->rq = rq;
 	/* On unless asked off: a row found at 03:00 is found too late. */
 	j->check = !json_is_false(json_object_get(params, "check"));
+	j->a.privs = j->check;	/* and the privilege to change each row */
 	memcpy(j->name, name, strlen(name) + 1);
 	if ((j->target = add_record(rq, params, name)) == NULL) {
 		free(j);
 		return;
 	}
-	if (!json_is_true(json_object_get(params, "force"))) {
-		if ((r = vd_txn_begin(d->st, 0, &t)) != 0)
-			goto fail;
-		r = dup_check(t, name, j->target);
-		vd_txn_abort(t);
-		if (r != 0) {
-			char why[400];
-
-			snprintf(why, sizeof(why), "%s", vd_err_detail());
-			json_decref(j->target);
-			free(j);
-			if (r == VD_EEXIST)
-				refuse_code(rq, name, why, VD_RPC_EXISTS, NULL);
-			else
-				vd_req_fail(rq, r, why);
-			return;
-		}
+	j->force = json_is_true(json_object_get(params, "force"));
+	if (!j->force && dup_refused(rq, name, j->target) != 0) {
+		json_decref(j->target);
+		free(j);
+		return;
 	}
 	if ((r = vd_apply_from_target(&j->a, name, j->target,
 	    (unsigned)d->cfg->connect_timeout)) != 0)
@@ -1315,6 +1387,10 @@ struct setjob {
 	int			 every_changed;	/* reschedule from last_ok */
 	struct vd_apply		 a;		/* the logins (apply.c) */
 	int			 r;		/* outcome of the logins */
+	int			 route_changed;	/* server or rows changed */
+	int			 force;		/* params.force: no dup_check */
+	char			 server_id[VD_APPLY_SERVER_ID_MAX];
+					/* the server reached (set_work) */
 };
 
 static void
@@ -1337,6 +1413,9 @@ set_work(uv_work_t *w)
 	j->r = vd_apply_verify(&j->a, j->cur_pw);
 	if (j->r == 0 && j->new_admin != NULL)
 		j->r = vd_apply_login(&j->a, j->a.admin_user, j->new_admin);
+	if (j->r == 0 && j->route_changed)
+		(void)vd_apply_server_id(&j->a, j->cur_pw, j->server_id,
+		    sizeof(j->server_id));
 }
 
 /*
@@ -1462,6 +1541,21 @@ set_after(uv_work_t *w, int status)
 		set_free(j);
 		return;
 	}
+	/* The server the new route reaches (dup_check(), see add_after). */
+	if (j->route_changed) {
+		if (j->server_id[0] == '\0')
+			json_object_del(j->rec, "server_id");
+		else if (json_object_set_new(j->rec, "server_id",
+		    json_string(j->server_id)) != 0) {
+			vd_req_fail(rq, VD_ENOMEM, NULL);
+			set_free(j);
+			return;
+		}
+		if (!j->force && dup_refused(rq, j->name, j->rec) != 0) {
+			set_free(j);
+			return;
+		}
+	}
 	set_finish(j);
 }
 
@@ -1537,6 +1631,8 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 		refuse_code(rq, j->name, why, VD_RPC_EXISTS, NULL);
 		return -1;
 	}
+	j->route_changed = *conn;
+	j->force = force;
 	if (*conn || j->new_admin != NULL) {
 		*conn = 1;
 		if ((r = vd_versions_find(t, j->name, &cur, NULL)) != 0)
@@ -1550,6 +1646,7 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 		    (r = vd_apply_from_target(&j->a, j->name, j->rec,
 		    (unsigned)d->cfg->connect_timeout)) != 0)
 			goto fail;
+		j->a.privs = 1;	/* proven as target add proves it */
 		if (j->new_admin != NULL)
 			j->a.admin_pw = vd_secret_from((const char *)
 			    j->new_admin->data,
@@ -1686,10 +1783,11 @@ tcheck_after(uv_work_t *w, int status)
 	int r = status != 0 ? VD_EBUSY : j->r;
 
 	rq->d->inflight--;
-	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:s?}", "name", j->name,
-	    "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" : "error",
-	    "hosts", j->a.summary, "error", r == 0 ? NULL : status != 0 ?
-	    "cancelled" : j->a.err));
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:o, s:s?}", "name",
+	    j->name, "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" :
+	    rows_nopriv(&j->a) ? "no-privilege" : "error", "hosts",
+	    j->a.summary, "rows", rows_json(&j->a), "error", r == 0 ? NULL :
+	    status != 0 ? "cancelled" : j->a.err));
 	tcheck_free(j);
 }
 
@@ -1729,6 +1827,7 @@ m_target_check(struct vd_req *rq, json_t *params)
 	    (r = vd_apply_from_target(&j->a, name, rec,
 	    (unsigned)d->cfg->connect_timeout)) != 0)
 		goto fail;
+	j->a.privs = 1;		/* a rotation must be able to change each row */
 	if (json_object_get(rec, "admin_user") != NULL &&
 	    (r = vd_admin_secret_get(t, name, &j->a.admin_pw)) != 0) {
 		r = vd_err_set(r == VD_ENOTFOUND ? VD_ESTORE : r, "target %s: "

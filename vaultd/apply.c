@@ -588,6 +588,88 @@ vd_apply_run(struct vd_apply *a)
 }
 
 /* See apply.h. */
+const char *
+vd_apply_row_name(enum vd_row_result res)
+{
+	switch (res) {
+	case VD_ROW_OK:
+		return "ok";
+	case VD_ROW_UNREACHABLE:
+		return "unreachable";
+	case VD_ROW_REFUSED:
+		return "refused";
+	case VD_ROW_NOPRIV:
+		return "no-privilege";
+	case VD_ROW_ERROR:
+		break;
+	}
+	return "error";
+}
+
+/*
+ * The pre-flight of one row h (vd_apply_verify()): a fresh login with pw
+ * by h's route and, with a->privs, whether the session a rotation would
+ * use may change it: the admin account's (c), else the row's own login,
+ * else (no login reaches it from here) the target's route's (c).  Fills
+ * row; returns the row's error code (0 for ok and unreachable).
+ */
+static int
+verify_row(struct vd_apply *a, const struct vd_dbtarget *t,
+    struct vd_drv_conn *c, const char *h, const struct vd_secret *pw,
+    struct vd_apply_row *row)
+{
+	struct vd_drv_conn *hc = NULL, *changer;
+	char why[VD_APPLY_ERRLEN];
+	int r, m;
+
+	row->why[0] = '\0';
+	r = vd_drv_connect_host(t, h, pw, &hc, row->why, sizeof(row->why));
+	if (r == VD_EAUTH) {
+		row->res = VD_ROW_REFUSED;
+		snprintf(row->why, sizeof(row->why), "the server refused this "
+		    "password");
+		goto out;
+	}
+	if (r < 0) {
+		row->res = VD_ROW_ERROR;
+		goto out;
+	}
+	if (r == VD_DRV_UNPROVEN)
+		snprintf(row->why, sizeof(row->why), "the login succeeded "
+		    "without proving the password (an authentication method "
+		    "that needs none)");
+	row->res = r == 0 ? VD_ROW_OK : VD_ROW_UNREACHABLE;
+	r = 0;
+	changer = a->admin_user != NULL || hc == NULL ? c : hc;
+	if (!a->privs || changer == NULL)
+		goto out;
+	m = vd_drv_may_set_password(changer, t->user, h, why, sizeof(why));
+	if (m == VD_ENOTFOUND && a->nhosts == 0 &&
+	    row->res == VD_ROW_UNREACHABLE) {
+		/*
+		 * A discovered row the server does not use (a host name under
+		 * skip-name-resolve): a rotation skips it ("inactive").
+		 */
+		snprintf(row->why, sizeof(row->why), "the server does not use "
+		    "this row (a host name under skip-name-resolve?): nothing "
+		    "to change");
+		goto out;
+	}
+	if (m == VD_DRV_NOPRIV || m < 0) {
+		size_t n = strlen(row->why);
+
+		/* An unreachable row keeps why it is, then this. */
+		snprintf(row->why + n, sizeof(row->why) - n, "%s%s",
+		    n ? "; and " : "", why);
+		row->res = m == VD_DRV_NOPRIV ? VD_ROW_NOPRIV : VD_ROW_ERROR;
+		r = m == VD_DRV_NOPRIV ? VD_EDB : m;
+	}
+ out:
+	vd_drv_close(hc);
+	return r;
+}
+
+/* See apply.h. */
 int
 vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 {
@@ -595,13 +677,18 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	struct vd_drv_conn *c = NULL;
 	const char *admin = a->admin_user, *main_host, *h;
 	char **found = NULL, perr[VD_DRV_ERRLEN];
-	size_t nfound = 0, n, i;
-	int r, main_ok;
+	size_t nfound = 0, n, i, bad = 0, first = SIZE_MAX;
+	int r, main_ok, rr;
 
 	dbtarget(a, &t);
 	main_host = t.unix_socket != NULL ? "localhost" : t.host;
 	a->err[0] = '\0';
 	a->summary[0] = '\0';
+	for (i = 0; i < a->nrows; i++)
+		free(a->rows[i].host);
+	free(a->rows);
+	a->rows = NULL;
+	a->nrows = 0;
 	r = vd_drv_connect(&t, admin, admin != NULL ? a->admin_pw : pw, &c,
 	    perr, sizeof(perr));
 	if (r == VD_EAUTH && admin != NULL) {
@@ -639,31 +726,50 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 			goto out;
 		}
 	}
-	vd_drv_close(c);
-	c = NULL;
-
+	/* The privilege checks need the session; others only a login. */
+	if (!a->privs) {
+		vd_drv_close(c);
+		c = NULL;
+	}
+	if ((a->rows = calloc(n, sizeof(*a->rows))) == NULL) {
+		r = VD_ENOMEM;
+		snprintf(a->err, sizeof(a->err), "out of memory");
+		goto out;
+	}
+	/* Every row, whatever the others gave: the report lists them all. */
+	r = 0;
 	for (i = 0; i < n; i++) {
+		struct vd_apply_row *row = &a->rows[i];
+
 		h = found != NULL ? found[i] : a->hosts[i];
-		r = vd_drv_probe(&t, h, pw, perr, sizeof(perr));
-		if (r == VD_DRV_UNREACHABLE || r == VD_DRV_UNPROVEN) {
-			add_summary(a, h, "unverified");
-			continue;
-		}
-		if (r == VD_EAUTH) {
-			add_summary(a, h, "refused");
-			snprintf(a->err, sizeof(a->err), "%.80s@%.200s: the "
-			    "server refused this password", t.user, h);
+		if ((row->host = strdup(h)) == NULL) {
+			r = VD_ENOMEM;
+			snprintf(a->err, sizeof(a->err), "out of memory");
 			goto out;
 		}
-		if (r != 0) {
-			add_summary(a, h, "error");
-			snprintf(a->err, sizeof(a->err), "%.80s@%.100s: "
-			    "%.300s", t.user, h, perr);
-			goto out;
-		}
-		add_summary(a, h, "ok");
-		if (main_host != NULL && strcasecmp(h, main_host) == 0)
+		a->nrows = i + 1;
+		rr = verify_row(a, &t, c, h, pw, row);
+		add_summary(a, h, row->res == VD_ROW_UNREACHABLE ?
+		    "unverified" : vd_apply_row_name(row->res));
+		if (row->res == VD_ROW_OK && main_host != NULL &&
+		    strcasecmp(h, main_host) == 0)
 			main_ok = 1;
+		if (rr == 0)
+			continue;
+		bad++;
+		/* A refused password outranks the rest (VD_EAUTH). */
+		if (first == SIZE_MAX || (row->res == VD_ROW_REFUSED &&
+		    a->rows[first].res != VD_ROW_REFUSED)) {
+			first = i;
+			r = rr;
+		}
+	}
+	if (first != SIZE_MAX) {
+		snprintf(a->err, sizeof(a->err), "%.60s@%.60s: %s: %.160s; "
+		    "%zu of %zu account rows not ready (%.120s)", t.user,
+		    a->rows[first].host, vd_apply_row_name(a->rows[first].res),
+		    a->rows[first].why, bad, n, a->summary);
+		goto out;
 	}
 	/* The path vault users take must work too (unless a probe took it). */
 	if (!main_ok && (r = vd_drv_login(&t, NULL, pw, perr,
@@ -686,6 +792,26 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	r = 0;
  out:
 	vd_drv_hosts_free(found, nfound);
+	vd_drv_close(c);
+	return r;
+}
+
+/* See apply.h. */
+int
+vd_apply_server_id(struct vd_apply *a, const struct vd_secret *pw,
+    char *out, size_t len)
+{
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	int admin = a->admin_user != NULL && a->admin_pw != NULL, r;
+
+	out[0] = '\0';
+	dbtarget(a, &t);
+	if ((r = vd_drv_connect(&t, admin ? a->admin_user : NULL, admin ?
+	    a->admin_pw : pw, &c, NULL, 0)) == 0 &&
+	    (r = vd_drv_query1(c, "SELECT CONCAT_WS(':', @@hostname, @@port, "
+	    "@@datadir)", out, len, NULL, 0)) != 0)
+		out[0] = '\0';
 	vd_drv_close(c);
 	return r;
 }
@@ -778,6 +904,9 @@ vd_apply_clear(struct vd_apply *a)
 	vd_secret_free(a->admin_pw);
 	for (size_t i = 0; i < a->nold; i++)
 		vd_secret_free(a->old_pw[i]);
+	for (size_t i = 0; i < a->nrows; i++)
+		free(a->rows[i].host);
+	free(a->rows);
 	memset(a, 0, sizeof(*a));
 	a->pwerr_max = -1;
 }

@@ -39,6 +39,21 @@ enum vd_apply_mode {
 	VD_APPLY_ABANDON,	/* prove no host holds the pending version */
 };
 
+/* One account row's pre-flight result (vd_apply_verify()). */
+enum vd_row_result {
+	VD_ROW_OK,		/* logs in; may be changed (with privs) */
+	VD_ROW_UNREACHABLE,	/* no login reaches it from here */
+	VD_ROW_REFUSED,		/* the server refused the password */
+	VD_ROW_NOPRIV,		/* the session that would change it may not */
+	VD_ROW_ERROR,		/* anything else (timeout, server error) */
+};
+
+struct vd_apply_row {
+	char			*host;		/* the account row's Host */
+	enum vd_row_result	 res;		/* what the pre-flight found */
+	char			 why[VD_APPLY_ERRLEN];	/* reason, "" for ok */
+};
+
 struct vd_apply {
 	enum vd_apply_mode mode;
 	/* The server and the account (heap copies, vd_apply_clear()). */
@@ -66,7 +81,11 @@ struct vd_apply {
 					 * account (0: no limit, -1: unknown) */
 	long long	 prior_fails;	/* refused logins vaultd caused on the
 					 * account since its last success */
+	int		 privs;		/* vd_apply_verify(): also prove the
+					 * privilege to change each row */
 	/* Outcome. */
+	struct vd_apply_row *rows;	/* vd_apply_verify(): one per row */
+	size_t		 nrows;		/* how many */
 	enum vd_outcome	 out;
 	char		 err[VD_APPLY_ERRLEN];	/* the server's reason */
 	char		 summary[512];	/* per-host results "h=ok h2=…" */
@@ -114,9 +133,18 @@ void vd_apply_run(struct vd_apply *a);
  * (a->hosts, or every row of mysql.user for the user, listed through the
  * admin account a->admin_user/a->admin_pw when set, else through pw), and
  * on the path vault users take.  Hosts that cannot be reached from here
- * are "unverified".  Returns 0, VD_EAUTH naming the refusing host in
- * a->err, or another error (VD_EDB …) with the reason in a->err; a->summary
- * gets the per-host results.
+ * are "unverified".  With a->privs, also that the session a rotation
+ * would change each row through may change it (vd_drv_may_set_password():
+ * the admin account's; else the row's own login, or for a row not
+ * reachable from here the session by the target's route).  Every row is
+ * tried, whatever the others gave: a->rows gets one result per row (the
+ * pre-flight's report), a->summary "host=ok|unverified|refused|
+ * no-privilege|error …".  Returns 0 when no row is refused, lacks the
+ * privilege or failed; else VD_EAUTH when a row refused the password,
+ * VD_EDB for a missing privilege, or the first row's error, with a->err
+ * naming the first such row and how many are not ready.  A failure
+ * before the rows (the server, listing the rows) returns its error with
+ * the reason in a->err and no rows.
  */
 int vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw);
 
@@ -127,6 +155,22 @@ int vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw);
  */
 int vd_apply_login(struct vd_apply *a, const char *user,
     const struct vd_secret *pw);
+
+/*
+ * Learns which server the target's route reaches: logs in as a->user
+ * with pw (the admin account when a->admin_user and a->admin_pw are set)
+ * and writes "@@hostname:@@port:@@datadir" to out (len bytes): the same
+ * for a server reached by its socket and by 127.0.0.1:3306, different for
+ * two servers on one host.  Returns 0, or the error of the login or the
+ * query with out "" (then nothing is known).
+ */
+int vd_apply_server_id(struct vd_apply *a, const struct vd_secret *pw,
+    char *out, size_t len);
+
+#define VD_APPLY_SERVER_ID_MAX	320	/* a good size for out */
+
+/* The word for a row result: "ok", "unreachable", "refused" … */
+const char *vd_apply_row_name(enum vd_row_result res);
 
 /* Frees a's copies and wipes its passwords; a can be filled again. */
 void vd_apply_clear(struct vd_apply *a);

@@ -25,6 +25,7 @@
 
 #include "driver.h"
 #include "err.h"
+#include "grants.h"
 #include "mem.h"
 #include "util.h"
 
@@ -52,6 +53,8 @@ struct route {
 	const char	*host;		/* TCP host, or "localhost" for a socket */
 	const char	*sock;		/* socket path; NULL: library default */
 	int		 tcp;		/* 1: TCP, 0: Unix socket */
+	const char	*row;		/* account host the login is for; NULL:
+					 * whichever row the server matches */
 };
 
 static once_flag lib_once = ONCE_FLAG_INIT;
@@ -247,6 +250,35 @@ unreach_reason(unsigned int e, const char *msg, int quick)
 	}
 }
 
+/*
+ * Appends to a connection error in err the route taken and the account
+ * row the login was for: " (login as 'u'@'127.0.0.1 by TCP
+ * 127.0.0.1:3306)", " (login as 'u' (any row) by socket /run/…)", so
+ * that "Can't connect to server on '127.0.0.1'" says which of a target's
+ * routes failed, and for which row.
+ */
+static void
+name_route(const struct vd_dbtarget *t, const struct route *ro,
+    const char *user, char *err, size_t errlen)
+{
+	char row[NAME_MAXLEN + 16];
+	unsigned port = t->port ? t->port : VD_DRV_PORT_DEFAULT;
+	int v6 = ro->tcp && strchr(ro->host, ':') != NULL;
+
+	if (ro->row != NULL)
+		(void)snprintf(row, sizeof(row), "@'%.*s'", NAME_MAXLEN,
+		    ro->row);
+	else
+		(void)snprintf(row, sizeof(row), " (any row)");
+	if (ro->tcp)
+		adderr(err, errlen, " (login as '%s'%s by TCP %s%s%s:%u)", user,
+		    row, v6 ? "[" : "", ro->host, v6 ? "]" : "", port);
+	else
+		adderr(err, errlen, " (login as '%s'%s by socket %s)", user,
+		    row, ro->sock != NULL ? ro->sock : "(the library's "
+		    "default)");
+}
+
 /* Connects along route ro as user with pw; see vd_drv_connect(). */
 static int
 connect_route(const struct vd_dbtarget *t, const struct route *ro,
@@ -260,7 +292,7 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	my_bool on = 1, off8 = 0;
 	const char *why;
 	double t0;
-	int r, tls;
+	int r, tls, tried = 0;
 
 	*out = NULL;
 	if (err != NULL && errlen > 0)
@@ -330,6 +362,7 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 		}
 	}
 	t0 = now_s();
+	tried = 1;
 	if (mysql_real_connect(c->my, ro->tcp ? ro->host : "localhost", user,
 	    (const char *)p->data, NULL, ro->tcp ? port : 0,
 	    ro->tcp ? NULL : ro->sock, 0) == NULL) {
@@ -387,6 +420,8 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	c = NULL;
 	r = 0;
  out:
+	if (r != 0 && tried)
+		name_route(t, ro, user, err, errlen);
 	vd_secret_free(p);
 	vd_drv_close(c);
 	return r;
@@ -847,6 +882,19 @@ static int
 is_pw(enum mkind k)
 {
 	return k == MK_NATIVE || k == MK_ED25519;
+}
+
+/*
+ * Whether an account with methods ms (npw of them password methods) is
+ * changed by ALTER USER … IDENTIFIED VIA (two password methods, or its
+ * password method not first: SET PASSWORD changes the first method only)
+ * rather than SET PASSWORD.  vd_drv_set_password() and
+ * vd_drv_may_set_password() decide alike through it.
+ */
+static int
+takes_alter(const struct methods *ms, size_t npw)
+{
+	return ms->n > 0 && (npw > 1 || !is_pw(ms->m[0].kind));
 }
 
 /*
@@ -1380,7 +1428,7 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
 		    "password: not rotatable", user, host);
 		return VD_EINVAL;
 	}
-	if (npw > 1 || !is_pw(ms.m[0].kind))
+	if (takes_alter(&ms, npw))
 		alter = &ms;
 	else
 		k = ms.m[0].kind;
@@ -1429,6 +1477,7 @@ pick_route(const struct vd_dbtarget *t, const char *ah, struct route *ro)
 	    strcasecmp(t->host, "localhost") == 0;
 
 	memset(ro, 0, sizeof(*ro));
+	ro->row = ah;
 	if (strcasecmp(ah, "localhost") == 0) {
 		if (t->unix_socket != NULL && *t->unix_socket != '\0') {
 			ro->host = "localhost";
@@ -1739,4 +1788,96 @@ vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
 	}
 	mysql_free_result(res);
 	return r;
+}
+
+/*
+ * The VD_GRANT_* bits of c's session: SHOW GRANTS without FOR lists the
+ * account's grants and those of its enabled roles (nested ones too), so
+ * a privilege held through a default role counts.  Returns 0 or as
+ * vd_drv_exec().
+ */
+static int
+session_grants(struct vd_drv_conn *c, unsigned *bits, char *err,
+    size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	unsigned long *lens;
+
+	*bits = 0;
+	if (mysql_query(c->my, "SHOW GRANTS") != 0)
+		return myerr(c->my, "SHOW GRANTS", NULL, err, errlen);
+	if ((res = mysql_store_result(c->my)) == NULL)
+		return myerr(c->my, "SHOW GRANTS", NULL, err, errlen);
+	/* The lines may hold password hashes: read in place, never kept. */
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL && (lens = mysql_fetch_lengths(res)) != NULL)
+			*bits |= vd_grants_line(row[0], lens[0]);
+	mysql_free_result(res);
+	return 0;
+}
+
+int
+vd_drv_may_set_password(struct vd_drv_conn *c, const char *user,
+    const char *host, char *why, size_t whylen)
+{
+	struct methods ms;
+	char cu[2 * NAME_MAXLEN + 2], *ch = NULL;
+	unsigned e, bits;
+	size_t i, npw = 0;
+	int r, own, alter = 0, known;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (!strok(user, NAME_MAXLEN) || host == NULL ||
+	    strnlen(host, NAME_MAXLEN) >= NAME_MAXLEN) {
+		seterr(why, whylen, "bad account name");
+		return VD_EINVAL;
+	}
+	if (!c->mariadb) {
+		seterr(why, whylen, "not MariaDB: the privileges are not "
+		    "checked");
+		return VD_DRV_UNKNOWN;
+	}
+	if ((r = vd_drv_current_user(c, cu, sizeof(cu), why, whylen)) != 0)
+		return r;
+	own = split_account(cu, &ch) == 0 && strcmp(cu, user) == 0 &&
+	    strcasecmp(ch, host) == 0;
+	/* Which statement vd_drv_set_password() would send. */
+	r = read_methods(c, user, host, &ms, &e, why, whylen);
+	known = r == 0;
+	if (r == VD_ENOTFOUND) {
+		seterr(why, whylen, "no account '%s'@'%s' on the server",
+		    user, host);
+		return VD_ENOTFOUND;
+	}
+	if (r != 0 && !((r == VD_EDB && no_privilege(e)) || r == VD_EPROTO))
+		return r;
+	for (i = 0; known && i < ms.n; i++)
+		npw += is_pw(ms.m[i].kind);
+	alter = known && takes_alter(&ms, npw);
+	if ((r = session_grants(c, &bits, why, whylen)) != 0)
+		return r;
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (alter) {
+		if (bits & (VD_GRANT_CREATE_USER | VD_GRANT_UPDATE_ALL |
+		    VD_GRANT_UPDATE_MYSQL))
+			return 0;
+		seterr(why, whylen, "the session as %s@%s may not change "
+		    "'%s'@'%s': its methods take ALTER USER, which needs "
+		    "CREATE USER or UPDATE on the mysql database", cu,
+		    ch != NULL ? ch : "?", user, host);
+		return VD_DRV_NOPRIV;
+	}
+	if (own)	/* SET PASSWORD for oneself needs no privilege */
+		return 0;
+	if (bits & (VD_GRANT_UPDATE_ALL | VD_GRANT_UPDATE_MYSQL))
+		return 0;
+	seterr(why, whylen, "the session as %s@%s may not change '%s'@'%s': "
+	    "SET PASSWORD FOR another account needs UPDATE on the mysql "
+	    "database%s", cu, ch != NULL ? ch : "?", user, host,
+	    (bits & VD_GRANT_CREATE_USER) ? " (CREATE USER alone is not "
+	    "enough: the server answers 1044)" : "");
+	return VD_DRV_NOPRIV;
 }

@@ -70,6 +70,12 @@
  */
 #define VD_DRV_UNKNOWN		3
 
+/*
+ * vd_drv_may_set_password(): the session lacks the privilege to change
+ * that account's password.
+ */
+#define VD_DRV_NOPRIV		4
+
 #define VD_DRV_PORT_DEFAULT	3306	/* when vd_dbtarget.port is 0 */
 #define VD_DRV_CONNECT_TIMEOUT	10	/* s, when connect_timeout_s is 0 */
 #define VD_DRV_RW_TIMEOUT	30	/* s, when rw_timeout_s is 0 */
@@ -339,6 +345,23 @@ int vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
  */
 int vd_drv_holds(struct vd_drv_conn *c, const char *user, const char *host,
     const struct vd_secret *pw, int *holds);
+
+/*
+ * May session c change the password of 'user'@'host' with the statement
+ * vd_drv_set_password() would send it?  Reads the account's methods
+ * (SHOW CREATE USER: SET PASSWORD, or ALTER USER for an account with two
+ * password methods or whose password method is not first) and the
+ * session's privileges (SHOW GRANTS, its enabled roles included;
+ * grants.h says what each statement needs on MariaDB 10.11).  Changes
+ * nothing.  When the methods cannot be read, SET PASSWORD is assumed.
+ * Returns 0 (it may), VD_DRV_NOPRIV (positive: it may not; why, whylen
+ * bytes, says which privilege is missing), VD_DRV_UNKNOWN (not MariaDB),
+ * VD_ENOTFOUND (no such account), VD_EINVAL, VD_ETIMEDOUT or VD_EDB.
+ * why never holds a secret (the grant lines, which may hold password
+ * hashes, are not copied).
+ */
+int vd_drv_may_set_password(struct vd_drv_conn *c, const char *user,
+    const char *host, char *why, size_t whylen);
 
 /*
  * The server's replication role, so that a replica is not rotated

@@ -545,7 +545,7 @@ t_self_rotation(void)
 static void
 t_errors(void)
 {
-	char u[64], err[VD_DRV_ERRLEN];
+	char u[64], err[VD_DRV_ERRLEN], want[128];
 	struct vd_dbtarget t = target("root");
 	struct vd_secret *empty = S(""), *nul, *p = S("Some-pw-1");
 	struct vd_drv_conn *c = NULL;
@@ -620,19 +620,31 @@ t_errors(void)
 	}
 	CHECK(strstr(err, "host 127.0.0.1 not reachable from here: "
 	    "connection refused") != NULL);
+	/* The route taken and the account row it was for (issue 19). */
+	snprintf(want, sizeof(want), "(login as 'root' (any row) by TCP "
+	    "127.0.0.1:%u)", t.port);
+	CHECK(strstr(err, want) != NULL);
 	CHECK(c == NULL);
 	CHECK_INT_EQ(vd_drv_login(&t, NULL, empty, err, sizeof(err)),
 	    VD_EUNREACH);
 	CHECK_INT_EQ(vd_drv_probe(&t, "127.0.0.1", empty, err, sizeof(err)),
 	    VD_DRV_UNREACHABLE);
 	CHECK(strstr(err, "not reachable from here") != NULL);
+	snprintf(want, sizeof(want), "(login as 'root'@'127.0.0.1' by TCP "
+	    "127.0.0.1:%u)", t.port);
+	CHECK(strstr(err, want) != NULL);
 
 	/* A socket path where nothing listens. */
 	t = target("root");
 	t.unix_socket = "/nonexistent/vaultd-test.sock";
 	CHECK_INT_EQ(vd_drv_connect(&t, NULL, empty, &c, err, sizeof(err)),
 	    VD_EDB);
-	CHECK(err[0] != '\0');
+	CHECK(strstr(err, "(login as 'root' (any row) by socket "
+	    "/nonexistent/vaultd-test.sock)") != NULL);
+	CHECK_INT_EQ(vd_drv_probe(&t, "localhost", empty, err, sizeof(err)),
+	    VD_EDB);
+	CHECK(strstr(err, "(login as 'root'@'localhost' by socket "
+	    "/nonexistent/vaultd-test.sock)") != NULL);
 
 	vd_secret_free(empty);
 	vd_secret_free(nul);

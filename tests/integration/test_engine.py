@@ -79,7 +79,6 @@ ONLY = sys.argv[3:]
 E = Env(VAULTD, VAULTCTL, "vdeng.")
 SRC = os.environ.get("VD_SOURCE_DIR",
                      os.path.dirname(os.path.abspath(__file__)) + "/../..")
-MARIADB_SH = SRC + "/tests/integration/mariadb.sh"
 
 
 def new_pw():
@@ -470,22 +469,8 @@ def diskfull(mnt):
 # --- servers of a scenario's own ----------------------------------------
 
 def with_server(name, opts, fn, *more):
-    """Starts a throwaway server (mariadb.sh, extra mariadbd options opts)
-    and runs fn(env, *more) against it; always stops it."""
-    envfile = os.path.join(E.work, name + ".env")
-    p = subprocess.run(["sh", MARIADB_SH, "start", name, envfile, opts],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    check(p.returncode == 0, "start server %s (%s): %s" % (
-        name, opts, p.stdout.decode()))
-    if p.returncode != 0:
-        return
-    env = Env(VAULTD, VAULTCTL, "vd%s." % name, envfile)
-    try:
-        fn(env, *more)
-    finally:
-        stop_all()
-        subprocess.run(["sh", MARIADB_SH, "stop", name, envfile])
-        env.cleanup()
+    """vdtest.with_server() beside this test's work directory."""
+    vdtest.with_server(E, name, opts, fn, *more)
 
 
 # --- case 1: a host the server does not listen on ------------------------

@@ -28,6 +28,16 @@ server of its own (the "opr" fixture):
   preflight target check / target add --check: per host ok, unverified,
            refused, and a missing privilege to list the rows, before the
            first rotation
+  rows     target check on a server of its own (127.0.0.1 only): every row
+           reported (ok, refused, unreachable ::1 with its route and row,
+           no-privilege to change it), an admin with CREATE USER alone,
+           the privilege through a default role
+  opsdoc   docs/operations.md run: its ```sh blocks in order as one shell
+           script against the fixture's server and a vault under the
+           test's directory (systemd, the editor, the vaultd user and the
+           DBA's hand in section 8 stood in for; the blocks that cannot
+           run here listed with why), each command exiting as the guide
+           says
   doccmds  every vaultctl/vaultd command line in README.md and
            docs/operations.md names a command that exists, with options
            its --help lists
@@ -390,9 +400,28 @@ def sc_dup():
     rc, out, err = v.ctl(["target", "set", "d2", "--every", "30d"])
     check(rc == 0, "a forced duplicate's cadence can change: %d %r" %
           (rc, err))
+    # The same server by another route (TCP instead of the socket): the
+    # server's identity, learned by add's login, matches d1's.
+    tcp = ["target", "add", "d5", "--host", "127.0.0.1", "--port",
+           MDB["MDB_PORT"], "--user", user, "--account-hosts", "localhost",
+           "--no-check"]
+    rc, out, err = v.ctl(tcp, pw + "\n")
+    check(rc != 0 and "d1" in err and "force" in err,
+          "the same server by TCP: refused naming d1: %d %r" % (rc, err))
+    check(show(v, "d5") == {}, "nothing stored")
+    rc, out, err = v.ctl(tcp + ["--force"], pw + "\n")
+    sid = show(v, "d1").get("server_id", "")
+    check(rc == 0 and sid.endswith(":%s:%s/data/" % (MDB["MDB_PORT"],
+                                                      MDB["MDB_DIR"])) and
+          show(v, "d5").get("server_id") == sid,
+          "--force registers it; both know the server as %r: %d %r" %
+          (sid, rc, err))
     check([e.get("result") for e in audits(v, "target.add")
            if e.get("target") in ("d2", "d3")] ==
           ["ok", "refused", "refused"], "refusals audited")
+    check([e.get("result") for e in audits(v, "target.add")
+           if e.get("target") == "d5"] == ["ok", "refused"],
+          "the refusal by server identity audited")
     v.stop()
     E.sql("DROP USER IF EXISTS %s@'localhost';"
           "DROP USER IF EXISTS %s@'127.0.0.1';" % (vdtest.q(user),
@@ -570,89 +599,23 @@ def sc_glass():
 
 
 def sc_readme():
-    """README "Using it", command by command, as a newcomer runs it: the
-    shipped example config unchanged but for where the vault lives (/etc,
-    /var/lib and /run under the test's directory), the fixture's server
-    by its socket for 10.0.0.5, a throwaway account for root.  Logs the
-    time from the first command to the first rotation."""
-    text = open(os.path.join(SRC, "README.md")).read()
-    m = re.search(r"## Using it\n\n```sh\n(.*?)```", text, re.S)
-    check(m is not None, "README has a Using it block")
-    if not m:
-        return
+    """README "Using it", command by command, as a newcomer runs it
+    (vdtest.run_readme(): the shipped example config unchanged but for
+    where the vault lives, the fixture's server by its socket for
+    10.0.0.5, a throwaway account for root).  Logs the time from the
+    first command to the first rotation."""
     root = os.path.join(WORK, "readme")
-    os.mkdir(root, 0o700)
-    for d in ("etc/vaultd", "var/lib", "run"):
-        os.makedirs(os.path.join(root, d), 0o700)
-    sock = root + "/run/vaultd/vaultd.sock"
     user, pw = "opr_readme", new_pw()
     # root's privileges: "auto" lists the account's rows in mysql.user.
     E.make_user(user, pw, ["localhost"], grant="ALL PRIVILEGES")
-    with open(root + "/current-password", "w") as f:
-        f.write(pw + "\n")
-    env = dict(os.environ, VAULTD_SOCKET=sock)
-
-    def local(s):
-        for a in ("/var/lib/vaultd", "/etc/vaultd", "/run/vaultd"):
-            s = s.replace(a, root + a)
-        return s
-
-    # Join continuation lines; drop comments.
-    cmds, cur = [], ""
-    for ln in m.group(1).split("\n"):
-        ln = re.sub(r"\s+#.*$", "", ln) if not ln.startswith("#") else ""
-        cur += ln.rstrip("\\").strip() + " " if ln.strip() else ""
-        if ln.strip() and not ln.rstrip().endswith("\\"):
-            cmds.append(cur.strip())
-            cur = ""
-    t0, daemon, rotated = time.time(), None, None
-    for c in cmds:
-        c = local(c).replace("--host 10.0.0.5", "--unix-socket " +
-                             MDB["MDB_SOCKET"])
-        c = c.replace("--user root", "--user " + user)
-        c = c.replace("< current-password", "< " + root +
-                      "/current-password")
-        if "password-now-in-force" in c:
-            continue            # needs a change behind the vault's back
-        argv = c.split()
-        stdin = None
-        if "<" in argv:
-            i = argv.index("<")
-            stdin = open(argv[i + 1])
-            argv = argv[:i] + argv[i + 2:]
-        if argv[-1] == "&":
-            argv = argv[:-1]
-        argv[0] = {"vaultctl": VAULTCTL, "vaultd": VAULTD}.get(argv[0],
-                                                              argv[0])
-        if argv[0] == VAULTD and "--config" in argv:
-            daemon = subprocess.Popen(argv, env=env, cwd=SRC,
-                                      stdout=subprocess.DEVNULL,
-                                      stderr=open(root + "/vaultd.log", "w"))
-            end = time.time() + 30
-            while time.time() < end and not os.path.exists(sock):
-                time.sleep(0.05)
-            continue
-        p = subprocess.run(argv, env=env, cwd=SRC, stdin=stdin,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=120)
-        if argv[0] == "install":
-            # Where the vault lives is the one line a site changes.
-            conf = argv[-1]
-            with open(conf) as f:
-                body = f.read()
-            with open(conf, "w") as f:
-                f.write(local(body))
-        check(p.returncode == 0, "README: %s: %d %s" % (
-            c, p.returncode, p.stderr.decode()[-300:]))
-        if "rotate" in argv and p.returncode == 0 and rotated is None:
-            rotated = time.time() - t0
+    runs, rotated = vdtest.run_readme(E, SRC, root, user, pw)
+    check(len(runs) > 5, "README has a Using it block: %d" % len(runs))
+    for c, rc, err in runs:
+        check(rc == 0, "README: %s: %d %s" % (c, rc, err[-300:]))
     check(rotated is not None, "README reaches a rotation")
     if rotated is not None:
         log("README: first rotation %.1fs after the first command, with "
             "no edit of the example config" % rotated)
-    if daemon is not None:
-        daemon.terminate()
-        daemon.wait(timeout=60)
     E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
 
 
@@ -682,7 +645,8 @@ def sc_preflight():
           "add --check: %d %r %r" % (rc, out, err))
     rc, out, err = v.ctl(["target", "check", "p1"])
     check(rc == 0 and re.search(r"^  localhost\s+ok$", out, re.M) and
-          re.search(r"^  192\.0\.2\.1\s+unverified \(cannot be reached",
+          re.search(r"^  192\.0\.2\.1\s+unreachable: account host "
+                    r"'192\.0\.2\.1' cannot be reached from here$",
                     out, re.M),
           "target check per host: %d %r %r" % (rc, out, err))
     E.sql("CREATE USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
@@ -703,6 +667,360 @@ def sc_preflight():
           "DROP USER IF EXISTS %s@'192.0.2.1';"
           "DROP USER IF EXISTS %s@'127.0.0.1';" %
           (vdtest.q(weak), vdtest.q(user), vdtest.q(user), vdtest.q(user)))
+
+
+def sc_rows():
+    vdtest.with_server(E, "oprrows", "--bind-address=127.0.0.1", rows)
+
+
+def rows(env):
+    """target check reports every account row, on a server that listens
+    on 127.0.0.1 only: ok, refused, unreachable (::1: connection refused,
+    the route and the row named), lacking the privilege to be changed
+    (self-rotation falls back to the socket session for a row it cannot
+    reach; an admin with CREATE USER alone cannot SET PASSWORD), and the
+    privilege held through a default role."""
+    v = vdtest.Vault(env, "rows")
+    v.start()
+    sock, port = env.mdb["MDB_SOCKET"], env.mdb["MDB_PORT"]
+    user, pw = "opr_rows", new_pw()
+    env.make_user(user, pw, ["localhost", "127.0.0.1", "::1"])
+    env.sql("ALTER USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
+            (vdtest.q(user), vdtest.q(vdtest.native_hash(new_pw()))))
+    v.add("r1", user, pw, hosts="localhost,127.0.0.1,::1",
+          extra=["--no-check"])
+
+    def rows_of(name):
+        rc, out, err = v.ctl(["target", "check", name, "--json"])
+        res = json.loads(out) if out.startswith("{") else {}
+        return rc, res, {r["host"]: r for r in res.get("rows", [])}
+
+    rc, res, by = rows_of("r1")
+    check(rc == 1 and res.get("result") == "refused" and
+          sorted(by) == ["127.0.0.1", "::1", "localhost"],
+          "every row is reported, not only up to the refused one: %d %r" %
+          (rc, res))
+    check(by.get("localhost", {}).get("result") == "ok",
+          "localhost ok: %r" % by.get("localhost"))
+    check(by.get("127.0.0.1", {}).get("result") == "refused",
+          "127.0.0.1 refused: %r" % by.get("127.0.0.1"))
+    six = by.get("::1", {})
+    check(six.get("result") == "no-privilege" and
+          "connection refused" in six.get("why", "") and
+          "by TCP [::1]:%s" % port in six.get("why", "") and
+          "'%s'@'::1'" % user in six.get("why", "") and
+          "UPDATE on the mysql database" in six.get("why", ""),
+          "::1: unreachable (route and row named), and the socket session "
+          "may not change it: %r" % six)
+    rc, out, err = v.ctl(["target", "check", "r1"])
+    check(rc == 1 and "NOT READY" in out and
+          re.search(r"^  127\.0\.0\.1\s+refused: ", out, re.M) and
+          re.search(r"^  ::1\s+no-privilege: ", out, re.M) and
+          re.search(r"^  localhost\s+ok$", out, re.M),
+          "text: one line per row: %d %r" % (rc, out))
+    # The privilege to change the other rows, and the right password: the
+    # unreachable row is only that, and the target is ready.
+    env.sql("GRANT UPDATE ON mysql.* TO %s@'localhost';"
+            "ALTER USER %s@'127.0.0.1' IDENTIFIED BY PASSWORD %s;" %
+            (vdtest.q(user), vdtest.q(user),
+             vdtest.q(vdtest.native_hash(pw))))
+    rc, res, by = rows_of("r1")
+    check(rc == 0 and res.get("result") == "ok" and
+          by.get("::1", {}).get("result") == "unreachable" and
+          by.get("127.0.0.1", {}).get("result") == "ok",
+          "with UPDATE on mysql.*: ready, ::1 unreachable: %d %r" %
+          (rc, res))
+    # Its own row, but its password method is not its first: the change
+    # takes ALTER USER, which needs CREATE USER even for oneself.  The
+    # check says so, and the rotation fails as it said.
+    alt, altpw = "opr_alt", new_pw()
+    env.sql("DROP USER IF EXISTS %s@'localhost';"
+            "CREATE USER %s@'localhost' IDENTIFIED VIA unix_socket OR "
+            "mysql_native_password USING %s;" % (
+                vdtest.q(alt), vdtest.q(alt),
+                vdtest.q(vdtest.native_hash(altpw))))
+    v.add("alt", alt, altpw, extra=["--no-check"])
+    rc, res, by = rows_of("alt")
+    check(rc == 1 and by.get("localhost", {}).get("result") ==
+          "no-privilege" and "ALTER USER" in by["localhost"].get("why", ""),
+          "own row by ALTER USER without CREATE USER: %d %r" % (rc, res))
+    rc, out, err = v.ctl(["rotate", "alt", "--wait"])
+    check(rc != 0 and "CREATE USER" in err,
+          "and the rotation fails as the check said: %d %r" % (rc, err))
+    env.sql("GRANT CREATE USER ON *.* TO %s@'localhost';" % vdtest.q(alt))
+    rc, res, by = rows_of("alt")
+    check(rc == 0, "with CREATE USER: ready: %d %r" % (rc, res))
+    # An admin account with CREATE USER alone: SET PASSWORD FOR another
+    # account answers 1044 on MariaDB 10.11, so every row lacks it.
+    adm, apw = "opr_adm", new_pw()
+    env.make_user(adm, apw, ["localhost"], grant="CREATE USER")
+    env.sql("GRANT SELECT ON mysql.* TO %s@'localhost';" % vdtest.q(adm))
+    args = ["target", "add", "a1", "--unix-socket", sock, "--user", user,
+            "--account-hosts", "localhost,127.0.0.1", "--admin-user", adm,
+            "--force"]
+    rc, out, err = v.ctl(args, pw + "\n" + apw + "\n")
+    check(rc != 0 and "no-privilege" in err and "CREATE USER alone" in err,
+          "add --check refuses an admin that cannot change the rows: %d %r"
+          % (rc, err))
+    check(show(v, "a1") == {}, "nothing stored")
+    v.ctl(args + ["--no-check"], pw + "\n" + apw + "\n")
+    rc, res, by = rows_of("a1")
+    check(rc == 1 and res.get("result") == "no-privilege" and
+          [r["result"] for r in res.get("rows", [])] ==
+          ["no-privilege", "no-privilege"],
+          "target check: each row no-privilege: %d %r" % (rc, res))
+    # The privilege through a default role counts (SHOW GRANTS lists it).
+    env.sql("CREATE ROLE opr_pwadmin; GRANT UPDATE ON mysql.* TO "
+            "opr_pwadmin; GRANT opr_pwadmin TO %s@'localhost';"
+            "SET DEFAULT ROLE opr_pwadmin FOR %s@'localhost';" %
+            (vdtest.q(adm), vdtest.q(adm)))
+    rc, res, by = rows_of("a1")
+    check(rc == 0 and res.get("result") == "ok",
+          "UPDATE on mysql.* by a default role: ready: %d %r" % (rc, res))
+    # And a rotation through it works, as the check said.
+    rc, out, err = v.ctl(["rotate", "a1", "--wait"])
+    check(rc == 0, "rotate through the role's privilege: %d %r" % (rc, err))
+    # The same user and row on another server (the fixture's) is not a
+    # duplicate of r1: another server identity, another socket.
+    E.make_user(user, pw, ["localhost"], grant="UPDATE")
+    rc, out, err = v.ctl(add_args("other", user, "localhost"), pw + "\n")
+    check(rc == 0, "the same account on another server: %d %r" % (rc, err))
+    check(show(v, "other").get("server_id") not in (
+        None, show(v, "r1").get("server_id")), "another server_id")
+    E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(user))
+    for what, data in [("vaultd log", v.logtext().encode())] + v.outputs:
+        check(pw.encode() not in data and apw.encode() not in data and
+              altpw.encode() not in data, "a password in %s" % what)
+    v.stop()
+
+
+# docs/operations.md's ```sh blocks that cannot run here, by the words of
+# their first line, and why.  Everything else runs (sc_opsdoc).
+OPS_SKIP = {
+    "apt-get install -y git": "installs packages and builds the tree",
+    "systemd-sysusers": "creates system users and units",
+    "vaultctl init --data-dir /var/lib/vaultd --passphrase":
+        "the passphrase alternative to the key-file vault that runs",
+    "vaultctl unseal": "only for the passphrase vault",
+    "vaultctl escrow keygen": "the ceremony's passphrases are typed by "
+        "two parties at their own machines",
+    "install -m 0644 customer.key.pub": "needs the ceremony's keys",
+    "vaultd --check-config /etc/vaultd/vaultd.conf && systemctl reload":
+        "enables the ceremony's [escrow] section",
+    "runuser -u vaultd -- vaultctl escrow export": "needs the ceremony",
+    "cd /usr/local/src/vaultd && git pull": "an upgrade rebuilds the tree",
+    "* * * * * runuser": "a crontab line, not a command",
+}
+
+# What a test cannot do as root on a shared machine, as shell functions
+# the commands call instead: systemd (vaultd started, stopped, reloaded
+# by the test's own process), the editor (where the vault lives, under
+# the test's directory, and the section 4 [policy bank] the guide asks
+# for), and the vaultd system user (none here: root).
+OPS_PRELUDE = """
+R=%(root)s
+start_vaultd() {
+    vaultd --config "$R/etc/vaultd/vaultd.conf" 2>>"$R/vaultd.log" &
+    echo $! >"$R/vaultd.pid"
+    i=0
+    while [ $i -lt 600 ] && ! vaultctl status >/dev/null 2>&1; do
+        sleep 0.05; i=$((i + 1))
+    done
+}
+stop_vaultd() {
+    [ -s "$R/vaultd.pid" ] || return 0
+    kill -TERM "$(cat "$R/vaultd.pid")"
+    while kill -0 "$(cat "$R/vaultd.pid")" 2>/dev/null; do sleep 0.05; done
+    rm -f "$R/vaultd.pid"
+}
+systemctl() {
+    case "$1" in
+    enable) start_vaultd ;;
+    start) start_vaultd ;;
+    stop) stop_vaultd ;;
+    restart) stop_vaultd; start_vaultd ;;
+    reload) kill -HUP "$(cat "$R/vaultd.pid")" ;;
+    esac
+}
+journalctl() { tail -n 20 "$R/vaultd.log"; }
+editor() {
+    sed -i -e "s| /var/lib/vaultd| $R/var/lib/vaultd|" \\
+        -e "s| /etc/vaultd/| $R/etc/vaultd/|" \\
+        -e "s| /run/vaultd/| $R/run/vaultd/|" "$1"
+    cat "$R/policy-bank.ini" >>"$1"
+}
+chown() { :; }
+runuser() { shift 3; "$@"; }
+install() {
+    a=""
+    while [ $# -gt 0 ]; do
+        case "$1" in -o|-g) shift 2 ;; *) a="$a '$1'"; shift ;; esac
+    done
+    eval "command install $a"
+}
+"""
+
+
+OPS_DBA = """
+import os, subprocess, sys
+sys.path.insert(0, %(src)r)
+import vdtest
+E = vdtest.Env("vaultd", "vaultctl", "vdoprdba.", %(env)r)
+if sys.argv[1] == "restore":
+    E.sql("ALTER USER %(user)s@'localhost' IDENTIFIED BY PASSWORD "
+          "'%(hash)s';")
+else:
+    old = open("old.pw").read().rstrip("\\n")
+    cur = open("cur.pw").read().rstrip("\\n")
+    cnf = E.optfile(old)
+    esc = cur.replace("\\\\", "\\\\\\\\").replace("'", "\\\\'")
+    p = subprocess.run(["mariadb", "--defaults-file=" + cnf, "-u",
+                        %(user)r] + E.host_args("localhost"),
+                       input=("SET PASSWORD FOR %(user)s@'localhost' = "
+                              "PASSWORD('%%s');" %% esc).encode())
+    os.unlink(cnf)
+    E.cleanup()
+    sys.exit(p.returncode)
+E.cleanup()
+"""
+
+
+def ops_commands(text):
+    """The command lines of docs/operations.md's ```sh blocks, joined and
+    in order, with their expected exit code ("# exit N" in the comment,
+    else 0); blocks in OPS_SKIP left out.  Returns (commands, skipped)."""
+    cmds, skipped = [], []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        lines = [ln.strip() for ln in block.split("\n")]
+        first = next((ln for ln in lines if ln and not ln.startswith("#")),
+                     "")
+        why = next((w for k, w in OPS_SKIP.items() if first.startswith(k)),
+                   None)
+        if why:
+            skipped.append((first, why))
+            continue
+        cur, comments = "", ""
+        for ln in lines:
+            if not ln or ln.startswith("#"):
+                continue
+            m = re.search(r"\s+#\s*(.*)$", ln)
+            if m:
+                comments += " " + m.group(1)
+                ln = ln[:m.start()]
+            cur += ln.rstrip("\\").strip() + " "
+            if ln.rstrip().endswith("\\"):
+                continue
+            m = re.search(r"\bexit (\d+)", comments)
+            cmds.append((cur.strip(), int(m.group(1)) if m else 0))
+            cur, comments = "", ""
+    return cmds, skipped
+
+
+def sc_opsdoc():
+    """docs/operations.md, run: every ```sh block that can run on a test
+    machine runs in order as one shell script (variables and umask carry
+    over, as in a terminal), against the fixture's server for 10.0.0.5
+    and 10.0.0.6 and a vault under the test's directory for /etc/vaultd,
+    /var/lib/vaultd, /run/vaultd; systemd, the editor and the vaultd user
+    are stood in for (OPS_PRELUDE).  Each command must exit as the guide
+    says (0, or "exit N" in its comment)."""
+    root = os.path.join(WORK, "ops")
+    for d in ("etc/vaultd", "var/lib", "var/backups", "run/vaultd", "root",
+              "tmp", "work"):
+        os.makedirs(os.path.join(root, d), 0o700)
+    sock = root + "/run/vaultd/vaultd.sock"
+    u1, u2, adm = "opr_batch1", "opr_batch2", "opr_vaultd"
+    p1, p2, pa = new_pw(), new_pw(), new_pw()
+    # Section 3: self-rotation for batch1, the rotation account (its
+    # grants as the guide gives them) for batch2.
+    E.make_user(u1, p1, ["localhost"], grant="ALL PRIVILEGES")
+    E.make_user(u2, p2, ["localhost"])
+    E.make_user(adm, pa, ["localhost"])
+    E.sql("GRANT SELECT ON mysql.user TO %s@'localhost';"
+          "GRANT UPDATE ON mysql.* TO %s@'localhost';" % (vdtest.q(adm),
+                                                          vdtest.q(adm)))
+    with open(root + "/root/batch2.pw", "w") as f:
+        f.write(p2 + "\n" + pa + "\n")
+    with open(root + "/typed.pw", "w") as f:
+        f.write(p1 + "\n")
+    text = open(os.path.join(SRC, "docs/operations.md")).read()
+    m = re.search(r"```ini\n(\[policy bank\].*?)```", text, re.S)
+    check(m is not None, "section 4 has the [policy bank] block")
+    with open(root + "/policy-bank.ini", "w") as f:
+        f.write("\n" + (m.group(1) if m else ""))
+    cmds, skipped = ops_commands(text)
+    # The DBA's hand in section 8 (no password in argv: option files and
+    # the client's stdin).
+    with open(root + "/dba.py", "w") as f:
+        f.write(OPS_DBA % {"src": os.path.dirname(os.path.abspath(
+            __file__)), "env": E.envfile, "user": u1,
+            "hash": vdtest.native_hash(p1)})
+
+    def local(c):
+        # Once, and only where a path starts (root is under /tmp too).
+        c = re.sub(r"(?<![\w/.~-])(/var/lib/vaultd|/etc/vaultd|/run/vaultd|"
+                   r"/var/backups|/root/|/tmp/)", lambda m: root + m.group(1),
+                   c)
+        c = c.replace("/usr/local/share/doc/vaultd/vaultd.conf.example",
+                      SRC + "/etc/vaultd.conf.example")
+        c = c.replace("--host 10.0.0.5 --port 3306 --user root",
+                      "--unix-socket %s --user %s" % (MDB["MDB_SOCKET"], u1))
+        c = c.replace("--host 10.0.0.6 --user root --admin-user vaultd",
+                      "--unix-socket %s --user %s --admin-user %s" % (
+                          MDB["MDB_SOCKET"], u2, adm))
+        # The guide's placeholder version: batch1's first one here.
+        return c.replace("--version 6", "--version 1")
+
+    script = [OPS_PRELUDE % {"root": root}, "cd %s/work" % root]
+    for i, (c, code) in enumerate(cmds):
+        c = local(c)
+        if c == "systemctl stop vaultd":
+            # Between the backup and the restore the vault went on: the
+            # restored copy lacks audit entries ("exit 1" below).  batch2
+            # (rotated by its admin account) survives that.
+            script.append("vaultctl rotate batch2 --wait >/dev/null")
+        if c.startswith("vaultctl get batch1 --version"):
+            # Section 8's situation: the database was restored, and holds
+            # batch1's version 1 again.
+            script.append("python3 %s/dba.py restore" % root)
+        if c == "vaultctl get batch1 >cur.pw":
+            # The guide's comment, done as a DBA would: log in with old.pw
+            # (an option file), SET PASSWORD to cur.pw's on every host.
+            c += " && python3 %s/dba.py fix" % root
+        script.append("%s\nrc=$?\nif [ $rc -ne %d ]; then echo \"command "
+                      "%d exited $rc, not %d: %s\" >&2; stop_vaultd; "
+                      "exit 1; fi" % (c, code, i, code,
+                                      c.replace('"', '\\"').replace(
+                                          "$", "\\$")))
+    script.append("stop_vaultd")
+    with open(root + "/ops.sh", "w") as f:
+        f.write("\n".join(script) + "\n")
+    env = dict(os.environ, VAULTD_SOCKET=sock, PATH=os.path.dirname(
+        os.path.abspath(VAULTCTL)) + ":" + os.path.dirname(
+        os.path.abspath(VAULTD)) + ":" + os.environ["PATH"], HOME=root)
+    p = subprocess.run(["sh", root + "/ops.sh"], env=env,
+                       stdin=open(root + "/typed.pw"),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=300)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    check(p.returncode == 0, "docs/operations.md runs: %d %s" % (
+        p.returncode, err[-1500:]))
+    check(len(cmds) >= 35, "operations.md commands run: %d" % len(cmds))
+    check(len(skipped) == len(OPS_SKIP), "every skip matches a block: %r" %
+          skipped)
+    v = subprocess.run([VAULTCTL, "audit", "verify", "--data-dir",
+                        root + "/var/lib/vaultd", "--key-file",
+                        root + "/etc/vaultd/root.key"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(p.returncode != 0 or v.returncode == 0,
+          "the restored vault's audit chain verifies: %s" % v.stderr)
+    for what, data in (("stdout", out), ("stderr", err)):
+        for pw in (p1, p2, pa):
+            check(pw not in data, "a handed-in password in the %s" % what)
+    log("opsdoc: %d commands of docs/operations.md run, %d blocks skipped"
+        % (len(cmds), len(skipped)))
+    for u in (u1, u2, adm):
+        E.sql("DROP USER IF EXISTS %s@'localhost';" % vdtest.q(u))
 
 
 def sc_doccmds():
@@ -755,7 +1073,8 @@ def sc_doccmds():
 SCENARIOS = [("config", sc_config), ("every", sc_every), ("set", sc_set),
              ("dup", sc_dup), ("check", sc_check), ("full", sc_full),
              ("glass", sc_glass), ("readme", sc_readme),
-             ("preflight", sc_preflight), ("doccmds", sc_doccmds)]
+             ("preflight", sc_preflight), ("rows", sc_rows),
+             ("opsdoc", sc_opsdoc), ("doccmds", sc_doccmds)]
 
 
 def main():

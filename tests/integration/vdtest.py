@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -226,6 +227,115 @@ class Env:
             subprocess.run(["rm", "-rf", self.work])
         else:
             print("kept " + self.work + " for inspection")
+
+
+def readme_commands(src):
+    """README "Using it", as a newcomer types it: the command lines of its
+    ```sh block, continuation lines joined, comments dropped.  Returns
+    [] when the block is missing."""
+    text = open(os.path.join(src, "README.md")).read()
+    m = re.search(r"## Using it\n\n```sh\n(.*?)```", text, re.S)
+    cmds, cur = [], ""
+    for ln in (m.group(1).split("\n") if m else []):
+        ln = re.sub(r"\s+#.*$", "", ln) if not ln.startswith("#") else ""
+        cur += ln.rstrip("\\").strip() + " " if ln.strip() else ""
+        if ln.strip() and not ln.rstrip().endswith("\\"):
+            cmds.append(cur.strip())
+            cur = ""
+    return cmds
+
+
+def run_readme(env, src, root, user, pw):
+    """Runs README "Using it" command by command as a newcomer does, with
+    the shipped example config unchanged but for where the vault lives
+    (/etc/vaultd, /var/lib/vaultd and /run/vaultd under root, made here),
+    env's server by its socket for 10.0.0.5, account user (password pw,
+    in a 0600 file for `< current-password`) for root.  The command that
+    needs a change behind the vault's back is left out.  Returns ([(the
+    command as run, exit code, stderr)], seconds from the first command
+    to the end of the first rotation or None)."""
+    os.mkdir(root, 0o700)
+    for d in ("etc/vaultd", "var/lib", "run"):
+        os.makedirs(os.path.join(root, d), 0o700)
+    sock = root + "/run/vaultd/vaultd.sock"
+    with open(root + "/current-password", "w") as f:
+        f.write(pw + "\n")
+    penv = dict(os.environ, VAULTD_SOCKET=sock)
+
+    def local(s):
+        for a in ("/var/lib/vaultd", "/etc/vaultd", "/run/vaultd"):
+            s = s.replace(a, root + a)
+        return s
+
+    t0, daemon, rotated, runs = time.time(), None, None, []
+    for c in readme_commands(src):
+        c = local(c).replace("--host 10.0.0.5", "--unix-socket " +
+                             env.mdb["MDB_SOCKET"])
+        c = c.replace("--user root", "--user " + user)
+        c = c.replace("< current-password", "< " + root +
+                      "/current-password")
+        if "password-now-in-force" in c:
+            continue            # needs a change behind the vault's back
+        argv = c.split()
+        stdin = None
+        if "<" in argv:
+            i = argv.index("<")
+            stdin = open(argv[i + 1])
+            argv = argv[:i] + argv[i + 2:]
+        if argv[-1] == "&":
+            argv = argv[:-1]
+        argv[0] = {"vaultctl": env.vaultctl, "vaultd": env.vaultd}.get(
+            argv[0], argv[0])
+        if argv[0] == env.vaultd and "--config" in argv:
+            daemon = subprocess.Popen(argv, env=penv, cwd=src,
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=open(root + "/vaultd.log", "w"))
+            end = time.time() + 30
+            while time.time() < end and not os.path.exists(sock):
+                time.sleep(0.05)
+            runs.append((c, 0, ""))
+            continue
+        p = subprocess.run(argv, env=penv, cwd=src, stdin=stdin,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        if argv[0] == "install":
+            # Where the vault lives is the one line a site changes.
+            conf = argv[-1]
+            with open(conf) as f:
+                body = f.read()
+            with open(conf, "w") as f:
+                f.write(local(body))
+        runs.append((c, p.returncode, p.stderr.decode(errors="replace")))
+        if "rotate" in argv and p.returncode == 0 and rotated is None:
+            rotated = time.time() - t0
+    if daemon is not None:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+    return runs, rotated
+
+
+MARIADB_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "mariadb.sh")
+
+
+def with_server(base, name, opts, fn, *more):
+    """Starts a throwaway server (mariadb.sh, extra mariadbd options opts;
+    its files under base.work) and runs fn(env, *more) against it, env an
+    Env of that server; always stops it and every vaultd started."""
+    envfile = os.path.join(base.work, name + ".env")
+    p = subprocess.run(["sh", MARIADB_SH, "start", name, envfile, opts],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "start server %s (%s): %s" % (
+        name, opts, p.stdout.decode()))
+    if p.returncode != 0:
+        return
+    env = Env(base.vaultd, base.vaultctl, "vd%s." % name, envfile)
+    try:
+        fn(env, *more)
+    finally:
+        stop_all()
+        subprocess.run(["sh", MARIADB_SH, "stop", name, envfile])
+        env.cleanup()
 
 
 def stop_all():
