@@ -25,6 +25,12 @@ On the "main" fixture (throwaway users, dropped again).
              audited; an escrow bundle exported before the change, opened
              with the removed party's key, yields a password that no
              longer logs in.  Adding a party only re-seals (no rotation).
+  replay     One older authentic record put back into data.mdb of the
+             stopped vault, without the key (item 3): the target record
+             from before the operator's `target set`, then version 1's
+             record from while it was current.  vaultd refuses to start
+             ("modified outside vaultd") and audit verify exits 1; with
+             the newer bytes back, both are content again.
 """
 import json
 import os
@@ -573,9 +579,84 @@ def shutil_copy(a, b):
     os.close(fd)
 
 
+def sc_replay():
+    helper = os.environ.get("VD_DAEMON_HELPER")
+    if not helper:
+        check(False, "VD_DAEMON_HELPER not set")
+        return
+    v = Vault(E, "replay")
+    v.start()
+    user, pw = "trrep" + secrets.token_hex(3), new_pw()
+    E.make_user(user, pw, ["localhost"])
+    tkey = b"t1".hex()
+    vkey = (b"t1\0" + (1).to_bytes(8, "big")).hex()
+
+    def raw(cmd, db, key, name):
+        p = subprocess.run([helper, cmd, v.data, db, key,
+                            os.path.join(v.dir, name)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(p.returncode == 0, "%s %s: %s" % (cmd, name,
+                                               p.stderr.decode()))
+
+    def refused(what):
+        rc, out, err = v.audit_verify()
+        check(rc == 1 and "modified outside vaultd" in err and
+              "intact: " not in out,
+              "%s: audit verify refuses: %d %s %s" % (what, rc, out, err))
+        n = len(v.logtext())
+        v.start(wait=False)
+        try:
+            rc = v.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            rc = None
+        log_ = v.logtext()[n:]
+        check(rc not in (0, None) and "modified outside vaultd" in log_,
+              "%s: vaultd refuses to start: rc %r, log %s" %
+              (what, rc, log_[-600:]))
+        if rc is None:
+            v.stop()
+        else:
+            v.err.close()
+            v.proc = None
+
+    try:
+        v.add("t1", user, pw)
+        raw("save-record", "targets", tkey, "target.old")
+        raw("save-record", "versions", vkey, "v1.old")
+        rc, out, err = v.ctl(["target", "set", "t1", "--every", "30d"])
+        check(rc == 0, "target set: %s" % err)
+        rc, out, err = v.ctl(["rotate", "t1", "--wait"])
+        check(rc == 0, "rotate: %s" % err)
+        stop_ok(v, "replay: stop 1")
+        rc, out, err = v.audit_verify()
+        check(rc == 0 and "records intact" in out,
+              "untouched vault: audit verify content: %d %s %s" %
+              (rc, out, err))
+        raw("save-record", "targets", tkey, "target.new")
+        raw("save-record", "versions", vkey, "v1.new")
+        # The attack: the target record from before `target set`.
+        raw("put-record", "targets", tkey, "target.old")
+        refused("older target record")
+        raw("put-record", "targets", tkey, "target.new")
+        # Version 1's record while it was current (it is previous now).
+        raw("put-record", "versions", vkey, "v1.old")
+        refused("older version record")
+        raw("put-record", "versions", vkey, "v1.new")
+        rc, out, err = v.audit_verify()
+        check(rc == 0 and "records intact" in out,
+              "newer bytes back: audit verify content: %d %s" % (rc, err))
+        v.start()
+        rc, out, err = v.ctl(["target", "show", "t1", "--json"])
+        check(rc == 0 and json.loads(out).get("every") == 30 * 86400,
+              "the operator's cadence is in force: %s" % out)
+        stop_ok(v, "replay: stop 2")
+    finally:
+        E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
+
+
 SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
              ("parties", sc_parties), ("refusals", sc_refusals),
-             ("counters", sc_counters)]
+             ("counters", sc_counters), ("replay", sc_replay)]
 
 if __name__ == "__main__":
     try:
