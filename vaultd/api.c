@@ -821,6 +821,10 @@ add_commit(struct addjob *j, uint64_t *vp)
 		return VD_ESEALED;
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		return r;
+	/* The account's own plugins, when the check could read them. */
+	if (j->a.auth_learned != NULL)
+		json_object_set_new(j->target, "auth",
+		    json_string(j->a.auth_learned));
 	/* A removed target keeps its versions: continue their numbering. */
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
@@ -1370,6 +1374,10 @@ set_commit(struct setjob *j)
 		    "try again", j->name, j->name);
 		goto out;
 	}
+	/* A new route was proven: the plugins read through it. */
+	if (j->a.auth_learned != NULL)
+		json_object_set_new(j->rec, "auth",
+		    json_string(j->a.auth_learned));
 	if ((r = vd_target_put(t, j->name, j->rec, 0)) != 0)
 		goto out;
 	if (j->new_admin != NULL &&
@@ -1686,10 +1694,11 @@ tcheck_after(uv_work_t *w, int status)
 	int r = status != 0 ? VD_EBUSY : j->r;
 
 	rq->d->inflight--;
-	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:s?}", "name", j->name,
-	    "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" : "error",
-	    "hosts", j->a.summary, "error", r == 0 ? NULL : status != 0 ?
-	    "cancelled" : j->a.err));
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?}", "name",
+	    j->name, "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" :
+	    "error", "hosts", j->a.summary, "error", r == 0 ? NULL :
+	    status != 0 ? "cancelled" : j->a.err, "auth", r == 0 ?
+	    j->a.auth_learned : NULL, "auth_stored", j->a.auth));
 	tcheck_free(j);
 }
 

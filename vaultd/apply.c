@@ -29,6 +29,27 @@ dbtarget(const struct vd_apply *a, struct vd_dbtarget *t)
 	t->tls_required = a->tls == VD_APPLY_TLS_REQUIRED;
 	t->tls_disabled = a->tls == VD_APPLY_TLS_DISABLED;
 	t->tls_ca = a->tls_ca;
+	t->auth = a->auth;
+}
+
+/*
+ * The client plugins of the password methods of user's n hosts, read
+ * through c; NULL when any host's cannot be read (no privilege to read
+ * another host's row: the restriction stays the default) or none has a
+ * password method.
+ */
+static const char *
+learn_auth(struct vd_drv_conn *c, const char *user, char *const *hosts,
+    size_t n)
+{
+	char perr[VD_DRV_ERRLEN];
+	unsigned mask = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (vd_drv_auth_plugins(c, user, hosts[i], &mask, perr,
+		    sizeof(perr)) != 0)
+			return NULL;
+	return vd_drv_auth_list(mask);
 }
 
 static void
@@ -623,9 +644,11 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	main_ok = admin == NULL;	/* that login took the main path */
 
 	vd_drv_learn_port(c, &t);	/* loopback probes need it */
-	if (a->nhosts > 0)
+	a->auth_learned = NULL;
+	if (a->nhosts > 0) {
 		n = a->nhosts;
-	else {
+		a->auth_learned = learn_auth(c, t.user, a->hosts, n);
+	} else {
 		if ((r = vd_drv_account_hosts(c, t.user, &found, &nfound, perr,
 		    sizeof(perr))) != 0) {
 			snprintf(a->err, sizeof(a->err), "cannot list the "
@@ -638,6 +661,7 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 			    "%.80s on the server", t.user);
 			goto out;
 		}
+		a->auth_learned = learn_auth(c, t.user, found, n);
 	}
 	vd_drv_close(c);
 	c = NULL;
@@ -701,7 +725,8 @@ vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
 	    (a->user = strdup(t->user)) == NULL ||
 	    (t->admin_user != NULL && (a->admin_user = strdup(t->admin_user))
 	    == NULL) ||
-	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL))
+	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL) ||
+	    (t->auth != NULL && (a->auth = strdup(t->auth)) == NULL))
 		return VD_ENOMEM;
 	a->port = t->port;
 	a->tls = t->tls;
@@ -771,6 +796,7 @@ vd_apply_clear(struct vd_apply *a)
 	free(a->user);
 	free(a->admin_user);
 	free(a->tls_ca);
+	free(a->auth);
 	for (size_t i = 0; i < a->nhosts; i++)
 		free(a->hosts[i]);
 	vd_secret_free(a->cur_pw);

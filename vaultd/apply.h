@@ -49,6 +49,8 @@ struct vd_apply {
 	char		*admin_user;	/* separate admin account, or NULL */
 	int		 tls;		/* VD_APPLY_TLS_* (TCP targets) */
 	char		*tls_ca;	/* CA file to verify the server, or NULL */
+	char		*auth;		/* the account's client plugins (target
+					 * "auth"), or NULL: both */
 	char		*hosts[VD_APPLY_MAX_HOSTS];	/* configured hosts */
 	size_t		 nhosts;	/* 0: auto (discover on the server) */
 	unsigned	 timeout;	/* connect timeout, seconds */
@@ -75,6 +77,11 @@ struct vd_apply {
 	int		 capped;	/* older ones left untried (limit) */
 	int		 pwerr_read;	/* pwerr_max was read from the server */
 	int		 auth_fails;	/* refused logins this run caused */
+	const char	*auth_learned;	/* vd_apply_verify(): the plugins of
+					 * the account's password methods on
+					 * every host (vd_drv_auth_list()),
+					 * or NULL when they could not be
+					 * read */
 };
 
 /*
@@ -114,7 +121,10 @@ void vd_apply_run(struct vd_apply *a);
  * (a->hosts, or every row of mysql.user for the user, listed through the
  * admin account a->admin_user/a->admin_pw when set, else through pw), and
  * on the path vault users take.  Hosts that cannot be reached from here
- * are "unverified".  Returns 0, VD_EAUTH naming the refusing host in
+ * are "unverified".  Through the same session it reads every host's
+ * authentication methods and sets a->auth_learned to the client plugins
+ * they use (NULL when one cannot be read).  Returns 0, VD_EAUTH naming the
+ * refusing host in
  * a->err, or another error (VD_EDB …) with the reason in a->err; a->summary
  * gets the per-host results.
  */

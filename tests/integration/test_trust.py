@@ -31,6 +31,14 @@ On the "main" fixture (throwaway users, dropped again).
              record from while it was current.  vaultd refuses to start
              ("modified outside vaultd") and audit verify exits 1; with
              the newer bytes back, both are content again.
+  authplugin Per-account plugin restriction (item 5): a real ed25519
+             account, a mysql_native_password one and one with both
+             ("ed25519 OR mysql_native_password") are added; each target
+             record names the account's own plugins, and the ed25519 and
+             two-method accounts rotate.  Then a hostile server
+             (fakemdb.py) asks the native account's client to switch to
+             client_ed25519 and the ed25519 account's client to switch to
+             mysql_native_password: vaultd never answers either switch.
 """
 import json
 import os
@@ -654,9 +662,79 @@ def sc_replay():
         E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
 
 
+def target_rec(v, name):
+    rc, out, err = v.ctl(["target", "show", name, "--json"])
+    try:
+        return json.loads(out) if rc == 0 else {}
+    except ValueError:
+        return {}
+
+
+def sc_authplugin():
+    # The shared server may have the plugin already (1968): fine.
+    E.sql("INSTALL SONAME 'auth_ed25519';", check_rc=False)
+    v = Vault(E, "authp")
+    v.start()
+    tag = secrets.token_hex(3)
+    users = {"ed": ("tred" + tag, "VIA ed25519 USING PASSWORD('%s')"),
+             "nat": ("trnat" + tag, "BY '%s'"),
+             "both": ("trbo" + tag, "VIA ed25519 USING PASSWORD('%s') OR "
+                      "mysql_native_password USING PASSWORD('%s')")}
+    want = {"ed": "client_ed25519", "nat": "mysql_native_password",
+            "both": "mysql_native_password,client_ed25519"}
+    pws = {}
+    try:
+        for name, (user, how) in users.items():
+            pw = pws[name] = new_pw()
+            E.sql("CREATE USER '%s'@'localhost' IDENTIFIED %s;" %
+                  (user, how.replace("%s", pw)))
+            if name == "both":
+                # Two password methods change by ALTER USER (driver.h).
+                E.sql("GRANT CREATE USER ON *.* TO '%s'@'localhost';" %
+                      user)
+            v.add(name, user, pw)
+            rec = target_rec(v, name)
+            check(rec.get("auth") == want[name],
+                  "%s: the record names the account's plugins %r: %r" %
+                  (name, want[name], rec.get("auth")))
+        for name in ("ed", "both"):
+            rc, out, err = v.ctl(["rotate", name, "--wait"])
+            new = v.get(name)
+            check(rc == 0 and new and new != pws[name] and
+                  E.login(users[name][0], new),
+                  "%s: rotates under its restriction: %s" % (name, err))
+        # The hostile server: each account's client is asked to switch to
+        # the other password plugin.
+        for name, other in (("nat", "client_ed25519"),
+                            ("ed", "mysql_native_password")):
+            fs = fakemdb.FakeServer("127.0.0.1", switch_to=other)
+            try:
+                rc, out, err = v.ctl(["target", "set", name, "--host",
+                                      "127.0.0.1", "--port", str(fs.port)])
+                time.sleep(0.3)
+                check(rc != 0 and any("switched" in ev for ev in fs.events),
+                      "%s: the fake server asked for %s: %d %r" %
+                      (name, other, rc, fs.events))
+                check(not any("answered-switch" in ev for ev in fs.events),
+                      "%s: vaultd never answers a switch to %s: %r %s" %
+                      (name, other, fs.events, err.strip()))
+                check("outside " + want[name] in err,
+                      "%s: the refusal names the account's plugins: %s" %
+                      (name, err.strip()))
+            finally:
+                fs.close()
+            check(target_rec(v, name).get("unix_socket"),
+                  "%s: the refused change is not stored" % name)
+        stop_ok(v, "authplugin: stop")
+    finally:
+        for user, _ in users.values():
+            E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
+
+
 SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
              ("parties", sc_parties), ("refusals", sc_refusals),
-             ("counters", sc_counters), ("replay", sc_replay)]
+             ("counters", sc_counters), ("replay", sc_replay),
+             ("authplugin", sc_authplugin)]
 
 if __name__ == "__main__":
     try:
