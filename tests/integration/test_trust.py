@@ -703,6 +703,9 @@ def sc_authplugin():
             check(rc == 0 and new and new != pws[name] and
                   E.login(users[name][0], new),
                   "%s: rotates under its restriction: %s" % (name, err))
+        rc, out, err = v.ctl(["target", "check", "ed"])
+        check(rc == 0 and "plugins: client_ed25519 (recorded" in out,
+              "target check names the recorded plugins: %s" % out)
         # The hostile server: each account's client is asked to switch to
         # the other password plugin.
         for name, other in (("nat", "client_ed25519"),
