@@ -2446,8 +2446,9 @@ vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad)
  * the directory, into the anchor file (default: DIR.anchor beside the data
  * directory), with the vault's versions watermark (the sum over targets of
  * the highest version number: versions are never deleted, so it only
- * grows).  The anchor is written after each commit that appended to the
- * audit log or created a version, so it may lag the data (a crash between
+ * grows), and the integrity generation (below).  The anchor is written
+ * after each commit that appended to the audit log, created a version or
+ * changed any covered record, so it may lag the data (a crash between
  * the two, a failed write) but never leads it; data older than the anchor
  * means a rollback.
  *

@@ -305,13 +305,14 @@ int vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad);
 
 /*
  * The anchor (default: the data directory's path + ".anchor", a file
- * beside it) records the audit head and the versions watermark (the sum
- * over targets of the highest version number), MAC'd with a sub-key of
- * the data key.  A read-write store writes it after every commit that
- * appended to the audit log or created a version (it may lag the data,
- * never lead it), and vd_store_unlock() of a read-write store refuses
- * data older than the anchor (VD_ECHAIN): a cut audit tail, an older audit
- * head put back, an older copy of the directory restored.  A deliberate
+ * beside it) records the audit head, the versions watermark (the sum
+ * over targets of the highest version number) and the integrity record's
+ * generation, MAC'd with a sub-key of the data key.  A read-write store
+ * writes it after every commit that changed a record (it may lag the
+ * data, never lead it), and vd_store_unlock() of a read-write store
+ * refuses data older than the anchor (VD_ECHAIN): a cut audit tail, an
+ * older audit head or integrity record put back, an older copy of the
+ * directory restored.  A deliberate
  * restore goes through vd_store_anchor_restore().
  */
 struct vd_anchor {
