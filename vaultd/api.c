@@ -825,6 +825,9 @@ add_commit(struct addjob *j, uint64_t *vp)
 	if (j->a.auth_learned != NULL)
 		json_object_set_new(j->target, "auth",
 		    json_string(j->a.auth_learned));
+	if (j->a.admin_auth_learned != NULL)
+		json_object_set_new(j->target, "admin_auth",
+		    json_string(j->a.admin_auth_learned));
 	/* A removed target keeps its versions: continue their numbering. */
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
@@ -1294,6 +1297,16 @@ m_target_add(struct vd_req *rq, json_t *params)
 
 /* --- target.set --------------------------------------------------------- */
 
+/* Two JSON values both absent, or both the same string. */
+static int
+str_same(const json_t *a, const json_t *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return json_is_string(a) && json_is_string(b) &&
+	    strcmp(json_string_value(a), json_string_value(b)) == 0;
+}
+
 /*
  * target.set edits a target in place: policy, cadence, window,
  * after-reveal grace, and how vaultd reaches the account (server, account
@@ -1378,6 +1391,9 @@ set_commit(struct setjob *j)
 	if (j->a.auth_learned != NULL)
 		json_object_set_new(j->rec, "auth",
 		    json_string(j->a.auth_learned));
+	if (j->a.admin_auth_learned != NULL)
+		json_object_set_new(j->rec, "admin_auth",
+		    json_string(j->a.admin_auth_learned));
 	if ((r = vd_target_put(t, j->name, j->rec, 0)) != 0)
 		goto out;
 	if (j->new_admin != NULL &&
@@ -1545,6 +1561,10 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 		refuse_code(rq, j->name, why, VD_RPC_EXISTS, NULL);
 		return -1;
 	}
+	/* Another admin account (or none): its predecessor's plugins go. */
+	if (!str_same(json_object_get(j->rec, "admin_user"),
+	    json_object_get(j->old, "admin_user")))
+		json_object_del(j->rec, "admin_auth");
 	if (*conn || j->new_admin != NULL) {
 		*conn = 1;
 		if ((r = vd_versions_find(t, j->name, &cur, NULL)) != 0)

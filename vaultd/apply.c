@@ -30,6 +30,8 @@ dbtarget(const struct vd_apply *a, struct vd_dbtarget *t)
 	t->tls_disabled = a->tls == VD_APPLY_TLS_DISABLED;
 	t->tls_ca = a->tls_ca;
 	t->auth = a->auth;
+	t->admin_user = a->admin_user;
+	t->admin_auth = a->admin_auth;
 }
 
 /*
@@ -50,6 +52,19 @@ learn_auth(struct vd_drv_conn *c, const char *user, char *const *hosts,
 		    sizeof(perr)) != 0)
 			return NULL;
 	return vd_drv_auth_list(mask);
+}
+
+/* The client plugins of the account c's session matched (CURRENT_USER()). */
+static const char *
+learn_own_auth(struct vd_drv_conn *c)
+{
+	char cu[512], perr[VD_DRV_ERRLEN], *at;
+
+	if (vd_drv_current_user(c, cu, sizeof(cu), perr, sizeof(perr)) != 0 ||
+	    (at = strrchr(cu, '@')) == NULL)
+		return NULL;
+	*at = '\0';	/* "user@host": the host part holds no '@' */
+	return learn_auth(c, cu, &(char *){ at + 1 }, 1);
 }
 
 static void
@@ -645,6 +660,7 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 
 	vd_drv_learn_port(c, &t);	/* loopback probes need it */
 	a->auth_learned = NULL;
+	a->admin_auth_learned = admin != NULL ? learn_own_auth(c) : NULL;
 	if (a->nhosts > 0) {
 		n = a->nhosts;
 		a->auth_learned = learn_auth(c, t.user, a->hosts, n);
@@ -726,7 +742,9 @@ vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
 	    (t->admin_user != NULL && (a->admin_user = strdup(t->admin_user))
 	    == NULL) ||
 	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL) ||
-	    (t->auth != NULL && (a->auth = strdup(t->auth)) == NULL))
+	    (t->auth != NULL && (a->auth = strdup(t->auth)) == NULL) ||
+	    (t->admin_auth != NULL && (a->admin_auth = strdup(t->admin_auth))
+	    == NULL))
 		return VD_ENOMEM;
 	a->port = t->port;
 	a->tls = t->tls;
@@ -797,6 +815,7 @@ vd_apply_clear(struct vd_apply *a)
 	free(a->admin_user);
 	free(a->tls_ca);
 	free(a->auth);
+	free(a->admin_auth);
 	for (size_t i = 0; i < a->nhosts; i++)
 		free(a->hosts[i]);
 	vd_secret_free(a->cur_pw);

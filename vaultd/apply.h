@@ -51,6 +51,7 @@ struct vd_apply {
 	char		*tls_ca;	/* CA file to verify the server, or NULL */
 	char		*auth;		/* the account's client plugins (target
 					 * "auth"), or NULL: both */
+	char		*admin_auth;	/* the admin account's ("admin_auth") */
 	char		*hosts[VD_APPLY_MAX_HOSTS];	/* configured hosts */
 	size_t		 nhosts;	/* 0: auto (discover on the server) */
 	unsigned	 timeout;	/* connect timeout, seconds */
@@ -82,6 +83,9 @@ struct vd_apply {
 					 * every host (vd_drv_auth_list()),
 					 * or NULL when they could not be
 					 * read */
+	const char	*admin_auth_learned;	/* the same for the admin
+					 * account's own row (CURRENT_USER()
+					 * of its session) */
 };
 
 /*
@@ -123,7 +127,8 @@ void vd_apply_run(struct vd_apply *a);
  * on the path vault users take.  Hosts that cannot be reached from here
  * are "unverified".  Through the same session it reads every host's
  * authentication methods and sets a->auth_learned to the client plugins
- * they use (NULL when one cannot be read).  Returns 0, VD_EAUTH naming the
+ * they use (NULL when one cannot be read), and a->admin_auth_learned to
+ * the admin account's.  Returns 0, VD_EAUTH naming the
  * refusing host in
  * a->err, or another error (VD_EDB …) with the reason in a->err; a->summary
  * gets the per-host results.

@@ -250,20 +250,27 @@ unreach_reason(unsigned int e, const char *msg, int quick)
 /*
  * The client plugins a login as user may use: t->auth (the target
  * account's own methods, learned by vd_drv_auth_plugins()) for t->user,
- * VD_DRV_AUTH_PLUGINS for anyone else (an admin account) or when t has
- * none.  t->auth must be one of vd_drv_auth_list()'s strings.
+ * t->admin_auth for t->admin_user, VD_DRV_AUTH_PLUGINS for anyone else or
+ * when t has none.  They must be one of vd_drv_auth_list()'s strings.
  */
 static int
 auth_for(const struct vd_dbtarget *t, const char *user, const char **plugins,
     char *err, size_t errlen)
 {
+	const char *list = NULL;
+
 	*plugins = VD_DRV_AUTH_PLUGINS;
-	if (t->auth == NULL || t->auth[0] == '\0' || user == NULL ||
-	    t->user == NULL || strcmp(user, t->user) != 0)
+	if (user == NULL)
+		return 0;
+	if (t->user != NULL && strcmp(user, t->user) == 0)
+		list = t->auth;
+	else if (t->admin_user != NULL && strcmp(user, t->admin_user) == 0)
+		list = t->admin_auth;
+	if (list == NULL || list[0] == '\0')
 		return 0;
 	for (unsigned m = 1; m <= VD_DRV_AUTH_NATIVE + VD_DRV_AUTH_ED25519;
 	    m++)
-		if (strcmp(t->auth, vd_drv_auth_list(m)) == 0) {
+		if (strcmp(list, vd_drv_auth_list(m)) == 0) {
 			*plugins = vd_drv_auth_list(m);
 			return 0;
 		}

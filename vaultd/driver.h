@@ -97,6 +97,8 @@ struct vd_dbtarget {
 	const char	*auth;		/* client plugins a login as user may
 					 * use (vd_drv_auth_list()); NULL:
 					 * VD_DRV_AUTH_PLUGINS */
+	const char	*admin_user;	/* the separate admin account, or NULL */
+	const char	*admin_auth;	/* its client plugins, as auth */
 	unsigned	 connect_timeout_s; /* 0: VD_DRV_CONNECT_TIMEOUT */
 	unsigned	 rw_timeout_s;	/* per read/write; 0: VD_DRV_RW_TIMEOUT */
 };
@@ -129,7 +131,8 @@ void vd_drv_end(void);
  * then a password sent by vd_drv_set_password() crosses the network in
  * plaintext.  A Unix socket never leaves the host, so TLS does not apply
  * to it.  Authentication plugins are restricted (MARIADB_OPT_RESTRICTED_AUTH)
- * to t->auth when user is t->user and t->auth is set (the account's own
+ * to t->auth when user is t->user and t->auth is set (t->admin_auth for
+ * t->admin_user), the account's own
  * password methods: an ed25519 account never answers a switch to
  * mysql_native_password, nor the other way round; an ed25519-only list
  * also makes client_ed25519 the first plugin tried), else to

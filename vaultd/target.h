@@ -33,6 +33,7 @@ struct vd_target {
 	const char	*tls_ca;	/* CA file, or NULL */
 	const char	*auth;		/* client plugins of the account's
 					 * password methods ("auth"), or NULL */
+	const char	*admin_auth;	/* the admin account's ("admin_auth") */
 	const char	*hosts[VD_TARGET_MAX_HOSTS];	/* account hosts */
 	size_t		 nhosts;	/* 0: "auto" (discovered) */
 	const char	*policy;	/* policy name ("default" when unset) */

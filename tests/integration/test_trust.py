@@ -39,6 +39,7 @@ On the "main" fixture (throwaway users, dropped again).
              (fakemdb.py) asks the native account's client to switch to
              client_ed25519 and the ed25519 account's client to switch to
              mysql_native_password: vaultd never answers either switch.
+             The same for an ed25519 admin account of a native target.
 """
 import json
 import os
@@ -703,13 +704,34 @@ def sc_authplugin():
             check(rc == 0 and new and new != pws[name] and
                   E.login(users[name][0], new),
                   "%s: rotates under its restriction: %s" % (name, err))
+        # A native account rotated through an ed25519 admin account: the
+        # admin's own plugins are recorded too.
+        adm, apw = "trad" + tag, new_pw()
+        E.sql("CREATE USER '%s'@'localhost' IDENTIFIED VIA ed25519 USING "
+              "PASSWORD('%s'); GRANT ALL ON *.* TO '%s'@'localhost';" %
+              (adm, apw, adm))
+        users["adm"] = ("trna" + tag, "BY '%s'")
+        pws["adm"] = new_pw()
+        E.sql("CREATE USER '%s'@'localhost' IDENTIFIED BY '%s';" %
+              (users["adm"][0], pws["adm"]))
+        v.add("adm", users["adm"][0], pws["adm"], admin=(adm, apw))
+        rec = target_rec(v, "adm")
+        check(rec.get("auth") == "mysql_native_password" and
+              rec.get("admin_auth") == "client_ed25519",
+              "adm: the record names both accounts' plugins: %r" % rec)
+        rc, out, err = v.ctl(["rotate", "adm", "--wait"])
+        new = v.get("adm")
+        check(rc == 0 and new and E.login(users["adm"][0], new),
+              "adm: rotates through the restricted admin session: %s" % err)
+        want["adm"] = "client_ed25519"     # the admin session is refused
         rc, out, err = v.ctl(["target", "check", "ed"])
         check(rc == 0 and "plugins: client_ed25519 (recorded" in out,
               "target check names the recorded plugins: %s" % out)
         # The hostile server: each account's client is asked to switch to
         # the other password plugin.
         for name, other in (("nat", "client_ed25519"),
-                            ("ed", "mysql_native_password")):
+                            ("ed", "mysql_native_password"),
+                            ("adm", "mysql_native_password")):
             fs = fakemdb.FakeServer("127.0.0.1", switch_to=other)
             try:
                 rc, out, err = v.ctl(["target", "set", name, "--host",
@@ -730,7 +752,7 @@ def sc_authplugin():
                   "%s: the refused change is not stored" % name)
         stop_ok(v, "authplugin: stop")
     finally:
-        for user, _ in users.values():
+        for user, _ in list(users.values()) + [("trad" + tag, "")]:
             E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
 
 
