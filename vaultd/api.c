@@ -806,6 +806,21 @@ put_version(struct vd_daemon *d, struct vd_txn *t, const char *target,
 	return vd_history_append(t, target, hist, NULL);
 }
 
+/*
+ * Sets rec's "auth" and "admin_auth" to the plugins vd_apply_verify()
+ * read for the target and the admin account (issue 14 item 5), each only
+ * when it could read them.
+ */
+static void
+record_auth(json_t *rec, const struct vd_apply *a)
+{
+	if (a->auth_learned != NULL)
+		json_object_set_new(rec, "auth", json_string(a->auth_learned));
+	if (a->admin_auth_learned != NULL)
+		json_object_set_new(rec, "admin_auth",
+		    json_string(a->admin_auth_learned));
+}
+
 /* Commits the new target and its first version; returns the version. */
 static int
 add_commit(struct addjob *j, uint64_t *vp)
@@ -822,12 +837,7 @@ add_commit(struct addjob *j, uint64_t *vp)
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		return r;
 	/* The account's own plugins, when the check could read them. */
-	if (j->a.auth_learned != NULL)
-		json_object_set_new(j->target, "auth",
-		    json_string(j->a.auth_learned));
-	if (j->a.admin_auth_learned != NULL)
-		json_object_set_new(j->target, "admin_auth",
-		    json_string(j->a.admin_auth_learned));
+	record_auth(j->target, &j->a);
 	/* A removed target keeps its versions: continue their numbering. */
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
@@ -1388,12 +1398,7 @@ set_commit(struct setjob *j)
 		goto out;
 	}
 	/* A new route was proven: the plugins read through it. */
-	if (j->a.auth_learned != NULL)
-		json_object_set_new(j->rec, "auth",
-		    json_string(j->a.auth_learned));
-	if (j->a.admin_auth_learned != NULL)
-		json_object_set_new(j->rec, "admin_auth",
-		    json_string(j->a.admin_auth_learned));
+	record_auth(j->rec, &j->a);
 	if ((r = vd_target_put(t, j->name, j->rec, 0)) != 0)
 		goto out;
 	if (j->new_admin != NULL &&
