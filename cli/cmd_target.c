@@ -530,6 +530,28 @@ target_abandon(int argc, char **argv)
  * was found and why.  Exits 0 when every row that can be reached logs in
  * and every row may be changed.
  */
+/* target check's line on the plugins logins may use (issue 14 item 5). */
+static void
+auth_line(json_t *res)
+{
+	const char *now = json_string_value(json_object_get(res, "auth"));
+	const char *rec = json_string_value(json_object_get(res,
+	    "auth_stored"));
+
+	if (now == NULL)
+		return;
+	if (rec == NULL)
+		printf("  plugins: %s (not recorded: logins allow "
+		    "mysql_native_password and client_ed25519)\n", now);
+	else if (strcmp(now, rec) != 0)
+		printf("  plugins: %s, but the record names %s: logins allow "
+		    "only those; if the account's methods were changed on "
+		    "purpose, remove the target and add it again\n", now, rec);
+	else
+		printf("  plugins: %s (recorded: logins allow only these)\n",
+		    now);
+}
+
 static int
 target_check(int argc, char **argv)
 {
@@ -567,6 +589,7 @@ target_check(int argc, char **argv)
 	}
 	if (err != NULL && json_array_size(rows) == 0)
 		printf("  why: %s\n", err);
+	auth_line(res);
 	json_decref(res);
 	return rc;
 }

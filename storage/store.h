@@ -305,19 +305,21 @@ int vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad);
 
 /*
  * The anchor (default: the data directory's path + ".anchor", a file
- * beside it) records the audit head and the versions watermark (the sum
- * over targets of the highest version number), MAC'd with a sub-key of
- * the data key.  A read-write store writes it after every commit that
- * appended to the audit log or created a version (it may lag the data,
- * never lead it), and vd_store_unlock() of a read-write store refuses
- * data older than the anchor (VD_ECHAIN): a cut audit tail, an older audit
- * head put back, an older copy of the directory restored.  A deliberate
+ * beside it) records the audit head, the versions watermark (the sum
+ * over targets of the highest version number) and the integrity record's
+ * generation, MAC'd with a sub-key of the data key.  A read-write store
+ * writes it after every commit that changed a record (it may lag the
+ * data, never lead it), and vd_store_unlock() of a read-write store
+ * refuses data older than the anchor (VD_ECHAIN): a cut audit tail, an
+ * older audit head or integrity record put back, an older copy of the
+ * directory restored.  A deliberate
  * restore goes through vd_store_anchor_restore().
  */
 struct vd_anchor {
 	uint64_t	 audit_count;	/* audit entries */
 	char		 audit_hash[2 * VD_HASHBYTES + 1];	/* their head */
 	uint64_t	 versions;	/* sum of each target's highest version */
+	uint64_t	 gen;		/* integrity generation (0: none yet) */
 	int64_t		 written;	/* when written (epoch s); 0 for "now" */
 };
 
@@ -349,6 +351,41 @@ int vd_store_anchor_check(struct vd_store *st, struct vd_anchor *anchor,
 int vd_store_anchor_restore(struct vd_store *st, const json_t *by,
     struct vd_anchor *was, int *found);
 
+/* --- integrity: a multiset hash of every record ------------------------ */
+
+/*
+ * Every record a key-holder writes (all databases; not the meta record,
+ * not the integrity record itself, not break-glass reports, which are
+ * written without the key by design) is summed into a keyed multiset hash
+ * kept, with a record count and a generation counter, in a sealed record
+ * of the meta database.  Each write transaction updates it in the same
+ * LMDB transaction as the records; the generation also goes into the
+ * freshness anchor.  So one older authentic record put back (a target from
+ * before TLS was on, an older version state or meta record), a record
+ * removed or one added outside vaultd no longer matches the sum, and an
+ * older integrity record put back with it is older than the anchor.
+ */
+#define VD_STORE_REPORT_PARTY	"breakglass"	/* = VD_ESCROW_REPORT */
+
+/* What vd_store_integrity_check() found. */
+struct vd_integrity {
+	int		 present;	/* the vault has an integrity record */
+	uint64_t	 gen;		/* its generation */
+	uint64_t	 records;	/* records it counts */
+	uint64_t	 found;		/* records found in the file */
+};
+
+/*
+ * Reads every covered record of the unlocked store (read-only is fine) in
+ * one read transaction and compares their multiset hash and count with the
+ * integrity record.  Returns 0 when they match, or when there is none yet
+ * (*out present 0: vaultd computes it at its next start, audited);
+ * VD_ECHAIN with a detail saying the store was modified outside vaultd when
+ * they differ; VD_ESEALED; an LMDB error.  out may be NULL.  Cost: one
+ * keyed BLAKE2b per record (bench/bench_fill reports it).
+ */
+int vd_store_integrity_check(struct vd_store *st, struct vd_integrity *out);
+
 /* --- schedule state: target -> JSON ----------------------------------- */
 
 int vd_sched_put(struct vd_txn *t, const char *target, const json_t *obj);
@@ -372,7 +409,10 @@ int vd_sched_each(struct vd_txn *t,
 int vd_store_raw_each(struct vd_txn *t,
     int (*cb)(const char *db, const void *key, size_t klen, const void *val,
     size_t vlen, void *arg), void *arg);
-/* Overwrites one raw value (tamper tests only); write transaction. */
+/*
+ * Overwrites one raw value (tamper tests only); write transaction.  Like
+ * an attacker's write, raw puts and deletes leave the integrity sum alone.
+ */
 int vd_store_raw_put(struct vd_txn *t, const char *db, const void *key,
     size_t klen, const void *val, size_t vlen);
 /* Deletes one raw value (tamper tests only); write transaction. */

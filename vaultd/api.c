@@ -876,6 +876,21 @@ put_version(struct vd_daemon *d, struct vd_txn *t, const char *target,
 	return vd_history_append(t, target, hist, NULL);
 }
 
+/*
+ * Sets rec's "auth" and "admin_auth" to the plugins vd_apply_verify()
+ * read for the target and the admin account (issue 14 item 5), each only
+ * when it could read them.
+ */
+static void
+record_auth(json_t *rec, const struct vd_apply *a)
+{
+	if (a->auth_learned != NULL)
+		json_object_set_new(rec, "auth", json_string(a->auth_learned));
+	if (a->admin_auth_learned != NULL)
+		json_object_set_new(rec, "admin_auth",
+		    json_string(a->admin_auth_learned));
+}
+
 /* Commits the new target and its first version; returns the version. */
 static int
 add_commit(struct addjob *j, uint64_t *vp)
@@ -891,6 +906,8 @@ add_commit(struct addjob *j, uint64_t *vp)
 		return VD_ESEALED;
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		return r;
+	/* The account's own plugins, when the check could read them. */
+	record_auth(j->target, &j->a);
 	/* A removed target keeps its versions: continue their numbering. */
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
@@ -1362,6 +1379,16 @@ m_target_add(struct vd_req *rq, json_t *params)
 
 /* --- target.set --------------------------------------------------------- */
 
+/* Two JSON values both absent, or both the same string. */
+static int
+str_same(const json_t *a, const json_t *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return json_is_string(a) && json_is_string(b) &&
+	    strcmp(json_string_value(a), json_string_value(b)) == 0;
+}
+
 /*
  * target.set edits a target in place: policy, cadence, window,
  * after-reveal grace, and how vaultd reaches the account (server, account
@@ -1449,6 +1476,8 @@ set_commit(struct setjob *j)
 		    "try again", j->name, j->name);
 		goto out;
 	}
+	/* A new route was proven: the plugins read through it. */
+	record_auth(j->rec, &j->a);
 	if ((r = vd_target_put(t, j->name, j->rec, 0)) != 0)
 		goto out;
 	if (j->new_admin != NULL &&
@@ -1633,6 +1662,10 @@ set_prep(struct setjob *j, json_t *params, int *conn)
 	}
 	j->route_changed = *conn;
 	j->force = force;
+	/* Another admin account (or none): its predecessor's plugins go. */
+	if (!str_same(json_object_get(j->rec, "admin_user"),
+	    json_object_get(j->old, "admin_user")))
+		json_object_del(j->rec, "admin_auth");
 	if (*conn || j->new_admin != NULL) {
 		*conn = 1;
 		if ((r = vd_versions_find(t, j->name, &cur, NULL)) != 0)
@@ -1783,11 +1816,12 @@ tcheck_after(uv_work_t *w, int status)
 	int r = status != 0 ? VD_EBUSY : j->r;
 
 	rq->d->inflight--;
-	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:o, s:s?}", "name",
-	    j->name, "result", r == 0 ? "ok" : r == VD_EAUTH ? "refused" :
-	    rows_nopriv(&j->a) ? "no-privilege" : "error", "hosts",
+	vd_req_reply(rq, json_pack("{s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?}",
+	    "name", j->name, "result", r == 0 ? "ok" : r == VD_EAUTH ?
+	    "refused" : rows_nopriv(&j->a) ? "no-privilege" : "error", "hosts",
 	    j->a.summary, "rows", rows_json(&j->a), "error", r == 0 ? NULL :
-	    status != 0 ? "cancelled" : j->a.err));
+	    status != 0 ? "cancelled" : j->a.err, "auth", r == 0 ?
+	    j->a.auth_learned : NULL, "auth_stored", j->a.auth));
 	tcheck_free(j);
 }
 

@@ -29,6 +29,42 @@ dbtarget(const struct vd_apply *a, struct vd_dbtarget *t)
 	t->tls_required = a->tls == VD_APPLY_TLS_REQUIRED;
 	t->tls_disabled = a->tls == VD_APPLY_TLS_DISABLED;
 	t->tls_ca = a->tls_ca;
+	t->auth = a->auth;
+	t->admin_user = a->admin_user;
+	t->admin_auth = a->admin_auth;
+}
+
+/*
+ * The client plugins of the password methods of user's n hosts, read
+ * through c; NULL when any host's cannot be read (no privilege to read
+ * another host's row: the restriction stays the default) or none has a
+ * password method.
+ */
+static const char *
+learn_auth(struct vd_drv_conn *c, const char *user, char *const *hosts,
+    size_t n)
+{
+	char perr[VD_DRV_ERRLEN];
+	unsigned mask = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (vd_drv_auth_plugins(c, user, hosts[i], &mask, perr,
+		    sizeof(perr)) != 0)
+			return NULL;
+	return vd_drv_auth_list(mask);
+}
+
+/* The client plugins of the account c's session matched (CURRENT_USER()). */
+static const char *
+learn_own_auth(struct vd_drv_conn *c)
+{
+	char cu[512], perr[VD_DRV_ERRLEN], *at;
+
+	if (vd_drv_current_user(c, cu, sizeof(cu), perr, sizeof(perr)) != 0 ||
+	    (at = strrchr(cu, '@')) == NULL)
+		return NULL;
+	*at = '\0';	/* "user@host": the host part holds no '@' */
+	return learn_auth(c, cu, &(char *){ at + 1 }, 1);
 }
 
 static void
@@ -710,9 +746,12 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	main_ok = admin == NULL;	/* that login took the main path */
 
 	vd_drv_learn_port(c, &t);	/* loopback probes need it */
-	if (a->nhosts > 0)
+	a->auth_learned = NULL;
+	a->admin_auth_learned = admin != NULL ? learn_own_auth(c) : NULL;
+	if (a->nhosts > 0) {
 		n = a->nhosts;
-	else {
+		a->auth_learned = learn_auth(c, t.user, a->hosts, n);
+	} else {
 		if ((r = vd_drv_account_hosts(c, t.user, &found, &nfound, perr,
 		    sizeof(perr))) != 0) {
 			snprintf(a->err, sizeof(a->err), "cannot list the "
@@ -725,6 +764,7 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 			    "%.80s on the server", t.user);
 			goto out;
 		}
+		a->auth_learned = learn_auth(c, t.user, found, n);
 	}
 	/* The privilege checks need the session; others only a login. */
 	if (!a->privs) {
@@ -827,7 +867,10 @@ vd_apply_set_target(struct vd_apply *a, const struct vd_target *t,
 	    (a->user = strdup(t->user)) == NULL ||
 	    (t->admin_user != NULL && (a->admin_user = strdup(t->admin_user))
 	    == NULL) ||
-	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL))
+	    (t->tls_ca != NULL && (a->tls_ca = strdup(t->tls_ca)) == NULL) ||
+	    (t->auth != NULL && (a->auth = strdup(t->auth)) == NULL) ||
+	    (t->admin_auth != NULL && (a->admin_auth = strdup(t->admin_auth))
+	    == NULL))
 		return VD_ENOMEM;
 	a->port = t->port;
 	a->tls = t->tls;
@@ -897,6 +940,8 @@ vd_apply_clear(struct vd_apply *a)
 	free(a->user);
 	free(a->admin_user);
 	free(a->tls_ca);
+	free(a->auth);
+	free(a->admin_auth);
 	for (size_t i = 0; i < a->nhosts; i++)
 		free(a->hosts[i]);
 	vd_secret_free(a->cur_pw);

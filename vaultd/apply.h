@@ -64,6 +64,9 @@ struct vd_apply {
 	char		*admin_user;	/* separate admin account, or NULL */
 	int		 tls;		/* VD_APPLY_TLS_* (TCP targets) */
 	char		*tls_ca;	/* CA file to verify the server, or NULL */
+	char		*auth;		/* the account's client plugins (target
+					 * "auth"), or NULL: both */
+	char		*admin_auth;	/* the admin account's ("admin_auth") */
 	char		*hosts[VD_APPLY_MAX_HOSTS];	/* configured hosts */
 	size_t		 nhosts;	/* 0: auto (discover on the server) */
 	unsigned	 timeout;	/* connect timeout, seconds */
@@ -94,6 +97,14 @@ struct vd_apply {
 	int		 capped;	/* older ones left untried (limit) */
 	int		 pwerr_read;	/* pwerr_max was read from the server */
 	int		 auth_fails;	/* refused logins this run caused */
+	const char	*auth_learned;	/* vd_apply_verify(): the plugins of
+					 * the account's password methods on
+					 * every host (vd_drv_auth_list()),
+					 * or NULL when they could not be
+					 * read */
+	const char	*admin_auth_learned;	/* the same for the admin
+					 * account's own row (CURRENT_USER()
+					 * of its session) */
 };
 
 /*
@@ -136,7 +147,10 @@ void vd_apply_run(struct vd_apply *a);
  * are "unverified".  With a->privs, also that the session a rotation
  * would change each row through may change it (vd_drv_may_set_password():
  * the admin account's; else the row's own login, or for a row not
- * reachable from here the session by the target's route).  Every row is
+ * reachable from here the session by the target's route).  Through the
+ * same session it reads every host's authentication methods and sets
+ * a->auth_learned to the client plugins they use (NULL when one cannot be
+ * read), and a->admin_auth_learned to the admin account's.  Every row is
  * tried, whatever the others gave: a->rows gets one result per row (the
  * pre-flight's report), a->summary "host=ok|unverified|refused|
  * no-privilege|error …".  Returns 0 when no row is refused, lacks the

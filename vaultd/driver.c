@@ -32,14 +32,14 @@
 #define PATH_MAXLEN	4096	/* longest socket path / host accepted */
 
 /*
- * The only authentication plugins a login may use (issue 14 item 5): the
- * password methods vaultd rotates.  Never mysql_clear_password or dialog
- * (they send the password as it is), nor sha256_password or
- * caching_sha2_password (RSA to a key the server sends, unverified).  A
- * server that asks for any other plugin, in its greeting or by an auth
- * switch, is refused by Connector/C before the plugin runs.
+ * VD_DRV_AUTH_PLUGINS (driver.h): the only authentication plugins a login
+ * may use (issue 14 item 5), the password methods vaultd rotates, narrowed
+ * per target account to its own (vd_dbtarget.auth).  Never
+ * mysql_clear_password or dialog (they send the password as it is), nor
+ * sha256_password or caching_sha2_password (RSA to a key the server sends,
+ * unverified).  A server that asks for any other plugin, in its greeting
+ * or by an auth switch, is refused by Connector/C before the plugin runs.
  */
-#define VD_DRV_AUTH_PLUGINS	"mysql_native_password,client_ed25519"
 #define NAME_MAXLEN	1024	/* longest user or account host accepted */
 
 struct vd_drv_conn {
@@ -279,6 +279,38 @@ name_route(const struct vd_dbtarget *t, const struct route *ro,
 		    "default)");
 }
 
+/*
+ * The client plugins a login as user may use: t->auth (the target
+ * account's own methods, learned by vd_drv_auth_plugins()) for t->user,
+ * t->admin_auth for t->admin_user, VD_DRV_AUTH_PLUGINS for anyone else or
+ * when t has none.  They must be one of vd_drv_auth_list()'s strings.
+ */
+static int
+auth_for(const struct vd_dbtarget *t, const char *user, const char **plugins,
+    char *err, size_t errlen)
+{
+	const char *list = NULL;
+
+	*plugins = VD_DRV_AUTH_PLUGINS;
+	if (user == NULL)
+		return 0;
+	if (t->user != NULL && strcmp(user, t->user) == 0)
+		list = t->auth;
+	else if (t->admin_user != NULL && strcmp(user, t->admin_user) == 0)
+		list = t->admin_auth;
+	if (list == NULL || list[0] == '\0')
+		return 0;
+	for (unsigned m = 1; m <= VD_DRV_AUTH_NATIVE + VD_DRV_AUTH_ED25519;
+	    m++)
+		if (strcmp(list, vd_drv_auth_list(m)) == 0) {
+			*plugins = vd_drv_auth_list(m);
+			return 0;
+		}
+	seterr(err, errlen, "unknown authentication plugin list in the "
+	    "target record");
+	return VD_EINVAL;
+}
+
 /* Connects along route ro as user with pw; see vd_drv_connect(). */
 static int
 connect_route(const struct vd_dbtarget *t, const struct route *ro,
@@ -290,13 +322,15 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	unsigned int ct, rw, proto, off = 0;
 	unsigned int port;
 	my_bool on = 1, off8 = 0;
-	const char *why;
+	const char *why, *plugins;
 	double t0;
 	int r, tls, tried = 0;
 
 	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if ((r = auth_for(t, user, &plugins, err, errlen)) != 0)
+		return r;
 	if ((r = vd_drv_init()) != 0) {
 		seterr(err, errlen, "Connector/C failed to initialise");
 		return r;
@@ -340,8 +374,15 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 	    mysql_options(c->my, MYSQL_OPT_LOCAL_INFILE, &off) != 0 ||
 	    mysql_options(c->my, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0 ||
 	    mysql_options(c->my, MYSQL_ENABLE_CLEARTEXT_PLUGIN, &off8) != 0 ||
-	    mysql_options(c->my, MARIADB_OPT_RESTRICTED_AUTH,
-	    VD_DRV_AUTH_PLUGINS) != 0) {
+	    mysql_options(c->my, MARIADB_OPT_RESTRICTED_AUTH, plugins) != 0 ||
+	    /*
+	     * The greeting names the server's default plugin (usually
+	     * mysql_native_password), and Connector/C checks that one
+	     * against the list too: an ed25519-only account starts with
+	     * client_ed25519 instead.
+	     */
+	    (strcmp(plugins, "client_ed25519") == 0 && mysql_options(c->my,
+	    MYSQL_DEFAULT_AUTH, plugins) != 0)) {
 		r = myerr(c->my, "setting connection options", NULL, err,
 		    errlen);
 		goto out;
@@ -379,10 +420,14 @@ connect_route(const struct vd_dbtarget *t, const struct route *ro,
 		if (mysql_errno(c->my) == CR_PLUGIN_NOT_ALLOWED) {
 			/* Its message names the wrong plugin: say it here. */
 			seterr(err, errlen, "connect: the server asked for an "
-			    "authentication plugin outside %s (e.g. "
-			    "mysql_clear_password); refused before the "
-			    "password was sent (client error %u)",
-			    VD_DRV_AUTH_PLUGINS, CR_PLUGIN_NOT_ALLOWED);
+			    "authentication plugin outside %s (%s); refused "
+			    "before the password was sent (client error %u)",
+			    plugins, strcmp(plugins, VD_DRV_AUTH_PLUGINS) == 0 ?
+			    "e.g. "
+			    "mysql_clear_password" : "the methods the "
+			    "account had when it was added or checked; if it "
+			    "was changed on purpose, remove the target and "
+			    "add it again", CR_PLUGIN_NOT_ALLOWED);
 			r = VD_EDB;
 			goto out;
 		}
@@ -1179,6 +1224,40 @@ all_hold(const struct methods *ms, const struct vd_secret *pw, int *holds,
 		all &= h;
 	}
 	*holds = npw > 0 && all;
+	return 0;
+}
+
+const char *
+vd_drv_auth_list(unsigned mask)
+{
+	switch (mask) {
+	case VD_DRV_AUTH_NATIVE:
+		return "mysql_native_password";
+	case VD_DRV_AUTH_ED25519:
+		return "client_ed25519";
+	case VD_DRV_AUTH_NATIVE | VD_DRV_AUTH_ED25519:
+		return VD_DRV_AUTH_PLUGINS;
+	default:
+		return NULL;
+	}
+}
+
+int
+vd_drv_auth_plugins(struct vd_drv_conn *c, const char *user,
+    const char *host, unsigned *mask, char *err, size_t errlen)
+{
+	struct methods ms;
+	unsigned int e;
+	int r;
+
+	if ((r = read_methods(c, user, host, &ms, &e, err, errlen)) != 0)
+		return r == VD_EDB && no_privilege(e) ? VD_DRV_UNKNOWN : r;
+	for (size_t i = 0; i < ms.n; i++)
+		if (ms.m[i].kind == MK_NATIVE)
+			*mask |= VD_DRV_AUTH_NATIVE;
+		else if (ms.m[i].kind == MK_ED25519)
+			*mask |= VD_DRV_AUTH_ED25519;
+	sodium_memzero(&ms, sizeof(ms));	/* stored hashes */
 	return 0;
 }
 

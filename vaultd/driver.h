@@ -83,6 +83,11 @@
 #define VD_DRV_NATIVE_HASHLEN	41	/* '*' + 40 hex: mysql_native_password */
 #define VD_DRV_ED25519_HASHLEN	43	/* unpadded base64 of 32 bytes */
 
+/* The password plugins a login may use (issue 14 item 5). */
+#define VD_DRV_AUTH_PLUGINS	"mysql_native_password,client_ed25519"
+#define VD_DRV_AUTH_NATIVE	0x1	/* mysql_native_password */
+#define VD_DRV_AUTH_ED25519	0x2	/* ed25519 (client_ed25519) */
+
 /*
  * How to reach a server, and the account being rotated.  Plain strings
  * the caller owns; nothing here is copied beyond a call.
@@ -95,6 +100,11 @@ struct vd_dbtarget {
 	int		 tls_required;	/* TCP only with TLS, cert verified */
 	int		 tls_disabled;	/* explicit: plaintext TCP to any host */
 	const char	*tls_ca;	/* CA file; NULL: the system's CAs */
+	const char	*auth;		/* client plugins a login as user may
+					 * use (vd_drv_auth_list()); NULL:
+					 * VD_DRV_AUTH_PLUGINS */
+	const char	*admin_user;	/* the separate admin account, or NULL */
+	const char	*admin_auth;	/* its client plugins, as auth */
 	unsigned	 connect_timeout_s; /* 0: VD_DRV_CONNECT_TIMEOUT */
 	unsigned	 rw_timeout_s;	/* per read/write; 0: VD_DRV_RW_TIMEOUT */
 };
@@ -126,11 +136,16 @@ void vd_drv_end(void);
  * `--tls disabled`) lets a non-loopback TCP connection go without, and
  * then a password sent by vd_drv_set_password() crosses the network in
  * plaintext.  A Unix socket never leaves the host, so TLS does not apply
- * to it.  Authentication plugins are restricted to mysql_native_password
- * and client_ed25519 (MARIADB_OPT_RESTRICTED_AUTH): a server asking for
- * mysql_clear_password, dialog, sha256_password or caching_sha2_password
- * is refused (VD_EDB, client error 2059) before the password is sent in
- * any form.  Connect, read
+ * to it.  Authentication plugins are restricted (MARIADB_OPT_RESTRICTED_AUTH)
+ * to t->auth when user is t->user and t->auth is set (t->admin_auth for
+ * t->admin_user), the account's own
+ * password methods: an ed25519 account never answers a switch to
+ * mysql_native_password, nor the other way round; an ed25519-only list
+ * also makes client_ed25519 the first plugin tried), else to
+ * mysql_native_password and client_ed25519: a server asking for
+ * mysql_clear_password, dialog, sha256_password, caching_sha2_password or
+ * a plugin outside the list is refused (VD_EDB, client error 5010) before
+ * the password is sent in any form.  Connect, read
  * and write timeouts are always set; no option file is read, LOAD DATA
  * LOCAL is off, the character set is utf8mb4.  On success *out owns the
  * connection (vd_drv_close()).  On failure *out is NULL, err (errlen > 0,
@@ -324,6 +339,26 @@ int vd_drv_connect_host(const struct vd_dbtarget *t, const char *account_host,
  */
 int vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
     const char *account_host, int *can, char *via, size_t vialen);
+
+/*
+ * The client plugin list (MARIADB_OPT_RESTRICTED_AUTH) for a mask of
+ * VD_DRV_AUTH_* bits: "mysql_native_password", "client_ed25519" or
+ * VD_DRV_AUTH_PLUGINS; NULL for 0 or unknown bits.  Static strings.
+ */
+const char *vd_drv_auth_list(unsigned mask);
+
+/*
+ * Reads the methods of 'user'@'host' through c (SHOW CREATE USER: a
+ * privileged session, or c's own account) and ORs into *mask the
+ * VD_DRV_AUTH_* bit of each password method (mysql_native_password,
+ * ed25519; "ed25519 OR mysql_native_password" gives both: MariaDB tries
+ * them in turn, switching the client's plugin).  Methods without a
+ * password add nothing.  Returns 0, VD_DRV_UNKNOWN (no privilege to read
+ * the account), VD_ENOTFOUND, VD_EPROTO (not MariaDB's form), VD_EDB,
+ * VD_ETIMEDOUT or VD_ENOMEM.
+ */
+int vd_drv_auth_plugins(struct vd_drv_conn *c, const char *user,
+    const char *host, unsigned *mask, char *err, size_t errlen);
 
 /*
  * Does 'user'@'host' hold pw, without a login: reads the account's

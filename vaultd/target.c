@@ -39,6 +39,8 @@ vd_target_decode(const json_t *rec, const char *name, struct vd_target *t)
 	else
 		t->tls = VD_TARGET_TLS_REQUIRED;
 	t->tls_ca = str(rec, "tls_ca");
+	t->auth = str(rec, "auth");
+	t->admin_auth = str(rec, "admin_auth");
 	t->policy = str(rec, "policy") ? str(rec, "policy") : "default";
 	v = json_object_get(rec, "every");
 	t->every = json_is_integer(v) && json_integer_value(v) > 0 ?

@@ -31,6 +31,9 @@ struct vd_target {
 	const char	*admin_user;	/* rotation/reconcile account, or NULL */
 	int		 tls;		/* VD_TARGET_TLS_* */
 	const char	*tls_ca;	/* CA file, or NULL */
+	const char	*auth;		/* client plugins of the account's
+					 * password methods ("auth"), or NULL */
+	const char	*admin_auth;	/* the admin account's ("admin_auth") */
 	const char	*hosts[VD_TARGET_MAX_HOSTS];	/* account hosts */
 	size_t		 nhosts;	/* 0: "auto" (discovered) */
 	const char	*policy;	/* policy name ("default" when unset) */

@@ -4,11 +4,15 @@ client, read its handshake response and ask it to switch to an
 authentication plugin that sends the password in clear
 (mysql_clear_password, or dialog).  It records every byte each client sent
 so a test can assert that a password never reached it.  It offers no TLS
-(a client that insists on TLS gives up after the greeting).
+(a client that insists on TLS gives up after the greeting).  Asked to
+switch to mysql_native_password or client_ed25519, it sends the scramble
+or nonce those plugins expect, so a client that allows the plugin answers
+(event 'answered-switch').
 
 Standard library only.  Not a database: nothing here is ever a mock of a
 server vaultd is tested against; it is the attacker.
 """
+import random
 import socket
 import struct
 import threading
@@ -112,6 +116,12 @@ class FakeServer:
             sw = b"\xfe" + self.switch_to.encode() + b"\x00"
             if self.switch_to == "dialog":
                 sw += b"\x04Password: "   # a password question
+            elif self.switch_to == "mysql_native_password":
+                # A 20-byte scramble, as the server's own switch sends.
+                sw += bytes(random.randint(33, 126) for _ in range(20)) + \
+                    b"\x00"
+            elif self.switch_to == "client_ed25519":
+                sw += bytes(random.randint(0, 255) for _ in range(32))
             else:
                 sw += b"\x00"
             conn.sendall(_packet(seq + 1, sw))

@@ -10,7 +10,16 @@
  *                                            flips a byte of audit entry
  *                                            SEQ's ciphertext (daemon
  *                                            stopped)
+ *   test_daemon_vault save-record DIR DB KEYHEX FILE
+ *                                            copies the stored bytes of
+ *                                            one record into FILE (no key:
+ *                                            what an attacker can read)
+ *   test_daemon_vault put-record DIR DB KEYHEX FILE
+ *                                            puts FILE's bytes back as that
+ *                                            record (no key; daemon
+ *                                            stopped): a replay
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +63,77 @@ tamper_cb(const char *db, const void *key, size_t klen, const void *val,
 	return 1;
 }
 
+static int die(int r, const char *what);
+
+/* One record's raw bytes, found by save_cb. */
+struct rec {
+	const char		*db;		/* its database */
+	unsigned char		 key[512];	/* its key */
+	size_t			 klen;		/* bytes in key */
+	FILE			*out;		/* where its value goes */
+	int			 found;		/* written */
+};
+
+static int
+save_cb(const char *db, const void *key, size_t klen, const void *val,
+    size_t vlen, void *arg)
+{
+	struct rec *rc = arg;
+
+	if (strcmp(db, rc->db) != 0 || klen != rc->klen ||
+	    memcmp(key, rc->key, klen) != 0)
+		return 0;
+	if (fwrite(val, 1, vlen, rc->out) != vlen)
+		return VD_EINVAL;
+	rc->found = 1;
+	return 1;
+}
+
+/* save-record / put-record: raw bytes of one record, without the key. */
+static int
+record(const char *cmd, const char *dir, const char *db, const char *hex,
+    const char *file)
+{
+	static unsigned char val[1 << 20];
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
+	struct rec rc = { .db = db };
+	size_t n = 0;
+	FILE *f;
+	int r, save = strcmp(cmd, "save-record") == 0;
+
+	if (sodium_hex2bin(rc.key, sizeof(rc.key), hex, strlen(hex), NULL,
+	    &rc.klen, NULL) != 0) {
+		fprintf(stderr, "test_daemon_vault: bad KEYHEX\n");
+		return 2;
+	}
+	if ((f = fopen(file, save ? "wb" : "rb")) == NULL) {
+		perror(file);
+		return 1;
+	}
+	if (!save)
+		n = fread(val, 1, sizeof(val), f);
+	if ((r = vd_store_open(dir, save ? VD_STORE_RDONLY : 0, &st)) != 0 ||
+	    (r = vd_txn_begin(st, !save, &t)) != 0) {
+		fclose(f);
+		vd_store_close(st);
+		return die(r, "open");
+	}
+	rc.out = f;
+	if (save)
+		r = vd_store_raw_each(t, save_cb, &rc) < 0 ? VD_EINVAL :
+		    rc.found ? 0 : VD_ENOTFOUND;
+	else if ((r = vd_store_raw_put(t, db, rc.key, rc.klen, val, n)) == 0) {
+		r = vd_txn_commit(t);
+		t = NULL;
+	}
+	vd_txn_abort(t);
+	vd_store_close(st);
+	if (fclose(f) != 0 && r == 0)
+		r = -EIO;
+	return r == 0 ? 0 : die(r, cmd);
+}
+
 static int
 die(int r, const char *what)
 {
@@ -78,6 +158,9 @@ main(int argc, char **argv)
 
 	if (vd_mem_init() != 0)
 		return 1;
+	if (argc == 6 && (strcmp(argv[1], "save-record") == 0 ||
+	    strcmp(argv[1], "put-record") == 0))
+		return record(argv[1], argv[2], argv[3], argv[4], argv[5]);
 	if (argc == 4 && strcmp(argv[1], "keyfile") == 0) {
 		if ((r = vd_keyfile_create(argv[3])) != 0)
 			return die(r, "keyfile");
@@ -110,7 +193,8 @@ main(int argc, char **argv)
 		free(tp.val);
 	} else {
 		fprintf(stderr, "usage: test_daemon_vault keyfile DIR KEYFILE "
-		    "| passphrase DIR | tamper-audit DIR KEYFILE SEQ\n");
+		    "| passphrase DIR | tamper-audit DIR KEYFILE SEQ\n"
+		    "       | save-record|put-record DIR DB KEYHEX FILE\n");
 		return 2;
 	}
 	vd_store_close(st);

@@ -38,6 +38,21 @@ On the "main" fixture (throwaway users, dropped again).
              /etc/group: a user started with setpriv --groups G gets G's
              role though /etc/group does not list it; a member of G
              started without G does not.
+  replay     One older authentic record put back into data.mdb of the
+             stopped vault, without the key (item 3): the target record
+             from before the operator's `target set`, then version 1's
+             record from while it was current.  vaultd refuses to start
+             ("modified outside vaultd") and audit verify exits 1; with
+             the newer bytes back, both are content again.
+  authplugin Per-account plugin restriction (item 5): a real ed25519
+             account, a mysql_native_password one and one with both
+             ("ed25519 OR mysql_native_password") are added; each target
+             record names the account's own plugins, and the ed25519 and
+             two-method accounts rotate.  Then a hostile server
+             (fakemdb.py) asks the native account's client to switch to
+             client_ed25519 and the ed25519 account's client to switch to
+             mysql_native_password: vaultd never answers either switch.
+             The same for an ed25519 admin account of a native target.
 """
 import json
 import os
@@ -828,12 +843,179 @@ def sc_peergroups():
             subprocess.run(["userdel", mem])
         drop_user(tag)
         subprocess.run(["groupdel", role_grp])
+def sc_replay():
+    helper = os.environ.get("VD_DAEMON_HELPER")
+    if not helper:
+        check(False, "VD_DAEMON_HELPER not set")
+        return
+    v = Vault(E, "replay")
+    v.start()
+    user, pw = "trrep" + secrets.token_hex(3), new_pw()
+    E.make_user(user, pw, ["localhost"])
+    tkey = b"t1".hex()
+    vkey = (b"t1\0" + (1).to_bytes(8, "big")).hex()
+
+    def raw(cmd, db, key, name):
+        p = subprocess.run([helper, cmd, v.data, db, key,
+                            os.path.join(v.dir, name)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(p.returncode == 0, "%s %s: %s" % (cmd, name,
+                                               p.stderr.decode()))
+
+    def refused(what):
+        rc, out, err = v.audit_verify()
+        check(rc == 1 and "modified outside vaultd" in err and
+              "intact: " not in out,
+              "%s: audit verify refuses: %d %s %s" % (what, rc, out, err))
+        n = len(v.logtext())
+        v.start(wait=False)
+        try:
+            rc = v.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            rc = None
+        log_ = v.logtext()[n:]
+        check(rc not in (0, None) and "modified outside vaultd" in log_,
+              "%s: vaultd refuses to start: rc %r, log %s" %
+              (what, rc, log_[-600:]))
+        if rc is None:
+            v.stop()
+        else:
+            v.err.close()
+            v.proc = None
+
+    try:
+        v.add("t1", user, pw)
+        raw("save-record", "targets", tkey, "target.old")
+        raw("save-record", "versions", vkey, "v1.old")
+        rc, out, err = v.ctl(["target", "set", "t1", "--every", "30d"])
+        check(rc == 0, "target set: %s" % err)
+        rc, out, err = v.ctl(["rotate", "t1", "--wait"])
+        check(rc == 0, "rotate: %s" % err)
+        stop_ok(v, "replay: stop 1")
+        rc, out, err = v.audit_verify()
+        check(rc == 0 and "records intact" in out,
+              "untouched vault: audit verify content: %d %s %s" %
+              (rc, out, err))
+        raw("save-record", "targets", tkey, "target.new")
+        raw("save-record", "versions", vkey, "v1.new")
+        # The attack: the target record from before `target set`.
+        raw("put-record", "targets", tkey, "target.old")
+        refused("older target record")
+        raw("put-record", "targets", tkey, "target.new")
+        # Version 1's record while it was current (it is previous now).
+        raw("put-record", "versions", vkey, "v1.old")
+        refused("older version record")
+        raw("put-record", "versions", vkey, "v1.new")
+        rc, out, err = v.audit_verify()
+        check(rc == 0 and "records intact" in out,
+              "newer bytes back: audit verify content: %d %s" % (rc, err))
+        v.start()
+        rc, out, err = v.ctl(["target", "show", "t1", "--json"])
+        check(rc == 0 and json.loads(out).get("every") == 30 * 86400,
+              "the operator's cadence is in force: %s" % out)
+        stop_ok(v, "replay: stop 2")
+    finally:
+        E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
+
+
+def target_rec(v, name):
+    rc, out, err = v.ctl(["target", "show", name, "--json"])
+    try:
+        return json.loads(out) if rc == 0 else {}
+    except ValueError:
+        return {}
+
+
+def sc_authplugin():
+    # The shared server may have the plugin already (1968): fine.
+    E.sql("INSTALL SONAME 'auth_ed25519';", check_rc=False)
+    v = Vault(E, "authp")
+    v.start()
+    tag = secrets.token_hex(3)
+    users = {"ed": ("tred" + tag, "VIA ed25519 USING PASSWORD('%s')"),
+             "nat": ("trnat" + tag, "BY '%s'"),
+             "both": ("trbo" + tag, "VIA ed25519 USING PASSWORD('%s') OR "
+                      "mysql_native_password USING PASSWORD('%s')")}
+    want = {"ed": "client_ed25519", "nat": "mysql_native_password",
+            "both": "mysql_native_password,client_ed25519"}
+    pws = {}
+    try:
+        for name, (user, how) in users.items():
+            pw = pws[name] = new_pw()
+            E.sql("CREATE USER '%s'@'localhost' IDENTIFIED %s;" %
+                  (user, how.replace("%s", pw)))
+            if name == "both":
+                # Two password methods change by ALTER USER (driver.h).
+                E.sql("GRANT CREATE USER ON *.* TO '%s'@'localhost';" %
+                      user)
+            v.add(name, user, pw)
+            rec = target_rec(v, name)
+            check(rec.get("auth") == want[name],
+                  "%s: the record names the account's plugins %r: %r" %
+                  (name, want[name], rec.get("auth")))
+        for name in ("ed", "both"):
+            rc, out, err = v.ctl(["rotate", name, "--wait"])
+            new = v.get(name)
+            check(rc == 0 and new and new != pws[name] and
+                  E.login(users[name][0], new),
+                  "%s: rotates under its restriction: %s" % (name, err))
+        # A native account rotated through an ed25519 admin account: the
+        # admin's own plugins are recorded too.
+        adm, apw = "trad" + tag, new_pw()
+        E.sql("CREATE USER '%s'@'localhost' IDENTIFIED VIA ed25519 USING "
+              "PASSWORD('%s'); GRANT ALL ON *.* TO '%s'@'localhost';" %
+              (adm, apw, adm))
+        users["adm"] = ("trna" + tag, "BY '%s'")
+        pws["adm"] = new_pw()
+        E.sql("CREATE USER '%s'@'localhost' IDENTIFIED BY '%s';" %
+              (users["adm"][0], pws["adm"]))
+        v.add("adm", users["adm"][0], pws["adm"], admin=(adm, apw))
+        rec = target_rec(v, "adm")
+        check(rec.get("auth") == "mysql_native_password" and
+              rec.get("admin_auth") == "client_ed25519",
+              "adm: the record names both accounts' plugins: %r" % rec)
+        rc, out, err = v.ctl(["rotate", "adm", "--wait"])
+        new = v.get("adm")
+        check(rc == 0 and new and E.login(users["adm"][0], new),
+              "adm: rotates through the restricted admin session: %s" % err)
+        want["adm"] = "client_ed25519"     # the admin session is refused
+        rc, out, err = v.ctl(["target", "check", "ed"])
+        check(rc == 0 and "plugins: client_ed25519 (recorded" in out,
+              "target check names the recorded plugins: %s" % out)
+        # The hostile server: each account's client is asked to switch to
+        # the other password plugin.
+        for name, other in (("nat", "client_ed25519"),
+                            ("ed", "mysql_native_password"),
+                            ("adm", "mysql_native_password")):
+            fs = fakemdb.FakeServer("127.0.0.1", switch_to=other)
+            try:
+                rc, out, err = v.ctl(["target", "set", name, "--host",
+                                      "127.0.0.1", "--port", str(fs.port)])
+                time.sleep(0.3)
+                check(rc != 0 and any("switched" in ev for ev in fs.events),
+                      "%s: the fake server asked for %s: %d %r" %
+                      (name, other, rc, fs.events))
+                check(not any("answered-switch" in ev for ev in fs.events),
+                      "%s: vaultd never answers a switch to %s: %r %s" %
+                      (name, other, fs.events, err.strip()))
+                check("outside " + want[name] in err,
+                      "%s: the refusal names the account's plugins: %s" %
+                      (name, err.strip()))
+            finally:
+                fs.close()
+            check(target_rec(v, name).get("unix_socket"),
+                  "%s: the refused change is not stored" % name)
+        stop_ok(v, "authplugin: stop")
+    finally:
+        for user, _ in list(users.values()) + [("trad" + tag, "")]:
+            E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
 
 
 SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
              ("parties", sc_parties), ("refusals", sc_refusals),
              ("counters", sc_counters), ("squatter", sc_squatter),
-             ("sockdir", sc_sockdir), ("peergroups", sc_peergroups)]
+             ("sockdir", sc_sockdir), ("peergroups", sc_peergroups),
+             ("replay", sc_replay), ("authplugin", sc_authplugin)]
 
 if __name__ == "__main__":
     try:

@@ -962,6 +962,8 @@ main(void)
 	char cmd[512];
 
 	CHECK_OK(vd_mem_init());
+	/* The store leaves reports out of its integrity sum by this name. */
+	CHECK(strcmp(VD_ESCROW_REPORT, VD_STORE_REPORT_PARTY) == 0);
 	fast.opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
 	fast.memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 	CHECK(mkdtemp(tmproot) != NULL);
