@@ -1,8 +1,9 @@
 /*
  * cmd_audit.c - vaultctl audit list (online, auditor role),
  * vaultctl audit verify (offline: opens the data directory read-only,
- * checks the audit log's hash chain, then the data directory against its
- * freshness anchor outside it) and vaultctl audit restore (offline: accepts
+ * checks the audit log's hash chain, a bundle's signed audit checkpoint
+ * when given, then the data directory against its freshness anchor
+ * outside it) and vaultctl audit restore (offline: accepts
  * an older data directory deliberately, audited, and moves the anchor).
  */
 #include <getopt.h>
@@ -16,7 +17,9 @@
 
 #include "client.h"
 #include "cmds.h"
+#include "bundle_index.h"
 #include "err.h"
+#include "escrow.h"
 #include "list.h"
 #include "mem.h"
 #include "store.h"
@@ -29,6 +32,7 @@ audit_usage(FILE *f)
 	    "[--socket PATH]\n"
 	    "       vaultctl audit verify --data-dir DIR [--key-file FILE] "
 	    "[--anchor FILE]\n"
+	    "                             [--checkpoint BUNDLE]\n"
 	    "       vaultctl audit restore --data-dir DIR [--key-file FILE] "
 	    "[--anchor FILE]\n"
 	    "\n"
@@ -38,7 +42,12 @@ audit_usage(FILE *f)
 	    "data directory\n"
 	    "is not older than its freshness anchor (default DIR.anchor); it "
 	    "exits 1\n"
-	    "naming the first bad or missing entry.  restore accepts an older"
+	    "naming the first bad or missing entry.  --checkpoint BUNDLE also "
+	    "checks\n"
+	    "the log continues the audit checkpoint an exported bundle "
+	    "carries (signed\n"
+	    "by the vault), which a rolled-back anchor cannot hide.  "
+	    "restore accepts an older"
 	    " data\n"
 	    "directory (a deliberate restore from backup, vaultd stopped): it "
 	    "is audited\n"
@@ -90,6 +99,7 @@ struct offline {
 	const char	*dir;		/* --data-dir */
 	const char	*keyfile;	/* --key-file */
 	const char	*anchor;	/* --anchor, or NULL: DIR.anchor */
+	const char	*checkpoint;	/* --checkpoint BUNDLE (verify) */
 };
 
 /* Parses verify/restore options; returns -1 to go on, or an exit code. */
@@ -100,6 +110,7 @@ offline_options(struct offline *o, int argc, char **argv)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "anchor", required_argument, NULL, 'a' },
+		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +123,7 @@ offline_options(struct offline *o, int argc, char **argv)
 		case 'd': o->dir = optarg; break;
 		case 'k': o->keyfile = optarg; break;
 		case 'a': o->anchor = optarg; break;
+		case 'c': o->checkpoint = optarg; break;
 		case 'h':
 			audit_usage(stdout);
 			return VC_EXIT_OK;
@@ -196,6 +208,72 @@ chain_ok(struct vd_store *st, uint64_t *count)
 	return VC_EXIT_OK;
 }
 
+/*
+ * --checkpoint BUNDLE: the bundle's index must be signed by this vault's
+ * escrow key, and the audit log must continue its checkpoint (not
+ * shorter, the same entry at its count).  Unlike the anchor file beside
+ * the data directory, a checkpoint in a bundle kept elsewhere cannot be
+ * rolled back together with the data.  Prints what it found; returns an
+ * exit code.
+ */
+static int
+checkpoint_ok(struct vd_store *st, const char *path)
+{
+	struct vd_escrow_set set = { NULL, 0, 0 };
+	struct vd_bindex *ix = NULL;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	char fp[VD_ESCROW_FPLEN + 1], ts[VD_TIME_STRLEN];
+	size_t len = 0;
+	int r, rc = VC_EXIT_FAIL;
+
+	vd_err_clear();
+	if ((r = vc_read_file(path, &buf, &len)) != 0 ||
+	    (r = vd_bundle_parse(buf, len, &set, &ix)) != 0) {
+		vc_err(r, "audit verify: --checkpoint %s", path);
+		goto out;
+	}
+	if (ix == NULL) {
+		fprintf(stderr, "vaultctl: audit verify: bundle %s has no signed "
+		    "checkpoint (made by an older vaultd or with --unindexed)\n",
+		    path);
+		goto out;
+	}
+	if ((r = vd_escrow_vault_fp(st, fp)) != 0) {
+		vc_err(r, "audit verify: vault key");
+		goto out;
+	}
+	if (strcmp(fp, ix->fp) != 0) {
+		fprintf(stderr, "vaultctl: audit verify: the checkpoint in %s is "
+		    "signed by vault key %s, not this vault's %s: refused\n",
+		    path, ix->fp, fp);
+		goto out;
+	}
+	if ((r = vd_txn_begin(st, 0, &t)) != 0) {
+		vc_err(r, "read transaction");
+		goto out;
+	}
+	vd_err_clear();
+	if ((r = vd_bindex_checkpoint(ix, t)) == VD_ECHAIN) {
+		fprintf(stderr, "vaultctl: audit verify: %s\n", vd_err_detail());
+		goto out;
+	}
+	if (r != 0) {
+		vc_err(r, "audit verify: checkpoint");
+		goto out;
+	}
+	printf("continues the signed checkpoint of %s (entry %" PRIu64
+	    ", exported %s)\n", path, ix->audit_count,
+	    vd_time_rfc3339(ix->exported, ts, sizeof(ts)));
+	rc = VC_EXIT_OK;
+ out:
+	vd_txn_abort(t);
+	vd_bindex_free(ix);
+	vd_escrow_set_clear(&set);
+	free(buf);
+	return rc;
+}
+
 static int
 audit_verify(int argc, char **argv)
 {
@@ -211,6 +289,10 @@ audit_verify(int argc, char **argv)
 	if ((rc = offline_open(&o, VD_STORE_RDONLY, &st)) != VC_EXIT_OK ||
 	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)
 		goto out;
+	if (o.checkpoint != NULL) {
+		if ((rc = checkpoint_ok(st, o.checkpoint)) != VC_EXIT_OK)
+			goto out;
+	}
 	rc = VC_EXIT_FAIL;
 	vd_err_clear();
 	r = vd_store_anchor_check(st, &a, &now, &found);
@@ -261,6 +343,11 @@ audit_restore(int argc, char **argv)
 
 	if ((rc = offline_options(&o, argc, argv)) >= 0)
 		return rc;
+	if (o.checkpoint != NULL) {
+		fprintf(stderr, "vaultctl: audit restore: --checkpoint goes with "
+		    "verify\n");
+		return VC_EXIT_USAGE;
+	}
 	/* Read-write, without the freshness check that would refuse it. */
 	if ((rc = offline_open(&o, VD_STORE_NOFRESH, &st)) != VC_EXIT_OK ||
 	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)

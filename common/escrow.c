@@ -1383,6 +1383,37 @@ vd_escrow_vault_fp(struct vd_store *st, char fp[VD_ESCROW_FPLEN + 1])
 	return 0;
 }
 
+int
+vd_escrow_vault_sign(struct vd_store *st, const char *domain,
+    const unsigned char *msg, size_t len,
+    unsigned char sig[VD_ESCROW_SIGBYTES],
+    unsigned char pk[VD_ESCROW_PKBYTES])
+{
+	struct vd_secret *sk = NULL;
+	unsigned char *buf = NULL;
+	size_t dlen;
+	int r;
+
+	/* The envelopes' own domain is theirs alone. */
+	if (domain == NULL || strcmp(domain, SIG_PREFIX) == 0)
+		return vd_err_set(VD_EINVAL, "bad signature domain");
+	dlen = strlen(domain) + 1;	/* with its NUL: a separator */
+	if ((r = sign_keys(st, pk, &sk)) != 0)
+		return r;
+	if ((buf = malloc(dlen + len)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	memcpy(buf, domain, dlen);
+	memcpy(buf + dlen, msg, len);
+	crypto_sign_detached(sig, NULL, buf, dlen + len, sk->data);
+	r = 0;
+ out:
+	free(buf);
+	vd_secret_free(sk);
+	return r;
+}
+
 static int
 cfg_has(const struct vd_escrow_cfg *ec, const char *party)
 {
