@@ -334,8 +334,6 @@ vd_bindex_parse(const unsigned char *p, size_t len, struct vd_bindex **out)
 	    memcmp(take(&r, 8), INDEX_MAGIC, 8) != 0)
 		return vd_err_set(VD_EINVAL, "the bundle's index is malformed "
 		    "(bad header)");
-	if ((rc = index_sig_ok(p, len - SIGB, p + len - SIGB, p + 8)) != 0)
-		return rc;
 	r.len = len - SIGB;	/* the entries end where the signature starts */
 	if ((ix = calloc(1, sizeof(*ix))) == NULL)
 		return VD_ENOMEM;
@@ -378,6 +376,13 @@ vd_bindex_parse(const unsigned char *p, size_t len, struct vd_bindex **out)
 		    "(trailing bytes)");
 		goto out;
 	}
+	/*
+	 * Checked last, so that every input reaches the bounded parser above
+	 * (and a fuzzer can explore it); nothing parsed is used unless the
+	 * signature holds.
+	 */
+	if ((rc = index_sig_ok(p, len - SIGB, p + len - SIGB, p + 8)) != 0)
+		goto out;
 	*out = ix;
 	ix = NULL;
 	rc = 0;

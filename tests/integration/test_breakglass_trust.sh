@@ -92,7 +92,8 @@ brk --data-dir "$T/forged" --escrow-key "$T/vendor.key" --vault-key "$fp" db1
 refused $? "forged newer version, --vault-key"
 
 # The same forgery carried in a bundle.
-"$VC" escrow export --data-dir "$T/forged" --out "$T/forged.bundle" \
+"$VC" escrow export --data-dir "$T/forged" --key-file "$D.key" \
+    --out "$T/forged.bundle" \
     >/dev/null 2>"$T/err" || fail "export: $(cat "$T/err")"
 brk --bundle "$T/forged.bundle" --escrow-key "$T/customer.key" db1
 refused $? "forged bundle"
@@ -169,7 +170,8 @@ offline_all() {
 	    fail "$what: audit verify: $(cat "$T/err")"
 	brk --data-dir "$L" --escrow-key "$T/customer.key" db1
 	refused $? "$what: breakglass --data-dir"
-	"$VC" escrow export --data-dir "$L" --out "$T/l.bundle" >"$T/out" 2>"$T/err"
+	"$VC" escrow export --data-dir "$L" --key-file "$D.key" --out "$T/l.bundle" \
+	    >"$T/out" 2>"$T/err"
 	refused $? "$what: escrow export"
 	[ -e "$T/l.bundle" ] && fail "$what: a bundle was written"
 	"$VC" escrow vault-key --data-dir "$L" --key-file "$D.key" >"$T/out" 2>"$T/err"

@@ -162,7 +162,8 @@ sed -n 2p "$T/vendor-tofu.key" | grep -q . &&
     fail "first use on a re-signed index pinned a key"
 # A flipped byte in the index: its signature fails.
 cp "$T/b2" "$T/flipped"
-printf 'X' | dd of="$T/flipped" bs=1 seek=100 conv=notrunc 2>/dev/null
+# Byte 140: inside the first entry's envelope hash.
+printf 'X' | dd of="$T/flipped" bs=1 seek=140 conv=notrunc 2>/dev/null
 brk --bundle "$T/flipped" --escrow-key "$T/customer.key" db1
 refused $? "index byte changed"
 says 'fails its signature' "flipped index"
