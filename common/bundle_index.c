@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit_mark.h"
 #include "bundle_index.h"
 #include "err.h"
 
@@ -533,28 +534,10 @@ vd_bindex_check(const struct vd_bindex *ix, const struct vd_escrow_set *set,
 int
 vd_bindex_checkpoint(const struct vd_bindex *ix, struct vd_txn *t)
 {
-	char head[2 * HB + 1], h[2 * HB + 1], ts[VD_TIME_STRLEN];
-	uint64_t count;
-	int r;
+	char ts[VD_TIME_STRLEN], src[128];
 
 	vd_time_rfc3339(ix->exported, ts, sizeof(ts));
-	if ((r = vd_audit_head(t, &count, head)) != 0)
-		return r;
-	if (count < ix->audit_count)
-		return vd_err_set(VD_ECHAIN, "the audit log ends at entry %llu, "
-		    "but the bundle exported %s has a signed checkpoint at "
-		    "entry %llu: entries %llu-%llu are missing (cut, or an "
-		    "older copy restored)", (unsigned long long)count, ts,
-		    (unsigned long long)ix->audit_count,
-		    (unsigned long long)count + 1,
-		    (unsigned long long)ix->audit_count);
-	if (ix->audit_count == 0)
-		return 0;
-	r = vd_audit_entry_hash(t, ix->audit_count, h);
-	if (r == VD_ENOTFOUND || (r == 0 && strcmp(h, ix->audit_hash) != 0))
-		return vd_err_set(VD_ECHAIN, "audit entry %llu is not the one "
-		    "the signed checkpoint of the bundle exported %s records: "
-		    "the log from there on was replaced",
-		    (unsigned long long)ix->audit_count, ts);
-	return r;
+	snprintf(src, sizeof(src), "the signed checkpoint of the bundle "
+	    "exported %s", ts);
+	return vd_audit_continues(t, ix->audit_count, ix->audit_hash, src);
 }
