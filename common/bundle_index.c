@@ -13,6 +13,7 @@
 #include "audit_mark.h"
 #include "bundle_index.h"
 #include "err.h"
+#include "wire.h"
 
 #define BUNDLE2_MAGIC	"VDBUNDL2"
 #define INDEX_MAGIC	"VDINDEX1"
@@ -44,25 +45,6 @@ state_code(const char *name)
 		if (strcmp(name, state_names[i]) == 0)
 			return i;
 	return VD_BIS_UNKNOWN;
-}
-
-static void
-be_put(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-be_get(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
 }
 
 /* Orders entries by target, version, party (bytes). */
@@ -122,78 +104,32 @@ gather_cb(const char *target, uint64_t v, const char *party,
 	return 0;
 }
 
-/* Appends n bytes to *buf (*len, *cap); VD_ENOMEM. */
-static int
-grow_add(unsigned char **buf, size_t *len, size_t *cap, const void *p,
-    size_t n)
-{
-	if (*len + n > *cap) {
-		size_t c = *cap ? *cap : 256;
-		unsigned char *nb;
-
-		while (c < *len + n)
-			c *= 2;
-		if ((nb = realloc(*buf, c)) == NULL)
-			return VD_ENOMEM;
-		*buf = nb;
-		*cap = c;
-	}
-	memcpy(*buf + *len, p, n);
-	*len += n;
-	return 0;
-}
-
-/* Encodes (unsigned) the index of g's entries into *out. */
-static int
+/*
+ * Encodes the index of g's entries into b, with room (zeros) for the
+ * signer's pk and the signature, which the signer fills in.
+ */
+static void
 index_encode(const struct gather *g, int64_t now, uint64_t count,
-    const unsigned char *head, unsigned char **out, size_t *outlen)
+    const unsigned char *head, struct obuf *b)
 {
-	unsigned char *b = NULL, x[8];
-	size_t len = 0, cap = 0;
-	int r;
+	static const unsigned char zero[SIGB];
 
-	/* The pk is filled in by the signer; a placeholder here. */
-	static const unsigned char zero[PKB];
-
-	if ((r = grow_add(&b, &len, &cap, INDEX_MAGIC, 8)) != 0 ||
-	    (r = grow_add(&b, &len, &cap, zero, PKB)) != 0)
-		goto out;
-	be_put(x, (uint64_t)now, 8);
-	if ((r = grow_add(&b, &len, &cap, x, 8)) != 0)
-		goto out;
-	be_put(x, count, 8);
-	if ((r = grow_add(&b, &len, &cap, x, 8)) != 0 ||
-	    (r = grow_add(&b, &len, &cap, head, HB)) != 0)
-		goto out;
-	be_put(x, g->n, 4);
-	if ((r = grow_add(&b, &len, &cap, x, 4)) != 0)
-		goto out;
+	ob_add(b, INDEX_MAGIC, 8);
+	ob_add(b, zero, PKB);
+	ob_be(b, (uint64_t)now, 8);
+	ob_be(b, count, 8);
+	ob_add(b, head, HB);
+	ob_be(b, g->n, 4);
 	for (size_t i = 0; i < g->n; i++) {
 		const struct vd_bindex_entry *e = &g->e[i];
-		unsigned char tl = (unsigned char)strlen(e->target);
-		unsigned char pl = (unsigned char)strlen(e->party);
-		unsigned char st = (unsigned char)e->state;
 
-		be_put(x, e->version, 8);
-		if ((r = grow_add(&b, &len, &cap, &tl, 1)) != 0 ||
-		    (r = grow_add(&b, &len, &cap, e->target, tl)) != 0 ||
-		    (r = grow_add(&b, &len, &cap, x, 8)) != 0 ||
-		    (r = grow_add(&b, &len, &cap, &st, 1)) != 0 ||
-		    (r = grow_add(&b, &len, &cap, &pl, 1)) != 0 ||
-		    (r = grow_add(&b, &len, &cap, e->party, pl)) != 0 ||
-		    (r = grow_add(&b, &len, &cap, e->hash, HB)) != 0)
-			goto out;
+		ob_name(b, e->target);
+		ob_be(b, e->version, 8);
+		ob_be(b, e->state, 1);
+		ob_name(b, e->party);
+		ob_add(b, e->hash, HB);
 	}
-	/* Room for the signature. */
-	if ((r = grow_add(&b, &len, &cap, zero, PKB)) != 0 ||
-	    (r = grow_add(&b, &len, &cap, zero, PKB)) != 0)
-		goto out;
-	*out = b;
-	*outlen = len;
-	b = NULL;
- out:
-	free(b);
-	return r;
+	ob_add(b, zero, SIGB);
 }
 
 int
@@ -201,9 +137,10 @@ vd_bundle_build(struct vd_store *st, struct vd_txn *t, int64_t now,
     unsigned char **buf, size_t *len)
 {
 	struct gather g = { t, NULL, 0, 0 };
-	unsigned char *ix = NULL, *v1 = NULL, *b = NULL, head[HB], x[4];
+	struct obuf ix = { NULL, 0, 0, 0 }, b = { NULL, 0, 0, 0 };
+	unsigned char *v1 = NULL, head[HB];
 	char hexhead[2 * HB + 1];
-	size_t ixlen = 0, v1len = 0, blen = 0, bcap = 0;
+	size_t v1len = 0;
 	uint64_t count = 0;
 	int r;
 
@@ -217,79 +154,33 @@ vd_bundle_build(struct vd_store *st, struct vd_txn *t, int64_t now,
 		goto out;
 	}
 	qsort(g.e, g.n, sizeof(*g.e), entry_cmp);
+	index_encode(&g, now, count, head, &ix);
+	if ((r = ix.err) != 0)
+		goto out;
 	/* The signer's pk lands in the index (ix + 8) before it is signed. */
-	if ((r = index_encode(&g, now, count, head, &ix, &ixlen)) != 0 ||
-	    (r = vd_escrow_vault_sign(st, INDEX_DOMAIN, ix, ixlen - SIGB,
-	    ix + ixlen - SIGB, ix + 8)) != 0 ||
+	if ((r = vd_escrow_vault_sign(st, INDEX_DOMAIN, ix.p, ix.len - SIGB,
+	    ix.p + ix.len - SIGB, ix.p + 8)) != 0 ||
 	    (r = vd_escrow_bundle_build(t, &v1, &v1len)) != 0)
 		goto out;
-	be_put(x, ixlen, 4);
-	if ((r = grow_add(&b, &blen, &bcap, BUNDLE2_MAGIC, 8)) != 0 ||
-	    (r = grow_add(&b, &blen, &bcap, x, 4)) != 0 ||
-	    (r = grow_add(&b, &blen, &bcap, ix, ixlen)) != 0 ||
-	    (r = grow_add(&b, &blen, &bcap, v1, v1len)) != 0)
+	ob_add(&b, BUNDLE2_MAGIC, 8);
+	ob_be(&b, ix.len, 4);
+	ob_add(&b, ix.p, ix.len);
+	ob_add(&b, v1, v1len);
+	if ((r = b.err) != 0)
 		goto out;
-	*buf = b;
-	*len = blen;
-	b = NULL;
+	*buf = b.p;
+	*len = b.len;
+	b.p = NULL;
 	r = 0;
  out:
-	free(b);
+	free(b.p);
 	free(v1);
-	free(ix);
+	free(ix.p);
 	free(g.e);
 	return r;
 }
 
 /* ---- parsing -------------------------------------------------------- */
-
-/* A bounded reader; any overrun sets bad. */
-struct rdr {
-	const unsigned char	*p;	/* the bytes */
-	size_t			 len;	/* their length */
-	size_t			 off;	/* next byte */
-	int			 bad;	/* overrun or bad field */
-};
-
-static const unsigned char *
-take(struct rdr *r, size_t n)
-{
-	const unsigned char *p;
-
-	if (r->bad || r->len - r->off < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	p = r->p + r->off;
-	r->off += n;
-	return p;
-}
-
-static uint64_t
-take_be(struct rdr *r, int n)
-{
-	const unsigned char *p = take(r, (size_t)n);
-
-	return p != NULL ? be_get(p, n) : 0;
-}
-
-/* u8 length + a valid name into out (VD_NAME_MAX + 1). */
-static void
-take_name(struct rdr *r, char *out)
-{
-	size_t n = (size_t)take_be(r, 1);
-	const unsigned char *p;
-
-	out[0] = '\0';
-	if (n == 0 || n > VD_NAME_MAX || (p = take(r, n)) == NULL) {
-		r->bad = 1;
-		return;
-	}
-	memcpy(out, p, n);
-	out[n] = '\0';
-	if (strlen(out) != n || !vd_name_valid(out))
-		r->bad = 1;
-}
 
 void
 vd_bindex_free(struct vd_bindex *ix)
@@ -323,7 +214,7 @@ index_sig_ok(const unsigned char *msg, size_t len, const unsigned char *sig,
 int
 vd_bindex_parse(const unsigned char *p, size_t len, struct vd_bindex **out)
 {
-	struct rdr r = { p, len, 0, 0 };
+	struct rd r = { p, len, 0, 0 };
 	struct vd_bindex *ix = NULL;
 	const unsigned char *q;
 	unsigned char h[VD_ESCROW_FPLEN / 2];
@@ -332,20 +223,20 @@ vd_bindex_parse(const unsigned char *p, size_t len, struct vd_bindex **out)
 
 	*out = NULL;
 	if (len < HEAD_LEN + SIGB ||
-	    memcmp(take(&r, 8), INDEX_MAGIC, 8) != 0)
+	    memcmp(rd_take(&r, 8), INDEX_MAGIC, 8) != 0)
 		return vd_err_set(VD_EINVAL, "the bundle's index is malformed "
 		    "(bad header)");
 	r.len = len - SIGB;	/* the entries end where the signature starts */
 	if ((ix = calloc(1, sizeof(*ix))) == NULL)
 		return VD_ENOMEM;
-	memcpy(ix->pk, take(&r, PKB), PKB);
+	memcpy(ix->pk, rd_take(&r, PKB), PKB);
 	crypto_generichash(h, sizeof(h), ix->pk, PKB, NULL, 0);
 	sodium_bin2hex(ix->fp, sizeof(ix->fp), h, sizeof(h));
-	ix->exported = (int64_t)take_be(&r, 8);
-	ix->audit_count = take_be(&r, 8);
-	q = take(&r, HB);
+	ix->exported = (int64_t)rd_be(&r, 8);
+	ix->audit_count = rd_be(&r, 8);
+	q = rd_take(&r, HB);
 	sodium_bin2hex(ix->audit_hash, sizeof(ix->audit_hash), q, HB);
-	n = take_be(&r, 4);
+	n = rd_be(&r, 4);
 	/* Bounds the allocation by what the bytes can hold. */
 	if (n > (r.len - r.off) / ENTRY_MIN) {
 		rc = vd_err_set(VD_EINVAL, "the bundle's index is malformed "
@@ -359,11 +250,11 @@ vd_bindex_parse(const unsigned char *p, size_t len, struct vd_bindex **out)
 	for (ix->n = 0; ix->n < n; ix->n++) {
 		struct vd_bindex_entry *e = &ix->e[ix->n];
 
-		take_name(&r, e->target);
-		e->version = take_be(&r, 8);
-		e->state = (unsigned)take_be(&r, 1);
-		take_name(&r, e->party);
-		if ((q = take(&r, HB)) != NULL)
+		rd_name(&r, e->target);
+		e->version = rd_be(&r, 8);
+		e->state = (unsigned)rd_be(&r, 1);
+		rd_name(&r, e->party);
+		if ((q = rd_take(&r, HB)) != NULL)
 			memcpy(e->hash, q, HB);
 		if (r.bad || e->version == 0 || e->state > VD_BIS_FAILED ||
 		    (ix->n > 0 && entry_cmp(e - 1, e) >= 0)) {
@@ -403,7 +294,7 @@ vd_bundle_parse(const unsigned char *buf, size_t len,
 	*ixp = NULL;
 	if (len < 12 || memcmp(buf, BUNDLE2_MAGIC, 8) != 0)
 		return vd_escrow_set_parse_bundle(buf, len, set);
-	ixlen = (size_t)be_get(buf + 8, 4);
+	ixlen = (size_t)get_be(buf + 8, 4);
 	if (ixlen > len - 12)
 		return vd_err_set(VD_EINVAL, "escrow bundle: the index is cut "
 		    "short");

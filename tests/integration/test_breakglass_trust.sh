@@ -23,26 +23,9 @@ set -u
 VC=$1
 H=$2
 T=$(mktemp -d /tmp/vdtrust.XXXXXX) || exit 1
-fails=0
 trap 'rm -rf -- "$T"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
-
-# Runs vaultctl breakglass with args; stdout to $T/out, stderr to $T/err.
-brk() {
-	"$VC" breakglass "$@" >"$T/out" 2>"$T/err"
-}
-
-# Expects the last command to have failed (exit 1) with nothing on stdout.
-refused() {
-	rc=$1
-	shift
-	[ "$rc" -eq 1 ] || fail "$*: exit $rc, expected 1 ($(cat "$T/err"))"
-	[ ! -s "$T/out" ] || fail "$*: something was printed on stdout"
-}
+# shellcheck source=bglib.sh
+. "$(dirname "$0")/bglib.sh"
 
 PW='Genuine-Pw-7481'
 FORGED='Forged-Pw-2934'	# printable: only the signer check can stop it

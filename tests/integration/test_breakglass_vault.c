@@ -55,6 +55,7 @@
 #include "mem.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 static void
 die(int r, const char *what)
@@ -444,15 +445,6 @@ slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 /* Splits a version 2 bundle: *ix, *ixlen its index; returns the v1 part. */
 static const unsigned char *
 split2(const unsigned char *buf, size_t len, const unsigned char **ix,
@@ -460,8 +452,7 @@ split2(const unsigned char *buf, size_t len, const unsigned char **ix,
 {
 	if (len < 12 || memcmp(buf, "VDBUNDL2", 8) != 0)
 		die(VD_EINVAL, "not a version 2 bundle");
-	*ixlen = (size_t)buf[8] << 24 | (size_t)buf[9] << 16 |
-	    (size_t)buf[10] << 8 | buf[11];
+	*ixlen = (size_t)get_be(buf + 8, 4);
 	if (*ixlen > len - 12)
 		die(VD_EINVAL, "index length");
 	*ix = buf + 12;
@@ -474,7 +465,7 @@ bundle(int argc, char **argv)
 {
 	struct vd_escrow_set set = { NULL, 0, 0 }, other = { NULL, 0, 0 };
 	const unsigned char *ixp, *v1;
-	unsigned char *buf, *ix, *obuf = NULL, x[8];
+	unsigned char *buf, *ix, x[8];
 	size_t len, ixlen, v1len, olen = 0, n = 0;
 	FILE *f;
 	int r, strip = 0;
@@ -554,14 +545,14 @@ bundle(int argc, char **argv)
 		die(-2, argv[2]);
 	if (!strip) {
 		fwrite("VDBUNDL2", 1, 8, f);
-		put32(x, (uint32_t)ixlen);
+		put_be(x, ixlen, 4);
 		fwrite(x, 1, 4, f);
 		fwrite(ix, 1, ixlen, f);
 	}
 	for (size_t i = 0; i < set.n; i++)
 		n += set.items[i].len > 0;
 	fwrite("VDBUNDL1", 1, 8, f);
-	put32(x, (uint32_t)n);
+	put_be(x, n, 4);
 	fwrite(x, 1, 4, f);
 	for (size_t i = 0; i < set.n; i++) {
 		struct vd_escrow_item *it = &set.items[i];
@@ -572,13 +563,12 @@ bundle(int argc, char **argv)
 		l = (unsigned char)strlen(it->target);
 		fwrite(&l, 1, 1, f);
 		fwrite(it->target, 1, l, f);
-		for (int k = 0; k < 8; k++)
-			x[k] = (unsigned char)(it->version >> (56 - 8 * k));
+		put_be(x, it->version, 8);
 		fwrite(x, 1, 8, f);
 		l = (unsigned char)strlen(it->party);
 		fwrite(&l, 1, 1, f);
 		fwrite(it->party, 1, l, f);
-		put32(x, (uint32_t)it->len);
+		put_be(x, it->len, 4);
 		fwrite(x, 1, 4, f);
 		fwrite(it->env, 1, it->len, f);
 	}
@@ -586,7 +576,6 @@ bundle(int argc, char **argv)
 		die(-5, "write");
 	vd_escrow_set_clear(&set);
 	vd_escrow_set_clear(&other);
-	free(obuf);
 	free(ix);
 	free(buf);
 	return 0;

@@ -23,25 +23,9 @@ set -u
 VC=$1
 H=$2
 T=$(mktemp -d /tmp/vdbidx.XXXXXX) || exit 1
-fails=0
 trap 'rm -rf -- "$T"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
-
-brk() {
-	"$VC" breakglass "$@" >"$T/out" 2>"$T/err"
-}
-
-# Expects the last command to have failed (exit 1) with nothing on stdout.
-refused() {
-	rc=$1
-	shift
-	[ "$rc" -eq 1 ] || fail "$*: exit $rc, expected 1 ($(cat "$T/err"))"
-	[ ! -s "$T/out" ] || fail "$*: something was printed on stdout"
-}
+# shellcheck source=bglib.sh
+. "$(dirname "$0")/bglib.sh"
 
 # Expects $T/err to hold text.
 says() {
