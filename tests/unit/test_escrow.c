@@ -973,12 +973,15 @@ test_bundle_index(struct vd_store *st, struct vd_escrow_key **k)
 	char fp[VD_ESCROW_FPLEN + 1], head[2 * VD_HASHBYTES + 1];
 	size_t len, v1len, n = 0;
 	uint64_t count;
+	json_t *ev;
 
 	(void)k;
 	put_version(st, ec, "bix", 1, "previous", "Bix-Pw-One-1");
 	put_version(st, ec, "bix", 2, "current", "Bix-Pw-Two-2");
+	ev = json_pack("{s:s}", "event", "test");
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_audit_append(t, json_pack("{s:s}", "event", "test"), NULL));
+	CHECK_OK(vd_audit_append(t, ev, NULL));
+	json_decref(ev);
 	CHECK_OK(vd_audit_head(t, &count, head));
 	CHECK_OK(vd_bundle_build(st, t, 1700000000, &buf, &len));
 	CHECK_OK(vd_escrow_bundle_build(t, &v1, &v1len));
