@@ -237,8 +237,11 @@ vd_bindex_parse(const unsigned char *p, size_t len, struct vd_bindex **out)
 	q = rd_take(&r, HB);
 	sodium_bin2hex(ix->audit_hash, sizeof(ix->audit_hash), q, HB);
 	n = rd_be(&r, 4);
-	/* Bounds the allocation by what the bytes can hold. */
-	if (n > (r.len - r.off) / ENTRY_MIN) {
+	/*
+	 * Bounds the allocation by what the bytes can hold, and by the
+	 * bundle's own limit on envelopes.
+	 */
+	if (n > (r.len - r.off) / ENTRY_MIN || n > VD_BINDEX_MAXENTRIES) {
 		rc = vd_err_set(VD_EINVAL, "the bundle's index is malformed "
 		    "(%llu entries cannot fit)", (unsigned long long)n);
 		goto out;

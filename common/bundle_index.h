@@ -41,6 +41,7 @@
 #include "store.h"
 
 #define VD_BINDEX_HASHBYTES	32	/* envelope hash, audit head */
+#define VD_BINDEX_MAXENTRIES	1000000u	/* as a bundle's envelopes */
 
 /* A version's state as the index records it (vaultd/state.h's names). */
 enum vd_bindex_state {
