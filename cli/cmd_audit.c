@@ -1,11 +1,15 @@
 /*
  * cmd_audit.c - vaultctl audit list (online, auditor role),
  * vaultctl audit verify (offline: opens the data directory read-only,
- * checks the audit log's hash chain, then the data directory against its
- * freshness anchor outside it) and vaultctl audit restore (offline: accepts
+ * checks the audit log's hash chain, a bundle's signed audit checkpoint
+ * when given, then the data directory against its freshness anchor
+ * outside it) and vaultctl audit restore (offline: accepts
  * an older data directory deliberately, audited, and moves the anchor).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <pwd.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,7 +20,10 @@
 
 #include "client.h"
 #include "cmds.h"
+#include "audit_mark.h"
+#include "bundle_index.h"
 #include "err.h"
+#include "escrow.h"
 #include "list.h"
 #include "mem.h"
 #include "store.h"
@@ -29,6 +36,8 @@ audit_usage(FILE *f)
 	    "[--socket PATH]\n"
 	    "       vaultctl audit verify --data-dir DIR [--key-file FILE] "
 	    "[--anchor FILE]\n"
+	    "                             [--checkpoint BUNDLE] [--journal FILE|-]"
+	    "\n"
 	    "       vaultctl audit restore --data-dir DIR [--key-file FILE] "
 	    "[--anchor FILE]\n"
 	    "\n"
@@ -40,8 +49,16 @@ audit_usage(FILE *f)
 	    "outside vaultd),\n"
 	    "and that the data directory is not older than its freshness "
 	    "anchor (default\n"
-	    "DIR.anchor); it exits 1 naming what is wrong.  restore accepts "
-	    "an older"
+	    "DIR.anchor); it exits 1 naming what is wrong.  --checkpoint "
+	    "BUNDLE also checks\n"
+	    "the log continues the audit checkpoint an exported bundle "
+	    "carries (signed\n"
+	    "by the vault), which a rolled-back anchor cannot hide; --journal "
+	    "FILE\n"
+	    "(- for stdin: journalctl -o json -u vaultd) the audit heads "
+	    "vaultd marked\n"
+	    "in the journal.  "
+	    "restore accepts an older"
 	    " data\n"
 	    "directory (a deliberate restore from backup, vaultd stopped): it "
 	    "is audited\n"
@@ -93,6 +110,8 @@ struct offline {
 	const char	*dir;		/* --data-dir */
 	const char	*keyfile;	/* --key-file */
 	const char	*anchor;	/* --anchor, or NULL: DIR.anchor */
+	const char	*checkpoint;	/* --checkpoint BUNDLE (verify) */
+	const char	*journal;	/* --journal FILE, "-": stdin (verify) */
 };
 
 /* Parses verify/restore options; returns -1 to go on, or an exit code. */
@@ -103,6 +122,8 @@ offline_options(struct offline *o, int argc, char **argv)
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "anchor", required_argument, NULL, 'a' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "journal", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -115,6 +136,8 @@ offline_options(struct offline *o, int argc, char **argv)
 		case 'd': o->dir = optarg; break;
 		case 'k': o->keyfile = optarg; break;
 		case 'a': o->anchor = optarg; break;
+		case 'c': o->checkpoint = optarg; break;
+		case 'j': o->journal = optarg; break;
 		case 'h':
 			audit_usage(stdout);
 			return VC_EXIT_OK;
@@ -199,6 +222,174 @@ chain_ok(struct vd_store *st, uint64_t *count)
 	return VC_EXIT_OK;
 }
 
+/*
+ * --checkpoint BUNDLE: the bundle's index must be signed by this vault's
+ * escrow key, and the audit log must continue its checkpoint (not
+ * shorter, the same entry at its count).  Unlike the anchor file beside
+ * the data directory, a checkpoint in a bundle kept elsewhere cannot be
+ * rolled back together with the data.  Prints what it found; returns an
+ * exit code.
+ */
+static int
+checkpoint_ok(struct vd_store *st, const char *path)
+{
+	struct vd_escrow_set set = { NULL, 0, 0 };
+	struct vd_bindex *ix = NULL;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	char fp[VD_ESCROW_FPLEN + 1], ts[VD_TIME_STRLEN];
+	size_t len = 0;
+	int r, rc = VC_EXIT_FAIL;
+
+	vd_err_clear();
+	if ((r = vc_read_file(path, &buf, &len)) != 0 ||
+	    (r = vd_bundle_parse(buf, len, &set, &ix)) != 0) {
+		vc_err(r, "audit verify: --checkpoint %s", path);
+		goto out;
+	}
+	if (ix == NULL) {
+		fprintf(stderr, "vaultctl: audit verify: bundle %s has no signed "
+		    "checkpoint (made by an older vaultd or with --unindexed)\n",
+		    path);
+		goto out;
+	}
+	if ((r = vd_escrow_vault_fp(st, fp)) != 0) {
+		vc_err(r, "audit verify: vault key");
+		goto out;
+	}
+	if (strcmp(fp, ix->fp) != 0) {
+		fprintf(stderr, "vaultctl: audit verify: the checkpoint in %s is "
+		    "signed by vault key %s, not this vault's %s: refused\n",
+		    path, ix->fp, fp);
+		goto out;
+	}
+	if ((r = vd_txn_begin(st, 0, &t)) != 0) {
+		vc_err(r, "read transaction");
+		goto out;
+	}
+	vd_err_clear();
+	if ((r = vd_bindex_checkpoint(ix, t)) == VD_ECHAIN) {
+		fprintf(stderr, "vaultctl: audit verify: %s\n", vd_err_detail());
+		goto out;
+	}
+	if (r != 0) {
+		vc_err(r, "audit verify: checkpoint");
+		goto out;
+	}
+	printf("continues the signed checkpoint of %s (entry %" PRIu64
+	    ", exported %s)\n", path, ix->audit_count,
+	    vd_time_rfc3339(ix->exported, ts, sizeof(ts)));
+	rc = VC_EXIT_OK;
+ out:
+	vd_txn_abort(t);
+	vd_bindex_free(ix);
+	vd_escrow_set_clear(&set);
+	free(buf);
+	return rc;
+}
+
+#define JOURNAL_MAX	(256u << 20)	/* journal text read, bytes */
+#define MARKS_MAX	100000		/* marks checked one by one */
+
+/* Reads all of standard input (journalctl … |) into *out, bounded. */
+static int
+read_stdin(unsigned char **out, size_t *len)
+{
+	unsigned char *buf = NULL, *nb;
+	size_t cap = 0;
+	ssize_t n;
+
+	*out = NULL;
+	*len = 0;
+	for (;;) {
+		if (*len == cap) {
+			if (cap >= JOURNAL_MAX) {
+				free(buf);
+				return vd_err_set(VD_ETOOBIG, "standard input "
+				    "holds more than %u MiB", JOURNAL_MAX >> 20);
+			}
+			cap = cap ? cap * 2 : 65536;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				free(buf);
+				return VD_ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(STDIN_FILENO, buf + *len, cap - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return vd_err_set(-errno, "cannot read standard input");
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+	*out = buf;
+	return 0;
+}
+
+/*
+ * --journal FILE: the newest audit head vaultd marked in the journal (or
+ * its stderr log) for this vault, and every other one kept, must be on the
+ * log's chain: a cut tail is found even when the anchor file beside the
+ * data directory was rolled back with it.  Returns an exit code.
+ */
+static int
+journal_ok(struct vd_store *st, const char *path)
+{
+	const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+	struct vd_audit_marks m;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	char src[PATH_MAX + 64];
+	size_t len = 0;
+	int r, rc = VC_EXIT_FAIL;
+
+	memset(&m, 0, sizeof(m));
+	vd_err_clear();
+	r = strcmp(path, "-") == 0 ? read_stdin(&buf, &len) :
+	    vc_read_file(path, &buf, &len);
+	if (r != 0 || (r = vd_audit_marks_scan((const char *)buf, len,
+	    vd_store_id(st), MARKS_MAX, &m)) != 0) {
+		vc_err(r, "audit verify: --journal %s", path);
+		goto out;
+	}
+	if (m.seen == 0) {
+		fprintf(stderr, "vaultctl: audit verify: no audit head of vault "
+		    "%s in %s (%zu of other vaults, %zu malformed)\n",
+		    vd_store_id(st), name, m.other, m.bad);
+		goto out;
+	}
+	if ((r = vd_txn_begin(st, 0, &t)) != 0) {
+		vc_err(r, "read transaction");
+		goto out;
+	}
+	snprintf(src, sizeof(src), "the journal (%s)", name);
+	/* The newest first: its message names the whole cut. */
+	vd_err_clear();
+	r = vd_audit_continues(t, m.top.count, m.top.hash, src);
+	for (size_t i = 0; r == 0 && i < m.n; i++)
+		r = vd_audit_continues(t, m.all[i].count, m.all[i].hash, src);
+	if (r == VD_ECHAIN) {
+		fprintf(stderr, "vaultctl: audit verify: %s\n", vd_err_detail());
+		goto out;
+	}
+	if (r != 0) {
+		vc_err(r, "audit verify: journal");
+		goto out;
+	}
+	printf("continues the audit heads in %s (%zu marks, the newest at "
+	    "entry %" PRIu64 ")\n", name, m.seen, m.top.count);
+	rc = VC_EXIT_OK;
+ out:
+	vd_txn_abort(t);
+	vd_audit_marks_clear(&m);
+	free(buf);
+	return rc;
+}
+
 static int
 audit_verify(int argc, char **argv)
 {
@@ -214,6 +405,19 @@ audit_verify(int argc, char **argv)
 		return rc;
 	if ((rc = offline_open(&o, VD_STORE_RDONLY, &st)) != VC_EXIT_OK ||
 	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)
+		goto out;
+	if (o.checkpoint != NULL &&
+	    (rc = checkpoint_ok(st, o.checkpoint)) != VC_EXIT_OK)
+		goto out;
+	if (o.journal != NULL && strcmp(o.journal, "-") == 0 &&
+	    vd_store_kdf(st) != VD_KDF_KEYFILE) {
+		/* Its first line was the passphrase. */
+		fprintf(stderr, "vaultctl: audit verify: a passphrase vault "
+		    "reads its passphrase from stdin: give --journal FILE\n");
+		rc = VC_EXIT_USAGE;
+		goto out;
+	}
+	if (o.journal != NULL && (rc = journal_ok(st, o.journal)) != VC_EXIT_OK)
 		goto out;
 	rc = VC_EXIT_FAIL;
 	vd_err_clear();
@@ -288,6 +492,11 @@ audit_restore(int argc, char **argv)
 
 	if ((rc = offline_options(&o, argc, argv)) >= 0)
 		return rc;
+	if (o.checkpoint != NULL || o.journal != NULL) {
+		fprintf(stderr, "vaultctl: audit restore: --checkpoint and "
+		    "--journal go with verify\n");
+		return VC_EXIT_USAGE;
+	}
 	/* Read-write, without the freshness check that would refuse it. */
 	if ((rc = offline_open(&o, VD_STORE_NOFRESH, &st)) != VC_EXIT_OK ||
 	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)

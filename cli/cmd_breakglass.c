@@ -3,10 +3,10 @@
  *
  *   vaultctl breakglass (--data-dir DIR | --bundle FILE) --escrow-key FILE
  *       [--escrow-key FILE2 ...] [--version N] [--vault-key FP]
- *       [--accept-vault-key] [--my-cnf FILE | --hex] NAME
+ *       [--accept-vault-key] [--allow-unindexed] [--my-cnf FILE | --hex] NAME
  *   vaultctl breakglass share (--data-dir DIR | --bundle FILE)
  *       --escrow-key FILE --to COMBINER.pub [--version N] [--vault-key FP]
- *       [--accept-vault-key] --out SHAREFILE NAME
+ *       [--accept-vault-key] [--allow-unindexed] --out SHAREFILE NAME
  *   vaultctl breakglass combine --escrow-key COMBINER_KEY [--vault-key FP]
  *       [--accept-vault-key] [--my-cnf FILE | --hex] SHAREFILE...
  *   vaultctl breakglass report --data-dir DIR --file REPORT
@@ -16,7 +16,9 @@
  * key of their own, so only envelopes signed by the trusted vault key are
  * used: --vault-key, else the key the party's key file is pinned to
  * (vaultctl escrow pin), else — with --accept-vault-key only — the signer
- * seen now, which is then pinned (trust on first use).  A recovered
+ * seen now, which is then pinned (trust on first use).  A bundle is
+ * checked against its index signed by that key (bundle_index.h); one
+ * without an index opens only with --allow-unindexed.  A recovered
  * password must be printable ASCII.  The password and a newline are the
  * only output on stdout (or it goes to a MariaDB option file, --my-cnf);
  * everything else goes to stderr.  After printing, the opening is recorded
@@ -41,6 +43,7 @@
 
 #include "cmds.h"
 #include "err.h"
+#include "bundle_index.h"
 #include "escrow.h"
 #include "store.h"
 #include "util.h"
@@ -60,12 +63,13 @@ bg_usage(FILE *f)
 	    "--escrow-key FILE\n"
 	    "           [--escrow-key FILE2 ...] [--version N] "
 	    "[--vault-key FP]\n"
-	    "           [--accept-vault-key] [--my-cnf FILE | --hex] NAME\n"
+	    "           [--accept-vault-key] [--allow-unindexed] "
+	    "[--my-cnf FILE | --hex] NAME\n"
 	    "       vaultctl breakglass share (--data-dir DIR | --bundle FILE) "
 	    "--escrow-key FILE\n"
 	    "           --to COMBINER.pub [--version N] [--vault-key FP] "
 	    "[--accept-vault-key]\n"
-	    "           --out SHAREFILE NAME\n"
+	    "           [--allow-unindexed] --out SHAREFILE NAME\n"
 	    "       vaultctl breakglass combine --escrow-key COMBINER_KEY "
 	    "[--vault-key FP]\n"
 	    "           [--accept-vault-key] [--my-cnf FILE | --hex] "
@@ -83,7 +87,12 @@ bg_usage(FILE *f)
 	    "to\n"
 	    "(vaultctl escrow pin); --accept-vault-key trusts and pins the "
 	    "signer seen\n"
-	    "now (first use only).  --my-cnf FILE writes a MariaDB option file "
+	    "now (first use only).  A bundle's envelopes must match its index "
+	    "signed by\n"
+	    "that key (no version hidden, planted or swapped); a bundle "
+	    "without an index\n"
+	    "opens only with --allow-unindexed.  "
+	    "--my-cnf FILE writes a MariaDB option file "
 	    "(0600)\n"
 	    "instead of printing; --hex prints the password in hex.\n"
 	    "Passphrases of protected keys are read from the terminal, or one "
@@ -94,9 +103,9 @@ bg_usage(FILE *f)
 	    "writable.\n");
 }
 
-/* Reads a whole (non-secret) file into a malloc'd buffer. */
-static int
-read_file(const char *path, unsigned char **out, size_t *len)
+/* Reads a whole (non-secret) file into a malloc'd buffer (cmds.h). */
+int
+vc_read_file(const char *path, unsigned char **out, size_t *len)
 {
 	unsigned char *buf = NULL;
 	struct stat sb;
@@ -279,10 +288,17 @@ pin_first_use(const struct trust *tr, struct vd_escrow_key *const *keys,
 	}
 }
 
+/* Where the envelopes come from. */
+struct source {
+	const char	*dir;		/* --data-dir, or NULL */
+	const char	*bundle;	/* --bundle, or NULL */
+	int		 unindexed;	/* --allow-unindexed */
+	struct vd_bindex *ix;		/* the bundle's signed index, or NULL */
+};
+
 /* Loads target's envelopes (NULL: all) from a data dir or a bundle. */
 static int
-load_set(const char *dir, const char *bundle, const char *target,
-    struct vd_escrow_set *set)
+load_set(struct source *src, const char *target, struct vd_escrow_set *set)
 {
 	struct vd_store *st = NULL;
 	struct vd_txn *t = NULL;
@@ -290,13 +306,13 @@ load_set(const char *dir, const char *bundle, const char *target,
 	size_t len;
 	int r;
 
-	if (bundle != NULL) {
-		if ((r = read_file(bundle, &buf, &len)) == 0)
-			r = vd_escrow_set_parse_bundle(buf, len, set);
+	if (src->bundle != NULL) {
+		if ((r = vc_read_file(src->bundle, &buf, &len)) == 0)
+			r = vd_bundle_parse(buf, len, set, &src->ix);
 		free(buf);
 		return r;
 	}
-	if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) == 0 &&
+	if ((r = vd_store_open(src->dir, VD_STORE_RDONLY, &st)) == 0 &&
 	    (r = vd_txn_begin(st, 0, &t)) == 0)
 		r = vd_escrow_set_load(t, target, set);
 	vd_txn_abort(t);
@@ -304,10 +320,44 @@ load_set(const char *dir, const char *bundle, const char *target,
 	return r;
 }
 
+/*
+ * Checks a bundle's envelopes of target against its signed index (signed
+ * by the trusted key tr->pin when one is settled) and sets *pin to the key
+ * the envelopes must be signed by: the trusted one, else (a first use) the
+ * index's signer.  A bundle without an index is refused unless
+ * --allow-unindexed: nothing could show a version hidden from it or an
+ * older envelope put back.  A data directory has no index (its envelopes
+ * sit beside the sealed records of the vault itself).
+ */
+static int
+check_source(const struct source *src, const struct vd_escrow_set *set,
+    const char *target, const struct trust *tr, const char **pin)
+{
+	*pin = tr->pin;
+	if (src->bundle == NULL)
+		return 0;
+	if (src->ix == NULL) {
+		if (!src->unindexed)
+			return vd_err_set(VD_ECORRUPT, "bundle %s has no signed "
+			    "index (made by an older vaultd, by escrow export "
+			    "--unindexed, or the index was stripped): a newer "
+			    "version hidden from it or an older envelope put "
+			    "back would go unseen; give --allow-unindexed to "
+			    "open it anyway", src->bundle);
+		fprintf(stderr, "vaultctl: WARNING: bundle %s has no signed "
+		    "index (--allow-unindexed): the version opened may not be "
+		    "the newest the vault escrowed\n", src->bundle);
+		return 0;
+	}
+	if (*pin == NULL)
+		*pin = src->ix->fp;
+	return vd_bindex_check(src->ix, set, target, tr->pin);
+}
+
 /* Tells which version is opened and which others exist (stderr). */
 static void
 say_versions(const struct vd_escrow_set *set, const char *target,
-    const struct vd_escrow_result *res, int chosen)
+    const struct vd_escrow_result *res, int chosen, const struct vd_bindex *ix)
 {
 	uint64_t vs[16], opened = res->version;
 	size_t n;
@@ -329,6 +379,20 @@ say_versions(const struct vd_escrow_set *set, const char *target,
 	    chosen ? "" : " (the newest escrowed)",
 	    vd_time_rfc3339(res->created, ts, sizeof(ts)), list,
 	    n > VD_NELEM(vs) ? ", ..." : "");
+	if (ix != NULL) {
+		unsigned state = vd_bindex_state(ix, target, opened);
+
+		/* Signed states: no guessing whether it was in force. */
+		fprintf(stderr, "vaultctl: the bundle's signed index (exported "
+		    "%s) lists every version above; version %llu was %s "
+		    "then\n", vd_time_rfc3339(ix->exported, ts, sizeof(ts)),
+		    (unsigned long long)opened, vd_bindex_state_name(state));
+		if (state == VD_BIS_PENDING && n > 1)
+			fprintf(stderr, "vaultctl: a pending version may not be "
+			    "in force on the server; if it does not log in, try "
+			    "--version %llu\n", (unsigned long long)vs[1]);
+		return;
+	}
 	if (!chosen && n > 1)
 		fprintf(stderr, "vaultctl: the newest version may be a "
 		    "\"pending\" one not yet in force on the server; if it "
@@ -649,12 +713,14 @@ bg_open(int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "vault-key", required_argument, NULL, 'f' },
 		{ "accept-vault-key", no_argument, NULL, 'a' },
+		{ "allow-unindexed", no_argument, NULL, 'u' },
 		{ "my-cnf", required_argument, NULL, 'm' },
 		{ "hex", no_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *bundle = NULL, *target;
+	struct source src = { NULL, NULL, 0, NULL };
+	const char *target, *pin = NULL;
 	const char *keypaths[VD_ESCROW_MAXPARTIES];
 	struct vd_escrow_key *keys[VD_ESCROW_MAXPARTIES];
 	struct vd_escrow_set set = { NULL, 0, 0 };
@@ -669,10 +735,13 @@ bg_open(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			dir = optarg;
+			src.dir = optarg;
 			break;
 		case 'b':
-			bundle = optarg;
+			src.bundle = optarg;
+			break;
+		case 'u':
+			src.unindexed = 1;
 			break;
 		case 'k':
 			if (nk >= VD_ESCROW_MAXPARTIES) {
@@ -714,7 +783,7 @@ bg_open(int argc, char **argv)
 		    "each other\n");
 		return VC_EXIT_USAGE;
 	}
-	if (optind + 1 != argc || (dir == NULL) == (bundle == NULL) ||
+	if (optind + 1 != argc || (src.dir == NULL) == (src.bundle == NULL) ||
 	    nk == 0) {
 		fprintf(stderr, "vaultctl breakglass: give one of --data-dir or "
 		    "--bundle, at least one --escrow-key, and the target "
@@ -732,28 +801,30 @@ bg_open(int argc, char **argv)
 			vc_err(r, "breakglass");
 			goto out;
 		}
-	if ((r = load_set(dir, bundle, target, &set)) != 0) {
+	if ((r = load_set(&src, target, &set)) != 0) {
 		vc_err(r, "breakglass: cannot read the escrow envelopes");
 		goto out;
 	}
 	if ((r = settle_trust(&tr, keys, keypaths, nk, &set, target, version))
-	    != 0) {
+	    != 0 || (r = check_source(&src, &set, target, &tr, &pin)) != 0) {
 		vc_err(r, "breakglass");
 		goto out;
 	}
-	if ((r = vd_escrow_recover(&set, target, version, keys, nk, tr.pin,
+	if ((r = vd_escrow_recover(&set, target, version, keys, nk, pin,
 	    &res)) != 0) {
 		vc_err(r, "breakglass");
 		goto out;
 	}
-	say_versions(&set, target, &res, version != 0);
+	say_versions(&set, target, &res, version != 0, src.ix);
 	if ((rc = finish(&res, target, &out)) == VC_EXIT_OK) {
 		pin_first_use(&tr, keys, keypaths, nk, res.vault_fp);
-		record(dir, target, &res, bundle ? "bundle" : "data-dir");
+		record(src.dir, target, &res, src.bundle ? "bundle" :
+		    "data-dir");
 	}
  out:
 	vd_escrow_result_clear(&res);
 	vd_escrow_set_clear(&set);
+	vd_bindex_free(src.ix);
 	free_keys(keys, nloaded);
 	return rc;
 }
@@ -788,13 +859,15 @@ bg_share(int argc, char **argv)
 		{ "version", required_argument, NULL, 'v' },
 		{ "vault-key", required_argument, NULL, 'f' },
 		{ "accept-vault-key", no_argument, NULL, 'a' },
+		{ "allow-unindexed", no_argument, NULL, 'u' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct trust tr = { NULL, 0, "", NULL };
 	char fp[VD_ESCROW_FPLEN + 1];
-	const char *dir = NULL, *bundle = NULL, *keypath = NULL;
+	struct source src = { NULL, NULL, 0, NULL };
+	const char *keypath = NULL, *pin = NULL;
 	const char *to = NULL, *out = NULL, *target;
 	struct vd_escrow_key *key = NULL;
 	struct vd_escrow_set set = { NULL, 0, 0 };
@@ -807,10 +880,13 @@ bg_share(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			dir = optarg;
+			src.dir = optarg;
 			break;
 		case 'b':
-			bundle = optarg;
+			src.bundle = optarg;
+			break;
+		case 'u':
+			src.unindexed = 1;
 			break;
 		case 'k':
 			keypath = optarg;
@@ -842,7 +918,7 @@ bg_share(int argc, char **argv)
 			return VC_EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc || (dir == NULL) == (bundle == NULL) ||
+	if (optind + 1 != argc || (src.dir == NULL) == (src.bundle == NULL) ||
 	    keypath == NULL || to == NULL || out == NULL ||
 	    !vd_name_valid(argv[optind])) {
 		fprintf(stderr, "vaultctl breakglass share: give one of "
@@ -853,10 +929,10 @@ bg_share(int argc, char **argv)
 	target = argv[optind];
 	if ((r = vd_escrow_pub_load(to, &pub)) != 0 ||
 	    (r = load_key(keypath, &key)) != 0 ||
-	    (r = load_set(dir, bundle, target, &set)) != 0 ||
+	    (r = load_set(&src, target, &set)) != 0 ||
 	    (r = settle_trust(&tr, &key, &keypath, 1, &set, target, version))
-	    != 0 ||
-	    (r = vd_escrow_share_make(&set, target, version, key, &pub, tr.pin,
+	    != 0 || (r = check_source(&src, &set, target, &tr, &pin)) != 0 ||
+	    (r = vd_escrow_share_make(&set, target, version, key, &pub, pin,
 	    &buf, &len, &v)) != 0 ||
 	    (r = write_new(out, buf, len)) != 0) {
 		vc_err(r, "breakglass share");
@@ -877,6 +953,7 @@ bg_share(int argc, char **argv)
  out:
 	free(buf);
 	vd_escrow_set_clear(&set);
+	vd_bindex_free(src.ix);
 	vd_escrow_key_free(key);
 	return rc;
 }
@@ -946,7 +1023,8 @@ bg_combine(int argc, char **argv)
 		goto out;
 	}
 	for (; optind < argc; optind++, nf++)
-		if ((r = read_file(argv[optind], &files[nf], &lens[nf])) != 0) {
+		if ((r = vc_read_file(argv[optind], &files[nf], &lens[nf]))
+		    != 0) {
 			vc_err(r, "breakglass combine");
 			goto out;
 		}
@@ -1010,7 +1088,7 @@ bg_report(int argc, char **argv)
 		    "and --file\n");
 		return VC_EXIT_USAGE;
 	}
-	if ((r = read_file(file, &buf, &len)) != 0) {
+	if ((r = vc_read_file(file, &buf, &len)) != 0) {
 		vc_err(r, "breakglass report");
 		goto out;
 	}

@@ -4,16 +4,20 @@
  *   vaultctl escrow keygen --out FILE [--name PARTY] [--passphrase]
  *                          [--kdf-cost interactive|moderate|sensitive]
  *                          [--vault-key FP]
- *   vaultctl escrow export [--data-dir DIR] --out FILE
+ *   vaultctl escrow export --out FILE
+ *   vaultctl escrow export --data-dir DIR (--key-file FILE | --passphrase |
+ *                          --unindexed) --out FILE
  *   vaultctl escrow vault-key --data-dir DIR (--key-file FILE | --passphrase)
  *   vaultctl escrow pin --escrow-key FILE --vault-key FP [--replace]
  *
  * keygen writes a party's X25519 private key to FILE (0600, never
  * overwritten), optionally sealed under a passphrase (Argon2id), and its
  * public key line to FILE.pub.  export writes a bundle of every escrow
- * envelope of a vault (read-only, no vault key needed) for the parties to
- * keep offline.  vault-key prints the fingerprint of the vault's escrow
- * signing key (needs the vault's key); pin records it in a party's key file
+ * envelope of a vault for the parties to keep offline, with an index and
+ * audit checkpoint signed by the vault (so offline it needs the vault's
+ * key; --unindexed writes the old format without it).  vault-key prints
+ * the fingerprint of the vault's escrow signing key (needs the vault's
+ * key); pin records it in a party's key file
  * (keygen --vault-key at creation), and break-glass then trusts envelopes
  * signed by that key only.  Formats: docs/escrow.md.
  */
@@ -28,6 +32,7 @@
 #include "client.h"
 #include "cmds.h"
 #include "err.h"
+#include "bundle_index.h"
 #include "escrow.h"
 #include "store.h"
 #include "util.h"
@@ -41,7 +46,9 @@ escrow_usage(FILE *f)
 	    "                              [--kdf-cost interactive|moderate|"
 	    "sensitive]\n"
 	    "                              [--vault-key FP]\n"
-	    "       vaultctl escrow export [--data-dir DIR] --out FILE\n"
+	    "       vaultctl escrow export [--data-dir DIR (--key-file FILE | "
+	    "--passphrase |\n"
+	    "                              --unindexed)] --out FILE\n"
 	    "       vaultctl escrow vault-key --data-dir DIR "
 	    "(--key-file FILE | --passphrase)\n"
 	    "       vaultctl escrow pin --escrow-key FILE --vault-key FP "
@@ -56,9 +63,12 @@ escrow_usage(FILE *f)
 	    "(Argon2id),\n"
 	    "        read twice from the terminal or once from stdin.\n"
 	    "export  writes every escrow envelope to a new bundle FILE (no\n"
-	    "        plaintext inside): from vaultd over its socket (admin), or\n"
-	    "        with --data-dir from the vault in DIR (read-only, no vault "
-	    "key).\n"
+	    "        plaintext inside) with an index and audit checkpoint "
+	    "signed by\n"
+	    "        the vault: from vaultd over its socket (admin), or with\n"
+	    "        --data-dir from the vault in DIR (read-only, unlocked with "
+	    "its key\n"
+	    "        file or passphrase; --unindexed: no key, no index).\n"
 	    "vault-key  prints the vault's escrow signing key fingerprint, "
 	    "for the\n"
 	    "        parties to record and pin; unlocks the vault read-only "
@@ -238,19 +248,89 @@ export_online(const char *out)
 	return rc;
 }
 
+/*
+ * Opens the vault in dir read-only and unlocks it with the key file, or
+ * the passphrase read from the terminal or stdin.  Returns 0 with *stp.
+ */
+static int
+unlock_ro(const char *dir, const char *keyfile, struct vd_store **stp)
+{
+	struct vd_secret *secret = NULL;
+	struct vd_store *st = NULL;
+	int r;
+
+	*stp = NULL;
+	if (keyfile != NULL)
+		r = vd_keyfile_load(keyfile, &secret);
+	else
+		r = vd_read_secret(STDIN_FILENO, "Vault passphrase: ", 0, 0,
+		    &secret);
+	if (r == 0 && (r = vd_store_open(dir, VD_STORE_RDONLY, &st)) == 0 &&
+	    (r = vd_store_unlock(st, secret)) == 0) {
+		*stp = st;
+		st = NULL;
+	}
+	vd_store_close(st);
+	vd_secret_free(secret);
+	return r;
+}
+
+/*
+ * Offline export: with the vault's key, a bundle with its signed index
+ * and checkpoint; with --unindexed (no key), the old bundle without them,
+ * which break-glass accepts only with --allow-unindexed.
+ */
+static int
+export_offline(const char *dir, const char *keyfile, int unindexed,
+    const char *out)
+{
+	struct vd_store *st = NULL;
+	struct vd_txn *t = NULL;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r, rc = VC_EXIT_FAIL;
+
+	if (unindexed)
+		r = vd_store_open(dir, VD_STORE_RDONLY, &st);
+	else
+		r = unlock_ro(dir, keyfile, &st);
+	if (r != 0 || (r = vd_txn_begin(st, 0, &t)) != 0)
+		goto fail;
+	if (unindexed)
+		r = vd_escrow_bundle_build(t, &buf, &len);
+	else
+		r = vd_bundle_build(st, t, vd_now(), &buf, &len);
+	if (r != 0 || (r = vd_escrow_bundle_save(out, buf, len)) != 0)
+		goto fail;
+	printf("escrow bundle of vault %s written to %s%s\n", vd_store_id(st),
+	    out, unindexed ? " (unindexed: break-glass needs "
+	    "--allow-unindexed)" : "");
+	rc = VC_EXIT_OK;
+	goto out;
+ fail:
+	vc_err(r, "escrow export");
+	rc = vc_exit_code(r) == VC_EXIT_USAGE ? VC_EXIT_FAIL : vc_exit_code(r);
+ out:
+	free(buf);
+	vd_txn_abort(t);
+	vd_store_close(st);
+	return rc;
+}
+
 static int
 export(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "passphrase", no_argument, NULL, 'p' },
+		{ "unindexed", no_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *out = NULL;
-	struct vd_store *st = NULL;
-	struct vd_txn *t = NULL;
-	int c, r, rc = VC_EXIT_FAIL;
+	const char *dir = NULL, *out = NULL, *keyfile = NULL;
+	int c, pass = 0, unindexed = 0;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -259,6 +339,15 @@ export(int argc, char **argv)
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'k':
+			keyfile = optarg;
+			break;
+		case 'p':
+			pass = 1;
+			break;
+		case 'u':
+			unindexed = 1;
 			break;
 		case 'h':
 			escrow_usage(stdout);
@@ -272,23 +361,20 @@ export(int argc, char **argv)
 		escrow_usage(stderr);
 		return VC_EXIT_USAGE;
 	}
+	if (dir == NULL && (keyfile != NULL || pass || unindexed)) {
+		fprintf(stderr, "vaultctl escrow export: --key-file, "
+		    "--passphrase and --unindexed go with --data-dir\n");
+		return VC_EXIT_USAGE;
+	}
 	if (dir == NULL)
 		return export_online(out);
-	if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0 ||
-	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
-	    (r = vd_escrow_bundle_write(t, out)) != 0) {
-		vc_err(r, "escrow export");
-		rc = vc_exit_code(r) == VC_EXIT_USAGE ? VC_EXIT_FAIL :
-		    vc_exit_code(r);
-		goto out;
+	if (unindexed ? keyfile != NULL || pass : (keyfile == NULL) == !pass) {
+		fprintf(stderr, "vaultctl escrow export: --data-dir needs the "
+		    "vault's --key-file or --passphrase (to sign the bundle's "
+		    "index), or --unindexed for a bundle without one\n");
+		return VC_EXIT_USAGE;
 	}
-	printf("escrow bundle of vault %s written to %s\n", vd_store_id(st),
-	    out);
-	rc = VC_EXIT_OK;
- out:
-	vd_txn_abort(t);
-	vd_store_close(st);
-	return rc;
+	return export_offline(dir, keyfile, unindexed, out);
 }
 
 static int
@@ -302,7 +388,6 @@ vault_key(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dir = NULL, *keyfile = NULL;
-	struct vd_secret *secret = NULL;
 	struct vd_store *st = NULL;
 	char fp[VD_ESCROW_FPLEN + 1];
 	int c, r, pass = 0, rc = VC_EXIT_FAIL;
@@ -330,13 +415,7 @@ vault_key(int argc, char **argv)
 		escrow_usage(stderr);
 		return VC_EXIT_USAGE;
 	}
-	if (keyfile != NULL)
-		r = vd_keyfile_load(keyfile, &secret);
-	else
-		r = vd_read_secret(STDIN_FILENO, "Vault passphrase: ", 0, 0,
-		    &secret);
-	if (r != 0 || (r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0 ||
-	    (r = vd_store_unlock(st, secret)) != 0 ||
+	if ((r = unlock_ro(dir, keyfile, &st)) != 0 ||
 	    (r = vd_escrow_vault_fp(st, fp)) != 0) {
 		vc_err(r, "escrow vault-key");
 		goto out;
@@ -345,7 +424,6 @@ vault_key(int argc, char **argv)
 	rc = VC_EXIT_OK;
  out:
 	vd_store_close(st);
-	vd_secret_free(secret);
 	return rc;
 }
 

@@ -7,6 +7,8 @@
 #ifndef VD_CLI_CMDS_H
 #define VD_CLI_CMDS_H
 
+#include <stddef.h>
+
 enum {
 	VC_EXIT_OK = 0,
 	VC_EXIT_FAIL = 1,
@@ -26,6 +28,13 @@ struct vc_cmd {
 /* Prints "vaultctl: " msg (and the error's detail for err < 0) to stderr. */
 void vc_err(int err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Reads a whole (non-secret) regular file of at most 256 MiB into a
+ * malloc'd *out (caller frees) of *len bytes; -errno or VD_EINVAL with a
+ * detail naming path.
+ */
+int vc_read_file(const char *path, unsigned char **out, size_t *len);
 
 /* Maps a VD_E* / -errno code to an exit code. */
 int vc_exit_code(int err);

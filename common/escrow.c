@@ -42,6 +42,7 @@
 #include "err.h"
 #include "escrow.h"
 #include "shamir.h"
+#include "wire.h"
 
 #define PUB_MAGIC	"vaultd-escrow-v1"
 #define KEY_MAGIC	"vaultd-escrow-key-v1"
@@ -64,121 +65,6 @@
 #define BUNDLE_MAXITEMS	1000000u	/* bounds a hostile count */
 
 /* ---- small helpers -------------------------------------------------- */
-
-static void
-put_be(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_be(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-/* A growable byte buffer for non-secret output (envelopes, bundles). */
-struct obuf {
-	unsigned char	*p;	/* malloc'd */
-	size_t		 len;	/* bytes used */
-	size_t		 cap;	/* bytes allocated */
-	int		 err;	/* sticky VD_ENOMEM */
-};
-
-static void
-ob_add(struct obuf *b, const void *p, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		unsigned char *np;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->err = VD_ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-static void
-ob_be(struct obuf *b, uint64_t v, int n)
-{
-	unsigned char x[8];
-
-	put_be(x, v, n);
-	ob_add(b, x, (size_t)n);
-}
-
-static void
-ob_name(struct obuf *b, const char *name)
-{
-	size_t n = strlen(name);
-
-	ob_be(b, n, 1);
-	ob_add(b, name, n);
-}
-
-/* A bounded reader over a buffer; any overrun sets bad. */
-struct rd {
-	const unsigned char	*p;	/* the buffer */
-	size_t			 len;	/* its length */
-	size_t			 off;	/* next byte */
-	int			 bad;	/* overrun or bad field */
-};
-
-static const unsigned char *
-rd_take(struct rd *r, size_t n)
-{
-	const unsigned char *p;
-
-	if (r->bad || r->len - r->off < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	p = r->p + r->off;
-	r->off += n;
-	return p;
-}
-
-static uint64_t
-rd_be(struct rd *r, int n)
-{
-	const unsigned char *p = rd_take(r, (size_t)n);
-
-	return p ? get_be(p, n) : 0;
-}
-
-/* Reads u8 length + name into out (VD_NAME_MAX + 1), checking validity. */
-static void
-rd_name(struct rd *r, char *out)
-{
-	size_t n = (size_t)rd_be(r, 1);
-	const unsigned char *p;
-
-	out[0] = '\0';
-	if (n == 0 || n > VD_NAME_MAX || (p = rd_take(r, n)) == NULL) {
-		r->bad = 1;
-		return;
-	}
-	memcpy(out, p, n);
-	out[n] = '\0';
-	if (strlen(out) != n || !vd_name_valid(out))
-		r->bad = 1;
-}
 
 static void
 keyid_of(const unsigned char *pk, char *out)
@@ -1381,6 +1267,37 @@ vd_escrow_vault_fp(struct vd_store *st, char fp[VD_ESCROW_FPLEN + 1])
 	vd_secret_free(sk);
 	fp_of(pk, fp);
 	return 0;
+}
+
+int
+vd_escrow_vault_sign(struct vd_store *st, const char *domain,
+    const unsigned char *msg, size_t len,
+    unsigned char sig[VD_ESCROW_SIGBYTES],
+    unsigned char pk[VD_ESCROW_PKBYTES])
+{
+	struct vd_secret *sk = NULL;
+	unsigned char *buf = NULL;
+	size_t dlen;
+	int r;
+
+	/* The envelopes' own domain is theirs alone. */
+	if (domain == NULL || strcmp(domain, SIG_PREFIX) == 0)
+		return vd_err_set(VD_EINVAL, "bad signature domain");
+	dlen = strlen(domain) + 1;	/* with its NUL: a separator */
+	if ((r = sign_keys(st, pk, &sk)) != 0)
+		return r;
+	if ((buf = malloc(dlen + len)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	memcpy(buf, domain, dlen);
+	memcpy(buf + dlen, msg, len);
+	crypto_sign_detached(sig, NULL, buf, dlen + len, sk->data);
+	r = 0;
+ out:
+	free(buf);
+	vd_secret_free(sk);
+	return r;
 }
 
 static int

@@ -33,6 +33,7 @@
 #include "util.h"
 
 #define VD_ESCROW_PKBYTES	32	/* X25519 / Ed25519 public key */
+#define VD_ESCROW_SIGBYTES	64	/* Ed25519 signature */
 #define VD_ESCROW_KEYIDLEN	16	/* hex chars of a party key id */
 #define VD_ESCROW_FPLEN		32	/* hex chars of a vault key fingerprint */
 #define VD_ESCROW_MAXPARTIES	16	/* parties in one [escrow] section */
@@ -189,6 +190,19 @@ void vd_escrow_cfg_free(struct vd_escrow_cfg *ec);
  * characters) into fp.  The store must be unlocked.
  */
 int vd_escrow_vault_fp(struct vd_store *st, char fp[VD_ESCROW_FPLEN + 1]);
+
+/*
+ * Signs domain (a NUL-terminated name, not the envelopes' own), its NUL,
+ * then msg with the vault's escrow signing key (Ed25519, detached) into
+ * sig; pk gets the signing public key, written before msg is read, so pk
+ * may point into msg (a document that names its signer signs its name
+ * too).  For documents the vault vouches for beside its envelopes
+ * (bundle_index.h).  The store must be unlocked.
+ */
+int vd_escrow_vault_sign(struct vd_store *st, const char *domain,
+    const unsigned char *msg, size_t len,
+    unsigned char sig[VD_ESCROW_SIGBYTES],
+    unsigned char pk[VD_ESCROW_PKBYTES]);
 
 /*
  * Seals password pw of target's version to every configured party and

@@ -2436,6 +2436,31 @@ vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad)
 	return r;
 }
 
+int
+vd_audit_head(struct vd_txn *t, uint64_t *count, char *hash)
+{
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	return audit_head(t, count, hash);
+}
+
+int
+vd_audit_entry_hash(struct vd_txn *t, uint64_t n, char *hash)
+{
+	unsigned char key[8], h[VD_HASHBYTES];
+	json_t *obj = NULL;
+	int r;
+
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	put_be64(key, n);
+	if ((r = get_json(t, DB_AUDIT, key, 8, &obj)) == 0 &&
+	    (r = audit_hash(obj, h)) == 0)
+		hex(hash, h, VD_HASHBYTES);
+	json_decref(obj);
+	return r;
+}
+
 /* ---- freshness anchor ------------------------------------------------ */
 
 /*
@@ -2809,18 +2834,12 @@ head_now(struct vd_store *st, struct vd_anchor *now)
 static int
 entry_hash(struct vd_store *st, uint64_t n, char *out)
 {
-	unsigned char key[8], h[VD_HASHBYTES];
 	struct vd_txn *t = NULL;
-	json_t *obj = NULL;
 	int r;
 
-	put_be64(key, n);
 	if ((r = vd_txn_begin(st, 0, &t)) != 0)
 		return r;
-	if ((r = get_json(t, DB_AUDIT, key, 8, &obj)) == 0 &&
-	    (r = audit_hash(obj, h)) == 0)
-		hex(out, h, VD_HASHBYTES);
-	json_decref(obj);
+	r = vd_audit_entry_hash(t, n, out);
 	vd_txn_abort(t);
 	return r;
 }

@@ -300,6 +300,17 @@ int vd_audit_each(struct vd_txn *t, size_t limit,
  * *bad the first bad sequence number and a detail saying what is wrong.
  */
 int vd_audit_verify(struct vd_txn *t, uint64_t *count, uint64_t *bad);
+/*
+ * The audit chain head: *count entries, hash (hex, 2 * VD_HASHBYTES + 1
+ * bytes) of the newest one ("000…0" for an empty log), as the sealed head
+ * record has them.  Needs an unlocked store.
+ */
+int vd_audit_head(struct vd_txn *t, uint64_t *count, char *hash);
+/*
+ * The hash (hex) of audit entry n as stored, the value entry n + 1 carries
+ * as "prev".  VD_ENOTFOUND when there is no entry n.
+ */
+int vd_audit_entry_hash(struct vd_txn *t, uint64_t n, char *hash);
 
 /* --- freshness anchor: the vault's state, outside the data directory -- */
 

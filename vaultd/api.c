@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "apply.h"
+#include "bundle_index.h"
 #include "err.h"
 #include "escrow.h"
 #include "escrowd.h"
@@ -3269,7 +3270,8 @@ m_unseal(struct vd_req *rq, json_t *params)
 /* --- escrow ------------------------------------------------------------ */
 
 /*
- * escrow.export (admin): every escrow envelope as a bundle, base64 in the
+ * escrow.export (admin): every escrow envelope as a bundle with its index
+ * and audit checkpoint signed by the vault (bundle_index.h), base64 in the
  * answer.  No plaintext: the bundle opens only with an escrow party's key.
  */
 static void
@@ -3282,9 +3284,10 @@ m_escrow_export(struct vd_req *rq, json_t *params)
 	size_t len = 0, blen;
 	int r;
 
+	/* Audited first: the bundle's checkpoint includes its own export. */
 	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
-	    (r = vd_escrow_bundle_build(t, &buf, &len)) != 0 ||
-	    (r = audit_in(t, rq, NULL, 0, "ok", NULL)) != 0) {
+	    (r = audit_in(t, rq, NULL, 0, "ok", NULL)) != 0 ||
+	    (r = vd_bundle_build(d->st, t, vd_now(), &buf, &len)) != 0) {
 		vd_txn_abort(t);
 		free(buf);
 		vd_req_fail(rq, r, NULL);

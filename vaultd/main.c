@@ -32,6 +32,7 @@
 #include "err.h"
 #include "escrow.h"
 #include "harden.h"
+#include "headlog.h"
 #include "log.h"
 #include "mem.h"
 #include "notify.h"
@@ -174,6 +175,7 @@ signal_cb(uv_signal_t *h, int signum)
 	vd_rotate_stop(d);
 	vd_api_stop(d);
 	vd_server_stop(d);
+	vd_headlog_close(d);
 	for (size_t i = 0; i < VD_NELEM(d->sig); i++)
 		uv_close((uv_handle_t *)&d->sig[i], NULL);
 }
@@ -408,6 +410,7 @@ main(int argc, char **argv)
 	if ((r = vd_harden_cloexec_all()) != 0)
 		log_err("close-on-exec", r);
 	notify_ready(&d);
+	vd_headlog_start(&d);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	rc = 0;
  out:
@@ -417,6 +420,7 @@ main(int argc, char **argv)
 		vd_rotate_stop(&d);
 		vd_api_stop(&d);
 		vd_server_stop(&d);
+		vd_headlog_close(&d);
 		for (size_t i = 0; i < VD_NELEM(d.sig); i++)
 			if (d.sig[i].loop != NULL)
 				uv_close((uv_handle_t *)&d.sig[i], NULL);
@@ -424,6 +428,8 @@ main(int argc, char **argv)
 	}
 	if (uv_loop_close(d.loop) != 0)
 		vd_log(LOG_WARNING, "loop closed with handles open");
+	/* Every job has ended: the head marked now is the last one. */
+	vd_headlog_final(&d);
 	vd_store_close(d.st);
 	vd_store_unlock_dir(lockfd);	/* after the store: no writer left */
 	vd_config_free(d.cfg);

@@ -1,13 +1,19 @@
 /*
- * notify.c - sd_notify(3) messages to systemd; the only code that includes
- * <systemd/sd-daemon.h>.
+ * notify.c - sd_notify(3) messages to systemd and structured journal
+ * entries (sd_journal_send(3)); the only code that includes libsystemd's
+ * headers.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 #include "notify.h"
@@ -98,4 +104,39 @@ vd_notify_status(const char *fmt, ...)
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return;
 	send_msg(msg);
+}
+
+/* 1 when stderr is the journal stream systemd connected (JOURNAL_STREAM). */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &sb) != 0)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
+int
+vd_notify_audit_head(unsigned long long count, const char *hash,
+    const char *vault_id, const char *why)
+{
+	int r;
+
+	if (!stderr_is_journal())
+		return -1;
+	r = sd_journal_send("MESSAGE=audit head (%s): entry %llu", why, count,
+	    "PRIORITY=%d", LOG_NOTICE, "SYSLOG_IDENTIFIER=vaultd",
+	    "VAULTD_AUDIT_HEAD=%llu:%s", count, hash,
+	    "VAULTD_VAULT_ID=%s", vault_id, NULL);
+	if (r < 0) {
+		vd_log(LOG_DEBUG, "sd_journal_send: %s", strerror(-r));
+		return -1;
+	}
+	return 0;
 }

@@ -35,4 +35,15 @@ void vd_notify_stopping(void);
 void vd_notify_status(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/*
+ * Writes an audit head mark (audit_mark.h) to the journal as structured
+ * fields VAULTD_AUDIT_HEAD=COUNT:HASH and VAULTD_VAULT_ID=ID, with a
+ * MESSAGE naming why (start, interval, stop), when vaultd's stderr is the
+ * journal (JOURNAL_STREAM names it, as systemd sets it for a service).
+ * Returns 0 when sent; -1 when there is no journal to send to (or sending
+ * failed): the caller then writes the stderr line instead.
+ */
+int vd_notify_audit_head(unsigned long long count, const char *hash,
+    const char *vault_id, const char *why);
+
 #endif

@@ -111,7 +111,11 @@ expect "--check --grace --help --json --prometheus --socket --state" vaultctl st
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
-expect "--anchor --data-dir --help --key-file" vaultctl audit verify --
+expect "--anchor --checkpoint --data-dir --help --journal --key-file" vaultctl audit verify --
+expect "--anchor --data-dir --help --key-file" vaultctl audit restore --
+expect "--allow-unindexed" vaultctl breakglass --al
+expect "--allow-unindexed" vaultctl breakglass share --al
+expect "--unindexed" vaultctl escrow export --un
 expect "interactive moderate sensitive" vaultctl init --kdf-cost ""
 expect "auto" vaultctl target add n --account-hosts ""
 

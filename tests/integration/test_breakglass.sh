@@ -211,7 +211,8 @@ brk combine --escrow-key "$T/customer.key" "$T/c.share" "$T/a.share"
 refused $? "combine with a key the shares are not sealed to"
 
 # ---- bundle and reports ------------------------------------------------------
-"$VC" escrow export --data-dir "$D" --out "$T/bundle" >/dev/null 2>"$T/err" ||
+"$VC" escrow export --data-dir "$D" --key-file "$D.key" --out "$T/bundle" \
+    >/dev/null 2>"$T/err" ||
     fail "export: $(cat "$T/err")"
 grep -qaF -f "$T/pw" "$T/bundle" && fail "password in clear in the bundle"
 brk --bundle "$T/bundle" --escrow-key "$T/customer.key" --version 1 db1 ||

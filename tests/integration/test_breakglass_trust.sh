@@ -23,26 +23,9 @@ set -u
 VC=$1
 H=$2
 T=$(mktemp -d /tmp/vdtrust.XXXXXX) || exit 1
-fails=0
 trap 'rm -rf -- "$T"' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
-
-# Runs vaultctl breakglass with args; stdout to $T/out, stderr to $T/err.
-brk() {
-	"$VC" breakglass "$@" >"$T/out" 2>"$T/err"
-}
-
-# Expects the last command to have failed (exit 1) with nothing on stdout.
-refused() {
-	rc=$1
-	shift
-	[ "$rc" -eq 1 ] || fail "$*: exit $rc, expected 1 ($(cat "$T/err"))"
-	[ ! -s "$T/out" ] || fail "$*: something was printed on stdout"
-}
+# shellcheck source=bglib.sh
+. "$(dirname "$0")/bglib.sh"
 
 PW='Genuine-Pw-7481'
 FORGED='Forged-Pw-2934'	# printable: only the signer check can stop it
@@ -92,7 +75,8 @@ brk --data-dir "$T/forged" --escrow-key "$T/vendor.key" --vault-key "$fp" db1
 refused $? "forged newer version, --vault-key"
 
 # The same forgery carried in a bundle.
-"$VC" escrow export --data-dir "$T/forged" --out "$T/forged.bundle" \
+"$VC" escrow export --data-dir "$T/forged" --key-file "$D.key" \
+    --out "$T/forged.bundle" \
     >/dev/null 2>"$T/err" || fail "export: $(cat "$T/err")"
 brk --bundle "$T/forged.bundle" --escrow-key "$T/customer.key" db1
 refused $? "forged bundle"
@@ -169,7 +153,8 @@ offline_all() {
 	    fail "$what: audit verify: $(cat "$T/err")"
 	brk --data-dir "$L" --escrow-key "$T/customer.key" db1
 	refused $? "$what: breakglass --data-dir"
-	"$VC" escrow export --data-dir "$L" --out "$T/l.bundle" >"$T/out" 2>"$T/err"
+	"$VC" escrow export --data-dir "$L" --key-file "$D.key" --out "$T/l.bundle" \
+	    >"$T/out" 2>"$T/err"
 	refused $? "$what: escrow export"
 	[ -e "$T/l.bundle" ] && fail "$what: a bundle was written"
 	"$VC" escrow vault-key --data-dir "$L" --key-file "$D.key" >"$T/out" 2>"$T/err"

@@ -31,6 +31,16 @@
  *   cut DIR FROM FILE
  *	The attacker of issue 14 item 3, without any key: deletes audit
  *	entries FROM and newer and puts back the sealed head saved in FILE.
+ *   bundle IN OUT drop TARGET VERSION
+ *   bundle IN OUT take OTHER TARGET VERSION PARTY
+ *   bundle IN OUT resign
+ *   bundle IN OUT strip
+ *	The attacker of a version 2 bundle (bundle_index.h), without the
+ *	vault's key, writes OUT from IN: drop removes TARGET's VERSION (a
+ *	hidden version), the index kept; take puts PARTY's envelope of
+ *	TARGET's VERSION from bundle OTHER in place of IN's (a swapped
+ *	envelope, or a planted one when IN has none); resign re-signs the
+ *	index with a fresh key; strip leaves the envelopes without the index.
  */
 #include <stdio.h>
 #include <limits.h>
@@ -38,11 +48,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "err.h"
 #include "escrow.h"
 #include "mem.h"
 #include "store.h"
 #include "util.h"
+#include "wire.h"
 
 static void
 die(int r, const char *what)
@@ -409,6 +422,165 @@ reports(int argc, char **argv)
 	return 0;
 }
 
+/* Reads a whole file into a malloc'd buffer. */
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL;
+	size_t cap = 0, n;
+
+	*len = 0;
+	if (f == NULL)
+		die(-2, path);
+	for (;;) {
+		if (*len == cap && (buf = realloc(buf, cap = cap * 2 + 4096)) ==
+		    NULL)
+			die(VD_ENOMEM, "read");
+		if ((n = fread(buf + *len, 1, cap - *len, f)) == 0)
+			break;
+		*len += n;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Splits a version 2 bundle: *ix, *ixlen its index; returns the v1 part. */
+static const unsigned char *
+split2(const unsigned char *buf, size_t len, const unsigned char **ix,
+    size_t *ixlen, size_t *v1len)
+{
+	if (len < 12 || memcmp(buf, "VDBUNDL2", 8) != 0)
+		die(VD_EINVAL, "not a version 2 bundle");
+	*ixlen = (size_t)get_be(buf + 8, 4);
+	if (*ixlen > len - 12)
+		die(VD_EINVAL, "index length");
+	*ix = buf + 12;
+	*v1len = len - 12 - *ixlen;
+	return buf + 12 + *ixlen;
+}
+
+static int
+bundle(int argc, char **argv)
+{
+	struct vd_escrow_set set = { NULL, 0, 0 }, other = { NULL, 0, 0 };
+	const unsigned char *ixp, *v1;
+	unsigned char *buf, *ix, x[8];
+	size_t len, ixlen, v1len, olen = 0, n = 0;
+	FILE *f;
+	int r, strip = 0;
+
+	if (argc < 4)
+		die(VD_EINVAL, "usage");
+	buf = slurp(argv[1], &len);
+	v1 = split2(buf, len, &ixp, &ixlen, &v1len);
+	if ((ix = malloc(ixlen)) == NULL)
+		die(VD_ENOMEM, "index");
+	memcpy(ix, ixp, ixlen);
+	if ((r = vd_escrow_set_parse_bundle(v1, v1len, &set)) != 0)
+		die(r, "parse");
+	if (strcmp(argv[3], "drop") == 0 && argc == 6) {
+		for (size_t i = 0; i < set.n; i++)
+			if (strcmp(set.items[i].target, argv[4]) == 0 &&
+			    set.items[i].version == num(argv[5]))
+				set.items[i].len = 0;	/* dropped below */
+	} else if (strcmp(argv[3], "take") == 0 && argc == 8) {
+		const unsigned char *oix, *ov1;
+		size_t oixlen, ov1len;
+		unsigned char *ob = slurp(argv[4], &olen);
+		int found = 0;
+
+		ov1 = split2(ob, olen, &oix, &oixlen, &ov1len);
+		if ((r = vd_escrow_set_parse_bundle(ov1, ov1len, &other)) != 0)
+			die(r, "parse other");
+		free(ob);
+		for (size_t j = 0; j < other.n; j++) {
+			struct vd_escrow_item *o = &other.items[j];
+
+			if (strcmp(o->target, argv[5]) != 0 ||
+			    o->version != num(argv[6]) ||
+			    strcmp(o->party, argv[7]) != 0)
+				continue;
+			for (size_t i = 0; i < set.n; i++)
+				if (strcmp(set.items[i].target, o->target) ==
+				    0 && set.items[i].version == o->version &&
+				    strcmp(set.items[i].party, o->party) == 0) {
+					free(set.items[i].env);
+					set.items[i] = *o;
+					o->env = NULL;
+					found = 1;
+				}
+			if (!found) {
+				/* Planted: appended (the set owns it now). */
+				if ((set.items = realloc(set.items,
+				    (set.n + 1) * sizeof(*set.items))) == NULL)
+					die(VD_ENOMEM, "plant");
+				set.items[set.n++] = *o;
+				o->env = NULL;
+				found = 1;
+			}
+		}
+		if (!found)
+			die(VD_ENOTFOUND, "no such envelope in OTHER");
+	} else if (strcmp(argv[3], "resign") == 0 && argc == 4) {
+		unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+		unsigned char sk[crypto_sign_SECRETKEYBYTES];
+		unsigned char *m;
+		const char dom[] = "vaultd-index-sig-v1";
+
+		crypto_sign_keypair(pk, sk);
+		memcpy(ix + 8, pk, sizeof(pk));
+		if ((m = malloc(sizeof(dom) + ixlen)) == NULL)
+			die(VD_ENOMEM, "resign");
+		memcpy(m, dom, sizeof(dom));
+		memcpy(m + sizeof(dom), ix, ixlen - crypto_sign_BYTES);
+		crypto_sign_detached(ix + ixlen - crypto_sign_BYTES, NULL, m,
+		    sizeof(dom) + ixlen - crypto_sign_BYTES, sk);
+		free(m);
+	} else if (strcmp(argv[3], "strip") == 0 && argc == 4)
+		strip = 1;
+	else
+		die(VD_EINVAL, "usage: bundle IN OUT drop|take|resign|strip");
+	if ((f = fopen(argv[2], "wb")) == NULL)
+		die(-2, argv[2]);
+	if (!strip) {
+		fwrite("VDBUNDL2", 1, 8, f);
+		put_be(x, ixlen, 4);
+		fwrite(x, 1, 4, f);
+		fwrite(ix, 1, ixlen, f);
+	}
+	for (size_t i = 0; i < set.n; i++)
+		n += set.items[i].len > 0;
+	fwrite("VDBUNDL1", 1, 8, f);
+	put_be(x, n, 4);
+	fwrite(x, 1, 4, f);
+	for (size_t i = 0; i < set.n; i++) {
+		struct vd_escrow_item *it = &set.items[i];
+		unsigned char l;
+
+		if (it->len == 0)
+			continue;
+		l = (unsigned char)strlen(it->target);
+		fwrite(&l, 1, 1, f);
+		fwrite(it->target, 1, l, f);
+		put_be(x, it->version, 8);
+		fwrite(x, 1, 8, f);
+		l = (unsigned char)strlen(it->party);
+		fwrite(&l, 1, 1, f);
+		fwrite(it->party, 1, l, f);
+		put_be(x, it->len, 4);
+		fwrite(x, 1, 4, f);
+		fwrite(it->env, 1, it->len, f);
+	}
+	if (fclose(f) != 0)
+		die(-5, "write");
+	vd_escrow_set_clear(&set);
+	vd_escrow_set_clear(&other);
+	free(ix);
+	free(buf);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -436,7 +608,9 @@ main(int argc, char **argv)
 		return cut(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "lastaudit") == 0)
 		return lastaudit(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "bundle") == 0)
+		return bundle(argc - 1, argv + 1);
 	die(VD_EINVAL, "usage: seal|hold|copy|flip|reports|forge|audit|"
-	    "savehead|cut ...");
+	    "savehead|cut|lastaudit|bundle ...");
 	return 1;
 }

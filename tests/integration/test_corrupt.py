@@ -135,6 +135,7 @@ def main():
                     ("audit verify", ["audit", "verify", "--data-dir", c,
                                       "--key-file", c + ".key"]),
                     ("escrow export", ["escrow", "export", "--data-dir", c,
+                                       "--key-file", c + ".key",
                                        "--out", bundle]),
                     ("escrow vault-key", ["escrow", "vault-key",
                                           "--data-dir", c, "--key-file",

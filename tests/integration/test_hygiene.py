@@ -162,7 +162,7 @@ def main():
     # Break-glass: from the live data directory and from a bundle.
     bundle = os.path.join(E.work, "bundle")
     rc, out, err = v.run_ctl(["escrow", "export", "--data-dir", v.data,
-                              "--out", bundle])
+                              "--key-file", v.key, "--out", bundle])
     check(rc == 0 and os.path.getsize(bundle) > 0,
           "escrow export: %d %s" % (rc, err))
     # Each party pins the vault's signing key first (issue 14).

@@ -14,6 +14,8 @@
 
 #include <sodium.h>
 
+#include "audit_mark.h"
+#include "bundle_index.h"
 #include "check.h"
 #include "err.h"
 #include "escrow.h"
@@ -953,6 +955,159 @@ test_derive(struct vd_store *st)
 	CHECK_INT_EQ(vd_store_derive(st, 1, "vdescrow", b, 8), VD_EINVAL);
 }
 
+/*
+ * The signed index and checkpoint of a bundle (bundle_index.h): built,
+ * parsed, checked against the envelopes; each edit an attacker can make
+ * without the vault's key is refused; the checkpoint against the log.
+ */
+static void
+test_bundle_index(struct vd_store *st, struct vd_escrow_key **k)
+{
+	const char *const names[] = { "customer", "vendor" };
+	struct vd_escrow_cfg *ec = cfg("any", names, 2);
+	struct vd_escrow_set set = { NULL, 0, 0 };
+	struct vd_bindex *ix = NULL, *ix2 = NULL;
+	struct vd_escrow_item saved;
+	struct vd_txn *t;
+	unsigned char *buf, *v1;
+	char fp[VD_ESCROW_FPLEN + 1], head[2 * VD_HASHBYTES + 1];
+	size_t len, v1len, n = 0;
+	uint64_t count;
+	json_t *ev;
+
+	(void)k;
+	put_version(st, ec, "bix", 1, "previous", "Bix-Pw-One-1");
+	put_version(st, ec, "bix", 2, "current", "Bix-Pw-Two-2");
+	ev = json_pack("{s:s}", "event", "test");
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	CHECK_OK(vd_audit_append(t, ev, NULL));
+	json_decref(ev);
+	CHECK_OK(vd_audit_head(t, &count, head));
+	CHECK_OK(vd_bundle_build(st, t, 1700000000, &buf, &len));
+	CHECK_OK(vd_escrow_bundle_build(t, &v1, &v1len));
+	CHECK_OK(vd_txn_commit(t));
+	CHECK_OK(vd_escrow_vault_fp(st, fp));
+	CHECK(len > 12 && memcmp(buf, "VDBUNDL2", 8) == 0);
+	CHECK_OK(vd_bundle_parse(buf, len, &set, &ix));
+	CHECK(ix != NULL);
+	CHECK_STR_EQ(ix->fp, fp);
+	CHECK_INT_EQ(ix->exported, 1700000000);
+	CHECK_INT_EQ(ix->audit_count, count);
+	CHECK_STR_EQ(ix->audit_hash, head);
+	for (size_t i = 0; i < ix->n; i++)
+		if (strcmp(ix->e[i].target, "bix") == 0)
+			n++;
+	CHECK_INT_EQ(n, 4);	/* 2 versions x 2 parties */
+	CHECK_INT_EQ(vd_bindex_state(ix, "bix", 1), VD_BIS_PREVIOUS);
+	CHECK_INT_EQ(vd_bindex_state(ix, "bix", 2), VD_BIS_CURRENT);
+	CHECK_INT_EQ(vd_bindex_state(ix, "bix", 3), VD_BIS_UNKNOWN);
+	CHECK_STR_EQ(vd_bindex_state_name(VD_BIS_PENDING), "pending");
+	CHECK_OK(vd_bindex_check(ix, &set, "bix", fp));
+	CHECK_OK(vd_bindex_check(ix, &set, "bix", NULL));
+	CHECK_INT_EQ(vd_bindex_check(ix, &set, "bix",
+	    "00112233445566778899aabbccddeeff"), VD_ECORRUPT);
+	CHECK(strstr(vd_err_detail(), "not the trusted") != NULL);
+	/* An envelope byte changed: its hash differs. */
+	for (size_t i = 0; i < set.n; i++)
+		if (strcmp(set.items[i].target, "bix") == 0 &&
+		    set.items[i].version == 2) {
+			set.items[i].env[set.items[i].len / 2] ^= 1;
+			CHECK_INT_EQ(vd_bindex_check(ix, &set, "bix", fp),
+			    VD_ECORRUPT);
+			CHECK(strstr(vd_err_detail(), "differs") != NULL);
+			set.items[i].env[set.items[i].len / 2] ^= 1;
+			/* Hidden: the item left out of the set. */
+			saved = set.items[i];
+			set.items[i] = set.items[set.n - 1];
+			set.n--;
+			CHECK_INT_EQ(vd_bindex_check(ix, &set, "bix", fp),
+			    VD_ECORRUPT);
+			CHECK(strstr(vd_err_detail(), "hidden") != NULL);
+			/* Put back: whole again. */
+			set.items[set.n++] = saved;
+			CHECK_OK(vd_bindex_check(ix, &set, "bix", fp));
+			break;
+		}
+	vd_escrow_set_clear(&set);
+	/* Planted: a version sealed after the export. */
+	put_version(st, ec, "bix", 3, "pending", "Bix-Pw-Three-3");
+	load(st, &set);
+	CHECK_INT_EQ(vd_bindex_check(ix, &set, "bix", fp), VD_ECORRUPT);
+	CHECK(strstr(vd_err_detail(), "planted") != NULL);
+	vd_escrow_set_clear(&set);
+	/* The checkpoint: the log continues it; a later one is ahead. */
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_bindex_checkpoint(ix, t));
+	ix->audit_count = count + 5;
+	CHECK_INT_EQ(vd_bindex_checkpoint(ix, t), VD_ECHAIN);
+	CHECK(strstr(vd_err_detail(), "are missing") != NULL);
+	ix->audit_count = count;
+	ix->audit_hash[0] = ix->audit_hash[0] == '0' ? '1' : '0';
+	CHECK_INT_EQ(vd_bindex_checkpoint(ix, t), VD_ECHAIN);
+	CHECK(strstr(vd_err_detail(), "replaced") != NULL);
+	vd_txn_abort(t);
+	/* Any byte of the index changed: refused (bad field or signature). */
+	for (size_t off = 12; off < 12 + (size_t)(buf[10] << 8 | buf[11]); off += 7) {
+		buf[off] ^= 0x20;
+		CHECK(vd_bundle_parse(buf, len, &set, &ix2) != 0);
+		CHECK(ix2 == NULL);
+		vd_escrow_set_clear(&set);
+		buf[off] ^= 0x20;
+	}
+	/* Cut short, and a version 1 bundle (no index). */
+	CHECK_INT_EQ(vd_bundle_parse(buf, 40, &set, &ix2), VD_EINVAL);
+	vd_escrow_set_clear(&set);
+	CHECK_OK(vd_bundle_parse(v1, v1len, &set, &ix2));
+	CHECK(ix2 == NULL && set.n > 0);
+	vd_escrow_set_clear(&set);
+	vd_bindex_free(ix);
+	free(buf);
+	free(v1);
+	vd_escrow_cfg_free(ec);
+}
+
+/* Audit head marks in journal text (audit_mark.h). */
+static void
+test_audit_marks(void)
+{
+	static const char id[] = "0123456789abcdef0123456789abcdef";
+	static const char h[] =
+	    "b5c7a235dcb1467e9db2a8ebb0bbca6cd184028c8f081e252c7a64f267ca8c42";
+	struct vd_audit_marks m;
+	char text[2048];
+	int w;
+
+	w = snprintf(text, sizeof(text),
+	    "<5>vaultd: audit head (start): VAULTD_AUDIT_HEAD=3:%s "
+	    "VAULTD_VAULT_ID=%s\n"
+	    "{\"VAULTD_AUDIT_HEAD\" : \"9:%s\",\"VAULTD_VAULT_ID\":\"%s\"}\n"
+	    "VAULTD_AUDIT_HEAD=12:%s VAULTD_VAULT_ID=%s\n"
+	    "XVAULTD_AUDIT_HEAD=99:%s VAULTD_VAULT_ID=%s\n"
+	    "VAULTD_AUDIT_HEAD=7:%.63s VAULTD_VAULT_ID=%s\n"
+	    "VAULTD_AUDIT_HEAD=8:%s0 VAULTD_VAULT_ID=%s\n"
+	    "VAULTD_AUDIT_HEAD=99999999999999999999:%s VAULTD_VAULT_ID=%s\n"
+	    "VAULTD_AUDIT_HEAD=5:%s\n"
+	    "VAULTD_AUDIT_HEAD=4:%s VAULTD_VAULT_ID=%s",
+	    h, id, h, id, h, "ffffffffffffffffffffffffffffffff", h, id, h, id,
+	    h, id, h, id, h, h, id);
+	CHECK(w > 0 && (size_t)w < sizeof(text));
+	CHECK_OK(vd_audit_marks_scan(text, (size_t)w, id, 100, &m));
+	CHECK_INT_EQ(m.seen, 3);	/* 3, 9, 4 */
+	CHECK_INT_EQ(m.n, 3);
+	CHECK_INT_EQ(m.other, 1);	/* 12 is another vault's */
+	CHECK_INT_EQ(m.bad, 4);		/* 63 and 65 digits, overflow, no id */
+	CHECK_INT_EQ(m.top.count, 9);
+	CHECK_STR_EQ(m.top.hash, h);
+	vd_audit_marks_clear(&m);
+	CHECK_OK(vd_audit_marks_scan(text, (size_t)w, id, 1, &m));
+	CHECK_INT_EQ(m.n, 1);
+	CHECK_INT_EQ(m.seen, 3);
+	CHECK_INT_EQ(m.top.count, 9);
+	vd_audit_marks_clear(&m);
+	CHECK_INT_EQ(vd_audit_marks_scan(text, (size_t)w, "short", 1, &m),
+	    VD_EINVAL);
+}
+
 int
 main(void)
 {
@@ -984,6 +1139,8 @@ main(void)
 	test_share_combine(st, k);
 	test_reseal(st, k);
 	test_reports(st);
+	test_bundle_index(st, k);
+	test_audit_marks();
 	vd_store_close(st);
 	test_readonly("vault", k);
 	for (int i = 0; i < 3; i++)
