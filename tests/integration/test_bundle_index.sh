@@ -15,8 +15,9 @@
 #    the same vault key;
 #  - re-signs the index with a fresh key;
 #  - strips the index (and an old unindexed bundle);
-#  - cuts the audit tail and rolls back the anchor file with it: only a
-#    bundle's signed checkpoint shows the cut.
+#  - cuts the audit tail and rolls back the anchor file with it (refused
+#    by the integrity record), then puts back a whole older data file with
+#    its anchor: only a bundle's signed checkpoint shows the cut.
 set -u
 
 [ $# -eq 2 ] || { echo "usage: $0 VAULTCTL HELPER" >&2; exit 2; }
@@ -184,6 +185,7 @@ printf '%s\n' "$PW1" | "$H" seal "$A" db1 1 current any "$C" "$V" ||
 "$H" audit "$A" 3 || fail "audit 3"
 "$H" savehead "$A" "$T/head.old" || fail "savehead"
 cp "$A.anchor" "$T/anchor.old" || fail "save the anchor"
+cp "$A/data.mdb" "$T/data.old" || fail "save the data file"
 "$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err" ||
     fail "verify: $(cat "$T/err")"
 n=$(sed -n 's/^audit log intact: \([0-9]*\) entries$/\1/p' "$T/out")
@@ -205,8 +207,15 @@ grep -q "continues the signed checkpoint of $T/ba (entry $((n + 4))," "$T/out" |
 cut=$("$H" cut "$A" $((n + 1)) "$T/head.old") || fail "cut"
 [ "$cut" -eq 6 ] || fail "cut $cut entries, expected 6"
 cp "$T/anchor.old" "$A.anchor"
+# Cut record by record, the vault's integrity record already shows it ...
+"$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err"
+refused $? "cut tail, plain verify (integrity record)"
+says "modified outside vaultd" "integrity record"
+# ... so the attacker puts back the whole older data file, consistent in
+# itself, with its anchor: plain verify cannot tell.
+cp "$T/data.old" "$A/data.mdb" || fail "roll back the data file"
 "$VC" audit verify --data-dir "$A" --key-file "$A.key" >"$T/out" 2>"$T/err" ||
-    fail "the rolled-back anchor was expected to pass: $(cat "$T/err")"
+    fail "the rolled-back copy was expected to pass: $(cat "$T/err")"
 "$VC" audit verify --data-dir "$A" --key-file "$A.key" --checkpoint "$T/ba" \
     >"$T/out" 2>"$T/err"
 refused $? "cut tail with the anchor rolled back, --checkpoint"
