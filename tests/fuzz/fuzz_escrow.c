@@ -1,5 +1,5 @@
 /*
- * fuzz_escrow.c - libFuzzer target for the escrow parsers (common/escrow.c):
+ * fuzz_escrow.c - libFuzzer target for the escrow parsers (escrow/escrow.c):
  * party public key lines, private key files, bundles, single envelopes
  * (opened by break-glass), share files and break-glass reports.  The first
  * input byte picks the parser (mod MODES), the rest is its input; every

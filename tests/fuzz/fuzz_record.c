@@ -1,6 +1,6 @@
 /*
  * fuzz_record.c - libFuzzer target for stored record decoding
- * (storage/store.c, and the escrow readers of common/escrow.c): a vault is
+ * (storage/store.c, and the escrow readers of escrow/escrow.c): a vault is
  * created once in a temp dir and filled with one record of every kind;
  * each input then changes one record inside a write transaction that is
  * always aborted, and every typed read runs over the vault.  Each must
@@ -231,7 +231,7 @@ read_all(struct vd_txn *t)
 		if (vd_version_get(t, "t", v, &o) == 0)
 			json_decref(o);
 		o = NULL;
-		if (vd_escrow_get(t, "t", v, "customer", &env, &len) == 0)
+		if (vd_envelope_get(t, "t", v, "customer", &env, &len) == 0)
 			free(env);
 		env = NULL;
 	}
@@ -239,7 +239,7 @@ read_all(struct vd_txn *t)
 		vd_secret_free(pw);
 	(void)vd_version_last(t, "t", &v);
 	(void)vd_version_each(t, "t", 0, cb_seq, NULL);
-	(void)vd_escrow_each(t, NULL, cb_env, NULL);
+	(void)vd_envelope_each(t, NULL, cb_env, NULL);
 	(void)vd_escrow_reports(t, cb_report, NULL);
 	(void)vd_escrow_set_load(t, NULL, &set);
 	vd_escrow_set_clear(&set);

@@ -149,7 +149,7 @@ forge_cb(const char *target, uint64_t v, const char *party,
     const unsigned char *env, size_t len, void *arg)
 {
 	/* Every envelope of the scratch vault goes into the victim's. */
-	return vd_escrow_put(arg, target, v, party, env, len);
+	return vd_envelope_put(arg, target, v, party, env, len);
 }
 
 static int
@@ -192,7 +192,7 @@ forge(int argc, char **argv)
 	if ((r = vd_store_open(argv[1], 0, &victim)) != 0 ||
 	    (r = vd_txn_begin(victim, 1, &vt)) != 0 ||
 	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
-	    (r = vd_escrow_each(t, argv[2], forge_cb, vt)) != 0 ||
+	    (r = vd_envelope_each(t, argv[2], forge_cb, vt)) != 0 ||
 	    (r = vd_txn_commit(vt)) != 0)
 		die(r, "plant");
 	vd_txn_abort(t);
@@ -359,7 +359,7 @@ tamper(int argc, char **argv, int flip)
 	if ((r = vd_store_open(argv[1], 0, &st)) != 0)
 		die(r, "open");
 	if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
-	    (r = vd_escrow_get(t, argv[2], num(argv[3]), flip ? argv[4] :
+	    (r = vd_envelope_get(t, argv[2], num(argv[3]), flip ? argv[4] :
 	    argv[6], &env, &len)) != 0)
 		die(r, "get");
 	if (flip) {
@@ -368,9 +368,9 @@ tamper(int argc, char **argv, int flip)
 		if (off >= len)
 			die(VD_EINVAL, "offset past the envelope");
 		env[off] ^= 0x10;
-		r = vd_escrow_put(t, argv[2], num(argv[3]), argv[4], env, len);
+		r = vd_envelope_put(t, argv[2], num(argv[3]), argv[4], env, len);
 	} else
-		r = vd_escrow_put(t, argv[4], num(argv[5]), argv[6], env, len);
+		r = vd_envelope_put(t, argv[4], num(argv[5]), argv[6], env, len);
 	if (r != 0 || (r = vd_txn_commit(t)) != 0)
 		die(r, "put");
 	printf("%zu\n", len);

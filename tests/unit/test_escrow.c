@@ -571,9 +571,9 @@ test_tamper(struct vd_store *st, struct vd_escrow_key **k)
 
 	/* db1 v2 customer's envelope copied over db22 v1 customer's. */
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_get(t, "db1", 2, "customer", &env, &len));
-	CHECK_OK(vd_escrow_get(t, "db22", 1, "customer", &env2, &len2));
-	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env, len));
+	CHECK_OK(vd_envelope_get(t, "db1", 2, "customer", &env, &len));
+	CHECK_OK(vd_envelope_get(t, "db22", 1, "customer", &env2, &len2));
+	CHECK_OK(vd_envelope_put(t, "db22", 1, "customer", env, len));
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_INT_EQ(recover(st, "db22", 1, k, 2, NULL, &res), VD_ECORRUPT);
 	CHECK(strstr(vd_err_detail(), "moved") != NULL);
@@ -581,14 +581,14 @@ test_tamper(struct vd_store *st, struct vd_escrow_key **k)
 
 	/* ... over another version of the same target. */
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2));
-	CHECK_OK(vd_escrow_put(t, "db1", 1, "customer", env, len));
+	CHECK_OK(vd_envelope_put(t, "db22", 1, "customer", env2, len2));
+	CHECK_OK(vd_envelope_put(t, "db1", 1, "customer", env, len));
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_INT_EQ(recover(st, "db1", 1, &k[0], 1, NULL, &res),
 	    VD_ECORRUPT);
 	/* ... and into the other party's slot of its own version. */
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_put(t, "db1", 2, "vendor", env, len));
+	CHECK_OK(vd_envelope_put(t, "db1", 2, "vendor", env, len));
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_INT_EQ(recover(st, "db1", 2, &k[1], 1, NULL, &res),
 	    VD_ECORRUPT);
@@ -615,7 +615,7 @@ test_tamper(struct vd_store *st, struct vd_escrow_key **k)
 	for (size_t i = 0; i < len2; i++) {
 		env2[i] ^= 0x20;
 		CHECK_OK(vd_txn_begin(st, 1, &t));
-		CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2));
+		CHECK_OK(vd_envelope_put(t, "db22", 1, "customer", env2, len2));
 		CHECK_OK(vd_txn_commit(t));
 		if (recover(st, "db22", 1, k, 2, NULL, &res) != VD_ECORRUPT) {
 			fprintf(stderr, "flip at byte %zu of %zu accepted\n", i,
@@ -626,11 +626,11 @@ test_tamper(struct vd_store *st, struct vd_escrow_key **k)
 	}
 	/* Truncated and extended. */
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2 - 1));
+	CHECK_OK(vd_envelope_put(t, "db22", 1, "customer", env2, len2 - 1));
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_INT_EQ(recover(st, "db22", 1, k, 2, NULL, &res), VD_ECORRUPT);
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_put(t, "db22", 1, "customer", env2, len2));
+	CHECK_OK(vd_envelope_put(t, "db22", 1, "customer", env2, len2));
 	CHECK_OK(vd_txn_commit(t));
 	expect_pw(st, "db22", 1, k, 2, "Quorum#Pw9xxxxxxxxxxx");
 	free(env);
@@ -827,9 +827,9 @@ test_reseal(struct vd_store *st, struct vd_escrow_key **k)
 	CHECK_OK(vd_escrow_stale(ec1, t, &stale));
 	CHECK_INT_EQ(stale, 0);
 	/* The vendor's envelopes are gone, of every version. */
-	CHECK_INT_EQ(vd_escrow_get(t, "db1", 1, "vendor", &env, &len),
+	CHECK_INT_EQ(vd_envelope_get(t, "db1", 1, "vendor", &env, &len),
 	    VD_ENOTFOUND);
-	CHECK_INT_EQ(vd_escrow_get(t, "db1", 2, "vendor", &env, &len),
+	CHECK_INT_EQ(vd_envelope_get(t, "db1", 2, "vendor", &env, &len),
 	    VD_ENOTFOUND);
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_INT_EQ(recover(st, "db1", 0, &k[1], 1, NULL, &res),

@@ -28,6 +28,12 @@
  *              u64 version | u8 plen | party | u32 len | envelope)
  *   share file "VDSHARE1" | u32 envlen | envelope | u32 boxlen |
  *              crypto_box_seal(plaintext, combiner pk)
+ *
+ * Layering: escrow sits above the store, which knows nothing of it.  All
+ * escrow needs of the store is this small interface (storage/store.h):
+ * the raw envelope records (vd_envelope_put/get/each/del/del_party), the
+ * signing key's seed (vd_store_derive), the lists of targets and versions
+ * (vd_target_each, vd_version_each) and the audit log (vd_audit_append).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1446,9 +1452,9 @@ drop_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t,
 	struct stale_arg a = { ec, only_v, { NULL, 0, 0 } };
 	int r;
 
-	if ((r = vd_escrow_each(t, target, stale_cb, &a)) == 0)
+	if ((r = vd_envelope_each(t, target, stale_cb, &a)) == 0)
 		for (size_t i = 0; i < a.tr.n && r == 0; i++)
-			r = vd_escrow_del_party(t, a.tr.v[i].target,
+			r = vd_envelope_del_party(t, a.tr.v[i].target,
 			    a.tr.v[i].version, a.tr.v[i].party);
 	free(a.tr.v);
 	return r;
@@ -1501,7 +1507,7 @@ vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
 			r = seal_one(&h, signsk->data, shares[i]->data[0],
 			    split, shares[i]->data + 1, shares[i]->len - 1,
 			    &b);
-		if (r != 0 || (r = vd_escrow_put(t, target, version, p->party,
+		if (r != 0 || (r = vd_envelope_put(t, target, version, p->party,
 		    b.p, b.len)) != 0)
 			goto out;
 	}
@@ -1695,7 +1701,7 @@ vd_escrow_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t, int *stale)
 		memset(&a, 0, sizeof(a));
 		a.ec = ec;
 		a.v = l.current;
-		if ((r = vd_escrow_each(t, nm.v[i], check_cb, &a)) != 0)
+		if ((r = vd_envelope_each(t, nm.v[i], check_cb, &a)) != 0)
 			goto out;
 		for (size_t j = 0; j < ec->nparties; j++)
 			if (!a.seen[j])
@@ -1766,7 +1772,7 @@ vd_escrow_exposed(const struct vd_escrow_cfg *ec, struct vd_txn *t,
 		memset(&a, 0, sizeof(a));
 		a.ec = ec;
 		a.l = &l;
-		if ((r = vd_escrow_each(t, nm.v[i], expose_cb, &a)) != 0)
+		if ((r = vd_envelope_each(t, nm.v[i], expose_cb, &a)) != 0)
 			goto out;
 		if (a.why != NULL && (r = cb(nm.v[i], l.v[0], a.why, a.party,
 		    arg)) != 0)
@@ -1820,7 +1826,7 @@ int
 vd_escrow_set_load(struct vd_txn *t, const char *target,
     struct vd_escrow_set *set)
 {
-	return vd_escrow_each(t, target, load_cb, set);
+	return vd_envelope_each(t, target, load_cb, set);
 }
 
 void
@@ -1929,7 +1935,7 @@ vd_escrow_bundle_build(struct vd_txn *t, unsigned char **buf, size_t *len)
 		r = b.err;
 		goto out;
 	}
-	if ((r = vd_escrow_each(t, NULL, bundle_cb, &b)) != 0)
+	if ((r = vd_envelope_each(t, NULL, bundle_cb, &b)) != 0)
 		goto out;
 	*buf = b.p;
 	*len = b.len;
@@ -2421,7 +2427,7 @@ vd_escrow_report_add(struct vd_txn *t, const char *target, uint64_t v,
 	if (!json_is_object(opening))
 		return vd_err_set(VD_EINVAL, "a break-glass report is a JSON "
 		    "object");
-	r = vd_escrow_get(t, target, v, VD_ESCROW_REPORT, &old, &len);
+	r = vd_envelope_get(t, target, v, VD_ESCROW_REPORT, &old, &len);
 	if (r == 0) {
 		arr = json_loadb((const char *)old, len, 0, &jerr);
 		if (!json_is_array(arr)) {
@@ -2439,7 +2445,7 @@ vd_escrow_report_add(struct vd_txn *t, const char *target, uint64_t v,
 		r = VD_ENOMEM;
 		goto out;
 	}
-	r = vd_escrow_put(t, target, v, VD_ESCROW_REPORT, s, strlen(s));
+	r = vd_envelope_put(t, target, v, VD_ESCROW_REPORT, s, strlen(s));
  out:
 	free(s);
 	free(old);
@@ -2469,11 +2475,11 @@ vd_escrow_reports(struct vd_txn *t, int (*cb)(const char *target,
 {
 	struct reports_arg a = { cb, arg };
 
-	return vd_escrow_each(t, NULL, reports_cb, &a);
+	return vd_envelope_each(t, NULL, reports_cb, &a);
 }
 
 int
 vd_escrow_report_clear(struct vd_txn *t, const char *target, uint64_t v)
 {
-	return vd_escrow_del_party(t, target, v, VD_ESCROW_REPORT);
+	return vd_envelope_del_party(t, target, v, VD_ESCROW_REPORT);
 }
