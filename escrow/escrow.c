@@ -37,6 +37,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,13 +399,42 @@ int
 vd_escrow_pub_load(const char *path, struct vd_escrow_pub *out)
 {
 	char buf[VD_ESCROW_LINEMAX + 2];
+	struct stat sb;
 	ssize_t n;
 	int fd, r;
 
 	memset(out, 0, sizeof(*out));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return vd_err_set(-errno, "cannot open %s: %s", path,
-		    strerror(errno));
+	/*
+	 * Checked as vaultd's config file is (issue 14 item 8): whoever can
+	 * write this file decides to whom every password is sealed.  No
+	 * symbolic link is followed (O_NOFOLLOW), and the checks are made on
+	 * the file opened (fstat), not on a name that may change meanwhile.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK))
+	    < 0)
+		return vd_err_set(errno == ELOOP ? VD_EKEYPERM : -errno,
+		    "cannot open %s: %s", path, errno == ELOOP ?
+		    "a symbolic link" : strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		r = vd_err_set(-errno, "cannot stat %s", path);
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = vd_err_set(VD_EKEYPERM, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		r = vd_err_set(VD_EKEYPERM, "%s: writable by %s (mode %04o): "
+		    "chmod go-w", path, sb.st_mode & S_IWOTH ? "others" :
+		    "its group", (unsigned)(sb.st_mode & 07777));
+		goto fail;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		r = vd_err_set(VD_EKEYPERM, "%s: owned by uid %u, neither root "
+		    "nor the reader (uid %u)", path, (unsigned)sb.st_uid,
+		    (unsigned)geteuid());
+		goto fail;
+	}
 	n = read(fd, buf, sizeof(buf));
 	r = n < 0 ? -errno : 0;
 	close(fd);
@@ -420,6 +450,9 @@ vd_escrow_pub_load(const char *path, struct vd_escrow_pub *out)
 		return vd_err_set(r, "%s: %s", path, d);
 	}
 	return 0;
+ fail:
+	close(fd);
+	return r;
 }
 
 int
@@ -1008,11 +1041,54 @@ parse_quorum(const char *s, unsigned *m, unsigned *n)
 	return 0;
 }
 
+/*
+ * Splits a party's value "PATH KEYID" at its last space into path (room
+ * for len) and pin (the key id, lower case).  A value without a key id is
+ * refused: an unpinned party would let whoever can write its .pub file
+ * have every password sealed to a key of their own (issue 14 item 8).
+ */
+static int
+split_pin(const char *party, const char *value, char *path, size_t len,
+    char pin[VD_ESCROW_KEYIDLEN + 1])
+{
+	const char *sp = strrchr(value, ' ');
+	size_t plen;
+
+	if (sp == NULL || strlen(sp + 1) != VD_ESCROW_KEYIDLEN) {
+		return vd_err_set(VD_EINVAL, "escrow party %s: no key id pinned: "
+		    "write \"%s = PATH KEYID\" with the key id `vaultctl escrow "
+		    "keygen` printed for the party (compare it with the party "
+		    "before you paste it)", party, party);
+	}
+	for (size_t i = 0; i < VD_ESCROW_KEYIDLEN; i++) {
+		char c = sp[1 + i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return vd_err_set(VD_EINVAL, "escrow party %s: the key "
+			    "id after the path must be %d hex digits", party,
+			    VD_ESCROW_KEYIDLEN);
+		pin[i] = c;
+	}
+	pin[VD_ESCROW_KEYIDLEN] = '\0';
+	while (sp > value && sp[-1] == ' ')
+		sp--;
+	plen = (size_t)(sp - value);
+	if (plen == 0 || plen >= len)
+		return vd_err_set(VD_EINVAL, "escrow party %s: no path before "
+		    "the key id", party);
+	memcpy(path, value, plen);
+	path[plen] = '\0';
+	return 0;
+}
+
 int
 vd_escrow_cfg_set(struct vd_escrow_cfg *ec, const char *key,
     const char *value)
 {
 	struct vd_escrow_pub pub;
+	char path[PATH_MAX], pin[VD_ESCROW_KEYIDLEN + 1];
 	unsigned m, n;
 	int r;
 
@@ -1044,12 +1120,22 @@ vd_escrow_cfg_set(struct vd_escrow_cfg *ec, const char *key,
 	if (ec->nparties >= VD_ESCROW_MAXPARTIES)
 		return vd_err_set(VD_EINVAL, "more than %d escrow parties",
 		    VD_ESCROW_MAXPARTIES);
-	if ((r = vd_escrow_pub_load(value, &pub)) != 0)
-		return r == VD_EINVAL ? r : vd_err_set(VD_EINVAL, "escrow "
-		    "party %s: cannot read %s: %s", key, value, strerror(-r));
+	if ((r = split_pin(key, value, path, sizeof(path), pin)) != 0)
+		return r;
+	if ((r = vd_escrow_pub_load(path, &pub)) != 0) {
+		char d[600];
+
+		snprintf(d, sizeof(d), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		return vd_err_set(VD_EINVAL, "escrow party %s: %s", key, d);
+	}
 	if (strcmp(pub.party, key) != 0)
 		return vd_err_set(VD_EINVAL, "escrow party %s: %s holds the key "
-		    "of party %s", key, value, pub.party);
+		    "of party %s", key, path, pub.party);
+	if (strcmp(pub.keyid, pin) != 0)
+		return vd_err_set(VD_EINVAL, "escrow party %s: %s holds key id "
+		    "%s, not the pinned %s: refused (a replaced key file?)",
+		    key, path, pub.keyid, pin);
 	for (size_t i = 0; i < ec->nparties; i++)
 		if (sodium_memcmp(ec->parties[i].pk, pub.pk, PKBYTES) == 0)
 			return vd_err_set(VD_EINVAL, "escrow parties %s and %s "

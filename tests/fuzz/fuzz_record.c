@@ -99,7 +99,7 @@ must(int r, const char *what)
 static void
 init(void)
 {
-	char path[64];
+	char path[128];
 	struct vd_escrow_cfg *ec = NULL;
 	struct vd_escrow_key *ek = NULL;
 	struct vd_secret *key = NULL, *pw;
@@ -129,6 +129,9 @@ init(void)
 	fputs(pub, f);
 	fclose(f);
 	must(vd_escrow_cfg_new(&ec), "cfg");
+	/* The party pinned by its key id, as vaultd.conf has it. */
+	strncat(path, " ", sizeof(path) - strlen(path) - 1);
+	strncat(path, ek->pub.keyid, sizeof(path) - strlen(path) - 1);
 	must(vd_escrow_cfg_set(ec, "customer", path), "cfg set");
 	must(vd_escrow_cfg_finalize(ec), "cfg finalize");
 

@@ -86,6 +86,28 @@ open_rw(const char *dir)
 	return st;
 }
 
+/*
+ * Sets party to value "PUB" or "PUB KEYID": a test tool sets the vault up
+ * as its administrator would, so a bare PUB is pinned to the key id the
+ * file holds (vaultd itself refuses an unpinned party).
+ */
+static int
+set_party(struct vd_escrow_cfg *ec, const char *party, const char *value)
+{
+	struct vd_escrow_pub pub;
+	char v[PATH_MAX + VD_ESCROW_KEYIDLEN + 2];
+	int r;
+
+	if (strchr(value, ' ') != NULL)
+		return vd_escrow_cfg_set(ec, party, value);
+	if ((r = vd_escrow_pub_load(value, &pub)) != 0)
+		return r;
+	if (snprintf(v, sizeof(v), "%s %s", value, pub.keyid) >=
+	    (int)sizeof(v))
+		return VD_ETOOBIG;
+	return vd_escrow_cfg_set(ec, party, v);
+}
+
 static int
 seal(int argc, char **argv, int commit)
 {
@@ -107,7 +129,7 @@ seal(int argc, char **argv, int commit)
 		if (eq == NULL)
 			die(VD_EINVAL, "PARTY=PUB");
 		*eq = '\0';
-		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+		if ((r = set_party(ec, argv[i], eq + 1)) != 0)
 			die(r, "party");
 	}
 	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
@@ -173,7 +195,7 @@ forge(int argc, char **argv)
 		if (eq == NULL)
 			die(VD_EINVAL, "PARTY=PUB");
 		*eq = '\0';
-		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+		if ((r = set_party(ec, argv[i], eq + 1)) != 0)
 			die(r, "party");
 	}
 	if ((r = vd_escrow_cfg_finalize(ec)) != 0)

@@ -37,7 +37,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (FAILS, Env, Vault, check, log, native_hash, q,  # noqa
+from vdtest import (pinned, FAILS, Env, Vault, check, log, native_hash, q,  # noqa
                     stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
@@ -122,8 +122,8 @@ def main():
     E.make_user("hygself2", init["self2"], ["localhost"])
 
     cust, vend = keygen("customer"), keygen("vendor")
-    v = Vault(E, "v", extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
-              "vendor = %s.pub\n" % (cust, vend))
+    v = Vault(E, "v", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              "vendor = %s\n" % (pinned(cust), pinned(vend)))
     v.start()
     v.add("self", "hygself", init["self"])
     v.add("adm", "hygadmt", init["adm"], "localhost,127.0.0.1",

@@ -199,7 +199,7 @@ def docs_examples(d, data, key):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         check(p.returncode == 0, "escrow keygen %s: %s" %
               (party, p.stderr.decode()))
-        pubs[party] = out + ".pub"
+        pubs[party] = vdtest.pinned(out)
     blocks = doc_blocks()
     check(len(blocks) >= 6, "config examples found in the docs: %d" %
           len(blocks))
@@ -213,7 +213,7 @@ def docs_examples(d, data, key):
         t = re.sub(r"@[a-z][a-z-]*", "@" + group, t)
         t = re.sub(r"\balice\b", me, t)
         for party, pub in pubs.items():
-            t = re.sub(r"^(%s\s*=\s*)\S+" % party, r"\g<1>" + pub, t,
+            t = re.sub(r"^(%s\s*=\s*).*$" % party, r"\g<1>" + pub, t,
                        flags=re.M)
         if "[vault]" not in t:
             t = "[vault]\ndata_dir = %s\nkey_file = %s\n%s" % (data, key, t)
@@ -530,7 +530,7 @@ def sc_glass():
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(p.returncode == 0, "keygen: %s" % p.stderr.decode())
     v = vdtest.Vault(E, "glass", extra="[escrow]\nmode = any\n"
-                     "customer = %s.pub\n" % key)
+                     "customer = %s\n" % vdtest.pinned(key))
     v.start()
     user, pw = "opr_bg", new_pw()
     E.make_user(user, pw, ["localhost"])

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vdtest import (check, finish, log, mdbenv, native_hash,  # noqa: E402
+from vdtest import (pinned, check, finish, log, mdbenv, native_hash,  # noqa: E402
                     q, run_scenarios)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
@@ -868,7 +868,8 @@ def sc_escrow():
         user = "vesc" + mode[0]
         make_user(user, pw, ["localhost"])
         v = Vault("escrow-" + mode[0], policies="[escrow]\nmode = %s\n"
-                  "customer = %s.pub\nvendor = %s.pub\n" % (mode, cust, vend))
+                  "customer = %s\nvendor = %s\n" % (mode, pinned(cust),
+                                                  pinned(vend)))
         v.start()
         v.add("e", user, pw, "localhost")
         fp = vault_fp(v)
@@ -936,7 +937,7 @@ def sc_escrow():
             # A third party joins: SIGHUP re-seals the current version to
             # it, and the re-seal is audited.
             with open(v.conf, "a") as f:
-                f.write("other = %s.pub\n" % other)
+                f.write("other = %s\n" % pinned(other))
             v.proc.send_signal(signal.SIGHUP)
             end = time.time() + 30
             audit = []

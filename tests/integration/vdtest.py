@@ -150,6 +150,13 @@ def tmpfs(path, size):
         subprocess.run(["umount", path])
 
 
+def pinned(key):
+    """An [escrow] party value for the key pair at key: its .pub file's
+    path and the key id it holds (the pin vaultd checks)."""
+    with open(key + ".pub") as f:
+        return "%s.pub %s" % (key, f.read().split()[3])
+
+
 def q(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

@@ -41,6 +41,25 @@ sec(const char *s)
 	return p;
 }
 
+/*
+ * The [escrow] value of party name: "tmproot/NAME.pub KEYID", the key id
+ * read from the file (the pin).
+ */
+static void
+pinned(char *buf, size_t len, const char *name)
+{
+	struct vd_escrow_pub pub;
+	char path[256];
+	int n;
+
+	path_in(path, sizeof(path), name);
+	CHECK(strlen(path) + 5 < sizeof(path));
+	memcpy(path + strlen(path), ".pub", 5);
+	CHECK_OK(vd_escrow_pub_load(path, &pub));
+	n = snprintf(buf, len, "%s %s", path, pub.keyid);
+	CHECK(n > 0 && (size_t)n < len);
+}
+
 /* A party key pair, written to tmproot/NAME and NAME.pub. */
 static struct vd_escrow_key *
 party(const char *name)
@@ -64,9 +83,7 @@ cfg(const char *mode, const char *const *names, size_t n)
 	if (mode != NULL)
 		CHECK_OK(vd_escrow_cfg_set(ec, "mode", mode));
 	for (size_t i = 0; i < n; i++) {
-		path_in(path, sizeof(path), names[i]);
-		CHECK(strlen(path) + 5 < sizeof(path));
-		memcpy(path + strlen(path), ".pub", 5);
+		pinned(path, sizeof(path), names[i]);
 		CHECK_OK(vd_escrow_cfg_set(ec, names[i], path));
 	}
 	CHECK_OK(vd_escrow_cfg_finalize(ec));
@@ -416,6 +433,96 @@ test_pw_output(void)
 	vd_secret_free(p);
 }
 
+/*
+ * Issue 14 item 8: a party's .pub file is checked like vaultd's config
+ * file (no link, regular, not group/other-writable, owner root or us) and
+ * pinned by key id; an unpinned party or a replaced key is refused.
+ */
+static void
+test_pub_checks(void)
+{
+	struct vd_escrow_cfg *ec;
+	struct vd_escrow_pub pub;
+	struct vd_escrow_key *k;
+	char pub_path[256], val[320], link[256], good[320], line[256];
+	FILE *f;
+
+	pinned(good, sizeof(good), "customer");
+	path_in(pub_path, sizeof(pub_path), "customer.pub");
+	CHECK_OK(vd_escrow_pub_load(pub_path, &pub));
+	CHECK_OK(vd_escrow_cfg_new(&ec));
+	/* No pin: refused, the message says how to pin. */
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", pub_path), VD_EINVAL);
+	CHECK(strstr(vd_err_detail(), "no key id pinned") != NULL);
+	/* A pin that is no key id. */
+	snprintf(val, sizeof(val), "%s 0123456789abcdeg", pub_path);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", val), VD_EINVAL);
+	/* Another key under the party's name: the pin refuses it. */
+	snprintf(val, sizeof(val), "%s 0123456789abcdef", pub_path);
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", val), VD_EINVAL);
+	CHECK(strstr(vd_err_detail(), "not the pinned 0123456789abcdef") !=
+	    NULL);
+	/* The pin in upper case is the same pin. */
+	snprintf(val, sizeof(val), "%s ", pub_path);
+	for (const char *p = pub.keyid; *p; p++) {
+		char c = *p >= 'a' && *p <= 'f' ? (char)(*p - 'a' + 'A') : *p;
+
+		CHECK(strlen(val) + 1 < sizeof(val));
+		val[strlen(val) + 1] = '\0';
+		val[strlen(val)] = c;
+	}
+	CHECK_OK(vd_escrow_cfg_set(ec, "customer", val));
+	vd_escrow_cfg_free(ec);
+
+	/* The attack: the .pub replaced by a key of the attacker's. */
+	CHECK_OK(vd_escrow_keygen("customer", &k));
+	CHECK_OK(vd_escrow_pub_format(&k->pub, line, sizeof(line)));
+	path_in(val, sizeof(val), "evil.pub");
+	CHECK((f = fopen(val, "w")) != NULL);
+	CHECK(fputs(line, f) >= 0);
+	CHECK(fclose(f) == 0);
+	CHECK(rename(val, pub_path) == 0);
+	CHECK_OK(vd_escrow_cfg_new(&ec));
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", good), VD_EINVAL);
+	CHECK(strstr(vd_err_detail(), k->pub.keyid) != NULL);
+	vd_escrow_cfg_free(ec);
+	/* Put the party's own key back. */
+	CHECK_OK(vd_escrow_pub_format(&pub, line, sizeof(line)));
+	CHECK((f = fopen(pub_path, "w")) != NULL);
+	CHECK(fputs(line, f) >= 0);
+	CHECK(fclose(f) == 0);
+	vd_escrow_key_free(k);
+
+	/* Writable by the group or others: refused. */
+	CHECK(chmod(pub_path, 0664) == 0);
+	CHECK_INT_EQ(vd_escrow_pub_load(pub_path, &pub), VD_EKEYPERM);
+	CHECK(chmod(pub_path, 0646) == 0);
+	CHECK_INT_EQ(vd_escrow_pub_load(pub_path, &pub), VD_EKEYPERM);
+	CHECK(chmod(pub_path, 0644) == 0);
+	CHECK_OK(vd_escrow_pub_load(pub_path, &pub));
+	/* A symbolic link is not followed, even to the right file. */
+	path_in(link, sizeof(link), "link.pub");
+	CHECK(symlink(pub_path, link) == 0);
+	CHECK_INT_EQ(vd_escrow_pub_load(link, &pub), VD_EKEYPERM);
+	snprintf(val, sizeof(val), "%s %s", link, pub.keyid);
+	CHECK_OK(vd_escrow_cfg_new(&ec));
+	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", val), VD_EINVAL);
+	vd_escrow_cfg_free(ec);
+	CHECK(unlink(link) == 0);
+	/* Not a regular file. */
+	path_in(link, sizeof(link), "dir.pub");
+	CHECK(mkdir(link, 0700) == 0);
+	CHECK_INT_EQ(vd_escrow_pub_load(link, &pub), VD_EKEYPERM);
+	CHECK(rmdir(link) == 0);
+	/* Owned by someone else (as root: give it to nobody). */
+	if (geteuid() == 0) {
+		CHECK(chown(pub_path, 65534, 65534) == 0);
+		CHECK_INT_EQ(vd_escrow_pub_load(pub_path, &pub), VD_EKEYPERM);
+		CHECK(chown(pub_path, 0, 0) == 0);
+	}
+	CHECK_OK(vd_escrow_pub_load(pub_path, &pub));
+}
+
 static void
 test_cfg(void)
 {
@@ -431,16 +538,16 @@ test_cfg(void)
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "2-of-2 "), VD_EINVAL);
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "mode", "all"), VD_EINVAL);
 	CHECK_OK(vd_escrow_cfg_set(ec, "mode", "2-of-3"));
-	path_in(path, sizeof(path), "customer.pub");
+	pinned(path, sizeof(path), "customer");
 	CHECK_OK(vd_escrow_cfg_set(ec, "customer", path));
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "customer", path), VD_EINVAL);
 	/* The file names party customer: not usable as vendor. */
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "vendor", path), VD_EINVAL);
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "breakglass", path), VD_EINVAL);
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "bad name", path), VD_EINVAL);
-	path_in(path, sizeof(path), "missing.pub");
+	path_in(path, sizeof(path), "missing.pub 0123456789abcdef");
 	CHECK_INT_EQ(vd_escrow_cfg_set(ec, "missing", path), VD_EINVAL);
-	path_in(path, sizeof(path), "vendor.pub");
+	pinned(path, sizeof(path), "vendor");
 	CHECK_OK(vd_escrow_cfg_set(ec, "vendor", path));
 	/* 2-of-3 with two parties does not fit. */
 	CHECK_INT_EQ(vd_escrow_cfg_finalize(ec), VD_ECONFIG);
@@ -451,8 +558,8 @@ test_cfg(void)
 		char c[256], v[256];
 		json_t *o;
 
-		path_in(c, sizeof(c), "customer.pub");
-		path_in(v, sizeof(v), "vendor.pub");
+		pinned(c, sizeof(c), "customer");
+		pinned(v, sizeof(v), "vendor");
 		o = json_pack("{s:s,s:s,s:s}", "customer", c, "vendor", v,
 		    "mode", "2-of-2");
 		CHECK_OK(vd_escrow_cfg_from_json(o, &ec));
@@ -973,6 +1080,7 @@ main(void)
 	k[1] = party("vendor");
 	k[2] = party("auditor");
 	test_cfg();
+	test_pub_checks();
 	st = new_vault("vault", &vk);
 	test_derive(st);
 	test_any(st, k);
