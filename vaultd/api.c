@@ -3177,6 +3177,66 @@ m_escrow_export(struct vd_req *rq, json_t *params)
 	free(buf);
 }
 
+/*
+ * breakglass.report {report: OPENING, vault_id: ID}: a break-glass opening
+ * made with vaultctl on this vault's data directory (which vaultctl opens
+ * read-only: vaultd is its only writer).  The opening is stored as a
+ * report and handled at once: audited (event "breakglass") and the target
+ * (a replica's primary) rotated.  vault_id must be this vault's, so an
+ * opening of another vault is not recorded here.  Role operator.
+ */
+static void
+m_breakglass_report(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	json_t *o = json_object_get(params, "report"), *copy = NULL;
+	const char *vid, *target;
+	uint64_t v;
+	int bad = 0, r;
+
+	vid = pstr(params, "vault_id", &bad);
+	if (bad || vid == NULL || !json_is_object(o) ||
+	    vd_escrow_report_check(o, &target, &v) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "breakglass.report: give "
+		    "report (a break-glass opening) and vault_id");
+		return;
+	}
+	if (strcmp(vid, vd_store_id(d->st)) != 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "breakglass.report: the opening is "
+		    "of another vault (this is vault %s)", vd_store_id(d->st));
+		vd_req_fail_code(rq, VD_RPC_PARAMS, msg);
+		return;
+	}
+	if ((copy = json_deep_copy(o)) == NULL ||
+	    json_object_set_new(copy, "reported_by", json_string(
+	    rq->caller->user)) != 0 ||
+	    json_object_set_new(copy, "reported_uid", json_integer(
+	    (json_int_t)rq->caller->uid)) != 0) {
+		json_decref(copy);
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
+	    (r = vd_escrow_report_add(t, target, v, copy)) != 0) {
+		vd_txn_abort(t);
+		json_decref(copy);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	json_decref(copy);
+	if ((r = vd_txn_commit(t)) != 0) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	/* Audits every stored report and requests the rotations now. */
+	vd_escrowd_breakglass_reports(d);
+	vd_req_reply(rq, json_pack("{s:s,s:I}", "target", target, "version",
+	    (json_int_t)v));
+}
+
 static const struct method methods[] = {
 	{ "status", VD_ROLE_OPERATOR, 0, m_status },
 	{ "target.add", 0, 1, m_target_add },
@@ -3196,6 +3256,7 @@ static const struct method methods[] = {
 	{ "audit.list", VD_ROLE_AUDITOR, 1, m_audit_list },
 	{ "unseal", 0, 0, m_unseal },
 	{ "escrow.export", 0, 1, m_escrow_export },
+	{ "breakglass.report", VD_ROLE_OPERATOR, 1, m_breakglass_report },
 };
 
 /* Checks roles and runs the method's handler. */
