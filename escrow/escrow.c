@@ -1961,31 +1961,67 @@ vd_escrow_set_parse_bundle(const unsigned char *buf, size_t len,
 	return 0;
 }
 
+/* qsort order: newest (highest) version first. */
+static int
+cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 void
 vd_escrow_set_versions(const struct vd_escrow_set *set, const char *target,
     uint64_t *vs, size_t max, size_t *n)
 {
-	uint64_t below = UINT64_MAX;
+	uint64_t *all;
+	size_t m = 0, d = 0;
 
 	*n = 0;
-	/* Repeated maximum search: sets are small, and no allocation. */
-	for (;;) {
-		uint64_t best = 0;
-
-		for (size_t i = 0; i < set->n; i++) {
-			const struct vd_escrow_item *it = &set->items[i];
-
-			if (strcmp(it->target, target) == 0 &&
-			    it->version < below && it->version > best)
-				best = it->version;
+	/*
+	 * Sort, then skip repeats: n log n in the set's size.  A hostile
+	 * bundle may hold 10^6 versions of one target (BUNDLE_MAXITEMS), so
+	 * a repeated maximum search (n times the number of versions) would
+	 * never finish (issue 14 item 8).
+	 */
+	if (set->n > 0 && (all = malloc(set->n * sizeof(*all))) != NULL) {
+		for (size_t i = 0; i < set->n; i++)
+			if (strcmp(set->items[i].target, target) == 0)
+				all[m++] = set->items[i].version;
+		qsort(all, m, sizeof(*all), cmp_desc);
+		for (size_t i = 0; i < m; i++) {
+			if (i > 0 && all[i] == all[i - 1])
+				continue;
+			if (d < max)
+				vs[d] = all[i];
+			d++;
 		}
-		if (best == 0)
-			break;
-		if (*n < max)
-			vs[*n] = best;
-		(*n)++;
-		below = best;
+		free(all);
+		*n = d;
+		return;
 	}
+	/*
+	 * Out of memory (or an empty set): the newest max versions kept in
+	 * vs by insertion, n times max; *n then counts only those.
+	 */
+	for (size_t i = 0; i < set->n; i++) {
+		uint64_t v = set->items[i].version;
+		size_t k;
+
+		if (strcmp(set->items[i].target, target) != 0)
+			continue;
+		for (k = 0; k < d && vs[k] > v; k++)
+			;
+		if (k < d && vs[k] == v)
+			continue;
+		if (k >= max)
+			continue;
+		if (d < max)
+			d++;
+		memmove(vs + k + 1, vs + k, (d - 1 - k) * sizeof(*vs));
+		vs[k] = v;
+	}
+	*n = d;
 }
 
 static int

@@ -273,7 +273,9 @@ int vd_escrow_set_parse_bundle(const unsigned char *buf, size_t len,
 
 /*
  * Fills vs (room for max) with target's versions that have envelopes in
- * set, newest first; *n gets how many there are (may exceed max).
+ * set, newest first; *n gets how many there are (may exceed max).  Costs
+ * n log n in the set's size (a temporary array; without memory, only the
+ * newest max are found and counted).
  */
 void vd_escrow_set_versions(const struct vd_escrow_set *set,
     const char *target, uint64_t *vs, size_t max, size_t *n);
