@@ -187,7 +187,10 @@ int vd_target_put(struct vd_txn *t, const char *name, const json_t *obj,
     int create);
 /* Loads target name into *obj (caller json_decref()s); VD_ENOTFOUND. */
 int vd_target_get(struct vd_txn *t, const char *name, json_t **obj);
-/* Deletes target name (VD_ENOTFOUND); versions and history are kept. */
+/*
+ * Deletes target name's record (VD_ENOTFOUND); its versions and history
+ * are the caller's (vaultd's target.remove tombstones them).
+ */
 int vd_target_del(struct vd_txn *t, const char *name);
 /*
  * Calls cb for each target in name order; a non-zero return from cb stops
@@ -275,6 +278,11 @@ int vd_history_append(struct vd_txn *t, const char *target,
 /* Rewrites entry seq of target's history (e.g. to record its outcome). */
 int vd_history_update(struct vd_txn *t, const char *target, uint64_t seq,
     const json_t *entry);
+/*
+ * Deletes every entry of target's history (a removed target: its name may
+ * be added again and must start fresh); *n (may be NULL) gets how many.
+ */
+int vd_history_del(struct vd_txn *t, const char *target, size_t *n);
 /*
  * Calls cb for target's history newest first, starting below before (0:
  * from the newest), at most limit entries (0: all).  Uses a cursor: cost is

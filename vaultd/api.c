@@ -821,7 +821,10 @@ add_commit(struct addjob *j, uint64_t *vp)
 		return VD_ESEALED;
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		return r;
-	/* A removed target keeps its versions: continue their numbering. */
+	/*
+	 * A removed target's versions are tombstones (tombstone()): number
+	 * the new incarnation above them.
+	 */
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
 		goto out;
@@ -1789,9 +1792,11 @@ m_target_list(struct vd_req *rq, json_t *params)
 static int
 ver_cb(uint64_t v, json_t *meta, void *arg)
 {
-	json_t *o = json_copy(meta);
+	json_t *o;
 
-	if (o == NULL)
+	if (json_is_true(json_object_get(meta, "removed")))
+		return 1;	/* a removed incarnation: older ones are too */
+	if ((o = json_copy(meta)) == NULL)
 		return VD_ENOMEM;
 	json_object_set_new(o, "version", json_integer((json_int_t)v));
 	return json_array_append_new(arg, o) == 0 ? 0 : VD_ENOMEM;
@@ -1905,22 +1910,107 @@ m_target_remove(struct vd_req *rq, json_t *params)
 	remove_now(rq, name);
 }
 
+/* The versions of a removed target, newest first (tomb_cb). */
+struct tomb {
+	uint64_t	*v;		/* version numbers */
+	size_t		 n;		/* entries in v */
+	size_t		 cap;		/* room in v */
+};
+
+static int
+tomb_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct tomb *tb = arg;
+
+	(void)meta;
+	if (tb->n == tb->cap) {
+		size_t cap = tb->cap ? tb->cap * 2 : 16;
+		uint64_t *nv = realloc(tb->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return VD_ENOMEM;
+		tb->v = nv;
+		tb->cap = cap;
+	}
+	tb->v[tb->n++] = v;
+	return 0;
+}
+
+/*
+ * Tombstones removed target name's incarnation inside t (issue 14 item 8):
+ * every version's password and escrow envelopes (and break-glass reports)
+ * are deleted and its metadata rewritten as {"state":"retired",
+ * "removed":true}, and its history is deleted, so a target added again
+ * under the name starts fresh: its versions are numbered above these
+ * (add_commit continues from the highest; the freshness anchor's versions
+ * sum keeps the highest), none of the old passwords can be revealed, tried
+ * or broken open from the data directory, and listings skip the tombstones.
+ * The audit log keeps the record.  *nv and *nh get the versions and
+ * history entries dropped.
+ */
+static int
+tombstone(struct vd_txn *t, const char *name, size_t *nv, size_t *nh)
+{
+	struct tomb tb = { NULL, 0, 0 };
+	json_t *meta = NULL;
+	int r;
+
+	*nv = *nh = 0;
+	if ((r = vd_version_each(t, name, 0, tomb_cb, &tb)) < 0)
+		goto out;
+	if ((meta = json_pack("{s:s,s:b,s:s}", "state",
+	    vd_vstate_name(VD_VS_RETIRED), "removed", 1, "removed_at",
+	    now_str())) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < tb.n; i++) {
+		if (((r = vd_secret_del(t, name, tb.v[i])) != 0 &&
+		    r != VD_ENOTFOUND) ||
+		    (r = vd_envelope_del(t, name, tb.v[i])) != 0 ||
+		    (r = vd_version_put(t, name, tb.v[i], meta)) != 0)
+			goto out;
+	}
+	if ((r = vd_history_del(t, name, nh)) != 0)
+		goto out;
+	*nv = tb.n;
+	r = 0;
+ out:
+	json_decref(meta);
+	free(tb.v);
+	return r;
+}
+
 static void
 remove_now(struct vd_req *rq, const char *name)
 {
 	struct vd_txn *t = NULL;
+	json_t *e = NULL;
+	size_t nv = 0, nh = 0;
 	int r;
 
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		goto fail;
 	if ((r = vd_target_del(t, name)) != 0)
 		goto fail;
+	if ((r = tombstone(t, name, &nv, &nh)) != 0)
+		goto fail;
 	if ((r = vd_sched_del(t, name)) != 0 && r != VD_ENOTFOUND)
 		goto fail;
 	if ((r = vd_admin_secret_del(t, name)) != 0 && r != VD_ENOTFOUND)
 		goto fail;
-	if ((r = audit_in(t, rq, name, 0, "ok", NULL)) != 0)
+	if ((e = audit_entry(rq, name, 0, "ok", NULL)) == NULL) {
+		r = VD_ENOMEM;
 		goto fail;
+	}
+	json_object_set_new(e, "versions_dropped", json_integer(
+	    (json_int_t)nv));
+	json_object_set_new(e, "history_dropped", json_integer(
+	    (json_int_t)nh));
+	if ((r = vd_audit_append(t, e, NULL)) != 0)
+		goto fail;
+	json_decref(e);
+	e = NULL;
 	r = vd_txn_commit(t);
 	t = NULL;
 	if (r != 0)
@@ -1931,6 +2021,7 @@ remove_now(struct vd_req *rq, const char *name)
 	vd_req_reply(rq, json_pack("{s:s}", "name", name));
 	return;
  fail:
+	json_decref(e);
 	vd_txn_abort(t);
 	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
 }

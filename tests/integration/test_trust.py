@@ -32,6 +32,13 @@ On the "main" fixture (throwaway users, dropped again).
              attacker's); a group-writable .pub and a symbolic link are
              refused the same way; a start with the replaced file fails;
              an unpinned party is refused.
+  reincarnate Issue 14 item 8: a target removed (vaultd then killed with
+             SIGKILL) and added again under the same name, for another
+             account, starts fresh: its first version is numbered above
+             the old ones, target show and history list only the new
+             incarnation, get --version of an old version and break-glass
+             of an old version from the data directory find nothing, and
+             break-glass of the new target opens the new password.
 """
 import json
 import os
@@ -552,6 +559,75 @@ def sc_pubpin():
         E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
 
 
+def bg_dir(v, fp, key, target, version=None):
+    """Break-glass on v's live data directory; (rc, password, stderr)."""
+    args = [VAULTCTL, "--socket", v.sock, "breakglass", "--data-dir",
+            v.data, "--escrow-key", key, "--vault-key", fp]
+    if version is not None:
+        args += ["--version", str(version)]
+    p = subprocess.run(args + [target], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = p.stdout.decode()
+    return p.returncode, out[:-1] if out.endswith("\n") else out, \
+        p.stderr.decode()
+
+
+def sc_reincarnate():
+    cust = keygen("customer", "-re")
+    v = Vault(E, "reinc", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              % pinned(cust))
+    old_user = "trro" + secrets.token_hex(3)
+    new_user = "trrn" + secrets.token_hex(3)
+    try:
+        v.start()
+        pw1, pw_new = new_pw(), new_pw()
+        E.make_user(old_user, pw1, ["localhost"])
+        E.make_user(new_user, pw_new, ["localhost"])
+        v.add("re", old_user, pw1, "localhost")
+        rc, out, err = v.ctl(["rotate", "re", "--wait"])
+        check(rc == 0, "rotate re: %s" % err)
+        pw2 = v.get("re")
+        check(pw2 and pw2 != pw1 and E.login(old_user, pw2),
+              "version 2 of the old incarnation is in force")
+        fp = vault_fp(v)
+        rc, out, err = v.ctl(["target", "remove", "re"])
+        check(rc == 0, "target remove: %s" % err)
+        # Killed between the removal and the new add.
+        v.stop(signal.SIGKILL)
+        v.start()
+        v.add("re", new_user, pw_new, "localhost")
+        rc, out, err = v.ctl(["target", "show", "re", "--json"])
+        vers = [x.get("version") for x in json.loads(out).get("versions",
+                                                             [])] \
+            if rc == 0 else None
+        check(vers == [3], "the new incarnation lists only its own "
+              "version 3: %r" % vers)
+        h = v.history("re")
+        check(h and all(e.get("version", 3) >= 3 for e in h) and
+              len(h) == 1, "its history holds only the new entry: %r" % h)
+        check(v.get("re") == pw_new, "get answers the new password")
+        for old in (1, 2):
+            check(v.get("re", version=old) is None,
+                  "get --version %d of the old incarnation: nothing" % old)
+            rc, got, err = bg_dir(v, fp, cust, "re", old)
+            check(rc != 0 and got == "" and "no escrow envelopes" in err,
+                  "break-glass of old version %d from the data directory "
+                  "finds nothing: %d %r" % (old, rc, err))
+        rc, got, err = bg_dir(v, fp, cust, "re")
+        check(rc == 0 and got == pw_new and "opening version 3" in err,
+              "break-glass of the new target opens the new password: %d "
+              "%r" % (rc, err))
+        ev = [e for e in audit_events(v, "target.remove")]
+        check(ev and ev[0].get("versions_dropped") == 2,
+              "the removal is audited with what it dropped: %r" % ev[:1])
+        rc, out, err = v.audit_verify()
+        check(rc == 0, "audit verify after the tombstones: %s" % err)
+    finally:
+        stop_ok(v, "reincarnate end")
+        for u in (old_user, new_user):
+            E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
+
+
 REFUSE_CLIENT = r"""
 import json, os, socket, sys, time
 os.setgroups([])
@@ -698,7 +774,8 @@ def shutil_copy(a, b):
 
 SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
              ("parties", sc_parties), ("refusals", sc_refusals),
-             ("counters", sc_counters), ("pubpin", sc_pubpin)]
+             ("counters", sc_counters), ("pubpin", sc_pubpin),
+             ("reincarnate", sc_reincarnate)]
 
 if __name__ == "__main__":
     try:
