@@ -2039,41 +2039,6 @@ vd_history_update(struct vd_txn *t, const char *target, uint64_t seq,
 }
 
 int
-vd_history_del(struct vd_txn *t, const char *target, size_t *n)
-{
-	unsigned char key[KEYMAX];
-	size_t plen;
-	MDB_cursor *c = NULL;
-	MDB_val k, val;
-	int r = 0, rc;
-
-	if (n != NULL)
-		*n = 0;
-	if (!t->write)
-		return VD_ERDONLY;
-	if ((plen = make_key(key, target, 0, 0, NULL)) == 0)
-		return bad_name("target", target);
-	key[plen++] = '\0';
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_HISTORY], &c)) != 0)
-		return mdb_err(rc, "cursor");
-	k.mv_size = plen;
-	k.mv_data = key;
-	for (rc = mdb_cursor_get(c, &k, &val, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &val, MDB_NEXT)) {
-		if (k.mv_size < plen || memcmp(k.mv_data, key, plen) != 0)
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-		if (n != NULL)
-			(*n)++;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		r = mdb_err(rc, "delete history");
-	mdb_cursor_close(c);
-	return r;
-}
-
-int
 vd_history_each(struct vd_txn *t, const char *target, uint64_t before,
     size_t limit, int (*cb)(uint64_t seq, json_t *entry, void *arg),
     void *arg)

@@ -189,7 +189,7 @@ int vd_target_put(struct vd_txn *t, const char *name, const json_t *obj,
 int vd_target_get(struct vd_txn *t, const char *name, json_t **obj);
 /*
  * Deletes target name's record (VD_ENOTFOUND); its versions and history
- * are the caller's (vaultd's target.remove tombstones them).
+ * are the caller's (vaultd's target.remove tombstones the versions).
  */
 int vd_target_del(struct vd_txn *t, const char *name);
 /*
@@ -278,11 +278,6 @@ int vd_history_append(struct vd_txn *t, const char *target,
 /* Rewrites entry seq of target's history (e.g. to record its outcome). */
 int vd_history_update(struct vd_txn *t, const char *target, uint64_t seq,
     const json_t *entry);
-/*
- * Deletes every entry of target's history (a removed target: its name may
- * be added again and must start fresh); *n (may be NULL) gets how many.
- */
-int vd_history_del(struct vd_txn *t, const char *target, size_t *n);
 /*
  * Calls cb for target's history newest first, starting below before (0:
  * from the newest), at most limit entries (0: all).  Uses a cursor: cost is

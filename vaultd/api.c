@@ -267,6 +267,53 @@ struct status_ctx {
 					 * the loop (counters_work()) */
 };
 
+/* hist_each()'s filter: stops at the first entry before since. */
+struct hist_since {
+	uint64_t	 since;		/* first seq of this incarnation */
+	int		(*cb)(uint64_t, json_t *, void *);
+	void		*arg;
+};
+
+static int
+hist_since_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	struct hist_since *hs = arg;
+
+	if (seq < hs->since)
+		return 1;	/* an older incarnation's: so are the rest */
+	return hs->cb(seq, entry, hs->arg);
+}
+
+/*
+ * vd_history_each() over the entries of target name's incarnation: a
+ * target added again after a removal starts its history after the old one
+ * (its record's "history_since", set by add_commit(); issue 14 item 8).
+ * obj is name's target record, NULL for a removed target (all its history).
+ * Returns as vd_history_each(); 1 also when the walk reached the start.
+ */
+static int
+hist_each(struct vd_txn *t, const char *name, const json_t *obj,
+    uint64_t before, size_t limit, int (*cb)(uint64_t, json_t *, void *),
+    void *arg)
+{
+	json_t *v = obj ? json_object_get(obj, "history_since") : NULL;
+	struct hist_since hs = { 0, cb, arg };
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 1)
+		return vd_history_each(t, name, before, limit, cb, arg);
+	hs.since = (uint64_t)json_integer_value(v);
+	return vd_history_each(t, name, before, limit, hist_since_cb, &hs);
+}
+
+/* Sets *seq to the newest history entry's number of name (0: none). */
+static int
+hist_newest_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	(void)entry;
+	*(uint64_t *)arg = seq;
+	return 1;
+}
+
 static int
 hist_first_cb(uint64_t seq, json_t *entry, void *arg)
 {
@@ -376,7 +423,7 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	}
 	json_object_set_new(o, "current_version", cur ? json_integer(
 	    (json_int_t)cur) : json_null());
-	if ((r = vd_history_each(sc->t, name, 0, 1, hist_first_cb, &last)) < 0) {
+	if ((r = hist_each(sc->t, name, obj, 0, 1, hist_first_cb, &last)) < 0) {
 		json_decref(o);
 		return r;
 	}
@@ -517,7 +564,7 @@ count_target_cb(const char *name, json_t *obj, void *arg)
 	struct hist_count hc = { 0, 0, 0, -1 };
 	int r;
 
-	if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb, &hc)) < 0)
+	if ((r = hist_each(sc->t, name, obj, 0, 0, hist_count_cb, &hc)) < 0)
 		return r;
 	return json_object_set_new(sc->hist, name, json_pack("[I,I,I,I]",
 	    hc.rotations, hc.failures, hc.drift, (json_int_t)hc.last_ok)) == 0 ?
@@ -813,7 +860,7 @@ add_commit(struct addjob *j, uint64_t *vp)
 	struct vd_req *rq = j->rq;
 	struct vd_txn *t = NULL;
 	json_t *meta = NULL, *hist = NULL;
-	uint64_t v = 0;
+	uint64_t v = 0, hseq = 0;
 	int r;
 
 	*vp = 0;
@@ -825,6 +872,14 @@ add_commit(struct addjob *j, uint64_t *vp)
 	 * A removed target's versions are tombstones (tombstone()): number
 	 * the new incarnation above them.
 	 */
+	if ((r = vd_history_each(t, j->name, 0, 1, hist_newest_cb, &hseq)) < 0)
+		goto out;
+	/* A removed target's history stays; this incarnation's follows. */
+	if (hseq > 0 && json_object_set_new(j->target, "history_since",
+	    json_integer((json_int_t)(hseq + 1))) != 0) {
+		r = VD_ENOMEM;
+		goto out;
+	}
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
 		goto out;
@@ -1940,22 +1995,22 @@ tomb_cb(uint64_t v, json_t *meta, void *arg)
  * Tombstones removed target name's incarnation inside t (issue 14 item 8):
  * every version's password and escrow envelopes (and break-glass reports)
  * are deleted and its metadata rewritten as {"state":"retired",
- * "removed":true}, and its history is deleted, so a target added again
- * under the name starts fresh: its versions are numbered above these
- * (add_commit continues from the highest; the freshness anchor's versions
- * sum keeps the highest), none of the old passwords can be revealed, tried
- * or broken open from the data directory, and listings skip the tombstones.
- * The audit log keeps the record.  *nv and *nh get the versions and
- * history entries dropped.
+ * "removed":true}, so a target added again under the name starts fresh:
+ * its versions are numbered above these (add_commit continues from the
+ * highest; the freshness anchor's versions sum keeps the highest), none of
+ * the old passwords can be revealed, tried or broken open from the data
+ * directory, and listings stop at the tombstones.  The history stays (it
+ * is the record of the old incarnation's rotations); the new incarnation's
+ * starts after it (history_since, hist_each()).  *nv gets the versions.
  */
 static int
-tombstone(struct vd_txn *t, const char *name, size_t *nv, size_t *nh)
+tombstone(struct vd_txn *t, const char *name, size_t *nv)
 {
 	struct tomb tb = { NULL, 0, 0 };
 	json_t *meta = NULL;
 	int r;
 
-	*nv = *nh = 0;
+	*nv = 0;
 	if ((r = vd_version_each(t, name, 0, tomb_cb, &tb)) < 0)
 		goto out;
 	if ((meta = json_pack("{s:s,s:b,s:s}", "state",
@@ -1971,8 +2026,6 @@ tombstone(struct vd_txn *t, const char *name, size_t *nv, size_t *nh)
 		    (r = vd_version_put(t, name, tb.v[i], meta)) != 0)
 			goto out;
 	}
-	if ((r = vd_history_del(t, name, nh)) != 0)
-		goto out;
 	*nv = tb.n;
 	r = 0;
  out:
@@ -1986,14 +2039,14 @@ remove_now(struct vd_req *rq, const char *name)
 {
 	struct vd_txn *t = NULL;
 	json_t *e = NULL;
-	size_t nv = 0, nh = 0;
+	size_t nv = 0;
 	int r;
 
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		goto fail;
 	if ((r = vd_target_del(t, name)) != 0)
 		goto fail;
-	if ((r = tombstone(t, name, &nv, &nh)) != 0)
+	if ((r = tombstone(t, name, &nv)) != 0)
 		goto fail;
 	if ((r = vd_sched_del(t, name)) != 0 && r != VD_ENOTFOUND)
 		goto fail;
@@ -2005,8 +2058,6 @@ remove_now(struct vd_req *rq, const char *name)
 	}
 	json_object_set_new(e, "versions_dropped", json_integer(
 	    (json_int_t)nv));
-	json_object_set_new(e, "history_dropped", json_integer(
-	    (json_int_t)nh));
 	if ((r = vd_audit_append(t, e, NULL)) != 0)
 		goto fail;
 	json_decref(e);
@@ -3089,14 +3140,18 @@ m_history(struct vd_req *rq, json_t *params)
 		return;
 	}
 	arr = json_array();
-	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0 ||
-	    (r = vd_history_each(t, name, (uint64_t)before, (size_t)limit,
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0)
+		goto fail;
+	if ((r = vd_target_get(t, name, &target)) != 0 && r != VD_ENOTFOUND)
+		goto fail;
+	if ((r = hist_each(t, name, target, (uint64_t)before, (size_t)limit,
 	    seq_cb, arr)) < 0)
 		goto fail;
 	/* A removed target keeps its history; a never-known one has none. */
-	if (json_array_size(arr) == 0 &&
-	    (r = vd_target_get(t, name, &target)) != 0)
+	if (json_array_size(arr) == 0 && target == NULL) {
+		r = VD_ENOTFOUND;
 		goto fail;
+	}
 	json_decref(target);
 	vd_txn_abort(t);
 	vd_req_reply(rq, json_pack("{s:s, s:o}", "name", name, "entries",
@@ -3105,6 +3160,7 @@ m_history(struct vd_req *rq, json_t *params)
  fail:
 	vd_txn_abort(t);
 	json_decref(arr);
+	json_decref(target);
 	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
 }
 

@@ -51,8 +51,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakemdb  # noqa: E402
-from vdtest import (pinned, FAILS, Env, Vault, check, finish, log,  # noqa: E402
-                    run_scenarios, stop_all)
+from vdtest import (FAILS, Env, Vault, check, finish, log,  # noqa: E402
+                    pinned, run_password, run_scenarios, stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -275,11 +275,7 @@ def bg_bundle(bundle, fp, keys, target):
     args = [VAULTCTL, "breakglass", "--bundle", bundle, "--vault-key", fp]
     for k in keys:
         args += ["--escrow-key", k]
-    p = subprocess.run(args + [target], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
-    out = p.stdout.decode()
-    return p.returncode, out[:-1] if out.endswith("\n") else out, \
-        p.stderr.decode()
+    return run_password(args + [target])
 
 
 def set_escrow(v, lines):
@@ -465,7 +461,7 @@ def sighup_refused(v, n_before, what):
 
 
 def sc_pubpin():
-    cust, vend = keygen("customer"), keygen("vendor")
+    cust, vend = keygen("customer", "-pin"), keygen("vendor", "-pin")
     evil = keygen("customer", "-evil")
     cust_pub = open(cust + ".pub").read()
     v = Vault(E, "pubpin", extra="[escrow]\nmode = any\ncustomer = %s\n"
@@ -565,11 +561,7 @@ def bg_dir(v, fp, key, target, version=None):
             v.data, "--escrow-key", key, "--vault-key", fp]
     if version is not None:
         args += ["--version", str(version)]
-    p = subprocess.run(args + [target], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
-    out = p.stdout.decode()
-    return p.returncode, out[:-1] if out.endswith("\n") else out, \
-        p.stderr.decode()
+    return run_password(args + [target])
 
 
 def sc_reincarnate():

@@ -157,6 +157,16 @@ def pinned(key):
         return "%s.pub %s" % (key, f.read().split()[3])
 
 
+def run_password(args, timeout=60):
+    """Runs a command that prints a password (break-glass); returns (rc,
+    the password without its newline or '', stderr)."""
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    out = p.stdout.decode()
+    return p.returncode, out[:-1] if out.endswith("\n") else out, \
+        p.stderr.decode()
+
+
 def q(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

@@ -862,16 +862,6 @@ hist_cb(uint64_t seq, json_t *e, void *arg)
 	return 0;
 }
 
-/* Counts entries into a struct hist_walk. */
-static int
-hist_count(uint64_t seq, json_t *e, void *arg)
-{
-	(void)seq;
-	(void)e;
-	((struct hist_walk *)arg)->n++;
-	return 0;
-}
-
 static void
 test_history(void)
 {
@@ -926,36 +916,6 @@ test_history(void)
 	CHECK_OK(vd_history_each(t, "bif", 0, 20, hist_cb, &w));
 	CHECK_INT_EQ(w.n, 0);
 	vd_txn_abort(t);
-
-	/* A removed target's history goes; its neighbours' stays. */
-	{
-		size_t n = 0;
-		uint64_t seq;
-		json_t *e = json_pack("{s:i}", "version", 1);
-
-		CHECK_OK(vd_txn_begin(st, 0, &t));
-		CHECK_INT_EQ(vd_history_del(t, "big", &n), VD_ERDONLY);
-		vd_txn_abort(t);
-		CHECK_OK(vd_txn_begin(st, 1, &t));
-		CHECK_OK(vd_history_del(t, "big", &n));
-		CHECK_INT_EQ(n, total);
-		w.n = 0;
-		CHECK_OK(vd_history_each(t, "big", 0, 0, hist_cb, &w));
-		CHECK_INT_EQ(w.n, 0);
-		w.n = 0;
-		CHECK_OK(vd_history_each(t, "bia", 0, 0, hist_count, &w));
-		CHECK_INT_EQ(w.n, total / 1000);
-		w.n = 0;
-		CHECK_OK(vd_history_each(t, "bigger", 0, 0, hist_count, &w));
-		CHECK_INT_EQ(w.n, total / 1000);
-		/* A new history under the name starts at 1. */
-		CHECK_OK(vd_history_append(t, "big", e, &seq));
-		CHECK_INT_EQ(seq, 1);
-		CHECK_OK(vd_history_del(t, "nosuch", &n));
-		CHECK_INT_EQ(n, 0);
-		CHECK_OK(vd_txn_commit(t));
-		json_decref(e);
-	}
 	vd_store_close(st);
 }
 
