@@ -467,8 +467,7 @@ report_to_vaultd(const json_t *o, const char *vid)
 	if ((params = json_pack("{s:O,s:s}", "report", o, "vault_id", vid))
 	    == NULL)
 		return VD_ENOMEM;
-	r = vc_call("breakglass.report", params, 30, &res);
-	json_decref(params);
+	r = vc_call("breakglass.report", params, 30, &res);	/* steals */
 	json_decref(res);
 	return r;
 }

@@ -2013,7 +2013,7 @@ tombstone(struct vd_txn *t, const char *name, size_t *nv)
 	*nv = 0;
 	if ((r = vd_version_each(t, name, 0, tomb_cb, &tb)) < 0)
 		goto out;
-	if ((meta = json_pack("{s:s,s:b,s:s}", "state",
+	if ((meta = json_pack("{s:s,s:b,s:o}", "state",
 	    vd_vstate_name(VD_VS_RETIRED), "removed", 1, "removed_at",
 	    now_str())) == NULL) {
 		r = VD_ENOMEM;
