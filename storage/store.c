@@ -63,7 +63,7 @@ enum {
 	DB_TARGETS,
 	DB_SECRETS,
 	DB_VERSIONS,
-	DB_ENVELOPES,
+	DB_ESCROW,
 	DB_HISTORY,
 	DB_AUDIT,
 	DB_SCHEDULE,
@@ -73,7 +73,7 @@ enum {
 static const char *const db_names[DB_COUNT] = {
 	"meta", "targets", "secrets", "versions", "escrow", "history", "audit",
 	"schedule",
-};	/* DB_ENVELOPES keeps its on-disk name "escrow" (format 1) */
+};
 
 struct vd_store {
 	MDB_env		*env;		/* the LMDB environment */
@@ -1859,7 +1859,7 @@ vd_envelope_put(struct vd_txn *t, const char *target, uint64_t v,
 		return bad_name("target or party", target);
 	k.mv_size = klen;
 	k.mv_data = key;
-	if ((rc = mdb_put(t->txn, t->st->dbi[DB_ENVELOPES], &k, &val, 0)) != 0)
+	if ((rc = mdb_put(t->txn, t->st->dbi[DB_ESCROW], &k, &val, 0)) != 0)
 		return mdb_err(rc, "store envelope");
 	return 0;
 }
@@ -1879,7 +1879,7 @@ vd_envelope_get(struct vd_txn *t, const char *target, uint64_t v,
 		return bad_name("target or party", target);
 	k.mv_size = klen;
 	k.mv_data = key;
-	if ((rc = mdb_get(t->txn, t->st->dbi[DB_ENVELOPES], &k, &val)) != 0)
+	if ((rc = mdb_get(t->txn, t->st->dbi[DB_ESCROW], &k, &val)) != 0)
 		return mdb_err(rc, "load envelope");
 	if ((*env = malloc(val.mv_size ? val.mv_size : 1)) == NULL)
 		return VD_ENOMEM;
@@ -1890,7 +1890,7 @@ vd_envelope_get(struct vd_txn *t, const char *target, uint64_t v,
 
 /* Splits an envelope key into its parts; returns 0 or VD_ECORRUPT. */
 static int
-split_envelope_key(const MDB_val *k, char *target, uint64_t *v, char *party)
+split_escrow_key(const MDB_val *k, char *target, uint64_t *v, char *party)
 {
 	const unsigned char *p = k->mv_data, *z;
 	size_t tlen, plen;
@@ -1924,7 +1924,7 @@ vd_envelope_each(struct vd_txn *t, const char *target,
 	uint64_t ver;
 	int r = 0, rc;
 
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_ENVELOPES], &c)) != 0)
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_ESCROW], &c)) != 0)
 		return mdb_err(rc, "cursor");
 	if (target != NULL) {
 		if ((plen = make_key(key, target, 0, 0, NULL)) == 0) {
@@ -1941,8 +1941,8 @@ vd_envelope_each(struct vd_txn *t, const char *target,
 		if (target != NULL && (k.mv_size < plen ||
 		    memcmp(k.mv_data, key, plen) != 0))
 			break;
-		if (split_envelope_key(&k, tname, &ver, party) != 0) {
-			r = vd_err_set(VD_ECORRUPT, "bad key in envelopes");
+		if (split_escrow_key(&k, tname, &ver, party) != 0) {
+			r = vd_err_set(VD_ECORRUPT, "bad key in escrow");
 			break;
 		}
 		if ((r = cb(tname, ver, party, v.mv_data, v.mv_size, arg)) != 0)
@@ -1968,7 +1968,7 @@ vd_envelope_del(struct vd_txn *t, const char *target, uint64_t v)
 	if ((plen = make_key(key, target, 1, v, NULL)) == 0)
 		return bad_name("target", target);
 	key[plen++] = '\0';
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_ENVELOPES], &c)) != 0)
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_ESCROW], &c)) != 0)
 		return mdb_err(rc, "cursor");
 	k.mv_size = plen;
 	k.mv_data = key;
@@ -1994,7 +1994,7 @@ vd_envelope_del_party(struct vd_txn *t, const char *target, uint64_t v,
 
 	if ((klen = make_key(key, target, 1, v, party)) == 0)
 		return bad_name("target or party", target);
-	return del_key(t, DB_ENVELOPES, key, klen);
+	return del_key(t, DB_ESCROW, key, klen);
 }
 
 /* ---- history -------------------------------------------------------- */
