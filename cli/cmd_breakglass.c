@@ -21,26 +21,28 @@
  * without an index opens only with --allow-unindexed.  A recovered
  * password must be printable ASCII.  The password and a newline are the
  * only output on stdout (or it goes to a MariaDB option file, --my-cnf);
- * everything else goes to stderr.  After printing, the opening is recorded
- * in the data directory when it is writable, or printed as a one-line JSON
- * report to import later with `report`.
+ * everything else goes to stderr.  The data directory is only ever opened
+ * read-only: after printing, the opening is reported over the socket to the
+ * vaultd that holds the directory's lock (method breakglass.report: it
+ * audits and rotates), else nothing is written and it is printed as a
+ * one-line JSON report to import later with `report` (which also goes to
+ * a running vaultd, and writes only into a vault no vaultd runs on).
  */
 #define _GNU_SOURCE	/* F_OFD_GETLK */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
 
+#include "client.h"
 #include "cmds.h"
 #include "err.h"
 #include "bundle_index.h"
@@ -49,11 +51,6 @@
 #include "util.h"
 
 #define FILE_MAX	(256u << 20)	/* largest bundle or share file read */
-#define RECORD_WAIT	5		/* seconds to wait for the writer lock */
-
-/* What the SIGALRM handler prints when recording hangs (no secret). */
-static char	*alarm_msg;
-static size_t	 alarm_len;
 
 static void
 bg_usage(FILE *f)
@@ -294,9 +291,13 @@ struct source {
 	const char	*bundle;	/* --bundle, or NULL */
 	int		 unindexed;	/* --allow-unindexed */
 	struct vd_bindex *ix;		/* the bundle's signed index, or NULL */
+	char		 vid[64];	/* the data dir's vault id, "" for a bundle */
 };
 
-/* Loads target's envelopes (NULL: all) from a data dir or a bundle. */
+/*
+ * Loads target's envelopes (NULL: all) from a data dir or a bundle; a data
+ * dir's vault id goes to src->vid.
+ */
 static int
 load_set(struct source *src, const char *target, struct vd_escrow_set *set)
 {
@@ -315,6 +316,8 @@ load_set(struct source *src, const char *target, struct vd_escrow_set *set)
 	if ((r = vd_store_open(src->dir, VD_STORE_RDONLY, &st)) == 0 &&
 	    (r = vd_txn_begin(st, 0, &t)) == 0)
 		r = vd_escrow_set_load(t, target, set);
+	if (r == 0)
+		snprintf(src->vid, sizeof(src->vid), "%s", vd_store_id(st));
 	vd_txn_abort(t);
 	vd_store_close(st);
 	return r;
@@ -466,25 +469,6 @@ make_report(const char *target, const struct vd_escrow_result *res,
 	return o;
 }
 
-/* record_writer()'s exit when the report was printed for later. */
-#define RECORD_LATER	3
-
-/*
- * A writer (vaultd mid-transaction, or stopped with SIGSTOP) can hold the
- * vault's write lock indefinitely, and LMDB has no try-lock: after
- * RECORD_WAIT seconds, print the report for a later import and leave.
- */
-static void
-record_timeout(int sig)
-{
-	ssize_t w;
-
-	(void)sig;
-	w = write(STDERR_FILENO, alarm_msg, alarm_len);
-	(void)w;
-	_exit(RECORD_LATER);	/* the password is already out */
-}
-
 /* Builds the "report it later" text for line. */
 static char *
 later_text(const char *line, const char *target)
@@ -533,19 +517,40 @@ vaultd_runs_on(const char *dir)
 }
 
 /*
- * Records an opening: in dir when it is writable, else prints the report
- * line and how to import it.  Never fails the command: the password is
+ * Hands the opening o to the vaultd on the socket (vc_socket_path()), which
+ * must serve vault vid: it stores the report, audits it and rotates at
+ * once (method breakglass.report).  Returns 0, or a negative error with a
+ * detail (no role, another vault, no vaultd on the socket).
+ */
+static int
+report_to_vaultd(const json_t *o, const char *vid)
+{
+	json_t *params, *res = NULL;
+	int r;
+
+	if ((params = json_pack("{s:O,s:s}", "report", o, "vault_id", vid))
+	    == NULL)
+		return VD_ENOMEM;
+	r = vc_call("breakglass.report", params, 30, &res);	/* steals */
+	json_decref(res);
+	return r;
+}
+
+/*
+ * Records an opening.  Break-glass opens a data directory read-only and
+ * never writes into it (DESIGN.md, "Storage"): when a vaultd holds dir's
+ * lock, the opening is reported to it over its socket (it audits and
+ * rotates); otherwise nothing is written, and the report line is printed
+ * with how to import it.  Never fails the command: the password is
  * already out.
  */
 static void
-record(const char *dir, const char *target,
+record(const char *dir, const char *vid, const char *target,
     const struct vd_escrow_result *res, const char *source)
 {
-	struct vd_store *st = NULL;
-	struct vd_txn *t = NULL;
 	json_t *o;
 	char *line = NULL, *later = NULL, ebuf[768];
-	int r = -EROFS;
+	int r;
 
 	if ((o = make_report(target, res, source)) == NULL ||
 	    (line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
@@ -554,69 +559,24 @@ record(const char *dir, const char *target,
 		    "break-glass report: report this opening by hand\n");
 		goto out;
 	}
-	if (dir != NULL && access(dir, W_OK) == 0) {
-		struct sigaction sa;
-		pid_t pid;
-		int st_;
-
-		/*
-		 * The write goes through LMDB into a file that may be
-		 * damaged (issue 14 item 7): in a process of its own, so
-		 * that its death cannot take the opening's report with it.
-		 */
-		fflush(stdout);
-		fflush(stderr);
-		if ((pid = fork()) == 0) {
-			alarm_msg = later;
-			alarm_len = strlen(later);
-			memset(&sa, 0, sizeof(sa));
-			sa.sa_handler = record_timeout;
-			sigaction(SIGALRM, &sa, NULL);
-			alarm(RECORD_WAIT);
-			if ((r = vd_store_open(dir, 0, &st)) == 0 &&
-			    (r = vd_txn_begin(st, 1, &t)) == 0 &&
-			    (r = vd_escrow_report_add(t, target, res->version,
-			    o)) == 0) {
-				r = vd_txn_commit(t);
-				t = NULL;
-			}
-			alarm(0);
-			vd_txn_abort(t);
-			vd_store_close(st);
-			if (r == 0 && vaultd_runs_on(dir))
-				fprintf(stderr, "vaultctl: this opening is "
-				    "recorded in %s; the vaultd running on it "
-				    "will audit it and rotate %s\n", dir,
-				    target);
-			else if (r == 0) {
-				/* A copy is never read by the vault: say both. */
-				fprintf(stderr, "vaultctl: this opening is "
-				    "recorded in %s, but no vaultd runs on it: "
-				    "if it is the vault's own data directory, "
-				    "vaultd audits it and rotates %s when it "
-				    "starts; if it is a copy, the vault never "
-				    "sees it there.\n", dir, target);
-				fputs(later, stderr);
-			} else
-				fprintf(stderr, "vaultctl: cannot record this "
-				    "opening in %s: %s\n", dir, vd_err_format(r,
-				    ebuf, sizeof(ebuf)));
-			fflush(stderr);
-			_exit(r == 0 ? 0 : 1);
-		}
-		while (pid > 0 && waitpid(pid, &st_, 0) < 0 && errno == EINTR)
-			;
-		if (pid > 0 && WIFEXITED(st_) && (WEXITSTATUS(st_) == 0 ||
-		    WEXITSTATUS(st_) == RECORD_LATER))
+	if (dir != NULL && vid != NULL && vaultd_runs_on(dir)) {
+		vd_err_clear();
+		if ((r = report_to_vaultd(o, vid)) == 0) {
+			fprintf(stderr, "vaultctl: this opening is reported to "
+			    "the vaultd running on %s (socket %s): it audits "
+			    "it and rotates %s\n", dir, vc_socket_path(),
+			    target);
 			goto out;
-		if (pid > 0 && WIFSIGNALED(st_))
-			fprintf(stderr, "vaultctl: cannot record this opening in "
-			    "%s: %s/data.mdb is damaged (the writer died: %s)\n",
-			    dir, dir, strsignal(WTERMSIG(st_)));
-		else if (pid < 0)
-			fprintf(stderr, "vaultctl: cannot record this opening in "
-			    "%s: fork: %s\n", dir, strerror(errno));
-	}
+		}
+		fprintf(stderr, "vaultctl: a vaultd runs on %s, but the "
+		    "opening could not be reported to it over %s: %s\n", dir,
+		    vc_socket_path(), vd_err_format(r, ebuf, sizeof(ebuf)));
+	} else if (dir != NULL)
+		fprintf(stderr, "vaultctl: no vaultd runs on %s, and break-"
+		    "glass opens it read-only: nothing was written there.  If "
+		    "it is the vault's own data directory, import the report "
+		    "below there; if it is a copy, import it where the vault "
+		    "lives.\n", dir);
 	fputs(later, stderr);
  out:
 	free(later);
@@ -719,7 +679,7 @@ bg_open(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct source src = { NULL, NULL, 0, NULL };
+	struct source src = { NULL, NULL, 0, NULL, "" };
 	const char *target, *pin = NULL;
 	const char *keypaths[VD_ESCROW_MAXPARTIES];
 	struct vd_escrow_key *keys[VD_ESCROW_MAXPARTIES];
@@ -818,7 +778,7 @@ bg_open(int argc, char **argv)
 	say_versions(&set, target, &res, version != 0, src.ix);
 	if ((rc = finish(&res, target, &out)) == VC_EXIT_OK) {
 		pin_first_use(&tr, keys, keypaths, nk, res.vault_fp);
-		record(src.dir, target, &res, src.bundle ? "bundle" :
+		record(src.dir, src.vid, target, &res, src.bundle ? "bundle" :
 		    "data-dir");
 	}
  out:
@@ -866,7 +826,7 @@ bg_share(int argc, char **argv)
 	};
 	struct trust tr = { NULL, 0, "", NULL };
 	char fp[VD_ESCROW_FPLEN + 1];
-	struct source src = { NULL, NULL, 0, NULL };
+	struct source src = { NULL, NULL, 0, NULL, "" };
 	const char *keypath = NULL, *pin = NULL;
 	const char *to = NULL, *out = NULL, *target;
 	struct vd_escrow_key *key = NULL;
@@ -1038,7 +998,7 @@ bg_combine(int argc, char **argv)
 	    vd_time_rfc3339(res.created, ts, sizeof(ts)));
 	if ((rc = finish(&res, target, &oo)) == VC_EXIT_OK) {
 		pin_first_use(&tr, &key, &keypath, 1, res.vault_fp);
-		record(NULL, target, &res, "combine");
+		record(NULL, NULL, target, &res, "combine");
 	}
  out:
 	for (size_t i = 0; i < nf; i++)
@@ -1098,8 +1058,32 @@ bg_report(int argc, char **argv)
 		    "break-glass report (one JSON line)\n", file);
 		goto out;
 	}
-	if ((r = vd_escrow_report_check(o, &target, &v)) != 0 ||
-	    (r = vd_store_open(dir, 0, &st)) != 0 ||
+	if ((r = vd_escrow_report_check(o, &target, &v)) != 0) {
+		vc_err(r, "breakglass report");
+		goto out;
+	}
+	if (vaultd_runs_on(dir)) {
+		/* vaultd is the only writer of a live vault: hand it over. */
+		if ((r = vd_store_open(dir, VD_STORE_RDONLY, &st)) != 0) {
+			vc_err(r, "breakglass report");
+			goto out;
+		}
+		r = report_to_vaultd(o, vd_store_id(st));
+		if (r != 0) {
+			vc_err(r, "breakglass report: a vaultd runs on %s; "
+			    "reporting to it over %s failed", dir,
+			    vc_socket_path());
+			rc = vc_exit_code(r);
+			goto out;
+		}
+		printf("break-glass opening of %s version %llu reported to the "
+		    "vaultd running on %s; it audits it and rotates %s\n",
+		    target, (unsigned long long)v, dir, target);
+		rc = VC_EXIT_OK;
+		goto out;
+	}
+	/* No vaultd: an explicit import into the stopped vault. */
+	if ((r = vd_store_open(dir, 0, &st)) != 0 ||
 	    (r = vd_txn_begin(st, 1, &t)) != 0 ||
 	    (r = vd_escrow_report_add(t, target, v, o)) != 0) {
 		vc_err(r, "breakglass report");

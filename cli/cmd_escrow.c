@@ -197,6 +197,9 @@ keygen(int argc, char **argv)
 	    "  public key:  %s.pub - give it to the vault's administrator\n",
 	    k->pub.party, k->pub.keyid, out,
 	    prot ? ", passphrase-protected" : "", out);
+	/* The key id is pinned in vaultd's [escrow] (vaultd.conf(5)). */
+	printf("  vaultd.conf [escrow] line (the key id pins this key):\n"
+	    "    %s = %s.pub %s\n", k->pub.party, out, k->pub.keyid);
 	if (fp[0] != '\0')
 		printf("  trusts vault key %s for break-glass\n", fp);
 	else

@@ -147,7 +147,7 @@ vd_bundle_build(struct vd_store *st, struct vd_txn *t, int64_t now,
 	*buf = NULL;
 	*len = 0;
 	if ((r = vd_audit_head(t, &count, hexhead)) != 0 ||
-	    (r = vd_escrow_each(t, NULL, gather_cb, &g)) != 0)
+	    (r = vd_envelope_each(t, NULL, gather_cb, &g)) != 0)
 		goto out;
 	if (sodium_hex2bin(head, HB, hexhead, 2 * HB, NULL, NULL, NULL) != 0) {
 		r = vd_err_set(VD_ECORRUPT, "audit head record is malformed");

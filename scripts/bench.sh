@@ -22,7 +22,7 @@ B=build/bench
 mkdir -p build
 echo "==> build: Release in $B"
 # -Wno-error=nonnull: GCC 12 at -O3 reports a false "null where non-null
-# expected" through common/escrow.c's inlined sig_do(); still a warning.
+# expected" through escrow/escrow.c's inlined sig_do(); still a warning.
 cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DVD_WERROR=ON \
     -DCMAKE_C_FLAGS=-Wno-error=nonnull >"$B.log" 2>&1 &&
     cmake --build "$B" -j"$(nproc 2>/dev/null || echo 2)" >>"$B.log" 2>&1 ||

@@ -96,8 +96,8 @@ deny_words = cmb, cmbchina, bank
 
 [escrow]
 mode = any
-customer = $W/customer.key.pub
-vendor = $W/vendor.key.pub
+customer = $W/customer.key.pub $(cut -d' ' -f4 "$W/customer.key.pub")
+vendor = $W/vendor.key.pub $(cut -d' ' -f4 "$W/vendor.key.pub")
 EOF
 "$B/vaultd" --config "$W/vaultd.conf" 2>"$W/vaultd.log" &
 VDPID=$!

@@ -7,7 +7,7 @@
  *   targets   name                    sealed JSON
  *   secrets   name \0 be64(version)   sealed password bytes
  *   versions  name \0 be64(version)   sealed JSON
- *   escrow    name \0 be64(v) \0 party   raw envelope (sealed by escrow)
+ *   escrow    name \0 be64(v) \0 party   raw envelope, stored as given
  *   history   name \0 be64(seq)       sealed JSON
  *   audit     be64(seq)               sealed JSON (hash-chained)
  *   schedule  name                    sealed JSON
@@ -1995,10 +1995,10 @@ vd_version_each(struct vd_txn *t, const char *target, size_t limit,
 	return seq_each_desc(t, DB_VERSIONS, target, 0, limit, cb, arg);
 }
 
-/* ---- escrow --------------------------------------------------------- */
+/* ---- envelopes: raw records, stored as given (the caller seals them) - */
 
 int
-vd_escrow_put(struct vd_txn *t, const char *target, uint64_t v,
+vd_envelope_put(struct vd_txn *t, const char *target, uint64_t v,
     const char *party, const void *env, size_t len)
 {
 	unsigned char key[KEYMAX], old[MSET_BYTES];
@@ -2023,7 +2023,7 @@ vd_escrow_put(struct vd_txn *t, const char *target, uint64_t v,
 }
 
 int
-vd_escrow_get(struct vd_txn *t, const char *target, uint64_t v,
+vd_envelope_get(struct vd_txn *t, const char *target, uint64_t v,
     const char *party, unsigned char **env, size_t *len)
 {
 	unsigned char key[KEYMAX];
@@ -2046,7 +2046,7 @@ vd_escrow_get(struct vd_txn *t, const char *target, uint64_t v,
 	return 0;
 }
 
-/* Splits an escrow key into its parts; returns 0 or VD_ECORRUPT. */
+/* Splits an envelope key into its parts; returns 0 or VD_ECORRUPT. */
 static int
 split_escrow_key(const MDB_val *k, char *target, uint64_t *v, char *party)
 {
@@ -2070,7 +2070,7 @@ split_escrow_key(const MDB_val *k, char *target, uint64_t *v, char *party)
 }
 
 int
-vd_escrow_each(struct vd_txn *t, const char *target,
+vd_envelope_each(struct vd_txn *t, const char *target,
     int (*cb)(const char *target, uint64_t v, const char *party,
     const unsigned char *env, size_t len, void *arg), void *arg)
 {
@@ -2113,7 +2113,7 @@ vd_escrow_each(struct vd_txn *t, const char *target,
 }
 
 int
-vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v)
+vd_envelope_del(struct vd_txn *t, const char *target, uint64_t v)
 {
 	unsigned char key[KEYMAX];
 	size_t plen;
@@ -2153,7 +2153,7 @@ vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v)
 }
 
 int
-vd_escrow_del_party(struct vd_txn *t, const char *target, uint64_t v,
+vd_envelope_del_party(struct vd_txn *t, const char *target, uint64_t v,
     const char *party)
 {
 	unsigned char key[KEYMAX];

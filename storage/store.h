@@ -3,9 +3,9 @@
  *
  * One LMDB environment in a data directory (0700, files 0600), fully synced:
  * a commit that returned is on disk.  Named databases hold targets, secret
- * versions, version metadata, escrow envelopes, history, audit and schedule
- * state.  Every record except escrow envelopes (which are sealed to the
- * escrow parties and must open without the vault's key) is sealed with
+ * versions, version metadata, envelopes, history, audit and schedule
+ * state.  Every record except envelopes (raw records sealed by their
+ * writer, which must open without the vault's key) is sealed with
  * XChaCha20-Poly1305 under a sub-key of the vault's data key, with associated
  * data naming its database and key, so a ciphertext copied or swapped to
  * another place fails to open.
@@ -14,7 +14,7 @@
  * wraps a random data key in the meta record.
  *
  * Life cycle: vd_store_open() opens the environment and reads the meta record
- * (the vault is then "sealed": only raw escrow access works);
+ * (the vault is then "sealed": only raw envelope access works);
  * vd_store_unlock() derives the keys.  All record access goes through a
  * transaction.  Only one thread at a time may use a write transaction;
  * read transactions may run on any thread (MDB_NOTLS).
@@ -187,7 +187,10 @@ int vd_target_put(struct vd_txn *t, const char *name, const json_t *obj,
     int create);
 /* Loads target name into *obj (caller json_decref()s); VD_ENOTFOUND. */
 int vd_target_get(struct vd_txn *t, const char *name, json_t **obj);
-/* Deletes target name (VD_ENOTFOUND); versions and history are kept. */
+/*
+ * Deletes target name's record (VD_ENOTFOUND); its versions and history
+ * are the caller's (vaultd's target.remove tombstones the versions).
+ */
 int vd_target_del(struct vd_txn *t, const char *name);
 /*
  * Calls cb for each target in name order; a non-zero return from cb stops
@@ -239,29 +242,32 @@ int vd_version_last(struct vd_txn *t, const char *target, uint64_t *v);
 int vd_version_each(struct vd_txn *t, const char *target, size_t limit,
     int (*cb)(uint64_t v, json_t *meta, void *arg), void *arg);
 
-/* --- escrow envelopes: raw bytes, readable without the vault's key ---- */
+/* --- envelopes: raw bytes, readable without the vault's key ---------- */
 
 /*
- * Stores an escrow envelope for (target, v, party).  The envelope must
- * already be sealed to the party and bound to its place by the caller; it is
- * stored as is.  Works on a sealed store.
+ * Envelopes are records the store keeps as given, keyed by (target,
+ * version, slot), readable and writable on a sealed store: their writer
+ * (escrow/, which sits above the store) seals them and binds them to
+ * their place itself.  The store knows nothing of what they hold.
+ *
+ * Stores an envelope for (target, v, party).  Works on a sealed store.
  */
-int vd_escrow_put(struct vd_txn *t, const char *target, uint64_t v,
+int vd_envelope_put(struct vd_txn *t, const char *target, uint64_t v,
     const char *party, const void *env, size_t len);
 /* Copies the envelope into a malloc'd *env (caller frees) of *len bytes. */
-int vd_escrow_get(struct vd_txn *t, const char *target, uint64_t v,
+int vd_envelope_get(struct vd_txn *t, const char *target, uint64_t v,
     const char *party, unsigned char **env, size_t *len);
 /*
  * Calls cb for every envelope (target == NULL) or target's envelopes, in key
  * order (target, version ascending, party).  Buffers are borrowed.
  */
-int vd_escrow_each(struct vd_txn *t, const char *target,
+int vd_envelope_each(struct vd_txn *t, const char *target,
     int (*cb)(const char *target, uint64_t v, const char *party,
     const unsigned char *env, size_t len, void *arg), void *arg);
 /* Deletes every envelope of (target, v). */
-int vd_escrow_del(struct vd_txn *t, const char *target, uint64_t v);
+int vd_envelope_del(struct vd_txn *t, const char *target, uint64_t v);
 /* Deletes party's envelope of (target, v); VD_ENOTFOUND when absent. */
-int vd_escrow_del_party(struct vd_txn *t, const char *target, uint64_t v,
+int vd_envelope_del_party(struct vd_txn *t, const char *target, uint64_t v,
     const char *party);
 
 /* --- history: per target, append-only, newest first ------------------- */

@@ -268,6 +268,53 @@ struct status_ctx {
 					 * the loop (counters_work()) */
 };
 
+/* hist_each()'s filter: stops at the first entry before since. */
+struct hist_since {
+	uint64_t	 since;		/* first seq of this incarnation */
+	int		(*cb)(uint64_t, json_t *, void *);
+	void		*arg;
+};
+
+static int
+hist_since_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	struct hist_since *hs = arg;
+
+	if (seq < hs->since)
+		return 1;	/* an older incarnation's: so are the rest */
+	return hs->cb(seq, entry, hs->arg);
+}
+
+/*
+ * vd_history_each() over the entries of target name's incarnation: a
+ * target added again after a removal starts its history after the old one
+ * (its record's "history_since", set by add_commit(); issue 14 item 8).
+ * obj is name's target record, NULL for a removed target (all its history).
+ * Returns as vd_history_each(); 1 also when the walk reached the start.
+ */
+static int
+hist_each(struct vd_txn *t, const char *name, const json_t *obj,
+    uint64_t before, size_t limit, int (*cb)(uint64_t, json_t *, void *),
+    void *arg)
+{
+	json_t *v = obj ? json_object_get(obj, "history_since") : NULL;
+	struct hist_since hs = { 0, cb, arg };
+
+	if (!json_is_integer(v) || json_integer_value(v) <= 1)
+		return vd_history_each(t, name, before, limit, cb, arg);
+	hs.since = (uint64_t)json_integer_value(v);
+	return vd_history_each(t, name, before, limit, hist_since_cb, &hs);
+}
+
+/* Sets *seq to the newest history entry's number of name (0: none). */
+static int
+hist_newest_cb(uint64_t seq, json_t *entry, void *arg)
+{
+	(void)entry;
+	*(uint64_t *)arg = seq;
+	return 1;
+}
+
 static int
 hist_first_cb(uint64_t seq, json_t *entry, void *arg)
 {
@@ -377,7 +424,7 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	}
 	json_object_set_new(o, "current_version", cur ? json_integer(
 	    (json_int_t)cur) : json_null());
-	if ((r = vd_history_each(sc->t, name, 0, 1, hist_first_cb, &last)) < 0) {
+	if ((r = hist_each(sc->t, name, obj, 0, 1, hist_first_cb, &last)) < 0) {
 		json_decref(o);
 		return r;
 	}
@@ -518,7 +565,7 @@ count_target_cb(const char *name, json_t *obj, void *arg)
 	struct hist_count hc = { 0, 0, 0, -1 };
 	int r;
 
-	if ((r = vd_history_each(sc->t, name, 0, 0, hist_count_cb, &hc)) < 0)
+	if ((r = hist_each(sc->t, name, obj, 0, 0, hist_count_cb, &hc)) < 0)
 		return r;
 	return json_object_set_new(sc->hist, name, json_pack("[I,I,I,I]",
 	    hc.rotations, hc.failures, hc.drift, (json_int_t)hc.last_ok)) == 0 ?
@@ -899,7 +946,7 @@ add_commit(struct addjob *j, uint64_t *vp)
 	struct vd_req *rq = j->rq;
 	struct vd_txn *t = NULL;
 	json_t *meta = NULL, *hist = NULL;
-	uint64_t v = 0;
+	uint64_t v = 0, hseq = 0;
 	int r;
 
 	*vp = 0;
@@ -909,7 +956,18 @@ add_commit(struct addjob *j, uint64_t *vp)
 		return r;
 	/* The account's own plugins, when the check could read them. */
 	record_auth(j->target, &j->a);
-	/* A removed target keeps its versions: continue their numbering. */
+	/*
+	 * A removed target's versions are tombstones (tombstone()): number
+	 * the new incarnation above them.
+	 */
+	if ((r = vd_history_each(t, j->name, 0, 1, hist_newest_cb, &hseq)) < 0)
+		goto out;
+	/* A removed target's history stays; this incarnation's follows. */
+	if (hseq > 0 && json_object_set_new(j->target, "history_since",
+	    json_integer((json_int_t)(hseq + 1))) != 0) {
+		r = VD_ENOMEM;
+		goto out;
+	}
 	if ((r = vd_target_put(t, j->name, j->target, 1)) != 0 ||
 	    (r = vd_version_last(t, j->name, &v)) != 0)
 		goto out;
@@ -1923,9 +1981,11 @@ m_target_list(struct vd_req *rq, json_t *params)
 static int
 ver_cb(uint64_t v, json_t *meta, void *arg)
 {
-	json_t *o = json_copy(meta);
+	json_t *o;
 
-	if (o == NULL)
+	if (json_is_true(json_object_get(meta, "removed")))
+		return 1;	/* a removed incarnation: older ones are too */
+	if ((o = json_copy(meta)) == NULL)
 		return VD_ENOMEM;
 	json_object_set_new(o, "version", json_integer((json_int_t)v));
 	return json_array_append_new(arg, o) == 0 ? 0 : VD_ENOMEM;
@@ -2039,22 +2099,103 @@ m_target_remove(struct vd_req *rq, json_t *params)
 	remove_now(rq, name);
 }
 
+/* The versions of a removed target, newest first (tomb_cb). */
+struct tomb {
+	uint64_t	*v;		/* version numbers */
+	size_t		 n;		/* entries in v */
+	size_t		 cap;		/* room in v */
+};
+
+static int
+tomb_cb(uint64_t v, json_t *meta, void *arg)
+{
+	struct tomb *tb = arg;
+
+	(void)meta;
+	if (tb->n == tb->cap) {
+		size_t cap = tb->cap ? tb->cap * 2 : 16;
+		uint64_t *nv = realloc(tb->v, cap * sizeof(*nv));
+
+		if (nv == NULL)
+			return VD_ENOMEM;
+		tb->v = nv;
+		tb->cap = cap;
+	}
+	tb->v[tb->n++] = v;
+	return 0;
+}
+
+/*
+ * Tombstones removed target name's incarnation inside t (issue 14 item 8):
+ * every version's password and escrow envelopes (and break-glass reports)
+ * are deleted and its metadata rewritten as {"state":"retired",
+ * "removed":true}, so a target added again under the name starts fresh:
+ * its versions are numbered above these (add_commit continues from the
+ * highest; the freshness anchor's versions sum keeps the highest), none of
+ * the old passwords can be revealed, tried or broken open from the data
+ * directory, and listings stop at the tombstones.  The history stays (it
+ * is the record of the old incarnation's rotations); the new incarnation's
+ * starts after it (history_since, hist_each()).  *nv gets the versions.
+ */
+static int
+tombstone(struct vd_txn *t, const char *name, size_t *nv)
+{
+	struct tomb tb = { NULL, 0, 0 };
+	json_t *meta = NULL;
+	int r;
+
+	*nv = 0;
+	if ((r = vd_version_each(t, name, 0, tomb_cb, &tb)) < 0)
+		goto out;
+	if ((meta = json_pack("{s:s,s:b,s:o}", "state",
+	    vd_vstate_name(VD_VS_RETIRED), "removed", 1, "removed_at",
+	    now_str())) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < tb.n; i++) {
+		if (((r = vd_secret_del(t, name, tb.v[i])) != 0 &&
+		    r != VD_ENOTFOUND) ||
+		    (r = vd_envelope_del(t, name, tb.v[i])) != 0 ||
+		    (r = vd_version_put(t, name, tb.v[i], meta)) != 0)
+			goto out;
+	}
+	*nv = tb.n;
+	r = 0;
+ out:
+	json_decref(meta);
+	free(tb.v);
+	return r;
+}
+
 static void
 remove_now(struct vd_req *rq, const char *name)
 {
 	struct vd_txn *t = NULL;
+	json_t *e = NULL;
+	size_t nv = 0;
 	int r;
 
 	if ((r = vd_txn_begin(rq->d->st, 1, &t)) != 0)
 		goto fail;
 	if ((r = vd_target_del(t, name)) != 0)
 		goto fail;
+	if ((r = tombstone(t, name, &nv)) != 0)
+		goto fail;
 	if ((r = vd_sched_del(t, name)) != 0 && r != VD_ENOTFOUND)
 		goto fail;
 	if ((r = vd_admin_secret_del(t, name)) != 0 && r != VD_ENOTFOUND)
 		goto fail;
-	if ((r = audit_in(t, rq, name, 0, "ok", NULL)) != 0)
+	if ((e = audit_entry(rq, name, 0, "ok", NULL)) == NULL) {
+		r = VD_ENOMEM;
 		goto fail;
+	}
+	json_object_set_new(e, "versions_dropped", json_integer(
+	    (json_int_t)nv));
+	if ((r = vd_audit_append(t, e, NULL)) != 0)
+		goto fail;
+	json_decref(e);
+	e = NULL;
 	r = vd_txn_commit(t);
 	t = NULL;
 	if (r != 0)
@@ -2065,6 +2206,7 @@ remove_now(struct vd_req *rq, const char *name)
 	vd_req_reply(rq, json_pack("{s:s}", "name", name));
 	return;
  fail:
+	json_decref(e);
 	vd_txn_abort(t);
 	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
 }
@@ -3132,14 +3274,18 @@ m_history(struct vd_req *rq, json_t *params)
 		return;
 	}
 	arr = json_array();
-	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0 ||
-	    (r = vd_history_each(t, name, (uint64_t)before, (size_t)limit,
+	if ((r = vd_txn_begin(rq->d->st, 0, &t)) != 0)
+		goto fail;
+	if ((r = vd_target_get(t, name, &target)) != 0 && r != VD_ENOTFOUND)
+		goto fail;
+	if ((r = hist_each(t, name, target, (uint64_t)before, (size_t)limit,
 	    seq_cb, arr)) < 0)
 		goto fail;
 	/* A removed target keeps its history; a never-known one has none. */
-	if (json_array_size(arr) == 0 &&
-	    (r = vd_target_get(t, name, &target)) != 0)
+	if (json_array_size(arr) == 0 && target == NULL) {
+		r = VD_ENOTFOUND;
 		goto fail;
+	}
 	json_decref(target);
 	vd_txn_abort(t);
 	vd_req_reply(rq, json_pack("{s:s, s:o}", "name", name, "entries",
@@ -3148,6 +3294,7 @@ m_history(struct vd_req *rq, json_t *params)
  fail:
 	vd_txn_abort(t);
 	json_decref(arr);
+	json_decref(target);
 	vd_req_fail(rq, r, r == VD_ENOTFOUND ? "no such target" : NULL);
 }
 
@@ -3313,6 +3460,66 @@ m_escrow_export(struct vd_req *rq, json_t *params)
 	free(buf);
 }
 
+/*
+ * breakglass.report {report: OPENING, vault_id: ID}: a break-glass opening
+ * made with vaultctl on this vault's data directory (which vaultctl opens
+ * read-only: vaultd is its only writer).  The opening is stored as a
+ * report and handled at once: audited (event "breakglass") and the target
+ * (a replica's primary) rotated.  vault_id must be this vault's, so an
+ * opening of another vault is not recorded here.  Role operator.
+ */
+static void
+m_breakglass_report(struct vd_req *rq, json_t *params)
+{
+	struct vd_daemon *d = rq->d;
+	struct vd_txn *t = NULL;
+	json_t *o = json_object_get(params, "report"), *copy = NULL;
+	const char *vid, *target;
+	uint64_t v;
+	int bad = 0, r;
+
+	vid = pstr(params, "vault_id", &bad);
+	if (bad || vid == NULL || !json_is_object(o) ||
+	    vd_escrow_report_check(o, &target, &v) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, "breakglass.report: give "
+		    "report (a break-glass opening) and vault_id");
+		return;
+	}
+	if (strcmp(vid, vd_store_id(d->st)) != 0) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "breakglass.report: the opening is "
+		    "of another vault (this is vault %s)", vd_store_id(d->st));
+		vd_req_fail_code(rq, VD_RPC_PARAMS, msg);
+		return;
+	}
+	if ((copy = json_deep_copy(o)) == NULL ||
+	    json_object_set_new(copy, "reported_by", json_string(
+	    rq->caller->user)) != 0 ||
+	    json_object_set_new(copy, "reported_uid", json_integer(
+	    (json_int_t)rq->caller->uid)) != 0) {
+		json_decref(copy);
+		vd_req_fail(rq, VD_ENOMEM, NULL);
+		return;
+	}
+	if ((r = vd_txn_begin(d->st, 1, &t)) != 0 ||
+	    (r = vd_escrow_report_add(t, target, v, copy)) != 0) {
+		vd_txn_abort(t);
+		json_decref(copy);
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	json_decref(copy);
+	if ((r = vd_txn_commit(t)) != 0) {
+		vd_req_fail(rq, r, NULL);
+		return;
+	}
+	/* Audits every stored report and requests the rotations now. */
+	vd_escrowd_breakglass_reports(d);
+	vd_req_reply(rq, json_pack("{s:s,s:I}", "target", target, "version",
+	    (json_int_t)v));
+}
+
 static const struct method methods[] = {
 	{ "status", VD_ROLE_OPERATOR, 0, m_status },
 	{ "target.add", 0, 1, m_target_add },
@@ -3332,6 +3539,7 @@ static const struct method methods[] = {
 	{ "audit.list", VD_ROLE_AUDITOR, 1, m_audit_list },
 	{ "unseal", 0, 0, m_unseal },
 	{ "escrow.export", 0, 1, m_escrow_export },
+	{ "breakglass.report", VD_ROLE_OPERATOR, 1, m_breakglass_report },
 };
 
 /* Checks roles and runs the method's handler. */

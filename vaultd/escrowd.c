@@ -219,7 +219,10 @@ vd_escrowd_load(struct vd_daemon *d, int running)
 /* ---- break-glass reports ---------------------------------------------- */
 
 struct report {
-	char		 target[VD_NAME_MAX + 1];
+	char		 target[VD_NAME_MAX + 1];	/* target opened */
+	char		 rotate[VD_NAME_MAX + 1];	/* target to rotate:
+							 * target, or its
+							 * primary */
 	uint64_t	 v;
 	char		*json;		/* the openings, as stored */
 	struct report	*next;
@@ -270,20 +273,40 @@ vd_escrowd_breakglass_reports(struct vd_daemon *d)
 			json_object_set_new(e, "openings", open);
 		else
 			json_decref(open);
+		snprintf(rp->rotate, sizeof(rp->rotate), "%s", rp->target);
+		if (vd_target_get(t, rp->target, &tr) == 0 &&
+		    json_is_string(json_object_get(tr, "replica_of"))) {
+			/*
+			 * A replica takes its primary's password changes and
+			 * is never rotated itself (issue 14 item 8): the
+			 * password opened is changed by rotating the primary.
+			 */
+			snprintf(rp->rotate, sizeof(rp->rotate), "%s",
+			    json_string_value(json_object_get(tr,
+			    "replica_of")));
+			json_decref(tr);
+			tr = NULL;
+			if (e != NULL)
+				json_object_set_new(e, "rotate",
+				    json_string(rp->rotate));
+			if (vd_target_get(t, rp->rotate, &tr) != 0)
+				tr = NULL;
+		}
 		r = e == NULL ? VD_ENOMEM : vd_audit_append(t, e, NULL);
 		json_decref(e);
-		if (r == 0 && vd_target_get(t, rp->target, &tr) == 0) {
+		if (r == 0 && tr != NULL) {
 			/*
 			 * Opened: rotated now, and again once promoted if it
 			 * was still pending (record_in(), revealed_v).
 			 */
 			json_t *sf = json_pack("{s:I,s:I,s:I}", "revealed_at",
 			    (json_int_t)vd_now(), "revealed_v",
-			    (json_int_t)rp->v, "after_reveal_due",
+			    (json_int_t)(strcmp(rp->rotate, rp->target) == 0 ?
+			    rp->v : 0), "after_reveal_due",
 			    (json_int_t)vd_now());
 
 			r = sf == NULL ? VD_ENOMEM : vd_sched_update(t,
-			    rp->target, sf);
+			    rp->rotate, sf);
 			json_decref(sf);
 		}
 		json_decref(tr);
@@ -302,10 +325,13 @@ vd_escrowd_breakglass_reports(struct vd_daemon *d)
 	}
 	for (rp = head; rp != NULL; rp = rp->next) {
 		vd_log(LOG_ALERT, "%s: break-glass opening of version %llu "
-		    "reported: rotating it", rp->target,
-		    (unsigned long long)rp->v);
-		(void)vd_rotate_request(d, rp->target, "breakglass", NULL,
-		    NULL);
+		    "reported: rotating %s", rp->target,
+		    (unsigned long long)rp->v, rp->rotate);
+		if (vd_rotate_request(d, rp->rotate, "breakglass", NULL,
+		    NULL) != 0)
+			vd_log(LOG_WARNING, "%s: break-glass rotation not "
+			    "started now (%s); the scheduler starts it",
+			    rp->rotate, vd_err_detail());
 	}
  out:
 	vd_txn_abort(t);

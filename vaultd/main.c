@@ -100,6 +100,28 @@ check_config(const struct vd_config *cfg)
 	return 0;
 }
 
+/*
+ * Checks cfg's [escrow] section: parties' .pub files (owner, mode, no link)
+ * and their pinned key ids.  A config whose escrow would not load is
+ * refused as a whole, at start-up and on SIGHUP, so a replaced key file
+ * never quietly turns escrow off.  Returns 0 or VD_EINVAL / VD_ECONFIG
+ * with the detail prefixed by "[escrow]".
+ */
+static int
+escrow_valid(const struct vd_config *cfg)
+{
+	struct vd_escrow_cfg *ec = NULL;
+	char d[600];
+	int r;
+
+	if ((r = vd_escrow_cfg_from_json(cfg->escrow, &ec)) == 0) {
+		vd_escrow_cfg_free(ec);
+		return 0;
+	}
+	snprintf(d, sizeof(d), "%s", vd_err_detail());
+	return vd_err_set(r, "[escrow]: %s", d);
+}
+
 /* Re-reads the configuration (SIGHUP).  Returns 0 or a negative error. */
 static int
 reload(struct vd_daemon *d)
@@ -110,7 +132,9 @@ reload(struct vd_daemon *d)
 
 	vd_err_clear();
 	if ((r = vd_harden_check_file(d->cfg->path, "config file")) != 0 ||
-	    (r = vd_config_load(d->cfg->path, &cfg)) != 0) {
+	    (r = vd_config_load(d->cfg->path, &cfg)) != 0 ||
+	    (r = escrow_valid(cfg)) != 0) {
+		vd_config_free(cfg);
 		vd_err_format(r, buf, sizeof(buf));
 		vd_log(LOG_ERR, "SIGHUP: new configuration refused, keeping "
 		    "the old one: %s", buf);
@@ -379,6 +403,17 @@ main(int argc, char **argv)
 	if ((r = open_vault(&d)) != 0) {
 		vd_notify_status("start-up failed: cannot open the vault "
 		    "(see the log)");
+		goto out;
+	}
+	vd_err_clear();
+	if ((r = escrow_valid(d.cfg)) != 0) {
+		char buf[768];
+
+		/* Audited when the vault is unlocked (key file). */
+		vd_err_format(r, buf, sizeof(buf));
+		vd_log(LOG_ERR, "configuration: %s", buf);
+		vd_notify_status("start-up failed: configuration: %s", buf);
+		(void)vd_api_audit_event(&d, "config.load", "refused", buf);
 		goto out;
 	}
 	if ((r = vd_server_start(&d)) != 0) {

@@ -1,6 +1,7 @@
 /*
- * fuzz_escrow.c - libFuzzer target for the escrow parsers (common/escrow.c):
- * party public key lines, private key files, bundles, single envelopes
+ * fuzz_escrow.c - libFuzzer target for the escrow parsers (escrow/escrow.c):
+ * party public key lines (and [escrow] party values with their pinned key
+ * id), private key files, bundles, single envelopes
  * (opened by break-glass), share files and break-glass reports.  The first
  * input byte picks the parser (mod MODES), the rest is its input; every
  * input is accepted or refused with a detail, never a crash or a leak.
@@ -100,6 +101,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (mode) {
 	case M_PUB:
 		(void)vd_escrow_pub_parse((const char *)data, size, &pub);
+		/*
+		 * The same bytes as an [escrow] party value "PATH KEYID" (the
+		 * pin parser; a path that opens is read as a .pub file).
+		 */
+		if (size < 4096 && memchr(data, '\0', size) == NULL) {
+			struct vd_escrow_cfg *ec = NULL;
+			char val[4096];
+
+			memcpy(val, data, size);
+			val[size] = '\0';
+			if (vd_escrow_cfg_new(&ec) == 0)
+				(void)vd_escrow_cfg_set(ec, "customer", val);
+			vd_escrow_cfg_free(ec);
+		}
 		break;
 	case M_KEY:
 		/* No passphrase: a protected file is refused before Argon2id. */

@@ -1,6 +1,6 @@
 /*
  * fuzz_record.c - libFuzzer target for stored record decoding
- * (storage/store.c, and the escrow readers of common/escrow.c): a vault is
+ * (storage/store.c, and the escrow readers of escrow/escrow.c): a vault is
  * created once in a temp dir and filled with one record of every kind;
  * each input then changes one record inside a write transaction that is
  * always aborted, and every typed read runs over the vault.  Each must
@@ -99,7 +99,7 @@ must(int r, const char *what)
 static void
 init(void)
 {
-	char path[64];
+	char path[128];
 	struct vd_escrow_cfg *ec = NULL;
 	struct vd_escrow_key *ek = NULL;
 	struct vd_secret *key = NULL, *pw;
@@ -129,6 +129,9 @@ init(void)
 	fputs(pub, f);
 	fclose(f);
 	must(vd_escrow_cfg_new(&ec), "cfg");
+	/* The party pinned by its key id, as vaultd.conf has it. */
+	strncat(path, " ", sizeof(path) - strlen(path) - 1);
+	strncat(path, ek->pub.keyid, sizeof(path) - strlen(path) - 1);
 	must(vd_escrow_cfg_set(ec, "customer", path), "cfg set");
 	must(vd_escrow_cfg_finalize(ec), "cfg finalize");
 
@@ -231,7 +234,7 @@ read_all(struct vd_txn *t)
 		if (vd_version_get(t, "t", v, &o) == 0)
 			json_decref(o);
 		o = NULL;
-		if (vd_escrow_get(t, "t", v, "customer", &env, &len) == 0)
+		if (vd_envelope_get(t, "t", v, "customer", &env, &len) == 0)
 			free(env);
 		env = NULL;
 	}
@@ -239,7 +242,7 @@ read_all(struct vd_txn *t)
 		vd_secret_free(pw);
 	(void)vd_version_last(t, "t", &v);
 	(void)vd_version_each(t, "t", 0, cb_seq, NULL);
-	(void)vd_escrow_each(t, NULL, cb_env, NULL);
+	(void)vd_envelope_each(t, NULL, cb_env, NULL);
 	(void)vd_escrow_reports(t, cb_report, NULL);
 	(void)vd_escrow_set_load(t, NULL, &set);
 	vd_escrow_set_clear(&set);

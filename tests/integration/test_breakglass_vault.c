@@ -99,6 +99,28 @@ open_rw(const char *dir)
 	return st;
 }
 
+/*
+ * Sets party to value "PUB" or "PUB KEYID": a test tool sets the vault up
+ * as its administrator would, so a bare PUB is pinned to the key id the
+ * file holds (vaultd itself refuses an unpinned party).
+ */
+static int
+set_party(struct vd_escrow_cfg *ec, const char *party, const char *value)
+{
+	struct vd_escrow_pub pub;
+	char v[PATH_MAX + VD_ESCROW_KEYIDLEN + 2];
+	int r;
+
+	if (strchr(value, ' ') != NULL)
+		return vd_escrow_cfg_set(ec, party, value);
+	if ((r = vd_escrow_pub_load(value, &pub)) != 0)
+		return r;
+	if (snprintf(v, sizeof(v), "%s %s", value, pub.keyid) >=
+	    (int)sizeof(v))
+		return VD_ETOOBIG;
+	return vd_escrow_cfg_set(ec, party, v);
+}
+
 static int
 seal(int argc, char **argv, int commit)
 {
@@ -120,7 +142,7 @@ seal(int argc, char **argv, int commit)
 		if (eq == NULL)
 			die(VD_EINVAL, "PARTY=PUB");
 		*eq = '\0';
-		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+		if ((r = set_party(ec, argv[i], eq + 1)) != 0)
 			die(r, "party");
 	}
 	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
@@ -162,7 +184,7 @@ forge_cb(const char *target, uint64_t v, const char *party,
     const unsigned char *env, size_t len, void *arg)
 {
 	/* Every envelope of the scratch vault goes into the victim's. */
-	return vd_escrow_put(arg, target, v, party, env, len);
+	return vd_envelope_put(arg, target, v, party, env, len);
 }
 
 static int
@@ -186,7 +208,7 @@ forge(int argc, char **argv)
 		if (eq == NULL)
 			die(VD_EINVAL, "PARTY=PUB");
 		*eq = '\0';
-		if ((r = vd_escrow_cfg_set(ec, argv[i], eq + 1)) != 0)
+		if ((r = set_party(ec, argv[i], eq + 1)) != 0)
 			die(r, "party");
 	}
 	if ((r = vd_escrow_cfg_finalize(ec)) != 0)
@@ -205,7 +227,7 @@ forge(int argc, char **argv)
 	if ((r = vd_store_open(argv[1], 0, &victim)) != 0 ||
 	    (r = vd_txn_begin(victim, 1, &vt)) != 0 ||
 	    (r = vd_txn_begin(st, 0, &t)) != 0 ||
-	    (r = vd_escrow_each(t, argv[2], forge_cb, vt)) != 0 ||
+	    (r = vd_envelope_each(t, argv[2], forge_cb, vt)) != 0 ||
 	    (r = vd_txn_commit(vt)) != 0)
 		die(r, "plant");
 	vd_txn_abort(t);
@@ -372,7 +394,7 @@ tamper(int argc, char **argv, int flip)
 	if ((r = vd_store_open(argv[1], 0, &st)) != 0)
 		die(r, "open");
 	if ((r = vd_txn_begin(st, 1, &t)) != 0 ||
-	    (r = vd_escrow_get(t, argv[2], num(argv[3]), flip ? argv[4] :
+	    (r = vd_envelope_get(t, argv[2], num(argv[3]), flip ? argv[4] :
 	    argv[6], &env, &len)) != 0)
 		die(r, "get");
 	if (flip) {
@@ -381,9 +403,9 @@ tamper(int argc, char **argv, int flip)
 		if (off >= len)
 			die(VD_EINVAL, "offset past the envelope");
 		env[off] ^= 0x10;
-		r = vd_escrow_put(t, argv[2], num(argv[3]), argv[4], env, len);
+		r = vd_envelope_put(t, argv[2], num(argv[3]), argv[4], env, len);
 	} else
-		r = vd_escrow_put(t, argv[4], num(argv[5]), argv[6], env, len);
+		r = vd_envelope_put(t, argv[4], num(argv[5]), argv[6], env, len);
 	if (r != 0 || (r = vd_txn_commit(t)) != 0)
 		die(r, "put");
 	printf("%zu\n", len);

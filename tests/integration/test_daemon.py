@@ -310,7 +310,9 @@ def test_targets():
               h[0]["result"] == "ok", "rotation in the history: %r" % h[:1])
     else:
         check(False, "rotate --wait failed: %d %s" % (rc, err))
-    # remove keeps history; re-adding continues the version numbers.
+    # remove keeps the history; re-adding numbers the new incarnation
+    # above the old version's tombstone, and its history starts fresh
+    # (issue 14 item 8).
     rc, _, _ = add_target("t5", DBPW)
     check(rc == 0, "add t5")
     rc, _, _ = vctl(["target", "remove", "t5"])
@@ -321,6 +323,10 @@ def test_targets():
     check(rc == 0 and len(json.loads(out)) == 1, "history kept after remove")
     rc, out, _ = add_target("t5", DBPW)
     check(rc == 0 and "version 2" in out, "re-add continues at version 2: " + out)
+    rc, out, _ = vctl(["history", "t5", "--json"])
+    h = json.loads(out) if rc == 0 else []
+    check(len(h) == 1 and h[0].get("version") == 2,
+          "the re-added target's history is its own: %r" % h)
     # A separate admin account: its password is checked (line 2 of stdin).
     rc, _, err = vctl(["target", "add", "t6", "--force", "--no-check",
                        "--unix-socket", MDB["MDB_SOCKET"], "--user", DBUSER,

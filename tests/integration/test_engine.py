@@ -634,7 +634,13 @@ def replica(repl, prim):
     while time.time() < end and not repl.login(user, pw):
         time.sleep(0.2)
     check(repl.login(user, pw), "the account replicated")
-    v = Vault(prim, "replica", rotation="check_interval = 1s\n")
+    key = os.path.join(prim.work, "customer.key")
+    p = subprocess.run([VAULTCTL, "escrow", "keygen", "--out", key],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(p.returncode == 0, "keygen: %s" % p.stderr.decode())
+    v = Vault(prim, "replica", rotation="check_interval = 1s\n",
+              extra="[escrow]\nmode = any\ncustomer = %s\n" %
+              vdtest.pinned(key))
     v.start()
     v.add("p", user, pw, "localhost")
     rc, out, err = v.ctl(["target", "add", "rp", "--unix-socket",
@@ -657,6 +663,34 @@ def replica(repl, prim):
     check(rc != 0 and "replica of target p" in err, "rotating a declared "
           "replica is refused, naming its primary's target: %d %r" %
           (rc, err))
+    # Break-glass of the replica's own version 1 (issue 14 item 8): the
+    # opening, reported to vaultd, rotates the primary p (a rotation of
+    # rq itself is refused, as above).
+    fp = subprocess.run([VAULTCTL, "escrow", "vault-key", "--data-dir",
+                         v.data, "--key-file", v.key], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE).stdout.decode().strip()
+    p = subprocess.run([VAULTCTL, "--socket", v.sock, "breakglass",
+                        "--data-dir", v.data, "--escrow-key", key,
+                        "--vault-key", fp, "rq"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    err = p.stderr.decode()
+    check(p.returncode == 0 and p.stdout.decode() == pw + "\n" and
+          "reported to the vaultd running on" in err,
+          "break-glass of the replica rq: %d %r" % (p.returncode, err))
+
+    def bg_rotated(h):
+        return any(e.get("trigger") == "breakglass" and
+                   e.get("result") == "ok" for e in h)
+    h = v.wait_history("p", bg_rotated, timeout=60)
+    check(bg_rotated(h), "break-glass of the replica rotated its primary "
+          "p: %r" % h[:2])
+    rc, out, _ = v.ctl(["audit", "list", "--json", "--limit", "200"])
+    ev = [e for e in json.loads(out) if e.get("event") == "breakglass"] \
+        if rc == 0 else []
+    check(ev and ev[0].get("target") == "rq" and ev[0].get("rotate") == "p",
+          "the opening is audited for rq, rotating p: %r" % ev[:1])
+    check("not started now" not in v.logtext(), "no refused rotation of "
+          "the replica in the log")
     rc, out, err = v.ctl(["rotate", "p", "--wait"])
     got = v.get("p")
     check(rc == 0 and got and prim.login(user, got), "the primary rotates")

@@ -38,7 +38,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vdtest import (FAILS, Env, Vault, check, log, native_hash, q,  # noqa
-                    stop_all)
+                    pinned, stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 E = Env(VAULTD, VAULTCTL, "vdhyg.")
@@ -122,8 +122,8 @@ def main():
     E.make_user("hygself2", init["self2"], ["localhost"])
 
     cust, vend = keygen("customer"), keygen("vendor")
-    v = Vault(E, "v", extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
-              "vendor = %s.pub\n" % (cust, vend))
+    v = Vault(E, "v", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              "vendor = %s\n" % (pinned(cust), pinned(vend)))
     v.start()
     v.add("self", "hygself", init["self"])
     v.add("adm", "hygadmt", init["adm"], "localhost,127.0.0.1",
@@ -176,17 +176,20 @@ def main():
     bg = []
     for src in (["--data-dir", v.data], ["--bundle", bundle]):
         for key in (cust, vend):
-            p = subprocess.run([VAULTCTL, "breakglass"] + src +
+            # The live directory's opening goes to vaultd on its socket.
+            p = subprocess.run([VAULTCTL, "--socket", v.sock, "breakglass"]
+                               + src +
                                ["--escrow-key", key, "adm"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                timeout=60)
             v.outputs.append(("breakglass stderr", p.stderr))
             got = p.stdout.decode().rstrip("\n")
-            check(p.returncode == 0 and got in pws,
-                  "breakglass %s %s opens a known version: %d %s" %
+            check(p.returncode == 0, "breakglass %s %s: %d %s" %
                   (src[0], os.path.basename(key), p.returncode,
                    p.stderr.decode()))
-            bg.append(got)
+            # vaultd rotates at once after an opening it hears of: the
+            # next one may open that newer version (checked below).
+            bg.append((got, "%s %s" % (src[0], os.path.basename(key))))
     # A reported opening is rotated: wait for it, reveal the new version.
     h = v.wait_history("adm", lambda h: any(x["trigger"] == "breakglass" and
                                             x["result"] == "ok" for x in h),
@@ -194,9 +197,12 @@ def main():
     check(any(x["trigger"] == "breakglass" for x in h),
           "the opened password was rotated: %r" % h[:2])
     cur = v.target_status("adm").get("current_version")
-    newest = v.get("adm", cur)
-    if newest:
-        pws.setdefault(newest, "adm v%d" % cur)
+    for n in range(1, cur + 1):
+        pw = v.get("adm", n, keep=True)
+        if pw:
+            pws.setdefault(pw, "adm v%d" % n)
+    for got, what in bg:
+        check(got in pws, "breakglass %s opens a known version" % what)
     check(E.login("hygadmt", v.get("adm")), "adm logs in after break-glass")
 
     # Outputs that must not hold a password.

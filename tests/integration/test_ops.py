@@ -271,7 +271,8 @@ def sc_checkconf():
     rc, out, err = run(conf(base.replace(key, key + ".missing"), "nokey.conf"))
     check(rc == 1 and "key_file" in err, "missing key file: %d %r" % (rc, err))
     # An escrow party whose public key file is missing.
-    bad = conf(base + "[escrow]\nmode = any\ncustomer = %s/none.pub\n" % d,
+    bad = conf(base + "[escrow]\nmode = any\n"
+               "customer = %s/none.pub 0123456789abcdef\n" % d,
                "escrow.conf")
     rc, out, err = run(bad)
     check(rc == 1 and "none.pub" in err, "escrow key refused: %d %r" %

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vdtest import (check, finish, log, mdbenv, native_hash,  # noqa: E402
-                    q, run_scenarios)
+                    pinned, q, run_scenarios)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -842,8 +842,11 @@ def vault_fp(v):
     return p.stdout.decode().strip()
 
 
-def breakglass(data_dir, keys, target, version=None, fp=None):
-    args = [VAULTCTL, "breakglass", "--data-dir", data_dir]
+def breakglass(data_dir, keys, target, version=None, fp=None, sock=None):
+    """sock: the socket of the vaultd running on data_dir, which hears of
+    the opening (break-glass itself writes nothing there)."""
+    args = [VAULTCTL] + (["--socket", sock] if sock else []) + \
+        ["breakglass", "--data-dir", data_dir]
     for k in keys:
         args += ["--escrow-key", k]
     if version:
@@ -869,7 +872,8 @@ def sc_escrow():
         user = "vesc" + mode[0]
         make_user(user, pw, ["localhost"])
         v = Vault("escrow-" + mode[0], policies="[escrow]\nmode = %s\n"
-                  "customer = %s.pub\nvendor = %s.pub\n" % (mode, cust, vend))
+                  "customer = %s\nvendor = %s\n" % (mode, pinned(cust),
+                                                  pinned(vend)))
         v.start()
         v.add("e", user, pw, "localhost")
         fp = vault_fp(v)
@@ -906,8 +910,22 @@ def sc_escrow():
             rc, got, err = breakglass(v.dir + "/data", [cust], "e", 2, fp=fp)
             check(rc == 0 and login(user, got), "any: the pending version "
                   "opened on the live vault: %d %s" % (rc, err))
+            # Nothing was written there (issue 14 item 8): the printed
+            # report is imported, as the operator does, into the stopped
+            # vault.
+            rep = [x for x in err.splitlines() if x.startswith("{")]
+            check(len(rep) == 1 and "nothing was written" in err,
+                  "any: the opening is printed, not written: %r" % err)
+            with open(v.dir + "/report", "w") as f:
+                f.write(rep[0] if rep else "")
+            p = subprocess.run([VAULTCTL, "breakglass", "report",
+                                "--data-dir", v.dir + "/data", "--file",
+                                v.dir + "/report"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=60)
+            check(p.returncode == 0, "any: report imported: %s" %
+                  p.stderr.decode())
         # The restart resolves the pending version; the break-glass report
-        # written into the live data directory is audited and rotated.
+        # imported into the live data directory is audited and rotated.
         v.start()
         h = v.wait_history("e", lambda h: any(
             x["result"] == "ok" and x["version"] == 2 for x in h), 60)
@@ -920,7 +938,8 @@ def sc_escrow():
                   "any: the pending version opened by break-glass is "
                   "replaced once promoted: %r" % h[:3])
         keys = [cust] if mode == "any" else [cust, vend]
-        rc, got, err = breakglass(v.dir + "/data", keys, "e", 2, fp=fp)
+        rc, got, err = breakglass(v.dir + "/data", keys, "e", 2, fp=fp,
+                                  sock=v.sock)
         check(rc == 0 and got == v.get("e", 2), "%s: break-glass on the live "
               "vault: %d %s" % (mode, rc, err))
         h = v.wait_history("e", lambda h: any(x["trigger"] == "breakglass" and
@@ -937,7 +956,7 @@ def sc_escrow():
             # A third party joins: SIGHUP re-seals the current version to
             # it, and the re-seal is audited.
             with open(v.conf, "a") as f:
-                f.write("other = %s.pub\n" % other)
+                f.write("other = %s\n" % pinned(other))
             v.proc.send_signal(signal.SIGHUP)
             end = time.time() + 30
             audit = []

@@ -53,6 +53,20 @@ On the "main" fixture (throwaway users, dropped again).
              client_ed25519 and the ed25519 account's client to switch to
              mysql_native_password: vaultd never answers either switch.
              The same for an ed25519 admin account of a native target.
+  pubpin     Issue 14 item 8: a party's .pub file replaced by a key of the
+             attacker's (same party name), then SIGHUP: refused by the key
+             id pinned in [escrow], audited, the old configuration stays
+             (a new version opens with the party's own key, not the
+             attacker's); a group-writable .pub and a symbolic link are
+             refused the same way; a start with the replaced file fails;
+             an unpinned party is refused.
+  reincarnate Issue 14 item 8: a target removed (vaultd then killed with
+             SIGKILL) and added again under the same name, for another
+             account, starts fresh: its first version is numbered above
+             the old ones, target show and history list only the new
+             incarnation, get --version of an old version and break-glass
+             of an old version from the data directory find nothing, and
+             break-glass of the new target opens the new password.
 """
 import json
 import os
@@ -66,7 +80,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fakemdb  # noqa: E402
 from vdtest import (FAILS, Env, Vault, check, finish, log,  # noqa: E402
-                    run_scenarios, stop_all)
+                    pinned, run_password, run_scenarios, stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -289,11 +303,7 @@ def bg_bundle(bundle, fp, keys, target):
     args = [VAULTCTL, "breakglass", "--bundle", bundle, "--vault-key", fp]
     for k in keys:
         args += ["--escrow-key", k]
-    p = subprocess.run(args + [target], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
-    out = p.stdout.decode()
-    return p.returncode, out[:-1] if out.endswith("\n") else out, \
-        p.stderr.decode()
+    return run_password(args + [target])
 
 
 def set_escrow(v, lines):
@@ -346,8 +356,8 @@ def sc_parties():
     users = {}
     names = ["p1", "p2", "p3"]
     v = Vault(E, "parties", rotation="concurrency = 2",
-              extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
-              "vendor = %s.pub\n" % (cust, vend))
+              extra="[escrow]\nmode = any\ncustomer = %s\n"
+              "vendor = %s\n" % (pinned(cust), pinned(vend)))
     try:
         v.start()
         for n in names:
@@ -364,8 +374,8 @@ def sc_parties():
 
         # 1. Adding a party re-seals, and rotates nothing.
         since = current_versions(v, names)
-        set_escrow(v, ["mode = any", "customer = %s.pub" % cust,
-                       "vendor = %s.pub" % vend, "other = %s.pub" % other])
+        set_escrow(v, ["mode = any", "customer = %s" % pinned(cust),
+                       "vendor = %s" % pinned(vend), "other = %s" % pinned(other)])
         v.proc.send_signal(signal.SIGHUP)
         end = time.time() + 30
         while time.time() < end and len(audit_events(v, "escrow-reseal")) \
@@ -381,8 +391,8 @@ def sc_parties():
 
         # 2. Removing the vendor rotates every target.
         since = current_versions(v, names)
-        set_escrow(v, ["mode = any", "customer = %s.pub" % cust,
-                       "other = %s.pub" % other])
+        set_escrow(v, ["mode = any", "customer = %s" % pinned(cust),
+                       "other = %s" % pinned(other)])
         v.proc.send_signal(signal.SIGHUP)
         done = wait_rotated(v, names, ("escrow",), since)
         check(sorted(done) == names, "vendor removed: every target "
@@ -415,8 +425,8 @@ def sc_parties():
         since = current_versions(v, names)
         stop_ok(v, "stop 3")
         cust2 = keygen("customer", "-new")
-        set_escrow(v, ["mode = any", "customer = %s.pub" % cust2,
-                       "other = %s.pub" % other])
+        set_escrow(v, ["mode = any", "customer = %s" % pinned(cust2),
+                       "other = %s" % pinned(other)])
         v.start()
         done = wait_rotated(v, names, ("escrow", "after-reveal"), since)
         check(sorted(done) == names, "customer re-keyed while stopped: "
@@ -430,8 +440,8 @@ def sc_parties():
         stop_ok(v, "stop 4")
 
     # 4. A stricter mode (any -> 2-of-2) rotates too.
-    v = Vault(E, "strict", extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
-              "vendor = %s.pub\n" % (cust, vend))
+    v = Vault(E, "strict", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              "vendor = %s\n" % (pinned(cust), pinned(vend)))
     try:
         v.start()
         user, pw = "trps" + secrets.token_hex(3), new_pw()
@@ -441,8 +451,8 @@ def sc_parties():
         fp = vault_fp(v)
         old = export(v, "before.bundle")
         since = current_versions(v, ["s"])
-        set_escrow(v, ["mode = 2-of-2", "customer = %s.pub" % cust,
-                       "vendor = %s.pub" % vend])
+        set_escrow(v, ["mode = 2-of-2", "customer = %s" % pinned(cust),
+                       "vendor = %s" % pinned(vend)])
         v.proc.send_signal(signal.SIGHUP)
         done = wait_rotated(v, ["s"], ("escrow",), since)
         check("s" in done, "any -> 2-of-2: rotated")
@@ -460,6 +470,188 @@ def sc_parties():
 # The start of a helper script run as another user: argv 1 a socket path,
 # 2 the uid, 3 the gid (no supplementary groups).
 AS_USER = r"""
+def reload_results(v):
+    """(result, reason) of every config.reload audit entry, oldest
+    first."""
+    return [(e.get("result"), e.get("reason", ""))
+            for e in reversed(audit_events(v, "config.reload"))]
+
+
+def sighup_refused(v, n_before, what):
+    """Sends SIGHUP and waits for the config.reload audit entry number
+    n_before + 1; checks it says refused; returns its reason."""
+    v.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 30
+    res = reload_results(v)
+    while time.time() < end and len(res) <= n_before:
+        time.sleep(0.2)
+        res = reload_results(v)
+    check(len(res) == n_before + 1 and res[-1][0] == "refused",
+          "%s: SIGHUP refused and audited: %r" % (what, res))
+    return res[-1][1] if len(res) > n_before else ""
+
+
+def sc_pubpin():
+    cust, vend = keygen("customer", "-pin"), keygen("vendor", "-pin")
+    evil = keygen("customer", "-evil")
+    cust_pub = open(cust + ".pub").read()
+    v = Vault(E, "pubpin", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              "vendor = %s\n" % (pinned(cust), pinned(vend)))
+    user = "trpin" + secrets.token_hex(3)
+    try:
+        v.start()
+        pw = new_pw()
+        E.make_user(user, pw, ["localhost"])
+        v.add("p", user, pw, "localhost")
+        fp = vault_fp(v)
+
+        # 1. The attack: the customer's .pub now holds the attacker's key.
+        with open(cust + ".pub", "w") as f:
+            f.write(open(evil + ".pub").read())
+        n = len(reload_results(v))
+        why = sighup_refused(v, n, "replaced .pub")
+        evil_id = open(evil + ".pub").read().split()[3]
+        check(evil_id in why and "pinned" in why,
+              "the refusal names the key id found and the pin: %r" % why)
+        check("refused" in v.logtext() and evil_id in v.logtext(),
+              "the refusal is logged")
+        # The old configuration stays: a new version is sealed to the
+        # customer's own key, and the attacker's key opens nothing.
+        since = current_versions(v, ["p"])["p"]
+        rc, out, err = v.ctl(["rotate", "p"])
+        check(rc == 0, "rotate p: %s" % err)
+        h = v.wait_history("p", lambda h: h and h[0].get("result") == "ok"
+                           and h[0].get("version", 0) > since)
+        check(h and h[0].get("version", 0) > since, "p rotated: %r" %
+              h[:1])
+        b = export(v, "after-attack.bundle")
+        rc, got, err = bg_bundle(b, fp, [evil], "p")
+        check(rc != 0 and got == "", "the attacker's key opens nothing: "
+              "%d %s" % (rc, err))
+        rc, got, err = bg_bundle(b, fp, [cust], "p")
+        check(rc == 0 and got == v.get("p") and E.login(user, got),
+              "the customer's own key opens the new password: %s" % err)
+
+        # 2. The right key, but the file writable by its group; then a
+        # symbolic link to the right file.
+        with open(cust + ".pub", "w") as f:
+            f.write(cust_pub)
+        os.chmod(cust + ".pub", 0o664)
+        why = sighup_refused(v, n + 1, "group-writable .pub")
+        check("writable by its group" in why, "names the mode: %r" % why)
+        os.chmod(cust + ".pub", 0o644)
+        link = os.path.join(E.work, "customer-link.pub")
+        os.symlink(cust + ".pub", link)
+        set_escrow(v, ["mode = any", "customer = %s %s" %
+                       (link, cust_pub.split()[3]),
+                       "vendor = %s" % pinned(vend)])
+        why = sighup_refused(v, n + 2, "symbolic link")
+        check("symbolic link" in why, "names the link: %r" % why)
+        # 3. An unpinned party (a config from before the pin).
+        set_escrow(v, ["mode = any", "customer = %s.pub" % cust,
+                       "vendor = %s" % pinned(vend)])
+        why = sighup_refused(v, n + 3, "unpinned party")
+        check("no key id pinned" in why, "says how to pin: %r" % why)
+        # The good configuration again: accepted.
+        set_escrow(v, ["mode = any", "customer = %s" % pinned(cust),
+                       "vendor = %s" % pinned(vend)])
+        v.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 30
+        while time.time() < end and len(reload_results(v)) < n + 5:
+            time.sleep(0.2)
+        check(reload_results(v)[-1:] == [("ok", "")],
+              "the pinned config reloads: %r" % reload_results(v)[-1:])
+
+        # 4. A start with the replaced file fails, naming it.
+        stop_ok(v, "pubpin stop")
+        with open(cust + ".pub", "w") as f:
+            f.write(open(evil + ".pub").read())
+        before = len(v.logtext())
+        v.start(wait=False)
+        rc = v.proc.wait(timeout=120)
+        v.err.close()
+        v.proc = None
+        check(rc == 1 and evil_id in v.logtext()[before:],
+              "start-up with a replaced .pub: exit 1, the key id named: %r"
+              % rc)
+        with open(cust + ".pub", "w") as f:
+            f.write(cust_pub)
+        v.start()
+        check(reload_results(v)[-1:] == [("ok", "")] and
+              any(e.get("result") == "refused" for e in
+                  audit_events(v, "config.load")),
+              "the refused start is audited (config.load refused)")
+    finally:
+        stop_ok(v, "pubpin end")
+        E.sql("DROP USER IF EXISTS '%s'@'localhost';" % user)
+
+
+def bg_dir(v, fp, key, target, version=None):
+    """Break-glass on v's live data directory; (rc, password, stderr)."""
+    args = [VAULTCTL, "--socket", v.sock, "breakglass", "--data-dir",
+            v.data, "--escrow-key", key, "--vault-key", fp]
+    if version is not None:
+        args += ["--version", str(version)]
+    return run_password(args + [target])
+
+
+def sc_reincarnate():
+    cust = keygen("customer", "-re")
+    v = Vault(E, "reinc", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              % pinned(cust))
+    old_user = "trro" + secrets.token_hex(3)
+    new_user = "trrn" + secrets.token_hex(3)
+    try:
+        v.start()
+        pw1, pw_new = new_pw(), new_pw()
+        E.make_user(old_user, pw1, ["localhost"])
+        E.make_user(new_user, pw_new, ["localhost"])
+        v.add("re", old_user, pw1, "localhost")
+        rc, out, err = v.ctl(["rotate", "re", "--wait"])
+        check(rc == 0, "rotate re: %s" % err)
+        pw2 = v.get("re")
+        check(pw2 and pw2 != pw1 and E.login(old_user, pw2),
+              "version 2 of the old incarnation is in force")
+        fp = vault_fp(v)
+        rc, out, err = v.ctl(["target", "remove", "re"])
+        check(rc == 0, "target remove: %s" % err)
+        # Killed between the removal and the new add.
+        v.stop(signal.SIGKILL)
+        v.start()
+        v.add("re", new_user, pw_new, "localhost")
+        rc, out, err = v.ctl(["target", "show", "re", "--json"])
+        vers = [x.get("version") for x in json.loads(out).get("versions",
+                                                             [])] \
+            if rc == 0 else None
+        check(vers == [3], "the new incarnation lists only its own "
+              "version 3: %r" % vers)
+        h = v.history("re")
+        check(h and all(e.get("version", 3) >= 3 for e in h) and
+              len(h) == 1, "its history holds only the new entry: %r" % h)
+        check(v.get("re") == pw_new, "get answers the new password")
+        for old in (1, 2):
+            check(v.get("re", version=old) is None,
+                  "get --version %d of the old incarnation: nothing" % old)
+            rc, got, err = bg_dir(v, fp, cust, "re", old)
+            check(rc != 0 and got == "" and "no escrow envelopes" in err,
+                  "break-glass of old version %d from the data directory "
+                  "finds nothing: %d %r" % (old, rc, err))
+        rc, got, err = bg_dir(v, fp, cust, "re")
+        check(rc == 0 and got == pw_new and "opening version 3" in err,
+              "break-glass of the new target opens the new password: %d "
+              "%r" % (rc, err))
+        ev = [e for e in audit_events(v, "target.remove")]
+        check(ev and ev[0].get("versions_dropped") == 2,
+              "the removal is audited with what it dropped: %r" % ev[:1])
+        rc, out, err = v.audit_verify()
+        check(rc == 0, "audit verify after the tombstones: %s" % err)
+    finally:
+        stop_ok(v, "reincarnate end")
+        for u in (old_user, new_user):
+            E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
+
+
+REFUSE_CLIENT = r"""
 import json, os, socket, sys, time
 os.setgroups([])
 os.setgid(int(sys.argv[3]))
@@ -1015,7 +1207,8 @@ SCENARIOS = [("cleartext", sc_cleartext), ("tlsdefault", sc_tlsdefault),
              ("parties", sc_parties), ("refusals", sc_refusals),
              ("counters", sc_counters), ("squatter", sc_squatter),
              ("sockdir", sc_sockdir), ("peergroups", sc_peergroups),
-             ("replay", sc_replay), ("authplugin", sc_authplugin)]
+             ("replay", sc_replay), ("authplugin", sc_authplugin),
+             ("pubpin", sc_pubpin), ("reincarnate", sc_reincarnate)]
 
 if __name__ == "__main__":
     try:

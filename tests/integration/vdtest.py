@@ -151,6 +151,23 @@ def tmpfs(path, size):
         subprocess.run(["umount", path])
 
 
+def pinned(key):
+    """An [escrow] party value for the key pair at key: its .pub file's
+    path and the key id it holds (the pin vaultd checks)."""
+    with open(key + ".pub") as f:
+        return "%s.pub %s" % (key, f.read().split()[3])
+
+
+def run_password(args, timeout=60):
+    """Runs a command that prints a password (break-glass); returns (rc,
+    the password without its newline or '', stderr)."""
+    p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    out = p.stdout.decode()
+    return p.returncode, out[:-1] if out.endswith("\n") else out, \
+        p.stderr.decode()
+
+
 def q(s):
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
 

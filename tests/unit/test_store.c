@@ -119,10 +119,10 @@ test_roundtrip(void)
 	CHECK_OK(vd_version_put(t, "db1", 2, obj));
 	CHECK_OK(vd_version_put(t, "db10", 7, obj));	/* a name sharing a prefix */
 	json_decref(obj);
-	CHECK_OK(vd_escrow_put(t, "db1", 1, "customer", "env-c1", 6));
-	CHECK_OK(vd_escrow_put(t, "db1", 1, "vendor", "env-v1", 6));
-	CHECK_OK(vd_escrow_put(t, "db1", 2, "vendor", "env-v2", 6));
-	CHECK_OK(vd_escrow_put(t, "db2", 1, "vendor", "other", 5));
+	CHECK_OK(vd_envelope_put(t, "db1", 1, "customer", "env-c1", 6));
+	CHECK_OK(vd_envelope_put(t, "db1", 1, "vendor", "env-v1", 6));
+	CHECK_OK(vd_envelope_put(t, "db1", 2, "vendor", "env-v2", 6));
+	CHECK_OK(vd_envelope_put(t, "db2", 1, "vendor", "other", 5));
 	obj = json_pack("{s:s}", "result", "ok");
 	CHECK_OK(vd_history_append(t, "db1", obj, &seq));
 	CHECK_INT_EQ(seq, 1);
@@ -162,11 +162,11 @@ test_roundtrip(void)
 	last = 0;
 	CHECK_OK(vd_version_each(t, "db1", 0, ver_cb, &last));
 	CHECK_INT_EQ(last, 1);
-	CHECK_OK(vd_escrow_get(t, "db1", 2, "vendor", &env, &envlen));
+	CHECK_OK(vd_envelope_get(t, "db1", 2, "vendor", &env, &envlen));
 	CHECK(envlen == 6 && memcmp(env, "env-v2", 6) == 0);
 	free(env);
 	n = 0;
-	CHECK_OK(vd_escrow_each(t, "db1", esc_cb, &n));
+	CHECK_OK(vd_envelope_each(t, "db1", esc_cb, &n));
 	CHECK_INT_EQ(n, 3);
 	CHECK_OK(vd_sched_get(t, "db1", &got));
 	CHECK_STR_EQ(json_string_value(json_object_get(got, "result")), "ok");
@@ -175,7 +175,7 @@ test_roundtrip(void)
 
 	/* Deletes and escrow pruning. */
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_del(t, "db1", 1));
+	CHECK_OK(vd_envelope_del(t, "db1", 1));
 	CHECK_OK(vd_secret_del(t, "db1", 1));
 	CHECK_OK(vd_admin_secret_put(t, "db1", p2));
 	CHECK_OK(vd_admin_secret_put(t, "db1", p1));	/* replaces */
@@ -189,7 +189,7 @@ test_roundtrip(void)
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_OK(vd_txn_begin(st, 0, &t));
 	n = 0;
-	CHECK_OK(vd_escrow_each(t, "db1", esc_cb, &n));
+	CHECK_OK(vd_envelope_each(t, "db1", esc_cb, &n));
 	CHECK_INT_EQ(n, 1);
 	CHECK_INT_EQ(vd_secret_get(t, "db1", 1, &out), VD_ENOTFOUND);
 	vd_txn_abort(t);
@@ -1201,7 +1201,7 @@ test_integrity(void)
 	CHECK_OK(vd_secret_put(t, "t1", 1, a));
 	CHECK_OK(vd_version_put(t, "t1", 1, obj));
 	CHECK_OK(vd_history_append(t, "t1", obj, NULL));
-	CHECK_OK(vd_escrow_put(t, "t1", 1, "customer", "env-c1", 6));
+	CHECK_OK(vd_envelope_put(t, "t1", 1, "customer", "env-c1", 6));
 	CHECK_OK(vd_audit_append(t, obj, NULL));
 	json_decref(obj);
 	CHECK_OK(vd_txn_commit(t));
@@ -1214,8 +1214,8 @@ test_integrity(void)
 	CHECK_OK(vd_txn_begin(st, 1, &t));
 	obj = json_pack("{s:s}", "state", "current");
 	CHECK_OK(vd_version_put(t, "t1", 1, obj));
-	CHECK_OK(vd_escrow_del_party(t, "t1", 1, "customer"));
-	CHECK_OK(vd_escrow_put(t, "t1", 1, "customer", "env-c2", 6));
+	CHECK_OK(vd_envelope_del_party(t, "t1", 1, "customer"));
+	CHECK_OK(vd_envelope_put(t, "t1", 1, "customer", "env-c2", 6));
 	json_decref(obj);
 	CHECK_OK(vd_txn_commit(t));
 	CHECK_OK(vd_store_integrity_check(st, &in));
@@ -1328,7 +1328,7 @@ test_integrity(void)
 	 */
 	CHECK_OK(vd_store_open(dir, 0, &st));
 	CHECK_OK(vd_txn_begin(st, 1, &t));
-	CHECK_OK(vd_escrow_put(t, "t1", 1, VD_STORE_REPORT_PARTY, "[]", 2));
+	CHECK_OK(vd_envelope_put(t, "t1", 1, VD_STORE_REPORT_PARTY, "[]", 2));
 	CHECK_OK(vd_txn_commit(t));
 	vd_store_close(st);
 	CHECK_OK(reopen(dir, 0, key, &st));

@@ -78,7 +78,12 @@ int vd_escrow_pub_parse(const char *line, size_t len,
 int vd_escrow_pub_format(const struct vd_escrow_pub *pub, char *buf,
     size_t len);
 
-/* Reads and parses the FILE.pub at path; -errno or VD_EINVAL. */
+/*
+ * Reads and parses the FILE.pub at path, checked as vaultd's config file
+ * is: not a symbolic link (VD_EKEYPERM), a regular file, not writable by
+ * group or others, owned by root or the caller (all VD_EKEYPERM).
+ * Returns 0, -errno or VD_EINVAL.
+ */
 int vd_escrow_pub_load(const char *path, struct vd_escrow_pub *out);
 
 /* Makes a fresh key pair for party (a valid name) into *out. */
@@ -154,10 +159,12 @@ int vd_escrow_cfg_new(struct vd_escrow_cfg **out);
 
 /*
  * Applies one [escrow] key: "mode" = "any" or "M-of-N" (2 <= M <= N <=
- * VD_ESCROW_MAXPARTIES), or PARTY = path of PARTY's .pub file, which is
- * loaded now; the party named in the file must be PARTY.  Returns
- * VD_EINVAL with a detail on a bad name, mode, file, a repeated party or
- * public key.
+ * VD_ESCROW_MAXPARTIES), or PARTY = "PATH KEYID": PATH of PARTY's .pub
+ * file, loaded now (vd_escrow_pub_load's checks), and KEYID the key id
+ * pinned for PARTY.  The party named in the file must be PARTY and its key
+ * id KEYID; a party without a pin is refused.  Returns VD_EINVAL with a
+ * detail on a bad name, mode, file, missing or mismatched pin, a repeated
+ * party or public key.
  */
 int vd_escrow_cfg_set(struct vd_escrow_cfg *ec, const char *key,
     const char *value);
@@ -280,7 +287,9 @@ int vd_escrow_set_parse_bundle(const unsigned char *buf, size_t len,
 
 /*
  * Fills vs (room for max) with target's versions that have envelopes in
- * set, newest first; *n gets how many there are (may exceed max).
+ * set, newest first; *n gets how many there are (may exceed max).  Costs
+ * n log n in the set's size (a temporary array; without memory, only the
+ * newest max are found and counted).
  */
 void vd_escrow_set_versions(const struct vd_escrow_set *set,
     const char *target, uint64_t *vs, size_t max, size_t *n);

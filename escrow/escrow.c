@@ -28,9 +28,16 @@
  *              u64 version | u8 plen | party | u32 len | envelope)
  *   share file "VDSHARE1" | u32 envlen | envelope | u32 boxlen |
  *              crypto_box_seal(plaintext, combiner pk)
+ *
+ * Layering: escrow sits above the store, which knows nothing of it.  All
+ * escrow needs of the store is this small interface (storage/store.h):
+ * the raw envelope records (vd_envelope_put/get/each/del/del_party), the
+ * signing key's seed (vd_store_derive), the lists of targets and versions
+ * (vd_target_each, vd_version_each) and the audit log (vd_audit_append).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,13 +285,42 @@ int
 vd_escrow_pub_load(const char *path, struct vd_escrow_pub *out)
 {
 	char buf[VD_ESCROW_LINEMAX + 2];
+	struct stat sb;
 	ssize_t n;
 	int fd, r;
 
 	memset(out, 0, sizeof(*out));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return vd_err_set(-errno, "cannot open %s: %s", path,
-		    strerror(errno));
+	/*
+	 * Checked as vaultd's config file is (issue 14 item 8): whoever can
+	 * write this file decides to whom every password is sealed.  No
+	 * symbolic link is followed (O_NOFOLLOW), and the checks are made on
+	 * the file opened (fstat), not on a name that may change meanwhile.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK))
+	    < 0)
+		return vd_err_set(errno == ELOOP ? VD_EKEYPERM : -errno,
+		    "cannot open %s: %s", path, errno == ELOOP ?
+		    "a symbolic link" : strerror(errno));
+	if (fstat(fd, &sb) != 0) {
+		r = vd_err_set(-errno, "cannot stat %s", path);
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = vd_err_set(VD_EKEYPERM, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		r = vd_err_set(VD_EKEYPERM, "%s: writable by %s (mode %04o): "
+		    "chmod go-w", path, sb.st_mode & S_IWOTH ? "others" :
+		    "its group", (unsigned)(sb.st_mode & 07777));
+		goto fail;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != geteuid()) {
+		r = vd_err_set(VD_EKEYPERM, "%s: owned by uid %u, neither root "
+		    "nor the reader (uid %u)", path, (unsigned)sb.st_uid,
+		    (unsigned)geteuid());
+		goto fail;
+	}
 	n = read(fd, buf, sizeof(buf));
 	r = n < 0 ? -errno : 0;
 	close(fd);
@@ -300,6 +336,9 @@ vd_escrow_pub_load(const char *path, struct vd_escrow_pub *out)
 		return vd_err_set(r, "%s: %s", path, d);
 	}
 	return 0;
+ fail:
+	close(fd);
+	return r;
 }
 
 int
@@ -888,11 +927,54 @@ parse_quorum(const char *s, unsigned *m, unsigned *n)
 	return 0;
 }
 
+/*
+ * Splits a party's value "PATH KEYID" at its last space into path (room
+ * for len) and pin (the key id, lower case).  A value without a key id is
+ * refused: an unpinned party would let whoever can write its .pub file
+ * have every password sealed to a key of their own (issue 14 item 8).
+ */
+static int
+split_pin(const char *party, const char *value, char *path, size_t len,
+    char pin[VD_ESCROW_KEYIDLEN + 1])
+{
+	const char *sp = strrchr(value, ' ');
+	size_t plen;
+
+	if (sp == NULL || strlen(sp + 1) != VD_ESCROW_KEYIDLEN) {
+		return vd_err_set(VD_EINVAL, "escrow party %s: no key id pinned: "
+		    "write \"%s = PATH KEYID\" with the key id `vaultctl escrow "
+		    "keygen` printed for the party (compare it with the party "
+		    "before you paste it)", party, party);
+	}
+	for (size_t i = 0; i < VD_ESCROW_KEYIDLEN; i++) {
+		char c = sp[1 + i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return vd_err_set(VD_EINVAL, "escrow party %s: the key "
+			    "id after the path must be %d hex digits", party,
+			    VD_ESCROW_KEYIDLEN);
+		pin[i] = c;
+	}
+	pin[VD_ESCROW_KEYIDLEN] = '\0';
+	while (sp > value && sp[-1] == ' ')
+		sp--;
+	plen = (size_t)(sp - value);
+	if (plen == 0 || plen >= len)
+		return vd_err_set(VD_EINVAL, "escrow party %s: no path before "
+		    "the key id", party);
+	memcpy(path, value, plen);
+	path[plen] = '\0';
+	return 0;
+}
+
 int
 vd_escrow_cfg_set(struct vd_escrow_cfg *ec, const char *key,
     const char *value)
 {
 	struct vd_escrow_pub pub;
+	char path[PATH_MAX], pin[VD_ESCROW_KEYIDLEN + 1];
 	unsigned m, n;
 	int r;
 
@@ -924,12 +1006,22 @@ vd_escrow_cfg_set(struct vd_escrow_cfg *ec, const char *key,
 	if (ec->nparties >= VD_ESCROW_MAXPARTIES)
 		return vd_err_set(VD_EINVAL, "more than %d escrow parties",
 		    VD_ESCROW_MAXPARTIES);
-	if ((r = vd_escrow_pub_load(value, &pub)) != 0)
-		return r == VD_EINVAL ? r : vd_err_set(VD_EINVAL, "escrow "
-		    "party %s: cannot read %s: %s", key, value, strerror(-r));
+	if ((r = split_pin(key, value, path, sizeof(path), pin)) != 0)
+		return r;
+	if ((r = vd_escrow_pub_load(path, &pub)) != 0) {
+		char d[600];
+
+		snprintf(d, sizeof(d), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		return vd_err_set(VD_EINVAL, "escrow party %s: %s", key, d);
+	}
 	if (strcmp(pub.party, key) != 0)
 		return vd_err_set(VD_EINVAL, "escrow party %s: %s holds the key "
-		    "of party %s", key, value, pub.party);
+		    "of party %s", key, path, pub.party);
+	if (strcmp(pub.keyid, pin) != 0)
+		return vd_err_set(VD_EINVAL, "escrow party %s: %s holds key id "
+		    "%s, not the pinned %s: refused (a replaced key file?)",
+		    key, path, pub.keyid, pin);
 	for (size_t i = 0; i < ec->nparties; i++)
 		if (sodium_memcmp(ec->parties[i].pk, pub.pk, PKBYTES) == 0)
 			return vd_err_set(VD_EINVAL, "escrow parties %s and %s "
@@ -1363,9 +1455,9 @@ drop_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t,
 	struct stale_arg a = { ec, only_v, { NULL, 0, 0 } };
 	int r;
 
-	if ((r = vd_escrow_each(t, target, stale_cb, &a)) == 0)
+	if ((r = vd_envelope_each(t, target, stale_cb, &a)) == 0)
 		for (size_t i = 0; i < a.tr.n && r == 0; i++)
-			r = vd_escrow_del_party(t, a.tr.v[i].target,
+			r = vd_envelope_del_party(t, a.tr.v[i].target,
 			    a.tr.v[i].version, a.tr.v[i].party);
 	free(a.tr.v);
 	return r;
@@ -1418,7 +1510,7 @@ vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
 			r = seal_one(&h, signsk->data, shares[i]->data[0],
 			    split, shares[i]->data + 1, shares[i]->len - 1,
 			    &b);
-		if (r != 0 || (r = vd_escrow_put(t, target, version, p->party,
+		if (r != 0 || (r = vd_envelope_put(t, target, version, p->party,
 		    b.p, b.len)) != 0)
 			goto out;
 	}
@@ -1612,7 +1704,7 @@ vd_escrow_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t, int *stale)
 		memset(&a, 0, sizeof(a));
 		a.ec = ec;
 		a.v = l.current;
-		if ((r = vd_escrow_each(t, nm.v[i], check_cb, &a)) != 0)
+		if ((r = vd_envelope_each(t, nm.v[i], check_cb, &a)) != 0)
 			goto out;
 		for (size_t j = 0; j < ec->nparties; j++)
 			if (!a.seen[j])
@@ -1683,7 +1775,7 @@ vd_escrow_exposed(const struct vd_escrow_cfg *ec, struct vd_txn *t,
 		memset(&a, 0, sizeof(a));
 		a.ec = ec;
 		a.l = &l;
-		if ((r = vd_escrow_each(t, nm.v[i], expose_cb, &a)) != 0)
+		if ((r = vd_envelope_each(t, nm.v[i], expose_cb, &a)) != 0)
 			goto out;
 		if (a.why != NULL && (r = cb(nm.v[i], l.v[0], a.why, a.party,
 		    arg)) != 0)
@@ -1737,7 +1829,7 @@ int
 vd_escrow_set_load(struct vd_txn *t, const char *target,
     struct vd_escrow_set *set)
 {
-	return vd_escrow_each(t, target, load_cb, set);
+	return vd_envelope_each(t, target, load_cb, set);
 }
 
 void
@@ -1786,31 +1878,67 @@ vd_escrow_set_parse_bundle(const unsigned char *buf, size_t len,
 	return 0;
 }
 
+/* qsort order: newest (highest) version first. */
+static int
+cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 void
 vd_escrow_set_versions(const struct vd_escrow_set *set, const char *target,
     uint64_t *vs, size_t max, size_t *n)
 {
-	uint64_t below = UINT64_MAX;
+	uint64_t *all;
+	size_t m = 0, d = 0;
 
 	*n = 0;
-	/* Repeated maximum search: sets are small, and no allocation. */
-	for (;;) {
-		uint64_t best = 0;
-
-		for (size_t i = 0; i < set->n; i++) {
-			const struct vd_escrow_item *it = &set->items[i];
-
-			if (strcmp(it->target, target) == 0 &&
-			    it->version < below && it->version > best)
-				best = it->version;
+	/*
+	 * Sort, then skip repeats: n log n in the set's size.  A hostile
+	 * bundle may hold 10^6 versions of one target (BUNDLE_MAXITEMS), so
+	 * a repeated maximum search (n times the number of versions) would
+	 * never finish (issue 14 item 8).
+	 */
+	if (set->n > 0 && (all = malloc(set->n * sizeof(*all))) != NULL) {
+		for (size_t i = 0; i < set->n; i++)
+			if (strcmp(set->items[i].target, target) == 0)
+				all[m++] = set->items[i].version;
+		qsort(all, m, sizeof(*all), cmp_desc);
+		for (size_t i = 0; i < m; i++) {
+			if (i > 0 && all[i] == all[i - 1])
+				continue;
+			if (d < max)
+				vs[d] = all[i];
+			d++;
 		}
-		if (best == 0)
-			break;
-		if (*n < max)
-			vs[*n] = best;
-		(*n)++;
-		below = best;
+		free(all);
+		*n = d;
+		return;
 	}
+	/*
+	 * Out of memory (or an empty set): the newest max versions kept in
+	 * vs by insertion, n times max; *n then counts only those.
+	 */
+	for (size_t i = 0; i < set->n; i++) {
+		uint64_t v = set->items[i].version;
+		size_t k;
+
+		if (strcmp(set->items[i].target, target) != 0)
+			continue;
+		for (k = 0; k < d && vs[k] > v; k++)
+			;
+		if (k < d && vs[k] == v)
+			continue;
+		if (k >= max)
+			continue;
+		if (d < max)
+			d++;
+		memmove(vs + k + 1, vs + k, (d - 1 - k) * sizeof(*vs));
+		vs[k] = v;
+	}
+	*n = d;
 }
 
 static int
@@ -1846,7 +1974,7 @@ vd_escrow_bundle_build(struct vd_txn *t, unsigned char **buf, size_t *len)
 		r = b.err;
 		goto out;
 	}
-	if ((r = vd_escrow_each(t, NULL, bundle_cb, &b)) != 0)
+	if ((r = vd_envelope_each(t, NULL, bundle_cb, &b)) != 0)
 		goto out;
 	*buf = b.p;
 	*len = b.len;
@@ -2338,7 +2466,7 @@ vd_escrow_report_add(struct vd_txn *t, const char *target, uint64_t v,
 	if (!json_is_object(opening))
 		return vd_err_set(VD_EINVAL, "a break-glass report is a JSON "
 		    "object");
-	r = vd_escrow_get(t, target, v, VD_ESCROW_REPORT, &old, &len);
+	r = vd_envelope_get(t, target, v, VD_ESCROW_REPORT, &old, &len);
 	if (r == 0) {
 		arr = json_loadb((const char *)old, len, 0, &jerr);
 		if (!json_is_array(arr)) {
@@ -2356,7 +2484,7 @@ vd_escrow_report_add(struct vd_txn *t, const char *target, uint64_t v,
 		r = VD_ENOMEM;
 		goto out;
 	}
-	r = vd_escrow_put(t, target, v, VD_ESCROW_REPORT, s, strlen(s));
+	r = vd_envelope_put(t, target, v, VD_ESCROW_REPORT, s, strlen(s));
  out:
 	free(s);
 	free(old);
@@ -2386,11 +2514,11 @@ vd_escrow_reports(struct vd_txn *t, int (*cb)(const char *target,
 {
 	struct reports_arg a = { cb, arg };
 
-	return vd_escrow_each(t, NULL, reports_cb, &a);
+	return vd_envelope_each(t, NULL, reports_cb, &a);
 }
 
 int
 vd_escrow_report_clear(struct vd_txn *t, const char *target, uint64_t v)
 {
-	return vd_escrow_del_party(t, target, v, VD_ESCROW_REPORT);
+	return vd_envelope_del_party(t, target, v, VD_ESCROW_REPORT);
 }
