@@ -30,7 +30,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vdtest import (Env, Vault, check, finish, log,  # noqa: E402
-                    run_scenarios, stop_all)
+                    pinned, run_scenarios, stop_all)
 
 VAULTD, VAULTCTL = sys.argv[1:3]
 ONLY = sys.argv[3:]
@@ -157,8 +157,8 @@ def sc_journal():
 
 def sc_online():
     cust = keygen("customer")
-    v = Vault(E, "online", extra="[escrow]\nmode = any\ncustomer = %s.pub\n"
-              % cust)
+    v = Vault(E, "online", extra="[escrow]\nmode = any\ncustomer = %s\n"
+              % pinned(cust))
     user, pw = "ano" + secrets.token_hex(3), new_pw()
     E.make_user(user, pw, ["localhost"])
     v.start()

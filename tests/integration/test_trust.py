@@ -467,9 +467,6 @@ def sc_parties():
             E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
 
 
-# The start of a helper script run as another user: argv 1 a socket path,
-# 2 the uid, 3 the gid (no supplementary groups).
-AS_USER = r"""
 def reload_results(v):
     """(result, reason) of every config.reload audit entry, oldest
     first."""
@@ -651,7 +648,11 @@ def sc_reincarnate():
             E.sql("DROP USER IF EXISTS '%s'@'localhost';" % u)
 
 
-REFUSE_CLIENT = r"""
+
+
+# The start of a helper script run as another user: argv 1 a socket path,
+# 2 the uid, 3 the gid (no supplementary groups).
+AS_USER = r"""
 import json, os, socket, sys, time
 os.setgroups([])
 os.setgid(int(sys.argv[3]))
