@@ -4,7 +4,8 @@
  * fresh login with the new one (vd_driver, no vault), on `concurrency`
  * threads.  Prints figures, asserts nothing.
  *
- * usage: bench_raw --socket PATH [--accounts N] [--concurrency C]
+ * usage: bench_raw --socket PATH [--socket PATH2 ...] [--accounts N]
+ *                  [--concurrency C]
  *                  [--prefix P] [--plain] [--json]
  *
  * --plain (issue 18): the server's limit, not vaultd's driver: libmariadb
@@ -18,7 +19,8 @@
  * It creates its own accounts P000000.. at 'localhost' (as root over the
  * Unix socket, empty password: the throwaway server of scripts/bench.sh),
  * with random passwords held only in this process's secure memory, then
- * times the rotation of all of them, and drops them again.  No password is
+ * times the rotation of all of them, and drops them again.  With several
+ * --socket (a fleet), account i lives on socket i mod the count.  No password is
  * ever in argv, the environment or the output.
  */
 #include <pthread.h>
@@ -39,8 +41,11 @@
 #include "err.h"
 #include "mem.h"
 
+#define MAXSOCK	64	/* --socket given at most this often */
+
 struct acct {
 	char		 user[32];	/* account name */
+	const char	*sock;		/* its server's socket */
 	struct vd_secret *pw;		/* its current password */
 };
 
@@ -65,6 +70,7 @@ run(void *arg)
 		int r;
 
 		t.user = a->user;
+		t.unix_socket = a->sock;
 		if (np == NULL ||
 		    (r = vd_drv_connect(&t, NULL, a->pw, &c, err,
 		    sizeof(err))) != 0 ||
@@ -95,14 +101,14 @@ struct plain_shared {
 
 /* One plain libmariadb login; returns the open handle or NULL. */
 static MYSQL *
-plain_login(const char *user, const char *pw)
+plain_login(const struct acct *a, const char *pw)
 {
 	MYSQL *my = mysql_init(NULL);
 
 	if (my == NULL)
 		return NULL;
-	if (mysql_real_connect(my, NULL, user, pw, NULL, 0, tgt.unix_socket,
-	    0) == NULL) {
+	if (mysql_real_connect(my, NULL, a->user, pw, NULL, 0, a->sock, 0) ==
+	    NULL) {
 		mysql_close(my);
 		return NULL;
 	}
@@ -127,7 +133,7 @@ plain_worker(struct plain_shared *sh, struct vd_secret **news)
 		MYSQL *my;
 		int n, ok;
 
-		if ((my = plain_login(accts[i].user,
+		if ((my = plain_login(&accts[i],
 		    (const char *)accts[i].pw->data)) == NULL) {
 			atomic_fetch_add(&sh->fail, 1);
 			continue;
@@ -139,7 +145,7 @@ plain_worker(struct plain_shared *sh, struct vd_secret **news)
 		    (unsigned long)n) == 0;
 		sodium_memzero(q->data, q->cap);
 		mysql_close(my);
-		if (!ok || (my = plain_login(accts[i].user, np)) == NULL) {
+		if (!ok || (my = plain_login(&accts[i], np)) == NULL) {
 			atomic_fetch_add(&sh->fail, 1);
 			continue;
 		}
@@ -205,19 +211,21 @@ root_exec(struct vd_drv_conn *rc, const char *sql)
 int
 main(int argc, char **argv)
 {
-	const char *sock = NULL, *prefix = "vraw";
+	const char *socks[MAXSOCK], *prefix = "vraw";
+	size_t nsock = 0;
 	size_t conc = 4;
 	int json = 0, plain = 0, r;
 	struct vd_secret **news = NULL;
-	struct vd_drv_conn *rc = NULL;
+	struct vd_drv_conn *rcs[MAXSOCK] = { NULL }, *rc;
 	struct vd_secret *empty;
 	char err[VD_DRV_ERRLEN], sql[256];
 	pthread_t th[64];
 	double t0, t1;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc &&
+		    nsock < MAXSOCK)
+			socks[nsock++] = argv[++i];
 		else if (strcmp(argv[i], "--accounts") == 0 && i + 1 < argc)
 			naccts = strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc)
@@ -237,28 +245,33 @@ main(int argc, char **argv)
 	}
 	if (naccts == 0)
 		naccts = 1000;
-	if (sock == NULL || conc == 0 || conc > 64 || strlen(prefix) > 16) {
+	if (nsock == 0 || conc == 0 || conc > 64 || strlen(prefix) > 16) {
 		fprintf(stderr, "bench_raw: --socket needed; concurrency "
 		    "1..64\n");
 		return 2;
 	}
 	if (vd_mem_init() != 0 || vd_drv_init() != 0)
 		return 1;
-	tgt.unix_socket = sock;
 	tgt.user = "root";
 	if ((empty = vd_secret_new(1)) == NULL ||
 	    (accts = calloc(naccts, sizeof(*accts))) == NULL)
 		return 1;
-	if ((r = vd_drv_connect(&tgt, "root", empty, &rc, err,
-	    sizeof(err))) != 0) {
-		fprintf(stderr, "bench_raw: root login: %s\n", err);
-		return 1;
+	for (size_t k = 0; k < nsock; k++) {
+		tgt.unix_socket = socks[k];
+		if ((r = vd_drv_connect(&tgt, "root", empty, &rcs[k], err,
+		    sizeof(err))) != 0) {
+			fprintf(stderr, "bench_raw: root login: %s\n", err);
+			return 1;
+		}
 	}
 	/* Set-up: accounts with random passwords (not timed). */
 	for (size_t i = 0; i < naccts; i++) {
 		struct acct *a = &accts[i];
 
 		snprintf(a->user, sizeof(a->user), "%s%06zu", prefix, i);
+		/* Accounts dealt round-robin over the servers (a fleet). */
+		a->sock = socks[i % nsock];
+		rc = rcs[i % nsock];
 		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'localhost'",
 		    a->user);
 		if (root_exec(rc, sql) != 0)
@@ -296,13 +309,14 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < naccts; i++) {
 		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'localhost'",
 		    accts[i].user);
-		(void)root_exec(rc, sql);
+		(void)root_exec(rcs[i % nsock], sql);
 		vd_secret_free(accts[i].pw);
 		if (news != NULL)
 			vd_secret_free(news[i]);
 	}
 	free(news);
-	vd_drv_close(rc);
+	for (size_t k = 0; k < nsock; k++)
+		vd_drv_close(rcs[k]);
 	vd_secret_free(empty);
 	if (json)
 		printf("{\"mode\":\"%s\",\"accounts\":%zu,\"concurrency\":%zu,"

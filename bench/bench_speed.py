@@ -20,7 +20,8 @@ its plain-loop figure from the same minute:
   --plain` over the same 10 sockets.
 
 Prints every pass and the ratios; asserts nothing.  --wrap CMD runs vaultd
-under CMD (e.g. "strace -c -f -o /tmp/x") for profiles; --conc N writes
+under CMD (e.g. "valgrind --tool=callgrind"), or, when CMD holds @PID@,
+attaches CMD to it (e.g. "strace -c -f -o /tmp/x -p @PID@") for profiles; --conc N writes
 [rotation] concurrency = N (not the default configuration then).  Passwords
 only travel on stdin, in 0600 files, over vaultd's socket, or stay inside
 the C helpers.
@@ -105,8 +106,17 @@ class SpeedVault(bench.Vault):
         real = bench.bin_("vaultd")
         wrapper = os.path.join(self.dir, "vaultd-wrapped")
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec %s %s \"$@\"\n" % (A.wrap,
-                                                      shlex.quote(real)))
+            if "@PID@" in A.wrap:
+                # Attach (strace -p @PID@): vaultd gets the SIGTERM itself
+                # and the tracer writes its summary when vaultd is gone.
+                f.write("#!/bin/sh\n%s \"$@\" &\nP=$!\n"
+                        "trap 'kill -TERM $P' TERM INT\n%s &\nW=$!\n"
+                        "while kill -0 $P 2>/dev/null; do wait $P; done\n"
+                        "wait $W\n" % (shlex.quote(real),
+                                       A.wrap.replace("@PID@", "$P")))
+            else:
+                f.write("#!/bin/sh\nexec %s %s \"$@\"\n" % (
+                    A.wrap, shlex.quote(real)))
         os.chmod(wrapper, 0o700)
         saved = bench.bin_
         bench.bin_ = lambda n: wrapper if n == "vaultd" else saved(n)
