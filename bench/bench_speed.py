@@ -3,6 +3,7 @@
 
 usage: bench_speed.py --build DIR [--accounts 1000] [--fleet 10x100]
                       [--repeat 3] [--shell 50] [--conc N] [--wrap CMD]
+                      [--vaultd-b OTHER_VAULTD]
                       [--only main,fleet,shell] [--out JSON]
 
 In ONE run, on throwaway MariaDB servers it starts itself
@@ -99,11 +100,23 @@ class SpeedVault(bench.Vault):
             if A.conc:
                 f.write("\n[rotation]\nconcurrency = %d\n" % A.conc)
 
+    vaultd = None   # another vaultd binary (--vaultd-b), else the build's
+
+    def start(self, *args, **kw):
+        if self.vaultd is None:
+            return super().start(*args, **kw)
+        saved = bench.bin_
+        bench.bin_ = lambda n: self.vaultd if n == "vaultd" else saved(n)
+        try:
+            return super().start(*args, **kw)
+        finally:
+            bench.bin_ = saved
+
     def start_wrapped(self):
         """Starts vaultd, under --wrap if given."""
         if not A.wrap:
             return self.start()
-        real = bench.bin_("vaultd")
+        real = self.vaultd or bench.bin_("vaultd")
         wrapper = os.path.join(self.dir, "vaultd-wrapped")
         with open(wrapper, "w") as f:
             if "@PID@" in A.wrap:
@@ -188,22 +201,28 @@ def plain_pass(socks, n, conc, prefix):
     return j["seconds"], j["failed"]
 
 
-def compare(label, v, socks, n, res):
-    """Interleaves vaultd passes with plain c=default and c=1 passes."""
+def compare(label, v, socks, n, res, vb=None):
+    """Interleaves vaultd passes with plain c=default and c=1 passes (and
+    with vaultd B's passes, vb, when given)."""
     conc = A.conc or DEFAULT_CONC
     rows = {"vaultd": [], "plain_c%d" % conc: [], "plain_c1": []}
-    v.start_wrapped()
+    if vb is not None:
+        rows["vaultd_b"] = []
     for k in range(A.repeat):
-        dt, f = vaultd_pass(v, n)
-        rows["vaultd"].append((dt, f))
-        log("  %s pass %d: vaultd %.3f s, %.0f/s, %d failed" %
-            (label, k + 1, dt, n / dt, f))
+        for side, vv in (("vaultd", v), ("vaultd_b", vb)):
+            if vv is None:
+                continue
+            vv.start_wrapped()
+            dt, f = vaultd_pass(vv, n)
+            vv.stop()
+            rows[side].append((dt, f))
+            log("  %s pass %d: %s %.3f s, %.0f/s, %d failed" %
+                (label, k + 1, side, dt, n / dt, f))
         for c in (conc, 1):
             dt, f = plain_pass(socks, n, c, "vp")
             rows["plain_c%d" % c].append((dt, f))
             log("  %s pass %d: plain c=%d %.3f s, %.0f/s, %d failed" %
                 (label, k + 1, c, dt, n / dt, f))
-    v.stop()
     med = {k: n / statistics.median(x[0] for x in xs)
            for k, xs in rows.items()}
     res[label] = {"accounts": n, "servers": len(socks), "concurrency": conc,
@@ -224,6 +243,9 @@ def main():
     ap.add_argument("--conc", type=int, default=0)
     ap.add_argument("--wrap", default="")
     ap.add_argument("--only", default="main,fleet,shell")
+    ap.add_argument("--vaultd-b", default="",
+                    help="main part: also time this vaultd binary (A/B), "
+                    "interleaved, on accounts of its own")
     ap.add_argument("--keep", action="store_true",
                     help="leave the vault running after the main part, "
                     "print its socket and wait for Enter (profiling)")
@@ -253,7 +275,14 @@ def main():
             v.start()
             add_targets(v, make_accounts("vb", [s0], n))
             v.stop()
-            r = compare("main", v, [s0], n, res)
+            vb = None
+            if A.vaultd_b:
+                vb = SpeedVault("main_b", keys)
+                vb.vaultd = os.path.abspath(A.vaultd_b)
+                vb.start()
+                add_targets(vb, make_accounts("vc", [s0], n))
+                vb.stop()
+            r = compare("main", v, [s0], n, res, vb)
             if A.keep:
                 v.start_wrapped()
                 print("vaultd socket: %s  (Enter to go on)" % v.sock,
@@ -304,6 +333,10 @@ def main():
             "%s: vaultd / plain c %d" % (label, conc), r["ratio_c"], what))
         print("%-46s %.2f x   (goal >= 0.5)" % (
             "%s: vaultd / plain c 1" % label, r["ratio_c1"]))
+        if "vaultd_b" in m:
+            print("%-46s %.0f /s = %.2f x plain c %d" % (
+                "%s: vaultd B (%s)" % (label, A.vaultd_b), m["vaultd_b"],
+                m["vaultd_b"] / m["plain_c%d" % conc], conc))
         if "shell" in res:
             r["ratio_shell"] = m["vaultd"] / res["shell"]["per_s"]
             print("%-46s %.1f x   (goal >= 20)" % (
