@@ -66,6 +66,15 @@ struct vd_apply {
 					 * account (0: no limit, -1: unknown) */
 	long long	 prior_fails;	/* refused logins vaultd caused on the
 					 * account since its last success */
+	/*
+	 * What earlier jobs of this target learned of its session account
+	 * in this daemon's life (issue 18: one round trip each fewer per
+	 * rotation); the engine keeps them per target (struct ent).
+	 */
+	int		 skip_role;	/* the account may not read the replica
+					 * status: do not ask */
+	int		 skip_log_off;	/* the account may not set sql_log_off:
+					 * the main session does not try */
 	/* Outcome. */
 	enum vd_outcome	 out;
 	char		 err[VD_APPLY_ERRLEN];	/* the server's reason */
@@ -75,6 +84,9 @@ struct vd_apply {
 	int		 capped;	/* older ones left untried (limit) */
 	int		 pwerr_read;	/* pwerr_max was read from the server */
 	int		 auth_fails;	/* refused logins this run caused */
+	int		 role_denied;	/* the replica status was refused */
+	int		 log_off_denied;	/* the main session's sql_log_off
+					 * was refused */
 };
 
 /*

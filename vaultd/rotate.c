@@ -632,6 +632,7 @@ after_work(uv_work_t *w, int status)
 {
 	struct job *j = container_of(w, struct job, work), **pp;
 	struct rot *rot = j->rot;
+	struct ent *e = vd__ent_find(rot, j->name);
 
 	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == j) {
@@ -640,6 +641,11 @@ after_work(uv_work_t *w, int status)
 		}
 	rot->nrunning--;
 	rot->d->inflight--;
+	if (e != NULL) {
+		/* What the job learned of the account, for the next ones. */
+		e->role_denied |= j->a.role_denied;
+		e->log_off_denied |= j->a.log_off_denied;
+	}
 	if (status == UV_ECANCELED) {
 		j->a.out = VD_OUT_UNREACHABLE;
 		snprintf(j->a.err, sizeof(j->a.err), "cancelled at shutdown");
@@ -916,6 +922,8 @@ run_job(struct rot *rot, struct job *j, struct waiter **wp)
 		e->busy = 1;
 		if (j->a.mode != VD_APPLY_CHECK)
 			e->pending = 1;
+		j->a.skip_role = e->role_denied;
+		j->a.skip_log_off = e->log_off_denied;
 	}
 	j->next = rot->running;
 	rot->running = j;
@@ -1329,6 +1337,9 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	if ((e = vd__ent_add(rot, target)) == NULL)
 		goto out;
 	e->gone = 0;
+	/* The record changed (its account may have): learn afresh. */
+	e->role_denied = 0;
+	e->log_off_denied = 0;
 	if (vd_sched_get(t, target, &sched) != 0)
 		sched = NULL;
 	vd__ent_load(rot, e, tr, sched);
