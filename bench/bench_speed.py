@@ -95,7 +95,7 @@ class SpeedVault(bench.Vault):
                     "socket = %s\nmax_clients = 1024\n\n[access]\n"
                     "admin = root\n\n[escrow]\n" %
                     (self.dir, self.dir, self.sock))
-            for party, pub in self.keys:
+            for party, pub in ([] if A.no_escrow else self.keys):
                 f.write("%s = %s\n" % (party, pub))
             if A.conc:
                 f.write("\n[rotation]\nconcurrency = %d\n" % A.conc)
@@ -243,6 +243,9 @@ def main():
     ap.add_argument("--conc", type=int, default=0)
     ap.add_argument("--wrap", default="")
     ap.add_argument("--only", default="main,fleet,shell")
+    ap.add_argument("--no-escrow", action="store_true",
+                    help="an experiment: no [escrow] parties (what the "
+                    "sealing costs); not the issue's configuration")
     ap.add_argument("--vaultd-b", default="",
                     help="main part: also time this vaultd binary (A/B), "
                     "interleaved, on accounts of its own")
@@ -323,8 +326,9 @@ def main():
         m = r["per_s"]
         what = "%d accounts on %d server%s" % (
             r["accounts"], r["servers"], "s" if r["servers"] > 1 else "")
-        print("%-46s %.0f /s" % ("%s: vaultd (escrow 2 parties, c %d)" %
-                                 (label, conc), m["vaultd"]))
+        print("%-46s %.0f /s" % ("%s: vaultd (escrow %s, c %d)" % (
+            label, "off" if A.no_escrow else "2 parties", conc),
+            m["vaultd"]))
         print("%-46s %.0f /s" % ("%s: plain libmariadb c %d" % (label, conc),
                                  m["plain_c%d" % conc]))
         print("%-46s %.0f /s" % ("%s: plain libmariadb c 1" % label,
