@@ -4,13 +4,23 @@
  * fresh login with the new one (vd_driver, no vault), on `concurrency`
  * threads.  Prints figures, asserts nothing.
  *
- * usage: bench_raw --socket PATH [--accounts N] [--concurrency C]
- *                  [--prefix P] [--json]
+ * usage: bench_raw --socket PATH [--socket PATH2 ...] [--accounts N]
+ *                  [--concurrency C]
+ *                  [--prefix P] [--plain] [--json]
+ *
+ * --plain (issue 18): the server's limit, not vaultd's driver: libmariadb
+ * alone, per account connect with the old password, SET PASSWORD =
+ * PASSWORD('new'), close, connect with the new one, close; `concurrency`
+ * worker processes (fork) taking accounts from a shared counter; every new
+ * password is drawn before the clock starts.  No extra query, no policy
+ * generator, no vd_driver in the timed loop.  (The one place outside
+ * vaultd/driver.c that includes <mysql.h>: it measures the library itself.)
  *
  * It creates its own accounts P000000.. at 'localhost' (as root over the
  * Unix socket, empty password: the throwaway server of scripts/bench.sh),
  * with random passwords held only in this process's secure memory, then
- * times the rotation of all of them, and drops them again.  No password is
+ * times the rotation of all of them, and drops them again.  With several
+ * --socket (a fleet), account i lives on socket i mod the count.  No password is
  * ever in argv, the environment or the output.
  */
 #include <pthread.h>
@@ -18,8 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <mysql.h>
 #include <sodium.h>
 
 #include "bench.h"
@@ -27,8 +41,11 @@
 #include "err.h"
 #include "mem.h"
 
+#define MAXSOCK	64	/* --socket given at most this often */
+
 struct acct {
 	char		 user[32];	/* account name */
+	const char	*sock;		/* its server's socket */
 	struct vd_secret *pw;		/* its current password */
 };
 
@@ -53,6 +70,7 @@ run(void *arg)
 		int r;
 
 		t.user = a->user;
+		t.unix_socket = a->sock;
 		if (np == NULL ||
 		    (r = vd_drv_connect(&t, NULL, a->pw, &c, err,
 		    sizeof(err))) != 0 ||
@@ -75,6 +93,109 @@ run(void *arg)
 	return NULL;
 }
 
+/* What the --plain workers share (an anonymous MAP_SHARED page). */
+struct plain_shared {
+	atomic_size_t	 next;		/* next account to rotate */
+	atomic_size_t	 fail;		/* rotations that failed */
+};
+
+/* One plain libmariadb login; returns the open handle or NULL. */
+static MYSQL *
+plain_login(const struct acct *a, const char *pw)
+{
+	MYSQL *my = mysql_init(NULL);
+
+	if (my == NULL)
+		return NULL;
+	if (mysql_real_connect(my, NULL, a->user, pw, NULL, 0, a->sock, 0) ==
+	    NULL) {
+		mysql_close(my);
+		return NULL;
+	}
+	return my;
+}
+
+/*
+ * A --plain worker process: the issue's loop, exactly.  The SQL text that
+ * carries the password is built in one secure buffer and wiped after each
+ * use.  news[i] is account i's new password, drawn before the clock.
+ */
+static void
+plain_worker(struct plain_shared *sh, struct vd_secret **news)
+{
+	struct vd_secret *q = vd_secret_new(128);
+	size_t i;
+
+	if (q == NULL || mysql_thread_init() != 0)
+		_exit(1);
+	while ((i = atomic_fetch_add(&sh->next, 1)) < naccts) {
+		const char *np = (const char *)news[i]->data;
+		MYSQL *my;
+		int n, ok;
+
+		if ((my = plain_login(&accts[i],
+		    (const char *)accts[i].pw->data)) == NULL) {
+			atomic_fetch_add(&sh->fail, 1);
+			continue;
+		}
+		n = snprintf((char *)q->data, q->cap,
+		    "SET PASSWORD = PASSWORD('%s')", np);
+		ok = n > 0 && (size_t)n < q->cap &&
+		    mysql_real_query(my, (const char *)q->data,
+		    (unsigned long)n) == 0;
+		sodium_memzero(q->data, q->cap);
+		mysql_close(my);
+		if (!ok || (my = plain_login(&accts[i], np)) == NULL) {
+			atomic_fetch_add(&sh->fail, 1);
+			continue;
+		}
+		mysql_close(my);
+	}
+	vd_secret_free(q);
+	mysql_thread_end();
+	_exit(0);
+}
+
+/*
+ * --plain: forks conc workers over all accounts; returns the seconds from
+ * the first fork to the last exit, or a negative value on failure.  On
+ * return every account's password is news[i] (where its rotation worked).
+ */
+static double
+plain_run(size_t conc, struct vd_secret **news)
+{
+	struct plain_shared *sh;
+	pid_t pid[64];
+	double t0, t1;
+	size_t n = 0;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return -1;
+	atomic_init(&sh->next, 0);
+	atomic_init(&sh->fail, 0);
+	fflush(NULL);
+	t0 = now_s();
+	for (; n < conc; n++) {
+		if ((pid[n] = fork()) < 0)
+			break;
+		if (pid[n] == 0)
+			plain_worker(sh, news);
+	}
+	for (size_t k = 0; k < n; k++) {
+		int st;
+
+		if (waitpid(pid[k], &st, 0) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			atomic_fetch_add(&sh->fail, 1);
+	}
+	t1 = now_s();
+	nfail = atomic_load(&sh->fail) + (n < conc ? naccts : 0);
+	munmap(sh, sizeof(*sh));
+	return t1 - t0;
+}
+
 /* Runs sql as root (no secret in it). */
 static int
 root_exec(struct vd_drv_conn *rc, const char *sql)
@@ -90,18 +211,21 @@ root_exec(struct vd_drv_conn *rc, const char *sql)
 int
 main(int argc, char **argv)
 {
-	const char *sock = NULL, *prefix = "vraw";
+	const char *socks[MAXSOCK], *prefix = "vraw";
+	size_t nsock = 0;
 	size_t conc = 4;
-	int json = 0, r;
-	struct vd_drv_conn *rc = NULL;
+	int json = 0, plain = 0, r;
+	struct vd_secret **news = NULL;
+	struct vd_drv_conn *rcs[MAXSOCK] = { NULL }, *rc;
 	struct vd_secret *empty;
 	char err[VD_DRV_ERRLEN], sql[256];
 	pthread_t th[64];
 	double t0, t1;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
-			sock = argv[++i];
+		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc &&
+		    nsock < MAXSOCK)
+			socks[nsock++] = argv[++i];
 		else if (strcmp(argv[i], "--accounts") == 0 && i + 1 < argc)
 			naccts = strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--concurrency") == 0 && i + 1 < argc)
@@ -110,37 +234,44 @@ main(int argc, char **argv)
 			prefix = argv[++i];
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
+		else if (strcmp(argv[i], "--plain") == 0)
+			plain = 1;
 		else {
 			fprintf(stderr, "usage: bench_raw --socket PATH "
 			    "[--accounts N] [--concurrency C] [--prefix P] "
-			    "[--json]\n");
+			    "[--plain] [--json]\n");
 			return 2;
 		}
 	}
 	if (naccts == 0)
 		naccts = 1000;
-	if (sock == NULL || conc == 0 || conc > 64 || strlen(prefix) > 16) {
+	if (nsock == 0 || conc == 0 || conc > 64 || strlen(prefix) > 16) {
 		fprintf(stderr, "bench_raw: --socket needed; concurrency "
 		    "1..64\n");
 		return 2;
 	}
 	if (vd_mem_init() != 0 || vd_drv_init() != 0)
 		return 1;
-	tgt.unix_socket = sock;
 	tgt.user = "root";
 	if ((empty = vd_secret_new(1)) == NULL ||
 	    (accts = calloc(naccts, sizeof(*accts))) == NULL)
 		return 1;
-	if ((r = vd_drv_connect(&tgt, "root", empty, &rc, err,
-	    sizeof(err))) != 0) {
-		fprintf(stderr, "bench_raw: root login: %s\n", err);
-		return 1;
+	for (size_t k = 0; k < nsock; k++) {
+		tgt.unix_socket = socks[k];
+		if ((r = vd_drv_connect(&tgt, "root", empty, &rcs[k], err,
+		    sizeof(err))) != 0) {
+			fprintf(stderr, "bench_raw: root login: %s\n", err);
+			return 1;
+		}
 	}
 	/* Set-up: accounts with random passwords (not timed). */
 	for (size_t i = 0; i < naccts; i++) {
 		struct acct *a = &accts[i];
 
 		snprintf(a->user, sizeof(a->user), "%s%06zu", prefix, i);
+		/* Accounts dealt round-robin over the servers (a fleet). */
+		a->sock = socks[i % nsock];
+		rc = rcs[i % nsock];
 		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'localhost'",
 		    a->user);
 		if (root_exec(rc, sql) != 0)
@@ -156,28 +287,46 @@ main(int argc, char **argv)
 		}
 	}
 
-	t0 = now_s();
-	for (size_t i = 0; i < conc; i++)
-		pthread_create(&th[i], NULL, run, NULL);
-	for (size_t i = 0; i < conc; i++)
-		pthread_join(th[i], NULL);
-	t1 = now_s();
+	if (plain) {
+		/* Every new password drawn before the clock starts. */
+		if ((news = calloc(naccts, sizeof(*news))) == NULL)
+			return 1;
+		for (size_t i = 0; i < naccts; i++)
+			if ((news[i] = gen_pw()) == NULL)
+				return 1;
+		t0 = 0;
+		if ((t1 = plain_run(conc, news)) < 0)
+			return 1;
+	} else {
+		t0 = now_s();
+		for (size_t i = 0; i < conc; i++)
+			pthread_create(&th[i], NULL, run, NULL);
+		for (size_t i = 0; i < conc; i++)
+			pthread_join(th[i], NULL);
+		t1 = now_s();
+	}
 
 	for (size_t i = 0; i < naccts; i++) {
 		snprintf(sql, sizeof(sql), "DROP USER IF EXISTS '%s'@'localhost'",
 		    accts[i].user);
-		(void)root_exec(rc, sql);
+		(void)root_exec(rcs[i % nsock], sql);
 		vd_secret_free(accts[i].pw);
+		if (news != NULL)
+			vd_secret_free(news[i]);
 	}
-	vd_drv_close(rc);
+	free(news);
+	for (size_t k = 0; k < nsock; k++)
+		vd_drv_close(rcs[k]);
 	vd_secret_free(empty);
 	if (json)
-		printf("{\"accounts\":%zu,\"concurrency\":%zu,\"seconds\":%.4f,"
-		    "\"per_s\":%.1f,\"failed\":%zu}\n", naccts, conc, t1 - t0,
+		printf("{\"mode\":\"%s\",\"accounts\":%zu,\"concurrency\":%zu,"
+		    "\"seconds\":%.4f,\"per_s\":%.1f,\"failed\":%zu}\n",
+		    plain ? "plain" : "driver", naccts, conc, t1 - t0,
 		    naccts / (t1 - t0), (size_t)nfail);
 	else
-		printf("raw: %zu accounts, concurrency %zu: %.3f s, %.1f "
-		    "rotations/s, %zu failed\n", naccts, conc, t1 - t0,
+		printf("%s: %zu accounts, concurrency %zu: %.3f s, %.1f "
+		    "rotations/s, %zu failed\n", plain ? "plain" : "raw",
+		    naccts, conc, t1 - t0,
 		    naccts / (t1 - t0), (size_t)nfail);
 	free(accts);
 	vd_drv_end();

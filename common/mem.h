@@ -3,7 +3,9 @@
  *
  * A struct vd_secret lives in sodium_malloc() memory (guard pages, canary,
  * mlock where the limit allows) and is wiped when freed.  Every password,
- * key and passphrase in vaultd is held in one.
+ * key and passphrase in vaultd is held in one.  Small ones (up to ~230
+ * bytes) take a slot of one locked arena allocated that way, each slot
+ * ending in a canary checked when it is freed (mem.c says why).
  */
 #ifndef VD_MEM_H
 #define VD_MEM_H

@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1320,6 +1321,17 @@ seal_one(struct hdr *h, const unsigned char *signsk, unsigned x,
 	return r;
 }
 
+/*
+ * The last signing key pair sign_keys() computed (libsodium's Ed25519
+ * secret key is seed | public key), in secure memory, under sign_mu.
+ * Issue 18: the key pair (a base-point multiplication, ~7 % of a
+ * rotation's instructions with two parties) was recomputed for every
+ * version.  The seed is still derived each time (a BLAKE2b) and compared,
+ * so another vault's key is never taken from the cache.
+ */
+static pthread_mutex_t sign_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct vd_secret *sign_cache;
+
 /* Derives the vault's escrow signing key pair; sk in secure memory. */
 static int
 sign_keys(struct vd_store *st, unsigned char *pk, struct vd_secret **skp)
@@ -1336,7 +1348,20 @@ sign_keys(struct vd_store *st, unsigned char *pk, struct vd_secret **skp)
 	if ((r = vd_store_derive(st, SIGN_ID, SIGN_CTX, seed->data,
 	    crypto_sign_SEEDBYTES)) != 0)
 		goto out;
-	crypto_sign_seed_keypair(pk, sk->data, seed->data);
+	pthread_mutex_lock(&sign_mu);
+	if (sign_cache != NULL && sodium_memcmp(sign_cache->data, seed->data,
+	    crypto_sign_SEEDBYTES) == 0)
+		memcpy(sk->data, sign_cache->data, crypto_sign_SECRETKEYBYTES);
+	else {
+		crypto_sign_seed_keypair(pk, sk->data, seed->data);
+		if (sign_cache == NULL)
+			sign_cache = vd_secret_new(crypto_sign_SECRETKEYBYTES);
+		if (sign_cache != NULL)
+			memcpy(sign_cache->data, sk->data,
+			    crypto_sign_SECRETKEYBYTES);
+	}
+	pthread_mutex_unlock(&sign_mu);
+	memcpy(pk, sk->data + crypto_sign_SEEDBYTES, crypto_sign_PUBLICKEYBYTES);
 	sk->len = crypto_sign_SECRETKEYBYTES;
 	*skp = sk;
 	sk = NULL;

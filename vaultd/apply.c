@@ -76,6 +76,20 @@ add_summary(struct vd_apply *a, const char *host, const char *what)
 	    n ? " " : "", host, what);
 }
 
+/*
+ * Whether a login probe of hosts[0..n) may go over TCP, so that a socket
+ * target needs its server's port (vd_drv_learn_port(): one round trip,
+ * saved when every host is localhost, which the socket reaches).
+ */
+static int
+needs_port(char *const *hosts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(hosts[i], "localhost") != 0)
+			return 1;
+	return 0;
+}
+
 /* A password a session as the target may log in with. */
 struct login {
 	uint64_t		 v;	/* its version */
@@ -390,19 +404,23 @@ vd_apply_run(struct vd_apply *a)
 		}
 	}
 
-	vd_drv_learn_port(c, &t);	/* loopback probes need it */
+	if (a->skip_log_off)
+		vd_drv_log_off_skip(c);
 
 	/*
 	 * A replica takes its primary's changes to mysql.user: a password
 	 * set here directly would be overwritten (or break replication).
-	 * Not known (no privilege to read the replica status): go on.
+	 * Not known (no privilege to read the replica status): go on, and
+	 * do not ask again for this target (a->role_denied).
 	 */
-	if (a->mode == VD_APPLY_NEW) {
+	if (a->mode == VD_APPLY_NEW && !a->skip_role) {
 		char primary[300];
-		int ro = 0, replica = 0;
+		int replica = 0, rr;
 
-		if (vd_drv_role(c, &ro, &replica, primary, sizeof(primary)) !=
-		    VD_EDB && replica) {
+		rr = vd_drv_role(c, NULL, &replica, primary, sizeof(primary));
+		if (rr == VD_EDB)
+			a->role_denied = 1;
+		else if (replica) {
 			a->out = VD_OUT_REFUSED;
 			snprintf(a->err, sizeof(a->err), "the server is a "
 			    "replica of %.200s: its primary's password changes "
@@ -429,6 +447,8 @@ vd_apply_run(struct vd_apply *a)
 		hosts = found;
 		n = nfound;
 	}
+	if (needs_port(hosts, n))
+		vd_drv_learn_port(c, &t);	/* loopback probes need it */
 
 	/* The account the main session matched ("user@host"). */
 	if (a->admin_user == NULL && vd_drv_current_user(c, self, sizeof(self),
@@ -619,6 +639,7 @@ vd_apply_run(struct vd_apply *a)
 	    VD_APPLY_MAX_HOSTS);
 	if (a->out == VD_OUT_OK && a->mode != VD_APPLY_CHECK)
 		old_refused(a, c, hosts, n);
+	a->log_off_denied = c != NULL && vd_drv_log_off_refused(c);
 	vd_drv_hosts_free(found, nfound);
 	vd_drv_close(c);
 }
@@ -745,7 +766,6 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 	}
 	main_ok = admin == NULL;	/* that login took the main path */
 
-	vd_drv_learn_port(c, &t);	/* loopback probes need it */
 	a->auth_learned = NULL;
 	a->admin_auth_learned = admin != NULL ? learn_own_auth(c) : NULL;
 	if (a->nhosts > 0) {
@@ -766,6 +786,8 @@ vd_apply_verify(struct vd_apply *a, const struct vd_secret *pw)
 		}
 		a->auth_learned = learn_auth(c, t.user, found, n);
 	}
+	if (needs_port(found != NULL ? found : a->hosts, n))
+		vd_drv_learn_port(c, &t);	/* loopback probes need it */
 	/* The privilege checks need the session; others only a login. */
 	if (!a->privs) {
 		vd_drv_close(c);

@@ -86,6 +86,15 @@ struct vd_apply {
 					 * account since its last success */
 	int		 privs;		/* vd_apply_verify(): also prove the
 					 * privilege to change each row */
+	/*
+	 * What earlier jobs of this target learned of its session account
+	 * in this daemon's life (issue 18: one round trip each fewer per
+	 * rotation); the engine keeps them per target (struct ent).
+	 */
+	int		 skip_role;	/* the account may not read the replica
+					 * status: do not ask */
+	int		 skip_log_off;	/* the account may not set sql_log_off:
+					 * the main session does not try */
 	/* Outcome. */
 	struct vd_apply_row *rows;	/* vd_apply_verify(): one per row */
 	size_t		 nrows;		/* how many */
@@ -105,6 +114,9 @@ struct vd_apply {
 	const char	*admin_auth_learned;	/* the same for the admin
 					 * account's own row (CURRENT_USER()
 					 * of its session) */
+	int		 role_denied;	/* the replica status was refused */
+	int		 log_off_denied;	/* the main session's sql_log_off
+					 * was refused */
 };
 
 /*

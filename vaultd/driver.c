@@ -45,7 +45,8 @@
 struct vd_drv_conn {
 	MYSQL		*my;		/* the Connector/C handle */
 	int		 mariadb;	/* 1: MariaDB, 0: MySQL */
-	int		 log_off;	/* sql_log_off tried on this session */
+	int		 log_off;	/* sql_log_off: 0 not tried, 1 on or
+					 * skipped, 2 refused by the server */
 };
 
 /* Where one login goes. */
@@ -624,6 +625,19 @@ vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
     size_t outlen, char *err, size_t errlen)
 {
 	return query1(c, sql, strlen(sql), out, outlen, err, errlen);
+}
+
+void
+vd_drv_log_off_skip(struct vd_drv_conn *c)
+{
+	if (c->log_off == 0)
+		c->log_off = 1;
+}
+
+int
+vd_drv_log_off_refused(const struct vd_drv_conn *c)
+{
+	return c->log_off == 2;
 }
 
 void
@@ -1450,10 +1464,9 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
 	 * and the server's log settings decide (the hash forms below keep
 	 * the plaintext out of the log anyway).
 	 */
-	if (!c->log_off) {
-		c->log_off = 1;
-		(void)mysql_query(c->my, "SET SESSION sql_log_off = 1");
-	}
+	if (!c->log_off)
+		c->log_off = mysql_query(c->my, "SET SESSION sql_log_off = 1")
+		    == 0 ? 1 : 2;
 	if (!c->mariadb)	/* MySQL: no PASSWORD(), no pre-hashed SET */
 		return apply_pw(c, user, host, NULL, MK_NATIVE, 1, newpw, &e,
 		    emsg, sizeof(emsg), err, errlen);
@@ -1831,18 +1844,22 @@ vd_drv_role(struct vd_drv_conn *c, int *read_only, int *replica,
 	unsigned int i, nf, hi = UINT_MAX, pi = UINT_MAX;
 	int n, r;
 
-	*read_only = 0;
+	if (read_only != NULL)
+		*read_only = 0;
 	*replica = 0;
 	if (len > 0)
 		primary[0] = '\0';
-	if ((r = vd_drv_query1(c, "SELECT @@read_only", v, sizeof(v), NULL,
-	    0)) != 0)
-		return r;
-	*read_only = strcmp(v, "0") != 0 && strcasecmp(v, "OFF") != 0;
+	if (read_only != NULL) {
+		if ((r = vd_drv_query1(c, "SELECT @@read_only", v, sizeof(v),
+		    NULL, 0)) != 0)
+			return r;
+		*read_only = strcmp(v, "0") != 0 && strcasecmp(v, "OFF") != 0;
+	}
 	if (mysql_query(c->my, c->mariadb ? "SHOW ALL SLAVES STATUS" :
 	    "SHOW SLAVE STATUS") != 0 ||
 	    (res = mysql_store_result(c->my)) == NULL) {
-		*read_only = 0;
+		if (read_only != NULL)
+			*read_only = 0;
 		return myerr(c->my, "replica status", NULL, NULL, 0);
 	}
 	nf = mysql_num_fields(res);

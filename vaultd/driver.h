@@ -401,7 +401,7 @@ int vd_drv_may_set_password(struct vd_drv_conn *c, const char *user,
 /*
  * The server's replication role, so that a replica is not rotated
  * directly (its primary's SET PASSWORD reaches it): *read_only is
- * @@read_only; *replica is 1 when SHOW ALL SLAVES STATUS (MySQL: SHOW
+ * @@read_only (read_only NULL: not asked, one round trip fewer); *replica is 1 when SHOW ALL SLAVES STATUS (MySQL: SHOW
  * SLAVE STATUS) lists a connection with a Master_Host, running or not;
  * then primary (len bytes) holds the first one's "host:port"
  * ("[v6addr]:port"), else "".  Needs a privilege for the replica status
@@ -427,6 +427,16 @@ int vd_drv_exec(struct vd_drv_conn *c, const char *sql, char *err,
  */
 int vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
     size_t outlen, char *err, size_t errlen);
+
+/*
+ * sql_log_off on c (vd_drv_set_password() turns it on before its first
+ * change, to keep the statement out of the general log): skip() makes c
+ * not try (the account was seen to be refused it: no SUPER); refused()
+ * is 1 when c tried and the server refused.  Issue 18: a refused try is a
+ * round trip per rotation that changes nothing.
+ */
+void vd_drv_log_off_skip(struct vd_drv_conn *c);
+int vd_drv_log_off_refused(const struct vd_drv_conn *c);
 
 /*
  * A target reached through its Unix socket has no TCP port, but login

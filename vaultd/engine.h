@@ -74,6 +74,11 @@ struct ent {
 					 * the primary's target: never rotated
 					 * itself, checked after its rotations */
 	struct vd_window win;		/* rotation window */
+	int		 role_denied;	/* its account may not read the replica
+					 * status (learned by a job; kept for
+					 * this daemon's life: apply.h) */
+	int		 log_off_denied;	/* its account may not set
+					 * sql_log_off (likewise) */
 };
 
 /* A request waiting for a free slot. */

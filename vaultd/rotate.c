@@ -67,6 +67,15 @@
  */
 static struct rot *engine;
 
+#define VD_BATCH_MAX	64	/* jobs recorded or launched in one transaction */
+
+static size_t pump_select(struct rot *, struct qreq **, size_t);
+static int prep_batch(struct rot *, struct vd_txn *, struct qreq **, size_t,
+    struct job **);
+static void run_batch(struct rot *, struct qreq **, size_t, struct job **,
+    int);
+static void launch_each(struct rot *, struct qreq **, size_t);
+
 static const char *
 now_str(char *buf, size_t len)
 {
@@ -543,19 +552,25 @@ record_one(struct rot *rot, struct job *j)
  * Group commit, once per loop iteration (a uv_check handle runs right after
  * the poll phase in which libuv delivered the finished thread-pool jobs):
  * every outcome that arrived in this iteration is recorded in one write
- * transaction, so one fsync covers them all.  Durability is unchanged: a
- * job's waiters hear of it only after its transaction committed.  If the
- * batch fails, each job is retried in a transaction of its own, so one bad
- * record cannot cost the others their outcome.
+ * transaction, and the queued rotations that take the slots they free are
+ * prepared in the same transaction, so one fsync covers both (with jobs
+ * in flight finishing one per iteration, the outcome and the next pending
+ * version would otherwise cost an fsync each).  Durability is unchanged: a
+ * job's waiters hear of it only after its transaction committed, and a
+ * new job reaches the thread pool only after its pending version did.  If
+ * the batch fails, each outcome is recorded in a transaction of its own
+ * and each queued request launched on its own, so one bad record cannot
+ * cost the others theirs.
  */
 static void
 flush_done(uv_check_t *h)
 {
 	struct rot *rot = h->data;
-	struct job *list = rot->done, *j, *next;
+	struct job *list = rot->done, *j, *next, *jobs[VD_BATCH_MAX];
+	struct qreq *qs[VD_BATCH_MAX];
 	struct vd_txn *t = NULL;
-	json_t *sfs[64];
-	size_t n = 0, i;
+	json_t *sfs[VD_BATCH_MAX];
+	size_t n = 0, nq = 0, i;
 	int r;
 
 	uv_check_stop(&rot->flush);
@@ -570,11 +585,8 @@ flush_done(uv_check_t *h)
 	else if (!rot->flush_closed)
 		uv_check_start(&rot->flush, flush_done);
 	j->next = NULL;
-	if (n == 1) {
-		record_one(rot, list);
-		goto out;
-	}
 	memset(sfs, 0, sizeof(sfs));
+	memset(jobs, 0, sizeof(jobs));
 	if ((r = vd_txn_begin(rot->d->st, 1, &t)) == 0) {
 		for (j = list, i = 0; j != NULL && r == 0; j = j->next, i++) {
 			json_t *target = target_now(t, j->name);
@@ -582,11 +594,24 @@ flush_done(uv_check_t *h)
 			r = record_in(rot, j, target, t, &sfs[i]);
 			json_decref(target);
 		}
+		if (r == 0 && !rot->flush_closed && !rot->stopping) {
+			nq = pump_select(rot, qs, VD_NELEM(qs));
+			if (prep_batch(rot, t, qs, nq, jobs) != 0)
+				r = VD_EBUSY;	/* spoiled: one by one */
+		}
 		if (r == 0) {
 			r = vd_txn_commit(t);	/* frees t */
 			t = NULL;
 		}
 		vd_txn_abort(t);
+	}
+	if (r == 0)
+		run_batch(rot, qs, nq, jobs, 0);
+	else {
+		for (i = 0; i < nq; i++)
+			if (jobs[i] != NULL)
+				job_free(jobs[i]);
+		launch_each(rot, qs, nq);
 	}
 	for (j = list, i = 0; j != NULL; j = next, i++) {
 		next = j->next;
@@ -597,7 +622,6 @@ flush_done(uv_check_t *h)
 			record_one(rot, j);
 		json_decref(sfs[i]);
 	}
- out:
 	if (rot->flush_closed && rot->done != NULL)
 		flush_done(h);	/* stopping: record the rest now */
 	vd__pump(rot);
@@ -608,6 +632,7 @@ after_work(uv_work_t *w, int status)
 {
 	struct job *j = container_of(w, struct job, work), **pp;
 	struct rot *rot = j->rot;
+	struct ent *e = vd__ent_find(rot, j->name);
 
 	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == j) {
@@ -616,6 +641,11 @@ after_work(uv_work_t *w, int status)
 		}
 	rot->nrunning--;
 	rot->d->inflight--;
+	if (e != NULL) {
+		/* What the job learned of the account, for the next ones. */
+		e->role_denied |= j->a.role_denied;
+		e->log_off_denied |= j->a.log_off_denied;
+	}
 	if (status == UV_ECANCELED) {
 		j->a.out = VD_OUT_UNREACHABLE;
 		snprintf(j->a.err, sizeof(j->a.err), "cancelled at shutdown");
@@ -892,6 +922,8 @@ run_job(struct rot *rot, struct job *j, struct waiter **wp)
 		e->busy = 1;
 		if (j->a.mode != VD_APPLY_CHECK)
 			e->pending = 1;
+		j->a.skip_role = e->role_denied;
+		j->a.skip_log_off = e->log_off_denied;
 	}
 	j->next = rot->running;
 	rot->running = j;
@@ -952,23 +984,19 @@ launch(struct rot *rot, const char *name, const char *trigger,
 }
 
 /*
- * Launches the n queued requests qs in one write transaction (one fsync
- * for all their pending versions).  Requests that fail before writing
- * anything fail alone; a failure after writing spoils the transaction,
- * and then each request is launched on its own.  Frees the requests.
+ * Prepares the n queued requests qs into write transaction t, jobs[i] for
+ * qs[i].  A request that fails before writing anything fails alone (its
+ * waiters answered, qs[i]->name emptied, jobs[i] NULL).  Returns 0, or -1
+ * when a failure after writing spoiled t: then every job is freed and t
+ * must be aborted.
  */
-static void
-launch_batch(struct rot *rot, struct qreq **qs, size_t n)
+static int
+prep_batch(struct rot *rot, struct vd_txn *t, struct qreq **qs, size_t n,
+    struct job **jobs)
 {
-	struct job *jobs[64];
-	struct vd_txn *t = NULL;
-	size_t i;
 	int r, dirty = 0;
 
-	memset(jobs, 0, sizeof(jobs));
-	if (n > VD_NELEM(jobs) || (r = vd_txn_begin(rot->d->st, 1, &t)) != 0)
-		goto one_by_one;
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if ((jobs[i] = job_new(rot, qs[i]->name, qs[i]->trigger,
 		    qs[i]->mode)) == NULL) {
 			r = VD_ENOMEM;
@@ -977,55 +1005,85 @@ launch_batch(struct rot *rot, struct qreq **qs, size_t n)
 			r = prep(rot, jobs[i], t, &dirty);
 		if (r == 0)
 			continue;
-		if (dirty)
-			goto spoiled;
+		if (dirty) {
+			for (size_t k = 0; k < n; k++)
+				if (jobs[k] != NULL) {
+					job_free(jobs[k]);
+					jobs[k] = NULL;
+				}
+			return -1;
+		}
 		fail_waiters(qs[i]->waiters, r, vd_err_detail());
 		qs[i]->waiters = NULL;
 		qs[i]->name[0] = '\0';	/* answered: not to be retried */
 		not_started(jobs[i], r);
 		jobs[i] = NULL;
 	}
-	if ((r = vd_txn_commit(t)) != 0) {	/* frees t */
-		t = NULL;
-		for (i = 0; i < n; i++)
-			if (jobs[i] != NULL) {
-				fail_waiters(qs[i]->waiters, r, vd_strerror(r));
-				qs[i]->waiters = NULL;
-				not_started(jobs[i], r);
-			}
-		goto out;
-	}
-	crash_point(rot, "after-pending");
-	for (i = 0; i < n; i++)
-		if (jobs[i] != NULL && run_job(rot, jobs[i], &qs[i]->waiters)
-		    != 0) {
+	return 0;
+}
+
+/*
+ * After the transaction holding the pending versions of jobs[0..n)
+ * committed (commit result r): hands them to the thread pool, or, when the
+ * commit failed, tells their waiters.  Frees the requests.
+ */
+static void
+run_batch(struct rot *rot, struct qreq **qs, size_t n, struct job **jobs,
+    int r)
+{
+	if (r == 0)
+		crash_point(rot, "after-pending");
+	for (size_t i = 0; i < n; i++) {
+		if (jobs[i] != NULL && r != 0) {
+			fail_waiters(qs[i]->waiters, r, vd_strerror(r));
+			qs[i]->waiters = NULL;
+			not_started(jobs[i], r);
+		} else if (jobs[i] != NULL && run_job(rot, jobs[i],
+		    &qs[i]->waiters) != 0) {
 			fail_waiters(qs[i]->waiters, VD_ENOMEM,
 			    vd_err_detail());
 			qs[i]->waiters = NULL;
 		}
-	goto out;
- spoiled:
-	vd_txn_abort(t);
-	t = NULL;
-	for (i = 0; i < n; i++)
-		if (jobs[i] != NULL) {
-			job_free(jobs[i]);
-			jobs[i] = NULL;
-		}
- one_by_one:
-	vd_txn_abort(t);
-	for (i = 0; i < n; i++) {
-		if (qs[i]->name[0] == '\0')
-			continue;
-		if (launch(rot, qs[i]->name, qs[i]->trigger, qs[i]->mode,
-		    &qs[i]->waiters) != 0) {
+		free(qs[i]);
+	}
+}
+
+/* Launches each of the n requests qs on its own; frees them. */
+static void
+launch_each(struct rot *rot, struct qreq **qs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (qs[i]->name[0] != '\0' && launch(rot, qs[i]->name,
+		    qs[i]->trigger, qs[i]->mode, &qs[i]->waiters) != 0) {
 			fail_waiters(qs[i]->waiters, VD_EBUSY, vd_err_detail());
 			qs[i]->waiters = NULL;
 		}
-	}
- out:
-	for (i = 0; i < n; i++)
 		free(qs[i]);
+	}
+}
+
+/*
+ * Launches the n queued requests qs in one write transaction (one fsync
+ * for all their pending versions).  Requests that fail before writing
+ * anything fail alone; a failure after writing spoils the transaction,
+ * and then each request is launched on its own.  Frees the requests.
+ */
+static void
+launch_batch(struct rot *rot, struct qreq **qs, size_t n)
+{
+	struct job *jobs[VD_BATCH_MAX];
+	struct vd_txn *t = NULL;
+	int r;
+
+	memset(jobs, 0, sizeof(jobs));
+	if (n > VD_NELEM(jobs) || vd_txn_begin(rot->d->st, 1, &t) != 0 ||
+	    prep_batch(rot, t, qs, n, jobs) != 0) {
+		vd_txn_abort(t);
+		launch_each(rot, qs, n);
+		return;
+	}
+	r = vd_txn_commit(t);	/* frees t */
+	run_batch(rot, qs, n, jobs, r);
 }
 
 /*
@@ -1097,16 +1155,19 @@ vd__start_job(struct rot *rot, const char *name, const char *trigger,
 	return 0;
 }
 
-/* Starts queued requests while slots are free, in one batch. */
-void
-vd__pump(struct rot *rot)
+/*
+ * Takes the queued requests that may start now into batch (at most max,
+ * within the concurrency limit) off the queue; returns how many.
+ */
+static size_t
+pump_select(struct rot *rot, struct qreq **batch, size_t max)
 {
 	long long limit = vd__conc_limit(rot);
-	struct qreq *q, **pp = &rot->qhead, *prev = NULL, *batch[64];
+	struct qreq *q, **pp = &rot->qhead, *prev = NULL;
 	size_t n = 0;
 
 	while ((q = *pp) != NULL && rot->nrunning + n < (size_t)limit &&
-	    n < VD_NELEM(batch) && !rot->stopping) {
+	    n < max && !rot->stopping) {
 		struct ent *e = vd__ent_find(rot, q->name);
 
 		if (e != NULL && e->busy) {
@@ -1144,6 +1205,16 @@ vd__pump(struct rot *rot)
 		if (e != NULL)
 			e->busy = 0;	/* run_job() sets it again */
 	}
+	return n;
+}
+
+/* Starts queued requests while slots are free, in one batch. */
+void
+vd__pump(struct rot *rot)
+{
+	struct qreq *q, *batch[VD_BATCH_MAX];
+	size_t n = pump_select(rot, batch, VD_NELEM(batch));
+
 	if (n == 1) {
 		q = batch[0];
 		if (launch(rot, q->name, q->trigger, q->mode, &q->waiters) != 0)
@@ -1266,6 +1337,9 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	if ((e = vd__ent_add(rot, target)) == NULL)
 		goto out;
 	e->gone = 0;
+	/* The record changed (its account may have): learn afresh. */
+	e->role_denied = 0;
+	e->log_off_denied = 0;
 	if (vd_sched_get(t, target, &sched) != 0)
 		sched = NULL;
 	vd__ent_load(rot, e, tr, sched);

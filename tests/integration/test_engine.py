@@ -57,6 +57,11 @@ here.  Each scenario is a case the issue reproduced on main before:
              drift), get answers with the password in force, rotate --all
              leaves it out (case 14)
 
+  trips      round trips learned once per target (issue 18): an account
+             without SUPER is asked for the replica status and tries
+             sql_log_off in its first rotation only; one with SUPER turns
+             sql_log_off on every time; no @@port for localhost-only
+
 usage: test_engine.py VAULTD VAULTCTL [SCENARIO...]
 Needs VD_TEST_MDB_ENV (the fixture's env file) and root (tmpfs, mariadbd).
 Standard library only; passwords travel on stdin or in 0600 option files.
@@ -715,12 +720,91 @@ def replica(repl, prim):
     v.stop()
 
 
+# --- issue 18: round trips learned once per target ----------------------
+
+def sc_trips():
+    with_server("engtrip", "--general-log=1 "
+                "--general-log-file=@DIR@/general.log", trips)
+
+
+def sessions(path):
+    """The general log's statements per connection: {id: [user, [stmt]]}."""
+    out = {}
+    with open(path, errors="replace") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            # "[time]\t   ID Command\tArgument": the id and command share
+            # the field before the argument.
+            for i, fld in enumerate(parts):
+                w = fld.split()
+                if len(w) == 2 and w[0].isdigit():
+                    cid, cmd = int(w[0]), w[1]
+                    arg = "\t".join(parts[i + 1:])
+                    if cmd == "Connect":
+                        out[cid] = [arg.split("@")[0], []]
+                    elif cmd == "Query" and cid in out:
+                        out[cid][1].append(arg)
+                    break
+    return out
+
+
+def trips(env):
+    """A self-rotated account without SUPER: its first rotation asks for
+    the replica status and tries sql_log_off, both refused; the next one
+    asks neither (learned for the target), and no rotation asks for @@port
+    (its only host is localhost, reached by the socket).  An account with
+    SUPER still turns sql_log_off on in every rotation, so its SET PASSWORD
+    never reaches the general log."""
+    plain, sup = "engtrp", "engtrs"
+    pws = {plain: new_pw(), sup: new_pw()}
+    env.sql("CREATE USER %s@'localhost' IDENTIFIED BY %s;"
+            "CREATE USER %s@'localhost' IDENTIFIED BY %s;"
+            "GRANT SUPER ON *.* TO %s@'localhost';" % (
+                q(plain), q(pws[plain]), q(sup), q(pws[sup]), q(sup)))
+    v = Vault(env, "trips")
+    v.start()
+    v.add("p", plain, pws[plain], "localhost")
+    v.add("s", sup, pws[sup], "localhost")
+    for _ in range(2):
+        for name in ("p", "s"):
+            rc, out, err = v.ctl(["rotate", name, "--wait"])
+            check(rc == 0, "rotation of %s: %d %s" % (name, rc, err))
+    for name, user in (("p", plain), ("s", sup)):
+        got = v.get(name)
+        check(got is not None and env.login(user, got),
+              "%s: the new password logs in" % name)
+    v.stop()
+    log_ = sessions(os.path.join(env.mdb["MDB_DIR"], "general.log"))
+    mains = [st for cid, (u, st) in sorted(log_.items())
+             if u == plain and any("SET PASSWORD" in x for x in st)]
+    check(len(mains) == 2, "two rotation sessions of %s: %r" %
+          (plain, mains))
+    if len(mains) == 2:
+        first, second = mains
+        check(any("SHOW ALL SLAVES STATUS" in x for x in first) and
+              any("sql_log_off" in x for x in first),
+              "the first rotation asks: %r" % first)
+        check(not any("SHOW ALL SLAVES STATUS" in x or "sql_log_off" in x
+                      for x in second),
+              "the second does not ask again: %r" % second)
+    everything = [x for _, (u, st) in log_.items() for x in st]
+    check(not any("@@port" in x or "@@read_only" in x for x in everything),
+          "no @@port or @@read_only for localhost-only targets")
+    sup_offs = [st for _, (u, st) in log_.items() if u == sup and
+                any("sql_log_off" in x for x in st)]
+    check(len(sup_offs) == 2, "sql_log_off in both rotations of the SUPER "
+          "account: %d" % len(sup_offs))
+    check(not any("SET PASSWORD" in x and sup in x for x in everything),
+          "no SET PASSWORD of the SUPER account in the general log")
+
+
 SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("setpw", sc_setpw), ("abandon", sc_abandon),
              ("inflight", sc_inflight), ("stopget", sc_stopget),
              ("diskfull", sc_diskfull), ("bind", sc_bind),
              ("reuse", sc_reuse), ("twomethods", sc_twomethods),
-             ("socket", sc_socket), ("replica", sc_replica)]
+             ("socket", sc_socket), ("replica", sc_replica),
+             ("trips", sc_trips)]
 
 
 if __name__ == "__main__":

@@ -696,6 +696,41 @@ test_any(struct vd_store *st, struct vd_escrow_key **k)
 	vd_escrow_cfg_free(ec);
 }
 
+/*
+ * The signing key pair is cached between seals (issue 18): a second vault
+ * in the same process must still sign with its own key, and the first
+ * with its own again afterwards.
+ */
+static void
+test_two_signers(struct vd_escrow_key **k)
+{
+	static const char *const names[] = { "customer", "vendor" };
+	struct vd_escrow_cfg *ec = cfg("any", names, 2);
+	struct vd_escrow_result res;
+	struct vd_secret *vk1, *vk2;
+	struct vd_store *st = new_vault("vault1", &vk1);
+	struct vd_store *st2 = new_vault("vault2", &vk2);
+	char fp[VD_ESCROW_FPLEN + 1], fp2[VD_ESCROW_FPLEN + 1];
+
+	CHECK_OK(vd_escrow_vault_fp(st, fp));
+	CHECK_OK(vd_escrow_vault_fp(st2, fp2));
+	CHECK(strcmp(fp, fp2) != 0);
+	put_version(st, ec, "sig1", 1, "current", "Sig-one#1aaaaaaaaaaaa");
+	put_version(st2, ec, "sig2", 1, "current", "Sig-two#2bbbbbbbbbbbb");
+	put_version(st, ec, "sig3", 1, "current", "Sig-three#3cccccccccc");
+	CHECK_OK(recover(st2, "sig2", 0, &k[0], 1, fp2, &res));
+	CHECK_STR_EQ(res.vault_fp, fp2);
+	vd_escrow_result_clear(&res);
+	CHECK_OK(recover(st, "sig3", 0, &k[0], 1, fp, &res));
+	CHECK_STR_EQ(res.vault_fp, fp);
+	vd_escrow_result_clear(&res);
+	vd_store_close(st);
+	vd_store_close(st2);
+	vd_secret_free(vk1);
+	vd_secret_free(vk2);
+	vd_escrow_cfg_free(ec);
+}
+
 static void
 test_quorum(struct vd_store *st, struct vd_escrow_key **k)
 {
@@ -1303,6 +1338,7 @@ main(void)
 	st = new_vault("vault", &vk);
 	test_derive(st);
 	test_any(st, k);
+	test_two_signers(k);
 	test_quorum(st, k);
 	test_tamper(st, k);
 	test_bundle(st, k);

@@ -1,7 +1,9 @@
 /*
  * test_util.c - durations, names, times, secret input, secure memory.
  */
+#include <signal.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -118,6 +120,57 @@ test_secret_mem(void)
 	vd_secret_free(NULL);
 }
 
+/*
+ * The secure arena (common/mem.c): small secrets share one locked
+ * allocation; a freed slot is wiped, an overrun into the slot's canary
+ * aborts at free, and more secrets than slots still get memory.
+ */
+static void
+test_secret_arena(void)
+{
+	struct vd_secret *v[700], *a;
+	volatile unsigned char *raw;
+	size_t cap;
+	pid_t pid;
+	int st;
+
+	/* Wiped at free: the slot's bytes read back as zero. */
+	CHECK((a = vd_secret_from("Qz7#not-left-behind", 19)) != NULL);
+	raw = (volatile unsigned char *)a;
+	vd_secret_free(a);
+	for (size_t i = 0; i < sizeof(*a) + 19; i++)
+		CHECK_INT_EQ(raw[i], 0);
+
+	/* More than the arena holds: the rest come from sodium_malloc. */
+	for (size_t i = 0; i < VD_NELEM(v); i++) {
+		CHECK((v[i] = vd_secret_new(32)) != NULL);
+		memset(v[i]->data, (int)(i & 0xff) | 1, 32);
+		v[i]->len = 32;
+	}
+	for (size_t i = 0; i < VD_NELEM(v); i++) {
+		CHECK_INT_EQ(v[i]->data[31], (i & 0xff) | 1);
+		for (size_t k = 0; k < i; k += 97)
+			CHECK(v[k] != v[i]);
+	}
+	for (size_t i = 0; i < VD_NELEM(v); i++)
+		vd_secret_free(v[i]);
+
+	/* An overrun past the capacity into the canary: abort at free. */
+	fflush(NULL);
+	CHECK((pid = fork()) >= 0);
+	if (pid == 0) {
+		cap = 100;
+		if ((a = vd_secret_new(cap)) == NULL)
+			_exit(3);
+		memset(a->data, 'x', 256 - sizeof(*a));	/* to the slot's end */
+		vd_secret_free(a);
+		_exit(0);	/* not caught */
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT_EQ(WTERMSIG(st), SIGABRT);
+}
+
 static void
 test_errors(void)
 {
@@ -144,6 +197,7 @@ main(void)
 	test_time();
 	test_read_secret();
 	test_secret_mem();
+	test_secret_arena();
 	test_errors();
 	printf("test_util: ok\n");
 	return 0;
