@@ -74,6 +74,8 @@ struct ent {
 					 * the primary's target: never rotated
 					 * itself, checked after its rotations */
 	struct vd_window win;		/* rotation window */
+	int		 checked_out;	/* a checkout holds it (issue 17):
+					 * scheduled rotations wait */
 };
 
 /* A request waiting for a free slot. */
@@ -104,7 +106,7 @@ struct rot {
 };
 
 /* Why a due or queued job must not start now (0: it may). */
-enum { HOLD_PAUSED = 1, HOLD_WINDOW, HOLD_DRIFT };
+enum { HOLD_PAUSED = 1, HOLD_WINDOW, HOLD_DRIFT, HOLD_CHECKOUT };
 
 static inline long long
 cfg_ll(long long v, long long dflt)

@@ -718,6 +718,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	char ts[VD_TIME_STRLEN];
 	struct { uint64_t cur, pending; } vs;
 	struct vd_target tg;
+	int64_t checkout_req = 0;	/* the request a checkout end names */
 	int r;
 
 	*dirty = 0;
@@ -735,6 +736,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		if (vd_sched_get(t, name, &s) == 0) {
 			j->a.pwerr_max = jint(s, "pw_errors_max", -1);
 			j->a.prior_fails = jint(s, "auth_fails", 0);
+			checkout_req = jint(s, "checkout_req", 0);
 			json_decref(s);
 		}
 	}
@@ -837,6 +839,10 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		r = VD_ENOMEM;
 		goto out;
 	}
+	/* A checkout's end: its request beside the rotation (issue 17). */
+	if (checkout_req > 0 && vd_checkout_end_trigger(trigger))
+		json_object_set_new(hist, "request", json_integer(
+		    checkout_req));
 	if (j->a.mode == VD_APPLY_RESOLVE)
 		snprintf(j->trigger, sizeof(j->trigger), "%s",
 		    jstr(hist, "trigger"));

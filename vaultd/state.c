@@ -50,7 +50,7 @@ static const char *const rstate_names[VD_RS__N] = {
 static const char *const revent_names[VD_RE__N] = {
 	[VD_RE_APPROVE] = "approve",
 	[VD_RE_DENY] = "deny",
-	[VD_RE_TIMEOUT] = "timeout",
+	[VD_RE_TIMEOUT] = "expiry",
 	[VD_RE_CHECKIN] = "checkin",
 	[VD_RE_REVOKE] = "revoke",
 };
@@ -239,4 +239,16 @@ vd_checkout_holds(int held, const char *trigger)
 	return strcmp(trigger, "schedule") == 0 ||
 	    strcmp(trigger, "retry") == 0 ||
 	    strcmp(trigger, "after-reveal") == 0;
+}
+
+int
+vd_checkout_end_trigger(const char *trigger)
+{
+	if (trigger == NULL)
+		return 0;
+	for (int e = 0; e < VD_RE__N; e++)
+		if (end_triggers[e] != NULL &&
+		    strcmp(end_triggers[e], trigger) == 0)
+			return 1;
+	return 0;
 }

@@ -138,6 +138,9 @@ int vd_rstate_next(enum vd_rstate s, enum vd_revent e, int enough);
  */
 const char *vd_rstate_end_trigger(enum vd_rstate s, enum vd_revent e);
 
+/* Whether trigger is one a checkout's end gives its rotation. */
+int vd_checkout_end_trigger(const char *trigger);
+
 /*
  * Whether a rotation with trigger may start while the target is checked
  * out (held nonzero): scheduled ones (schedule, retry, after-reveal) wait

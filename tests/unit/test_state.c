@@ -126,7 +126,7 @@ test_requests(void)
 {
 	static const char *const rs[] = { "pending", "approved", "denied",
 	    "expired", "checked-in", "revoked" };
-	static const char *const re[] = { "approve", "deny", "timeout",
+	static const char *const re[] = { "approve", "deny", "expiry",
 	    "checkin", "revoke" };
 	enum vd_rstate r;
 	int moves = 0, rotating = 0;
@@ -173,6 +173,11 @@ test_requests(void)
 	CHECK(!vd_checkout_holds(1, "checkin"));
 	CHECK(!vd_checkout_holds(1, "recovery"));
 	CHECK(!vd_checkout_holds(1, "manual"));
+	CHECK(vd_checkout_end_trigger("checkin"));
+	CHECK(vd_checkout_end_trigger("expiry"));
+	CHECK(vd_checkout_end_trigger("revoke"));
+	CHECK(!vd_checkout_end_trigger("schedule"));
+	CHECK(!vd_checkout_end_trigger(NULL));
 }
 
 int
