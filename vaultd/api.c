@@ -1491,7 +1491,7 @@ set_diff(struct setjob *j)
 {
 	static const char *const keys[] = { "host", "port", "unix_socket",
 	    "account_hosts", "policy", "every", "window", "after_reveal",
-	    "tls", "tls_ca", "admin_user" };
+	    "tls", "tls_ca", "admin_user", "approvals", "checkout_max" };
 	size_t n = 0;
 
 	j->changed[0] = '\0';
