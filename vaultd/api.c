@@ -2396,6 +2396,7 @@ struct vd_reveal {
 	int			 after;		/* target has after_reveal */
 	int			 refused;	/* checkout rule said no (why) */
 	uint64_t		 req_id;	/* under this checkout, or 0 */
+	char			 note[48];	/* its audit reason */
 	struct vd_secret	*pw;		/* the password, until answered */
 };
 
@@ -2416,7 +2417,8 @@ reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
 		}
 		goto out;
 	}
-	r = 0;
+	snprintf(rv->note, sizeof(rv->note), "under checkout request %llu",
+	    (unsigned long long)rv->req_id);
 	if ((r = vd_target_get(t, rv->name, target)) != 0)
 		goto out;
 	snprintf(rv->src, sizeof(rv->src), "%s", rv->name);
@@ -2486,16 +2488,12 @@ reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
 	if ((r = vd_txn_begin(d->st, 1, &t)) != 0)
 		return r;
 	for (rv = list; rv != NULL && r == 0; rv = rv->next) {
-		char note[64];
-
 		target = NULL;
 		rv->err = 0;
-		snprintf(note, sizeof(note), "under checkout request %llu",
-		    (unsigned long long)rv->req_id);
 		/* No audit entry, no password: both or neither commit. */
 		if (reveal_read(t, rv, &target) == 0 &&
 		    ((r = audit_in(t, rv->rq, rv->name, rv->v, "ok",
-		    rv->req_id != 0 ? note : strcmp(rv->src, rv->name) != 0 ?
+		    rv->req_id != 0 ? rv->note : strcmp(rv->src, rv->name) != 0 ?
 		    "the password of its primary target" : NULL)) != 0 ||
 		    (r = mark_revealed(t, rv->src, rv->v, target)) != 0))
 			rv->err = r;

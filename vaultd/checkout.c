@@ -448,9 +448,9 @@ vd_checkout_m_request(struct vd_req *rq, json_t *params)
 		goto fail;
 	}
 	dur = max < VD_CHECKOUT_FOR_DEFAULT ? max : VD_CHECKOUT_FOR_DEFAULT;
-	if (fors != NULL && (vd_parse_duration(fors, &dur) != 0 || dur < 60 ||
+	if (fors != NULL && (vd_parse_duration(fors, &dur) != 0 || dur < 5 ||
 	    dur > max)) {
-		r = vd_err_set(VD_EINVAL, "for: a duration from 1m up to the "
+		r = vd_err_set(VD_EINVAL, "for: a duration from 5s up to the "
 		    "target's checkout_max (%llds)", (long long)max);
 		goto fail;
 	}

@@ -45,6 +45,8 @@ struct job {
 	uint64_t	 hist_seq;	/* history entry of this job */
 	int64_t		 started;	/* when it started */
 	int		 repair;	/* record_in(): a reconcile follows */
+	int64_t		 checkout_req;	/* the request whose checkout's end
+					 * this rotation is (history), or 0 */
 	struct waiter	*waiters;	/* who to tell */
 	struct job	*next;		/* running list */
 };

@@ -244,6 +244,9 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 		json_object_set_new(h, "error", json_string(j->a.err));
 	if (j->a.note[0])
 		json_object_set_new(h, "note", json_string(j->a.note));
+	if (j->checkout_req > 0)
+		json_object_set_new(h, "request", json_integer(
+		    j->checkout_req));
 
 	if (j->a.mode == VD_APPLY_ABANDON) {
 		/*
@@ -840,9 +843,11 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		goto out;
 	}
 	/* A checkout's end: its request beside the rotation (issue 17). */
-	if (checkout_req > 0 && vd_checkout_end_trigger(trigger))
+	if (checkout_req > 0 && vd_checkout_end_trigger(trigger)) {
+		j->checkout_req = checkout_req;
 		json_object_set_new(hist, "request", json_integer(
 		    checkout_req));
+	}
 	if (j->a.mode == VD_APPLY_RESOLVE)
 		snprintf(j->trigger, sizeof(j->trigger), "%s",
 		    jstr(hist, "trigger"));
