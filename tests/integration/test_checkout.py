@@ -136,6 +136,17 @@ def drop_users():
     subprocess.run(["groupdel", GRP], stderr=subprocess.DEVNULL)
 
 
+def teardown(v, user):
+    """Stops v's vaultd, removes its socket dir, the Unix users and the
+    MariaDB account (after a scenario, failed or not)."""
+    if v is not None:
+        if v.proc is not None:
+            v.stop()
+        v.cleanup()
+    drop_users()
+    E.sql("DROP USER IF EXISTS %s@'localhost';" % q(user))
+
+
 def request(v, user, reason, fors=None, name="co1"):
     """vaultctl request as user; returns (rc, request dict or None, err)."""
     args = ["request", name, "--reason", reason, "--json"]
@@ -440,12 +451,7 @@ def sc_flow():
             for p in seen:
                 check(p.encode() not in data, "a password in %s" % what)
     finally:
-        if v is not None:
-            if v.proc is not None:
-                v.stop()
-            v.cleanup()
-        drop_users()
-        E.sql("DROP USER IF EXISTS %s@'localhost';" % q(user))
+        teardown(v, user)
 
 
 def sc_ttl():
@@ -473,12 +479,7 @@ def sc_ttl():
             e.get("trigger") != "expiry" for e in v.history("co1")),
               "an unanswered request's expiry rotates nothing")
     finally:
-        if v is not None:
-            if v.proc is not None:
-                v.stop()
-            v.cleanup()
-        drop_users()
-        E.sql("DROP USER IF EXISTS %s@'localhost';" % q(user))
+        teardown(v, user)
 
 
 SCENARIOS = [("flow", sc_flow), ("ttl", sc_ttl)]
