@@ -218,16 +218,20 @@ notify_move(struct vd_daemon *d, uint64_t id, const json_t *req,
 static json_t *
 view(uint64_t id, const json_t *req)
 {
-	json_t *v = json_deep_copy(req);
 	static const char *const times[] = { "created_at", "expires_at",
 	    "until", "ended_at" };
+	json_t *v = json_deep_copy(req), *a;
+	size_t i;
 
 	if (v == NULL)
 		return NULL;
 	json_object_set_new(v, "id", json_integer((json_int_t)id));
-	for (size_t i = 0; i < VD_NELEM(times); i++)
+	for (i = 0; i < VD_NELEM(times); i++)
 		if (jint(req, times[i], 0) > 0)
 			set_time(v, times[i], jint(req, times[i], 0));
+	json_array_foreach(json_object_get(v, "approvals"), i, a)
+		if (jint(a, "at", 0) > 0)
+			set_time(a, "at", jint(a, "at", 0));
 	return v;
 }
 
