@@ -13,7 +13,8 @@ approvers and root as the admin.
           revealed password is refused by the server afterwards; deny;
           expiry rotates; revoke rotates; history and audit tell the
           story; the notify command receives each event and no password
-  ttl     an unanswered request expires after [approval] request_ttl
+  ttl     an unanswered request expires after [approval] request_ttl;
+          a notify command that fails is logged and blocks nothing
 
 usage: test_checkout.py VAULTD VAULTCTL [SCENARIO...]
 Needs VD_TEST_MDB_ENV (the fixture's env file).  Standard library only;
@@ -50,7 +51,7 @@ class CoVault(Vault):
     directory outside the work dir, group GRP), with the access lists of
     a maintenance job and a notify command writing events to a file."""
 
-    def __init__(self, name, extra="", rotation=""):
+    def __init__(self, name, extra="", rotation="", hook_fails=False):
         self.sockdir = tempfile.mkdtemp(prefix="vdco-sock.", dir="/tmp")
         os.chmod(self.sockdir, 0o711)
         self.events = os.path.join(self.sockdir, "events.jsonl")
@@ -60,7 +61,8 @@ class CoVault(Vault):
             # One file per run: runs may overlap.
             f.write("#!/bin/sh\nf=$(mktemp %s/ev.XXXXXX) || exit 1\n"
                     "{ printf '%%s ' \"$1\"; cat; } > \"$f\"\n"
-                    "env > %s.env\n" % (self.sockdir, self.events))
+                    "env > %s.env\n%s" % (self.sockdir, self.events,
+                                          "exit 3\n" if hook_fails else ""))
         os.chmod(self.hook, 0o700)
         self.extra_conf = extra
         super().__init__(E, name, rotation)
@@ -461,11 +463,15 @@ def sc_ttl():
     E.make_user(user, pw0, ["localhost"])
     v = None
     try:
-        v = CoVault("ttl", extra="[approval]\nrequest_ttl = 2s\n")
+        # A notify command that fails: logged, the flow goes on.
+        v = CoVault("ttl", extra="[approval]\nrequest_ttl = 2s\n",
+                    hook_fails=True)
         v.start()
         v.add("co1", user, pw0, extra=["--approvals", "1"])
         rc, r, err = request(v, VENDOR, "nobody answers")
         rid = r["id"] if r else 0
+        check(rc == 0 and r["state"] == "pending",
+              "request with a failing notify command: %d %r" % (rc, err))
         end = time.time() + 30
         while time.time() < end and requests(v).get(rid, {}).get(
                 "state") == "pending":
@@ -478,6 +484,8 @@ def sc_ttl():
         check(rotations(v.history("co1"))[-1:] and all(
             e.get("trigger") != "expiry" for e in v.history("co1")),
               "an unanswered request's expiry rotates nothing")
+        check("notify command for event request failed: exit status 3" in
+              v.logtext(), "the notify command's failure is logged")
     finally:
         teardown(v, user)
 
