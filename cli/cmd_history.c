@@ -16,8 +16,9 @@ history_usage(FILE *f)
 {
 	fprintf(f, "usage: vaultctl history NAME [--limit N] [--json | --csv] "
 	    "[--socket PATH]\n"
-	    "Lists the target's rotations, newest first: version, trigger, "
-	    "result,\n"
+	    "Lists the target's rotations and checkout events (trigger "
+	    "checkout), newest\n"
+	    "first: version, trigger, result (a request's state),\n"
 	    "started_at, finished_at, the host rows and what each did, and "
 	    "the error\n"
 	    "(or a repair's note).\n");
@@ -37,7 +38,9 @@ history_row(json_t *e)
 {
 	printf("%-7s ", vc_str(json_object_get(e, "version")));
 	printf("%-12s ", vc_str(json_object_get(e, "trigger")));
-	printf("%-8s ", vc_str(json_object_get(e, "result")));
+	/* A checkout note (issue 17) has the request's state instead. */
+	printf("%-8s ", vc_str(json_object_get(e, json_object_get(e,
+	    "result") != NULL ? "result" : "state")));
 	printf("%-20s ", vc_str(json_object_get(e, "started_at")));
 	printf("%-20s ", vc_str(json_object_get(e, "finished_at")));
 	printf("%-30s ", vc_str(json_object_get(e, "hosts")));
@@ -57,7 +60,7 @@ cmd_history(int argc, char **argv)
 {
 	static const char *const cols[] = { "seq", "version", "trigger",
 	    "result", "started_at", "finished_at", "hosts", "error", "note",
-	    "by", NULL };
+	    "by", "request", NULL };
 	struct vc_list l = { .usage = history_usage,
 	    .header = history_header, .row = history_row, .csv = cols,
 	    .nargs = 1 };

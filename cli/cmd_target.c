@@ -28,7 +28,8 @@ target_usage(FILE *f)
 	    "[--admin-user U]\n"
 	    "           [--tls required|disabled] [--tls-ca FILE] "
 	    "[--replica-of T] [--force]\n"
-	    "           [--no-check] [--json]\n"
+	    "           [--approvals N] [--checkout-max DUR] [--no-check] "
+	    "[--json]\n"
 	    "       vaultctl target check NAME [--json]\n"
 	    "       vaultctl target set NAME [--host H [--port P] | "
 	    "--unix-socket PATH]\n"
@@ -38,6 +39,7 @@ target_usage(FILE *f)
 	    "DUR|0]\n"
 	    "           [--admin-user U|''] [--tls required|disabled] "
 	    "[--tls-ca FILE|''] [--force] [--json]\n"
+	    "           [--approvals N|0] [--checkout-max DUR]\n"
 	    "       vaultctl target list [--json]\n"
 	    "       vaultctl target show NAME [--json]\n"
 	    "       vaultctl target remove NAME [--wait]\n"
@@ -58,6 +60,11 @@ target_usage(FILE *f)
 	    "password is read\n"
 	    "like add's).  '' clears --window, --tls-ca, --admin-user; "
 	    "--after-reveal 0 clears it.\n"
+	    "--approvals N (1..16): get needs an approved request (vaultctl "
+	    "request) with N\n"
+	    "approvers other than the requester; 0 removes it.  "
+	    "--checkout-max: the longest\n"
+	    "checkout a request may ask for (default 4h).\n"
 	    "--force registers an account (server, user, host rows) that "
 	    "another target has.\n"
 	    "target check logs in with the current password on every host of "
@@ -89,7 +96,7 @@ target_usage(FILE *f)
 enum {
 	O_HOST = 256, O_PORT, O_USOCK, O_USER, O_AHOSTS, O_POLICY, O_EVERY,
 	O_WINDOW, O_AFTER, O_ADMIN, O_TLS, O_TLSCA, O_SOCKET, O_JSON, O_HELP,
-	O_WAIT, O_REPLICA, O_FORCE, O_CHECK, O_NOCHECK
+	O_WAIT, O_REPLICA, O_FORCE, O_CHECK, O_NOCHECK, O_APPROVALS, O_COMAX
 };
 
 static const struct option add_opts[] = {
@@ -109,6 +116,8 @@ static const struct option add_opts[] = {
 	{ "force", no_argument, NULL, O_FORCE },
 	{ "check", no_argument, NULL, O_CHECK },
 	{ "no-check", no_argument, NULL, O_NOCHECK },
+	{ "approvals", required_argument, NULL, O_APPROVALS },
+	{ "checkout-max", required_argument, NULL, O_COMAX },
 	{ "socket", required_argument, NULL, O_SOCKET },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -183,9 +192,10 @@ target_edit(int argc, char **argv, int set)
 {
 	const char *host = NULL, *usock = NULL, *user = NULL, *ahosts = NULL,
 	    *policy = NULL, *every = NULL, *window = NULL, *after = NULL,
-	    *admin = NULL, *tls = NULL, *tls_ca = NULL, *replica = NULL;
+	    *admin = NULL, *tls = NULL, *tls_ca = NULL, *replica = NULL,
+	    *comax = NULL;
 	json_t *params = NULL, *res = NULL, *v;
-	long long port = 0;
+	long long port = 0, approvals = -1;
 	char prompt[160];
 	int ch, json = 0, force = 0, pre = 1, rc;
 
@@ -211,6 +221,14 @@ target_edit(int argc, char **argv, int set)
 		case O_TLS: tls = optarg; break;
 		case O_TLSCA: tls_ca = optarg; break;
 		case O_REPLICA: replica = optarg; break;
+		case O_APPROVALS:
+			if (vd_parse_int(optarg, 0, 16, &approvals) != 0) {
+				fprintf(stderr, "vaultctl: --approvals: "
+				    "expected 0..16\n");
+				return VC_EXIT_USAGE;
+			}
+			break;
+		case O_COMAX: comax = optarg; break;
 		case O_SOCKET: vc_set_socket(optarg); break;
 		case O_JSON: json = 1; break;
 		case O_FORCE: force = 1; break;
@@ -262,6 +280,9 @@ target_edit(int argc, char **argv, int set)
 	    put_str(params, "after_reveal", after) != 0 ||
 	    put_str(params, "admin_user", admin) != 0 ||
 	    put_str(params, "replica_of", replica) != 0 ||
+	    put_str(params, "checkout_max", comax) != 0 ||
+	    (approvals >= 0 && json_object_set_new(params, "approvals",
+	    json_integer(approvals)) != 0) ||
 	    (port != 0 && json_object_set_new(params, "port",
 	    json_integer(port)) != 0)) {
 		rc = VC_EXIT_FAIL;
@@ -457,7 +478,8 @@ target_show(int argc, char **argv)
 			printf("%-14s %s\n", key, s != NULL ? s : "-");
 			vd_proto_free(s);
 		} else if (strcmp(key, "every") == 0 ||
-		    strcmp(key, "after_reveal") == 0) {
+		    strcmp(key, "after_reveal") == 0 ||
+		    strcmp(key, "checkout_max") == 0) {
 			char dbuf[32];
 
 			printf("%-14s %s\n", key, dur_str(v, dbuf,

@@ -51,5 +51,11 @@ int cmd_audit(int argc, char **argv);
 int cmd_unseal(int argc, char **argv);
 int cmd_escrow(int argc, char **argv);
 int cmd_breakglass(int argc, char **argv);
+int cmd_request(int argc, char **argv);
+int cmd_requests(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
+int cmd_checkin(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 
 #endif

@@ -16,7 +16,9 @@
  *             (liveness run only);
  *   outsider_drift  sets a row's password to one the vault does not
  *             know, or restores an older kept one (a backup restore);
- *   crasher   kills the engine (bounded, so fairness means something).
+ *   crasher   kills the engine (bounded, so fairness means something);
+ *   vendor    (with -DCHECKOUT, issue 17) access requests of the target:
+ *             request, approve (the N-th), deny, expiry, check-in, revoke.
  *
  * The names of states, events and outcomes are those of vaultd/state.c
  * with a prefix (V_ version state, E_ version event, T_ target state,
@@ -29,7 +31,12 @@
  *   b   no password is generated while a version is pending;
  *   c   every pending version is resolved (liveness, weak fairness);
  *   d   vaultd never makes the server block an account: the failed
- *       logins it causes between two successful ones stay below MAXERR.
+ *       logins it causes between two successful ones stay below MAXERR;
+ *   e   (CHECKOUT) no scheduled rotation generates a password while a
+ *       checkout holds the target;
+ *   f   (CHECKOUT) every end of a checkout (check-in, expiry, revoke)
+ *       leads to a new password in force, unless the target is removed
+ *       (liveness, weak fairness).
  *
  * Broken variants (spin -DBROKEN_x), each of which spin must reject:
  *   BROKEN_GET_NOWAIT  get answers "current" while a job is in flight or
@@ -50,6 +57,9 @@
  *   BROKEN_VOLATILE    the engine's count of failed logins and its
  *                      known refusals live in memory only; a crash
  *                      forgets them                                 -> d
+ *   BROKEN_NOHOLD      the scheduler ignores the checkout           -> e
+ *   BROKEN_VOLATILE_END  the rotation a checkout's end makes due is
+ *                      kept in memory only; a crash forgets it      -> f
  */
 
 /* ---- which claim this run checks ----------------------------------- */
@@ -62,13 +72,16 @@
  * merges states that differ only in it, and changes nothing else.
  */
 #if !defined(CLAIM_A) && !defined(CLAIM_B) && !defined(CLAIM_C) && \
-    !defined(CLAIM_D)
+    !defined(CLAIM_D) && !defined(CLAIM_E) && !defined(CLAIM_F)
 #define CLAIM_A
 #define CLAIM_B
 #define CLAIM_C
 #define CLAIM_D
 #endif
-#if defined(CLAIM_C) && !defined(LIVENESS)
+#if (defined(CLAIM_E) || defined(CLAIM_F)) && !defined(CHECKOUT)
+#define CHECKOUT	/* the claims on checkouts need the vendor */
+#endif
+#if (defined(CLAIM_C) || defined(CLAIM_F)) && !defined(LIVENESS)
 #define LIVENESS	/* the admin answers drift alerts */
 #endif
 
@@ -139,6 +152,10 @@ mtype:vstate = { V_pending, V_current, V_previous, V_retired, V_failed };
 mtype:vevent = { E_promote, E_supersede, E_prune, E_fail, E_abandon };
 mtype:tstate = { T_ok, T_pending, T_retrying, T_failed, T_drift };
 mtype:outcome = { O_ok, O_failed, O_unreachable, O_partial, O_drift };
+/* Access requests (issue 17; used with -DCHECKOUT): "checked-in" in C. */
+mtype:rstate = { R_pending, R_approved, R_denied, R_expired, R_checked_in,
+    R_revoked };
+mtype:revent = { RE_approve, RE_deny, RE_expiry, RE_checkin, RE_revoke };
 
 /* Results of one login and of one statement (not state names). */
 #define L_OK		0	/* logged in */
@@ -161,6 +178,17 @@ byte vfails[NH];		/* failed logins vaultd may have caused on
 				 * counted before each try */
 byte bad[NH];			/* per account, bit v: version v's password
 				 * is known to be refused there */
+#ifdef CHECKOUT
+mtype:rstate co = R_expired;	/* the target's newest access request (a
+				 * user has one open at a time; one checkout
+				 * per target: one is enough here) */
+#ifndef BROKEN_VOLATILE_END
+bool co_due;			/* a rotation due by a checkout's end: the
+				 * schedule record's next_due now, trigger
+				 * checkin/expiry/revoke, written with the
+				 * request's move */
+#endif
+#endif
 
 /* ---- the configuration (a file; reload swaps it) --------------------- */
 
@@ -179,6 +207,9 @@ byte mslot;			/* ... the version it verified */
 bool ab_req;			/* an admin asked to abandon the pending one */
 #ifdef BROKEN_FORGET
 bool mpend;			/* the engine's belief: a version is pending */
+#endif
+#if defined(CHECKOUT) && defined(BROKEN_VOLATILE_END)
+bool co_due;			/* BROKEN: in memory only */
 #endif
 
 /* ---- the server ------------------------------------------------------ */
@@ -204,6 +235,11 @@ bool gen_bad;			/* a password was generated while a version
 bool started;			/* the store below is initialised */
 bool lost_pw;			/* a row the vault set lost its stored
 				 * password (its version was dropped) */
+#ifdef CHECKOUT
+bool co_bad;			/* a scheduled rotation generated a password
+				 * while the target was checked out */
+bool co_owed;			/* a checkout ended; no rotation since */
+#endif
 
 /* canon() scratch, not part of the state */
 hidden byte pm[NS + 1];
@@ -332,6 +368,11 @@ inline promote(s)
 	vmove(s, E_promote);
 	tnext(O_ok);
 	due = false;
+#ifdef CHECKOUT
+	/* A new password in force: what the holder saw is dead. */
+	co_due = false;
+	co_owed = false;
+#endif
 	canon()
 }
 
@@ -571,6 +612,22 @@ inline set_pw(h, v)
 
 #define IDLE	(!busy && !unrecorded && !removed && !sp_req)
 
+/*
+ * A checkout holds scheduled rotations (state.h vd_checkout_holds(); the
+ * model's "due" stands for a scheduled one, as for the window); the end
+ * of a checkout makes one due that ignores window and pause.
+ */
+#if defined(CHECKOUT) && !defined(BROKEN_NOHOLD)
+#define HELD	(co == R_approved)
+#else
+#define HELD	false
+#endif
+#ifdef CHECKOUT
+#define CO_DUE	co_due
+#else
+#define CO_DUE	false
+#endif
+
 active proctype engine()
 {
 	byte p, u, c, q, hi, held, res;
@@ -609,13 +666,18 @@ end_idle:
 
 	/* prep(): a rotation, only with no pending version: the new
 	 * password is durable as pending before the server is touched. */
-	:: atomic { IDLE && !PEND_VIEW && due && !closed ->
+	:: atomic { IDLE && !PEND_VIEW && (due && !closed && !HELD || CO_DUE) ->
 		if
 		:: disk < MAXDISK -> disk++	/* the pending commit failed:
 						 * nothing started */
 		:: true ->
 			busy = true; resolving = false;
 			gen_bad = gen_bad || PENDING;	/* claim b */
+#ifdef CHECKOUT
+			/* claim e: only a checkout's end rotates while
+			 * checked out (one request: none is then) */
+			co_bad = co_bad || (co == R_approved && !co_due);
+#endif
 			free_slot(p);
 			reuse(p);
 			vs[p] = V_pending;
@@ -631,8 +693,10 @@ end_idle:
 		:: else
 		fi
 
-	/* check(): JOB_CHECK, drift check with the current password. */
-	:: atomic { IDLE && !PENDING ->
+	/* check(): JOB_CHECK, drift check with the current password (the
+	 * rotation a checkout's end made due goes first: it is requested
+	 * at once, checkout.c end_rotate()). */
+	:: atomic { IDLE && !PENDING && !CO_DUE ->
 		busy = true; slot_of(V_current, c) };
 		goto check
 
@@ -842,6 +906,9 @@ check:
 #ifdef BROKEN_FORGET
 		mpend = PENDING;
 #endif
+#if defined(CHECKOUT) && defined(BROKEN_VOLATILE_END)
+		co_due = false;
+#endif
 #ifdef BROKEN_VOLATILE
 		vfails[0] = 0; vfails[1] = 0; vfails[NH - 1] = 0;
 		bad[0] = 0; bad[1] = 0; bad[NH - 1] = 0;
@@ -966,6 +1033,41 @@ active proctype outsider_drift()
 	od
 }
 
+#ifdef CHECKOUT
+/*
+ * Access requests of the target (vaultd/checkout.c): one at a time; its
+ * moves are the request machine of state.h (vd_rstate_next()).  An end of
+ * a checkout makes its rotation due in the same transaction.
+ */
+active proctype vendor()
+{
+	started;
+end_vendor:
+	do
+	/* request: once the last one ended */
+	:: atomic { co != R_pending && co != R_approved && !removed ->
+		co = R_pending }
+	/* approve (the N-th distinct approver): checked out */
+	:: atomic { co == R_pending -> co = R_approved }
+	/* deny, unanswered expiry, revoke of a pending request */
+	:: atomic { co == R_pending ->
+		if
+		:: co = R_denied
+		:: co = R_expired
+		:: co = R_revoked
+		fi }
+	/* check-in, expiry, revoke of the checkout: rotates */
+	:: atomic { co == R_approved ->
+		if
+		:: co = R_checked_in
+		:: co = R_expired
+		:: co = R_revoked
+		fi;
+		co_due = true; co_owed = true }
+	od
+}
+#endif
+
 active proctype crasher()
 {
 	started;
@@ -990,4 +1092,10 @@ ltl c { [] (PENDING -> <> !PENDING) }
 #endif
 #ifdef CLAIM_D
 ltl d { [] (fails[0] < MAXERR && fails[1] < MAXERR && fails[NH - 1] < MAXERR) }
+#endif
+#ifdef CLAIM_E
+ltl e { [] !co_bad }
+#endif
+#ifdef CLAIM_F
+ltl f { [] (co_owed -> <> (!co_owed || removed)) }
 #endif

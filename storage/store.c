@@ -11,6 +11,11 @@
  *   history   name \0 be64(seq)       sealed JSON
  *   audit     be64(seq)               sealed JSON (hash-chained)
  *   schedule  name                    sealed JSON
+ *   requests  id (10 digits)          sealed JSON (access requests)
+ *
+ * "requests" came later (issue 17): a vault made before it gets the
+ * database when first opened read-write; opened read-only, it reads as
+ * empty.
  *
  * A sealed value is nonce(24) || XChaCha20-Poly1305 ciphertext+tag, with
  * associated data "vaultd/rec/1" || db name || \0 || key, under the
@@ -70,17 +75,20 @@ enum {
 	DB_HISTORY,
 	DB_AUDIT,
 	DB_SCHEDULE,
+	DB_REQUESTS,		/* added later: may be absent (read-only) */
 	DB_COUNT
 };
 
 static const char *const db_names[DB_COUNT] = {
 	"meta", "targets", "secrets", "versions", "escrow", "history", "audit",
-	"schedule",
+	"schedule", "requests",
 };
 
 struct vd_store {
 	MDB_env		*env;		/* the LMDB environment */
 	MDB_dbi		 dbi[DB_COUNT];	/* named databases */
+	int		 absent[DB_COUNT];	/* a later database missing from
+					 * an older vault opened read-only */
 	unsigned	 flags;		/* VD_STORE_* */
 	enum vd_kdf	 kdf;		/* how the root key is obtained */
 	unsigned long long opslimit;	/* Argon2id cost (kdf == ARGON2ID) */
@@ -1061,6 +1069,15 @@ env_open_checked(struct vd_store *st, const char *at, const char *dir,
 	for (int i = 0; i < DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, db_names[i], create ? MDB_CREATE : 0,
 		    &st->dbi[i]);
+		if (rc == MDB_NOTFOUND && i >= DB_REQUESTS) {
+			/* A vault older than this database: add it. */
+			if (st->flags & VD_STORE_RDONLY) {
+				st->absent[i] = 1;
+				continue;
+			}
+			rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE,
+			    &st->dbi[i]);
+		}
 		if (rc == MDB_NOTFOUND) {
 			MDB_stat ms;
 
@@ -1706,6 +1723,108 @@ int
 vd_sched_del(struct vd_txn *t, const char *target)
 {
 	return named_del(t, DB_SCHEDULE, target);
+}
+
+/* ---- access requests (issue 17) --------------------------------------- */
+
+/* The key of request id: 10 decimal digits, so key order is id order. */
+static int
+request_key(uint64_t id, char *buf, size_t len)
+{
+	int n;
+
+	if (id == 0 || id > 9999999999ULL)
+		return vd_err_set(VD_EINVAL, "bad request id");
+	n = snprintf(buf, len, "%010llu", (unsigned long long)id);
+	return n < 0 || (size_t)n >= len ? VD_EINVAL : 0;
+}
+
+int
+vd_request_put(struct vd_txn *t, uint64_t id, const json_t *obj)
+{
+	char key[16];
+	int r;
+
+	if (t->st->absent[DB_REQUESTS])
+		return vd_err_set(VD_EINVAL, "read-only vault without requests");
+	if ((r = request_key(id, key, sizeof(key))) != 0)
+		return r;
+	return named_put(t, DB_REQUESTS, key, obj, 0);
+}
+
+int
+vd_request_get(struct vd_txn *t, uint64_t id, json_t **obj)
+{
+	char key[16];
+	int r;
+
+	*obj = NULL;
+	if ((r = request_key(id, key, sizeof(key))) != 0)
+		return r;
+	if (t->st->absent[DB_REQUESTS])
+		return VD_ENOTFOUND;
+	return named_get(t, DB_REQUESTS, key, obj);
+}
+
+/* Calls the caller's callback with the id parsed from the key. */
+struct req_each {
+	int	(*cb)(uint64_t id, json_t *obj, void *arg);
+	void	*arg;
+};
+
+static int
+req_each_cb(const char *key, json_t *obj, void *arg)
+{
+	struct req_each *re = arg;
+	long long id;
+
+	if (vd_parse_int(key, 1, 9999999999LL, &id) != 0)
+		return vd_err_set(VD_ECORRUPT, "bad key in requests");
+	return re->cb((uint64_t)id, obj, re->arg);
+}
+
+int
+vd_request_each(struct vd_txn *t,
+    int (*cb)(uint64_t id, json_t *obj, void *arg), void *arg)
+{
+	struct req_each re = { cb, arg };
+
+	if (t->st->absent[DB_REQUESTS])
+		return 0;
+	return named_each(t, DB_REQUESTS, req_each_cb, &re);
+}
+
+int
+vd_request_last(struct vd_txn *t, uint64_t *id)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	char key[16];
+	long long n;
+	int rc, r = 0;
+
+	*id = 0;
+	if (t->st->absent[DB_REQUESTS])
+		return 0;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[DB_REQUESTS], &c)) != 0)
+		return mdb_err(rc, "cursor");
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0) {
+		if (k.mv_size == 0 || k.mv_size >= sizeof(key))
+			r = vd_err_set(VD_ECORRUPT, "bad key in requests");
+		else {
+			memcpy(key, k.mv_data, k.mv_size);
+			key[k.mv_size] = '\0';
+			if (vd_parse_int(key, 1, 9999999999LL, &n) != 0)
+				r = vd_err_set(VD_ECORRUPT, "bad key in "
+				    "requests");
+			else
+				*id = (uint64_t)n;
+		}
+	} else if (rc != MDB_NOTFOUND)
+		r = mdb_err(rc, "cursor");
+	mdb_cursor_close(c);
+	return r;
 }
 
 int
@@ -3293,6 +3412,8 @@ vd_store_raw_each(struct vd_txn *t,
 	int r = 0, rc;
 
 	for (int i = 0; i < DB_COUNT && r == 0; i++) {
+		if (t->st->absent[i])
+			continue;
 		if ((rc = mdb_cursor_open(t->txn, t->st->dbi[i], &c)) != 0)
 			return mdb_err(rc, "cursor");
 		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;

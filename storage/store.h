@@ -417,6 +417,20 @@ int vd_sched_update(struct vd_txn *t, const char *target,
 int vd_sched_each(struct vd_txn *t,
     int (*cb)(const char *target, json_t *obj, void *arg), void *arg);
 
+/* --- access requests: id -> JSON (issue 17) ---------------------------- */
+
+/*
+ * Access requests, keyed by id (1 .. 9999999999), sealed like every record
+ * and bound to their id.  put creates or replaces; get gives VD_ENOTFOUND;
+ * each walks them in id order (cb's non-zero return stops the walk and is
+ * returned; obj is borrowed); last sets *id to the highest id, 0 when none.
+ */
+int vd_request_put(struct vd_txn *t, uint64_t id, const json_t *obj);
+int vd_request_get(struct vd_txn *t, uint64_t id, json_t **obj);
+int vd_request_each(struct vd_txn *t,
+    int (*cb)(uint64_t id, json_t *obj, void *arg), void *arg);
+int vd_request_last(struct vd_txn *t, uint64_t *id);
+
 /* --- test and tooling hooks ------------------------------------------- */
 
 /*

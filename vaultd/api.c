@@ -22,6 +22,7 @@
 #include "api.h"
 #include "apply.h"
 #include "bundle_index.h"
+#include "checkout.h"
 #include "err.h"
 #include "escrow.h"
 #include "escrowd.h"
@@ -318,6 +319,12 @@ hist_newest_cb(uint64_t seq, json_t *entry, void *arg)
 static int
 hist_first_cb(uint64_t seq, json_t *entry, void *arg)
 {
+	const char *trig = json_string_value(json_object_get(entry,
+	    "trigger"));
+
+	/* Checkout notes (issue 17) sit beside rotations: not one. */
+	if (trig != NULL && strcmp(trig, "checkout") == 0)
+		return 0;
 	*(json_t **)arg = json_incref(entry);
 	return 1;
 }
@@ -424,7 +431,9 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 	}
 	json_object_set_new(o, "current_version", cur ? json_integer(
 	    (json_int_t)cur) : json_null());
-	if ((r = hist_each(sc->t, name, obj, 0, 1, hist_first_cb, &last)) < 0) {
+	/* Limit 0: hist_first_cb skips checkout entries to the newest
+	 * rotation. */
+	if ((r = hist_each(sc->t, name, obj, 0, 0, hist_first_cb, &last)) < 0) {
 		json_decref(o);
 		return r;
 	}
@@ -1124,10 +1133,10 @@ record_fields(struct vd_req *rq, json_t *params, json_t *rec, int adding,
     int *conn)
 {
 	const char *host, *sock, *user, *policy, *every, *window, *after,
-	    *admin, *tls, *tls_ca, *replica_of;
+	    *admin, *tls, *tls_ca, *replica_of, *comax;
 	struct vd_window win;
 	json_t *ah;
-	long long port = -1;
+	long long port = -1, approvals = -1;
 	int bad = 0, c = 0;
 
 	*conn = 0;
@@ -1142,6 +1151,7 @@ record_fields(struct vd_req *rq, json_t *params, json_t *rec, int adding,
 	tls = pstr(params, "tls", &bad);
 	tls_ca = pstr(params, "tls_ca", &bad);
 	replica_of = pstr(params, "replica_of", &bad);
+	comax = pstr(params, "checkout_max", &bad);
 	if (bad) {
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "a parameter that must be "
 		    "a string is not");
@@ -1177,6 +1187,18 @@ record_fields(struct vd_req *rq, json_t *params, json_t *rec, int adding,
 		vd_req_fail_code(rq, VD_RPC_PARAMS, "port: only with host");
 		return -1;
 	}
+	if (pint(params, "approvals", 0, VD_APPROVALS_MAX, &approvals) != 0) {
+		vd_req_fail_code(rq, VD_RPC_PARAMS, vd_err_detail());
+		return -1;
+	}
+	/* Dual control (issue 17): 0 removes it. */
+	if (approvals == 0)
+		json_object_del(rec, "approvals");
+	else if (approvals > 0)
+		json_object_set_new(rec, "approvals", json_integer(approvals));
+	if (comax != NULL && set_duration(rq, rec, "checkout_max", comax, 60,
+	    "1m") != 0)
+		return -1;
 	if (policy != NULL && !vd_config_policy_known(rq->d->cfg, policy)) {
 		vd_req_fail_code(rq, VD_RPC_POLICY, "unknown policy");
 		return -1;
@@ -1653,7 +1675,7 @@ set_diff(struct setjob *j)
 {
 	static const char *const keys[] = { "host", "port", "unix_socket",
 	    "account_hosts", "policy", "every", "window", "after_reveal",
-	    "tls", "tls_ca", "admin_user" };
+	    "tls", "tls_ca", "admin_user", "approvals", "checkout_max" };
 	size_t n = 0;
 
 	j->changed[0] = '\0';
@@ -2650,6 +2672,9 @@ struct vd_reveal {
 	uint64_t		 v;		/* version revealed */
 	int			 err;		/* 0, or why it failed */
 	int			 after;		/* target has after_reveal */
+	int			 refused;	/* checkout rule said no (why) */
+	uint64_t		 req_id;	/* under this checkout, or 0 */
+	char			 note[48];	/* its audit reason */
 	struct vd_secret	*pw;		/* the password, until answered */
 };
 
@@ -2660,6 +2685,18 @@ reveal_read(struct vd_txn *t, struct vd_reveal *rv, json_t **target)
 	json_t *meta = NULL;
 	int r;
 
+	rv->refused = 0;
+	/* Dual control (issue 17): inside the reveal's transaction. */
+	if ((r = vd_checkout_may_reveal(t, rv->rq, rv->name, &rv->req_id,
+	    rv->why, sizeof(rv->why))) <= 0) {
+		if (r == 0) {
+			rv->refused = 1;
+			r = VD_EPERM;
+		}
+		goto out;
+	}
+	snprintf(rv->note, sizeof(rv->note), "under checkout request %llu",
+	    (unsigned long long)rv->req_id);
 	if ((r = vd_target_get(t, rv->name, target)) != 0)
 		goto out;
 	snprintf(rv->src, sizeof(rv->src), "%s", rv->name);
@@ -2734,9 +2771,12 @@ reveal_batch(struct vd_daemon *d, struct vd_reveal *list)
 		/* No audit entry, no password: both or neither commit. */
 		if (reveal_read(t, rv, &target) == 0 &&
 		    ((r = audit_in(t, rv->rq, rv->name, rv->v, "ok",
-		    strcmp(rv->src, rv->name) != 0 ? "the password of its "
-		    "primary target" : NULL)) != 0 || (r = mark_revealed(t,
-		    rv->src, rv->v, target)) != 0))
+		    rv->req_id != 0 ? rv->note : strcmp(rv->src, rv->name) != 0 ?
+		    "the password of its primary target" : NULL)) != 0 ||
+		    (r = mark_revealed(t, rv->src, rv->v, target)) != 0))
+			rv->err = r;
+		else if (rv->refused && (r = audit_in(t, rv->rq, rv->name, 0,
+		    "refused", rv->why)) != 0)
 			rv->err = r;
 		json_decref(target);
 	}
@@ -3540,6 +3580,15 @@ static const struct method methods[] = {
 	{ "unseal", 0, 0, m_unseal },
 	{ "escrow.export", 0, 1, m_escrow_export },
 	{ "breakglass.report", VD_ROLE_OPERATOR, 1, m_breakglass_report },
+	/* Access requests and checkouts (checkout.h; per-target checks
+	 * inside: reveal right to ask, approver entry to answer). */
+	{ "request", VD_ROLE_REVEAL, 1, vd_checkout_m_request },
+	{ "requests", VD_ROLE_REVEAL | VD_ROLE_APPROVER | VD_ROLE_AUDITOR |
+	    VD_ROLE_OPERATOR, 1, vd_checkout_m_list },
+	{ "approve", VD_ROLE_APPROVER, 1, vd_checkout_m_approve },
+	{ "deny", VD_ROLE_APPROVER, 1, vd_checkout_m_deny },
+	{ "checkin", VD_ROLE_REVEAL, 1, vd_checkout_m_checkin },
+	{ "revoke", 0, 1, vd_checkout_m_revoke },
 };
 
 /* Checks roles and runs the method's handler. */

@@ -28,7 +28,7 @@ struct parse {
 };
 
 static const char *const role_names[VD_NROLES] = {
-	"admin", "operator", "reveal", "auditor"
+	"admin", "operator", "reveal", "auditor", "approver"
 };
 
 static int
@@ -132,7 +132,8 @@ acl_entry(struct parse *p, const char *key, char *item, int reveal,
 	if ((colon = strchr(item, ':')) != NULL) {
 		*colon = '\0';
 		if (!reveal) {
-			perr(p, "%s: only reveal entries take ':targets'", key);
+			perr(p, "%s: only reveal and approver entries take "
+			    "':targets'", key);
 			goto out;
 		}
 		/* strtok_r, not strtok: no hidden state (STYLE.md). */
@@ -208,7 +209,7 @@ acl_list(struct parse *p, int ri, const char *key, const char *value)
 	    item = strtok_r(NULL, ",", &save)) {
 		if (trim(item)[0] == '\0')
 			continue;
-		if (acl_entry(p, key, item, ri == 2, &e) == 0) {
+		if (acl_entry(p, key, item, ri == 2 || ri == 4, &e) == 0) {
 			r = 0;
 			break;
 		}
@@ -265,7 +266,32 @@ sec_access(struct parse *p, const char *key, const char *value)
 		if (strcmp(key, role_names[i]) == 0)
 			return acl_list(p, i, key, value);
 	return perr(p, "unknown key '%s' in [access] (admin, operator, "
-	    "reveal, auditor)", key);
+	    "reveal, auditor, approver)", key);
+}
+
+static int
+sec_approval(struct parse *p, const char *key, const char *value)
+{
+	if (strcmp(key, "request_ttl") == 0)
+		return set_dur(p, &p->cfg->request_ttl, key, value, 1);
+	return perr(p, "unknown key '%s' in [approval] (request_ttl)", key);
+}
+
+static int
+sec_notify(struct parse *p, const char *key, const char *value)
+{
+	struct vd_config *c = p->cfg;
+
+	if (strcmp(key, "command") == 0) {
+		/* Run without a shell: an absolute path, no arguments. */
+		if (value[0] != '/')
+			return perr(p, "command: must be an absolute path "
+			    "(run without a shell, no arguments)");
+		return set_str(p, &c->notify_command, key, value);
+	}
+	if (strcmp(key, "timeout") == 0)
+		return set_dur(p, &c->notify_timeout, key, value, 1);
+	return perr(p, "unknown key '%s' in [notify] (command, timeout)", key);
 }
 
 static int
@@ -366,6 +392,10 @@ handler(void *user, const char *section, const char *key, const char *value)
 		return sec_access(p, key, value);
 	if (strcmp(section, "rotation") == 0)
 		return sec_rotation(p, key, value);
+	if (strcmp(section, "approval") == 0)
+		return sec_approval(p, key, value);
+	if (strcmp(section, "notify") == 0)
+		return sec_notify(p, key, value);
 	if (strcmp(section, "escrow") == 0)
 		return sec_escrow(p, key, value);
 	if (strncmp(section, "policy ", 7) == 0)
@@ -630,6 +660,7 @@ vd_config_free(struct vd_config *c)
 	free(c->key_file);
 	free(c->socket);
 	free(c->user);
+	free(c->notify_command);
 	free(c);
 }
 
@@ -660,6 +691,9 @@ vd_config_roles(const struct vd_config *cfg, const char *user,
 	return roles;
 }
 
+static int acl_allows(const struct vd_acl_entry *list, const char *user,
+    const gid_t *groups, int ngroups, const char *target);
+
 /* Returns 1 when the caller may reveal target. */
 int
 vd_config_can_reveal(const struct vd_config *cfg, const char *user,
@@ -667,8 +701,18 @@ vd_config_can_reveal(const struct vd_config *cfg, const char *user,
 {
 	if (vd_config_roles(cfg, user, groups, ngroups) & VD_ROLE_ADMIN)
 		return 1;
-	for (const struct vd_acl_entry *e = cfg->acl[2]; e != NULL;
-	    e = e->next) {
+	return acl_allows(cfg->acl[2], user, groups, ngroups, target);
+}
+
+/*
+ * Returns 1 when an entry of list matches the caller and lists target (or
+ * no targets at all).
+ */
+static int
+acl_allows(const struct vd_acl_entry *list, const char *user,
+    const gid_t *groups, int ngroups, const char *target)
+{
+	for (const struct vd_acl_entry *e = list; e != NULL; e = e->next) {
 		if (!entry_matches(e, user, groups, ngroups))
 			continue;
 		if (e->ntargets == 0)
@@ -678,6 +722,14 @@ vd_config_can_reveal(const struct vd_config *cfg, const char *user,
 				return 1;
 	}
 	return 0;
+}
+
+/* Returns 1 when the caller is an approver of target (admin is not enough). */
+int
+vd_config_can_approve(const struct vd_config *cfg, const char *user,
+    const gid_t *groups, int ngroups, const char *target)
+{
+	return acl_allows(cfg->acl[4], user, groups, ngroups, target);
 }
 
 /* Returns 1 when policy name exists. */

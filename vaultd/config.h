@@ -3,9 +3,11 @@
  *
  *   [vault]     data_dir, key_file, socket, user, socket_group, idle_timeout,
  *               max_clients
- *   [access]    admin, operator, reveal, auditor: comma lists of Unix user
- *               names and @groups; a reveal entry may be limited to
- *               targets with "principal:target1 target2"
+ *   [access]    admin, operator, reveal, auditor, approver: comma lists of
+ *               Unix user names and @groups; a reveal or approver entry
+ *               may be limited to targets with "principal:target1 target2"
+ *   [approval]  request_ttl (unanswered access requests expire)
+ *   [notify]    command (absolute path, run per checkout event), timeout
  *   [policy N]  every key is handed to the policy module
  *   [escrow]    kept raw for the escrow engine
  *   [rotation]  concurrency, retry_min, retry_max, retry_limit,
@@ -30,8 +32,9 @@ enum {
 	VD_ROLE_OPERATOR = 0x2,	/* status, history, rotate, target list/show */
 	VD_ROLE_REVEAL = 0x4,	/* read passwords (all or listed targets) */
 	VD_ROLE_AUDITOR = 0x8,	/* history and audit */
+	VD_ROLE_APPROVER = 0x10,	/* approve access requests (per target) */
 };
-#define VD_NROLES	4
+#define VD_NROLES	5
 
 /* One principal in an [access] list. */
 struct vd_acl_entry {
@@ -66,7 +69,15 @@ struct vd_config {
 	int64_t			 check_interval;	/* drift check period, s */
 	int64_t			 min_every;	/* shortest target cadence, s */
 	int			 paused;	/* 1: no scheduled rotations */
+	int64_t			 request_ttl;	/* [approval] request_ttl, s
+						 * (0: VD_REQUEST_TTL_DEFAULT) */
+	char			*notify_command;	/* [notify] command or NULL */
+	int64_t			 notify_timeout;	/* [notify] timeout, s (0:
+						 * VD_NOTIFY_TIMEOUT_DEFAULT) */
 };
+
+#define VD_REQUEST_TTL_DEFAULT		86400	/* unanswered request, s */
+#define VD_NOTIFY_TIMEOUT_DEFAULT	10	/* notify command, s */
 
 /*
  * Reads and validates the file at path into a new *out (caller frees with
@@ -93,6 +104,14 @@ unsigned vd_config_roles(const struct vd_config *cfg, const char *user,
  * reveal entry matching the caller that lists target (or no targets).
  */
 int vd_config_can_reveal(const struct vd_config *cfg, const char *user,
+    const gid_t *groups, int ngroups, const char *target);
+
+/*
+ * Returns 1 when the caller is an approver of target: an approver entry
+ * matching the caller that lists target (or no targets).  Admin alone does
+ * not make an approver: dual control wants a named approver.
+ */
+int vd_config_can_approve(const struct vd_config *cfg, const char *user,
     const gid_t *groups, int ngroups, const char *target);
 
 /* Returns 1 when a policy named name is configured ("default" always is). */

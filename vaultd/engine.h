@@ -45,6 +45,8 @@ struct job {
 	uint64_t	 hist_seq;	/* history entry of this job */
 	int64_t		 started;	/* when it started */
 	int		 repair;	/* record_in(): a reconcile follows */
+	int64_t		 checkout_req;	/* the request whose checkout's end
+					 * this rotation is (history), or 0 */
 	struct waiter	*waiters;	/* who to tell */
 	struct job	*next;		/* running list */
 };
@@ -79,6 +81,8 @@ struct ent {
 					 * this daemon's life: apply.h) */
 	int		 log_off_denied;	/* its account may not set
 					 * sql_log_off (likewise) */
+	int		 checked_out;	/* a checkout holds it (issue 17):
+					 * scheduled rotations wait */
 };
 
 /* A request waiting for a free slot. */
@@ -109,7 +113,7 @@ struct rot {
 };
 
 /* Why a due or queued job must not start now (0: it may). */
-enum { HOLD_PAUSED = 1, HOLD_WINDOW, HOLD_DRIFT };
+enum { HOLD_PAUSED = 1, HOLD_WINDOW, HOLD_DRIFT, HOLD_CHECKOUT };
 
 static inline long long
 cfg_ll(long long v, long long dflt)

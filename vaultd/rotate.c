@@ -253,6 +253,9 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 		json_object_set_new(h, "error", json_string(j->a.err));
 	if (j->a.note[0])
 		json_object_set_new(h, "note", json_string(j->a.note));
+	if (j->checkout_req > 0)
+		json_object_set_new(h, "request", json_integer(
+		    j->checkout_req));
 
 	if (j->a.mode == VD_APPLY_ABANDON) {
 		/*
@@ -748,6 +751,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	char ts[VD_TIME_STRLEN];
 	struct { uint64_t cur, pending; } vs;
 	struct vd_target tg;
+	int64_t checkout_req = 0;	/* the request a checkout end names */
 	int r;
 
 	*dirty = 0;
@@ -765,6 +769,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		if (vd_sched_get(t, name, &s) == 0) {
 			j->a.pwerr_max = jint(s, "pw_errors_max", -1);
 			j->a.prior_fails = jint(s, "auth_fails", 0);
+			checkout_req = jint(s, "checkout_req", 0);
 			json_decref(s);
 		}
 	}
@@ -866,6 +871,12 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	if (hist == NULL) {
 		r = VD_ENOMEM;
 		goto out;
+	}
+	/* A checkout's end: its request beside the rotation (issue 17). */
+	if (checkout_req > 0 && vd_checkout_end_trigger(trigger)) {
+		j->checkout_req = checkout_req;
+		json_object_set_new(hist, "request", json_integer(
+		    checkout_req));
 	}
 	if (j->a.mode == VD_APPLY_RESOLVE)
 		snprintf(j->trigger, sizeof(j->trigger), "%s",

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkout.h"
 #include "engine.h"
 #include "escrowd.h"
 #include "err.h"
@@ -161,6 +162,7 @@ vd__ent_load(struct rot *rot, struct ent *e, const json_t *target,
 		e->drift = vd_tstate_parse(jstr(sched, "state"), &ts) == 0 &&
 		    ts == VD_TS_DRIFT;
 	}
+	e->checked_out = json_is_object(json_object_get(sched, "checkout"));
 	e->auth_fails = jint(sched, "auth_fails", 0);
 	e->pwerr_max = jint(sched, "pw_errors_max", -1);
 	snprintf(e->replica_of, sizeof(e->replica_of), "%s",
@@ -223,7 +225,9 @@ over_budget(const struct ent *e)
  * version is resolved whatever the window or [rotation] paused say (it
  * does not start a change, it ends one whose password may already be in
  * force).  Scheduled jobs wait for the window and for paused to end; a
- * held job's due time moves to the window's next opening.
+ * held job's due time moves to the window's next opening.  They wait too
+ * while a checkout holds the target (issue 17); the rotation a checkout's
+ * end makes due counts as asked for.
  */
 int
 vd__may_start(struct rot *rot, struct ent *e, const char *trigger, int64_t now)
@@ -234,12 +238,16 @@ vd__may_start(struct rot *rot, struct ent *e, const char *trigger, int64_t now)
 	int asked = strcmp(trigger, "manual") == 0 ||
 	    strcmp(trigger, "breakglass") == 0 ||
 	    strcmp(trigger, "abandon") == 0 ||
-	    strcmp(trigger, "reconcile") == 0;
+	    strcmp(trigger, "reconcile") == 0 ||
+	    vd_checkout_end_trigger(trigger);
 
 	if (!asked && over_budget(e))
 		return HOLD_DRIFT;
 	if (e->pending || !scheduled)
 		return 0;
+	/* The holder's password stays valid until the checkout ends. */
+	if (vd_checkout_holds(e->checked_out, trigger))
+		return HOLD_CHECKOUT;
 	if (rot->d->cfg->paused)
 		return HOLD_PAUSED;
 	if (!vd_window_open(&e->win, now)) {
@@ -276,6 +284,8 @@ drift_alert(struct rot *rot, struct ent *e, int64_t now)
  * The scheduler tick, every TICK_MS.  Jobs:
  *   - every 10th tick: audit break-glass openings recorded offline and
  *     rotate their targets;
+ *   - end the access requests and checkouts whose time ran out (checkout.c;
+ *     an expired checkout makes its rotation due and starts it);
  *   - start queued requests (pump);
  *   - start rotations that are due (cadence, after-reveal, retries,
  *     recovery of pending versions), inside their window, up to the
@@ -305,6 +315,7 @@ vd__tick(uv_timer_t *h)
 		return;
 	if (rot->ticks++ % 10 == 0)
 		vd_escrowd_breakglass_reports(rot->d);
+	vd_checkout_tick(rot->d);
 	vd__pump(rot);
 	/* Due work joins the FIFO; one vd__pump() then starts it as a batch. */
 	rot->defer = 1;

@@ -38,6 +38,45 @@ static const char *const outcome_names[VD_OUT__N] = {
 	[VD_OUT_DRIFT] = "drift",
 };
 
+static const char *const rstate_names[VD_RS__N] = {
+	[VD_RS_PENDING] = "pending",
+	[VD_RS_APPROVED] = "approved",
+	[VD_RS_DENIED] = "denied",
+	[VD_RS_EXPIRED] = "expired",
+	[VD_RS_CHECKED_IN] = "checked-in",
+	[VD_RS_REVOKED] = "revoked",
+};
+
+static const char *const revent_names[VD_RE__N] = {
+	[VD_RE_APPROVE] = "approve",
+	[VD_RE_DENY] = "deny",
+	[VD_RE_TIMEOUT] = "expiry",
+	[VD_RE_CHECKIN] = "checkin",
+	[VD_RE_REVOKE] = "revoke",
+};
+
+/*
+ * The request machine as a table: rnext[s][e], -1 where forbidden.  An
+ * approval that is not yet enough leaves a pending request pending
+ * (vd_rstate_next()).
+ */
+static const signed char rnext[VD_RS__N][VD_RE__N] = {
+	/*               approve          deny          timeout        checkin            revoke */
+	[VD_RS_PENDING] = { VD_RS_APPROVED, VD_RS_DENIED, VD_RS_EXPIRED, -1, VD_RS_REVOKED },
+	[VD_RS_APPROVED] = { -1, -1, VD_RS_EXPIRED, VD_RS_CHECKED_IN, VD_RS_REVOKED },
+	[VD_RS_DENIED] = { -1, -1, -1, -1, -1 },
+	[VD_RS_EXPIRED] = { -1, -1, -1, -1, -1 },
+	[VD_RS_CHECKED_IN] = { -1, -1, -1, -1, -1 },
+	[VD_RS_REVOKED] = { -1, -1, -1, -1, -1 },
+};
+
+/* The rotation trigger of each event that ends a checkout. */
+static const char *const end_triggers[VD_RE__N] = {
+	[VD_RE_TIMEOUT] = "expiry",
+	[VD_RE_CHECKIN] = "checkin",
+	[VD_RE_REVOKE] = "revoke",
+};
+
 /*
  * The version machine as a table: next[s][e], -1 where the protocol
  * forbids the move.  Supersede takes a pending version to "previous"
@@ -149,4 +188,67 @@ vd_vstate_maybe_in_force(enum vd_vstate s)
 {
 	return s == VD_VS_PENDING || s == VD_VS_CURRENT ||
 	    s == VD_VS_PREVIOUS || s == VD_VS_RETIRED;
+}
+
+const char *
+vd_rstate_name(enum vd_rstate s)
+{
+	return name_of(rstate_names, VD_RS__N, (int)s);
+}
+
+const char *
+vd_revent_name(enum vd_revent e)
+{
+	return name_of(revent_names, VD_RE__N, (int)e);
+}
+
+int
+vd_rstate_parse(const char *name, enum vd_rstate *s)
+{
+	int i;
+
+	if (parse(rstate_names, VD_RS__N, name, &i) != 0)
+		return -1;
+	*s = (enum vd_rstate)i;
+	return 0;
+}
+
+int
+vd_rstate_next(enum vd_rstate s, enum vd_revent e, int enough)
+{
+	if ((unsigned)s >= VD_RS__N || (unsigned)e >= VD_RE__N)
+		return -1;
+	if (s == VD_RS_PENDING && e == VD_RE_APPROVE && !enough)
+		return VD_RS_PENDING;
+	return rnext[s][e];
+}
+
+const char *
+vd_rstate_end_trigger(enum vd_rstate s, enum vd_revent e)
+{
+	if (s != VD_RS_APPROVED || vd_rstate_next(s, e, 1) < 0)
+		return NULL;
+	return end_triggers[e];
+}
+
+int
+vd_checkout_holds(int held, const char *trigger)
+{
+	if (!held || trigger == NULL)
+		return 0;
+	return strcmp(trigger, "schedule") == 0 ||
+	    strcmp(trigger, "retry") == 0 ||
+	    strcmp(trigger, "after-reveal") == 0;
+}
+
+int
+vd_checkout_end_trigger(const char *trigger)
+{
+	if (trigger == NULL)
+		return 0;
+	for (int e = 0; e < VD_RE__N; e++)
+		if (end_triggers[e] != NULL &&
+		    strcmp(end_triggers[e], trigger) == 0)
+			return 1;
+	return 0;
 }

@@ -110,7 +110,7 @@ expect "--prometheus" vaultctl status --p
 expect "--check --grace --help --json --prometheus --socket --state" vaultctl status --
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
-expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
+expect "--account-hosts --admin-user --after-reveal --approvals" vaultctl target add n --a
 expect "--anchor --checkpoint --data-dir --help --journal --key-file" vaultctl audit verify --
 expect "--anchor --data-dir --help --key-file" vaultctl audit restore --
 expect "--allow-unindexed" vaultctl breakglass --al
@@ -133,6 +133,16 @@ expect "" vaultctl check --all ""
 expect "--all --help --json --socket" vaultctl check --
 expect "--help --json --socket" vaultctl target set-password batch1 --
 expect "batch1 batch2 reporting.db-3" vaultctl history --limit 5 ""
+# Checkouts (issue 17): names for request, checkin, revoke; not after --id.
+expect "batch1 batch2" vaultctl request b
+expect "batch1 batch2" vaultctl checkin b
+expect "batch1 batch2" vaultctl revoke b
+expect "" vaultctl revoke --id 3 ""
+expect "" vaultctl approve ""
+expect "--approvals" vaultctl target set batch1 --ap
+expect "--check --checkout-max" vaultctl target add n --ch
+expect "approve" vaultctl app
+expect "request requests" vaultctl reque
 # Only one name: after it, nothing.
 expect "" vaultctl get batch1 ""
 # rotate --all names no target, before or after the option.

@@ -169,6 +169,13 @@ init(void)
 	    "version", (json_int_t)2);
 	must(vd_escrow_report_add(t, "t", 2, o), "report");
 	json_decref(o);
+	/* An access request (issue 17). */
+	o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:[{s:s,s:I}]}", "target",
+	    "t", "uid", (json_int_t)1000, "user", "vendor", "reason", "job",
+	    "state", "approved", "until", (json_int_t)1800000000,
+	    "approvals", "user", "bank", "uid", (json_int_t)1001);
+	must(vd_request_put(t, 1, o), "request put");
+	json_decref(o);
 	must(vd_txn_commit(t), "commit");
 	vd_escrow_cfg_free(ec);
 	vd_escrow_key_free(ek);
@@ -252,6 +259,10 @@ read_all(struct vd_txn *t)
 	if (vd_sched_get(t, "t", &o) == 0)
 		json_decref(o);
 	(void)vd_sched_each(t, cb_json, NULL);
+	if (vd_request_get(t, 1, &o) == 0)
+		json_decref(o);
+	(void)vd_request_each(t, cb_seq, NULL);
+	(void)vd_request_last(t, &v);
 }
 
 /* The typed put for record r's kind with document j (mode 3). */
@@ -273,6 +284,8 @@ typed_put(struct vd_txn *t, const struct rec *r, json_t *j)
 		(void)vd_sched_put(t, "t", j);
 	else if (strcmp(r->db, "escrow") == 0)
 		(void)vd_escrow_report_add(t, "t", 1, j);
+	else if (strcmp(r->db, "requests") == 0)
+		(void)vd_request_put(t, 1, j);
 	else if (strcmp(r->db, "secrets") == 0 &&
 	    (s = json_string_value(j)) != NULL &&
 	    (pw = vd_secret_from(s, strlen(s))) != NULL) {

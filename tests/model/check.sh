@@ -18,8 +18,8 @@
 #                  bitstate, no hash compaction: nothing is left out);
 #   -DMEMLIM       the search stops, and this script fails, beyond it;
 #   -DSAFETY       for the safety claims (a, b, d): no cycle detection;
-#   -a -f          for the liveness claim c: acceptance cycles under weak
-#                  fairness;
+#   -a -f          for the liveness claims c, f: acceptance cycles under
+#                  weak fairness (-DNFAIR=3: up to 7 processes);
 #   -m$DEPTH       the DFS stack; "max search depth too small" fails;
 #   -w24           initial hash table (2^24 slots; pan grows it);
 #   -O2            for the claims; -O0 for the broken variants.
@@ -46,6 +46,9 @@ crash2="-DMAXCRASH=2 -DMAXFAULT=1 -DMAXDISK=1 -DMAXDRIFT=0"
 nodrift="-DMAXCRASH=1 -DMAXFAULT=1 -DMAXDISK=1 -DMAXDRIFT=0"
 drift="-DMAXCRASH=1 -DMAXFAULT=0 -DMAXDISK=0 -DMAXDRIFT=1"
 logins="-DMAXCRASH=1 -DMAXFAULT=1 -DMAXDISK=0 -DMAXDRIFT=1"
+# Checkouts (issue 17): the vendor's requests beside the engine; a crash,
+# no faults (they only delay the rotation: claim c covers resolution).
+co="-DMAXCRASH=1 -DMAXFAULT=0 -DMAXDISK=0 -DMAXDRIFT=0"
 
 # id | claim | kind (safety, liveness) | expect (hold, reject) | spin -D
 runs="
@@ -62,6 +65,10 @@ broken-reapply|c|liveness|reject|-DCLAIM_C -DBROKEN_REAPPLY $nodrift
 broken-window|c|liveness|reject|-DCLAIM_C -DBROKEN_WINDOW $nodrift
 broken-check|d|safety|reject|-DCLAIM_D -DBROKEN_CHECK $drift
 broken-volatile|d|safety|reject|-DCLAIM_D -DBROKEN_VOLATILE $drift
+e|e|safety|hold|-DCLAIM_E $co
+f|f|liveness|hold|-DCLAIM_F $co
+broken-nohold|e|safety|reject|-DCLAIM_E -DBROKEN_NOHOLD $co
+broken-volatile-end|f|liveness|reject|-DCLAIM_F -DBROKEN_VOLATILE_END $co
 "
 
 if [ -n "${KEEP:-}" ]; then
@@ -90,7 +97,8 @@ run() {
 		ccflags="-DSAFETY"
 		panflags=""
 	else
-		ccflags=""
+		# Weak fairness over up to 7 processes (the vendor's too).
+		ccflags="-DNFAIR=3"
 		panflags="-a -f"
 	fi
 	# shellcheck disable=SC2086

@@ -12,7 +12,9 @@
 #	mtype:vstate = { V_pending, V_current, ... };
 # Promela's mtype names share one namespace, so the model prefixes each
 # list: V_ (vstate, VD_VS_), E_ (vevent, VD_VE_), T_ (tstate, VD_TS_),
-# O_ (outcome, VD_OUT_; the stored names: VD_OUT_UNCERTAIN is "partial").
+# O_ (outcome, VD_OUT_; the stored names: VD_OUT_UNCERTAIN is "partial"),
+# R_ (rstate, VD_RS_: access requests, issue 17), RE_ (revent, VD_RE_); a
+# "-" of a C name is "_" in the model ("checked-in" is R_checked_in).
 # Both sides become lines "<list> <prefix><name>"; exit 1 with a diff when
 # they differ, or when either side yields nothing (a parser that finds no
 # names must not pass).
@@ -47,7 +49,7 @@ strip_comments() {
 	}' "$1"
 }
 
-# C: "<list> <prefix><name>" for every entry of the four name tables.
+# C: "<list> <prefix><name>" for every entry of the six name tables.
 strip_comments "$c_file" | awk '
 	match($0, /[a-z]+_names\[VD_[A-Z]+__N\]/) {
 		list = substr($0, RSTART, RLENGTH)
@@ -55,12 +57,14 @@ strip_comments "$c_file" | awk '
 		next
 	}
 	list != "" && /^[ \t]*};/ { list = ""; next }
-	list != "" && match($0, /\[VD_(VS|VE|TS|OUT)_[A-Z_]+\][ \t]*=[ \t]*"[a-z_]+"/) {
+	list != "" && match($0, /\[VD_(VS|VE|TS|OUT|RS|RE)_[A-Z_]+\][ \t]*=[ \t]*"[a-z_-]+"/) {
 		e = substr($0, RSTART, RLENGTH)
 		p = e; sub(/^\[VD_/, "", p); sub(/_.*/, "", p)
 		n = e; sub(/^[^"]*"/, "", n); sub(/".*/, "", n)
+		gsub(/-/, "_", n)	# "checked-in": Promela names take no "-"
 		pre = (p == "VS") ? "V_" : (p == "VE") ? "E_" : \
-		    (p == "TS") ? "T_" : "O_"
+		    (p == "TS") ? "T_" : (p == "RS") ? "R_" : \
+		    (p == "RE") ? "RE_" : "O_"
 		print list, pre n
 	}' | sort >"$tmp/c"
 

@@ -95,12 +95,98 @@ test_targets(void)
 	}
 }
 
+/* The request machine as state.h draws it (issue 17). */
+static int
+rexpected(enum vd_rstate s, enum vd_revent e, int enough)
+{
+	if (s == VD_RS_PENDING) {
+		if (e == VD_RE_APPROVE)
+			return enough ? VD_RS_APPROVED : VD_RS_PENDING;
+		if (e == VD_RE_DENY)
+			return VD_RS_DENIED;
+		if (e == VD_RE_TIMEOUT)
+			return VD_RS_EXPIRED;
+		if (e == VD_RE_REVOKE)
+			return VD_RS_REVOKED;
+		return -1;
+	}
+	if (s == VD_RS_APPROVED) {
+		if (e == VD_RE_TIMEOUT)
+			return VD_RS_EXPIRED;
+		if (e == VD_RE_CHECKIN)
+			return VD_RS_CHECKED_IN;
+		if (e == VD_RE_REVOKE)
+			return VD_RS_REVOKED;
+	}
+	return -1;
+}
+
+static void
+test_requests(void)
+{
+	static const char *const rs[] = { "pending", "approved", "denied",
+	    "expired", "checked-in", "revoked" };
+	static const char *const re[] = { "approve", "deny", "expiry",
+	    "checkin", "revoke" };
+	enum vd_rstate r;
+	int moves = 0, rotating = 0;
+
+	for (int s = 0; s < VD_RS__N; s++)
+		for (int e = 0; e < VD_RE__N; e++)
+			for (int enough = 0; enough < 2; enough++) {
+				int want = rexpected((enum vd_rstate)s,
+				    (enum vd_revent)e, enough);
+				const char *tr = vd_rstate_end_trigger(
+				    (enum vd_rstate)s, (enum vd_revent)e);
+
+				CHECK_INT_EQ(vd_rstate_next((enum vd_rstate)s,
+				    (enum vd_revent)e, enough), want);
+				moves += want >= 0;
+				/* Every move out of approved rotates. */
+				CHECK_INT_EQ(tr != NULL, s == VD_RS_APPROVED &&
+				    want >= 0);
+				rotating += tr != NULL;
+			}
+	CHECK_INT_EQ(moves, 2 * 3 + 2 + 2 * 3);
+	CHECK_INT_EQ(rotating, 2 * 3);
+	CHECK_STR_EQ(vd_rstate_end_trigger(VD_RS_APPROVED, VD_RE_CHECKIN),
+	    "checkin");
+	CHECK_STR_EQ(vd_rstate_end_trigger(VD_RS_APPROVED, VD_RE_TIMEOUT),
+	    "expiry");
+	CHECK_STR_EQ(vd_rstate_end_trigger(VD_RS_APPROVED, VD_RE_REVOKE),
+	    "revoke");
+	CHECK(vd_rstate_end_trigger(VD_RS_PENDING, VD_RE_REVOKE) == NULL);
+	CHECK_INT_EQ(vd_rstate_next(VD_RS__N, VD_RE_APPROVE, 1), -1);
+	for (int i = 0; i < VD_RS__N; i++) {
+		CHECK_STR_EQ(vd_rstate_name((enum vd_rstate)i), rs[i]);
+		CHECK_OK(vd_rstate_parse(rs[i], &r));
+		CHECK_INT_EQ(r, i);
+	}
+	for (int i = 0; i < VD_RE__N; i++)
+		CHECK_STR_EQ(vd_revent_name((enum vd_revent)i), re[i]);
+	CHECK(vd_rstate_parse("checked_in", &r) == -1);
+	/* Scheduled rotations wait for a checkout; asked-for ones do not. */
+	CHECK(vd_checkout_holds(1, "schedule"));
+	CHECK(vd_checkout_holds(1, "retry"));
+	CHECK(vd_checkout_holds(1, "after-reveal"));
+	CHECK(!vd_checkout_holds(0, "schedule"));
+	CHECK(!vd_checkout_holds(1, "checkin"));
+	CHECK(!vd_checkout_holds(1, "recovery"));
+	CHECK(!vd_checkout_holds(1, "manual"));
+	CHECK(vd_checkout_end_trigger("checkin"));
+	CHECK(vd_checkout_end_trigger("expiry"));
+	CHECK(vd_checkout_end_trigger("revoke"));
+	CHECK(!vd_checkout_end_trigger("schedule"));
+	CHECK(!vd_checkout_end_trigger(NULL));
+}
+
 int
 main(void)
 {
 	test_versions();
 	test_names();
 	test_targets();
+	test_requests();
 	printf("test_state: ok\n");
 	return 0;
 }

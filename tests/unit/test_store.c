@@ -270,7 +270,12 @@ open_rec(struct vd_txn *t, const struct rawrec *rr, struct vd_secret **opened)
 		r = vd_history_each(t, name, 0, 0, hist_nop, NULL);
 	} else if (strcmp(rr->db, "audit") == 0 || strcmp(rr->db, "meta") == 0)
 		r = vd_audit_verify(t, &cnt, &bad);
-	else
+	else if (strcmp(rr->db, "requests") == 0) {
+		long long id;
+
+		CHECK_OK(vd_parse_int(name, 1, 9999999999LL, &id));
+		r = vd_request_get(t, (uint64_t)id, &obj);
+	} else
 		r = -1;
 	json_decref(obj);
 	return r;
@@ -297,8 +302,39 @@ test_tamper(void)
 	CHECK_OK(vd_history_append(t, "t1", obj, NULL));
 	CHECK_OK(vd_audit_append(t, obj, NULL));
 	CHECK_OK(vd_sched_put(t, "t1", obj));
+	CHECK_OK(vd_request_put(t, 1, obj));
+	CHECK_OK(vd_request_put(t, 2, obj));
 	json_decref(obj);
 	CHECK_OK(vd_txn_commit(t));
+
+	/* Swap: request 1's ciphertext placed at request 2 must not open. */
+	CHECK_OK(vd_txn_begin(st, 0, &t));
+	CHECK_OK(vd_store_raw_each(t, collect_cb, &rs));
+	vd_txn_abort(t);
+	{
+		struct rawrec *q1 = NULL, *q2 = NULL;
+		uint64_t last;
+
+		for (int i = 0; i < rs.n; i++)
+			if (strcmp(rs.r[i].db, "requests") == 0 &&
+			    rs.r[i].klen == 10)
+				*(rs.r[i].key[9] == '1' ? &q1 : &q2) = &rs.r[i];
+		CHECK(q1 && q2);
+		CHECK_OK(vd_txn_begin(st, 1, &t));
+		CHECK_OK(vd_request_last(t, &last));
+		CHECK(last == 2);
+		CHECK_OK(vd_request_get(t, 2, &obj));
+		json_decref(obj);
+		CHECK_OK(vd_store_raw_put(t, "requests", q2->key, q2->klen,
+		    q1->val, q1->vlen));
+		CHECK_INT_EQ(vd_request_get(t, 2, &obj), VD_ECORRUPT);
+		CHECK_INT_EQ(vd_request_get(t, 3, &obj), VD_ENOTFOUND);
+		CHECK_INT_EQ(vd_request_get(t, 0, &obj), VD_EINVAL);
+		vd_txn_abort(t);
+	}
+	for (int i = 0; i < rs.n; i++)
+		free(rs.r[i].val);
+	rs.n = 0;
 
 	/* Swap: version 1's ciphertext placed at version 2 must not open. */
 	CHECK_OK(vd_txn_begin(st, 0, &t));
