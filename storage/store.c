@@ -2873,3 +2873,29 @@ vd_store_raw_del(struct vd_txn *t, const char *db, const void *key,
 		return VD_EINVAL;
 	return del_key(t, i, key, klen);
 }
+
+int
+vd_store_raw_check(struct vd_txn *t, const char *db, const void *key,
+    size_t klen, const void *val, size_t vlen)
+{
+	MDB_val v = { vlen, (void *)val };
+	unsigned char *pt;
+	int i = db_index(db), r;
+
+	if (i < 0)
+		return VD_EINVAL;
+	/* Envelopes are the escrow module's; the meta record opens at unlock. */
+	if (i == DB_ESCROW || (i == DB_META && klen == 4 &&
+	    memcmp(key, "meta", 4) == 0))
+		return 0;
+	if (t->st->reckey == NULL)
+		return VD_ESEALED;
+	if (vlen < NONCEBYTES + TAGBYTES)
+		return vd_err_set(VD_ECORRUPT, "record in %s is malformed", db);
+	if ((pt = sodium_malloc(vlen - NONCEBYTES - TAGBYTES + 1)) == NULL)
+		return VD_ENOMEM;
+	r = open_val(t->st, i, key, klen, &v, pt);
+	sodium_memzero(pt, vlen - NONCEBYTES - TAGBYTES + 1);
+	sodium_free(pt);
+	return r;
+}
