@@ -22,17 +22,46 @@ struct recs {
 	unsigned	 sum;		/* touches every byte (no key) */
 };
 
-/* A record's key, printable, for messages (names and numbers). */
+/* Reads 8 big-endian bytes. */
+static uint64_t
+be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * A record's key, printable, for messages: the store's keys are
+ * name [\0 be64 [\0 party]] or, in the audit log, be64 alone; shown as
+ * "name #N party" or "#N".  Other bytes are escaped.
+ */
 static void
 key_str(const unsigned char *k, size_t klen, char *out, size_t len)
 {
-	size_t o = 0;
+	size_t o = 0, i = 0;
 
-	for (size_t i = 0; i < klen && o + 5 < len; i++) {
-		if (k[i] >= 0x21 && k[i] < 0x7f)
-			out[o++] = (char)k[i];
+	out[0] = '\0';
+	if (klen == 8 && (k[0] < 0x21 || k[0] >= 0x7f)) {
+		snprintf(out, len, "#%llu", (unsigned long long)be64(k));
+		return;
+	}
+	while (i < klen && o + 24 < len) {
+		if (k[i] == '\0' && klen - i >= 9 && (klen - i == 9 ||
+		    k[i + 9] == '\0')) {
+			o += (size_t)snprintf(out + o, len - o, " #%llu",
+			    (unsigned long long)be64(k + i + 1));
+			i += 9;
+		} else if (k[i] == '\0') {
+			out[o++] = ' ';
+			i++;
+		} else if (k[i] >= 0x21 && k[i] < 0x7f)
+			out[o++] = (char)k[i++];
 		else
-			o += (size_t)snprintf(out + o, len - o, "\\x%02x", k[i]);
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x",
+			    k[i++]);
 	}
 	out[o] = '\0';
 }

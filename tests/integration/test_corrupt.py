@@ -2,23 +2,32 @@
 """test_corrupt.py - issue 14 item 7: a damaged data.mdb is an error, never
 a crash.  No database.
 
-usage: test_corrupt.py VAULTCTL HELPER [BUDGET_SECONDS]
+usage: test_corrupt.py VAULTCTL HELPER [BUDGET_SECONDS [VAULTD]]
 
 Builds a vault with test_breakglass_vault (8 targets of 3 escrowed versions
 each, 300 audit entries), pins the escrow key, then sweeps single-bit
-flips over a copy of data.mdb: every page gets flips at sampled offsets (one
-in the page header, others anywhere in the page), and after each flip the
+flips over a copy of data.mdb: every page gets flips at sampled offsets
+(the first round flips each page's header, the 16 bytes LMDB reads before
+anything else, and for branch and meta pages also a node pointer; later
+rounds alternate header and anywhere in the page), and after each flip the
 offline commands run on the copy: breakglass --data-dir, audit verify,
-escrow export --data-dir, escrow vault-key.  Each must end in
+audit verify --full, escrow export --data-dir, escrow vault-key, and
+(with VAULTD) vaultd's start-up on the copy.  Each must end in
 
   - a correct answer: exit 0, and break-glass prints exactly the password of
     the version it says it opened; or
-  - a clear error: exit 1 with a "vaultctl: ..." message;
+  - a clear error: exit 1 with a "vaultctl: ..." message (vaultd: exit 3
+    with "the vault's data is damaged" logged, or exit 1 with a logged
+    reason);
 
 never a signal (before the fix: SIGBUS, SIGSEGV, or LMDB's assertion
-and SIGABRT), never a hang (20 s each), never a sanitizer report.
-Bounded: flips go round the pages until the budget (default 30 s) is spent,
-at least one full round.  VD_FLIP_SEED picks the offsets (default 14).
+and SIGABRT), never a hang (20 s each), never a sanitizer report.  And
+`audit verify --full` must mean what it says: when it exits 0 on a copy,
+break-glass on that copy opens the newest version of every target with
+its right password (a backup it passes is usable).
+Bounded: flips go round the pages until the budget (default 30 s, or
+VD_FLIP_BUDGET seconds) is spent, at least one full round.  VD_FLIP_SEED
+picks the offsets (default 14).
 """
 import os
 import random
@@ -30,7 +39,9 @@ import tempfile
 import time
 
 VC, HELPER = sys.argv[1:3]
-BUDGET = float(sys.argv[3]) if len(sys.argv) > 3 else 30.0
+BUDGET = float(os.environ.get("VD_FLIP_BUDGET", sys.argv[3] if
+                              len(sys.argv) > 3 else 30.0))
+VAULTD = sys.argv[4] if len(sys.argv) > 4 else None
 SEED = int(os.environ.get("VD_FLIP_SEED", "14"))
 PS = 4096
 TARGETS = ["db%d" % i for i in range(1, 9)]
@@ -49,6 +60,36 @@ def fail(msg):
 
 def pw_of(target, v):
     return "Pw-%s-%s-%s" % (target, v, "q7Zx")
+
+
+def start_vaultd(work, c):
+    """vaultd's start-up on copy c: (rc, log).  rc None: it started (it
+    logged "listening") and was stopped with SIGTERM."""
+    conf = os.path.join(work, "vaultd.conf")
+    sock = os.path.join(work, "s.sock")
+    with open(conf, "w") as f:
+        f.write("[vault]\ndata_dir = %s\nkey_file = %s.key\nsocket = %s\n"
+                "\n[access]\nadmin = root\n" % (c, c, sock))
+    os.chmod(conf, 0o600)
+    p = subprocess.Popen([VAULTD, "--config", conf], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, env=ENV)
+    log = []
+    deadline = time.time() + 20
+    started = False
+    for line in p.stdout:
+        log.append(line.decode(errors="replace"))
+        if "listening on" in log[-1]:
+            started = True
+            p.terminate()
+        if time.time() > deadline:
+            p.kill()
+            break
+    rc = p.wait()
+    if time.time() > deadline:
+        return "timeout", "".join(log)
+    if started and rc == 0:
+        return None, "".join(log)
+    return rc, "".join(log)
 
 
 def run(args, timeout=20):
@@ -101,17 +142,30 @@ def main():
     shutil.copytree(d, pristine)
     size = os.path.getsize(os.path.join(pristine, "data.mdb"))
     npages = size // PS
+    with open(os.path.join(pristine, "data.mdb"), "rb") as f:
+        image = f.read()
+    # Page kinds from each page's flags (LMDB: 1 branch, 2 leaf, 8 meta).
+    inner = set(pg for pg in range(npages) if
+                int.from_bytes(image[pg * PS + 10:pg * PS + 12], "little")
+                in (1, 8))
     rnd = random.Random(SEED)
     t0 = time.time()
-    flips = runs = errors = oks = 0
+    flips = runs = errors = oks = verified = started = refused = 0
     rounds = 0
     kinds = {}
     while rounds == 0 or time.time() - t0 < BUDGET:
         for page in range(npages):
             if rounds > 0 and time.time() - t0 >= BUDGET:
                 break
-            off = page * PS + (rnd.randrange(0, 64) if (page + rounds) % 2
-                               == 0 else rnd.randrange(0, PS))
+            if rounds == 0:
+                # Every page's header; a branch or meta page's node
+                # pointers or meta fields on its second visit below.
+                off = page * PS + rnd.randrange(0, 16)
+            elif rounds == 1 and page in inner:
+                off = page * PS + 16 + rnd.randrange(0, 136)
+            else:
+                off = page * PS + (rnd.randrange(0, 64) if (page + rounds)
+                                   % 2 == 0 else rnd.randrange(0, PS))
             bit = 1 << rnd.randrange(8)
             c = os.path.join(work, "C")
             shutil.rmtree(c, ignore_errors=True)
@@ -129,11 +183,15 @@ def main():
             bundle = c + ".bundle"
             if os.path.exists(bundle):
                 os.unlink(bundle)
+            full_ok = False
             for name, args in (
                     ("breakglass", ["breakglass", "--data-dir", c,
                                     "--escrow-key", key, target]),
                     ("audit verify", ["audit", "verify", "--data-dir", c,
                                       "--key-file", c + ".key"]),
+                    ("audit verify --full", ["audit", "verify", "--full",
+                                             "--data-dir", c, "--key-file",
+                                             c + ".key"]),
                     ("escrow export", ["escrow", "export", "--data-dir", c,
                                        "--out", bundle]),
                     ("escrow vault-key", ["escrow", "vault-key",
@@ -155,6 +213,8 @@ def main():
                     continue
                 if rc == 0:
                     oks += 1
+                    if name == "audit verify --full":
+                        full_ok = True
                     if name == "breakglass":
                         m = re.search(r"opening version (\d+)", err)
                         if not m or out != pw_of(target, m.group(1)) + "\n":
@@ -163,15 +223,52 @@ def main():
                 errors += 1
                 last = err.strip().splitlines()[-1] if err.strip() else ""
                 if rc != 1 or not last.startswith("vaultctl: ") or \
-                        out.strip() != "" and name != "audit verify":
+                        out.strip() != "" and not name.startswith("audit verify"):
                     fail("%s: exit %s without a clear error: %r" % (
                         where, rc, last))
                 k = "damaged" if "damaged" in last else "other error"
                 kinds[k] = kinds.get(k, 0) + 1
+            where = "after flipping bit %#x of byte %d (page %d)" % (
+                bit, off, page)
+            if full_ok:
+                # A copy --full passes is usable: every target opens.
+                for t in TARGETS:
+                    shutil.rmtree(c + ".bg", ignore_errors=True)
+                    shutil.copytree(c, c + ".bg")
+                    rc, out, err = run(["breakglass", "--data-dir",
+                                        c + ".bg", "--escrow-key", key, t])
+                    runs += 1
+                    if rc != 0 or out != pw_of(t, 3) + "\n":
+                        fail("audit verify --full passed %s, but "
+                             "breakglass %s: exit %s %r" % (
+                                 where, t, rc, err.strip()[-200:]))
+                        break
+                verified += 1
+            if VAULTD is not None:
+                rc, log = start_vaultd(work, c)
+                runs += 1
+                if rc is None:
+                    started += 1
+                elif rc == "timeout" or rc < 0:
+                    fail("vaultd start-up %s: %s: %s" % (
+                        where, "hung" if rc == "timeout" else
+                        "killed by signal %d" % -rc, log[-300:]))
+                elif "Sanitizer" in log or "runtime error" in log:
+                    fail("vaultd start-up %s: sanitizer report: %s" % (
+                        where, log[-500:]))
+                elif rc == 3 and "the vault's data is damaged" in log:
+                    refused += 1
+                elif rc == 1 and "<3>vaultd: " in log:
+                    refused += 1
+                else:
+                    fail("vaultd start-up %s: exit %s without a clear "
+                         "reason: %s" % (where, rc, log[-300:]))
         rounds += 1
     print("%d pages, %d flips in %d rounds, %d runs: %d correct answers, "
-          "%d clear errors %r, %.1f s" % (npages, flips, rounds, runs, oks,
-                                          errors, kinds, time.time() - t0))
+          "%d clear errors %r; --full passed %d copies, each opened by "
+          "break-glass for every target; vaultd started on %d, refused %d; "
+          "%.1f s" % (npages, flips, rounds, runs, oks, errors, kinds,
+                      verified, started, refused, time.time() - t0))
     return work
 
 
