@@ -149,6 +149,31 @@ def main():
                 int.from_bytes(image[pg * PS + 10:pg * PS + 12], "little")
                 in (1, 8))
     rnd = random.Random(SEED)
+    # Targeted: one flip inside each of the first 12 escrow envelopes (past
+    # their magic, in the signed part): the pages are intact, the record is
+    # not.  `audit verify --full` must name it (escrow), never pass it.
+    at = -1
+    for i in range(12):
+        at = image.find(b"VDESCRW1", at + 1)
+        if at < 0:
+            break
+        c = os.path.join(work, "C")
+        shutil.rmtree(c, ignore_errors=True)
+        shutil.copytree(pristine, c)
+        shutil.copy(d + ".key", c + ".key")
+        shutil.copy(d + ".anchor", c + ".anchor")
+        with open(os.path.join(c, "data.mdb"), "r+b") as f:
+            f.seek(at + 40)
+            b = f.read(1)[0]
+            f.seek(at + 40)
+            f.write(bytes([b ^ 1]))
+        rc, out, err = run(["audit", "verify", "--full", "--data-dir", c,
+                            "--key-file", c + ".key"])
+        if rc != 1 or "damaged (escrow): envelope of" not in err:
+            fail("audit verify --full on envelope %d flipped at byte %d: "
+                 "exit %s %r" % (i, at + 40, rc, err.strip()[-200:]))
+    if at < 0 and i == 0:
+        fail("no escrow envelope found in data.mdb")
     t0 = time.time()
     flips = runs = errors = oks = verified = started = refused = 0
     rounds = 0
