@@ -219,8 +219,9 @@ lock_data_dir(const struct vd_config *cfg, int *fd)
  * is refused with a message naming the damage, and exit status
  * VD_EXIT_DAMAGED, which the systemd unit lists in RestartPreventExitStatus
  * so a crash at run time ends in this message, not in a restart loop.
- * Returns 0, VD_ECORRUPT / VD_ECHAIN (logged), or another error that the
- * normal start-up reports better (a wrong key, no vault): those pass.
+ * Returns 0, or VD_ECORRUPT / VD_ECHAIN (logged); other findings (a wrong
+ * key, no vault, data older than its anchor) pass: the normal start-up
+ * reports them with their own messages.
  */
 static int
 verify_vault(const struct vd_config *cfg)
@@ -235,7 +236,13 @@ verify_vault(const struct vd_config *cfg)
 	vd_err_clear();
 	r = vd_vverify_child(cfg->data_dir, key, NULL, NULL, &v);
 	vd_secret_free(key);
-	if (r == VD_ECORRUPT || r == VD_ECHAIN) {
+	/*
+	 * An anchor newer than the data (a restored backup, a rollback) or a
+	 * damaged anchor file is not damage of data.mdb: open_vault() refuses
+	 * it with its own message (and exit 1), as before.
+	 */
+	if ((r == VD_ECORRUPT || r == VD_ECHAIN) && v.stage != NULL &&
+	    strcmp(v.stage, "anchor") != 0) {
 		/* The detail names the file, the page or record, and why. */
 		snprintf(buf, sizeof(buf), "%s", vd_err_detail()[0] ?
 		    vd_err_detail() : vd_strerror(r));

@@ -97,10 +97,12 @@ kill -HUP "$VDPID"
 wait_audit 3
 stop_vaultd
 
-# The backup verifies offline with the key file, and not with another key.
-out=$("$B/vaultctl" audit verify --data-dir "$W/backup" \
-    --key-file "$W/root.key") || fail "audit verify on the backup: $out"
+# The backup verifies offline with the key file, every page and record of
+# the compacted copy too (--full), and not with another key.
+out=$("$B/vaultctl" audit verify --full --data-dir "$W/backup" \
+    --key-file "$W/root.key") || fail "audit verify --full on the backup: $out"
 echo "$out" | grep -q 'intact: 2 entries' || fail "backup: $out"
+echo "$out" | grep -q 'every page checks' || fail "backup --full: $out"
 head -c 32 /dev/urandom >"$W/other.key"
 if "$B/vaultctl" audit verify --data-dir "$W/backup" \
     --key-file "$W/other.key" >/dev/null 2>&1; then
