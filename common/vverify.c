@@ -191,8 +191,13 @@ vd_vverify_pages(const char *dir, struct vd_vverify *out)
 	n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return vd_err_set(VD_EINVAL, "data directory path too long");
-	vd_err_clear();
-	if ((r = vd_pagewalk_file(path, &out->pages)) != 0) {
+	/* A live vault: a commit during the walk means walk again. */
+	for (int i = 0; i < 5; i++) {
+		vd_err_clear();
+		if ((r = vd_pagewalk_file(path, &out->pages)) != VD_EBUSY)
+			break;
+	}
+	if (r != 0) {
 		if (r == VD_ECORRUPT)
 			vd_err_set(r, "%s/%s", dir, vd_err_detail());
 		return r;

@@ -536,10 +536,33 @@ vd_pagewalk_mem(const unsigned char *map, size_t len, struct vd_pagewalk *out)
 	return r;
 }
 
+/*
+ * Both meta pages' transaction ids, read from the file (not the map),
+ * mixed into one value that changes when either does; 0 when unreadable.
+ */
+static uint64_t
+metas_txnid(int fd)
+{
+	unsigned char m[PAGEHDRSZ + METASZ];
+	uint64_t a, b;
+	uint32_t ps;
+
+	if (pread(fd, m, sizeof(m), 0) != (ssize_t)sizeof(m))
+		return 0;
+	a = rd64(m + PAGEHDRSZ + 128);
+	ps = rd32(m + PAGEHDRSZ + 24);
+	if (ps < 512 || ps > 65536 || pread(fd, m, sizeof(m), ps) !=
+	    (ssize_t)sizeof(m))
+		return a;
+	b = rd64(m + PAGEHDRSZ + 128);
+	return a * 0x9e3779b97f4a7c15ULL ^ b;
+}
+
 int
 vd_pagewalk_file(const char *path, struct vd_pagewalk *out)
 {
 	struct stat sb;
+	uint64_t before;
 	void *map;
 	int fd, r;
 
@@ -561,10 +584,22 @@ vd_pagewalk_file(const char *path, struct vd_pagewalk *out)
 		return vd_err_set(VD_ECORRUPT, "%s is empty", path);
 	}
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return vd_err_set(-errno, "%s: cannot map it", path);
+	if (map == MAP_FAILED) {
+		r = vd_err_set(-errno, "%s: cannot map it", path);
+		close(fd);
+		return r;
+	}
+	before = metas_txnid(fd);
 	r = vd_pagewalk_mem(map, (size_t)sb.st_size, out);
+	/*
+	 * A writer (vaultd) may commit while the walk reads: pages of the
+	 * snapshot walked can then be reused under it.  A failure seen while
+	 * the meta pages changed is no finding.
+	 */
+	if (r == VD_ECORRUPT && metas_txnid(fd) != before)
+		r = vd_err_set(VD_EBUSY, "%s changed while it was walked (a "
+		    "writer is running): verify a copy (mdb_copy -c)", path);
 	munmap(map, (size_t)sb.st_size);
+	close(fd);
 	return r;
 }

@@ -51,7 +51,10 @@ int vd_pagewalk_mem(const unsigned char *map, size_t len,
 
 /*
  * Walks the file at path (opened read-only, O_NOFOLLOW, mapped private and
- * read-only) as vd_pagewalk_mem().  Returns -errno when it cannot be read.
+ * read-only) as vd_pagewalk_mem().  Returns -errno when it cannot be read,
+ * and VD_EBUSY instead of VD_ECORRUPT when a writer committed while the
+ * walk ran (the meta pages changed): the damage seen may be the writer's
+ * new pages, so the caller walks again or walks a copy.
  */
 int vd_pagewalk_file(const char *path, struct vd_pagewalk *out);
 
