@@ -479,8 +479,17 @@ vd_pagewalk_mem(const unsigned char *map, size_t len, struct vd_pagewalk *out)
 	if (ps[1] != ps[0])
 		return bad(&w, 1, "the meta pages disagree on the page size");
 	w.psize = ps[0];
-	/* mdb_env_pick_meta(): the newer transaction. */
+	/*
+	 * mdb_env_pick_meta(): the newer transaction.  A reader then takes
+	 * meta page (txnid & 1) (mdb_txn_renew0() through the lock file's
+	 * txnid): transaction T is always written to page T % 2, so a newer
+	 * meta on the wrong page sends readers to the other tree (found by
+	 * fuzz_pagewalk: LMDB then died in mdb_dbi_open()).
+	 */
 	use = txn[0] < txn[1];
+	if ((txn[use] & 1) != use)
+		return bad(&w, use, "transaction %llu is on the wrong meta page",
+		    (unsigned long long)txn[use]);
 	out->psize = w.psize;
 	out->txnid = txn[use];
 	out->last_pg = w.last_pg = last[use];

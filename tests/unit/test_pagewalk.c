@@ -230,6 +230,18 @@ test_damage(void)
 	c = copy();
 	meta(c)[0] ^= 1;
 	EXPECT(c, imagelen, "bad magic");
+	/*
+	 * The older meta page given a newer transaction of the other parity:
+	 * LMDB's readers would take the page (txnid & 1), the other tree.
+	 */
+	c = copy();
+	{
+		unsigned char *m = meta(c), *o = m == c + 16 ? c + PS + 16 :
+		    c + 16;
+
+		put64(o + 128, get64(m + 128) + 2);
+	}
+	EXPECT(c, imagelen, "wrong meta page");
 	/* The audit log's root is a branch page (depth 2). */
 	a = dbrec(image, "audit");
 	CHECK_INT_EQ(get16(a + 6), 2);
