@@ -176,6 +176,7 @@ def main():
         fail("no escrow envelope found in data.mdb")
     t0 = time.time()
     flips = runs = errors = oks = verified = started = refused = 0
+    refused3 = 0
     rounds = 0
     kinds = {}
     while rounds == 0 or time.time() - t0 < BUDGET:
@@ -283,6 +284,10 @@ def main():
                         where, log[-500:]))
                 elif rc == 3 and "the vault's data is damaged" in log:
                     refused += 1
+                    refused3 += 1
+                elif "the vault's data is damaged" in log:
+                    fail("vaultd start-up %s: damage found, but exit %s, "
+                         "not 3 (RestartPreventExitStatus=3)" % (where, rc))
                 elif rc == 1 and "<3>vaultd: " in log:
                     refused += 1
                 else:
@@ -294,6 +299,8 @@ def main():
           "break-glass for every target; vaultd started on %d, refused %d; "
           "%.1f s" % (npages, flips, rounds, runs, oks, errors, kinds,
                       verified, started, refused, time.time() - t0))
+    if VAULTD is not None and refused3 == 0:
+        fail("vaultd never refused a damaged copy with exit 3")
     return work
 
 
