@@ -24,7 +24,11 @@ never a signal (before the fix: SIGBUS, SIGSEGV, or LMDB's assertion
 and SIGABRT), never a hang (20 s each), never a sanitizer report.  And
 `audit verify --full` must mean what it says: when it exits 0 on a copy,
 break-glass on that copy opens the newest version of every target with
-its right password (a backup it passes is usable).
+its right password (a backup it passes is usable).  With VAULTD, first a
+run-time case: vaultd running on a copy, one byte of a sealed password
+record flipped in the live file; `get` must fail with "failed
+authentication" and print nothing (never a wrong password), and vaultd must
+keep answering.
 Bounded: flips go round the pages until the budget (default 30 s, or
 VD_FLIP_BUDGET seconds) is spent, at least one full round.  VD_FLIP_SEED
 picks the offsets (default 14).
@@ -92,6 +96,91 @@ def start_vaultd(work, c):
     return rc, "".join(log)
 
 
+def record_offset(path, dbname, key):
+    """Offset in the file of the value of key in named database dbname
+    (LMDB 0.9, 64-bit: meta, main tree's root leaf, then down the tree)."""
+    with open(path, "rb") as f:
+        img = f.read()
+
+    def u16(o):
+        return int.from_bytes(img[o:o + 2], "little")
+
+    def u64(o):
+        return int.from_bytes(img[o:o + 8], "little")
+
+    m = max((0, 1), key=lambda i: u64(i * PS + 16 + 128))
+    meta = m * PS + 16
+
+    def find(root, k):
+        pg = root
+        while True:
+            p = pg * PS
+            n = (u16(p + 12) - 16) // 2
+            nodes = [p + u16(p + 16 + 2 * i) for i in range(n)]
+            if u16(p + 10) == 2:        # leaf
+                for nd in nodes:
+                    ks = u16(nd + 6)
+                    if img[nd + 8:nd + 8 + ks] == k:
+                        return nd + 8 + ks
+                return None
+            child = u64(nodes[0]) & 0xffffffffffff
+            for nd in nodes[1:]:
+                ks = u16(nd + 6)
+                if img[nd + 8:nd + 8 + ks] <= k:
+                    child = u64(nd) & 0xffffffffffff
+            pg = child
+    rec = find(u64(meta + 72 + 40), dbname.encode())
+    return find(u64(rec + 40), key)
+
+
+def live_check(work, pristine, key):
+    """Damage at run time (issue 14 item 7): vaultd running on a copy, a
+    byte of a sealed password record flipped under it.  `get` must then
+    fail with a clear error and print nothing: never a wrong password."""
+    c = os.path.join(work, "L")
+    shutil.rmtree(c, ignore_errors=True)
+    shutil.copytree(pristine, c)
+    shutil.copy(pristine + ".key", c + ".key")
+    conf = os.path.join(work, "live.conf")
+    sock = os.path.join(work, "live.sock")
+    with open(conf, "w") as f:
+        f.write("[vault]\ndata_dir = %s\nkey_file = %s.key\nsocket = %s\n"
+                "\n[access]\nadmin = root\n" % (c, c, sock))
+    os.chmod(conf, 0o600)
+    logf = open(os.path.join(work, "live.log"), "w")
+    p = subprocess.Popen([VAULTD, "--config", conf], stdout=logf,
+                         stderr=subprocess.STDOUT, env=ENV)
+    try:
+        for _ in range(200):
+            if run(["--socket", sock, "status"])[0] == 0:
+                break
+            time.sleep(0.05)
+        rc, out, err = run(["--socket", sock, "get", "db4"])
+        if rc != 0 or out != pw_of("db4", 3) + "\n":
+            fail("live: get before the damage: %s %r" % (rc, err))
+        off = record_offset(os.path.join(c, "data.mdb"), "secrets",
+                            b"db4\0" + (3).to_bytes(8, "big"))
+        if off is None:
+            fail("live: the secrets record of db4 version 3 not found")
+            return
+        with open(os.path.join(c, "data.mdb"), "r+b") as f:
+            f.seek(off + 30)        # past the 24-byte nonce
+            b = f.read(1)[0]
+            f.seek(off + 30)
+            f.write(bytes([b ^ 0x20]))
+        rc, out, err = run(["--socket", sock, "get", "db4"])
+        if rc == 0 or out != "" or "authentication" not in err:
+            fail("live: get after damaging the record: exit %s, stdout %r, "
+                 "%r" % (rc, out, err.strip()))
+        if run(["--socket", sock, "status"])[0] != 0 or p.poll() is not None:
+            fail("live: vaultd did not survive a damaged record")
+    finally:
+        p.terminate()
+        if p.wait() != 0:
+            fail("live: vaultd exit %s after SIGTERM" % p.returncode)
+        logf.close()
+
+
 def run(args, timeout=20):
     try:
         p = subprocess.run([VC] + args, stdout=subprocess.PIPE,
@@ -140,6 +229,9 @@ def main():
     # there, so every flip starts from this one.
     pristine = os.path.join(work, "P")
     shutil.copytree(d, pristine)
+    shutil.copy(d + ".key", pristine + ".key")
+    if VAULTD is not None:
+        live_check(work, pristine, key)
     size = os.path.getsize(os.path.join(pristine, "data.mdb"))
     npages = size // PS
     with open(os.path.join(pristine, "data.mdb"), "rb") as f:
