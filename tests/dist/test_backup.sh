@@ -122,6 +122,17 @@ if out=$("$B/vaultctl" audit verify --data-dir "$W/vault" \
 	fail "verify accepted the restored (older) copy: $out"
 fi
 echo "$out" | grep -q 'entries 3-3 are missing' || fail "verify: $out"
+# --full: every page and record is sound, so it says the same, with the
+# remedy (audit restore), not "damaged".
+if out=$("$B/vaultctl" audit verify --full --data-dir "$W/vault" \
+    --key-file "$W/root.key" 2>&1); then
+	fail "verify --full accepted the restored (older) copy: $out"
+fi
+echo "$out" | grep -q 'entries 3-3 are missing' || fail "verify --full: $out"
+echo "$out" | grep -q 'audit restore' || fail "verify --full: $out"
+if echo "$out" | grep -q 'damaged'; then
+	fail "verify --full called an older copy damaged: $out"
+fi
 rc=0
 timeout 30 "$B/vaultd" --config "$W/vaultd.conf" 2>>"$W/vaultd.log" || rc=$?
 [ $rc -eq 1 ] ||
