@@ -272,9 +272,14 @@ audit_verify(int argc, char **argv)
 	/* --full: every page before LMDB opens the file. */
 	if (o.full && (rc = full_pages(&o, &v)) != VC_EXIT_OK)
 		return rc;
-	if ((rc = offline_open(&o, VD_STORE_RDONLY, &st)) != VC_EXIT_OK ||
-	    (o.full && (rc = full_records(&o, st, &v)) != VC_EXIT_OK) ||
-	    (rc = chain_ok(st, &count)) != VC_EXIT_OK)
+	if ((rc = offline_open(&o, VD_STORE_RDONLY, &st)) != VC_EXIT_OK)
+		goto out;
+	/* --full walked the chain already (its audit stage comes first). */
+	if (o.full) {
+		if ((rc = full_records(&o, st, &v)) != VC_EXIT_OK)
+			goto out;
+		count = v.audit;
+	} else if ((rc = chain_ok(st, &count)) != VC_EXIT_OK)
 		goto out;
 	rc = VC_EXIT_FAIL;
 	vd_err_clear();
