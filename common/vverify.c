@@ -107,7 +107,8 @@ envelopes(struct vd_txn *t, const char *want, struct vd_vverify *out)
 		if (strcmp(fp, out->signer) != 0 ||
 		    (want != NULL && strcmp(fp, want) != 0)) {
 			r = vd_err_set(VD_ECORRUPT, "envelope of %s version "
-			    "%llu for %s is signed by vault key %s, not %s",
+			    "%llu for %s is signed by vault key %s, not %s "
+			    "(forged, or another vault's)",
 			    set.items[i].target,
 			    (unsigned long long)set.items[i].version,
 			    set.items[i].party, fp, want != NULL ? want :

@@ -111,7 +111,7 @@ expect "--check --grace --help --json --prometheus --socket --state" vaultctl st
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal" vaultctl target add n --a
-expect "--anchor --data-dir --full --help --key-file" vaultctl audit verify --
+expect "--anchor --data-dir --full --help --key-file --vault-key" vaultctl audit verify --
 expect "--anchor --data-dir --help --key-file" vaultctl audit restore --
 expect "interactive moderate sensitive" vaultctl init --kdf-cost ""
 expect "auto" vaultctl target add n --account-hosts ""

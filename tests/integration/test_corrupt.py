@@ -241,6 +241,17 @@ def main():
                 int.from_bytes(image[pg * PS + 10:pg * PS + 12], "little")
                 in (1, 8))
     rnd = random.Random(SEED)
+    # An escrow party's check without the vault key: the pinned key passes
+    # the pristine copy, another key is refused naming both.
+    rc, out, err = run(["audit", "verify", "--full", "--data-dir", pristine,
+                        "--vault-key", fp])
+    if rc != 0 or "signed by vault key " + fp not in out:
+        fail("audit verify --full --vault-key (pristine): %s %r" % (rc, err))
+    rc, out, err = run(["audit", "verify", "--full", "--data-dir", pristine,
+                        "--vault-key", "0" * 32])
+    if rc != 1 or "not " + "0" * 32 not in err:
+        fail("audit verify --full --vault-key (another key): %s %r" % (
+            rc, err))
     # Targeted: one flip inside each of the first 12 escrow envelopes (past
     # their magic, in the signed part): the pages are intact, the record is
     # not.  `audit verify --full` must name it (escrow), never pass it.
@@ -264,6 +275,11 @@ def main():
         if rc != 1 or "damaged (escrow): envelope of" not in err:
             fail("audit verify --full on envelope %d flipped at byte %d: "
                  "exit %s %r" % (i, at + 40, rc, err.strip()[-200:]))
+        rc, out, err = run(["audit", "verify", "--full", "--data-dir", c,
+                            "--vault-key", fp])
+        if rc != 1 or "damaged (escrow): envelope of" not in err:
+            fail("audit verify --full --vault-key on envelope %d flipped: "
+                 "exit %s %r" % (i, rc, err.strip()[-200:]))
     if at < 0 and i == 0:
         fail("no escrow envelope found in data.mdb")
     t0 = time.time()
