@@ -66,15 +66,23 @@ def pw_of(target, v):
     return "Pw-%s-%s-%s" % (target, v, "q7Zx")
 
 
+def write_conf(work, name, c):
+    """A vaultd.conf for copy c (key file c.key, root admin): its path and
+    the socket's."""
+    conf = os.path.join(work, name + ".conf")
+    sock = os.path.join(work, name + ".sock")
+    with open(conf + ".tmp", "w") as f:
+        f.write("[vault]\ndata_dir = %s\nkey_file = %s.key\nsocket = %s\n"
+                "\n[access]\nadmin = root\n" % (c, c, sock))
+    os.chmod(conf + ".tmp", 0o600)
+    os.rename(conf + ".tmp", conf)
+    return conf, sock
+
+
 def start_vaultd(work, c):
     """vaultd's start-up on copy c: (rc, log).  rc None: it started (it
     logged "listening") and was stopped with SIGTERM."""
-    conf = os.path.join(work, "vaultd.conf")
-    sock = os.path.join(work, "s.sock")
-    with open(conf, "w") as f:
-        f.write("[vault]\ndata_dir = %s\nkey_file = %s.key\nsocket = %s\n"
-                "\n[access]\nadmin = root\n" % (c, c, sock))
-    os.chmod(conf, 0o600)
+    conf, sock = write_conf(work, "s", c)
     p = subprocess.Popen([VAULTD, "--config", conf], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, env=ENV)
     log = []
@@ -141,12 +149,7 @@ def live_check(work, pristine, key):
     shutil.rmtree(c, ignore_errors=True)
     shutil.copytree(pristine, c)
     shutil.copy(pristine + ".key", c + ".key")
-    conf = os.path.join(work, "live.conf")
-    sock = os.path.join(work, "live.sock")
-    with open(conf, "w") as f:
-        f.write("[vault]\ndata_dir = %s\nkey_file = %s.key\nsocket = %s\n"
-                "\n[access]\nadmin = root\n" % (c, c, sock))
-    os.chmod(conf, 0o600)
+    conf, sock = write_conf(work, "live", c)
     logf = open(os.path.join(work, "live.log"), "w")
     p = subprocess.Popen([VAULTD, "--config", conf], stdout=logf,
                          stderr=subprocess.STDOUT, env=ENV)
