@@ -2089,6 +2089,27 @@ vd_escrow_set_signer(const struct vd_escrow_set *set, const char *target,
 }
 
 int
+vd_escrow_item_check(const struct vd_escrow_item *it,
+    char fp[VD_ESCROW_FPLEN + 1])
+{
+	struct hdr h;
+
+	fp[0] = '\0';
+	if (env_parse(it->env, it->len, &h) != 0)
+		return vd_err_set(VD_ECORRUPT, "envelope of %s version %llu for "
+		    "%s is damaged (it does not parse or its signature does not "
+		    "verify)", it->target, (unsigned long long)it->version,
+		    it->party);
+	if (strcmp(h.target, it->target) != 0 || h.version != it->version ||
+	    strcmp(h.party, it->party) != 0)
+		return vd_err_set(VD_ECORRUPT, "envelope of %s version %llu for "
+		    "%s names another place (moved)", it->target,
+		    (unsigned long long)it->version, it->party);
+	fp_of(h.vpk, fp);
+	return 0;
+}
+
+int
 vd_escrow_pw_check(const struct vd_secret *pw, size_t *at)
 {
 	for (size_t i = 0; i < pw->len; i++)

@@ -340,6 +340,16 @@ int vd_escrow_set_signer(const struct vd_escrow_set *set, const char *target,
     uint64_t version, char fp[VD_ESCROW_FPLEN + 1]);
 
 /*
+ * Checks one envelope without a party key (vault verification): it parses,
+ * its signature verifies under the vault key it carries, and the target,
+ * version and party it names in the clear are the place it was found.
+ * Sets fp to that vault key's fingerprint: the caller compares it with the
+ * vault's own or a pin.  Returns 0 or VD_ECORRUPT with a detail.
+ */
+int vd_escrow_item_check(const struct vd_escrow_item *it,
+    char fp[VD_ESCROW_FPLEN + 1]);
+
+/*
  * Opens target's version (0: the newest with envelopes in set) with the
  * given party keys.  Every envelope used is checked: the vault signature,
  * the place it was found against the target/version/party it names (in

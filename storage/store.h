@@ -446,6 +446,15 @@ int vd_store_raw_each(struct vd_txn *t,
  */
 int vd_store_raw_put(struct vd_txn *t, const char *db, const void *key,
     size_t klen, const void *val, size_t vlen);
+/*
+ * Checks that one raw record (as vd_store_raw_each() gives it) opens under
+ * the records key bound to its place: 0, or VD_ECORRUPT with a detail.
+ * Escrow envelopes (the escrow module checks them) and the meta record
+ * (it opens at unlock) pass unchecked.  VD_ESEALED while sealed.  The
+ * plaintext is wiped before it returns.  For vault verification.
+ */
+int vd_store_raw_check(struct vd_txn *t, const char *db, const void *key,
+    size_t klen, const void *val, size_t vlen);
 /* Deletes one raw value (tamper tests only); write transaction. */
 int vd_store_raw_del(struct vd_txn *t, const char *db, const void *key,
     size_t klen);

@@ -41,6 +41,10 @@
 #include "server.h"
 #include "store.h"
 #include "util.h"
+#include "vverify.h"
+
+/* Exit status of a start-up refused on a damaged vault (vaultd(8)). */
+#define VD_EXIT_DAMAGED	3
 
 static void
 usage(FILE *f)
@@ -232,6 +236,59 @@ lock_data_dir(const struct vd_config *cfg, int *fd)
 	return r;
 }
 
+/*
+ * Issue 14 item 7: before the store opens, a child process walks every
+ * page of data.mdb and every record (with the key file: each opens in its
+ * place; a passphrase vault, sealed here: each is read), every escrow
+ * envelope, the audit chain and the anchor.  LMDB trusts its pages, so a
+ * damaged file would crash the daemon later, on the loop; found here, it
+ * is refused with a message naming the damage, and exit status
+ * VD_EXIT_DAMAGED, which the systemd unit lists in RestartPreventExitStatus
+ * so a crash at run time ends in this message, not in a restart loop.
+ * Returns 0, or VD_ECORRUPT / VD_ECHAIN (logged); other findings (a wrong
+ * key, no vault, data older than its anchor) pass: the normal start-up
+ * reports them with their own messages.
+ */
+static int
+verify_vault(const struct vd_config *cfg)
+{
+	struct vd_secret *key = NULL;
+	struct vd_vverify v;
+	char buf[768];
+	int r;
+
+	if (cfg->key_file != NULL && vd_keyfile_load(cfg->key_file, &key) != 0)
+		key = NULL;	/* open_vault() reports it */
+	vd_err_clear();
+	r = vd_vverify_child(cfg->data_dir, key, NULL, NULL, &v);
+	vd_secret_free(key);
+	/*
+	 * An anchor newer than the data (a restored backup, a rollback) or a
+	 * damaged anchor file is not damage of data.mdb: open_vault() refuses
+	 * it with its own message (and exit 1), as before.
+	 */
+	if ((r == VD_ECORRUPT || r == VD_ECHAIN) && v.stage != NULL &&
+	    strcmp(v.stage, "anchor") != 0) {
+		/* The detail names the file, the page or record, and why. */
+		snprintf(buf, sizeof(buf), "%s", vd_err_detail()[0] ?
+		    vd_err_detail() : vd_strerror(r));
+		vd_log(LOG_CRIT, "the vault's data is damaged (%s): %s; vaultd "
+		    "will not start on it: check a backup with `vaultctl audit "
+		    "verify --full --data-dir DIR` and restore it (docs/"
+		    "operations.md)", v.stage != NULL ? v.stage : "?", buf);
+		vd_notify_status("start-up refused: the vault's data is "
+		    "damaged (see the log)");
+		return r;
+	}
+	if (r == 0)
+		vd_log(LOG_INFO, "data.mdb verified: %llu pages in use, %llu "
+		    "records%s, %llu envelopes", (unsigned long long)
+		    v.pages.inuse, (unsigned long long)v.records,
+		    v.unlocked ? " opened" : " read (sealed)",
+		    (unsigned long long)v.envelopes);
+	return 0;
+}
+
 static int
 open_vault(struct vd_daemon *d)
 {
@@ -381,6 +438,12 @@ main(int argc, char **argv)
 	if (lock_data_dir(d.cfg, &lockfd) != 0) {
 		vd_config_free(d.cfg);
 		return 1;
+	}
+	/* Before the loop, its threads and the store exist: a plain fork. */
+	if (verify_vault(d.cfg) != 0) {
+		vd_store_unlock_dir(lockfd);
+		vd_config_free(d.cfg);
+		return VD_EXIT_DAMAGED;
 	}
 	/*
 	 * libuv's thread pool runs every MariaDB call: one thread per

@@ -97,10 +97,12 @@ kill -HUP "$VDPID"
 wait_audit 3
 stop_vaultd
 
-# The backup verifies offline with the key file, and not with another key.
-out=$("$B/vaultctl" audit verify --data-dir "$W/backup" \
-    --key-file "$W/root.key") || fail "audit verify on the backup: $out"
+# The backup verifies offline with the key file, every page and record of
+# the compacted copy too (--full), and not with another key.
+out=$("$B/vaultctl" audit verify --full --data-dir "$W/backup" \
+    --key-file "$W/root.key") || fail "audit verify --full on the backup: $out"
 echo "$out" | grep -q 'intact: 2 entries' || fail "backup: $out"
+echo "$out" | grep -q 'every page checks' || fail "backup --full: $out"
 head -c 32 /dev/urandom >"$W/other.key"
 if "$B/vaultctl" audit verify --data-dir "$W/backup" \
     --key-file "$W/other.key" >/dev/null 2>&1; then
@@ -120,6 +122,17 @@ if out=$("$B/vaultctl" audit verify --data-dir "$W/vault" \
 	fail "verify accepted the restored (older) copy: $out"
 fi
 echo "$out" | grep -q 'entries 3-3 are missing' || fail "verify: $out"
+# --full: every page and record is sound, so it says the same, with the
+# remedy (audit restore), not "damaged".
+if out=$("$B/vaultctl" audit verify --full --data-dir "$W/vault" \
+    --key-file "$W/root.key" 2>&1); then
+	fail "verify --full accepted the restored (older) copy: $out"
+fi
+echo "$out" | grep -q 'entries 3-3 are missing' || fail "verify --full: $out"
+echo "$out" | grep -q 'audit restore' || fail "verify --full: $out"
+if echo "$out" | grep -q 'damaged'; then
+	fail "verify --full called an older copy damaged: $out"
+fi
 rc=0
 timeout 30 "$B/vaultd" --config "$W/vaultd.conf" 2>>"$W/vaultd.log" || rc=$?
 [ $rc -eq 1 ] ||

@@ -111,7 +111,7 @@ expect "--check --grace --help --json --prometheus --socket --state" vaultctl st
 expect "" vaultctl status --check --grace ""
 expect "--help --host" vaultctl target add n --user root --h
 expect "--account-hosts --admin-user --after-reveal --approvals" vaultctl target add n --a
-expect "--anchor --checkpoint --data-dir --help --journal --key-file" vaultctl audit verify --
+expect "--anchor --checkpoint --data-dir --full --help --journal --key-file --vault-key" vaultctl audit verify --
 expect "--anchor --data-dir --help --key-file" vaultctl audit restore --
 expect "--allow-unindexed" vaultctl breakglass --al
 expect "--allow-unindexed" vaultctl breakglass share --al

@@ -56,6 +56,11 @@ unit=$P/lib/systemd/system/vaultd.service
 grep -qx "ExecStart=$P/sbin/vaultd --config /etc/vaultd/vaultd.conf" "$unit" ||
 	fail "ExecStart does not name $P/sbin/vaultd"
 grep -qx 'Type=notify' "$unit" || fail "Type=notify missing"
+# vaultd exits 3 on a damaged vault (vaultd(8)): no restart loop on it, and
+# any crash loop ends within 5 starts.
+grep -qx 'RestartPreventExitStatus=3' "$unit" ||
+	fail "RestartPreventExitStatus=3 missing"
+grep -qx 'StartLimitBurst=5' "$unit" || fail "StartLimitBurst=5 missing"
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" || fail "ExecReload"
 grep -qx 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' "$unit" ||
 	fail "RestrictAddressFamilies"
