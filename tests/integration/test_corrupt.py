@@ -258,14 +258,23 @@ def main():
     # Targeted: one flip inside each of the first 12 escrow envelopes (past
     # their magic, in the signed part): the pages are intact, the record is
     # not.  `audit verify --full` must name it (escrow), never pass it.
+    # The envelopes are found in a compacted copy (mdb_copy -c): it has no
+    # free pages, so every "VDESCRW1" in it is a live record (a free page
+    # of the pristine copy may still hold an older, unreachable one, whose
+    # flip rightly changes nothing).
+    compact = os.path.join(work, "K")
+    os.mkdir(compact, 0o700)
+    subprocess.run(["mdb_copy", "-c", pristine, compact], check=True)
+    with open(os.path.join(compact, "data.mdb"), "rb") as f:
+        kimage = f.read()
     at = -1
     for i in range(12):
-        at = image.find(b"VDESCRW1", at + 1)
+        at = kimage.find(b"VDESCRW1", at + 1)
         if at < 0:
             break
         c = os.path.join(work, "C")
         shutil.rmtree(c, ignore_errors=True)
-        shutil.copytree(pristine, c)
+        shutil.copytree(compact, c)
         shutil.copy(d + ".key", c + ".key")
         shutil.copy(d + ".anchor", c + ".anchor")
         with open(os.path.join(c, "data.mdb"), "r+b") as f:
