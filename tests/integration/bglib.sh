@@ -1,5 +1,5 @@
 # bglib.sh - shared by the offline break-glass attack tests
-# (test_breakglass_trust.sh, test_bundle_index.sh), sourced after they set
+# (test_breakglass.sh, test_breakglass_trust.sh, test_bundle_index.sh), sourced after they set
 # VC (vaultctl) and T (their scratch directory).
 
 fails=0

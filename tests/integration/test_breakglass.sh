@@ -24,12 +24,9 @@ H=$2
 rnd=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 U="vdbg_$rnd"
 T=$(mktemp -d /tmp/vdbg.XXXXXX) || exit 1
-fails=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
+# fails, fail, brk, refused
+# shellcheck source=bglib.sh
+. "$(dirname "$0")/bglib.sh"
 
 root_sql() {
 	mariadb --no-defaults --socket="$MDB_SOCKET" -uroot -N -B
@@ -62,19 +59,6 @@ login() {
 	mariadb --defaults-file="$T/login.cnf" --host=127.0.0.1 \
 	    --port="$MDB_PORT" --protocol=tcp -N -B -e 'SELECT CURRENT_USER()' \
 	    2>>"$T/login.err"
-}
-
-# Runs vaultctl breakglass with args; stdout to $T/out, stderr to $T/err.
-brk() {
-	"$VC" breakglass "$@" >"$T/out" 2>"$T/err"
-}
-
-# Expects the last brk to have failed with nothing on stdout.
-refused() {
-	rc=$1
-	shift
-	[ "$rc" -eq 1 ] || fail "$*: exit $rc, expected 1 ($(cat "$T/err"))"
-	[ ! -s "$T/out" ] || fail "$*: something was printed on stdout"
 }
 
 PW="Bg#1;x${rnd}!Zq%\"'\\w"
