@@ -3259,6 +3259,9 @@ mset_full(struct vd_txn *t, unsigned char *sum, uint64_t *count)
 	memset(sum, 0, MSET_BYTES);
 	*count = 0;
 	for (int i = 0; i < DB_COUNT; i++) {
+		/* A later database an older vault lacks holds no record. */
+		if (t->st->absent[i])
+			continue;
 		if ((rc = mdb_cursor_open(t->txn, t->st->dbi[i], &c)) != 0)
 			return mdb_err(rc, "cursor");
 		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
