@@ -737,7 +737,9 @@ def sessions(path):
             # the field before the argument.
             for i, fld in enumerate(parts):
                 w = fld.split()
-                if len(w) == 2 and w[0].isdigit():
+                # Not the time stamp that starts a new second's first line
+                # ("201130 18:22:10": two words, the first all digits).
+                if len(w) == 2 and w[0].isdigit() and w[1].isalpha():
                     cid, cmd = int(w[0]), w[1]
                     arg = "\t".join(parts[i + 1:])
                     if cmd == "Connect":
