@@ -49,9 +49,13 @@ status_usage(FILE *f)
 	    "text format (vaultd_up 0 when vaultd does not answer).\n"
 	    "--state lists only the targets in those states (ok, retrying, "
 	    "pending,\n"
-	    "failed, drift, unrecorded, no-password).  LAST OK is the last "
-	    "successful\n"
-	    "change of the password; LAST ERROR the newest entry's error.\n");
+	    "failed, drift, unrecorded, no-password; checked-out: the ones "
+	    "checked out).\n"
+	    "LAST OK is the last successful change of the password; LAST "
+	    "ERROR the\n"
+	    "newest entry's error.  A checked-out target gets a line below the "
+	    "table:\n"
+	    "its holder, request id and the checkout's end.\n");
 }
 
 /* --- --check ------------------------------------------------------------ */
@@ -278,6 +282,26 @@ status_prometheus(void)
 		label(json_string_value(json_object_get(t, "name")));
 		printf("\"} %lld\n", (long long)(now - json_integer_value(v)));
 	}
+	family("vaultd_target_checked_out", "gauge", "1 while the target is "
+	    "checked out (vaultctl request), else 0.");
+	json_array_foreach(targets, i, t) {
+		printf("vaultd_target_checked_out{target=\"");
+		label(json_string_value(json_object_get(t, "name")));
+		printf("\"} %d\n", json_is_object(json_object_get(t,
+		    "checkout")));
+	}
+	family("vaultd_target_checkout_end_timestamp_seconds", "gauge",
+	    "When the target's checkout ends at the latest (Unix time).");
+	json_array_foreach(targets, i, t) {
+		v = json_object_get(json_object_get(t, "checkout"),
+		    "until_unix");
+		if (!json_is_integer(v))
+			continue;
+		printf("vaultd_target_checkout_end_timestamp_seconds{target="
+		    "\"");
+		label(json_string_value(json_object_get(t, "name")));
+		printf("\"} %lld\n", (long long)json_integer_value(v));
+	}
 	per_target(targets, "vaultd_target_next_due_timestamp_seconds",
 	    "gauge", "When the next scheduled rotation is due (Unix time).",
 	    "next_due_unix", 0);
@@ -301,6 +325,9 @@ status_prometheus(void)
 
 /* --- plain and --json ----------------------------------------------------- */
 
+/* --state's filter for the targets a checkout holds (not a state). */
+#define CHECKED_OUT	"checked-out"
+
 /*
  * Checks a --state list ("drift,failed"): 0, or -1 after naming the
  * state that is not one.
@@ -319,10 +346,13 @@ states_valid(const char *list)
 			if (strlen(states[k]) == n &&
 			    strncmp(states[k], p, n) == 0)
 				break;
-		if (k == sizeof(states) / sizeof(states[0])) {
+		if (k == sizeof(states) / sizeof(states[0]) &&
+		    (n != strlen(CHECKED_OUT) || strncmp(p, CHECKED_OUT, n) !=
+		    0)) {
 			fprintf(stderr, "vaultctl: --state: '%.*s' is not a "
 			    "state (ok, retrying, pending, failed, drift, "
-			    "unrecorded, no-password)\n", (int)n, p);
+			    "unrecorded, no-password, checked-out)\n", (int)n,
+			    p);
 			return -1;
 		}
 		if (comma == NULL)
@@ -361,7 +391,8 @@ status_show(int json, const char *only)
 	if (only != NULL && (keep = json_array()) != NULL) {
 		json_array_foreach(json_object_get(res, "targets"), i, t)
 			if (state_in(only, vc_str(json_object_get(t,
-			    "state"))))
+			    "state"))) || (json_is_object(json_object_get(t,
+			    "checkout")) && state_in(only, CHECKED_OUT)))
 				json_array_append(keep, t);
 		json_object_set_new(res, "targets", keep);
 	}
@@ -399,6 +430,16 @@ status_show(int json, const char *only)
 		}
 		printf("%-20s ", vc_str(json_object_get(t, "next_due")));
 		printf("%s\n", vc_str(json_object_get(t, "last_error")));
+	}
+	json_array_foreach(json_object_get(res, "targets"), i, t) {
+		json_t *co = json_object_get(t, "checkout");
+
+		if (json_is_object(co))
+			printf("checked out: target %s by %s until %s (request "
+			    "%s)\n", vc_str(json_object_get(t, "name")), vc_str(
+			    json_object_get(co, "holder")), vc_str(
+			    json_object_get(co, "until")), vc_str(
+			    json_object_get(co, "request")));
 	}
 	json_array_foreach(json_object_get(res, "targets"), i, t)
 		if (json_is_string(json_object_get(t, "warning")))

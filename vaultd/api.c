@@ -23,6 +23,7 @@
 #include "apply.h"
 #include "bundle_index.h"
 #include "checkout.h"
+#include "checkout_rec.h"
 #include "err.h"
 #include "escrow.h"
 #include "escrowd.h"
@@ -461,6 +462,9 @@ status_target_cb(const char *name, json_t *obj, void *arg)
 		    json_null());
 		set_secs(o, "next_due_unix", rfc3339_secs(v));
 	}
+	/* Who holds the target's checkout, null when nobody (issue 17). */
+	v = vd_checkout_status(sched);
+	json_object_set_new(o, "checkout", v != NULL ? v : json_null());
 	v = json_object_get(sched, "retries");
 	json_object_set_new(o, "retries", json_integer(json_is_integer(v) ?
 	    json_integer_value(v) : 0));

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "checkout.h"
+#include "checkout_rec.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
@@ -215,15 +216,15 @@ notify_move(struct vd_daemon *d, uint64_t id, const json_t *req,
 }
 
 /* The answer's view of a request: the record with readable times. */
-static json_t *
-view(uint64_t id, const json_t *req)
+json_t *
+vd_checkout_view(uint64_t id, const json_t *req)
 {
 	static const char *const times[] = { "created_at", "expires_at",
 	    "until", "ended_at" };
-	json_t *v = json_deep_copy(req), *a;
+	json_t *v, *a;
 	size_t i;
 
-	if (v == NULL)
+	if (!json_is_object(req) || (v = json_deep_copy(req)) == NULL)
 		return NULL;
 	json_object_set_new(v, "id", json_integer((json_int_t)id));
 	for (i = 0; i < VD_NELEM(times); i++)
@@ -233,6 +234,24 @@ view(uint64_t id, const json_t *req)
 		if (jint(a, "at", 0) > 0)
 			set_time(a, "at", jint(a, "at", 0));
 	return v;
+}
+
+json_t *
+vd_checkout_status(const json_t *sched)
+{
+	const json_t *co = json_object_get(sched, "checkout");
+	const char *user = jstr(co, "user");
+	int64_t id = jint(co, "id", 0), until = jint(co, "until", 0);
+	json_t *o;
+
+	if (!json_is_object(co) || id < 1 || until < 1 || user == NULL)
+		return NULL;
+	o = json_pack("{s:I, s:s, s:I, s:I}", "request", (json_int_t)id,
+	    "holder", user, "uid", (json_int_t)jint(co, "uid", -1),
+	    "until_unix", (json_int_t)until);
+	if (o != NULL)
+		set_time(o, "until", until);
+	return o;
 }
 
 /* Sets the earliest deadline to consider (0: scan at the next tick). */
@@ -504,7 +523,7 @@ vd_checkout_m_request(struct vd_req *rq, json_t *params)
 	vd_log(LOG_NOTICE, "request %llu: %s asks for %s (%lld s)",
 	    (unsigned long long)id, rq->caller->user, name, (long long)dur);
 	notify_move(d, id, req, "request", rq->caller->user, NULL);
-	ans = view(id, req);
+	ans = vd_checkout_view(id, req);
 	json_decref(req);
 	json_decref(target);
 	json_decref(held);
@@ -540,8 +559,8 @@ list_cb(uint64_t id, json_t *req, void *arg)
 	    (tg == NULL || !vd_config_can_approve(l->rq->d->cfg, c->user,
 	    c->groups, c->ngroups, tg)))
 		return 0;
-	return json_array_append_new(l->arr, view(id, req)) == 0 ? 0 :
-	    VD_ENOMEM;
+	return json_array_append_new(l->arr, vd_checkout_view(id, req)) ==
+	    0 ? 0 : VD_ENOMEM;
 }
 
 /*
@@ -705,7 +724,7 @@ answer(struct vd_req *rq, json_t *params, enum vd_revent e)
 		vd_rotate_notify(d, target);	/* scheduled rotations wait */
 		notify_move(d, id, req, "checkout", jstr(req, "user"), NULL);
 	}
-	ans = view(id, req);
+	ans = vd_checkout_view(id, req);
 	json_decref(req);
 	vd_req_reply(rq, ans);
 	return;
@@ -809,8 +828,8 @@ end_method(struct vd_req *rq, json_t *params, enum vd_revent e)
 	vd_log(LOG_NOTICE, "request %llu (%s): %s by %s",
 	    (unsigned long long)id, target, vd_revent_name(e), c->user);
 	notify_move(d, id, req, vd_revent_name(e), c->user, comment);
-	if ((w = calloc(1, sizeof(*w))) == NULL || (w->ans = view(id, req)) ==
-	    NULL) {
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->ans = vd_checkout_view(id, req)) == NULL) {
 		free(w);
 		json_decref(req);
 		vd_req_fail(rq, VD_ENOMEM, NULL);

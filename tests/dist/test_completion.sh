@@ -103,6 +103,7 @@ expect "--accept-vault-key" vaultctl breakglass --ac
 expect "generate" vaultctl policy gen
 expect "--csv --help --json --limit --socket" vaultctl history x --
 expect "drift" vaultctl status --state d
+expect "checked-out" vaultctl status --state che
 expect "--wait" vaultctl rotate --w
 expect "--all" vaultctl rotate --a
 expect "--check" vaultctl status --ch

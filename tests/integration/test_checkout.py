@@ -202,6 +202,59 @@ def settled_rotation(v, trigger, rid, timeout=60):
     return None
 
 
+def status_co(v, name="co1"):
+    """status --json: the target's "checkout" field (None when null),
+    and whether the target was listed at all."""
+    rc, out, err = v.ctl(["status", "--json"])
+    try:
+        ts = {t["name"]: t for t in json.loads(out)["targets"]} \
+            if rc == 0 else {}
+    except (ValueError, KeyError):
+        ts = {}
+    return ts.get(name, {}).get("checkout"), name in ts
+
+
+def status_shows_checkout(v, rid):
+    """During a checkout of co1 by VENDOR (request rid): status in text,
+    --json, --state checked-out and --prometheus name it."""
+    co, listed = status_co(v)
+    check(listed and isinstance(co, dict) and co.get("holder") == VENDOR
+          and co.get("request") == rid and isinstance(
+              co.get("until_unix"), int) and co["until_unix"] > time.time()
+          and isinstance(co.get("until"), str) and
+          co["until"].endswith("Z") and isinstance(co.get("uid"), int),
+          "status --json: the checkout's holder, request and end: %r" % co)
+    rc, out, err = v.ctl(["status"])
+    check(rc == 0 and "checked out: target co1 by %s until %s (request %d)"
+          % (VENDOR, co.get("until") if co else "?", rid) in out,
+          "status names the holder below the table: %d %r" % (rc, out))
+    rc, out, err = v.ctl(["status", "--state", "checked-out", "--json"])
+    names = [t.get("name") for t in json.loads(out)["targets"]] \
+        if rc == 0 else None
+    check(names == ["co1"], "status --state checked-out lists co1: %d %r %r"
+          % (rc, names, err))
+    rc, out, err = v.ctl(["status", "--prometheus"])
+    check(rc == 0 and 'vaultd_target_checked_out{target="co1"} 1' in out
+          and 'vaultd_target_checkout_end_timestamp_seconds{target="co1"} '
+          '%d' % (co or {}).get("until_unix", -1) in out,
+          "status --prometheus: checked out, and its end: %r" % out[-600:])
+
+
+def status_shows_no_checkout(v):
+    co, listed = status_co(v)
+    check(listed and co is None, "status --json: checkout null: %r" % co)
+    rc, out, err = v.ctl(["status"])
+    check(rc == 0 and "checked out" not in out and VENDOR not in out,
+          "status names no holder: %r" % out)
+    rc, out, err = v.ctl(["status", "--state", "checked-out", "--json"])
+    check(rc == 0 and json.loads(out)["targets"] == [],
+          "status --state checked-out lists nothing: %d %r" % (rc, out))
+    rc, out, err = v.ctl(["status", "--prometheus"])
+    check(rc == 0 and 'vaultd_target_checked_out{target="co1"} 0' in out
+          and "vaultd_target_checkout_end_timestamp_seconds{" not in out,
+          "status --prometheus: not checked out")
+
+
 def sc_flow():
     user = TAG + "db"
     pw0 = new_pw()
@@ -275,11 +328,14 @@ def sc_flow():
               "the same approver twice refused: %d %r" % (rc, err))
         rc, pw, err = v.reveal(VENDOR)
         check(rc == 3 and pw is None, "no reveal with one approval of two")
+        status_shows_no_checkout(v)     # pending is no checkout
         rc, out, err = v.as_user(APPR2, ["approve", str(rid), "--comment",
                                          "go ahead", "--json"])
         r = json.loads(out) if rc == 0 else {}
         check(rc == 0 and r.get("state") == "approved" and r.get("until"),
               "second approval: checked out: %d %r %r" % (rc, r, err))
+
+        status_shows_checkout(v, rid)
 
         # Reveal for the holder only.
         rc, pw_seen, err = v.reveal(VENDOR)
@@ -335,6 +391,7 @@ def sc_flow():
         rc, out, err = v.ctl(["check", "co1"])
         check(rc == 0, "the vault's new password logs in: %d %r" % (rc, err))
         check(requests(v)[rid]["state"] == "checked-in", "checked-in")
+        status_shows_no_checkout(v)
         rc, pw, err = v.reveal(VENDOR)
         check(rc == 3, "no reveal after check-in: %d" % rc)
 
