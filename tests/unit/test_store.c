@@ -663,8 +663,10 @@ test_processes(void)
 
 /* ---- audit chain ---------------------------------------------------- */
 
+/* The raw record key (klen bytes) of database db into *out (val malloc'd). */
 static void
-audit_raw(struct vd_store *st, uint64_t seq, struct rawrec *out)
+raw_pick(struct vd_store *st, const char *db, const void *key, size_t klen,
+    struct rawrec *out)
 {
 	struct rawset rs = { .n = 0 };
 	struct vd_txn *t;
@@ -675,20 +677,26 @@ audit_raw(struct vd_store *st, uint64_t seq, struct rawrec *out)
 	vd_txn_abort(t);
 	for (int i = 0; i < rs.n; i++) {
 		struct rawrec *r = &rs.r[i];
-		uint64_t s = 0;
 
-		if (!found && strcmp(r->db, "audit") == 0 && r->klen == 8) {
-			for (int j = 0; j < 8; j++)
-				s = (s << 8) | r->key[j];
-			if (s == seq) {
-				*out = *r;
-				found = 1;
-				continue;
-			}
+		if (!found && strcmp(r->db, db) == 0 && r->klen == klen &&
+		    memcmp(r->key, key, klen) == 0) {
+			*out = *r;
+			found = 1;
+			continue;
 		}
 		free(r->val);
 	}
 	CHECK(found);
+}
+
+static void
+audit_raw(struct vd_store *st, uint64_t seq, struct rawrec *out)
+{
+	unsigned char key[8];
+
+	for (int j = 0; j < 8; j++)		/* big-endian, as the store */
+		key[j] = (unsigned char)(seq >> (56 - 8 * j));
+	raw_pick(st, "audit", key, sizeof(key), out);
 }
 
 static void
@@ -804,25 +812,7 @@ test_audit(void)
 static void
 head_raw(struct vd_store *st, struct rawrec *out)
 {
-	struct rawset rs = { .n = 0 };
-	struct vd_txn *t;
-	int found = 0;
-
-	CHECK_OK(vd_txn_begin(st, 0, &t));
-	CHECK_OK(vd_store_raw_each(t, collect_cb, &rs));
-	vd_txn_abort(t);
-	for (int i = 0; i < rs.n; i++) {
-		struct rawrec *r = &rs.r[i];
-
-		if (!found && strcmp(r->db, "meta") == 0 && r->klen == 10 &&
-		    memcmp(r->key, "audit-head", 10) == 0) {
-			*out = *r;
-			found = 1;
-			continue;
-		}
-		free(r->val);
-	}
-	CHECK(found);
+	raw_pick(st, "meta", "audit-head", 10, out);
 }
 
 /*
