@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,9 +162,58 @@ plain_worker(struct plain_shared *sh, struct vd_secret **news)
  * the first fork to the last exit, or a negative value on failure.  On
  * return every account's password is news[i] (where its rotation worked).
  */
+/* utime + stime of process pid in seconds (0 when unreadable). */
+static double
+cpu_of(long pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the ")" closing the command name: state is field 3. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	    &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static long cpu_pids[MAXSOCK];	/* --cpu-pid: servers whose CPU to report */
+static size_t ncpu_pids;
+static double pids_cpu, workers_cpu;	/* in the timed part, seconds */
+
+static double
+pids_cpu_now(void)
+{
+	double c = 0;
+
+	for (size_t i = 0; i < ncpu_pids; i++)
+		c += cpu_of(cpu_pids[i]);
+	return c;
+}
+
+static double
+children_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+		return 0;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static double
 plain_run(size_t conc, struct vd_secret **news)
 {
+	double c0 = pids_cpu_now(), w0 = children_cpu();
 	struct plain_shared *sh;
 	pid_t pid[64];
 	double t0, t1;
@@ -191,6 +241,8 @@ plain_run(size_t conc, struct vd_secret **news)
 			atomic_fetch_add(&sh->fail, 1);
 	}
 	t1 = now_s();
+	pids_cpu = pids_cpu_now() - c0;
+	workers_cpu = children_cpu() - w0;
 	nfail = atomic_load(&sh->fail) + (n < conc ? naccts : 0);
 	munmap(sh, sizeof(*sh));
 	return t1 - t0;
@@ -236,10 +288,13 @@ main(int argc, char **argv)
 			json = 1;
 		else if (strcmp(argv[i], "--plain") == 0)
 			plain = 1;
+		else if (strcmp(argv[i], "--cpu-pid") == 0 && i + 1 < argc &&
+		    ncpu_pids < MAXSOCK)
+			cpu_pids[ncpu_pids++] = strtol(argv[++i], NULL, 10);
 		else {
 			fprintf(stderr, "usage: bench_raw --socket PATH "
 			    "[--accounts N] [--concurrency C] [--prefix P] "
-			    "[--plain] [--json]\n");
+			    "[--plain] [--cpu-pid PID] [--json]\n");
 			return 2;
 		}
 	}
@@ -320,9 +375,10 @@ main(int argc, char **argv)
 	vd_secret_free(empty);
 	if (json)
 		printf("{\"mode\":\"%s\",\"accounts\":%zu,\"concurrency\":%zu,"
-		    "\"seconds\":%.4f,\"per_s\":%.1f,\"failed\":%zu}\n",
+		    "\"seconds\":%.4f,\"per_s\":%.1f,\"failed\":%zu,"
+		    "\"workers_cpu_s\":%.3f,\"pids_cpu_s\":%.3f}\n",
 		    plain ? "plain" : "driver", naccts, conc, t1 - t0,
-		    naccts / (t1 - t0), (size_t)nfail);
+		    naccts / (t1 - t0), (size_t)nfail, workers_cpu, pids_cpu);
 	else
 		printf("%s: %zu accounts, concurrency %zu: %.3f s, %.1f "
 		    "rotations/s, %zu failed\n", plain ? "plain" : "raw",

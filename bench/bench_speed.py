@@ -45,6 +45,7 @@ import bench  # noqa: E402  (Vault, Rpc, parallel, bin_)
 DEFAULT_CONC = 4    # vaultd/config.c: c->concurrency = 4
 SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SERVERS = []        # env files of the servers this run started
+SERVER_ENVS = []    # their contents (MDB_PID: the server's CPU per pass)
 
 
 def log(msg):
@@ -63,6 +64,7 @@ def start_server(i):
             if "=" in line:
                 k, v = line.rstrip("\n").split("=", 1)
                 env[k] = v
+    SERVER_ENVS.append(env)
     return env
 
 
@@ -174,10 +176,32 @@ def make_accounts(prefix, socks, n):
     return out
 
 
-def vaultd_pass(v, n):
+def cpu_of(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def server_cpu():
+    return sum(cpu_of(int(e["MDB_PID"])) for e in SERVER_ENVS)
+
+
+CPU = {}    # side -> [(own cpu s, server cpu s, rotations)]
+
+
+def vaultd_pass(v, n, side="vaultd"):
+    pid = v.proc.pid if v.proc is not None and not A.wrap else 0
+    c0, s0 = cpu_of(pid) if pid else 0.0, server_cpu()
     t0 = time.monotonic()
     p = v.ctl(["rotate", "--all", "--wait", "--json"])
     dt = time.monotonic() - t0
+    CPU.setdefault(side, []).append(
+        ((cpu_of(pid) - c0) if pid else float("nan"),
+         server_cpu() - s0, n))
     failed = n
     try:
         out = json.loads(p.stdout)
@@ -196,8 +220,12 @@ def plain_pass(socks, n, conc, prefix):
             "--concurrency", str(conc), "--prefix", prefix, "--json"]
     for s in socks:
         argv += ["--socket", s]
+    for e in SERVER_ENVS:    # the timed part's CPU, not the set-up's
+        argv += ["--cpu-pid", e["MDB_PID"]]
     p = subprocess.run(argv, stdout=subprocess.PIPE, check=True)
     j = json.loads(p.stdout)
+    CPU.setdefault("plain_c%d" % conc, []).append(
+        (j["workers_cpu_s"], j["pids_cpu_s"], n))
     return j["seconds"], j["failed"]
 
 
@@ -213,7 +241,7 @@ def compare(label, v, socks, n, res, vb=None):
             if vv is None:
                 continue
             vv.start_wrapped()
-            dt, f = vaultd_pass(vv, n)
+            dt, f = vaultd_pass(vv, n, side)
             vv.stop()
             rows[side].append((dt, f))
             log("  %s pass %d: %s %.3f s, %.0f/s, %d failed" %
@@ -349,6 +377,15 @@ def main():
     if "shell" in res:
         print("%-46s %.1f /s (%d-account sample)" % (
             "shell loop (mariadb client)", res["shell"]["per_s"], A.shell))
+    for side, xs in sorted(CPU.items()):
+        own = [1000 * c / k for c, _, k in xs]
+        srv_ms = [1000 * s / k for _, s, k in xs]
+        print("%-46s %s ms client, %.3f ms server" % (
+            "CPU per rotation: " + side,
+            "%.3f" % statistics.median(own) if own[0] == own[0] else "?",
+            statistics.median(srv_ms)))
+    res["cpu_ms"] = {k: [(1000 * c / n_, 1000 * s / n_) for c, s, n_ in xs]
+                     for k, xs in CPU.items()}
     print("%-46s %.2f / %.2f" % ("load average before / after (1 min)",
                                  res["load_before"][0],
                                  res["load_after"][0]))

@@ -1250,6 +1250,18 @@ vd_rotate_start(struct vd_daemon *d)
 	if ((rot = calloc(1, sizeof(*rot))) == NULL)
 		return VD_ENOMEM;
 	rot->d = d;
+	/*
+	 * The pool's size as libuv reads it at its first use (main.c sets
+	 * UV_THREADPOOL_SIZE to the concurrency + 2 unless the environment
+	 * has it; libuv's default is 4): vd__conc_limit() keeps two threads
+	 * free for target.add, unseal and name lookups.
+	 */
+	{
+		const char *ps = getenv("UV_THREADPOOL_SIZE");
+		long long n = ps != NULL ? strtoll(ps, NULL, 10) : 0;
+
+		rot->pool = n > 0 ? (n > 1024 ? 1024 : n) : 4;
+	}
 	if ((crash = getenv(VD_ROTATE_CRASH_ENV)) != NULL)
 		snprintf(rot->crash, sizeof(rot->crash), "%s", crash);
 	if ((r = vd_apply_init()) != 0)
