@@ -128,6 +128,8 @@ struct rot {
 	unsigned	 nrunning;
 	struct qreq	*qhead, *qtail;	/* FIFO of waiting requests */
 	unsigned	 npreseal;	/* queued requests holding a preseal */
+	unsigned long long sealed_ahead;	/* versions prep() took sealed
+						 * ahead (logged at stop) */
 	int		 stopping;	/* no new jobs */
 	char		 crash[32];	/* test-only crash point */
 	unsigned	 ticks;		/* timer ticks so far */

@@ -977,6 +977,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			j->a.new_pw = j->ps->pw;
 			j->ps->pw = NULL;
 			ps = j->ps;
+			rot->sealed_ahead++;
 		} else if ((r = vd_policy_generate(pol, &j->a.new_pw)) != 0)
 			goto out;
 		meta = json_pack("{s:s,s:s,s:s,s:s}", "state",
@@ -1467,8 +1468,9 @@ vd_rotate_stop(struct vd_daemon *d)
 		qreq_free(rot, q);
 	}
 	rot->qhead = rot->qtail = NULL;
-	vd_log(LOG_INFO, "scheduler stopped; %u rotations finishing",
-	    rot->nrunning);
+	vd_log(LOG_INFO, "scheduler stopped; %u rotations finishing; %llu "
+	    "versions were sealed to escrow ahead, on the thread pool",
+	    rot->nrunning, rot->sealed_ahead);
 }
 
 void
