@@ -20,7 +20,8 @@
  *     rotations ran does not lose it; on SIGHUP the rotations are also
  *     requested at once (trigger "escrow"; queued behind the engine's
  *     concurrency), unless [rotation] paused holds scheduled work.
- * Everything here runs on the loop thread.
+ * Everything here runs on the loop thread; only vd_escrow_seal_compute()
+ * on what vd_escrowd_seal_prepare() copied runs on the thread pool.
  */
 #ifndef VD_ESCROWD_H
 #define VD_ESCROWD_H

@@ -9,7 +9,9 @@
  * Jobs: VD_APPLY_NEW (a fresh version), VD_APPLY_RESOLVE (finish a pending
  * one), VD_APPLY_CHECK (drift check: does the current password still log
  * in?).  A job is prepared on the loop thread (reads, and for VD_APPLY_NEW
- * the durable pending commit), runs its MariaDB work on the thread pool
+ * the durable pending commit; a rotation queued behind the concurrency
+ * limit gets its password and escrow envelopes made ahead, the sealing on
+ * the thread pool: struct preseal), runs its MariaDB work on the thread pool
  * with copies of everything it needs (struct vd_apply: no json_t, no store
  * access there), and records its outcome back on the loop thread, grouped
  * with the others that ended in the same loop iteration (one fsync).
