@@ -789,19 +789,23 @@ preseal_start(struct rot *rot, struct qreq *q)
 /*
  * Seals ahead for the queued rotations nearest the head, up to
  * VD_PRESEAL_MAX of them; only with escrow parties configured (without
- * them nothing expensive is left to move).
+ * them nothing expensive is left to move).  The requests the free slots
+ * take at the next vd__pump() (a tick's batch) are left out: prep() would
+ * not wait for their sealing and seal them again.
  */
 static void
 preseal_pump(struct rot *rot)
 {
+	long long limit = vd__conc_limit(rot);
+	size_t seen = 0, skip = limit > (long long)rot->nrunning ?
+	    (size_t)(limit - (long long)rot->nrunning) : 0;
 	struct qreq *q;
-	size_t seen = 0;
 
 	if (rot->stopping || vd_escrow_cfg_parties(vd_escrowd_cfg()) == 0)
 		return;
 	for (q = rot->qhead; q != NULL && rot->npreseal < VD_PRESEAL_MAX &&
-	    seen < 2 * VD_PRESEAL_MAX; q = q->next, seen++)
-		if (q->ps == NULL && !q->ps_failed &&
+	    seen < skip + 2 * VD_PRESEAL_MAX; q = q->next, seen++)
+		if (seen >= skip && q->ps == NULL && !q->ps_failed &&
 		    q->mode == VD_APPLY_NEW)
 			preseal_start(rot, q);
 }
