@@ -1488,17 +1488,35 @@ drop_stale(const struct vd_escrow_cfg *ec, struct vd_txn *t,
 	return r;
 }
 
-int
-vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
-    struct vd_txn *t, const char *target, uint64_t version,
-    const struct vd_secret *pw)
-{
-	struct vd_secret *signsk = NULL, *shares[VD_ESCROW_MAXPARTIES];
-	unsigned char split[SPLITBYTES];
-	struct obuf b = { NULL, 0, 0, 0 };
-	struct hdr h;
-	int r, nshares = 0;
+/*
+ * One version's sealing, split in three so the expensive middle (per
+ * party: crypto_box_seal and an Ed25519 signature) can run off the loop
+ * thread (issue 18): everything it needs is copied in by
+ * vd_escrow_seal_prepare(), so it reads neither the store nor the
+ * configuration.
+ */
+struct vd_escrow_sealed {
+	struct vd_escrow_cfg ec;	/* the parties and mode sealed to */
+	char		 target[VD_NAME_MAX + 1];
+	uint64_t	 version;
+	struct vd_secret *pw;		/* copy; wiped by compute */
+	struct vd_secret *signsk;	/* vault signing key; wiped by compute */
+	unsigned char	 vpk[PKBYTES];	/* its public key */
+	int		 done;		/* compute ran: r, env hold its outcome */
+	int		 r;		/* compute's result */
+	unsigned char	*env[VD_ESCROW_MAXPARTIES];	/* envelopes (public) */
+	size_t		 envlen[VD_ESCROW_MAXPARTIES];
+};
 
+int
+vd_escrow_seal_prepare(const struct vd_escrow_cfg *ec, struct vd_store *st,
+    const char *target, uint64_t version, const struct vd_secret *pw,
+    struct vd_escrow_sealed **out)
+{
+	struct vd_escrow_sealed *s = NULL;
+	int r;
+
+	*out = NULL;
 	if (ec == NULL || ec->nparties == 0)
 		return 0;
 	if (!vd_name_valid(target) || version == 0)
@@ -1506,19 +1524,48 @@ vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
 	if (pw->len == 0 || pw->len > SECRET_MAXLEN)
 		return vd_err_set(VD_EINVAL, "escrow: password length out of "
 		    "range");
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->pw = vd_secret_dup(pw)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
+	s->ec = *ec;
+	snprintf(s->target, sizeof(s->target), "%s", target);
+	s->version = version;
+	if ((r = sign_keys(st, s->vpk, &s->signsk)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	vd_escrow_sealed_free(s);
+	return r;
+}
+
+void
+vd_escrow_seal_compute(struct vd_escrow_sealed *s)
+{
+	const struct vd_escrow_cfg *ec = &s->ec;
+	struct vd_secret *shares[VD_ESCROW_MAXPARTIES];
+	unsigned char split[SPLITBYTES];
+	struct obuf b = { NULL, 0, 0, 0 };
+	struct hdr h;
+	int r = 0, nshares = 0;
+
+	if (s->done)
+		return;
 	memset(&h, 0, sizeof(h));
-	if ((r = sign_keys(st, h.vpk, &signsk)) != 0)
-		return r;
-	snprintf(h.target, sizeof(h.target), "%s", target);
-	h.version = version;
+	memcpy(h.vpk, s->vpk, PKBYTES);
+	snprintf(h.target, sizeof(h.target), "%s", s->target);
+	h.version = s->version;
 	h.created = vd_now();
 	h.mode = ec->mode;
 	h.m = ec->mode == VD_ESCROW_ANY ? 1 : ec->m;
 	h.n = (unsigned)ec->nparties;
 	randombytes_buf(split, sizeof(split));
 	if (ec->mode == VD_ESCROW_QUORUM) {
-		if ((r = vd_shamir_split(pw, ec->m, (unsigned)ec->nparties,
-		    shares)) != 0)
+		if ((r = vd_shamir_split(s->pw, ec->m,
+		    (unsigned)ec->nparties, shares)) != 0)
 			goto out;
 		nshares = (int)ec->nparties;
 	}
@@ -1529,22 +1576,97 @@ vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
 		memcpy(h.rpk, p->pk, PKBYTES);
 		b.len = 0;
 		if (ec->mode == VD_ESCROW_ANY)
-			r = seal_one(&h, signsk->data, 0, split, pw->data,
-			    pw->len, &b);
+			r = seal_one(&h, s->signsk->data, 0, split,
+			    s->pw->data, s->pw->len, &b);
 		else
-			r = seal_one(&h, signsk->data, shares[i]->data[0],
+			r = seal_one(&h, s->signsk->data, shares[i]->data[0],
 			    split, shares[i]->data + 1, shares[i]->len - 1,
 			    &b);
-		if (r != 0 || (r = vd_envelope_put(t, target, version, p->party,
-		    b.p, b.len)) != 0)
+		if (r != 0)
 			goto out;
+		if ((s->env[i] = malloc(b.len)) == NULL) {
+			r = VD_ENOMEM;
+			goto out;
+		}
+		memcpy(s->env[i], b.p, b.len);
+		s->envlen[i] = b.len;
 	}
-	r = drop_stale(ec, t, target, version);
  out:
 	for (int i = 0; i < nshares; i++)
 		vd_secret_free(shares[i]);
-	vd_secret_free(signsk);
+	/* The secrets are spent: wiped now, not when the result is stored. */
+	vd_secret_free(s->signsk);
+	s->signsk = NULL;
+	vd_secret_free(s->pw);
+	s->pw = NULL;
 	free(b.p);
+	s->r = r;
+	s->done = 1;
+}
+
+int
+vd_escrow_seal_store(const struct vd_escrow_cfg *ec,
+    const struct vd_escrow_sealed *s, struct vd_txn *t)
+{
+	int r;
+
+	if (s == NULL)
+		return 0;
+	if (!s->done)
+		return vd_err_set(VD_EINVAL, "escrow: sealing not computed");
+	if (s->r != 0)
+		return s->r;
+	for (size_t i = 0; i < s->ec.nparties; i++)
+		if ((r = vd_envelope_put(t, s->target, s->version,
+		    s->ec.parties[i].party, s->env[i], s->envlen[i])) != 0)
+			return r;
+	return drop_stale(ec != NULL ? ec : &s->ec, t, s->target,
+	    s->version);
+}
+
+void
+vd_escrow_sealed_free(struct vd_escrow_sealed *s)
+{
+	if (s == NULL)
+		return;
+	vd_secret_free(s->signsk);
+	vd_secret_free(s->pw);
+	for (size_t i = 0; i < VD_NELEM(s->env); i++)
+		free(s->env[i]);
+	free(s);
+}
+
+int
+vd_escrow_sealed_for(const struct vd_escrow_sealed *s,
+    const struct vd_escrow_cfg *ec, const char *target, uint64_t version)
+{
+	if (s == NULL || ec == NULL || !s->done || s->r != 0 ||
+	    s->version != version ||
+	    strcmp(s->target, target) != 0 || s->ec.mode != ec->mode ||
+	    s->ec.m != ec->m || s->ec.nparties != ec->nparties)
+		return 0;
+	for (size_t i = 0; i < ec->nparties; i++)
+		if (strcmp(s->ec.parties[i].party, ec->parties[i].party) != 0 ||
+		    memcmp(s->ec.parties[i].pk, ec->parties[i].pk,
+		    VD_ESCROW_PKBYTES) != 0)
+			return 0;
+	return 1;
+}
+
+int
+vd_escrow_seal_version(const struct vd_escrow_cfg *ec, struct vd_store *st,
+    struct vd_txn *t, const char *target, uint64_t version,
+    const struct vd_secret *pw)
+{
+	struct vd_escrow_sealed *s = NULL;
+	int r;
+
+	if ((r = vd_escrow_seal_prepare(ec, st, target, version, pw, &s)) != 0
+	    || s == NULL)
+		return r;
+	vd_escrow_seal_compute(s);
+	r = vd_escrow_seal_store(ec, s, t);
+	vd_escrow_sealed_free(s);
 	return r;
 }
 

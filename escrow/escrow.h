@@ -223,6 +223,40 @@ int vd_escrow_seal_version(const struct vd_escrow_cfg *ec,
     uint64_t version, const struct vd_secret *pw);
 
 /*
+ * The same sealing in three steps, so that the expensive middle can run
+ * on another thread (issue 18: the rotation engine seals on the thread
+ * pool, before the pending commit):
+ *   vd_escrow_seal_prepare() (the thread that owns st): copies ec, target,
+ *     version and pw and derives the vault's signing key into *out, in
+ *     secure memory.  NULL or empty ec: *out = NULL, returns 0.
+ *   vd_escrow_seal_compute() (any thread, no store, no configuration):
+ *     seals one envelope per party; wipes and frees the password copy and
+ *     the signing key whatever happens.  Its result is kept in s.
+ *   vd_escrow_seal_store() (in write transaction t): writes the envelopes
+ *     and drops those of version's other parties not in ec (NULL: the
+ *     parties s was sealed to); returns compute's error if it failed.
+ *     The caller checks vd_escrow_sealed_for() first when the
+ *     configuration may have changed since prepare.
+ * vd_escrow_sealed_free() wipes and frees s (NULL-safe).
+ */
+struct vd_escrow_sealed;
+int vd_escrow_seal_prepare(const struct vd_escrow_cfg *ec,
+    struct vd_store *st, const char *target, uint64_t version,
+    const struct vd_secret *pw, struct vd_escrow_sealed **out);
+void vd_escrow_seal_compute(struct vd_escrow_sealed *s);
+int vd_escrow_seal_store(const struct vd_escrow_cfg *ec,
+    const struct vd_escrow_sealed *s, struct vd_txn *t);
+void vd_escrow_sealed_free(struct vd_escrow_sealed *s);
+
+/*
+ * 1 when s was computed without error and seals version of target to
+ * exactly ec's parties (names, keys, order) and mode; 0 otherwise (s or ec
+ * NULL included).
+ */
+int vd_escrow_sealed_for(const struct vd_escrow_sealed *s,
+    const struct vd_escrow_cfg *ec, const char *target, uint64_t version);
+
+/*
  * After the party list or mode changed: re-seals every target's current
  * version (and a pending version newer than it) to ec's parties, drops the
  * envelopes of parties no longer configured (every version), and appends

@@ -19,6 +19,8 @@
 #include "timing.h"
 #include "util.h"
 
+struct vd_escrow_sealed;
+
 #define TICK_MS			1000	/* scheduler period */
 #define CHECK_EVERY_DEFAULT	86400	/* drift check period */
 #define JITTER_MAX		3600	/* jitter cap, seconds */
@@ -48,6 +50,7 @@ struct job {
 	int64_t		 checkout_req;	/* the request whose checkout's end
 					 * this rotation is (history), or 0 */
 	struct waiter	*waiters;	/* who to tell */
+	struct preseal	*ps;		/* during prep() only: sealed ahead */
 	struct job	*next;		/* running list */
 };
 
@@ -91,7 +94,29 @@ struct qreq {
 	char		 trigger[16];
 	enum vd_apply_mode	 mode;
 	struct waiter	*waiters;
+	struct preseal	*ps;		/* its password, sealed ahead, or NULL */
+	int		 ps_failed;	/* sealing ahead failed: not again */
 	struct qreq	*next;
+};
+
+/*
+ * A queued rotation's new password, generated on the loop thread and
+ * sealed to the escrow parties on the thread pool while the request
+ * waits (issue 18: sealing was most of the loop thread's work).  prep()
+ * takes it when it still fits (version number, policy name, parties);
+ * otherwise it generates and seals as before.  Nothing here is on disk:
+ * the pending commit writes it, so durability is unchanged.
+ */
+struct preseal {
+	uv_work_t	 work;		/* thread-pool request (sealing) */
+	struct rot	*rot;		/* the engine */
+	struct qreq	*q;		/* owner; NULL: orphaned, freed when
+					 * the work ends */
+	int		 running;	/* on the thread pool */
+	char		 policy[VD_NAME_MAX + 1];	/* generated under */
+	uint64_t	 v;		/* the version it is sealed as */
+	struct vd_secret *pw;		/* the password (secure memory) */
+	struct vd_escrow_sealed *s;	/* its envelopes */
 };
 
 struct rot {
@@ -102,6 +127,9 @@ struct rot {
 	struct job	*running;	/* jobs in flight */
 	unsigned	 nrunning;
 	struct qreq	*qhead, *qtail;	/* FIFO of waiting requests */
+	unsigned	 npreseal;	/* queued requests holding a preseal */
+	unsigned long long sealed_ahead;	/* versions prep() took sealed
+						 * ahead (logged at stop) */
 	int		 stopping;	/* no new jobs */
 	char		 crash[32];	/* test-only crash point */
 	unsigned	 ticks;		/* timer ticks so far */

@@ -35,6 +35,28 @@ vd_escrowd_seal(struct vd_daemon *d, struct vd_txn *t, const char *target,
 	return vd_escrow_seal_version(cur, d->st, t, target, v, pw);
 }
 
+int
+vd_escrowd_seal_prepare(struct vd_daemon *d, const char *target, uint64_t v,
+    const struct vd_secret *pw, struct vd_escrow_sealed **out)
+{
+	return vd_escrow_seal_prepare(cur, d->st, target, v, pw, out);
+}
+
+int
+vd_escrowd_seal_store(struct vd_daemon *d, struct vd_txn *t,
+    const char *target, uint64_t v, const struct vd_secret *pw,
+    const struct vd_escrow_sealed *s)
+{
+	/*
+	 * Sealed to the parties in force now, or sealed again: a SIGHUP
+	 * since the preparation replaced cur, and vd_escrowd_load() judged
+	 * (exposed, stale) the versions on disk then, not this one.
+	 */
+	if (vd_escrow_sealed_for(s, cur, target, v))
+		return vd_escrow_seal_store(cur, s, t);
+	return vd_escrowd_seal(d, t, target, v, pw);
+}
+
 void
 vd_escrowd_end(void)
 {

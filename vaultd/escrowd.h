@@ -20,7 +20,8 @@
  *     rotations ran does not lose it; on SIGHUP the rotations are also
  *     requested at once (trigger "escrow"; queued behind the engine's
  *     concurrency), unless [rotation] paused holds scheduled work.
- * Everything here runs on the loop thread.
+ * Everything here runs on the loop thread; only vd_escrow_seal_compute()
+ * on what vd_escrowd_seal_prepare() copied runs on the thread pool.
  */
 #ifndef VD_ESCROWD_H
 #define VD_ESCROWD_H
@@ -32,6 +33,7 @@
 struct vd_txn;
 struct vd_secret;
 struct vd_escrow_cfg;
+struct vd_escrow_sealed;
 
 /*
  * Builds the escrow configuration from d->cfg and puts it in force: finds
@@ -54,6 +56,25 @@ const struct vd_escrow_cfg *vd_escrowd_cfg(void);
  */
 int vd_escrowd_seal(struct vd_daemon *d, struct vd_txn *t,
     const char *target, uint64_t v, const struct vd_secret *pw);
+
+/*
+ * Off-loop sealing (issue 18).  On the loop thread: copies what sealing
+ * version v of target (password pw) to the parties in force needs into
+ * *out (NULL when no parties are configured); the caller runs
+ * vd_escrow_seal_compute() on it on any thread.  Returns 0 or an error.
+ */
+int vd_escrowd_seal_prepare(struct vd_daemon *d, const char *target,
+    uint64_t v, const struct vd_secret *pw, struct vd_escrow_sealed **out);
+
+/*
+ * In the caller's write transaction t: stores the envelopes s computed
+ * when s sealed version v of target to exactly the parties and mode in
+ * force now; otherwise (s NULL, or [escrow] changed since the
+ * preparation) seals pw here, as vd_escrowd_seal().  Does not free s.
+ */
+int vd_escrowd_seal_store(struct vd_daemon *d, struct vd_txn *t,
+    const char *target, uint64_t v, const struct vd_secret *pw,
+    const struct vd_escrow_sealed *s);
 
 /*
  * Handles the break-glass openings vaultctl recorded in the data

@@ -9,7 +9,9 @@
  * Jobs: VD_APPLY_NEW (a fresh version), VD_APPLY_RESOLVE (finish a pending
  * one), VD_APPLY_CHECK (drift check: does the current password still log
  * in?).  A job is prepared on the loop thread (reads, and for VD_APPLY_NEW
- * the durable pending commit), runs its MariaDB work on the thread pool
+ * the durable pending commit; a rotation queued behind the concurrency
+ * limit gets its password and escrow envelopes made ahead, the sealing on
+ * the thread pool: struct preseal), runs its MariaDB work on the thread pool
  * with copies of everything it needs (struct vd_apply: no json_t, no store
  * access there), and records its outcome back on the loop thread, grouped
  * with the others that ended in the same loop iteration (one fsync).
@@ -49,6 +51,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "err.h"
+#include "escrow.h"
 #include "escrowd.h"
 #include "log.h"
 #include "mem.h"
@@ -75,6 +78,8 @@ static int prep_batch(struct rot *, struct vd_txn *, struct qreq **, size_t,
 static void run_batch(struct rot *, struct qreq **, size_t, struct job **,
     int);
 static void launch_each(struct rot *, struct qreq **, size_t);
+static void qreq_free(struct rot *, struct qreq *);
+static void preseal_pump(struct rot *);
 
 static const char *
 now_str(char *buf, size_t len)
@@ -669,6 +674,142 @@ after_work(uv_work_t *w, int status)
 	uv_check_start(&rot->flush, flush_done);
 }
 
+/* ---- sealing ahead (issue 18) ------------------------------------------ */
+
+/* Most queued rotations holding a preseal (passwords in locked memory). */
+#define VD_PRESEAL_MAX	16
+
+static void
+preseal_free(struct preseal *ps)
+{
+	if (ps == NULL)
+		return;
+	vd_secret_free(ps->pw);
+	vd_escrow_sealed_free(ps->s);
+	free(ps);
+}
+
+/* Detaches q's preseal: freed now, or when its work ends. */
+static void
+preseal_drop(struct rot *rot, struct qreq *q)
+{
+	struct preseal *ps = q->ps;
+
+	if (ps == NULL)
+		return;
+	q->ps = NULL;
+	rot->npreseal--;
+	if (ps->running)
+		ps->q = NULL;	/* preseal_done() frees it */
+	else
+		preseal_free(ps);
+}
+
+static void
+qreq_free(struct rot *rot, struct qreq *q)
+{
+	preseal_drop(rot, q);
+	free(q);
+}
+
+static void
+preseal_work(uv_work_t *w)
+{
+	vd_escrow_seal_compute(container_of(w, struct preseal, work)->s);
+}
+
+static void
+preseal_done(uv_work_t *w, int status)
+{
+	struct preseal *ps = container_of(w, struct preseal, work);
+	struct rot *rot = ps->rot;
+
+	(void)status;	/* cancelled: s not computed, prep() seals anew */
+	ps->running = 0;
+	rot->d->inflight--;
+	if (ps->q == NULL) {
+		preseal_free(ps);
+		return;
+	}
+	preseal_pump(rot);
+}
+
+/*
+ * Generates the password of queued rotation q and hands its sealing to the
+ * thread pool.  Any failure only means prep() does it as before.
+ */
+static void
+preseal_start(struct rot *rot, struct qreq *q)
+{
+	struct vd_daemon *d = rot->d;
+	struct preseal *ps = NULL;
+	const struct vd_policy *pol;
+	struct vd_txn *t = NULL;
+	json_t *target = NULL;
+	struct vd_target tg;
+	uint64_t cur, pending, last;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
+	    vd_txn_begin(d->st, 0, &t) != 0 ||
+	    vd_target_get(t, q->name, &target) != 0 ||
+	    vd_target_decode(target, q->name, &tg) != 0 ||
+	    tg.replica_of != NULL ||
+	    vd_versions_find(t, q->name, &cur, &pending) != 0 ||
+	    cur == 0 || pending != 0 ||
+	    vd_version_last(t, q->name, &last) != 0 ||
+	    d->cfg->policies == NULL ||
+	    (pol = vd_policyset_get(d->cfg->policies, tg.policy)) == NULL)
+		goto fail;
+	snprintf(ps->policy, sizeof(ps->policy), "%s", tg.policy);
+	ps->v = last + 1;
+	ps->rot = rot;
+	if (vd_policy_generate(pol, &ps->pw) != 0 ||
+	    vd_escrowd_seal_prepare(d, q->name, ps->v, ps->pw, &ps->s) != 0 ||
+	    ps->s == NULL)
+		goto fail;
+	vd_txn_abort(t);
+	t = NULL;
+	json_decref(target);
+	target = NULL;
+	if (uv_queue_work(d->loop, &ps->work, preseal_work, preseal_done) != 0)
+		goto fail;
+	ps->running = 1;
+	ps->q = q;
+	q->ps = ps;
+	rot->npreseal++;
+	d->inflight++;
+	return;
+ fail:
+	q->ps_failed = 1;	/* (a pending version, a replica, …) */
+	vd_txn_abort(t);
+	json_decref(target);
+	preseal_free(ps);
+}
+
+/*
+ * Seals ahead for the queued rotations nearest the head, up to
+ * VD_PRESEAL_MAX of them; only with escrow parties configured (without
+ * them nothing expensive is left to move).  The requests the free slots
+ * take at the next vd__pump() (a tick's batch) are left out: prep() would
+ * not wait for their sealing and seal them again.
+ */
+static void
+preseal_pump(struct rot *rot)
+{
+	long long limit = vd__conc_limit(rot);
+	size_t seen = 0, skip = limit > (long long)rot->nrunning ?
+	    (size_t)(limit - (long long)rot->nrunning) : 0;
+	struct qreq *q;
+
+	if (rot->stopping || vd_escrow_cfg_parties(vd_escrowd_cfg()) == 0)
+		return;
+	for (q = rot->qhead; q != NULL && rot->npreseal < VD_PRESEAL_MAX &&
+	    seen < skip + 2 * VD_PRESEAL_MAX; q = q->next, seen++)
+		if (seen >= skip && q->ps == NULL && !q->ps_failed &&
+		    q->mode == VD_APPLY_NEW)
+			preseal_start(rot, q);
+}
+
 /* ---- starting jobs (loop thread) -------------------------------------- */
 
 
@@ -752,6 +893,7 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 	struct { uint64_t cur, pending; } vs;
 	struct vd_target tg;
 	int64_t checkout_req = 0;	/* the request a checkout end names */
+	struct preseal *ps = NULL;	/* j->ps, taken */
 	int r;
 
 	*dirty = 0;
@@ -831,10 +973,19 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 			    "configured", name, tg.policy);
 			goto out;
 		}
-		if ((r = vd_policy_generate(pol, &j->a.new_pw)) != 0 ||
-		    (r = vd_version_last(t, name, &j->a.new_v)) != 0)
+		if ((r = vd_version_last(t, name, &j->a.new_v)) != 0)
 			goto out;
 		j->a.new_v++;
+		/* Sealed ahead on the thread pool: take it if it still fits. */
+		if (j->ps != NULL && j->ps->pw != NULL &&
+		    j->ps->v == j->a.new_v &&
+		    strcmp(j->ps->policy, tg.policy) == 0) {
+			j->a.new_pw = j->ps->pw;
+			j->ps->pw = NULL;
+			ps = j->ps;
+			rot->sealed_ahead++;
+		} else if ((r = vd_policy_generate(pol, &j->a.new_pw)) != 0)
+			goto out;
 		meta = json_pack("{s:s,s:s,s:s,s:s}", "state",
 		    vd_vstate_name(VD_VS_PENDING),
 		    "trigger", trigger, "created_at", ts, "policy", tg.policy);
@@ -849,8 +1000,8 @@ prep(struct rot *rot, struct job *j, struct vd_txn *t, int *dirty)
 		*dirty = 1;
 		if ((r = vd_secret_put(t, name, j->a.new_v, j->a.new_pw)) != 0 ||
 		    (r = vd_version_put(t, name, j->a.new_v, meta)) != 0 ||
-		    (r = vd_escrowd_seal(d, t, name,
-		    j->a.new_v, j->a.new_pw)) != 0)
+		    (r = vd_escrowd_seal_store(d, t, name, j->a.new_v,
+		    j->a.new_pw, ps != NULL ? ps->s : NULL)) != 0)
 			goto out;
 	}
 	/*
@@ -1012,8 +1163,13 @@ prep_batch(struct rot *rot, struct vd_txn *t, struct qreq **qs, size_t n,
 		    qs[i]->mode)) == NULL) {
 			r = VD_ENOMEM;
 			dirty = 1;	/* cannot tell: start over */
-		} else
+		} else {
+			/* One still on the thread pool is not waited for. */
+			if (qs[i]->ps != NULL && !qs[i]->ps->running)
+				jobs[i]->ps = qs[i]->ps;
 			r = prep(rot, jobs[i], t, &dirty);
+			jobs[i]->ps = NULL;
+		}
 		if (r == 0)
 			continue;
 		if (dirty) {
@@ -1055,7 +1211,7 @@ run_batch(struct rot *rot, struct qreq **qs, size_t n, struct job **jobs,
 			    vd_err_detail());
 			qs[i]->waiters = NULL;
 		}
-		free(qs[i]);
+		qreq_free(rot, qs[i]);
 	}
 }
 
@@ -1069,7 +1225,7 @@ launch_each(struct rot *rot, struct qreq **qs, size_t n)
 			fail_waiters(qs[i]->waiters, VD_EBUSY, vd_err_detail());
 			qs[i]->waiters = NULL;
 		}
-		free(qs[i]);
+		qreq_free(rot, qs[i]);
 	}
 }
 
@@ -1163,6 +1319,7 @@ vd__start_job(struct rot *rot, const char *name, const char *trigger,
 	rot->qtail = q;
 	if (e != NULL)
 		e->queued = 1;
+	preseal_pump(rot);
 	return 0;
 }
 
@@ -1197,7 +1354,7 @@ pump_select(struct rot *rot, struct qreq **batch, size_t max)
 			if (rot->qtail == q)
 				rot->qtail = prev;
 			e->queued = 0;
-			free(q);
+			qreq_free(rot, q);
 			continue;
 		}
 		*pp = q->next;
@@ -1230,9 +1387,10 @@ vd__pump(struct rot *rot)
 		q = batch[0];
 		if (launch(rot, q->name, q->trigger, q->mode, &q->waiters) != 0)
 			fail_waiters(q->waiters, VD_EBUSY, vd_err_detail());
-		free(q);
+		qreq_free(rot, q);
 	} else if (n > 1)
 		launch_batch(rot, batch, n);
+	preseal_pump(rot);
 }
 
 /* ---- public ----------------------------------------------------------- */
@@ -1325,11 +1483,12 @@ vd_rotate_stop(struct vd_daemon *d)
 		fail_waiters(q->waiters, VD_EBUSY, "vaultd is shutting down");
 		if ((e = vd__ent_find(rot, q->name)) != NULL)
 			e->queued = 0;
-		free(q);
+		qreq_free(rot, q);
 	}
 	rot->qhead = rot->qtail = NULL;
-	vd_log(LOG_INFO, "scheduler stopped; %u rotations finishing",
-	    rot->nrunning);
+	vd_log(LOG_INFO, "scheduler stopped; %u rotations finishing; %llu "
+	    "versions were sealed to escrow ahead, on the thread pool",
+	    rot->nrunning, rot->sealed_ahead);
 }
 
 void
@@ -1385,9 +1544,22 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 int
 vd_rotate_reload(struct vd_daemon *d)
 {
+	struct qreq *q;
+	int r;
+
 	if (engine == NULL)
 		return 0;	/* sealed: loaded when the engine starts */
-	return vd_escrowd_load(d, 1);
+	/*
+	 * Passwords generated (policies) and sealed (parties) under the old
+	 * configuration: dropped, and made again under the new one.
+	 */
+	for (q = engine->qhead; q != NULL; q = q->next) {
+		preseal_drop(engine, q);
+		q->ps_failed = 0;
+	}
+	r = vd_escrowd_load(d, 1);
+	preseal_pump(engine);
+	return r;
 }
 
 unsigned

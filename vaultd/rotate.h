@@ -82,6 +82,8 @@ void vd_rotate_notify(struct vd_daemon *d, const char *target);
  * derives from the configuration.  Escrow is escrowd.c's
  * (vd_escrowd_load(): re-seals when the parties changed, rotates every
  * target when a party was removed or re-keyed or the mode is stricter).
+ * Passwords generated and sealed ahead for queued rotations (issue 18)
+ * are dropped first and made again under the new configuration.
  * Returns 0 or a negative error (logged; the engine keeps running with
  * what it had).
  */

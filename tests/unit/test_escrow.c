@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE	/* memmem */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,67 @@ expect_need(struct vd_store *st, const char *target,
 	CHECK_INT_EQ(res.have, have);
 	CHECK_INT_EQ(res.m, m);
 	vd_escrow_result_clear(&res);
+}
+
+/* ---- sealing in three steps, the middle on another thread (issue 18) */
+
+static void *
+compute_thread(void *arg)
+{
+	vd_escrow_seal_compute(arg);
+	return NULL;
+}
+
+static void
+test_seal_split(struct vd_escrow_key **k)
+{
+	static const char *const names[] = { "customer", "vendor" };
+	static const char *const one[] = { "customer" };
+	struct vd_escrow_cfg *ec = cfg("2-of-2", names, 2);
+	struct vd_escrow_cfg *other = cfg("any", one, 1);
+	struct vd_escrow_cfg *any2 = cfg("any", names, 2);
+	struct vd_escrow_sealed *s = NULL;
+	struct vd_secret *p = sec("Split-pw#3dddddddddddd");
+	json_t *meta = json_pack("{s:s}", "state", "current"), *obj;
+	struct vd_secret *vk;
+	struct vd_store *st = new_vault("split", &vk);
+	struct vd_txn *t;
+	pthread_t th;
+
+	/* No parties: nothing to seal. */
+	CHECK_OK(vd_escrow_seal_prepare(NULL, st, "db9", 1, p, &s));
+	CHECK(s == NULL);
+	CHECK_OK(vd_escrow_seal_prepare(ec, st, "db9", 1, p, &s));
+	CHECK(s != NULL);
+	/* Not computed yet: never taken. */
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, ec, "db9", 1), 0);
+	CHECK_INT_EQ(pthread_create(&th, NULL, compute_thread, s), 0);
+	CHECK_INT_EQ(pthread_join(th, NULL), 0);
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, ec, "db9", 1), 1);
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, ec, "db9", 2), 0);
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, ec, "db8", 1), 0);
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, other, "db9", 1), 0);
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, any2, "db9", 1), 0);
+	CHECK_INT_EQ(vd_escrow_sealed_for(s, NULL, "db9", 1), 0);
+	CHECK_OK(vd_txn_begin(st, 1, &t));
+	obj = json_pack("{s:s}", "host", "localhost");
+	CHECK_OK(vd_target_put(t, "db9", obj, 1));
+	json_decref(obj);
+	CHECK_OK(vd_secret_put(t, "db9", 1, p));
+	CHECK_OK(vd_version_put(t, "db9", 1, meta));
+	CHECK_OK(vd_escrow_seal_store(ec, s, t));
+	CHECK_OK(vd_txn_commit(t));
+	vd_escrow_sealed_free(s);
+	/* Both shares, sealed on the other thread, open the password. */
+	expect_pw(st, "db9", 0, k, 2, "Split-pw#3dddddddddddd");
+	expect_need(st, "db9", &k[0], 1, 1, 2);
+	json_decref(meta);
+	vd_secret_free(p);
+	vd_escrow_cfg_free(ec);
+	vd_escrow_cfg_free(other);
+	vd_escrow_cfg_free(any2);
+	vd_store_close(st);
+	vd_secret_free(vk);
 }
 
 /* ---- key files ------------------------------------------------------ */
@@ -1338,6 +1400,7 @@ main(void)
 	st = new_vault("vault", &vk);
 	test_derive(st);
 	test_any(st, k);
+	test_seal_split(k);
 	test_two_signers(k);
 	test_quorum(st, k);
 	test_tamper(st, k);
