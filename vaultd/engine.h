@@ -80,8 +80,10 @@ struct ent {
 					 * itself, checked after its rotations */
 	struct vd_window win;		/* rotation window */
 	int		 role_denied;	/* its account may not read the replica
-					 * status (learned by a job; kept for
-					 * this daemon's life: apply.h) */
+					 * status (learned by a job; kept in
+					 * the schedule record, field
+					 * learned_denied, until the target
+					 * record changes: apply.h) */
 	int		 log_off_denied;	/* its account may not set
 					 * sql_log_off (likewise) */
 	int		 checked_out;	/* a checkout holds it (issue 17):

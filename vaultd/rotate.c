@@ -370,6 +370,13 @@ record_in(struct rot *rot, struct job *j, const json_t *target,
 	if ((r = vd_history_update(t, j->name, j->hist_seq, h)) != 0)
 		goto fail;
  commit:
+	/*
+	 * What the jobs learned of the account (after_work()): kept with the
+	 * schedule, so a restart does not ask again.
+	 */
+	if (e != NULL)
+		json_object_set_new(sf, "learned_denied", json_integer(
+		    (e->role_denied ? 1 : 0) | (e->log_off_denied ? 2 : 0)));
 	if ((r = vd_sched_update(t, j->name, sf)) != 0)
 		goto fail;
 	*sfp = sf;
@@ -1519,12 +1526,12 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	if ((e = vd__ent_add(rot, target)) == NULL)
 		goto out;
 	e->gone = 0;
-	/* The record changed (its account may have): learn afresh. */
-	e->role_denied = 0;
-	e->log_off_denied = 0;
 	if (vd_sched_get(t, target, &sched) != 0)
 		sched = NULL;
 	vd__ent_load(rot, e, tr, sched);
+	/* The record changed (its account may have): learn afresh. */
+	e->role_denied = 0;
+	e->log_off_denied = 0;
 	if (!e->busy) {
 		uint64_t cur, pending;
 

@@ -165,6 +165,13 @@ vd__ent_load(struct rot *rot, struct ent *e, const json_t *target,
 	e->checked_out = json_is_object(json_object_get(sched, "checkout"));
 	e->auth_fails = jint(sched, "auth_fails", 0);
 	e->pwerr_max = jint(sched, "pw_errors_max", -1);
+	{
+		/* What earlier jobs learned of the account (record_in()). */
+		long long d = jint(sched, "learned_denied", 0);
+
+		e->role_denied = (d & 1) != 0;
+		e->log_off_denied = (d & 2) != 0;
+	}
 	snprintf(e->replica_of, sizeof(e->replica_of), "%s",
 	    t.replica_of ? t.replica_of : "");
 	if (e->replica_of[0] != '\0') {

@@ -62,6 +62,14 @@ here.  Each scenario is a case the issue reproduced on main before:
              sql_log_off in its first rotation only; one with SUPER turns
              sql_log_off on every time; no @@port for localhost-only
 
+  learned    what a target's rotations learned of its account (no replica
+             status, no sql_log_off) is kept across a restart of vaultd and
+             forgotten when the target record changes (target set)
+
+  concurrency  [rotation] concurrency = 3 with the server's writes held
+             (FLUSH TABLES WITH READ LOCK): exactly 3 rotations wait in SET
+             PASSWORD at once, never 1 (the limit ignored) nor more
+
   sealahead  escrow sealed on the thread pool (issue 18): rotations queued
              behind the concurrency limit take envelopes sealed ahead, and
              every envelope opens to the password in force; a party removed
@@ -810,6 +818,107 @@ def trips(env):
           "no SET PASSWORD of the SUPER account in the general log")
 
 
+# --- issue 18: learned once per target, kept across restarts -----------
+
+def sc_learned():
+    with_server("englrn", "--general-log=1 "
+                "--general-log-file=@DIR@/general.log", learned)
+
+
+def learned(env):
+    """Rotation 1 asks for the replica status and sql_log_off (both
+    refused: no SUPER); after a restart of vaultd rotation 2 asks neither
+    (kept in the schedule record); after `target set` (the record changed,
+    the account may have) rotation 3 asks again."""
+    user, pw = "englrn", new_pw()
+    env.sql("CREATE USER %s@'localhost' IDENTIFIED BY %s;" % (q(user), q(pw)))
+    v = Vault(env, "learned")
+    v.start()
+    v.add("l", user, pw, "localhost")
+    logf = os.path.join(env.mdb["MDB_DIR"], "general.log")
+
+    def rotate_and_ask():
+        rc, out, err = v.ctl(["rotate", "l", "--wait"])
+        check(rc == 0, "rotation of l: %d %s" % (rc, err))
+        mains = [st for cid, (u, st) in sorted(sessions(logf).items())
+                 if u == user and any("SET PASSWORD" in x for x in st)]
+        last = mains[-1] if mains else []
+        return (any("SHOW ALL SLAVES STATUS" in x for x in last),
+                any("sql_log_off" in x for x in last))
+
+    check(rotate_and_ask() == (True, True), "rotation 1 asks both")
+    v.stop()
+    v.start()
+    check(rotate_and_ask() == (False, False), "after a restart, rotation 2 "
+          "asks neither (learned, kept)")
+    rc, out, err = v.ctl(["target", "set", "l", "--every", "45d"])
+    check(rc == 0, "target set: %d %s" % (rc, err))
+    check(rotate_and_ask() == (True, True), "after target set, rotation 3 "
+          "asks again")
+    got = v.get("l")
+    check(got is not None and env.login(user, got), "the password logs in")
+    v.stop()
+
+
+# --- issue 18: [rotation] concurrency is the number of rotations at once --
+
+def sc_concurrency():
+    with_server("engconc", "", concurrency)
+
+
+def concurrency(env):
+    """Seven targets, [rotation] concurrency = 3, the server's writes held
+    by FLUSH TABLES WITH READ LOCK: `rotate --all` has exactly 3 sessions
+    waiting in SET PASSWORD (not 1: the limit was once ignored and every
+    job ran alone; not more: the limit holds); released, all 7 rotate."""
+    n, conc = 7, 3
+    users = ["engcc%d" % i for i in range(n)]
+    pws = {u: new_pw() for u in users}
+    env.sql("".join("CREATE USER %s@'localhost' IDENTIFIED BY %s;" %
+                    (q(u), q(pws[u])) for u in users))
+    v = Vault(env, "conc", rotation="concurrency = %d\n" % conc)
+    v.start()
+    for u in users:
+        v.add(u, u, pws[u], "localhost")
+    lock = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" +
+                             env.mdb["MDB_SOCKET"], "-uroot"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    lock.stdin.write(b"FLUSH TABLES WITH READ LOCK;\n")
+    lock.stdin.flush()
+    where = ("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+             "USER LIKE 'engcc%' AND INFO LIKE 'SET PASSWORD%';")
+    time.sleep(0.5)
+    allp = subprocess.Popen([VAULTCTL, "--socket", v.sock, "rotate",
+                             "--all", "--wait", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    try:
+        end = time.time() + 20
+        while time.time() < end:
+            seen.append(int(env.sql(where).strip() or 0))
+            if seen[-1] >= conc:
+                break
+            time.sleep(0.1)
+        time.sleep(1.5)     # more than the limit would have come by now
+        seen.append(int(env.sql(where).strip() or 0))
+    finally:
+        lock.stdin.write(b"UNLOCK TABLES;\n")
+        lock.stdin.close()
+        lock.wait(timeout=60)
+    out, err = allp.communicate(timeout=120)
+    check(max(seen) == conc and seen[-1] == conc,
+          "exactly %d rotations wait at once: most %d, last %d, first "
+          "%r" % (conc, max(seen), seen[-1], seen[:5]))
+    check(allp.returncode == 0, "rotate --all: %d %s" % (
+        allp.returncode, err.decode()[:300]))
+    for u in users:
+        got = v.get(u)
+        check(got is not None and got != pws[u] and env.login(u, got),
+              "%s: the new password logs in" % u)
+    v.stop()
+
+
 # --- issue 18: escrow sealed ahead, on the thread pool ------------------
 
 def breakglass(v, key, fp, name):
@@ -902,7 +1011,8 @@ SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("diskfull", sc_diskfull), ("bind", sc_bind),
              ("reuse", sc_reuse), ("twomethods", sc_twomethods),
              ("socket", sc_socket), ("replica", sc_replica),
-             ("trips", sc_trips), ("sealahead", sc_sealahead)]
+             ("trips", sc_trips), ("learned", sc_learned),
+             ("concurrency", sc_concurrency), ("sealahead", sc_sealahead)]
 
 
 if __name__ == "__main__":
