@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "mem.h"
+#include "util.h"
 
 /*
  * The secure arena (issue 18).  Every sodium_malloc()/sodium_free() pair
@@ -20,8 +21,8 @@
  * such pairs, ~18 % of vaultd's samples.  Small secrets (passwords, keys,
  * SQL text: almost all of them) therefore come from one arena allocated
  * once with sodium_malloc() — so the arena as a whole has its guard pages,
- * its canary, mlock and MADV_DONTDUMP — cut into ARENA_SLOTS slots of
- * SLOT_BYTES.  Each slot ends in a canary (random per process) that
+ * its canary, mlock and MADV_DONTDUMP — cut into fixed-size slots (struct
+ * slots below).  Each slot ends in a canary (random per process) that
  * vd_secret_free() checks and aborts on, as sodium_free() does for its own;
  * a freed slot is wiped whole before it goes back on the free list.  What
  * the arena gives up against one sodium_malloc() each is the guard page
@@ -29,32 +30,54 @@
  * by the canary at free, not by a fault at the write.  Bigger secrets, and
  * any when the arena is full, still get a sodium_malloc() of their own.
  */
-#define SLOT_BYTES	256	/* bytes per slot: header, data, NUL, canary */
-#define ARENA_SLOTS	512	/* 128 KiB locked */
 #define CANARY_BYTES	16
+
+/*
+ * Two slot sizes: small secrets (passwords, keys, most SQL text) and the
+ * larger ones a rotation also makes each time (a password change's
+ * statement buffer, sized for every method's hash; an opened record).
+ * 128 KiB + 256 KiB locked in all.
+ */
+struct slots {
+	size_t		 bytes;		/* per slot: header, data, NUL, canary */
+	size_t		 n;		/* slots */
+	unsigned char	*base;		/* n * bytes, or NULL */
+	uint16_t	*free;		/* stack of free slot indexes */
+	size_t		 nfree;		/* entries in free */
+};
+
+static uint16_t free_small[512], free_large[64];
+static struct slots arenas[] = {
+	{ 256, 512, NULL, free_small, 0 },
+	{ 4096, 64, NULL, free_large, 0 },
+};
 
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t arena_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char *arena;		/* ARENA_SLOTS * SLOT_BYTES, or NULL */
-static uint16_t arena_free[ARENA_SLOTS];	/* stack of free slot indexes */
-static size_t arena_nfree;		/* entries in arena_free */
 static unsigned char canary[CANARY_BYTES];	/* ends every slot */
 
 static void
 arena_init(void)
 {
-	if (sodium_init() < 0 ||
-	    (arena = sodium_malloc((size_t)ARENA_SLOTS * SLOT_BYTES)) == NULL)
-		return;		/* no arena: every secret is sodium_malloc'd */
+	if (sodium_init() < 0)
+		return;
 	randombytes_buf(canary, sizeof(canary));
-	for (size_t i = 0; i < ARENA_SLOTS; i++) {
-		unsigned char *slot = arena + i * SLOT_BYTES;
+	for (size_t a = 0; a < VD_NELEM(arenas); a++) {
+		struct slots *sl = &arenas[a];
 
-		memset(slot, 0, SLOT_BYTES - CANARY_BYTES);
-		memcpy(slot + SLOT_BYTES - CANARY_BYTES, canary, CANARY_BYTES);
-		arena_free[i] = (uint16_t)(ARENA_SLOTS - 1 - i);
+		/* None: every secret of this size is sodium_malloc'd. */
+		if ((sl->base = sodium_malloc(sl->n * sl->bytes)) == NULL)
+			continue;
+		for (size_t i = 0; i < sl->n; i++) {
+			unsigned char *slot = sl->base + i * sl->bytes;
+
+			memset(slot, 0, sl->bytes - CANARY_BYTES);
+			memcpy(slot + sl->bytes - CANARY_BYTES, canary,
+			    CANARY_BYTES);
+			sl->free[i] = (uint16_t)(sl->n - 1 - i);
+		}
+		sl->nfree = sl->n;
 	}
-	arena_nfree = ARENA_SLOTS;
 }
 
 /* A zeroed slot for a secret of size bytes (header included), or NULL. */
@@ -63,38 +86,45 @@ arena_get(size_t size)
 {
 	unsigned char *slot = NULL;
 
-	if (size > SLOT_BYTES - CANARY_BYTES)
-		return NULL;
 	(void)pthread_once(&arena_once, arena_init);
-	if (arena == NULL)
-		return NULL;
 	pthread_mutex_lock(&arena_mu);
-	if (arena_nfree > 0)
-		slot = arena + (size_t)arena_free[--arena_nfree] * SLOT_BYTES;
+	for (size_t a = 0; a < VD_NELEM(arenas) && slot == NULL; a++) {
+		struct slots *sl = &arenas[a];
+
+		if (sl->base != NULL && size <= sl->bytes - CANARY_BYTES &&
+		    sl->nfree > 0)
+			slot = sl->base + (size_t)sl->free[--sl->nfree] *
+			    sl->bytes;
+	}
 	pthread_mutex_unlock(&arena_mu);
 	return slot;
 }
 
-/* Whether p is a slot of the arena (then it is given back there). */
+/* Whether p is a slot of an arena (then it is given back there). */
 static int
 arena_put(void *p)
 {
 	unsigned char *slot = p;
-	size_t i;
 
-	if (arena == NULL || slot < arena ||
-	    slot >= arena + (size_t)ARENA_SLOTS * SLOT_BYTES)
-		return 0;
-	i = (size_t)(slot - arena) / SLOT_BYTES;
-	if (slot != arena + i * SLOT_BYTES ||
-	    sodium_memcmp(slot + SLOT_BYTES - CANARY_BYTES, canary,
-	    CANARY_BYTES) != 0)
-		abort();	/* overrun or a bad pointer: as sodium_free() */
-	sodium_memzero(slot, SLOT_BYTES - CANARY_BYTES);
-	pthread_mutex_lock(&arena_mu);
-	arena_free[arena_nfree++] = (uint16_t)i;
-	pthread_mutex_unlock(&arena_mu);
-	return 1;
+	for (size_t a = 0; a < VD_NELEM(arenas); a++) {
+		struct slots *sl = &arenas[a];
+		size_t i;
+
+		if (sl->base == NULL || slot < sl->base ||
+		    slot >= sl->base + sl->n * sl->bytes)
+			continue;
+		i = (size_t)(slot - sl->base) / sl->bytes;
+		if (slot != sl->base + i * sl->bytes ||
+		    sodium_memcmp(slot + sl->bytes - CANARY_BYTES, canary,
+		    CANARY_BYTES) != 0)
+			abort();	/* overrun or a bad pointer */
+		sodium_memzero(slot, sl->bytes - CANARY_BYTES);
+		pthread_mutex_lock(&arena_mu);
+		sl->free[sl->nfree++] = (uint16_t)i;
+		pthread_mutex_unlock(&arena_mu);
+		return 1;
+	}
+	return 0;
 }
 
 int

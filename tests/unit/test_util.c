@@ -169,6 +169,26 @@ test_secret_arena(void)
 	CHECK(waitpid(pid, &st, 0) == pid);
 	CHECK(WIFSIGNALED(st));
 	CHECK_INT_EQ(WTERMSIG(st), SIGABRT);
+
+	/* The larger slots (a statement buffer, an opened record): likewise. */
+	CHECK((a = vd_secret_new(1200)) != NULL);
+	memset(a->data, 'y', 1200);
+	raw = (volatile unsigned char *)a;
+	vd_secret_free(a);
+	for (size_t i = 0; i < sizeof(*a) + 1200; i++)
+		CHECK_INT_EQ(raw[i], 0);
+	fflush(NULL);
+	CHECK((pid = fork()) >= 0);
+	if (pid == 0) {
+		if ((a = vd_secret_new(1200)) == NULL)
+			_exit(3);
+		memset(a->data, 'x', 4096 - sizeof(*a));	/* to the slot's end */
+		vd_secret_free(a);
+		_exit(0);	/* not caught */
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT_EQ(WTERMSIG(st), SIGABRT);
 }
 
 static void
