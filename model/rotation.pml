@@ -7,7 +7,10 @@
  *
  *   engine    the rotation engine: scheduler and one job at a time
  *             (prep, open_as, apply, verify, record; resolve; check);
- *             crashes at any step (memory lost, the store kept);
+ *             crashes at any step (memory lost, the store kept); a job
+ *             vaultd prepares ahead and holds for a free slot (rotate.c
+ *             run_job) is this one with more steps of the others between
+ *             its prep and its open_as, which the interleaving has;
  *   operator  get, rotate, set-password, target remove, abandon and
  *             config reload, at any time, concurrent with the engine
  *             (one request at a time: get and the others are single

@@ -52,6 +52,9 @@ struct job {
 	struct waiter	*waiters;	/* who to tell */
 	struct preseal	*ps;		/* during prep() only: sealed ahead */
 	struct job	*next;		/* running list */
+	struct job	*hnext;		/* held list (prepared ahead) */
+	int		 held;		/* prepared (its pending version
+					 * committed), waiting for a slot */
 };
 
 /* The scheduler's view of one target. */
@@ -126,8 +129,12 @@ struct rot {
 	uv_timer_t	 timer;		/* the scheduler tick */
 	struct ent	*ents;		/* sorted by name */
 	size_t		 nents, cap;
-	struct job	*running;	/* jobs in flight */
-	unsigned	 nrunning;
+	struct job	*running;	/* jobs in flight: on the thread pool,
+					 * or prepared ahead and held */
+	unsigned	 nrunning;	/* jobs in running */
+	unsigned	 nactive;	/* of them on the thread pool: at most
+					 * vd__conc_limit() */
+	struct job	*held, *held_tail;	/* FIFO of held jobs */
 	struct qreq	*qhead, *qtail;	/* FIFO of waiting requests */
 	unsigned	 npreseal;	/* queued requests holding a preseal */
 	unsigned long long sealed_ahead;	/* versions prep() took sealed
@@ -174,6 +181,7 @@ void vd__ent_load(struct rot *rot, struct ent *e, const json_t *target,
 int64_t vd__next_due(const struct ent *e, int64_t every);
 int64_t vd__next_check(const struct rot *rot);
 long long vd__conc_limit(const struct rot *rot);
+long long vd__run_capacity(const struct rot *rot);
 int vd__may_start(struct rot *rot, struct ent *e, const char *trigger,
     int64_t now);
 void vd__persist_new(struct rot *rot);

@@ -14,7 +14,12 @@
  * the thread pool: struct preseal), runs its MariaDB work on the thread pool
  * with copies of everything it needs (struct vd_apply: no json_t, no store
  * access there), and records its outcome back on the loop thread, grouped
- * with the others that ended in the same loop iteration (one fsync).
+ * with the others that ended in the same loop iteration (one fsync).  Up
+ * to vd__conc_limit() jobs are on the thread pool at once; as many again
+ * may be prepared ahead (pending version committed) and held on
+ * rot->held, so a finished job's slot is taken in after_work() at once,
+ * not after the next commit (issue 18).  A held job is running in every
+ * other respect (busy, joined by waiters, waited for at stop).
  *
  * Drift repair without an admin account (a database restored from backup
  * brings back an older mysql.user row, so an older password): a target
@@ -78,6 +83,7 @@ static int prep_batch(struct rot *, struct vd_txn *, struct qreq **, size_t,
 static void run_batch(struct rot *, struct qreq **, size_t, struct job **,
     int);
 static void launch_each(struct rot *, struct qreq **, size_t);
+static void dispatch_held(struct rot *);
 static void qreq_free(struct rot *, struct qreq *);
 static void preseal_pump(struct rot *);
 
@@ -655,7 +661,10 @@ after_work(uv_work_t *w, int status)
 			break;
 		}
 	rot->nrunning--;
+	rot->nactive--;
 	rot->d->inflight--;
+	/* Its slot goes to the oldest job prepared ahead, now. */
+	dispatch_held(rot);
 	if (e != NULL) {
 		/* What the job learned of the account, for the next ones. */
 		e->role_denied |= j->a.role_denied;
@@ -803,7 +812,7 @@ preseal_start(struct rot *rot, struct qreq *q)
 static void
 preseal_pump(struct rot *rot)
 {
-	long long limit = vd__conc_limit(rot);
+	long long limit = vd__run_capacity(rot);
 	size_t seen = 0, skip = limit > (long long)rot->nrunning ?
 	    (size_t)(limit - (long long)rot->nrunning) : 0;
 	struct qreq *q;
@@ -1075,6 +1084,65 @@ not_started(struct job *j, int r)
 	job_free(j);
 }
 
+/* Hands job j (on rot->running) to the thread pool.  Returns 0 or a
+ * libuv error. */
+static int
+queue_job(struct rot *rot, struct job *j)
+{
+	int r;
+
+	j->held = 0;
+	if ((r = uv_queue_work(rot->d->loop, &j->work, work_cb,
+	    after_work)) == 0)
+		rot->nactive++;
+	return r;
+}
+
+/*
+ * Job j (on rot->running) could not be queued (libuv error r): unwinds it
+ * (after_work() will not run; its committed pending version is resolved
+ * like any other) and frees it.  The caller keeps or fails the waiters.
+ */
+static void
+unqueued(struct rot *rot, struct job *j, int r)
+{
+	struct job **pp;
+	struct ent *e = vd__ent_find(rot, j->name);
+
+	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	rot->nrunning--;
+	rot->d->inflight--;
+	if (e != NULL)
+		e->busy = 0;
+	r = vd_err_set(VD_ENOMEM, "cannot queue work: %s", uv_strerror(r));
+	not_started(j, r);
+}
+
+/* Queues held jobs, oldest first, while thread-pool slots are free. */
+static void
+dispatch_held(struct rot *rot)
+{
+	struct job *j;
+	int r;
+
+	while ((j = rot->held) != NULL &&
+	    rot->nactive < (unsigned)vd__conc_limit(rot)) {
+		rot->held = j->hnext;
+		if (rot->held == NULL)
+			rot->held_tail = NULL;
+		j->hnext = NULL;
+		if ((r = queue_job(rot, j)) != 0) {
+			fail_waiters(j->waiters, VD_ENOMEM, "cannot queue work");
+			j->waiters = NULL;
+			unqueued(rot, j, r);
+		}
+	}
+}
+
 /*
  * Hands prepared (and, for a rotation, committed) job j to the thread
  * pool.  On success takes the waiters *wp (may be NULL).  On failure frees
@@ -1098,16 +1166,17 @@ run_job(struct rot *rot, struct job *j, struct waiter **wp)
 	rot->running = j;
 	rot->nrunning++;
 	d->inflight++;
-	if ((r = uv_queue_work(d->loop, &j->work, work_cb, after_work)) != 0) {
-		/* Never queued: unwind (after_work will not run). */
-		rot->running = j->next;
-		rot->nrunning--;
-		d->inflight--;
-		if (e != NULL)
-			e->busy = 0;
-		r = vd_err_set(VD_ENOMEM, "cannot queue work: %s",
-		    uv_strerror(r));
-		not_started(j, r);
+	if (rot->nactive >= (unsigned)vd__conc_limit(rot)) {
+		/* Prepared ahead: held until a slot frees (after_work()). */
+		j->held = 1;
+		j->hnext = NULL;
+		if (rot->held_tail != NULL)
+			rot->held_tail->hnext = j;
+		else
+			rot->held = j;
+		rot->held_tail = j;
+	} else if ((r = queue_job(rot, j)) != 0) {
+		unqueued(rot, j, r);
 		return r;
 	}
 	if (wp != NULL) {
@@ -1272,7 +1341,7 @@ vd__start_job(struct rot *rot, const char *name, const char *trigger,
 	struct ent *e = vd__ent_find(rot, name);
 	struct waiter *w = wp ? *wp : NULL;
 	struct qreq *q;
-	long long limit = vd__conc_limit(rot);
+	long long limit = vd__run_capacity(rot);
 
 	if (rot->stopping)
 		return vd_err_set(VD_EBUSY, "vaultd is shutting down");
@@ -1337,7 +1406,7 @@ vd__start_job(struct rot *rot, const char *name, const char *trigger,
 static size_t
 pump_select(struct rot *rot, struct qreq **batch, size_t max)
 {
-	long long limit = vd__conc_limit(rot);
+	long long limit = vd__run_capacity(rot);
 	struct qreq *q, **pp = &rot->qhead, *prev = NULL;
 	size_t n = 0;
 

@@ -42,6 +42,18 @@ vd__conc_limit(const struct rot *rot)
 	return want < room ? want : room;
 }
 
+/*
+ * Jobs that may be in flight: the limit on the thread pool, and as many
+ * again prepared ahead (their pending versions committed, held until a
+ * slot frees: rotate.c run_job()), so a finished job's slot is taken at
+ * once instead of after the next commit.
+ */
+long long
+vd__run_capacity(const struct rot *rot)
+{
+	return 2 * vd__conc_limit(rot);
+}
+
 int64_t
 vd__next_check(const struct rot *rot)
 {

@@ -70,6 +70,13 @@ here.  Each scenario is a case the issue reproduced on main before:
              (FLUSH TABLES WITH READ LOCK): exactly 3 rotations wait in SET
              PASSWORD at once, never 1 (the limit ignored) nor more
 
+  ahead      jobs prepared ahead (issue 18): with concurrency = 2 and the
+             server's writes held, 2 rotations wait in SET PASSWORD and 2
+             more are prepared (pending, committed) and held; SIGKILL, then
+             a restart resolves every one (each password logs in, no
+             history row left running); SIGTERM lets the held ones run and
+             finish before vaultd exits
+
   sealahead  escrow sealed on the thread pool (issue 18): rotations queued
              behind the concurrency limit take envelopes sealed ahead, and
              every envelope opens to the password in force; a party removed
@@ -919,6 +926,100 @@ def concurrency(env):
     v.stop()
 
 
+# --- issue 18: jobs prepared ahead and held for a slot --------------------
+
+def sc_ahead():
+    with_server("engahd", "", ahead)
+
+
+def ahead(env):
+    """concurrency = 2, six targets, the server's writes held (FLUSH TABLES
+    WITH READ LOCK): 2 sessions wait in SET PASSWORD, and 4 targets are
+    pending (2 running, 2 prepared ahead and held: their pending versions
+    committed before any touches the server).  Round 1 kills vaultd
+    (SIGKILL) there; round 2 stops it (SIGTERM) there, and the held jobs
+    run and finish before it exits.  Either way every target ends with a
+    password that logs in and no history row left running."""
+    n, conc = 6, 2
+    users = ["engah%d" % i for i in range(n)]
+    pws = {u: new_pw() for u in users}
+    env.sql("".join("CREATE USER %s@'localhost' IDENTIFIED BY %s;" %
+                    (q(u), q(pws[u])) for u in users))
+    v = Vault(env, "ahead", rotation="concurrency = %d\n" % conc)
+    v.start()
+    for u in users:
+        v.add(u, u, pws[u], "localhost")
+    waiting = ("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+               "USER LIKE 'engah%' AND INFO LIKE 'SET PASSWORD%';")
+    for rnd, sig in ((1, signal.SIGKILL), (2, signal.SIGTERM)):
+        lock = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" +
+                                 env.mdb["MDB_SOCKET"], "-uroot"],
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        lock.stdin.write(b"FLUSH TABLES WITH READ LOCK;\n")
+        lock.stdin.flush()
+        time.sleep(0.5)
+        rc, out, err = v.ctl(["rotate", "--all"])
+        check(rc == 0, "round %d: rotate --all: %d %s" % (rnd, rc, err))
+        pend, sessions_ = [], 0
+        end = time.time() + 20
+        while time.time() < end:
+            sessions_ = int(env.sql(waiting).strip() or 0)
+            pend = [u for u in users if any(
+                x.get("state") == "pending" for x in versions(v, u))]
+            if sessions_ >= conc and len(pend) >= 2 * conc:
+                break
+            time.sleep(0.1)
+        check(sessions_ == conc, "round %d: %d sessions wait in SET "
+              "PASSWORD (the limit)" % (rnd, sessions_))
+        check(len(pend) == 2 * conc, "round %d: %d targets pending (%d "
+              "running, as many prepared ahead and held): %r" % (
+                  rnd, len(pend), conc, pend))
+        if sig == signal.SIGKILL:
+            v.stop(signal.SIGKILL)
+            lock.stdin.write(b"UNLOCK TABLES;\n")
+        else:
+            before = len(v.logtext())
+            v.proc.send_signal(signal.SIGTERM)
+            time.sleep(1)
+            lock.stdin.write(b"UNLOCK TABLES;\n")
+            lock.stdin.flush()
+            # Not v.stop(): a second SIGTERM after the handlers closed
+            # would kill it.
+            v.proc.wait(timeout=120)
+            v.err.close()
+            v.proc = None
+            done = re.findall(r"(engah\d): rotated to version",
+                              v.logtext()[before:])
+            check(sorted(done) == sorted(pend), "round 2: after SIGTERM "
+                  "the running and the held jobs finished before vaultd "
+                  "exited: %r, pending were %r" % (done, pend))
+        lock.stdin.close()
+        lock.wait(timeout=60)
+        if sig == signal.SIGTERM:
+            # Stopped with the held jobs run to their end: nothing pending
+            # was left for the next start.
+            v.start()
+            left = [u for u in users if any(
+                x.get("state") == "pending" for x in versions(v, u))]
+            check(left == [], "round 2: the held jobs ran and finished "
+                  "at stop, before vaultd exited: still pending %r" % left)
+        else:
+            v.start()
+        for u in users:
+            st = settle(v, u)
+            check(st.get("state") == "ok", "round %d: %s ends ok: %r" % (
+                rnd, u, st))
+            got = v.get(u)
+            check(got is not None and env.login(u, got),
+                  "round %d: %s's password in the vault logs in" % (rnd, u))
+            h = v.history(u)
+            check(not any(x.get("result") == "running" for x in h),
+                  "round %d: no history row of %s left running" % (rnd, u))
+    v.stop()
+
+
 # --- issue 18: escrow sealed ahead, on the thread pool ------------------
 
 def breakglass(v, key, fp, name):
@@ -1012,7 +1113,8 @@ SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("reuse", sc_reuse), ("twomethods", sc_twomethods),
              ("socket", sc_socket), ("replica", sc_replica),
              ("trips", sc_trips), ("learned", sc_learned),
-             ("concurrency", sc_concurrency), ("sealahead", sc_sealahead)]
+             ("concurrency", sc_concurrency), ("ahead", sc_ahead),
+             ("sealahead", sc_sealahead)]
 
 
 if __name__ == "__main__":
