@@ -5,7 +5,8 @@
 # (scripts/memcheck.sh: errors and leaks fail), a 2-minute crash soak
 # (scripts/soak.sh --strict: a get whose password does not log in, or a
 # history row left running, fails it), then every libFuzzer target for a bounded time
-# (VD_FUZZ_SECONDS, default 60).  The release suite includes the Debian
+# (VD_FUZZ_SECONDS, default 45: 12 targets, the whole run kept under 45
+# minutes on 2 cores).  The release suite includes the Debian
 # package test (tests/dist/test_package.sh: build, lintian, install, upgrade,
 # purge in a cached mmdebstrap root).  The integration tests start and stop their own throwaway MariaDB
 # servers; nothing outside the build trees, /tmp and the package test's
@@ -49,8 +50,8 @@ run_suite asan -DCMAKE_BUILD_TYPE=Debug -DVD_SANITIZE=ON || status=1
 echo "==> soak: 2 minutes (scripts/soak.sh --strict; vaultd and mariadbd killed at random, the disk filled, gets checked by a login)"
 sh scripts/soak.sh --strict 120 build/release || status=1
 
-echo "==> fuzz: each libFuzzer target for ${VD_FUZZ_SECONDS:-60}s"
-sh scripts/fuzz.sh "${VD_FUZZ_SECONDS:-60}" || status=1
+echo "==> fuzz: each libFuzzer target for ${VD_FUZZ_SECONDS:-45}s"
+sh scripts/fuzz.sh "${VD_FUZZ_SECONDS:-45}" || status=1
 
 if [ "$status" -eq 0 ]; then
 	echo "==> all suites passed"
