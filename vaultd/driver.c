@@ -1774,7 +1774,8 @@ bypass(const struct methods *ms, const struct route *ro, const char *user)
  * method of the account could have let it in without the password
  * (bypass()), the login is the proof.  Otherwise the account's stored
  * values, read through this very session (SHOW CREATE USER of its own
- * account needs no privilege), must all be pw's.  Returns 0 (proven),
+ * account needs no privilege; on MariaDB the one connect_proven()'s
+ * vd_drv_current_user() already sent, cached in c), must all be pw's.  Returns 0 (proven),
  * VD_EAUTH (a method let the login in, but the account does not hold
  * pw), VD_DRV_UNPROVEN (nothing proves it: no password method, an
  * unknown plugin, the methods unreadable), VD_ETIMEDOUT or VD_ENOMEM.
@@ -1840,7 +1841,9 @@ split_account(char *cu, char **host)
 /*
  * Connects as user along ro with pw and proves the login (prove()) for
  * the account the server matched; with want_host set, that account must
- * be user@want_host.  On success *out owns the connection.
+ * be user@want_host.  On success *out owns the connection.  On MariaDB
+ * this is one statement after the login: SHOW CREATE USER (no name) tells
+ * the matched account and the methods prove() reads (issue 18).
  */
 static int
 connect_proven(const struct vd_dbtarget *t, const struct route *ro,
