@@ -42,11 +42,54 @@
  */
 #define NAME_MAXLEN	1024	/* longest user or account host accepted */
 
+/*
+ * How vaultd sees one authentication method of an account.  Password
+ * methods store a value derived from the password alone, so vaultd can
+ * compute and compare it; the others let a login in by other means.
+ */
+enum mkind {
+	MK_NATIVE,	/* mysql_native_password: '*' + hex SHA1(SHA1(pw)) */
+	MK_ED25519,	/* ed25519: base64 of the public key from pw */
+	MK_NOPW,	/* unix_socket, named_pipe, gssapi, pam: no password */
+	MK_UNKNOWN,	/* any other plugin: vaultd cannot tell */
+};
+
+#define MAXMETHODS	8	/* OR alternatives read per account */
+#define PLUGIN_MAXLEN	64	/* longest plugin name accepted */
+#define AUTH_MAXLEN	512	/* longest stored authentication string */
+#define CREATE_MAXLEN	4096	/* longest SHOW CREATE USER line accepted */
+
+/* One method of an account, in the account's order. */
+struct method {
+	enum mkind	 kind;
+	char		 plugin[PLUGIN_MAXLEN];	/* the plugin's name */
+	char		 auth[AUTH_MAXLEN];	/* its stored string */
+};
+
+/* An account's methods ("IDENTIFIED VIA a OR b …"). */
+struct methods {
+	size_t		 n;			/* methods in m */
+	struct method	 m[MAXMETHODS];
+};
+
 struct vd_drv_conn {
 	MYSQL		*my;		/* the Connector/C handle */
 	int		 mariadb;	/* 1: MariaDB, 0: MySQL */
 	int		 log_off;	/* sql_log_off: 0 not tried, 1 on or
 					 * skipped, 2 refused by the server */
+	/*
+	 * The session's own account and its methods, as one SHOW CREATE
+	 * USER without a name returned them (vd_drv_current_user()), so
+	 * that read_methods() of that very account on this connection needs
+	 * no second round trip (issue 18).  Valid while own_ok; dropped
+	 * (wiped: the methods hold stored password hashes) by drop_own() on
+	 * every password change sent on this connection, every statement
+	 * a caller runs through vd_drv_exec()/vd_drv_query1(), and close.
+	 */
+	int		 own_ok;	/* 1: the three fields below are valid */
+	char		 own_user[NAME_MAXLEN];	/* its user name, decoded */
+	char		 own_host[NAME_MAXLEN];	/* its host, decoded */
+	struct methods	 own;		/* its methods */
 };
 
 /* Where one login goes. */
@@ -57,6 +100,17 @@ struct route {
 	const char	*row;		/* account host the login is for; NULL:
 					 * whichever row the server matches */
 };
+
+/* Forgets c's own account and methods (vd_drv_conn.own_ok), wiped. */
+static void
+drop_own(struct vd_drv_conn *c)
+{
+	if (c->own_ok)
+		sodium_memzero(&c->own, sizeof(c->own));
+	c->own_ok = 0;
+	c->own_user[0] = '\0';
+	c->own_host[0] = '\0';
+}
 
 static once_flag lib_once = ONCE_FLAG_INIT;
 static int lib_rc;	/* written once under lib_once, then read-only */
@@ -516,6 +570,7 @@ vd_drv_close(struct vd_drv_conn *c)
 {
 	if (c == NULL)
 		return;
+	drop_own(c);
 	if (c->my != NULL)
 		mysql_close(c->my);
 	free(c);
@@ -567,6 +622,7 @@ vd_drv_exec(struct vd_drv_conn *c, const char *sql, char *err, size_t errlen)
 {
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	drop_own(c);	/* the caller's statement may change the account */
 	return run(c, sql, strlen(sql), NULL, "query", err, errlen);
 }
 
@@ -624,6 +680,7 @@ int
 vd_drv_query1(struct vd_drv_conn *c, const char *sql, char *out,
     size_t outlen, char *err, size_t errlen)
 {
+	drop_own(c);	/* the caller's statement may change the account */
 	return query1(c, sql, strlen(sql), out, outlen, err, errlen);
 }
 
@@ -652,11 +709,55 @@ vd_drv_learn_port(struct vd_drv_conn *c, struct vd_dbtarget *t)
 		t->port = (unsigned)pv;
 }
 
+static int parse_create(const char *s, char *user, size_t ulen, char *host,
+    size_t hlen, struct methods *ms);
+
+/*
+ * MariaDB: SHOW CREATE USER without a name shows the session's own
+ * account (CURRENT_USER(): the row the server matched; no privilege
+ * needed), "CREATE USER `u`@`h` IDENTIFIED …".  One round trip tells
+ * both the account, written to buf as CURRENT_USER() writes it
+ * ("user@host"), and its methods, kept in c for read_methods() (see
+ * vd_drv_conn.own_ok).  Returns 0, or -1 on any failure (an error, a line
+ * the parser does not know, a name that does not fit), the cache dropped.
+ */
+static int
+own_account(struct vd_drv_conn *c, char *buf, size_t len)
+{
+	static const char sql[] = "SHOW CREATE USER";
+	char *line;
+	int n, r = -1;
+
+	drop_own(c);
+	if ((line = malloc(CREATE_MAXLEN)) == NULL)
+		return -1;
+	if (query1(c, sql, sizeof(sql) - 1, line, CREATE_MAXLEN, NULL, 0) ==
+	    0 && parse_create(line, c->own_user, sizeof(c->own_user),
+	    c->own_host, sizeof(c->own_host), &c->own) == 0) {
+		c->own_ok = 1;
+		n = snprintf(buf, len, "%s@%s", c->own_user, c->own_host);
+		r = n >= 0 && (size_t)n < len ? 0 : -1;
+	}
+	if (r != 0)
+		drop_own(c);
+	sodium_memzero(line, CREATE_MAXLEN);	/* stored hashes */
+	free(line);
+	return r;
+}
+
 int
 vd_drv_current_user(struct vd_drv_conn *c, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	return vd_drv_query1(c, "SELECT CURRENT_USER()", buf, len, err, errlen);
+	static const char sql[] = "SELECT CURRENT_USER()";
+
+	if (c->mariadb && own_account(c, buf, len) == 0) {
+		if (err != NULL && errlen > 0)
+			err[0] = '\0';
+		return 0;
+	}
+	/* MySQL, or the short form failed: exactly as before issue 18. */
+	return query1(c, sql, sizeof(sql) - 1, buf, len, err, errlen);
 }
 
 /*
@@ -889,36 +990,6 @@ vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen)
 	return r;
 }
 
-/*
- * How vaultd sees one authentication method of an account.  Password
- * methods store a value derived from the password alone, so vaultd can
- * compute and compare it; the others let a login in by other means.
- */
-enum mkind {
-	MK_NATIVE,	/* mysql_native_password: '*' + hex SHA1(SHA1(pw)) */
-	MK_ED25519,	/* ed25519: base64 of the public key from pw */
-	MK_NOPW,	/* unix_socket, named_pipe, gssapi, pam: no password */
-	MK_UNKNOWN,	/* any other plugin: vaultd cannot tell */
-};
-
-#define MAXMETHODS	8	/* OR alternatives read per account */
-#define PLUGIN_MAXLEN	64	/* longest plugin name accepted */
-#define AUTH_MAXLEN	512	/* longest stored authentication string */
-#define CREATE_MAXLEN	4096	/* longest SHOW CREATE USER line accepted */
-
-/* One method of an account, in the account's order. */
-struct method {
-	enum mkind	 kind;
-	char		 plugin[PLUGIN_MAXLEN];	/* the plugin's name */
-	char		 auth[AUTH_MAXLEN];	/* its stored string */
-};
-
-/* An account's methods ("IDENTIFIED VIA a OR b …"). */
-struct methods {
-	size_t		 n;			/* methods in m */
-	struct method	 m[MAXMETHODS];
-};
-
 static enum mkind
 kind_of(const char *plugin)
 {
@@ -975,23 +1046,36 @@ word(const char **p, const char *w)
 	return 1;
 }
 
-/* Skips a quoted name (`…` or '…', the quote doubled inside). */
+/*
+ * Moves *p past a quoted name (`…` or '…', the quote doubled inside).
+ * With out, the name must be `…` (as SHOW CREATE USER writes it) and is
+ * decoded into out (len bytes, NUL-terminated; too long fails).
+ * Returns 0 or -1 (*p left alone).
+ */
 static int
-skip_name(const char **p)
+scan_name(const char **p, char *out, size_t len)
 {
 	const char *s = *p;
 	char q = *s;
+	size_t n = 0;
 
-	if (q != '`' && q != '\'')
+	if (q != '`' && (q != '\'' || out != NULL))
 		return -1;
 	for (s++; *s != '\0'; s++) {
 		if (*s == q && s[1] == q)
 			s++;
 		else if (*s == q) {
+			if (out != NULL)
+				out[n] = '\0';
 			*p = s + 1;
 			return 0;
 		} else if (q == '\'' && *s == '\\' && s[1] != '\0')
 			s++;
+		if (out != NULL) {
+			if (n + 1 >= len)
+				return -1;
+			out[n++] = *s;
+		}
 	}
 	return -1;
 }
@@ -1055,10 +1139,14 @@ add_method(struct methods *ms, const char *plugin, size_t n)
  *   … IDENTIFIED BY PASSWORD '<hash>'		mysql_native_password
  *   … IDENTIFIED VIA p [USING '<s>'] [OR q [USING '<s>']]…
  * followed by REQUIRE, WITH, PASSWORD EXPIRE, ACCOUNT … clauses, which
- * are left alone.  Returns 0, or -1 on anything else (MySQL's form).
+ * are left alone.  With user (ulen bytes) and host (hlen), the account
+ * name must be `u`@`h` and is decoded into them (`` inside a name is one
+ * backtick); without, '…' names are skipped too.  Returns 0, or -1 on
+ * anything else (MySQL's form, a name that does not fit).
  */
 static int
-parse_methods(const char *s, struct methods *ms)
+parse_create(const char *s, char *user, size_t ulen, char *host,
+    size_t hlen, struct methods *ms)
 {
 	struct method *m;
 	size_t n;
@@ -1068,7 +1156,8 @@ parse_methods(const char *s, struct methods *ms)
 		return -1;
 	while (*s == ' ')
 		s++;
-	if (skip_name(&s) != 0 || *s++ != '@' || skip_name(&s) != 0)
+	if (scan_name(&s, user, ulen) != 0 || *s++ != '@' ||
+	    scan_name(&s, host, hlen) != 0)
 		return -1;
 	if (!word(&s, "IDENTIFIED"))
 		return add_method(ms, "mysql_native_password", 21) ? 0 : -1;
@@ -1093,6 +1182,31 @@ parse_methods(const char *s, struct methods *ms)
 			return -1;
 	} while (word(&s, "OR"));
 	return 0;
+}
+
+/* parse_create() without the account name: SHOW CREATE USER 'u'@'h'. */
+static int
+parse_methods(const char *s, struct methods *ms)
+{
+	return parse_create(s, NULL, 0, NULL, 0, ms);
+}
+
+int
+vd__drv_parse_create(const char *line, char *user, size_t ulen, char *host,
+    size_t hlen, size_t *nmethods)
+{
+	struct methods ms;
+	int r;
+
+	*nmethods = 0;
+	if (ulen == 0 || hlen == 0)
+		return -1;
+	user[0] = host[0] = '\0';
+	r = parse_create(line, user, ulen, host, hlen, &ms);
+	if (r == 0)
+		*nmethods = ms.n;
+	sodium_memzero(&ms, sizeof(ms));
+	return r;
 }
 
 /*
@@ -1150,6 +1264,16 @@ read_methods(struct vd_drv_conn *c, const char *user, const char *host,
 
 	*e = 0;
 	ms->n = 0;
+	/*
+	 * The session's own account, read with vd_drv_current_user() and
+	 * unchanged on this connection since: the very same statement's
+	 * answer.  Only for exactly that user and host (no case folding).
+	 */
+	if (c->own_ok && strcmp(user, c->own_user) == 0 &&
+	    strcmp(host, c->own_host) == 0) {
+		*ms = c->own;
+		return 0;
+	}
 	if ((r = acct_stmt(c, "SHOW CREATE USER ", user, host, 0, &q)) != 0 ||
 	    (line = malloc(CREATE_MAXLEN)) == NULL) {
 		seterr(err, errlen, "cannot build SHOW CREATE USER");
@@ -1167,6 +1291,8 @@ read_methods(struct vd_drv_conn *c, const char *user, const char *host,
 		r = VD_EPROTO;
 	}
  out:
+	if (line != NULL)
+		sodium_memzero(line, CREATE_MAXLEN);	/* stored hashes */
 	free(line);
 	vd_secret_free(q);
 	return r;
@@ -1348,6 +1474,11 @@ apply_pw(struct vd_drv_conn *c, const char *user, const char *host,
 
 	*e = 0;
 	emsg[0] = '\0';
+	/*
+	 * Whatever the outcome (a lost reply may hide an applied change), the
+	 * methods cached for the session's account may be stale from here on.
+	 */
+	drop_own(c);
 	if ((r = acct_stmt(c, ms == NULL ? "SET PASSWORD FOR " : "ALTER USER ",
 	    user, host, per * (ms == NULL ? 1 : ms->n) + 32, &q)) != 0) {
 		seterr(err, errlen, "cannot build the statement");
@@ -1643,7 +1774,8 @@ bypass(const struct methods *ms, const struct route *ro, const char *user)
  * method of the account could have let it in without the password
  * (bypass()), the login is the proof.  Otherwise the account's stored
  * values, read through this very session (SHOW CREATE USER of its own
- * account needs no privilege), must all be pw's.  Returns 0 (proven),
+ * account needs no privilege; on MariaDB the one connect_proven()'s
+ * vd_drv_current_user() already sent, cached in c), must all be pw's.  Returns 0 (proven),
  * VD_EAUTH (a method let the login in, but the account does not hold
  * pw), VD_DRV_UNPROVEN (nothing proves it: no password method, an
  * unknown plugin, the methods unreadable), VD_ETIMEDOUT or VD_ENOMEM.
@@ -1709,7 +1841,9 @@ split_account(char *cu, char **host)
 /*
  * Connects as user along ro with pw and proves the login (prove()) for
  * the account the server matched; with want_host set, that account must
- * be user@want_host.  On success *out owns the connection.
+ * be user@want_host.  On success *out owns the connection.  On MariaDB
+ * this is one statement after the login: SHOW CREATE USER (no name) tells
+ * the matched account and the methods prove() reads (issue 18).
  */
 static int
 connect_proven(const struct vd_dbtarget *t, const struct route *ro,
@@ -1792,10 +1926,28 @@ int
 vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
     const struct vd_secret *pw, char *err, size_t errlen)
 {
-	struct vd_drv_conn *c = NULL;
-	int r;
+	return vd_drv_probe_old(t, account_host, pw, NULL, NULL, err, errlen);
+}
 
+int
+vd_drv_probe_old(const struct vd_dbtarget *t, const char *account_host,
+    const struct vd_secret *pw, const struct vd_secret *old, int *old_held,
+    char *err, size_t errlen)
+{
+	struct vd_drv_conn *c = NULL;
+	int h = 0, r;
+
+	if (old_held != NULL)
+		*old_held = -1;
 	r = vd_drv_connect_host(t, account_host, pw, &c, err, errlen);
+	/*
+	 * The proven session is the account's own: its methods, read by the
+	 * login's proof, answer from c's cache (no round trip) when the
+	 * names match exactly, by one SHOW CREATE USER otherwise.
+	 */
+	if (r == 0 && old != NULL && old_held != NULL &&
+	    vd_drv_holds(c, t->user, account_host, old, &h) == 0)
+		*old_held = h;
 	vd_drv_close(c);
 	return r;
 }

@@ -187,7 +187,14 @@ int vd_drv_is_mariadb(struct vd_drv_conn *c);
 
 /*
  * Writes CURRENT_USER() (the account the server matched, "user@host") to
- * buf.  Returns 0, VD_ETOOBIG when it does not fit, or VD_EDB.
+ * buf.  On MariaDB it asks SHOW CREATE USER without a name (the session's
+ * own account, no privilege needed) and keeps the account's methods in c,
+ * so that reading that very account's methods on c (SET PASSWORD's form,
+ * a login's proof, vd_drv_holds()) takes no second round trip; any
+ * password change sent on c, vd_drv_exec(), vd_drv_query1() and
+ * vd_drv_close() drop (wipe) them.  On MySQL, or when that form fails
+ * (an error, a line not known), it asks SELECT CURRENT_USER().
+ * Returns 0, VD_ETOOBIG when it does not fit, or VD_EDB.
  */
 int vd_drv_current_user(struct vd_drv_conn *c, char *buf, size_t len,
     char *err, size_t errlen);
@@ -308,6 +315,19 @@ int vd_drv_ed25519_hash(const struct vd_secret *pw, char *out, size_t outlen);
  */
 int vd_drv_probe(const struct vd_dbtarget *t, const char *account_host,
     const struct vd_secret *pw, char *err, size_t errlen);
+
+/*
+ * vd_drv_probe(), and when the login is proven (returns 0) and old is
+ * given, whether the account still holds old, read through the probe's
+ * own session (vd_drv_holds() on it; on MariaDB the methods the proof
+ * read answer it, no further round trip): *old_held is 1 or 0, or -1 when
+ * it cannot tell (another return, no old, MySQL, a plugin not known).
+ * After a change, the rotation's note "old password still accepted"
+ * comes from here for every host a probe reached (issue 18).
+ */
+int vd_drv_probe_old(const struct vd_dbtarget *t, const char *account_host,
+    const struct vd_secret *pw, const struct vd_secret *old, int *old_held,
+    char *err, size_t errlen);
 
 /*
  * Like vd_drv_probe(), but keeps the connection: connects as
@@ -445,5 +465,16 @@ int vd_drv_log_off_refused(const struct vd_drv_conn *c);
  * t->port.  Leaves t alone when that fails.
  */
 void vd_drv_learn_port(struct vd_drv_conn *c, struct vd_dbtarget *t);
+
+/*
+ * Internal, for tests/fuzz/fuzz_create.c: parses a MariaDB SHOW CREATE
+ * USER line (NUL-terminated) as vd_drv_current_user() does — the account
+ * `user`@`host` (backtick-quoted, `` for a backtick inside) decoded into
+ * user (ulen bytes) and host (hlen), and *nmethods set to the number of
+ * its authentication methods.  Returns 0, or -1 for a line not known or
+ * a name that does not fit.
+ */
+int vd__drv_parse_create(const char *line, char *user, size_t ulen,
+    char *host, size_t hlen, size_t *nmethods);
 
 #endif

@@ -1318,6 +1318,138 @@ t_repl(void)
 	vd_secret_free(empty);
 }
 
+/*
+ * Creates an account whose user name is the SQL literal lit (quotes and
+ * backslashes already escaped) at localhost, identified by pw, and
+ * records it for drop_users().
+ */
+static void
+create_lit(const char *lit, const char *pw)
+{
+	int n;
+
+	CHECK(ncreated < MAXUSERS);
+	n = snprintf(created[ncreated], sizeof(created[0]), "'%s'@'localhost'",
+	    lit);
+	CHECK(n > 0 && (size_t)n < sizeof(created[0]));
+	admin_exec("CREATE USER %s IDENTIFIED BY '%s'", created[ncreated++],
+	    pw);
+}
+
+/*
+ * Issue 18: vd_drv_current_user() on MariaDB reads the session's account
+ * and methods with one SHOW CREATE USER (no name) and answers
+ * read_methods() of that account from them.  The account name is parsed
+ * from `…`@`…`: user names with a backtick (doubled in the output), '@'
+ * and a quote must come out as SELECT CURRENT_USER() has them.  The
+ * cached methods never answer for another host or user, nor after a
+ * password change on the connection.
+ */
+static void
+t_own_account(void)
+{
+	/* name as the server has it, and as an SQL literal */
+	static const struct { const char *suffix, *lit; } names[] = {
+		{ "b`t", "b`t" }, { "a@b", "a@b" }, { "q'x", "q''x" },
+		{ "s\\l``", "s\\\\l``" },
+	};
+	char u[96], lit[96], cu[512], cu2[512], err[VD_DRV_ERRLEN];
+	struct vd_dbtarget t;
+	struct vd_drv_conn *c = NULL;
+	struct vd_secret *p1 = S("Own-pw-1a"), *p2 = S("Own-pw-2b"), *pw;
+	size_t i, nm;
+	int h = -1, n;
+
+	for (i = 0; i < VD_NELEM(names); i++) {
+		n = snprintf(u, sizeof(u), "vdt%ld_%s", (long)getpid(),
+		    names[i].suffix);
+		CHECK(n > 0 && (size_t)n < sizeof(u));
+		n = snprintf(lit, sizeof(lit), "vdt%ld_%s", (long)getpid(),
+		    names[i].lit);
+		CHECK(n > 0 && (size_t)n < sizeof(lit));
+		create_lit(lit, "Own-pw-1a");
+		t = target(u);
+		CHECK_OK(vd_drv_connect(&t, NULL, p1, &c, err, sizeof(err)));
+		CHECK_OK(vd_drv_query1(c, "SELECT CURRENT_USER()", cu2,
+		    sizeof(cu2), err, sizeof(err)));
+		CHECK_OK(vd_drv_current_user(c, cu, sizeof(cu), err,
+		    sizeof(err)));
+		printf("own account: %s\n", cu);
+		CHECK_STR_EQ(cu, cu2);
+		/* The cache answers for the account itself. */
+		HOLDS(c, u, "localhost", "Own-pw-1a", 0, 1);
+		/* A probe proves the login and tells the old password. */
+		CHECK_OK(vd_drv_probe_old(&t, "localhost", p1, p2, &h, err,
+		    sizeof(err)));
+		CHECK_INT_EQ(h, 0);
+		CHECK_OK(vd_drv_probe_old(&t, "localhost", p1, p1, &h, err,
+		    sizeof(err)));
+		CHECK_INT_EQ(h, 1);
+		vd_drv_close(c);
+		c = NULL;
+	}
+	/* The parser alone, on the forms above and hostile ones. */
+	CHECK_OK(vd__drv_parse_create("CREATE USER `a``b`@`h``` IDENTIFIED "
+	    "BY PASSWORD '*00'", u, sizeof(u), lit, sizeof(lit), &nm));
+	CHECK_STR_EQ(u, "a`b");
+	CHECK_STR_EQ(lit, "h`");
+	CHECK_INT_EQ((int)nm, 1);
+	CHECK_OK(vd__drv_parse_create("CREATE USER `a@b`@`%` IDENTIFIED VIA "
+	    "ed25519 USING 'x' OR unix_socket", u, sizeof(u), lit,
+	    sizeof(lit), &nm));
+	CHECK_STR_EQ(u, "a@b");
+	CHECK_STR_EQ(lit, "%");
+	CHECK_INT_EQ((int)nm, 2);
+	CHECK(vd__drv_parse_create("CREATE USER 'a'@'h'", u, sizeof(u), lit,
+	    sizeof(lit), &nm) != 0);	/* only `…` names are decoded */
+	CHECK(vd__drv_parse_create("CREATE USER `a`@`h", u, sizeof(u), lit,
+	    sizeof(lit), &nm) != 0);
+	CHECK(vd__drv_parse_create("CREATE USER `abcdef`@`h`", u, 4, lit,
+	    sizeof(lit), &nm) != 0);	/* does not fit: refused */
+
+	/*
+	 * Two rows of one user with different passwords; the session
+	 * matches localhost and may read mysql.* (the other row).
+	 */
+	uname_(u, sizeof(u), "ownhost");
+	create_user(u, "localhost", "Own-pw-1a");
+	create_user(u, "127.0.0.1", "Own-pw-2b");
+	admin_exec("GRANT SELECT ON mysql.* TO '%s'@'localhost'", u);
+	t = target(u);
+	CHECK_OK(vd_drv_connect(&t, NULL, p1, &c, err, sizeof(err)));
+	CHECK_OK(vd_drv_current_user(c, cu, sizeof(cu), err, sizeof(err)));
+	n = snprintf(cu2, sizeof(cu2), "%s@localhost", u);
+	CHECK(n > 0 && (size_t)n < sizeof(cu2));
+	CHECK_STR_EQ(cu, cu2);
+	/* Never the cache for another host, nor for another case of it. */
+	HOLDS(c, u, "127.0.0.1", "Own-pw-2b", 0, 1);
+	HOLDS(c, u, "127.0.0.1", "Own-pw-1a", 0, 0);
+	HOLDS(c, u, "LOCALHOST", "Own-pw-1a", 0, 1);
+	HOLDS(c, u, "localhost", "Own-pw-1a", 0, 1);
+	/* Nor for another user of that host. */
+	uname_(lit, sizeof(lit), "ownother");
+	create_user(lit, "localhost", "Own-pw-2b");
+	HOLDS(c, lit, "localhost", "Own-pw-2b", 0, 1);
+	HOLDS(c, lit, "localhost", "Own-pw-1a", 0, 0);
+
+	/* A change on the connection drops the cache. */
+	CHECK_OK(vd_drv_current_user(c, cu, sizeof(cu), err, sizeof(err)));
+	pw = S("Own-pw-3c");
+	CHECK_OK(vd_drv_set_password(c, u, "localhost", pw, err, sizeof(err)));
+	vd_secret_free(pw);
+	HOLDS(c, u, "localhost", "Own-pw-3c", 0, 1);
+	HOLDS(c, u, "localhost", "Own-pw-1a", 0, 0);
+	/* So does a statement run through vd_drv_exec(). */
+	CHECK_OK(vd_drv_current_user(c, cu, sizeof(cu), err, sizeof(err)));
+	CHECK_OK(vd_drv_exec(c, "SET PASSWORD = PASSWORD('Own-pw-4d')", err,
+	    sizeof(err)));
+	HOLDS(c, u, "localhost", "Own-pw-4d", 0, 1);
+	HOLDS(c, u, "localhost", "Own-pw-3c", 0, 0);
+	vd_drv_close(c);
+	vd_secret_free(p1);
+	vd_secret_free(p2);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1387,6 +1519,7 @@ main(int argc, char **argv)
 	t_special_passwords();
 	t_special_user();
 	t_self_rotation();
+	t_own_account();
 	t_errors();
 	t_threads();
 	printf("test_driver: ok (server %s, ipv6 %d)\n", env.socket, env.ipv6);

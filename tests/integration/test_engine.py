@@ -60,7 +60,13 @@ here.  Each scenario is a case the issue reproduced on main before:
   trips      round trips learned once per target (issue 18): an account
              without SUPER is asked for the replica status and tries
              sql_log_off in its first rotation only; one with SUPER turns
-             sql_log_off on every time; no @@port for localhost-only
+             sql_log_off on every time; no @@port for localhost-only;
+             the steady state is 3 statements: SHOW CREATE USER and SET
+             PASSWORD on the main session, SHOW CREATE USER on the probe
+
+  trips3     the same cut for an account with two password methods (ALTER
+             USER keeps both); the "old password still accepted" note when
+             init_connect sets the old password back at every login
 
   learned    what a target's rotations learned of its account (no replica
              status, no sql_log_off) is kept across a restart of vaultd and
@@ -811,6 +817,29 @@ def trips(env):
         check(not any("SHOW ALL SLAVES STATUS" in x or "sql_log_off" in x
                       for x in second),
               "the second does not ask again: %r" % second)
+    # Issue 18: a steady-state self-rotation sends three statements in
+    # all.  The main session: SHOW CREATE USER (no name: the row it
+    # matched and its methods at once), then the change.  The verify
+    # probe: SHOW CREATE USER (which row, and its proof; the old password
+    # is checked on what it read, not on the main session afterwards).
+    steady = steady_trips(log_, plain)
+    check(len(steady) == 2, "two rotations with their probes: %r" %
+          steady)
+    for main, probe in steady[1:]:
+        check(len(main) == 2 and main[0] == "SHOW CREATE USER" and
+              main[1].startswith("SET PASSWORD FOR "),
+              "the main session sends SHOW CREATE USER and SET PASSWORD "
+              "only: %r" % main)
+        check(probe == ["SHOW CREATE USER"], "the probe sends SHOW CREATE "
+              "USER only: %r" % probe)
+    for main, probe in steady[:1]:
+        rest = [x for x in main if "SLAVES" not in x and "sql_log_off"
+                not in x]
+        check(len(rest) == 2 and rest[0] == "SHOW CREATE USER" and
+              rest[1].startswith("SET PASSWORD FOR ") and
+              probe == ["SHOW CREATE USER"], "the first rotation adds "
+              "only the replica status and sql_log_off: %r %r" %
+              (main, probe))
     everything = [x for _, (u, st) in log_.items() for x in st]
     # target add learns the server's identity once (@@hostname, @@port,
     # @@datadir: duplicate registration); rotations ask for neither.
@@ -1018,6 +1047,87 @@ def ahead(env):
             check(not any(x.get("result") == "running" for x in h),
                   "round %d: no history row of %s left running" % (rnd, u))
     v.stop()
+def steady_trips(log_, user, change="SET PASSWORD"):
+    """Each rotation of user in the general log: (its main session's
+    statements, the statements of the next session of user: the verify
+    probe)."""
+    ids = sorted(cid for cid, (u, _) in log_.items() if u == user)
+    out = []
+    for k, cid in enumerate(ids):
+        st = log_[cid][1]
+        if any(x.startswith(change) for x in st) and k + 1 < len(ids):
+            out.append((st, log_[ids[k + 1]][1]))
+    return out
+
+
+def sc_trips3():
+    with_server("engtrip3", "--general-log=1 --plugin-load-add=auth_ed25519 "
+                "--general-log-file=@DIR@/general.log", trips3)
+
+
+def trips3(env):
+    """Issue 18, the round trips cut: an account with two password
+    methods (ed25519 OR mysql_native_password) still rotates by ALTER USER
+    with both methods kept, through the cached SHOW CREATE USER (main:
+    SHOW CREATE USER, ALTER USER; probe: SHOW CREATE USER).  The note "old
+    password still accepted" still comes when the old password stays valid:
+    here init_connect sets it back at every login of the account, so the
+    verify probe's session reads the old hash."""
+    two, back = "engtr2", "engtr3"
+    pws = {two: new_pw(), back: new_pw()}
+    env.sql("CREATE USER %s@'localhost' IDENTIFIED VIA ed25519 USING "
+            "PASSWORD(%s) OR mysql_native_password USING %s;"
+            "GRANT CREATE USER ON *.* TO %s@'localhost';"
+            "CREATE USER %s@'localhost' IDENTIFIED BY %s;" % (
+                q(two), q(pws[two]), q(native_hash(pws[two])), q(two),
+                q(back), q(pws[back])))
+    v = Vault(env, "trips3")
+    v.start()
+    v.add("m", two, pws[two], "localhost")
+    v.add("b", back, pws[back], "localhost")
+    olds = [pws[two]]
+    for _ in range(2):
+        rc, out, err = v.ctl(["rotate", "m", "--wait"])
+        check(rc == 0, "rotation of the two-method account: %d %s" %
+              (rc, err))
+        olds.append(v.get("m"))
+    got = olds[-1]
+    check(got is not None and env.login(two, got), "the new password logs "
+          "in")
+    check(not any(env.login(two, p) for p in olds[:-1]), "no old password "
+          "logs in")
+    show = env.sql("SHOW CREATE USER %s@'localhost';" % q(two))
+    check("ed25519" in show and native_hash(got) in show and
+          not any(native_hash(p) in show for p in olds[:-1]),
+          "both methods kept, both changed: %r" % show)
+    h = v.history("m")
+    check(h and "still accepted" not in h[0].get("note", ""),
+          "no old password left: %r" % h[:1])
+
+    # The old password comes back at every login of the account.
+    env.sql("SET GLOBAL init_connect = %s;" % q(
+        "SET PASSWORD = '%s'" % native_hash(pws[back])))
+    try:
+        rc, out, err = v.ctl(["rotate", "b", "--wait"])
+    finally:
+        env.sql("SET GLOBAL init_connect = '';")
+    check(rc == 0, "rotation of the account set back: %d %s" % (rc, err))
+    h = v.history("b")
+    check(h and "old password still accepted on localhost" in
+          h[0].get("note", ""), "the note names the row that keeps the "
+          "old password: %r" % h[:1])
+    v.stop()
+
+    log_ = sessions(os.path.join(env.mdb["MDB_DIR"], "general.log"))
+    steady = steady_trips(log_, two, "ALTER USER")
+    check(len(steady) == 2, "two rotations with their probes: %r" %
+          steady)
+    for main, probe in steady[1:]:
+        check(len(main) == 2 and main[0] == "SHOW CREATE USER" and
+              main[1].startswith("ALTER USER "), "the main session sends "
+              "SHOW CREATE USER and ALTER USER only: %r" % main)
+        check(probe == ["SHOW CREATE USER"], "the probe sends SHOW CREATE "
+              "USER only: %r" % probe)
 
 
 # --- issue 18: escrow sealed ahead, on the thread pool ------------------
@@ -1112,8 +1222,9 @@ SCENARIOS = [("window", sc_window), ("lockout", sc_lockout),
              ("diskfull", sc_diskfull), ("bind", sc_bind),
              ("reuse", sc_reuse), ("twomethods", sc_twomethods),
              ("socket", sc_socket), ("replica", sc_replica),
-             ("trips", sc_trips), ("learned", sc_learned),
-             ("concurrency", sc_concurrency), ("ahead", sc_ahead),
+             ("trips", sc_trips), ("trips3", sc_trips3),
+             ("learned", sc_learned), ("concurrency", sc_concurrency),
+             ("ahead", sc_ahead),
              ("sealahead", sc_sealahead)]
 
 
