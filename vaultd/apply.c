@@ -655,7 +655,9 @@ vd_apply_run(struct vd_apply *a)
  out:
 	held_note(a, hosts, held, n < VD_APPLY_MAX_HOSTS ? n :
 	    VD_APPLY_MAX_HOSTS);
-	if (a->out == VD_OUT_OK && a->mode != VD_APPLY_CHECK)
+	/* An abandon keeps the current password: it is no "old" one. */
+	if (a->out == VD_OUT_OK && a->mode != VD_APPLY_CHECK &&
+	    a->mode != VD_APPLY_ABANDON)
 		old_refused(a, c, hosts, n, oldh);
 	a->log_off_denied = c != NULL && vd_drv_log_off_refused(c);
 	vd_drv_hosts_free(found, nfound);

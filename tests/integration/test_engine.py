@@ -301,6 +301,10 @@ def sc_abandon():
           "version 2 failed, version 1 current: %r" % vs)
     check(v.get("a") == pw and E.login(user, pw), "get: version 1, which "
           "logs in")
+    # The version in force is not an "old password" to an abandon.
+    check("old password" not in out + json.dumps(v.history("a")[:2]),
+          "no 'old password still accepted' note on the abandon: %r %r" %
+          (out, v.history("a")[:2]))
     check(v.target_status("a").get("state") == "ok", "target ok")
     rc, out, err = v.ctl(["target", "abandon", "a"])
     check(rc == 4, "nothing pending any more: %d %s" % (rc, err))
