@@ -1635,6 +1635,11 @@ vd_rotate_reload(struct vd_daemon *d)
 	}
 	r = vd_escrowd_load(d, 1);
 	preseal_pump(engine);
+	if (cfg_ll(d->cfg->concurrency, 4) > vd__conc_limit(engine))
+		vd_log(LOG_WARNING, "[rotation] concurrency = %lld: %lld at "
+		    "once until vaultd restarts (the thread pool was sized "
+		    "at start)", cfg_ll(d->cfg->concurrency, 4),
+		    vd__conc_limit(engine));
 	return r;
 }
 

@@ -956,6 +956,17 @@ def concurrency(env):
         got = v.get(u)
         check(got is not None and got != pws[u] and env.login(u, got),
               "%s: the new password logs in" % u)
+    # A SIGHUP past the thread pool sized at start says what holds.
+    with open(v.conf) as f:
+        conf = f.read()
+    with open(v.conf, "w") as f:
+        f.write(conf.replace("concurrency = %d" % conc, "concurrency = 9"))
+    v.proc.send_signal(signal.SIGHUP)
+    end = time.time() + 20
+    while time.time() < end and "concurrency = 9: " not in v.logtext():
+        time.sleep(0.1)
+    check("concurrency = 9: %d at once until vaultd restarts" % conc in
+          v.logtext(), "a SIGHUP past the pool names the limit in force")
     v.stop()
 
 
