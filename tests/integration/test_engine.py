@@ -902,6 +902,41 @@ def learned(env):
 
 # --- issue 18: [rotation] concurrency is the number of rotations at once --
 
+def self_targets(env, prefix, n, name, conc):
+    """n self-rotating accounts prefixN@localhost, each a target of a new
+    started vault with [rotation] concurrency = conc: (vault, users,
+    passwords)."""
+    users = ["%s%d" % (prefix, i) for i in range(n)]
+    pws = {u: new_pw() for u in users}
+    env.sql("".join("CREATE USER %s@'localhost' IDENTIFIED BY %s;" %
+                    (q(u), q(pws[u])) for u in users))
+    v = Vault(env, name, rotation="concurrency = %d\n" % conc)
+    v.start()
+    for u in users:
+        v.add(u, u, pws[u], "localhost")
+    return v, users, pws
+
+
+def hold_writes(env):
+    """A root session holding FLUSH TABLES WITH READ LOCK (every SET
+    PASSWORD waits) until "UNLOCK TABLES;" is written to its stdin."""
+    lock = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" +
+                             env.mdb["MDB_SOCKET"], "-uroot"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    lock.stdin.write(b"FLUSH TABLES WITH READ LOCK;\n")
+    lock.stdin.flush()
+    time.sleep(0.5)
+    return lock
+
+
+def in_set_password(env, prefix):
+    """How many sessions of prefix* accounts wait in SET PASSWORD."""
+    return int(env.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                       "WHERE USER LIKE '%s%%' AND INFO LIKE "
+                       "'SET PASSWORD%%';" % prefix).strip() or 0)
+
+
 def sc_concurrency():
     with_server("engconc", "", concurrency)
 
@@ -912,23 +947,8 @@ def concurrency(env):
     waiting in SET PASSWORD (not 1: the limit was once ignored and every
     job ran alone; not more: the limit holds); released, all 7 rotate."""
     n, conc = 7, 3
-    users = ["engcc%d" % i for i in range(n)]
-    pws = {u: new_pw() for u in users}
-    env.sql("".join("CREATE USER %s@'localhost' IDENTIFIED BY %s;" %
-                    (q(u), q(pws[u])) for u in users))
-    v = Vault(env, "conc", rotation="concurrency = %d\n" % conc)
-    v.start()
-    for u in users:
-        v.add(u, u, pws[u], "localhost")
-    lock = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" +
-                             env.mdb["MDB_SOCKET"], "-uroot"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    lock.stdin.write(b"FLUSH TABLES WITH READ LOCK;\n")
-    lock.stdin.flush()
-    where = ("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
-             "USER LIKE 'engcc%' AND INFO LIKE 'SET PASSWORD%';")
-    time.sleep(0.5)
+    v, users, pws = self_targets(env, "engcc", n, "conc", conc)
+    lock = hold_writes(env)
     allp = subprocess.Popen([VAULTCTL, "--socket", v.sock, "rotate",
                              "--all", "--wait", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -936,12 +956,12 @@ def concurrency(env):
     try:
         end = time.time() + 20
         while time.time() < end:
-            seen.append(int(env.sql(where).strip() or 0))
+            seen.append(in_set_password(env, "engcc"))
             if seen[-1] >= conc:
                 break
             time.sleep(0.1)
         time.sleep(1.5)     # more than the limit would have come by now
-        seen.append(int(env.sql(where).strip() or 0))
+        seen.append(in_set_password(env, "engcc"))
     finally:
         lock.stdin.write(b"UNLOCK TABLES;\n")
         lock.stdin.close()
@@ -985,31 +1005,15 @@ def ahead(env):
     run and finish before it exits.  Either way every target ends with a
     password that logs in and no history row left running."""
     n, conc = 6, 2
-    users = ["engah%d" % i for i in range(n)]
-    pws = {u: new_pw() for u in users}
-    env.sql("".join("CREATE USER %s@'localhost' IDENTIFIED BY %s;" %
-                    (q(u), q(pws[u])) for u in users))
-    v = Vault(env, "ahead", rotation="concurrency = %d\n" % conc)
-    v.start()
-    for u in users:
-        v.add(u, u, pws[u], "localhost")
-    waiting = ("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
-               "USER LIKE 'engah%' AND INFO LIKE 'SET PASSWORD%';")
+    v, users, pws = self_targets(env, "engah", n, "ahead", conc)
     for rnd, sig in ((1, signal.SIGKILL), (2, signal.SIGTERM)):
-        lock = subprocess.Popen(["mariadb", "--no-defaults", "--socket=" +
-                                 env.mdb["MDB_SOCKET"], "-uroot"],
-                                stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-        lock.stdin.write(b"FLUSH TABLES WITH READ LOCK;\n")
-        lock.stdin.flush()
-        time.sleep(0.5)
+        lock = hold_writes(env)
         rc, out, err = v.ctl(["rotate", "--all"])
         check(rc == 0, "round %d: rotate --all: %d %s" % (rnd, rc, err))
         pend, sessions_ = [], 0
         end = time.time() + 20
         while time.time() < end:
-            sessions_ = int(env.sql(waiting).strip() or 0)
+            sessions_ = in_set_password(env, "engah")
             pend = [u for u in users if any(
                 x.get("state") == "pending" for x in versions(v, u))]
             if sessions_ >= conc and len(pend) >= 2 * conc:
