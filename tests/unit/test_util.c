@@ -121,27 +121,55 @@ test_secret_mem(void)
 }
 
 /*
+ * A secret of capacity cap from the arena: wiped at free (its bytes read
+ * back as zero), and, in a child, an overrun to the end of its slot of
+ * slot bytes (into the canary) aborts at free.
+ */
+static void
+arena_slot_checks(size_t cap, size_t slot)
+{
+	struct vd_secret *a;
+	volatile unsigned char *raw;
+	pid_t pid;
+	int st;
+
+	CHECK((a = vd_secret_new(cap)) != NULL);
+	memset(a->data, 'y', cap);
+	raw = (volatile unsigned char *)a;
+	vd_secret_free(a);
+	for (size_t i = 0; i < sizeof(*a) + cap; i++)
+		CHECK_INT_EQ(raw[i], 0);
+	fflush(NULL);
+	CHECK((pid = fork()) >= 0);
+	if (pid == 0) {
+		if ((a = vd_secret_new(cap)) == NULL)
+			_exit(3);
+		memset(a->data, 'x', slot - sizeof(*a));	/* to the slot's end */
+		vd_secret_free(a);
+		_exit(0);	/* not caught */
+	}
+	CHECK(waitpid(pid, &st, 0) == pid);
+	CHECK(WIFSIGNALED(st));
+	CHECK_INT_EQ(WTERMSIG(st), SIGABRT);
+}
+
+/*
  * The secure arena (common/mem.c): small secrets share one locked
- * allocation; a freed slot is wiped, an overrun into the slot's canary
- * aborts at free, and more secrets than slots still get memory.
+ * allocation, the larger ones a rotation makes (a statement buffer, an
+ * opened record) another; a freed slot is wiped, an overrun into the
+ * slot's canary aborts at free, and more secrets than slots still get
+ * memory.
  */
 static void
 test_secret_arena(void)
 {
-	struct vd_secret *v[700], *a;
-	volatile unsigned char *raw;
-	size_t cap;
-	pid_t pid;
-	int st;
+	struct vd_secret *v[700];
 
-	/* Wiped at free: the slot's bytes read back as zero. */
-	CHECK((a = vd_secret_from("Qz7#not-left-behind", 19)) != NULL);
-	raw = (volatile unsigned char *)a;
-	vd_secret_free(a);
-	for (size_t i = 0; i < sizeof(*a) + 19; i++)
-		CHECK_INT_EQ(raw[i], 0);
+	arena_slot_checks(19, 256);
+	arena_slot_checks(100, 256);
+	arena_slot_checks(1200, 4096);
 
-	/* More than the arena holds: the rest come from sodium_malloc. */
+	/* More than the arenas hold: the rest come from sodium_malloc. */
 	for (size_t i = 0; i < VD_NELEM(v); i++) {
 		CHECK((v[i] = vd_secret_new(32)) != NULL);
 		memset(v[i]->data, (int)(i & 0xff) | 1, 32);
@@ -154,41 +182,6 @@ test_secret_arena(void)
 	}
 	for (size_t i = 0; i < VD_NELEM(v); i++)
 		vd_secret_free(v[i]);
-
-	/* An overrun past the capacity into the canary: abort at free. */
-	fflush(NULL);
-	CHECK((pid = fork()) >= 0);
-	if (pid == 0) {
-		cap = 100;
-		if ((a = vd_secret_new(cap)) == NULL)
-			_exit(3);
-		memset(a->data, 'x', 256 - sizeof(*a));	/* to the slot's end */
-		vd_secret_free(a);
-		_exit(0);	/* not caught */
-	}
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFSIGNALED(st));
-	CHECK_INT_EQ(WTERMSIG(st), SIGABRT);
-
-	/* The larger slots (a statement buffer, an opened record): likewise. */
-	CHECK((a = vd_secret_new(1200)) != NULL);
-	memset(a->data, 'y', 1200);
-	raw = (volatile unsigned char *)a;
-	vd_secret_free(a);
-	for (size_t i = 0; i < sizeof(*a) + 1200; i++)
-		CHECK_INT_EQ(raw[i], 0);
-	fflush(NULL);
-	CHECK((pid = fork()) >= 0);
-	if (pid == 0) {
-		if ((a = vd_secret_new(1200)) == NULL)
-			_exit(3);
-		memset(a->data, 'x', 4096 - sizeof(*a));	/* to the slot's end */
-		vd_secret_free(a);
-		_exit(0);	/* not caught */
-	}
-	CHECK(waitpid(pid, &st, 0) == pid);
-	CHECK(WIFSIGNALED(st));
-	CHECK_INT_EQ(WTERMSIG(st), SIGABRT);
 }
 
 static void
