@@ -693,6 +693,8 @@ status_answer(struct vd_req *rq, struct status_ctx *sc0)
 	json_object_set_new(res, "vault_id", json_string(vd_store_id(d->st)));
 	json_object_set_new(res, "rotations_running", json_integer(
 	    vd_rotate_running(d)));
+	json_object_set_new(res, "rotations_prepared", json_integer(
+	    vd_rotate_prepared(d)));
 	if (sealed(d)) {
 		json_object_set_new(res, "targets", json_array());
 		vd_req_reply(rq, res);

@@ -1646,7 +1646,14 @@ vd_rotate_reload(struct vd_daemon *d)
 unsigned
 vd_rotate_running(const struct vd_daemon *d)
 {
-	return engine != NULL ? engine->nrunning : 0;
+	/* On the thread pool: talking to servers, at most the concurrency. */
+	return engine != NULL ? engine->nactive : 0;
+}
+
+unsigned
+vd_rotate_prepared(const struct vd_daemon *d)
+{
+	return engine != NULL ? engine->nrunning - engine->nactive : 0;
 }
 
 /*

@@ -89,8 +89,14 @@ void vd_rotate_notify(struct vd_daemon *d, const char *target);
  */
 int vd_rotate_reload(struct vd_daemon *d);
 
-/* Returns the number of rotations running now (for status). */
+/*
+ * The number of jobs (rotations, checks) running now, on the thread pool:
+ * at most [rotation] concurrency (for status).
+ */
 unsigned vd_rotate_running(const struct vd_daemon *d);
+
+/* The number of rotations prepared ahead and waiting for a slot. */
+unsigned vd_rotate_prepared(const struct vd_daemon *d);
 
 /*
  * Test-only crash points: when the environment variable VAULTD_TEST_CRASH

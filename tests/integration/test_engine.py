@@ -1024,6 +1024,12 @@ def ahead(env):
         check(len(pend) == 2 * conc, "round %d: %d targets pending (%d "
               "running, as many prepared ahead and held): %r" % (
                   rnd, len(pend), conc, pend))
+        st = v.status()
+        check((st.get("rotations_running"), st.get("rotations_prepared")) ==
+              (conc, conc), "round %d: status counts %d running and %d "
+              "prepared: %r" % (rnd, conc, conc, (
+                  st.get("rotations_running"),
+                  st.get("rotations_prepared"))))
         if sig == signal.SIGKILL:
             v.stop(signal.SIGKILL)
             lock.stdin.write(b"UNLOCK TABLES;\n")
