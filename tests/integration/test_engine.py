@@ -130,6 +130,22 @@ def settle(v, name, timeout=60):
     return v.target_status(name)
 
 
+def quiesce(v, names, timeout=120):
+    """Waits until no job runs or waits (rotations_running and
+    rotations_prepared 0) and none of names is due within a minute."""
+    end = time.time() + timeout
+    while time.time() < end:
+        st = v.status()
+        ts = {t["name"]: t for t in st.get("targets", [])}
+        if st.get("rotations_running") == 0 and \
+                st.get("rotations_prepared") == 0 and \
+                all(not ts.get(n, {}).get("busy") and
+                    (ts.get(n, {}).get("next_due_unix") or 0) >
+                    st.get("time", 0) + 60 for n in names):
+            return
+        time.sleep(0.2)
+
+
 def versions(v, name):
     rc, out, err = v.ctl(["target", "show", name, "--json"])
     try:
@@ -1225,8 +1241,9 @@ def sc_sealahead():
         v.proc.send_signal(signal.SIGHUP)
         hold.wait()
         p.communicate(timeout=300)
-        for n in names:
-            settle(v, n)
+        # The party change made every target due (escrow-rotate): wait
+        # until those ran too, so nothing rotates between get and stop.
+        quiesce(v, names)
         cur = {n: v.get(n) for n in names}
         v.stop()
         for n in names:
