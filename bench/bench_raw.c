@@ -353,12 +353,22 @@ main(int argc, char **argv)
 		if ((t1 = plain_run(conc, news)) < 0)
 			return 1;
 	} else {
+		struct rusage r0, r1;
+		double c0 = pids_cpu_now();
+
+		(void)getrusage(RUSAGE_SELF, &r0);
 		t0 = now_s();
 		for (size_t i = 0; i < conc; i++)
 			pthread_create(&th[i], NULL, run, NULL);
 		for (size_t i = 0; i < conc; i++)
 			pthread_join(th[i], NULL);
 		t1 = now_s();
+		(void)getrusage(RUSAGE_SELF, &r1);
+		pids_cpu = pids_cpu_now() - c0;
+		workers_cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec +
+		    r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
+		    (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec +
+		    r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
 	}
 
 	for (size_t i = 0; i < naccts; i++) {

@@ -16,6 +16,8 @@ its plain-loop figure from the same minute:
   `vendor`, keys from `vaultctl escrow keygen`);
 - `bench_raw --plain` (libmariadb alone, the issue's loop) with as many
   worker processes as vaultd's default concurrency, and with 1;
+- `bench_raw` in its driver mode (vaultd's vd_driver and policy generator,
+  no vault: what vaultd's own MariaDB work costs) at the same concurrency;
 - the `mariadb`-client shell loop (bench_shell.sh) on a --shell sample;
 - the fleet shape: 10 servers x 100 accounts, vaultd against `bench_raw
   --plain` over the same 10 sockets.
@@ -215,17 +217,20 @@ def vaultd_pass(v, n, side="vaultd"):
     return dt, failed
 
 
-def plain_pass(socks, n, conc, prefix):
-    argv = [bench.bin_("bench_raw"), "--plain", "--accounts", str(n),
-            "--concurrency", str(conc), "--prefix", prefix, "--json"]
+def plain_pass(socks, n, conc, prefix, mode="--plain"):
+    """bench_raw --plain (libmariadb alone), or with mode "" its driver
+    mode (vaultd's vd_driver and policy generator, no vault)."""
+    argv = [bench.bin_("bench_raw")] + ([mode] if mode else []) + [
+        "--accounts", str(n), "--concurrency", str(conc), "--prefix",
+        prefix, "--json"]
     for s in socks:
         argv += ["--socket", s]
     for e in SERVER_ENVS:    # the timed part's CPU, not the set-up's
         argv += ["--cpu-pid", e["MDB_PID"]]
     p = subprocess.run(argv, stdout=subprocess.PIPE, check=True)
     j = json.loads(p.stdout)
-    CPU.setdefault("plain_c%d" % conc, []).append(
-        (j["workers_cpu_s"], j["pids_cpu_s"], n))
+    CPU.setdefault(("plain_c%d" if mode else "driver_c%d") % conc,
+                   []).append((j["workers_cpu_s"], j["pids_cpu_s"], n))
     return j["seconds"], j["failed"]
 
 
@@ -233,7 +238,8 @@ def compare(label, v, socks, n, res, vb=None):
     """Interleaves vaultd passes with plain c=default and c=1 passes (and
     with vaultd B's passes, vb, when given)."""
     conc = A.conc or DEFAULT_CONC
-    rows = {"vaultd": [], "plain_c%d" % conc: [], "plain_c1": []}
+    rows = {"vaultd": [], "plain_c%d" % conc: [], "plain_c1": [],
+            "driver_c%d" % conc: []}
     if vb is not None:
         rows["vaultd_b"] = []
     for k in range(A.repeat):
@@ -251,6 +257,10 @@ def compare(label, v, socks, n, res, vb=None):
             rows["plain_c%d" % c].append((dt, f))
             log("  %s pass %d: plain c=%d %.3f s, %.0f/s, %d failed" %
                 (label, k + 1, c, dt, n / dt, f))
+        dt, f = plain_pass(socks, n, conc, "vp", mode="")
+        rows["driver_c%d" % conc].append((dt, f))
+        log("  %s pass %d: bench_raw driver c=%d %.3f s, %.0f/s, %d failed"
+            % (label, k + 1, conc, dt, n / dt, f))
     med = {k: n / statistics.median(x[0] for x in xs)
            for k, xs in rows.items()}
     res[label] = {"accounts": n, "servers": len(socks), "concurrency": conc,
@@ -362,6 +372,9 @@ def main():
                                  m["plain_c%d" % conc]))
         print("%-46s %.0f /s" % ("%s: plain libmariadb c 1" % label,
                                  m["plain_c1"]))
+        print("%-46s %.0f /s   (vaultd / it: %.2f x)" % (
+            "%s: bench_raw driver mode c %d" % (label, conc),
+            m["driver_c%d" % conc], m["vaultd"] / m["driver_c%d" % conc]))
         print("%-46s %.2f x   (goal >= 0.6)  [%s]" % (
             "%s: vaultd / plain c %d" % (label, conc), r["ratio_c"], what))
         print("%-46s %.2f x   (goal >= 0.5)" % (
