@@ -72,6 +72,17 @@ struct methods {
 	struct method	 m[MAXMETHODS];
 };
 
+/*
+ * Wipes an account's methods (its stored hashes) when the variable goes
+ * out of scope, on every return path: struct methods ms METHODS_WIPED;
+ */
+static void
+ms_wipe(struct methods *ms)
+{
+	sodium_memzero(ms, sizeof(*ms));
+}
+#define METHODS_WIPED	__attribute__((cleanup(ms_wipe)))
+
 struct vd_drv_conn {
 	MYSQL		*my;		/* the Connector/C handle */
 	int		 mariadb;	/* 1: MariaDB, 0: MySQL */
@@ -1195,7 +1206,7 @@ int
 vd__drv_parse_create(const char *line, char *user, size_t ulen, char *host,
     size_t hlen, size_t *nmethods)
 {
-	struct methods ms;
+	struct methods ms METHODS_WIPED;
 	int r;
 
 	*nmethods = 0;
@@ -1386,7 +1397,7 @@ int
 vd_drv_auth_plugins(struct vd_drv_conn *c, const char *user,
     const char *host, unsigned *mask, char *err, size_t errlen)
 {
-	struct methods ms;
+	struct methods ms METHODS_WIPED;
 	unsigned int e;
 	int r;
 
@@ -1405,7 +1416,7 @@ int
 vd_drv_holds(struct vd_drv_conn *c, const char *user, const char *host,
     const struct vd_secret *pw, int *holds)
 {
-	struct methods ms;
+	struct methods ms METHODS_WIPED;
 	unsigned int e;
 	int r;
 
@@ -1570,7 +1581,8 @@ vd_drv_set_password(struct vd_drv_conn *c, const char *user,
     const char *host, const struct vd_secret *newpw, char *err,
     size_t errlen)
 {
-	struct methods ms, *alter = NULL;
+	struct methods ms METHODS_WIPED;
+	struct methods *alter = NULL;
 	enum mkind k = MK_NATIVE;
 	char emsg[256], ro[8];
 	unsigned int e;
@@ -1785,7 +1797,7 @@ prove(struct vd_drv_conn *c, const char *user, const char *host,
     const struct route *ro, const struct vd_secret *pw, char *err,
     size_t errlen)
 {
-	struct methods ms;
+	struct methods ms METHODS_WIPED;
 	const char *via;
 	unsigned int e;
 	size_t i, npw = 0;
@@ -1956,7 +1968,7 @@ int
 vd_drv_passwordless(struct vd_drv_conn *c, const struct vd_dbtarget *t,
     const char *account_host, int *can, char *via, size_t vialen)
 {
-	struct methods ms;
+	struct methods ms METHODS_WIPED;
 	struct route ro;
 	const char *m;
 	unsigned int e;
@@ -2069,7 +2081,7 @@ int
 vd_drv_may_set_password(struct vd_drv_conn *c, const char *user,
     const char *host, char *why, size_t whylen)
 {
-	struct methods ms;
+	struct methods ms METHODS_WIPED;
 	char cu[2 * NAME_MAXLEN + 2], *ch = NULL;
 	unsigned e, bits;
 	size_t i, npw = 0;
