@@ -1593,6 +1593,20 @@ set_commit(struct setjob *j)
 		if ((r = vd_sched_update(t, j->name, upd)) != 0)
 			goto out;
 	}
+	{
+		/*
+		 * The account may have changed with the record: what its
+		 * rotations learned of it is asked again (rotate.c
+		 * record_in(), learned_denied), after a restart too.
+		 */
+		json_t *forget = json_pack("{s:i}", "learned_denied", 0);
+
+		r = forget == NULL ? VD_ENOMEM : vd_sched_update(t, j->name,
+		    forget);
+		json_decref(forget);
+		if (r != 0)
+			goto out;
+	}
 	if ((r = audit_in(t, rq, j->name, 0, "ok", j->changed)) != 0)
 		goto out;
 	r = vd_txn_commit(t);

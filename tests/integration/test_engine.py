@@ -70,7 +70,8 @@ here.  Each scenario is a case the issue reproduced on main before:
 
   learned    what a target's rotations learned of its account (no replica
              status, no sql_log_off) is kept across a restart of vaultd and
-             forgotten when the target record changes (target set)
+             forgotten when the target record changes (target set), also
+             by a restart right after it
 
   concurrency  [rotation] concurrency = 3 with the server's writes held
              (FLUSH TABLES WITH READ LOCK): exactly 3 rotations wait in SET
@@ -911,6 +912,14 @@ def learned(env):
     check(rc == 0, "target set: %d %s" % (rc, err))
     check(rotate_and_ask() == (True, True), "after target set, rotation 3 "
           "asks again")
+    check(rotate_and_ask() == (False, False), "rotation 4 has learned")
+    # Forgotten in the store too: a restart right after target set asks.
+    rc, out, err = v.ctl(["target", "set", "l", "--every", "40d"])
+    check(rc == 0, "target set: %d %s" % (rc, err))
+    v.stop()
+    v.start()
+    check(rotate_and_ask() == (True, True), "target set, restart: "
+          "rotation 5 asks again")
     got = v.get("l")
     check(got is not None and env.login(user, got), "the password logs in")
     v.stop()
