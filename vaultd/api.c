@@ -1574,6 +1574,15 @@ set_commit(struct setjob *j)
 	    json_object_get(j->old, "admin_user") != NULL &&
 	    (r = vd_admin_secret_del(t, j->name)) != 0 && r != VD_ENOTFOUND)
 		goto out;
+	/*
+	 * The account may have changed with the record: what its rotations
+	 * learned of it is asked again (rotate.c record_in(), learned_denied),
+	 * after a restart too.
+	 */
+	if ((upd = json_pack("{s:i}", "learned_denied", 0)) == NULL) {
+		r = VD_ENOMEM;
+		goto out;
+	}
 	if (j->every_changed) {
 		/* One new cadence from the last success (at once if past). */
 		int64_t now = vd_now(), last = 0, due;
@@ -1585,28 +1594,14 @@ set_commit(struct setjob *j)
 		    json_object_get(j->rec, "every"));
 		if (due < now)
 			due = now;
-		if ((upd = json_pack("{s:I}", "next_due", (json_int_t)due)) ==
-		    NULL) {
+		if (json_object_set_new(upd, "next_due", json_integer(
+		    (json_int_t)due)) != 0) {
 			r = VD_ENOMEM;
 			goto out;
 		}
-		if ((r = vd_sched_update(t, j->name, upd)) != 0)
-			goto out;
 	}
-	{
-		/*
-		 * The account may have changed with the record: what its
-		 * rotations learned of it is asked again (rotate.c
-		 * record_in(), learned_denied), after a restart too.
-		 */
-		json_t *forget = json_pack("{s:i}", "learned_denied", 0);
-
-		r = forget == NULL ? VD_ENOMEM : vd_sched_update(t, j->name,
-		    forget);
-		json_decref(forget);
-		if (r != 0)
-			goto out;
-	}
+	if ((r = vd_sched_update(t, j->name, upd)) != 0)
+		goto out;
 	if ((r = audit_in(t, rq, j->name, 0, "ok", j->changed)) != 0)
 		goto out;
 	r = vd_txn_commit(t);

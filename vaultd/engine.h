@@ -52,9 +52,9 @@ struct job {
 	struct waiter	*waiters;	/* who to tell */
 	struct preseal	*ps;		/* during prep() only: sealed ahead */
 	struct job	*next;		/* running list */
-	struct job	*hnext;		/* held list (prepared ahead) */
-	int		 held;		/* prepared (its pending version
-					 * committed), waiting for a slot */
+	struct job	*hnext;		/* held list: prepared ahead (its
+					 * pending version committed), waiting
+					 * for a slot */
 };
 
 /* The scheduler's view of one target. */

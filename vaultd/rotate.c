@@ -648,12 +648,11 @@ flush_done(uv_check_t *h)
 	vd__pump(rot);
 }
 
+/* Takes job j off rot->running (and out of the count). */
 static void
-after_work(uv_work_t *w, int status)
+running_unlink(struct rot *rot, struct job *j)
 {
-	struct job *j = container_of(w, struct job, work), **pp;
-	struct rot *rot = j->rot;
-	struct ent *e = vd__ent_find(rot, j->name);
+	struct job **pp;
 
 	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == j) {
@@ -661,6 +660,16 @@ after_work(uv_work_t *w, int status)
 			break;
 		}
 	rot->nrunning--;
+}
+
+static void
+after_work(uv_work_t *w, int status)
+{
+	struct job *j = container_of(w, struct job, work);
+	struct rot *rot = j->rot;
+	struct ent *e = vd__ent_find(rot, j->name);
+
+	running_unlink(rot, j);
 	rot->nactive--;
 	rot->d->inflight--;
 	/* Its slot goes to the oldest job prepared ahead, now. */
@@ -1091,7 +1100,6 @@ queue_job(struct rot *rot, struct job *j)
 {
 	int r;
 
-	j->held = 0;
 	if ((r = uv_queue_work(rot->d->loop, &j->work, work_cb,
 	    after_work)) == 0)
 		rot->nactive++;
@@ -1106,15 +1114,9 @@ queue_job(struct rot *rot, struct job *j)
 static void
 unqueued(struct rot *rot, struct job *j, int r)
 {
-	struct job **pp;
 	struct ent *e = vd__ent_find(rot, j->name);
 
-	for (pp = &rot->running; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == j) {
-			*pp = j->next;
-			break;
-		}
-	rot->nrunning--;
+	running_unlink(rot, j);
 	rot->d->inflight--;
 	if (e != NULL)
 		e->busy = 0;
@@ -1168,7 +1170,6 @@ run_job(struct rot *rot, struct job *j, struct waiter **wp)
 	d->inflight++;
 	if (rot->nactive >= (unsigned)vd__conc_limit(rot)) {
 		/* Prepared ahead: held until a slot frees (after_work()). */
-		j->held = 1;
 		j->hnext = NULL;
 		if (rot->held_tail != NULL)
 			rot->held_tail->hnext = j;
@@ -1491,10 +1492,11 @@ vd_rotate_start(struct vd_daemon *d)
 	 * free for target.add, unseal and name lookups.
 	 */
 	{
+		/* libuv: atoi() into an unsigned; 0 is 1, at most 1024. */
 		const char *ps = getenv("UV_THREADPOOL_SIZE");
-		long long n = ps != NULL ? strtoll(ps, NULL, 10) : 0;
+		long long n = ps != NULL ? strtoll(ps, NULL, 10) : 4;
 
-		rot->pool = n > 0 ? (n > 1024 ? 1024 : n) : 4;
+		rot->pool = n == 0 ? 1 : n < 0 || n > 1024 ? 1024 : n;
 	}
 	if ((crash = getenv(VD_ROTATE_CRASH_ENV)) != NULL)
 		snprintf(rot->crash, sizeof(rot->crash), "%s", crash);
@@ -1597,10 +1599,12 @@ vd_rotate_notify(struct vd_daemon *d, const char *target)
 	e->gone = 0;
 	if (vd_sched_get(t, target, &sched) != 0)
 		sched = NULL;
+	/*
+	 * What the target's rotations learned of its account comes with the
+	 * schedule (learned_denied), which target set clears in the same
+	 * transaction as the record: a changed account is asked afresh.
+	 */
 	vd__ent_load(rot, e, tr, sched);
-	/* The record changed (its account may have): learn afresh. */
-	e->role_denied = 0;
-	e->log_off_denied = 0;
 	if (!e->busy) {
 		uint64_t cur, pending;
 
