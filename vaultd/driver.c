@@ -724,6 +724,33 @@ static int parse_create(const char *s, char *user, size_t ulen, char *host,
     size_t hlen, struct methods *ms);
 
 /*
+ * Sends sql (a SHOW CREATE USER) on c and parses its line into ms and, with
+ * user and host, the account's name (parse_create()).  The line holds
+ * stored hashes: wiped.  Returns 0, VD_ENOMEM, query1()'s error (*e the
+ * server's error number), or VD_EPROTO for a line the parser does not
+ * know (no message: the caller names what it asked).
+ */
+static int
+show_create(struct vd_drv_conn *c, const char *sql, size_t len, char *user,
+    size_t ulen, char *host, size_t hlen, struct methods *ms,
+    unsigned int *e, char *err, size_t errlen)
+{
+	char *line;
+	int r;
+
+	*e = 0;
+	if ((line = malloc(CREATE_MAXLEN)) == NULL)
+		return VD_ENOMEM;
+	if ((r = query1(c, sql, len, line, CREATE_MAXLEN, err, errlen)) != 0)
+		*e = mysql_errno(c->my);
+	else if (parse_create(line, user, ulen, host, hlen, ms) != 0)
+		r = VD_EPROTO;
+	sodium_memzero(line, CREATE_MAXLEN);
+	free(line);
+	return r;
+}
+
+/*
  * MariaDB: SHOW CREATE USER without a name shows the session's own
  * account (CURRENT_USER(): the row the server matched; no privilege
  * needed), "CREATE USER `u`@`h` IDENTIFIED …".  One round trip tells
@@ -736,23 +763,19 @@ static int
 own_account(struct vd_drv_conn *c, char *buf, size_t len)
 {
 	static const char sql[] = "SHOW CREATE USER";
-	char *line;
+	unsigned int e;
 	int n, r = -1;
 
 	drop_own(c);
-	if ((line = malloc(CREATE_MAXLEN)) == NULL)
-		return -1;
-	if (query1(c, sql, sizeof(sql) - 1, line, CREATE_MAXLEN, NULL, 0) ==
-	    0 && parse_create(line, c->own_user, sizeof(c->own_user),
-	    c->own_host, sizeof(c->own_host), &c->own) == 0) {
+	if (show_create(c, sql, sizeof(sql) - 1, c->own_user,
+	    sizeof(c->own_user), c->own_host, sizeof(c->own_host), &c->own, &e,
+	    NULL, 0) == 0) {
 		c->own_ok = 1;
 		n = snprintf(buf, len, "%s@%s", c->own_user, c->own_host);
 		r = n >= 0 && (size_t)n < len ? 0 : -1;
 	}
 	if (r != 0)
 		drop_own(c);
-	sodium_memzero(line, CREATE_MAXLEN);	/* stored hashes */
-	free(line);
 	return r;
 }
 
@@ -1195,13 +1218,6 @@ parse_create(const char *s, char *user, size_t ulen, char *host,
 	return 0;
 }
 
-/* parse_create() without the account name: SHOW CREATE USER 'u'@'h'. */
-static int
-parse_methods(const char *s, struct methods *ms)
-{
-	return parse_create(s, NULL, 0, NULL, 0, ms);
-}
-
 int
 vd__drv_parse_create(const char *line, char *user, size_t ulen, char *host,
     size_t hlen, size_t *nmethods)
@@ -1216,7 +1232,6 @@ vd__drv_parse_create(const char *line, char *user, size_t ulen, char *host,
 	r = parse_create(line, user, ulen, host, hlen, &ms);
 	if (r == 0)
 		*nmethods = ms.n;
-	sodium_memzero(&ms, sizeof(ms));
 	return r;
 }
 
@@ -1269,8 +1284,7 @@ static int
 read_methods(struct vd_drv_conn *c, const char *user, const char *host,
     struct methods *ms, unsigned int *e, char *err, size_t errlen)
 {
-	struct vd_secret *q = NULL;
-	char *line = NULL;
+	struct vd_secret *q;
 	int r;
 
 	*e = 0;
@@ -1285,27 +1299,18 @@ read_methods(struct vd_drv_conn *c, const char *user, const char *host,
 		*ms = c->own;
 		return 0;
 	}
-	if ((r = acct_stmt(c, "SHOW CREATE USER ", user, host, 0, &q)) != 0 ||
-	    (line = malloc(CREATE_MAXLEN)) == NULL) {
+	if ((r = acct_stmt(c, "SHOW CREATE USER ", user, host, 0, &q)) != 0) {
 		seterr(err, errlen, "cannot build SHOW CREATE USER");
-		r = r != 0 ? r : VD_ENOMEM;
-		goto out;
+		return r;
 	}
-	if ((r = query1(c, (const char *)q->data, q->len, line, CREATE_MAXLEN,
-	    err, errlen)) != 0) {
-		*e = mysql_errno(c->my);
-		goto out;
-	}
-	if (parse_methods(line, ms) != 0) {
+	r = show_create(c, (const char *)q->data, q->len, NULL, 0, NULL, 0,
+	    ms, e, err, errlen);
+	vd_secret_free(q);
+	if (r == VD_ENOMEM)
+		seterr(err, errlen, "cannot build SHOW CREATE USER");
+	else if (r == VD_EPROTO)
 		seterr(err, errlen, "cannot read the authentication methods "
 		    "of '%s'@'%s' from SHOW CREATE USER", user, host);
-		r = VD_EPROTO;
-	}
- out:
-	if (line != NULL)
-		sodium_memzero(line, CREATE_MAXLEN);	/* stored hashes */
-	free(line);
-	vd_secret_free(q);
 	return r;
 }
 
@@ -1408,7 +1413,6 @@ vd_drv_auth_plugins(struct vd_drv_conn *c, const char *user,
 			*mask |= VD_DRV_AUTH_NATIVE;
 		else if (ms.m[i].kind == MK_ED25519)
 			*mask |= VD_DRV_AUTH_ED25519;
-	sodium_memzero(&ms, sizeof(ms));	/* stored hashes */
 	return 0;
 }
 
