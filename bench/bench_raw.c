@@ -6,7 +6,7 @@
  *
  * usage: bench_raw --socket PATH [--socket PATH2 ...] [--accounts N]
  *                  [--concurrency C]
- *                  [--prefix P] [--plain] [--json]
+ *                  [--prefix P] [--plain] [--cpu-pid PID] [--json]
  *
  * --plain (issue 18): the server's limit, not vaultd's driver: libmariadb
  * alone, per account connect with the old password, SET PASSWORD =
@@ -157,11 +157,6 @@ plain_worker(struct plain_shared *sh, struct vd_secret **news)
 	_exit(0);
 }
 
-/*
- * --plain: forks conc workers over all accounts; returns the seconds from
- * the first fork to the last exit, or a negative value on failure.  On
- * return every account's password is news[i] (where its rotation worked).
- */
 /* utime + stime of process pid in seconds (0 when unreadable). */
 static double
 cpu_of(long pid)
@@ -199,21 +194,27 @@ pids_cpu_now(void)
 	return c;
 }
 
+/* User + system CPU seconds of getrusage(who): RUSAGE_SELF/_CHILDREN. */
 static double
-children_cpu(void)
+rusage_cpu(int who)
 {
 	struct rusage ru;
 
-	if (getrusage(RUSAGE_CHILDREN, &ru) != 0)
+	if (getrusage(who, &ru) != 0)
 		return 0;
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/*
+ * --plain: forks conc workers over all accounts; returns the seconds from
+ * the first fork to the last exit, or a negative value on failure.  On
+ * return every account's password is news[i] (where its rotation worked).
+ */
 static double
 plain_run(size_t conc, struct vd_secret **news)
 {
-	double c0 = pids_cpu_now(), w0 = children_cpu();
+	double c0 = pids_cpu_now(), w0 = rusage_cpu(RUSAGE_CHILDREN);
 	struct plain_shared *sh;
 	pid_t pid[64];
 	double t0, t1;
@@ -242,7 +243,7 @@ plain_run(size_t conc, struct vd_secret **news)
 	}
 	t1 = now_s();
 	pids_cpu = pids_cpu_now() - c0;
-	workers_cpu = children_cpu() - w0;
+	workers_cpu = rusage_cpu(RUSAGE_CHILDREN) - w0;
 	nfail = atomic_load(&sh->fail) + (n < conc ? naccts : 0);
 	munmap(sh, sizeof(*sh));
 	return t1 - t0;
@@ -353,22 +354,16 @@ main(int argc, char **argv)
 		if ((t1 = plain_run(conc, news)) < 0)
 			return 1;
 	} else {
-		struct rusage r0, r1;
-		double c0 = pids_cpu_now();
+		double c0 = pids_cpu_now(), w0 = rusage_cpu(RUSAGE_SELF);
 
-		(void)getrusage(RUSAGE_SELF, &r0);
 		t0 = now_s();
 		for (size_t i = 0; i < conc; i++)
 			pthread_create(&th[i], NULL, run, NULL);
 		for (size_t i = 0; i < conc; i++)
 			pthread_join(th[i], NULL);
 		t1 = now_s();
-		(void)getrusage(RUSAGE_SELF, &r1);
 		pids_cpu = pids_cpu_now() - c0;
-		workers_cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec +
-		    r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) +
-		    (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec +
-		    r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+		workers_cpu = rusage_cpu(RUSAGE_SELF) - w0;
 	}
 
 	for (size_t i = 0; i < naccts; i++) {
